@@ -1,0 +1,192 @@
+"""The `lms` command: run, migrate and inspect Lyceum.
+
+    lms up              migrate, then API + worker + scheduler on this machine
+    lms serve           the API (hypercorn)
+    lms worker          a Celery worker (-Q queues, -c concurrency)
+    lms beat            the scheduler (relay of unpublished jobs, periodic work)
+    lms migrate         apply database migrations
+    lms export-schema   print the GraphQL SDL
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from lms.config import ConfigError, Settings, get_settings
+from lms.jobs.queues import QUEUES
+
+
+def _checked_settings(*, database: bool = True) -> Settings:
+    settings = get_settings()
+    if database:
+        from lms.db import check_database
+
+        check_database(settings)
+    return settings
+
+
+def cmd_migrate(_args) -> int:
+    from lms.migrate import upgrade
+
+    settings = _checked_settings()
+    upgrade(settings)
+    print(f"lms: database at head ({settings.database_url.split('@')[-1]})")
+    return 0
+
+
+def cmd_makemigration(args) -> int:
+    from lms.migrate import new_revision
+
+    new_revision(args.message, _checked_settings())
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import asyncio
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from web.app import create_app
+
+    settings = _checked_settings()
+    config = Config()
+    config.bind = [f"{args.host or settings.host}:{args.port or settings.port}"]
+    config.accesslog = "-" if args.access_log else None
+    config.errorlog = "-"
+    config.graceful_timeout = 5
+    app = create_app(settings)
+    print(f"lms: API on http://{config.bind[0]}/graphql", flush=True)
+    asyncio.run(serve(app, config))
+    return 0
+
+
+def cmd_worker(args) -> int:
+    _checked_settings()
+    from tasks.app import app
+
+    argv = [
+        "worker",
+        "--loglevel", args.loglevel,
+        "-Q", args.queues,
+        "-c", str(args.concurrency or get_settings().worker_concurrency),
+        "--hostname", args.hostname,
+        "-E",  # task events, for live monitoring
+    ]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_beat(args) -> int:
+    _checked_settings()
+    from tasks.app import app
+
+    app.start(["beat", "--loglevel", args.loglevel])
+    return 0
+
+
+def cmd_export_schema(_args) -> int:
+    from web.schema import printed_schema
+
+    sys.stdout.write(printed_schema())
+    return 0
+
+
+def cmd_relay(_args) -> int:
+    from lms.jobs.service import relay_unpublished
+
+    print(f"lms: published {relay_unpublished(_checked_settings(), older_than=0)} job(s)")
+    return 0
+
+
+def cmd_up(args) -> int:
+    """Everything on one machine: migrate, then API, worker and scheduler as children."""
+    settings = _checked_settings()
+    cmd_migrate(args)
+    me = [sys.executable, "-m", "lms.cli"]
+    children = {
+        "api": subprocess.Popen([*me, "serve"]),
+        "worker": subprocess.Popen([*me, "worker", "-c", "1"]),
+        "beat": subprocess.Popen([*me, "beat", "--loglevel", "warning"]),
+    }
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        f"lms: up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics\n"
+        f"lms: database {settings.database_url} · broker {settings.broker_url} · email {settings.email_url}\n"
+        "lms: Ctrl-C stops everything",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_signal_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"lms: {name} exited with {child.returncode}; stopping", file=sys.stderr)
+                exit_code, stopping = 1, True
+                break
+        else:
+            time.sleep(0.5)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    print("lms: stopped", flush=True)
+    return exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lms", description="Lyceum learning platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="migrate, then run API + worker + scheduler").set_defaults(func=cmd_up)
+    serve = sub.add_parser("serve", help="run the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run a worker")
+    worker.add_argument("-Q", "--queues", default=",".join(QUEUES))
+    worker.add_argument("-c", "--concurrency", type=int)
+    worker.add_argument("-n", "--hostname", default=f"worker-{os.getpid()}@%h")
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(func=cmd_worker)
+    beat = sub.add_parser("beat", help="run the scheduler")
+    beat.add_argument("--loglevel", default="info")
+    beat.set_defaults(func=cmd_beat)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    make = sub.add_parser("makemigration", help="autogenerate a migration from the models")
+    make.add_argument("message")
+    make.set_defaults(func=cmd_makemigration)
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
+    sub.add_parser("relay", help="publish committed-but-unpublished jobs now").set_defaults(func=cmd_relay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ConfigError as error:
+        print(f"lms: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

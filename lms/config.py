@@ -1,0 +1,134 @@
+"""Configuration from `LMS_*` environment variables (and `.env`).
+
+Every value has an embedded default under `./var/`, so a laptop needs no servers. A wrong
+value stops the process with one line naming the variable (`ConfigError`), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+BROKER_SCHEMES = ("filesystem", "amqp", "amqps", "pyamqp")
+STORAGE_SCHEMES = ("file", "s3")
+DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot work; the message names the variable."""
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.split("+", 1)[0]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LMS_", env_file=".env", extra="ignore")
+
+    env: str = Field("development", pattern="^(development|test|production)$")
+    debug: bool = False
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    broker_url: str = ""
+    email_url: str = ""
+    storage_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    graphiql: bool = True
+    cors_origins: list[str] = []
+    mail_sender: str = "Lyceum <no-reply@lyceum.local>"
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    query_max_depth: int = Field(12, ge=2, le=100)
+    query_max_aliases: int = Field(30, ge=1)
+    query_max_cost: int = Field(5000, ge=10)
+    job_max_attempts: int = Field(5, ge=1, le=50)
+    relay_after_seconds: float = Field(10.0, ge=0)
+    worker_concurrency: int = Field(2, ge=1, le=64)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if value and _scheme(value) not in DATABASE_SCHEMES:
+            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {DATABASE_SCHEMES}")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        if value and _scheme(value) not in BROKER_SCHEMES:
+            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {BROKER_SCHEMES}")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if value and _scheme(value) not in STORAGE_SCHEMES:
+            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {STORAGE_SCHEMES}")
+        return value
+
+    @field_validator("email_url")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value:
+            from lms.mail import validate_email_url
+
+            validate_email_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Settings":
+        # Embedded defaults live under var/ so one folder holds all local state.
+        var = self.var_dir
+        if not self.database_url:
+            self.database_url = f"sqlite:///{var / 'lms.db'}"
+        if not self.broker_url:
+            self.broker_url = f"filesystem://{var / 'broker'}"
+        if not self.email_url:
+            self.email_url = f"outbox:{var / 'outbox'}"
+        if not self.storage_url:
+            self.storage_url = f"file:{var / 'storage'}"
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("LMS_SECRET_KEY must be set in production")
+        if self.env == "production":
+            self.graphiql = False
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return _scheme(self.database_url) == "sqlite"
+
+    @property
+    def broker_is_filesystem(self) -> bool:
+        return _scheme(self.broker_url) == "filesystem"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:
+        return message
+    return f"LMS_{field.upper()}: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; raise `ConfigError` naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

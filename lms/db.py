@@ -1,0 +1,100 @@
+"""Engines and sessions: async for the API, sync for workers and the CLI.
+
+Services take a session and never commit; the edge (a GraphQL mutation, a task) commits.
+On SQLite the API and the worker write one file at once, hence WAL and a busy timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from lms.config import ConfigError, Settings, get_settings
+
+
+def driver_url(url: str, *, asynchronous: bool) -> str:
+    """Map a plain `sqlite:`/`postgresql:` URL to the driver this process uses."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        driver = "aiosqlite" if asynchronous else "pysqlite"
+    elif backend in ("postgresql", "postgres"):
+        backend, driver = "postgresql", "psycopg"
+    else:
+        raise ConfigError(f"LMS_DATABASE_URL: unsupported database {backend!r}")
+    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _engine_options(url: str) -> dict:
+    if make_url(url).get_backend_name() == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _configure(sync_engine: Engine) -> None:
+    if sync_engine.dialect.name == "sqlite":
+        event.listen(sync_engine, "connect", _sqlite_pragmas)
+
+
+def build_sync_engine(settings: Settings) -> Engine:
+    url = driver_url(settings.database_url, asynchronous=False)
+    engine = create_engine(url, **_engine_options(url))
+    _configure(engine)
+    return engine
+
+
+def build_async_engine(settings: Settings) -> AsyncEngine:
+    url = driver_url(settings.database_url, asynchronous=True)
+    engine = create_async_engine(url, **_engine_options(url))
+    _configure(engine.sync_engine)
+    return engine
+
+
+@functools.lru_cache(maxsize=4)
+def _sync_factory(database_url: str) -> sessionmaker[Session]:
+    engine = build_sync_engine(get_settings().model_copy(update={"database_url": database_url}))
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def sync_sessionmaker(settings: Settings | None = None) -> sessionmaker[Session]:
+    return _sync_factory((settings or get_settings()).database_url)
+
+
+@contextlib.contextmanager
+def session_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error."""
+    with sync_sessionmaker(settings)() as session, session.begin():
+        yield session
+
+
+def make_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def check_database(settings: Settings) -> None:
+    """Fail with `ConfigError` when the database cannot be reached."""
+    try:
+        with sync_sessionmaker(settings)() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as error:  # any driver error means "unreachable" to an operator
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"LMS_DATABASE_URL: database unreachable ({reason})") from None

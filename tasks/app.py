@@ -1,0 +1,18 @@
+"""The Celery application the workers run: `celery -A tasks.app worker` (or `lms worker`)."""
+
+from __future__ import annotations
+
+import logging
+
+from lms.config import get_settings
+from lms.jobs.broker import make_celery
+
+settings = get_settings()
+app = make_celery(settings)
+app.conf.include = ["tasks.system", "tasks.email"]
+app.conf.beat_schedule = {
+    # Publishes jobs whose commit succeeded but whose publish was lost.
+    "relay-unpublished-jobs": {"task": "system.relay", "schedule": 10.0},
+}
+app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
+logging.getLogger("lms").setLevel(logging.INFO)

@@ -1,0 +1,100 @@
+"""The job task base: load the job by id, run the work, record the outcome.
+
+Task functions receive a `JobContext` and return a JSON-able result. They raise
+`PermanentJobError` (or any `LmsError`) for input that can never succeed, and
+`TransientJobError` (or a connection/timeout error) for failures worth retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Task
+from sqlalchemy.exc import OperationalError
+
+from lms.config import Settings, get_settings
+from lms.errors import LmsError, TransientJobError
+from lms.jobs import lifecycle
+from lms.jobs.lifecycle import JobCancelled, Progress
+from tasks.app import app
+
+log = logging.getLogger(__name__)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientJobError,
+    ConnectionError,
+    TimeoutError,
+    OperationalError,
+)
+
+
+@dataclass
+class JobContext:
+    job_id: uuid.UUID
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    progress: Progress
+    settings: Settings
+
+
+class JobTask(Task):
+    abstract = True
+
+    def run_job(self, job_id: str, perform: Callable[[JobContext], dict | None]) -> None:
+        settings = get_settings()
+        try:
+            key = uuid.UUID(job_id)
+        except ValueError:
+            log.error("task %s got a malformed job id %r; dropped", self.name, job_id)
+            return
+        try:
+            job = lifecycle.start(key, worker=self.request.hostname, task_id=self.request.id, settings=settings)
+        except OperationalError as error:  # database away: keep the message, try later
+            raise self.retry(countdown=5, max_retries=None, exc=error) from error
+        if job is None:
+            return
+        context = JobContext(key, job.kind, dict(job.payload or {}), job.attempts, Progress(key, settings), settings)
+        try:
+            result = perform(context)
+        except JobCancelled:
+            lifecycle.cancelled(key, settings=settings)
+        except TRANSIENT_ERRORS as error:
+            self._transient(job, error, settings)
+        except LmsError as error:
+            lifecycle.fail(key, error.code, error.message, settings=settings)
+        except Exception as error:  # noqa: BLE001 - an unknown failure is recorded, not lost
+            log.exception("job %s (%s) crashed", key, job.kind)
+            lifecycle.fail(
+                key, "INTERNAL_ERROR", f"{type(error).__name__}: {error}", settings=settings,
+                traceback=lifecycle.format_traceback(error),
+            )
+        else:
+            lifecycle.succeed(key, result, settings=settings)
+
+    def _transient(self, job, error: BaseException, settings: Settings) -> None:
+        code = getattr(error, "code", None) or "TRANSIENT_FAILURE"
+        message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        if job.attempts >= job.max_attempts:
+            lifecycle.fail(job.id, code, f"gave up after {job.attempts} attempts: {message}", settings=settings)
+            return
+        delay = lifecycle.backoff_seconds(job.attempts)
+        lifecycle.retrying(job.id, code, message, delay, settings=settings)
+        raise self.retry(countdown=delay, max_retries=None, exc=error)
+
+
+def job_task(kind: str, **options: Any):
+    """Register `perform(context)` as the Celery task for job kind `kind`."""
+
+    def decorate(perform: Callable[[JobContext], dict | None]):
+        @app.task(name=kind, base=JobTask, bind=True, **options)
+        def run(task: JobTask, job_id: str) -> None:
+            task.run_job(job_id, perform)
+
+        run.perform = perform
+        return run
+
+    return decorate

@@ -1,0 +1,106 @@
+"""The API application: Quart for HTTP, Ariadne's websocket handler for subscriptions.
+
+Ariadne's ASGI app raises on `lifespan` and Quart has no `mount()`, so a small dispatcher
+sends websocket connections on /graphql to Ariadne and everything else (including the
+lifespan) to Quart.
+"""
+
+from __future__ import annotations
+
+import json
+
+from quart import Quart, Response, request
+
+from lms.config import Settings, get_settings
+from lms.db import build_async_engine, make_async_sessionmaker
+from web import graphql_http, health
+from web.context import Services
+from web.events import EventHub
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-site",
+}
+
+
+def create_quart(settings: Settings, holder: dict) -> Quart:
+    app = Quart("lyceum")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.register_blueprint(graphql_http.blueprint)
+    app.register_blueprint(health.blueprint)
+
+    @app.before_serving
+    async def start() -> None:
+        engine = build_async_engine(settings)
+        hub = EventHub(settings)
+        await hub.start()
+        services = Services(settings, make_async_sessionmaker(engine), hub)
+        app.config["LMS_SERVICES"] = holder["services"] = services
+        app.config["LMS_ENGINE"] = engine
+
+    @app.after_serving
+    async def stop() -> None:
+        await holder["services"].hub.stop()
+        await app.config["LMS_ENGINE"].dispose()
+
+    @app.errorhandler(413)
+    async def too_large(_error) -> Response:
+        return graphql_http.error_response(
+            413, "REQUEST_TOO_LARGE", f"The request body is over {settings.max_body_bytes} bytes."
+        )
+
+    @app.errorhandler(404)
+    async def not_found(_error) -> Response:
+        return graphql_http.error_response(404, "NOT_FOUND", "No such endpoint.")
+
+    @app.errorhandler(405)
+    async def not_allowed(_error) -> Response:
+        return graphql_http.error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed here.")
+
+    @app.before_request
+    async def preflight():
+        if request.method == "OPTIONS":
+            return Response("", status=204)
+        return None
+
+    @app.after_request
+    async def headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        origin = request.headers.get("Origin")
+        if origin and origin in settings.cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Range"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @app.get("/")
+    async def index() -> Response:
+        body = {"service": "lyceum", "graphql": "/graphql", "health": "/healthz", "metrics": "/metrics"}
+        return Response(json.dumps(body), content_type="application/json")
+
+    return app
+
+
+class Dispatcher:
+    """ASGI entry point: websocket /graphql → Ariadne; the rest → Quart."""
+
+    def __init__(self, quart: Quart, websocket_app) -> None:
+        self.quart = quart
+        self.websocket_app = websocket_app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket" and scope["path"].rstrip("/") == "/graphql":
+            await self.websocket_app(scope, receive, send)
+        else:
+            await self.quart(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Dispatcher:
+    settings = settings or get_settings()
+    holder: dict = {}
+    return Dispatcher(create_quart(settings, holder), graphql_http.websocket_app(holder))

@@ -1,0 +1,85 @@
+"""Per-request context: settings, the viewer, short database sessions, the event hub.
+
+Resolvers never share one AsyncSession (graphql-core runs siblings concurrently): each
+service call opens its own short session through `run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from lms.config import Settings
+from lms.errors import Unauthenticated
+from lms.security import ANONYMOUS, Viewer, decode_access_token, viewer_for
+from lms.users.models import User
+from web.events import EventHub
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """Process-wide resources, created at start-up."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    hub: EventHub
+
+
+@dataclass
+class Context:
+    services: Services
+    viewer: Viewer = ANONYMOUS
+    auth_error: Unauthenticated | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def hub(self) -> EventHub:
+        return self.services.hub
+
+    def require_viewer(self) -> Viewer:
+        """The viewer; a bad token is reported only when an operation needs identity."""
+        if self.auth_error is not None:
+            raise self.auth_error
+        return self.viewer
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a sync service function in its own short read session."""
+        async with self.services.sessions() as session:
+            return await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a sync service function in its own transaction and commit it here, at the edge."""
+        async with self.services.sessions() as session, session.begin():
+            return await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def authenticate(services: Services, token: str | None) -> tuple[Viewer, Unauthenticated | None]:
+    """Resolve a bearer token to a viewer; a bad token yields anonymous plus the error."""
+    if not token:
+        return ANONYMOUS, None
+    try:
+        claims = decode_access_token(token, services.settings)
+        async with services.sessions() as session:
+            user = await session.get(User, claims.user_id)
+        return viewer_for(claims, user), None
+    except Unauthenticated as error:
+        return ANONYMOUS, error
+
+

@@ -1,0 +1,130 @@
+"""GraphQL over HTTP (`POST /graphql`), the GraphiQL explorer, and the websocket app."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+
+from ariadne import graphql
+from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLTransportWSHandler
+from ariadne.explorer import ExplorerGraphiQL
+from ariadne.validation import cost_validator
+from graphql import DocumentNode, parse
+from quart import Blueprint, Response, current_app, request
+
+from lms.security import ANONYMOUS
+from web.context import Context, Services, authenticate, bearer_token
+from web.errors import format_error
+from web.limits import alias_limit_rule, depth_limit_rule
+from web.metrics import GRAPHQL_SECONDS
+from web.schema import build_schema
+
+blueprint = Blueprint("graphql", __name__)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse(query: str) -> DocumentNode:
+    return parse(query)
+
+
+def cached_parser(_context, data: dict) -> DocumentNode:
+    """Parsing is a few ms per request; the same query text parses once."""
+    return _parse(data["query"])
+
+
+def validation_rules(services: Services):
+    settings = services.settings
+
+    def rules(_context, _document, data: dict) -> list:
+        return [
+            depth_limit_rule(settings.query_max_depth),
+            alias_limit_rule(settings.query_max_aliases),
+            cost_validator(
+                maximum_cost=settings.query_max_cost,
+                default_cost=1,
+                variables=data.get("variables") if isinstance(data.get("variables"), dict) else None,
+            ),
+        ]
+
+    return rules
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def services() -> Services:
+    return current_app.config["LMS_SERVICES"]
+
+
+@blueprint.get("/graphql")
+async def explorer() -> Response:
+    if not services().settings.graphiql:
+        return error_response(405, "METHOD_NOT_ALLOWED", "Send GraphQL operations with POST.")
+    html = ExplorerGraphiQL(title="Lyceum GraphQL", explorer_plugin=True).html(None)
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
+@blueprint.post("/graphql")
+async def graphql_http() -> Response:
+    svc = services()
+    if request.mimetype != "application/json":
+        # JSON only: a cross-site form cannot send it without a CORS preflight (CSRF).
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", "Send GraphQL as application/json.")
+    raw = await request.get_data()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return error_response(400, "BAD_REQUEST", "The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        return error_response(400, "BAD_REQUEST", "Send one operation as a JSON object.")
+    viewer, auth_error = await authenticate(svc, bearer_token(request.headers.get("Authorization")))
+    context = Context(svc, viewer=viewer, auth_error=auth_error)
+    started = time.perf_counter()
+    success, result = await graphql(
+        build_schema(),
+        data,
+        context_value=context,
+        query_parser=cached_parser,
+        validation_rules=validation_rules(svc),
+        error_formatter=format_error,
+        debug=svc.settings.debug,
+        introspection=svc.settings.env != "production" or svc.settings.graphiql,
+    )
+    GRAPHQL_SECONDS.labels("ok" if success else "error").observe(time.perf_counter() - started)
+    status = 200 if "data" in result else 400
+    return Response(json.dumps(result), status=status, content_type="application/json")
+
+
+def websocket_app(holder: dict) -> GraphQL:
+    """Ariadne's ASGI app, used for websocket subscriptions only (graphql-transport-ws).
+
+    `holder["services"]` is filled in at start-up, before any connection is accepted.
+    """
+
+    async def on_connect(websocket, payload) -> None:
+        payload = payload if isinstance(payload, dict) else {}
+        raw = payload.get("Authorization") or payload.get("authorization") or payload.get("authToken")
+        token = bearer_token(raw) if raw and " " in str(raw) else raw
+        viewer, error = await authenticate(holder["services"], token)
+        if error is not None:
+            raise error  # the handler closes the connection
+        websocket.scope["lms.viewer"] = viewer
+
+    def context_value(websocket, _data) -> Context:
+        return Context(holder["services"], viewer=websocket.scope.get("lms.viewer", ANONYMOUS))
+
+    def rules(context, document, data):
+        return validation_rules(holder["services"])(context, document, data)
+
+    return GraphQL(
+        build_schema(),
+        context_value=context_value,
+        query_parser=cached_parser,
+        validation_rules=rules,
+        error_formatter=format_error,
+        websocket_handler=GraphQLTransportWSHandler(on_connect=on_connect),
+    )

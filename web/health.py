@@ -1,0 +1,48 @@
+"""`/healthz` (database and broker reachable) and `/metrics` (Prometheus text)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from kombu import Connection
+from quart import Blueprint, Response, current_app
+from sqlalchemy import text
+
+from lms.jobs.broker import broker_connection_args
+from web import metrics
+
+blueprint = Blueprint("health", __name__)
+
+
+def _broker_reachable(settings) -> None:
+    url, options = broker_connection_args(settings)
+    with Connection(url, transport_options=options, connect_timeout=2) as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+
+
+@blueprint.get("/healthz")
+async def healthz() -> Response:
+    services = current_app.config["LMS_SERVICES"]
+    checks: dict[str, str] = {}
+    try:
+        async with services.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - report, don't crash the probe
+        checks["database"] = f"error: {type(error).__name__}"
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_broker_reachable, services.settings), 5)
+        checks["broker"] = "ok"
+    except Exception as error:  # noqa: BLE001
+        checks["broker"] = f"error: {type(error).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    body = {"status": "ok" if healthy else "error", **checks}
+    return Response(json.dumps(body), status=200 if healthy else 503, content_type="application/json")
+
+
+@blueprint.get("/metrics")
+async def prometheus() -> Response:
+    services = current_app.config["LMS_SERVICES"]
+    payload = await asyncio.to_thread(metrics.render, services.settings)
+    return Response(payload, content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,33 @@
+"""The `DateTime` and `JSON` scalars."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ariadne import ScalarType
+
+datetime_scalar = ScalarType("DateTime")
+json_scalar = ScalarType("JSON")
+
+
+@datetime_scalar.serializer
+def serialize_datetime(value: datetime | str) -> str:
+    if isinstance(value, str):  # already ISO (events from the bus)
+        return value
+    return value.astimezone(UTC).isoformat()
+
+
+@datetime_scalar.value_parser
+def parse_datetime(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError("timestamps need a timezone (use Z for UTC)")
+    return moment.astimezone(UTC)
+
+
+@json_scalar.serializer
+def serialize_json(value):
+    return value
