@@ -9,12 +9,14 @@ from tasks.base import JobContext, job_task
 @job_task("email.send")
 def send_email(job: JobContext) -> dict:
     payload = job.payload
-    message = render_email(
-        payload["template"], payload.get("context") or {}, to=payload["to"], sender=job.settings.mail_sender
-    )
     # One Message-ID per job: a retry or redelivery replaces the same outbox file and
     # lets a receiving server de-duplicate.
-    del message["Message-ID"]
-    message["Message-ID"] = f"<{job.job_id}@lyceum.local>"
+    message = render_email(
+        payload["template"],
+        payload.get("context") or {},
+        to=payload["to"],
+        sender=job.settings.mail_sender,
+        message_id=f"<{job.job_id}@lyceum.local>",
+    )
     delivered = mail_backend(job.settings.email_url).send(message)
     return {"to": payload["to"], "template": payload["template"], "delivery": delivered}

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from email.headerregistry import Address
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lms.errors import ValidationFailed
+from lms.errors import PermanentJobError, ValidationFailed
 from lms.jobs.models import Job
 from lms.jobs.service import enqueue
+from lms.mail.templates import parse_address
 
 
 def _checked_address(to: str) -> str:
-    to = to.strip()
+    """The same rule the sending job applies, enforced while the caller can still fix it."""
     try:
-        address = Address(addr_spec=to)
-    except (ValueError, IndexError, TypeError):
-        raise ValidationFailed(f"not a valid email address: {to!r}", code="INVALID_EMAIL") from None
-    if not address.domain or "\n" in to or "\r" in to:
-        raise ValidationFailed(f"not a valid email address: {to!r}", code="INVALID_EMAIL")
-    return to
+        parse_address(to, code="INVALID_EMAIL", what="recipient")
+    except PermanentJobError as error:
+        raise ValidationFailed(error.message, code="INVALID_EMAIL") from None
+    return to.strip()
 
 
 def request_email(
