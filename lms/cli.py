@@ -78,6 +78,7 @@ def cmd_worker(args) -> int:
         "-c", str(args.concurrency or get_settings().worker_concurrency),
         "--hostname", args.hostname,
         "-E",  # task events, for live monitoring
+        "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]
     app.worker_main(argv)
     return 0

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import lms.all_models  # noqa: F401 - every mapper known before the first session
 from lms.config import ConfigError, Settings, get_settings
 
 

@@ -6,6 +6,7 @@ imported by the API.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from celery import Celery
@@ -13,6 +14,8 @@ from kombu import Exchange, Queue
 
 from lms.config import Settings, get_settings
 from lms.jobs.queues import QUEUES, queue_for
+
+log = logging.getLogger(__name__)
 
 
 def filesystem_transport_options(settings: Settings) -> dict:
@@ -84,5 +87,21 @@ def publisher(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     key = (settings.broker_url, str(settings.var_dir))
     if key not in _publishers:
-        _publishers[key] = make_celery(settings)
+        app = make_celery(settings)
+        declare_queues(app)
+        _publishers[key] = app
     return _publishers[key]
+
+
+def declare_queues(app: Celery) -> None:
+    """Declare every durable queue, so nothing published before the first worker starts
+    is dropped by an exchange with no queue bound. A broker that is down is left to the
+    publish itself (and the relay) to report."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=5)
+            channel = connection.default_channel
+            for queue in app.amqp.queues.values():
+                queue(channel).declare()
+    except Exception:  # noqa: BLE001
+        log.warning("could not declare queues on %s", app.conf.broker_url, exc_info=True)

@@ -36,7 +36,7 @@ class Outgoing:
     job_id: uuid.UUID
     kind: str
     queue: str
-    countdown: float | None = None
+    settings: Settings | None = None
 
 
 def enqueue(
@@ -67,7 +67,7 @@ def enqueue(
     )
     session.add(job)
     record_event(session, job, message="queued", settings=settings)
-    _publish_after_commit(session, Outgoing(job.id, kind, job.queue))
+    _publish_after_commit(session, Outgoing(job.id, kind, job.queue, settings))
     return job
 
 
@@ -91,7 +91,7 @@ def _flush_outbox(session: Session) -> None:
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
     if outgoing:
-        publish_jobs(outgoing)
+        publish_jobs(outgoing, outgoing[0].settings)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -114,7 +114,8 @@ def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> 
                 args=[str(item.job_id)],
                 task_id=task_id,
                 queue=item.queue,
-                countdown=item.countdown,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
             )
         except Exception:  # noqa: BLE001 - committed work is never lost: the relay republishes
             log.warning("publish of job %s failed; the relay will retry", item.job_id, exc_info=True)
@@ -147,7 +148,7 @@ def relay_unpublished(settings: Settings | None = None, *, older_than: float | N
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = session.execute(query).all()
-    return publish_jobs([Outgoing(row.id, row.kind, row.queue) for row in rows], settings)
+    return publish_jobs([Outgoing(row.id, row.kind, row.queue, settings) for row in rows], settings)
 
 
 def job_event_data(job: Job, event: JobEvent) -> dict[str, Any]:
@@ -241,7 +242,7 @@ def retry_job(session: Session, job_id: uuid.UUID | str, *, settings: Settings |
     job.cancel_requested = False
     job.published_at = job.started_at = job.finished_at = None
     record_event(session, job, message="retry requested", settings=settings)
-    _publish_after_commit(session, Outgoing(job.id, job.kind, job.queue))
+    _publish_after_commit(session, Outgoing(job.id, job.kind, job.queue, settings))
     return job
 
 

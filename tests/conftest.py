@@ -1,0 +1,67 @@
+"""Test configuration: real PostgreSQL, RabbitMQ and Redis on 127.0.0.1.
+
+The environment is set here, before any `lms` code reads it, so in-process code and the
+worker/API processes the tests start all share one database and broker. The database is
+created fresh for each run and migrated with the real migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+TEST_DB = f"lyceum_test_{os.getpid()}"
+VAR_DIR = Path(tempfile.mkdtemp(prefix="lyceum-test-var-"))
+
+os.environ.update(
+    {
+        "LMS_ENV": "test",
+        "LMS_DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{TEST_DB}",
+        "LMS_BROKER_URL": RABBIT_URL,
+        "LMS_VAR_DIR": str(VAR_DIR),
+        "LMS_EMAIL_URL": f"outbox:{VAR_DIR / 'outbox'}",
+        "LMS_SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+    }
+)
+for name in ("LMS_REDIS_URL", "LMS_STORAGE_URL", "LMS_DEBUG"):
+    os.environ.pop(name, None)
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database():
+    """A fresh PostgreSQL database per run, at the head migration."""
+    _admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{TEST_DB}"')
+    from lms.config import get_settings
+    from lms.migrate import upgrade
+
+    upgrade(get_settings())
+    yield os.environ["LMS_DATABASE_URL"]
+    from lms.db import sync_sessionmaker
+
+    sync_sessionmaker().kw["bind"].dispose()
+    _admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_broker():
+    """Start from empty queues so a previous run's leftovers cannot satisfy a test."""
+    from lms.jobs.broker import publisher
+
+    app = publisher()  # declares the queues
+    with app.connection_for_write() as connection:
+        for queue in app.amqp.queues.values():
+            queue(connection.default_channel).purge()
+    yield

@@ -1,0 +1,168 @@
+"""The job machinery on PostgreSQL + RabbitMQ with real worker processes."""
+
+from __future__ import annotations
+
+import email
+from pathlib import Path
+
+import pytest
+from kombu import Connection
+from sqlalchemy import select
+
+from lms.config import get_settings
+from lms.db import session_scope
+from lms.errors import Conflict
+from lms.jobs.models import Job, JobEvent, JobStatus
+from lms.jobs.service import cancel_job, enqueue, relay_unpublished, retry_job
+from lms.mail.jobs import request_email
+from tests.support import JobWatcher, start_worker
+
+
+def queue_depth(name: str) -> int:
+    with Connection(get_settings().broker_url) as connection:
+        return connection.default_channel.queue_declare(name, passive=True).message_count
+
+
+def stored_statuses(job_id) -> list[str]:
+    with session_scope() as session:
+        rows = session.scalars(select(JobEvent.status).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
+        return [status.value for status in rows]
+
+
+def load(job_id) -> Job:
+    with session_scope() as session:
+        return session.get(Job, job_id)
+
+
+@pytest.fixture
+def worker():
+    process = start_worker()
+    yield process
+    process.stop()
+
+
+def test_rolled_back_transaction_starts_no_work():
+    before = queue_depth("default")
+    job_id = None
+    with pytest.raises(RuntimeError), session_scope() as session:
+        job_id = enqueue(session, "system.noop").id
+        raise RuntimeError("the change that needed the job failed")
+    assert load(job_id) is None
+    assert queue_depth("default") == before
+
+
+def test_committed_job_is_published_once_with_its_stamp():
+    before = queue_depth("default")
+    with session_scope() as session:
+        job_id = enqueue(session, "system.noop").id
+    job = load(job_id)
+    assert job.published_at is not None and job.celery_task_id
+    assert queue_depth("default") == before + 1
+    # nothing is left for the relay: it publishes only what was never published
+    assert relay_unpublished(older_than=0) == 0
+
+
+def test_email_job_round_trip_through_a_worker(worker):
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job = request_email(session, template="test", to="ada@example.test", context={"name": "Ada"})
+        finished = watcher.wait(job.id)
+    assert finished["status"] == "SUCCEEDED"
+    assert watcher.statuses(job.id) == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert stored_statuses(job.id) == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    done = load(job.id)
+    assert done.attempts == 1 and done.finished_at >= done.started_at >= done.created_at
+    written = Path(done.result["delivery"])
+    message = email.message_from_bytes(written.read_bytes())
+    assert message["To"] == "ada@example.test"
+    assert message["Message-ID"] == f"<{job.id}@lyceum.local>"
+
+
+def test_lost_publish_is_recovered_by_the_relay(worker):
+    # The broker is unreachable at commit time: the commit stands, the publish is lost.
+    dead_broker = get_settings().model_copy(update={"broker_url": "amqp://guest:guest@127.0.0.1:1//"})
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = enqueue(session, "system.noop", settings=dead_broker).id
+        assert load(job_id).published_at is None
+        assert relay_unpublished(older_than=0) == 1
+        assert watcher.wait(job_id)["status"] == "SUCCEEDED"
+    assert load(job_id).published_at is not None
+
+
+def test_worker_killed_mid_task_leaves_the_job_to_be_redelivered(tmp_path):
+    release = tmp_path / "release"
+    first = start_worker()
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = enqueue(session, "system.noop", {"block_until": str(release)}).id
+        watcher.wait(job_id, {"RUNNING"})
+        first.kill()
+        release.touch()
+        second = start_worker()
+        try:
+            assert watcher.wait(job_id)["status"] == "SUCCEEDED"
+        finally:
+            second.stop()
+    job = load(job_id)
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 2
+    assert stored_statuses(job_id) == ["QUEUED", "RUNNING", "RUNNING", "SUCCEEDED"]
+
+
+def test_cancelling_a_running_job_stops_it(worker, tmp_path):
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = enqueue(session, "system.noop", {"block_until": str(tmp_path / "never")}).id
+        watcher.wait(job_id, {"RUNNING"})
+        with session_scope() as session:
+            cancel_job(session, job_id)
+        assert watcher.wait(job_id)["status"] == "CANCELLED"
+    assert load(job_id).status == JobStatus.CANCELLED
+
+
+def test_cancelled_waiting_job_never_runs(tmp_path):
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = enqueue(session, "system.noop").id
+        with session_scope() as session:
+            cancel_job(session, job_id)
+        worker = start_worker()
+        try:
+            # a later job on the same queue proves the worker has passed the cancelled one
+            with session_scope() as session:
+                later = enqueue(session, "system.noop").id
+            watcher.wait(later)
+        finally:
+            worker.stop()
+    assert load(job_id).status == JobStatus.CANCELLED
+    assert load(job_id).attempts == 0
+    with session_scope() as session, pytest.raises(Conflict) as refused:
+        cancel_job(session, job_id)
+    assert refused.value.code == "JOB_ALREADY_FINISHED"
+
+
+def test_progress_is_recorded_and_retry_runs_the_same_job_again(worker):
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = enqueue(session, "system.noop", {"steps": 3}).id
+        watcher.wait(job_id)
+        progress = [e["progress"] for e in watcher.events[str(job_id)] if e["status"] == "RUNNING"]
+        assert progress == sorted(progress) and progress[-1] == 1.0
+        with session_scope() as session, pytest.raises(Conflict):
+            retry_job(session, job_id)  # a succeeded job is not retryable
+
+        with session_scope() as session:
+            failing = request_email(session, template="no_such_template", to="bo@example.test").id
+        failed = watcher.wait(failing)
+        assert failed["status"] == "FAILED" and failed["errorCode"] == "UNKNOWN_TEMPLATE"
+        assert load(failing).attempts == 1  # permanent errors are not retried
+
+        with session_scope() as session:
+            retry_job(session, failing)
+        watcher.events[str(failing)].clear()
+        assert watcher.wait(failing)["status"] == "FAILED"
+    job = load(failing)
+    assert job.attempts == 2
+    with session_scope() as session:
+        assert session.scalar(select(Job).where(Job.id == failing)).id == failing

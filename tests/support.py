@@ -1,0 +1,145 @@
+"""Helpers the tests share: processes (worker, API), a job-event watcher, users."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from lms.config import Settings, get_settings
+from lms.db import session_scope
+from lms.events.bus import EventListener
+from lms.jobs.service import JOB_TOPIC
+from lms.security import issue_access_token
+from lms.users.models import Role, User
+
+ROOT = Path(__file__).resolve().parent.parent
+LMS = [sys.executable, "-m", "lms.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process whose output is collected; `wait_for(text)` awaits a log line."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.popen = subprocess.Popen(
+            args,
+            cwd=cwd or ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # so a kill reaches the worker's pool children too
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: any(text in line for line in self.lines) or self.popen.poll() is not None,
+                timeout,
+            )
+        if not found or not any(text in line for line in self.lines):
+            raise AssertionError(f"{text!r} not seen; output:\n{self.output[-4000:]}")
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no cleanup, no acks."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_worker(queues: str = "default,email", env: dict[str, str] | None = None, concurrency: int = 1) -> Process:
+    name = f"test-{uuid.uuid4().hex[:6]}@%h"
+    worker = Process([*LMS, "worker", "-Q", queues, "-c", str(concurrency), "-n", name], env)
+    worker.wait_for(" ready.")
+    return worker
+
+
+def start_api(env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[Process, str]:
+    port = free_port()
+    api = Process([*LMS, "serve", "--port", str(port)], env, cwd)
+    api.wait_for("Running on")
+    return api, f"http://127.0.0.1:{port}"
+
+
+class JobWatcher:
+    """Collects every job event from the bus; `wait` blocks until a job reaches a status."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.events: dict[str, list[dict]] = defaultdict(list)
+        self._changed = threading.Condition()
+        self.listener = EventListener(self._on_event, settings or get_settings())
+
+    def __enter__(self) -> JobWatcher:
+        self.listener.start()
+        assert self.listener.ready.wait(15), "event bus listener did not start"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.listener.stop()
+
+    def _on_event(self, topic: str, data: dict) -> None:
+        if topic == JOB_TOPIC:
+            with self._changed:
+                self.events[data["jobId"]].append(data)
+                self._changed.notify_all()
+
+    def statuses(self, job_id) -> list[str]:
+        return [event["status"] for event in self.events[str(job_id)]]
+
+    def wait(self, job_id, statuses: Iterable[str] = ("SUCCEEDED", "FAILED", "CANCELLED"), timeout: float = 60) -> dict:
+        wanted = set(statuses)
+        key = str(job_id)
+
+        def reached():
+            return next((e for e in self.events[key] if e["status"] in wanted), None)
+
+        with self._changed:
+            self._changed.wait_for(lambda: reached() is not None, timeout)
+            event = reached()
+        if event is None:
+            raise AssertionError(f"job {key} never reached {wanted}; saw {self.statuses(key)}")
+        return event
+
+
+def create_user(role: Role = Role.ADMIN, settings: Settings | None = None) -> tuple[User, str]:
+    """A user straight in the database (the Users module owns sign-up) and its access token."""
+    with session_scope(settings) as session:
+        user = User(email=f"{uuid.uuid4().hex[:10]}@example.test", name=f"{role.value.title()} Tester", role=role)
+        session.add(user)
+        session.flush()
+    return user, issue_access_token(user, settings)
