@@ -15,6 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+# SMTP and SendGrid capture servers, shared by the mail library and worker tests.
+pytest_plugins = ["tests.mail_servers"]
+
 PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 TEST_DB = f"lyceum_test_{os.getpid()}"

@@ -1,4 +1,4 @@
-"""Real servers for the mail tests: aiosmtpd on 127.0.0.1 and a SendGrid-compatible capture."""
+"""Local protocol-level peers for email: aiosmtpd servers and a SendGrid v3 capture."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from lms.mail import render_email
 
-from .servers import RecordingHandler
+from tests.mail.servers import RecordingHandler
 
 SENDER = "Lyceum <no-reply@lyceum.test>"
 RECIPIENT = "student@example.com"
