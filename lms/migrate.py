@@ -22,7 +22,8 @@ def alembic_config(settings: Settings | None = None) -> Config:
     return config
 
 
-def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
+def upgrade(settings: Settings | None = None, revision: str = "heads") -> None:
+    """Apply migrations. Domains branch from the foundation revision, hence "heads"."""
     settings = settings or get_settings()
     if settings.embedded:
         settings.var_dir.mkdir(parents=True, exist_ok=True)

@@ -68,3 +68,15 @@ def clean_broker():
         for queue in app.amqp.queues.values():
             queue(connection.default_channel).purge()
     yield
+
+
+@pytest.fixture(scope="module")
+def api():
+    """An API process (`lms serve`) for this test module, and a GraphQL client for it."""
+    from tests.support import GraphQLClient, start_api
+
+    process, base_url = start_api()
+    client = GraphQLClient(base_url)
+    yield client
+    client.close()
+    process.stop()

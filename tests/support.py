@@ -143,3 +143,38 @@ def create_user(role: Role = Role.ADMIN, settings: Settings | None = None) -> tu
         session.add(user)
         session.flush()
     return user, issue_access_token(user, settings)
+
+
+class GraphQLClient:
+    """Speaks GraphQL over HTTP to a running API, as a front end would."""
+
+    def __init__(self, base_url: str) -> None:
+        import httpx
+
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+
+    def post(self, query: str, variables: dict | None = None, token: str | None = None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    def execute(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        """The JSON body (`data` and/or `errors`)."""
+        return self.post(query, variables, token).json()
+
+    def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        """`data` of a call that must succeed."""
+        body = self.execute(query, variables, token)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    def error_codes(self, query: str, variables: dict | None = None, token: str | None = None) -> list[str]:
+        body = self.execute(query, variables, token)
+        return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://") + "/graphql"
+
+    def close(self) -> None:
+        self.http.close()

@@ -41,8 +41,6 @@ def _depth(selection_set: SelectionSetNode | None, fragments, depth: int, limit:
     deepest = depth
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            if selection.name.value.startswith("__"):  # introspection meta fields
-                continue
             child = _depth(selection.selection_set, fragments, depth + 1, limit, seen)
         elif isinstance(selection, InlineFragmentNode):
             child = _depth(selection.selection_set, fragments, depth, limit, seen)
