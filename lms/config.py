@@ -54,6 +54,27 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1, le=50)
     relay_after_seconds: float = Field(10.0, ge=0)
     worker_concurrency: int = Field(2, ge=1, le=64)
+    # Users module: credentials, tokens, profiles.
+    app_url: str = ""  # the front end, for links in emails; empty means public_url
+    refresh_token_days: int = Field(30, ge=1, le=365)
+    email_verification_hours: int = Field(48, ge=1, le=24 * 30)
+    password_reset_minutes: int = Field(60, ge=5, le=24 * 60)
+    password_min_length: int = Field(10, ge=8, le=128)
+    # argon2id cost; tests may lower it for speed, production keeps the library defaults.
+    password_hash_time_cost: int = Field(3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(65536, ge=1024, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(4, ge=1, le=16)
+    avatar_max_bytes: int = Field(512 * 1024, ge=1024)
+    # Rate limits as "COUNT/SECONDS" per fixed window; Redis when redis_url is set.
+    rate_limit_prefix: str = "lms:rl:"
+    rate_login_ip: str = Field("60/60", pattern=r"^\d+/\d+$")
+    rate_login_account: str = Field("10/900", pattern=r"^\d+/\d+$")  # failed attempts
+    rate_register_ip: str = Field("20/3600", pattern=r"^\d+/\d+$")
+    rate_register_account: str = Field("5/3600", pattern=r"^\d+/\d+$")
+    rate_reset_ip: str = Field("10/3600", pattern=r"^\d+/\d+$")
+    rate_reset_account: str = Field("3/3600", pattern=r"^\d+/\d+$")
+    rate_refresh_ip: str = Field("120/60", pattern=r"^\d+/\d+$")
+    rate_refresh_account: str = Field("30/60", pattern=r"^\d+/\d+$")
 
     @field_validator("database_url")
     @classmethod
@@ -102,6 +123,11 @@ class Settings(BaseSettings):
         if self.env == "production":
             self.graphiql = False
         return self
+
+    @property
+    def links_base(self) -> str:
+        """Where links in emails point: the front end if configured, else the API."""
+        return (self.app_url or self.public_url).rstrip("/")
 
     @property
     def embedded(self) -> bool:

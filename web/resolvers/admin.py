@@ -73,7 +73,7 @@ async def job_events_source(_, info, queue_name: str | None = None):
 
 
 @subscription.field("jobEvents")
-def resolve_job_events(event: dict, *_args) -> dict:
+def resolve_job_events(event: dict, *_args, **_kwargs) -> dict:
     return {convert_camel_case_to_snake(key): value for key, value in event.items()}
 
 
