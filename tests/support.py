@@ -33,13 +33,15 @@ def free_port() -> int:
 class Process:
     """A child process whose output is collected; `wait_for(text)` awaits a log line."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
+    def __init__(self, args: list[str], env: dict[str, str | None] | None = None, cwd: Path | None = None):
+        """`env` overrides this process's environment; a None value removes the variable."""
         self.lines: list[str] = []
+        merged = {**os.environ, **(env or {})}
         self._changed = threading.Condition()
         self.popen = subprocess.Popen(
             args,
             cwd=cwd or ROOT,
-            env={**os.environ, **(env or {})},
+            env={key: value for key, value in merged.items() if value is not None},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
