@@ -8,6 +8,7 @@ created fresh for each run and migrated with the real migrations.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,8 +20,9 @@ import pytest
 pytest_plugins = ["tests.mail_servers"]
 
 PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 TEST_DB = f"lyceum_test_{os.getpid()}"
+VHOST = TEST_DB  # one RabbitMQ virtual host per run: concurrent runs never share queues
+RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
 VAR_DIR = Path(tempfile.mkdtemp(prefix="lyceum-test-var-"))
 
 os.environ.update(
@@ -58,9 +60,17 @@ def database():
     _admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
 
 
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clean_broker():
-    """Start from empty queues so a previous run's leftovers cannot satisfy a test."""
+    """A fresh virtual host for this run (unless LMS_TEST_BROKER_URL names a broker)."""
+    own_vhost = "LMS_TEST_BROKER_URL" not in os.environ
+    if own_vhost:
+        _rabbitmqctl("add_vhost", VHOST)
+        _rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
     from lms.jobs.broker import publisher
 
     app = publisher()  # declares the queues
@@ -68,6 +78,8 @@ def clean_broker():
         for queue in app.amqp.queues.values():
             queue(connection.default_channel).purge()
     yield
+    if own_vhost:
+        _rabbitmqctl("delete_vhost", VHOST)
 
 
 @pytest.fixture(scope="module")

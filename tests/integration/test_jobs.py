@@ -96,8 +96,10 @@ def test_worker_killed_mid_task_leaves_the_job_to_be_redelivered(tmp_path):
     with JobWatcher() as watcher:
         with session_scope() as session:
             job_id = enqueue(session, "system.noop", {"block_until": str(release)}).id
-        watcher.wait(job_id, {"RUNNING"})
-        first.kill()
+        try:
+            watcher.wait(job_id, {"RUNNING"})
+        finally:
+            first.kill()
         release.touch()
         second = start_worker()
         try:
