@@ -382,21 +382,6 @@ class SmtpBackend:
         where = f"{c.host}:{c.port}"
         try:
             smtp = self._connect()
-        except smtplib.SMTPConnectError as exc:
-            raise TransientJobError(
-                f"SMTP server {where} refused the connection: {exc.smtp_code}",
-                code="SMTP_UNAVAILABLE",
-            ) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise PermanentJobError(
-                f"TLS certificate of {where} not trusted: {exc.verify_message}",
-                code="SMTP_TLS_FAILED",
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise TransientJobError(
-                f"cannot connect to SMTP server {where}: {exc}", code="SMTP_UNAVAILABLE"
-            ) from exc
-        try:
             try:
                 self._session(smtp, message, where)
             finally:
