@@ -6,6 +6,7 @@
     lms beat            the scheduler (relay of unpublished jobs, periodic work)
     lms migrate         apply database migrations
     lms export-schema   print the GraphQL SDL
+    lms create-admin    create an admin account (the only way besides another admin)
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from lms.config import ConfigError, Settings, get_settings
+from lms.config import ConfigError, Settings, check_domain_settings, get_settings
 from lms.jobs.queues import QUEUES
 
 
 def _checked_settings(*, database: bool = True) -> Settings:
     settings = get_settings()
+    check_domain_settings()
     if database:
         from lms.db import check_database
 
@@ -106,6 +108,35 @@ def cmd_relay(_args) -> int:
     return 0
 
 
+def cmd_create_admin(args) -> int:
+    """Create an admin account; the password comes from stdin (--password-stdin) or a prompt."""
+    import getpass
+
+    from lms.db import session_scope
+    from lms.errors import LmsError
+    from lms.users import passwords, service
+
+    settings = _checked_settings()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("lms: the passwords differ", file=sys.stderr)
+            return 1
+    try:
+        email = service.normalize_email(args.email)
+        passwords.check_strength(password, email=email, settings=settings)
+        password_hash = passwords.hash_password(password, settings)
+        with session_scope(settings) as session:
+            user = service.create_admin(session, email=email, name=args.name, password_hash=password_hash)
+    except LmsError as error:
+        print(f"lms: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    print(f"lms: admin {user.email} created (id {user.id})")
+    return 0
+
+
 def cmd_up(args) -> int:
     """Everything on one machine: migrate, then API, worker and scheduler as children."""
     settings = _checked_settings()
@@ -177,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     make.set_defaults(func=cmd_makemigration)
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
     sub.add_parser("relay", help="publish committed-but-unpublished jobs now").set_defaults(func=cmd_relay)
+    admin = sub.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    admin.set_defaults(func=cmd_create_admin)
     return parser
 
 

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 BROKER_SCHEMES = ("filesystem", "amqp", "amqps", "pyamqp")
 STORAGE_SCHEMES = ("file", "s3")
+_URL_SCHEMES = {"database_url": DATABASE_SCHEMES, "broker_url": BROKER_SCHEMES, "storage_url": STORAGE_SCHEMES}
 DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"
 
 
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1, le=50)
     relay_after_seconds: float = Field(10.0, ge=0)
     worker_concurrency: int = Field(2, ge=1, le=64)
+    # Educators' publishCourse waits for an admin's approval (PENDING_REVIEW) when set.
+    course_review_required: bool = False
     # Users module: credentials, tokens, profiles.
     app_url: str = ""  # the front end, for links in emails; empty means public_url
     refresh_token_days: int = Field(30, ge=1, le=365)
@@ -70,31 +73,36 @@ class Settings(BaseSettings):
     rate_login_ip: str = Field("60/60", pattern=r"^\d+/\d+$")
     rate_login_account: str = Field("10/900", pattern=r"^\d+/\d+$")  # failed attempts
     rate_register_ip: str = Field("20/3600", pattern=r"^\d+/\d+$")
-    rate_register_account: str = Field("5/3600", pattern=r"^\d+/\d+$")
+    rate_register_account: str = Field("10/3600", pattern=r"^\d+/\d+$")
     rate_reset_ip: str = Field("10/3600", pattern=r"^\d+/\d+$")
     rate_reset_account: str = Field("3/3600", pattern=r"^\d+/\d+$")
     rate_refresh_ip: str = Field("120/60", pattern=r"^\d+/\d+$")
     rate_refresh_account: str = Field("30/60", pattern=r"^\d+/\d+$")
 
-    @field_validator("database_url")
-    @classmethod
-    def _database(cls, value: str) -> str:
-        if value and _scheme(value) not in DATABASE_SCHEMES:
-            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {DATABASE_SCHEMES}")
-        return value
+    # Content module: storage backends, uploads, streaming URLs and the media pipeline.
+    s3_endpoint_url: str | None = None  # any S3-compatible store; empty means AWS
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # empty: boto3's usual credential chain
+    s3_secret_access_key: str | None = None
+    s3_multipart_threshold_bytes: int = Field(64 * 1024 * 1024, ge=5 * 1024 * 1024)
+    upload_url_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    stream_url_minutes: int = Field(240, ge=1, le=7 * 24 * 60)  # S3 presigning caps at 7 days
+    video_max_bytes: int = Field(10 * 1024**3, ge=1024)
+    resource_max_bytes: int = Field(200 * 1024**2, ge=1024)
+    video_min_seconds: float = Field(1.0, ge=0)
+    video_max_seconds: float = Field(4 * 3600.0, gt=0)
+    video_max_width: int = Field(4096, ge=16)
+    video_max_height: int = Field(2160, ge=16)
+    media_segment_seconds: float = Field(4.0, gt=0, le=20)
+    media_preset: str = Field("veryfast", pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
+    media_work_dir: Path | None = None  # scratch space for ffmpeg; default var_dir/"work"
 
-    @field_validator("broker_url")
+    @field_validator("database_url", "broker_url", "storage_url")
     @classmethod
-    def _broker(cls, value: str) -> str:
-        if value and _scheme(value) not in BROKER_SCHEMES:
-            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {BROKER_SCHEMES}")
-        return value
-
-    @field_validator("storage_url")
-    @classmethod
-    def _storage(cls, value: str) -> str:
-        if value and _scheme(value) not in STORAGE_SCHEMES:
-            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {STORAGE_SCHEMES}")
+    def _known_scheme(cls, value: str, info) -> str:
+        allowed = _URL_SCHEMES[info.field_name]
+        if value and _scheme(value) not in allowed:
+            raise ValueError(f"unknown scheme {_scheme(value)!r}; use one of {allowed}")
         return value
 
     @field_validator("email_url")
@@ -153,6 +161,22 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+
+
+def check_domain_settings() -> None:
+    """Load the domains' own settings (`LMS_ADMIN_*`, `LMS_ENROLLMENT_*`) at start-up, so a
+    bad value stops the process with one line instead of failing a later request."""
+    from lms.admin.settings import AdminSettings
+    from lms.enrollments.settings import EnrollmentSettings
+
+    for settings_class in (AdminSettings, EnrollmentSettings):
+        try:
+            settings_class()
+        except ValidationError as error:
+            prefix = settings_class.model_config["env_prefix"]
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]).upper()
+            raise ConfigError(f"{prefix}{field}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 @functools.lru_cache(maxsize=1)

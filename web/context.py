@@ -17,6 +17,7 @@ from lms.config import Settings
 from lms.errors import Unauthenticated
 from lms.security import ANONYMOUS, Viewer, decode_access_token, viewer_for
 from lms.users.models import User
+from web.dataloaders import Loaders
 from web.events import EventHub
 
 T = TypeVar("T")
@@ -36,7 +37,16 @@ class Context:
     services: Services
     viewer: Viewer = ANONYMOUS
     auth_error: Unauthenticated | None = None
+    client_ip: str | None = None  # the peer address, for per-IP rate limits
     extras: dict[str, Any] = field(default_factory=dict)
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        """This request's dataloaders (batched reads, each batch in its own short session)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.services.sessions, self.viewer)
+        return self._loaders
 
     @property
     def settings(self) -> Settings:
@@ -60,7 +70,9 @@ class Context:
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a sync service function in its own transaction and commit it here, at the edge."""
         async with self.services.sessions() as session, session.begin():
-            return await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
+            result = await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
+        self._loaders = None  # reads cached before this write are stale now
+        return result
 
 
 def bearer_token(header: str | None) -> str | None:

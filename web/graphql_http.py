@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections import OrderedDict
 
 from ariadne import graphql
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.explorer import ExplorerGraphiQL
 from ariadne.validation import cost_validator
-from graphql import DocumentNode, parse
+from graphql import DocumentNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
 from lms.security import ANONYMOUS
@@ -38,17 +39,49 @@ def validation_rules(services: Services):
     settings = services.settings
 
     def rules(_context, _document, data: dict) -> list:
-        return [
-            depth_limit_rule(settings.query_max_depth),
-            alias_limit_rule(settings.query_max_aliases),
-            cost_validator(
-                maximum_cost=settings.query_max_cost,
-                default_cost=1,
-                variables=data.get("variables") if isinstance(data.get("variables"), dict) else None,
-            ),
-        ]
+        cost = cost_validator(
+            maximum_cost=settings.query_max_cost,
+            default_cost=1,
+            variables=data.get("variables") if isinstance(data.get("variables"), dict) else None,
+        )
+        cost.reads_variables = True
+        return [depth_limit_rule(settings.query_max_depth), alias_limit_rule(settings.query_max_aliases), cost]
 
     return rules
+
+
+class CachedValidator:
+    """Validates each distinct document once.
+
+    Validation costs milliseconds and its result depends only on the document and the
+    rules, so it is cached per parsed document (the parse cache hands back the same
+    object for the same text). Rules that read the request's variables (the cost limit)
+    run on every request.
+    """
+
+    def __init__(self, maxsize: int = 2048) -> None:
+        self.maxsize = maxsize
+        self._results: OrderedDict[int, tuple[DocumentNode, tuple, list]] = OrderedDict()
+
+    def __call__(self, schema, document: DocumentNode, rules=None, max_errors=None, **kwargs) -> list:
+        rules = tuple(rules or specified_rules)
+        per_request = tuple(rule for rule in rules if getattr(rule, "reads_variables", False))
+        static = tuple(rule for rule in rules if rule not in per_request)
+        cached = self._results.get(id(document))
+        if cached is not None and cached[0] is document and cached[1] == static:
+            self._results.move_to_end(id(document))
+            errors = cached[2]
+        else:
+            errors = validate(schema, document, rules=static, max_errors=max_errors)
+            self._results[id(document)] = (document, static, errors)
+            if len(self._results) > self.maxsize:
+                self._results.popitem(last=False)
+        if errors or not per_request:
+            return errors
+        return validate(schema, document, rules=per_request, max_errors=max_errors)
+
+
+cached_validator = CachedValidator()
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -82,13 +115,14 @@ async def graphql_http() -> Response:
     if not isinstance(data, dict):
         return error_response(400, "BAD_REQUEST", "Send one operation as a JSON object.")
     viewer, auth_error = await authenticate(svc, bearer_token(request.headers.get("Authorization")))
-    context = Context(svc, viewer=viewer, auth_error=auth_error)
+    context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=request.remote_addr)
     started = time.perf_counter()
     success, result = await graphql(
         build_schema(),
         data,
         context_value=context,
         query_parser=cached_parser,
+        query_validator=cached_validator,
         validation_rules=validation_rules(svc),
         error_formatter=format_error,
         debug=svc.settings.debug,
@@ -124,6 +158,7 @@ def websocket_app(holder: dict) -> GraphQL:
         build_schema(),
         context_value=context_value,
         query_parser=cached_parser,
+        query_validator=cached_validator,
         validation_rules=rules,
         error_formatter=format_error,
         websocket_handler=GraphQLTransportWSHandler(on_connect=on_connect),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -14,6 +16,7 @@ from graphql import (
 )
 
 
+@functools.cache  # one class per limit, so cached validation results stay valid
 def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
     class DepthLimit(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_args):
@@ -55,6 +58,7 @@ def _depth(selection_set: SelectionSetNode | None, fragments, depth: int, limit:
     return deepest
 
 
+@functools.cache
 def alias_limit_rule(max_aliases: int) -> type[ValidationRule]:
     class AliasLimit(ValidationRule):
         def __init__(self, context):

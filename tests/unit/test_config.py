@@ -62,3 +62,10 @@ def test_cli_reports_an_unreachable_database_in_one_line():
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("lms: configuration error: LMS_DATABASE_URL: database unreachable")
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_cli_reports_a_bad_domain_setting_in_one_line():
+    result = run_lms("migrate", LMS_ENROLLMENT_VIDEO_COMPLETION_SHARE="7")
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("lms: configuration error: LMS_ENROLLMENT_VIDEO_COMPLETION_SHARE:")
