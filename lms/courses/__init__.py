@@ -1,0 +1,1 @@
+"""Courses: course → module → lesson structure, publishing workflow and discovery."""
