@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
+from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from lms.config import Settings, get_settings
+from lms.db import sync_sessionmaker
 from lms.errors import LmsError, TransientJobError
 from lms.jobs import lifecycle
 from lms.jobs.lifecycle import JobCancelled, Progress
@@ -29,6 +31,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     OperationalError,
 )
+
+
+@worker_process_init.connect
+def _own_database_connections(**_kwargs: Any) -> None:
+    """A forked pool child must not reuse the connections it inherited from the worker's
+    main process (`lms worker` checks the database before forking): two children talking
+    over one PostgreSQL socket corrupt each other's results and wedge the pool. Drop the
+    inherited pool without closing the parent's sockets; the child opens its own."""
+    sync_sessionmaker(get_settings()).kw["bind"].dispose(close=False)
 
 
 @dataclass

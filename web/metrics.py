@@ -6,12 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
+from lms.admin.broker_stats import queue_depths
+from lms.admin.inspection import inspect_workers
+from lms.admin.models import QueueState
+from lms.admin.workers import gone_workers
 from lms.config import Settings
 from lms.db import session_scope
 from lms.jobs.models import Job, JobStatus
+from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 
 REGISTRY = CollectorRegistry()
@@ -59,7 +64,60 @@ class JobCollector:
         yield durations
 
 
+DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600)
+
+
+class QueueCollector:
+    """Queue depth and consumers straight from the broker, paused queues, worker up, and
+    job run-time histograms per kind (jobs finished in the last hour)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self):
+        depth = GaugeMetricFamily("lms_queue_depth", "Messages waiting in the broker", labels=["queue"])
+        consumers = GaugeMetricFamily("lms_queue_consumers", "Consumers attached to the queue", labels=["queue"])
+        paused = GaugeMetricFamily("lms_queue_paused", "1 while an operator has paused the queue", labels=["queue"])
+        up = GaugeMetricFamily("lms_worker_up", "1 when the worker answered inspection, 0 when gone", labels=["worker"])
+        answering = GaugeMetricFamily("lms_workers_answering", "Workers that answered the latest inspection")
+        inspection = inspect_workers(self.settings)
+        for name, stats in queue_depths(QUEUES, self.settings).items():
+            if stats.messages is not None:
+                depth.add_metric([name], stats.messages)
+            count = stats.consumers
+            if count is None and inspection.answering:
+                count = inspection.consumers_of(name)
+            if count is not None:
+                consumers.add_metric([name], count)
+        for worker in inspection.workers:
+            up.add_metric([worker.hostname], 1)
+        answering.add_metric([], len(inspection.workers))
+        histograms = HistogramMetricFamily(
+            "lms_job_run_seconds", "Run time of jobs finished in the last hour, per kind", labels=["kind"]
+        )
+        since = utcnow() - timedelta(hours=1)
+        with session_scope(self.settings) as session:
+            states = {s.queue: s.paused for s in session.query(QueueState)}
+            for worker in gone_workers(session, inspection):
+                up.add_metric([worker.hostname], 0)
+            per_kind: dict[str, list[float]] = {}
+            for kind, started, finished_at in session.execute(
+                select(Job.kind, Job.started_at, Job.finished_at)
+                .where(Job.finished_at >= since, Job.started_at.is_not(None))
+                .limit(20_000)
+            ):
+                per_kind.setdefault(kind, []).append((finished_at - started).total_seconds())
+        for name in QUEUES:
+            paused.add_metric([name], 1 if states.get(name) else 0)
+        for kind, values in per_kind.items():
+            buckets = [(str(bound), sum(1 for v in values if v <= bound)) for bound in DURATION_BUCKETS]
+            buckets.append(("+Inf", len(values)))
+            histograms.add_metric([kind], buckets, sum(values))
+        yield from (depth, consumers, paused, up, answering, histograms)
+
+
 def render(settings: Settings) -> bytes:
     registry = CollectorRegistry()
     registry.register(JobCollector(settings))
+    registry.register(QueueCollector(settings))
     return generate_latest(REGISTRY) + generate_latest(registry)

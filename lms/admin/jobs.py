@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms import audit
 from lms.errors import NotFound, ValidationFailed
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.queues import QUEUES
@@ -37,15 +38,22 @@ def retry_jobs(
     since: datetime | None = None,
 ) -> list[Job]:
     """Retry one job, or every failed job of a queue; each as the same job, never a copy."""
-    require_role(viewer, Role.ADMIN)
+    actor = require_role(viewer, Role.ADMIN)
     if (job_id is None) == (queue_name is None):
         raise ValidationFailed("give exactly one of jobId or queueName", code="BAD_USER_INPUT")
     if job_id is not None:
-        return [retry_job(session, job_id)]
-    if queue_name not in QUEUES:
-        raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
-    query = select(Job.id).where(Job.queue == queue_name, Job.status == JobStatus.FAILED)
-    if since is not None:
-        query = query.where(Job.finished_at >= since)
-    ids = session.scalars(query.order_by(Job.finished_at).limit(MAX_BULK_RETRY)).all()
-    return [retry_job(session, failed) for failed in ids]
+        retried = [retry_job(session, job_id)]
+    else:
+        if queue_name not in QUEUES:
+            raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
+        query = select(Job.id).where(Job.queue == queue_name, Job.status == JobStatus.FAILED)
+        if since is not None:
+            query = query.where(Job.finished_at >= since)
+        ids = session.scalars(query.order_by(Job.finished_at).limit(MAX_BULK_RETRY)).all()
+        retried = [retry_job(session, failed) for failed in ids]
+    audit.record(
+        session, actor_id=actor, action="admin.jobs.retry",
+        subject=("job", job_id) if job_id is not None else ("queue", queue_name),
+        details={"retried": [str(job.id) for job in retried], "since": since.isoformat() if since else None},
+    )
+    return retried

@@ -7,17 +7,19 @@ commit whose publish was lost is picked up by `relay_unpublished`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
-from lms.db import session_scope
+from lms.db import session_scope, sync_sessionmaker
+from lms.admin.models import QueueState
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
 from lms.jobs.broker import publisher
@@ -52,10 +54,19 @@ def enqueue(
 ) -> Job:
     """Record a job in `session`'s transaction; it is published after that commit."""
     settings = settings or get_settings()
+    queue = queue_for(kind)
+    # An operator draining the queue stops new work (one primary-key read; lms.admin.queues).
+    with session.no_autoflush:  # the caller's pending rows are none of this read's business
+        draining = session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar()
+    if draining:
+        raise Conflict(
+            f"the {queue} queue is draining and accepts no new jobs; try again later",
+            code="QUEUE_DRAINING", queue=queue,
+        )
     job = Job(
         id=new_id(),
         kind=kind,
-        queue=queue_for(kind),
+        queue=queue,
         status=JobStatus.QUEUED,
         payload=payload or {},
         subject_type=subject[0] if subject else None,
@@ -84,6 +95,22 @@ def after_commit(session: Session, callback) -> None:
 def _flush_outbox(session: Session) -> None:
     outgoing = session.info.pop(_PENDING, [])
     callbacks = session.info.pop(_AFTER_COMMIT, [])
+    if not outgoing and not callbacks:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        _deliver(outgoing, callbacks)
+    else:
+        # In the API, broker round trips must not stall the event loop: deliver from a
+        # thread. A process dying before that thread runs loses nothing: the relay
+        # publishes what was committed but never published.
+        loop.run_in_executor(None, _deliver, outgoing, callbacks)
+
+
+def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
     # Events first, so a subscriber sees QUEUED before a fast worker's RUNNING.
     for callback in callbacks:
         try:
@@ -122,15 +149,33 @@ def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> 
             continue
         published.append((item.job_id, task_id))
     if published:
-        now = utcnow()
-        with session_scope(settings) as session:
-            for job_id, task_id in published:
-                session.execute(
-                    update(Job)
-                    .where(Job.id == job_id)
-                    .values(published_at=now, celery_task_id=task_id)
-                )
+        _stamp_published(published, settings)
     return len(published)
+
+
+_JOBS = Job.__table__
+# One statement for any number of jobs (an executemany): Core, because this runs after
+# every commit that enqueued work and the ORM's bulk-update bookkeeping costs more than
+# the round trip itself.
+_STAMP = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(published_at=bindparam("published_at"), celery_task_id=bindparam("task_id"))
+)
+
+
+def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
+    """Record `published_at` and the Celery task id of jobs that reached the broker."""
+    now = utcnow()
+    rows = [{"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published]
+    engine = sync_sessionmaker(settings).kw["bind"]
+    if len(rows) == 1:
+        # A single UPDATE is atomic on its own: autocommit saves the BEGIN and COMMIT round trips.
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(_STAMP, rows)
+    else:
+        with engine.begin() as connection:
+            connection.execute(_STAMP, rows)
 
 
 def relay_unpublished(settings: Settings | None = None, *, older_than: float | None = None) -> int:

@@ -1,16 +1,29 @@
-"""Admin: job details, retries and the live job event stream."""
+"""Admin: queue and job monitoring — dashboard, health, history, job details, retries,
+queue controls, alerts, exports and the live streams (admins only).
+
+Worker inspection and broker calls block (up to the inspect timeout), so they run in a
+thread, never inside a database session; the services then add the durable history.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType, SubscriptionType, convert_camel_case_to_snake
 
+from lms.admin import alerts as admin_alerts
+from lms.admin import dashboard, exports, queues
 from lms.admin import jobs as admin_jobs
+from lms.admin.broker_stats import queue_depths
+from lms.admin.inspection import Inspection, inspect_workers
 from lms.jobs.models import Job, JobEvent
+from lms.jobs.queues import QUEUES
 from lms.jobs.service import JOB_TOPIC
 from lms.security import require_role
 from lms.users.models import Role
+
+STATS_TOPIC = "admin.queue_stats"  # published by tasks/admin.py
 
 query = QueryType()
 mutation = MutationType()
@@ -32,6 +45,14 @@ def job_view(job: Job, events: list[JobEvent] | None = None) -> dict[str, Any]:
         for e in events or []
     ]
     return view
+
+
+@job_type.field("downloads")
+def resolve_downloads(job: dict, info) -> list[dict]:
+    viewer = info.context.viewer
+    if not (viewer.is_admin or (viewer.user_id and viewer.user_id == job.get("requested_by_id"))):
+        return []
+    return exports.download_links(job.get("result"), info.context.settings)
 
 
 @job_type.field("errorTraceback")
@@ -58,7 +79,7 @@ async def resolve_retry_jobs(_, info, input: dict) -> dict:
         queue_name=input.get("queue_name"),
         since=input.get("since"),
     )
-    return {"retriedCount": len(jobs), "jobs": [job_view(job) for job in jobs]}
+    return {"retried_count": len(jobs), "jobs": [job_view(job) for job in jobs]}
 
 
 @subscription.source("jobEvents")
@@ -75,6 +96,116 @@ async def job_events_source(_, info, queue_name: str | None = None):
 @subscription.field("jobEvents")
 def resolve_job_events(event: dict, *_args, **_kwargs) -> dict:
     return {convert_camel_case_to_snake(key): value for key, value in event.items()}
+
+
+def _admin(info):
+    """Authorize before any expensive broadcast; the services check again."""
+    viewer = info.context.require_viewer()
+    require_role(viewer, Role.ADMIN)
+    return viewer
+
+
+async def _live(settings, *, workers: bool, fresh: bool = False) -> tuple[dict, Inspection | None]:
+    depths_call = asyncio.to_thread(queue_depths, QUEUES, settings)
+    if not workers:
+        return await depths_call, None
+    inspect_call = asyncio.to_thread(inspect_workers, settings, fresh=fresh)
+    return tuple(await asyncio.gather(depths_call, inspect_call))
+
+
+@query.field("jobDashboard")
+async def resolve_job_dashboard(_, info) -> dict:
+    ctx = info.context
+    viewer = _admin(info)
+    # The dashboard is where an operator looks for a dead worker: never a cached answer.
+    depths, inspection = await _live(ctx.settings, workers=True, fresh=True)
+    view = await ctx.read(dashboard.job_dashboard, viewer, depths=depths, inspection=inspection)
+    view["recent_failures"] = [job_view(job) for job in view["recent_failures"]]
+    return view
+
+
+@query.field("realtimeQueueStats")
+async def resolve_realtime_queue_stats(_, info) -> dict:
+    ctx = info.context
+    viewer = _admin(info)
+    # Only the embedded broker needs the workers to count consumers.
+    depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
+    return await ctx.read(dashboard.realtime_stats, viewer, depths=depths, inspection=inspection)
+
+
+@query.field("queueHealth")
+async def resolve_queue_health(_, info, queue_name: str | None = None) -> list[dict]:
+    ctx = info.context
+    viewer = _admin(info)
+    if queue_name is not None and queue_name not in QUEUES:  # fail fast, before the broker
+        return await ctx.read(dashboard.queue_health, viewer, queue_name=queue_name, depths={}, inspection=None)
+    depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
+    return await ctx.read(dashboard.queue_health, viewer, queue_name=queue_name, depths=depths, inspection=inspection)
+
+
+@query.field("jobEventHistory")
+async def resolve_job_event_history(_, info, queue_name: str | None = None, limit: int | None = None) -> list[dict]:
+    ctx = info.context
+    return await ctx.read(dashboard.job_event_history, ctx.require_viewer(), queue_name=queue_name, limit=limit)
+
+
+@mutation.field("manageQueue")
+async def resolve_manage_queue(_, info, input: dict) -> dict:
+    ctx = info.context
+    viewer = ctx.require_viewer()
+    plan = await ctx.write(
+        queues.prepare, viewer, queue_name=input["queue_name"], action=input["action"], reason=input.get("reason")
+    )
+    outcome = await asyncio.to_thread(queues.carry_out, plan, ctx.settings)
+    outcome = await ctx.write(queues.finish, viewer, outcome=outcome, settings=ctx.settings)
+    return vars(outcome)
+
+
+@mutation.field("exportMonitoringData")
+async def resolve_export_monitoring_data(_, info, start_date, end_date) -> dict:
+    ctx = info.context
+    job = await ctx.write(exports.request_export, ctx.require_viewer(), start_date=start_date, end_date=end_date)
+    return job_view(job)
+
+
+@mutation.field("clearQueueAlerts")
+async def resolve_clear_queue_alerts(_, info, queue_name: str | None = None) -> dict:
+    ctx = info.context
+    cleared = await ctx.write(admin_alerts.clear_alerts, ctx.require_viewer(), queue_name=queue_name)
+    return {"cleared_count": len(cleared), "alerts": cleared}
+
+
+@subscription.source("queueStatsUpdated")
+async def queue_stats_source(_, info):
+    ctx = info.context
+    viewer = _admin(info)
+    async with ctx.hub.listen(STATS_TOPIC) as snapshots:
+        # The current numbers at once: a new page need not wait for the next tick.
+        depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
+        yield await ctx.read(dashboard.realtime_stats, viewer, depths=depths, inspection=inspection)
+        while True:
+            yield await snapshots.get()
+
+
+@subscription.field("queueStatsUpdated")
+def resolve_queue_stats_updated(snapshot: dict, *_args, **_kwargs) -> dict:
+    return snapshot
+
+
+@subscription.source("jobAlerts")
+async def job_alerts_source(_, info, severity: str | None = None):
+    ctx = info.context
+    _admin(info)
+    async with ctx.hub.listen(admin_alerts.ALERT_TOPIC) as alerts:
+        while True:
+            alert = await alerts.get()
+            if admin_alerts.severity_at_least(alert, severity):
+                yield alert
+
+
+@subscription.field("jobAlerts")
+def resolve_job_alerts(alert: dict, *_args, **_kwargs) -> dict:
+    return alert
 
 
 bindables = [query, mutation, subscription, job_type]

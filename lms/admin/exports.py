@@ -1,0 +1,125 @@
+"""Monitoring exports: a job writes the jobs, alerts and per-queue summary of a period as
+CSV and JSON under `var/storage/exports/…`; admins download them through signed links."""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lms import audit
+from lms.admin.models import QueueAlert
+from lms.admin.settings import admin_settings
+from lms.config import Settings
+from lms.errors import ValidationFailed
+from lms.jobs.models import Job
+from lms.jobs.service import enqueue
+from lms.security import Viewer, require_role
+from lms.signing import signed_path
+from lms.users.models import Role
+
+EXPORT_KIND = "admin.export_monitoring"
+MAX_PERIOD = timedelta(days=366)
+MAX_ROWS = 200_000
+CSV_FIELDS = (
+    "id", "kind", "queue", "status", "attempts", "max_attempts", "error_code", "error_message",
+    "worker", "created_at", "started_at", "finished_at", "duration_seconds",
+)
+
+
+def request_export(session: Session, viewer: Viewer, *, start_date: datetime, end_date: datetime) -> Job:
+    """Start an export job for [start_date, end_date) (admins)."""
+    actor = require_role(viewer, Role.ADMIN)
+    if end_date <= start_date:
+        raise ValidationFailed("endDate must be after startDate", code="INVALID_DATE_RANGE")
+    if end_date - start_date > MAX_PERIOD:
+        raise ValidationFailed("export at most 366 days at once", code="INVALID_DATE_RANGE")
+    job = enqueue(
+        session, EXPORT_KIND, {"start": start_date.isoformat(), "end": end_date.isoformat()},
+        requested_by_id=actor, subject=("monitoring", "export"),
+    )
+    audit.record(
+        session, actor_id=actor, action="admin.monitoring.export", subject=("job", job.id),
+        details={"start": start_date.isoformat(), "end": end_date.isoformat()},
+    )
+    return job
+
+
+def storage_root(settings: Settings) -> Path:
+    return (settings.var_dir / "storage").resolve()
+
+
+def write_export(session: Session, job_id: uuid.UUID, start: datetime, end: datetime, settings: Settings) -> dict[str, Any]:
+    """Write the CSV and JSON files (deterministic keys: a re-run replaces them)."""
+    jobs = session.scalars(
+        select(Job).where(Job.created_at >= start, Job.created_at < end).order_by(Job.created_at).limit(MAX_ROWS)
+    ).all()
+    rows = [_job_row(job) for job in jobs]
+    summary: dict[str, dict[str, int]] = {}
+    for queue, status, count in session.execute(
+        select(Job.queue, Job.status, func.count())
+        .where(Job.created_at >= start, Job.created_at < end)
+        .group_by(Job.queue, Job.status)
+    ):
+        summary.setdefault(queue, {})[status.value] = count
+    alerts = [
+        {
+            "id": str(a.id), "queue": a.queue, "rule": a.rule, "target": a.target, "severity": a.severity.value,
+            "message": a.message, "raised_at": a.raised_at.isoformat(),
+            "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
+        }
+        for a in session.scalars(
+            select(QueueAlert).where(QueueAlert.raised_at >= start, QueueAlert.raised_at < end).order_by(QueueAlert.raised_at)
+        )
+    ]
+    key = f"exports/monitoring/{job_id}"
+    folder = storage_root(settings) / key
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "jobs.csv", "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    document = {
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "summary": summary,
+        "jobs": rows,
+        "alerts": alerts,
+    }
+    (folder / "monitoring.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
+    return {
+        "files": {"csv": f"{key}/jobs.csv", "json": f"{key}/monitoring.json"},
+        "jobs": len(rows),
+        "alerts": len(alerts),
+    }
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    duration = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else None
+    return {
+        "id": str(job.id), "kind": job.kind, "queue": job.queue, "status": job.status.value,
+        "attempts": job.attempts, "max_attempts": job.max_attempts, "error_code": job.error_code,
+        "error_message": job.error_message, "worker": job.worker,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "duration_seconds": duration,
+    }
+
+
+def download_links(result: dict[str, Any] | None, settings: Settings) -> list[dict[str, Any]]:
+    """Signed, expiring links to a finished export's files."""
+    files = (result or {}).get("files") or {}
+    links = []
+    for fmt, key in sorted(files.items()):
+        path, expires_at = signed_path(key, admin_settings().export_url_seconds, settings=settings)
+        links.append({
+            "format": fmt.upper(), "name": key.rsplit("/", 1)[-1], "path": path,
+            "url": settings.public_url.rstrip("/") + path, "expires_at": expires_at,
+        })
+    return links
