@@ -1,0 +1,1 @@
+"""Content: video and file assets, uploads, the media pipeline's records, signed playback."""

@@ -1,0 +1,430 @@
+"""Video ingest: validate → transcode → images → finalize.
+
+The pipeline is one parent job (`media.ingest`) whose children are the steps, each a job of
+its own with progress. The parent's task queues the first step that has not succeeded
+(so a retry resumes at the failed step); each step queues the next when it succeeds, and
+`finalize` completes the parent. Steps are idempotent: they fetch the source from storage
+when their scratch folder lacks it (a step may run on another worker), write outputs under
+deterministic keys (`videos/{asset}/{version}/stream/…`, `…/images/…`) after removing what an
+earlier run left there, so a re-run replaces rather than duplicates.
+
+On a permanent failure the asset shows the step's stable code (`INVALID_MEDIA`,
+`NO_VIDEO_STREAM`, …) and the uploader gets an email job; a cancel kills ffmpeg, marks the
+pipeline CANCELLED and removes the scratch folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+import media
+from lms.config import Settings
+from lms.content import service as content
+from lms.content.models import AssetStatus, VideoAsset
+from lms.content.steps import STEP_BY_KIND, STEP_MAX_ATTEMPTS, STEPS, Step, next_step
+from lms.courses.models import Course, Lesson
+from lms.db import session_scope
+from lms.errors import LmsError, PermanentJobError, TransientJobError
+from lms.jobs.lifecycle import JobCancelled
+from lms.jobs.models import TERMINAL, Job, JobStatus
+from lms.jobs.service import enqueue, record_event, retry_job
+from lms.mail.jobs import request_email
+from lms.models import utcnow
+from lms.storage import Storage, StorageError, get_storage, video_images_prefix, video_stream_prefix
+from lms.users.models import User
+from media.errors import CANCELLED as MEDIA_CANCELLED
+from media.errors import MediaError
+from tasks.base import JobContext
+
+log = logging.getLogger(__name__)
+_MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """What a step needs to know about its asset, read once in a short transaction."""
+
+    id: uuid.UUID
+    version: int
+    source_key: str
+    pipeline_job_id: uuid.UUID
+    max_attempts: int
+
+
+def work_dir(settings: Settings, asset_id: uuid.UUID, version: int) -> Path:
+    root = settings.media_work_dir or settings.var_dir / "work"
+    return Path(root) / f"video-{asset_id}-{version}"
+
+
+def _locked(session: Session, model, key):
+    query = select(model).where(model.id == key)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def _latest_steps(session: Session, parent_id: uuid.UUID) -> dict[str, Job]:
+    latest: dict[str, Job] = {}
+    for job in session.scalars(select(Job).where(Job.parent_id == parent_id).order_by(Job.created_at)):
+        latest[job.kind] = job
+    return latest
+
+
+def _queue_step(session: Session, parent: Job, asset_id: uuid.UUID, step: Step, existing: Job | None, settings: Settings) -> None:
+    """Queue `step`: the same job row again after a failure or cancel, a new row otherwise."""
+    if existing is not None and existing.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        retry_job(session, existing.id, settings=settings)
+    elif existing is not None and existing.status not in TERMINAL:
+        return  # already on its way (a redelivered message)
+    else:
+        enqueue(
+            session, step.kind, {"video_asset_id": str(asset_id), "pipeline_job_id": str(parent.id)},
+            subject=("video_asset", str(asset_id)), requested_by_id=parent.requested_by_id,
+            parent_id=parent.id, max_attempts=STEP_MAX_ATTEMPTS, settings=settings,
+        )
+
+
+# --- the pipeline job ---------------------------------------------------------------------
+
+
+def begin(parent_id: uuid.UUID, settings: Settings) -> str | None:
+    """Start or resume the pipeline: queue its first step that has not succeeded."""
+    with session_scope(settings) as session:
+        parent = _locked(session, Job, parent_id)
+        asset = session.scalar(select(VideoAsset).where(VideoAsset.pipeline_job_id == parent_id))
+        if parent is None or parent.status in TERMINAL:
+            return None
+        if asset is None:
+            _finish_parent(session, parent, JobStatus.FAILED, "the video asset was deleted", settings,
+                           code="VIDEO_ASSET_NOT_FOUND")
+            return None
+        latest = _latest_steps(session, parent_id)
+        pending = next((step for step in STEPS if getattr(latest.get(step.kind), "status", None) != JobStatus.SUCCEEDED),
+                       STEPS[-1])  # everything succeeded once: finalize again
+        _queue_step(session, parent, asset.id, pending, latest.get(pending.kind), settings)
+        parent.progress = sum(s.weight for s in STEPS[: STEPS.index(pending)])
+        parent.progress_message = f"{pending.name} queued"
+        record_event(session, parent, message=parent.progress_message, settings=settings)
+        return pending.name
+
+
+def _finish_parent(session: Session, parent: Job, status: JobStatus, message: str, settings: Settings,
+                   *, code: str | None = None, result: dict | None = None) -> None:
+    if parent.status in TERMINAL:
+        return
+    parent.status = status
+    parent.finished_at = utcnow()
+    if code:
+        parent.error_code, parent.error_message = code, message
+    if status == JobStatus.SUCCEEDED:
+        parent.progress, parent.progress_message, parent.result = 1.0, "done", result
+    record_event(session, parent, message=message[:500], error_code=code, settings=settings)
+
+
+# --- running one step ---------------------------------------------------------------------
+
+
+def run_step(kind: str, job: JobContext) -> dict[str, Any]:
+    """Run the step `kind` for the job's asset, then queue the next step."""
+    step = STEP_BY_KIND[kind]
+    settings = job.settings
+    ref = _load(job)
+    folder = work_dir(settings, ref.id, ref.version)
+    try:
+        result = _STEP_FUNCTIONS[step.name](ref, job, folder, settings)
+    except JobCancelled:
+        _cancelled(ref, job.job_id, folder, settings)
+        raise
+    except MediaError as error:
+        if error.code == MEDIA_CANCELLED:
+            _cancelled(ref, job.job_id, folder, settings)
+            raise JobCancelled() from error
+        if error.permanent or job.attempt >= ref.max_attempts:
+            _failed(ref, job.job_id, error.code, error.message, settings)
+            raise PermanentJobError(error.message, code=error.code) from error
+        raise TransientJobError(error.message, code=error.code) from error
+    except (StorageError, ConnectionError, TimeoutError, OperationalError) as error:
+        if job.attempt >= ref.max_attempts:
+            _failed(ref, job.job_id, "STORAGE_UNAVAILABLE", str(error), settings)
+            raise PermanentJobError(str(error), code="STORAGE_UNAVAILABLE") from error
+        raise TransientJobError(str(error), code="STORAGE_UNAVAILABLE") from error
+    except LmsError as error:
+        if not isinstance(error, TransientJobError) or job.attempt >= ref.max_attempts:
+            _failed(ref, job.job_id, error.code, error.message, settings)
+        raise
+    except Exception as error:  # a bug: the asset must not stay PROCESSING forever
+        # The task base records this step's failure itself, with the traceback for operators.
+        _failed(ref, None, "INTERNAL_ERROR", "processing failed unexpectedly; operators have the details", settings)
+        raise
+    if step.name != "finalize":
+        _advance(ref, step, job.job_id, result, settings)
+    return result
+
+
+def _load(job: JobContext) -> AssetRef:
+    asset_id = uuid.UUID(job.payload["video_asset_id"])
+    parent_id = uuid.UUID(job.payload["pipeline_job_id"])
+    with session_scope(job.settings) as session:
+        parent = session.get(Job, parent_id)
+        asset = session.get(VideoAsset, asset_id)
+        me = session.get(Job, job.job_id)
+        if parent is None or parent.status in TERMINAL or parent.cancel_requested or asset is None:
+            raise JobCancelled()  # the pipeline was cancelled or its asset deleted meanwhile
+        return AssetRef(asset.id, asset.version, asset.source_key, parent_id, me.max_attempts if me else STEP_MAX_ATTEMPTS)
+
+
+def _succeed_step(session: Session, step_job_id: uuid.UUID, result: dict[str, Any], settings: Settings) -> None:
+    """Mark the running step SUCCEEDED in the transaction that moves the pipeline on, so no
+    one ever sees the next step (or a READY video) while this one still shows RUNNING. The
+    task base then finds the job finished and leaves it alone."""
+    me = _locked(session, Job, step_job_id)
+    if me is not None and me.status not in TERMINAL:
+        me.status, me.progress, me.progress_message, me.result = JobStatus.SUCCEEDED, 1.0, "done", result
+        me.finished_at = utcnow()
+        record_event(session, me, message="succeeded", settings=settings)
+
+
+def _advance(ref: AssetRef, step: Step, step_job_id: uuid.UUID, result: dict[str, Any], settings: Settings) -> None:
+    with session_scope(settings) as session:
+        parent = _locked(session, Job, ref.pipeline_job_id)
+        asset = _locked(session, VideoAsset, ref.id)
+        if parent is None or asset is None or parent.status in TERMINAL:
+            return
+        _succeed_step(session, step_job_id, result, settings)
+        if parent.cancel_requested:  # cancelled between two steps
+            _finish_parent(session, parent, JobStatus.CANCELLED, "cancelled", settings)
+            content.mark_cancelled(session, asset)
+            return
+        following = next_step(step.kind)
+        _queue_step(session, parent, ref.id, following, _latest_steps(session, parent.id).get(following.kind), settings)
+        parent.progress = sum(s.weight for s in STEPS[: STEPS.index(following)])
+        parent.progress_message = f"{step.name} done"
+        record_event(session, parent, message=parent.progress_message, settings=settings)
+
+
+def _end_step(session: Session, step_job_id: uuid.UUID, status: JobStatus, message: str, settings: Settings,
+              code: str | None = None) -> None:
+    """End the step in the same transaction as its pipeline (see `_succeed_step`)."""
+    me = _locked(session, Job, step_job_id)
+    if me is not None and me.status not in TERMINAL:
+        me.status, me.finished_at = status, utcnow()
+        if code:
+            me.error_code, me.error_message = code, message
+        record_event(session, me, message=message[:500], error_code=code, settings=settings)
+
+
+def _failed(ref: AssetRef, step_job_id: uuid.UUID | None, code: str, message: str, settings: Settings) -> None:
+    """The pipeline failed: the asset shows the code, the uploader gets an email."""
+    with session_scope(settings) as session:
+        parent = _locked(session, Job, ref.pipeline_job_id)
+        asset = _locked(session, VideoAsset, ref.id)
+        if step_job_id is not None:
+            _end_step(session, step_job_id, JobStatus.FAILED, message, settings, code=code)
+        if parent is not None:
+            _finish_parent(session, parent, JobStatus.FAILED, message, settings, code=code)
+        if asset is None or asset.pipeline_job_id != ref.pipeline_job_id:
+            return
+        asset.status = AssetStatus.FAILED
+        asset.error_code, asset.error_message = code, message
+        content._publish(session, "video_asset", asset)
+        _email(session, asset, "video_failed", settings, error_code=code, error_message=message)
+
+
+def _cancelled(ref: AssetRef, step_job_id: uuid.UUID, folder: Path, settings: Settings) -> None:
+    with session_scope(settings) as session:
+        parent = _locked(session, Job, ref.pipeline_job_id)
+        asset = _locked(session, VideoAsset, ref.id)
+        _end_step(session, step_job_id, JobStatus.CANCELLED, "cancelled while running", settings)
+        if parent is not None:
+            _finish_parent(session, parent, JobStatus.CANCELLED, "cancelled", settings)
+        if asset is not None and asset.status == AssetStatus.PROCESSING:
+            content.mark_cancelled(session, asset)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _email(session: Session, asset: VideoAsset, template: str, settings: Settings, **extra: Any) -> None:
+    owner = session.get(User, asset.owner_id)
+    if owner is None or not owner.email:
+        return
+    lesson = session.get(Lesson, asset.lesson_id) if asset.lesson_id else None
+    course = session.get(Course, asset.course_id) if asset.course_id else None
+    context: dict[str, Any] = {
+        "name": owner.name, "lesson_title": lesson.title if lesson else asset.title,
+        "course_title": course.title if course else "your library", "video_title": asset.title, **extra,
+    }
+    context["lesson_url"] = (
+        f"{settings.links_base}/courses/{lesson.course_id}/lessons/{lesson.id}" if lesson else settings.links_base
+    )
+    request_email(session, template=template, to=owner.email, context=context,
+                  subject=("video_asset", str(asset.id)))
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def _source(ref: AssetRef, folder: Path, storage: Storage) -> Path:
+    """The uploaded source in the scratch folder, fetched from storage unless already there."""
+    path = folder / ("source" + Path(ref.source_key).suffix)
+    info = storage.stat(ref.source_key)
+    if info is None:
+        raise PermanentJobError("the uploaded file is missing from storage", code="UPLOAD_MISSING")
+    if path.is_file() and path.stat().st_size == info.size:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    storage.download(ref.source_key, partial)
+    partial.replace(path)
+    return path
+
+
+def validate(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
+    job.progress(0.05, "fetching the upload", force=True)
+    src = _source(ref, folder, get_storage(settings))
+    job.progress.check()
+    job.progress(0.3, "probing", force=True)
+    info = media.validate(src, min_duration=settings.video_min_seconds, max_duration=settings.video_max_seconds,
+                          max_width=settings.video_max_width, max_height=settings.video_max_height)
+    with session_scope(settings) as session:
+        asset = session.get(VideoAsset, ref.id)
+        if asset is not None:
+            asset.duration_seconds, asset.width, asset.height = info.duration, info.width, info.height
+            asset.size_bytes = src.stat().st_size
+    return {"duration": info.duration, "width": info.width, "height": info.height, "fps": info.fps,
+            "video_codec": info.video_codec, "has_audio": info.has_audio}
+
+
+def transcode(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
+    storage = get_storage(settings)
+    src = _source(ref, folder, storage)
+    info = media.probe(src)
+    rungs = media.plan_ladder(info.width, info.height)
+    out = folder / "stream"
+    shutil.rmtree(out, ignore_errors=True)
+    result = media.transcode_ladder(
+        src, out, rungs, segment_seconds=settings.media_segment_seconds, preset=settings.media_preset,
+        on_progress=lambda fraction, message: job.progress(fraction * 0.9, message, force=True),
+        should_cancel=job.progress.cancel_requested, source=info,
+    )
+    renditions = [
+        {"name": r.name, "kind": r.kind, "width": r.width, "height": r.height, "bitrate": r.bitrate,
+         "peak_bitrate": r.peak_bitrate, "codecs": r.codecs, "size_bytes": r.size_bytes,
+         "playlist": r.playlist.name, "segments": len(r.files) - 1}
+        for r in result.renditions
+    ]
+    write_single_rendition_manifests(out, [r for r in renditions if r["kind"] == "video"])
+    job.progress.check()
+    job.progress(0.92, "storing renditions", force=True)
+    prefix = video_stream_prefix(ref.id, ref.version)
+    storage.delete_prefix(prefix)  # a re-run replaces, never mixes with, an earlier ladder
+    keys = storage.put_tree(prefix, out)
+    shutil.rmtree(out, ignore_errors=True)
+    return {"renditions": renditions, "duration": result.duration, "segment_seconds": result.segment_seconds,
+            "master_key": prefix + result.master.name, "manifest_key": prefix + result.mpd.name, "files": len(keys)}
+
+
+def write_single_rendition_manifests(out: Path, videos: list[dict[str, Any]]) -> None:
+    """`master-720p.m3u8` and `manifest-720p.mpd`: one video rendition (plus the audio)."""
+    master = (out / "master.m3u8").read_text().splitlines()
+    header = [line for line in master if line.startswith("#") and not line.startswith("#EXT-X-STREAM-INF")]
+    for index, rendition in enumerate(videos):
+        lines = list(header)
+        for i, line in enumerate(master):
+            if line.startswith("#EXT-X-STREAM-INF") and i + 1 < len(master) and master[i + 1] == rendition["playlist"]:
+                lines += [line, master[i + 1]]
+        (out / f"master-{rendition['name']}.m3u8").write_text("\n".join(lines) + "\n")
+
+        ET.register_namespace("", _MPD_NS)
+        tree = ET.parse(out / "manifest.mpd")
+        for aset in tree.getroot().iter(f"{{{_MPD_NS}}}AdaptationSet"):
+            reps = aset.findall(f"{{{_MPD_NS}}}Representation")
+            kind = aset.get("contentType") or (reps[0].get("mimeType", "") if reps else "").split("/")[0]
+            if kind == "video":
+                for position, rep in enumerate(reps):
+                    if position != index:
+                        aset.remove(rep)
+        tree.write(out / f"manifest-{rendition['name']}.mpd", xml_declaration=True, encoding="utf-8")
+
+
+def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
+    storage = get_storage(settings)
+    src = _source(ref, folder, storage)
+    info = media.probe(src)
+    out = folder / "images"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    job.progress(0.05, "poster frame", force=True)
+    poster = media.poster_frame(src, out / "poster.jpg", source=info)
+    thumbs = media.thumbnails(poster, out, stem="thumb")
+    job.progress.check()
+    job.progress(0.3, "storyboard", force=True)
+    board = media.storyboard(src, out, source=info)
+    job.progress.check()
+    job.progress(0.6, "animated preview", force=True)
+    preview = media.animated_preview(src, out / "preview.mp4", source=info)
+    job.progress.check()
+    job.progress(0.85, "storing images", force=True)
+    prefix = video_images_prefix(ref.id, ref.version)
+    storage.delete_prefix(prefix)
+    storage.put_tree(prefix, out)
+    shutil.rmtree(out, ignore_errors=True)
+    return {"poster_key": prefix + poster.name, "thumbnail_keys": [prefix + p.name for p in thumbs],
+            "storyboard_key": prefix + board.vtt.name, "sprite_keys": [prefix + p.name for p in board.sprites],
+            "preview_key": prefix + preview.name}
+
+
+def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
+    storage = get_storage(settings)
+    with session_scope(settings) as session:
+        parent = _locked(session, Job, ref.pipeline_job_id)
+        asset = _locked(session, VideoAsset, ref.id)
+        if parent is None or asset is None or parent.status in TERMINAL or parent.cancel_requested:
+            raise JobCancelled()
+        latest = _latest_steps(session, parent.id)
+        outputs: dict[str, dict] = {}
+        for name in ("transcode", "images"):
+            step = next(s for s in STEPS if s.name == name)
+            found = latest.get(step.kind)
+            if found is None or found.status != JobStatus.SUCCEEDED or not found.result:
+                raise PermanentJobError(f"the {name} step has no recorded output", code="OUTPUT_MISSING")
+            outputs[name] = found.result
+        ladder, pictures = outputs["transcode"], outputs["images"]
+        for key in (ladder["master_key"], ladder["manifest_key"], pictures["poster_key"]):
+            if storage.stat(key) is None:
+                raise PermanentJobError(f"stored output {key} is missing", code="OUTPUT_MISSING")
+        asset.renditions = ladder["renditions"]
+        asset.duration_seconds = ladder["duration"]
+        asset.master_key, asset.manifest_key = ladder["master_key"], ladder["manifest_key"]
+        asset.poster_key, asset.thumbnail_keys = pictures["poster_key"], pictures["thumbnail_keys"]
+        asset.storyboard_key, asset.preview_key = pictures["storyboard_key"], pictures["preview_key"]
+        asset.status, asset.error_code, asset.error_message = AssetStatus.READY, None, None
+        asset.ready_at = utcnow()
+        if asset.lesson_id is not None:
+            lesson = session.get(Lesson, asset.lesson_id)
+            if lesson is not None:  # the lesson plays this video from now on
+                lesson.video_asset_id = asset.id
+                lesson.duration_seconds = round(ladder["duration"])
+        result = {"video_asset_id": str(asset.id), "renditions": [r["name"] for r in ladder["renditions"]],
+                  "duration": ladder["duration"]}
+        _succeed_step(session, job.job_id, result, settings)
+        _finish_parent(session, parent, JobStatus.SUCCEEDED, "ready", settings, result=result)
+        content._publish(session, "video_asset", asset)
+        _email(session, asset, "video_ready", settings)
+    shutil.rmtree(folder, ignore_errors=True)  # scratch files; the outputs are in storage
+    return result
+
+
+_STEP_FUNCTIONS: dict[str, Callable[[AssetRef, JobContext, Path, Settings], dict[str, Any]]] = {
+    "validate": validate, "transcode": transcode, "images": images, "finalize": finalize,
+}
+assert set(_STEP_FUNCTIONS) == {step.name for step in STEPS}
