@@ -11,7 +11,9 @@ hence only TrueType candidates below.
 Without DejaVu the chains end in the built-in fonts. A character that no font has is
 replaced (by its unaccented letter when there is one, else "?") rather than printed as an
 empty box, and the renderer logs it: a visible, explainable substitution beats a silent one.
-Right-to-left scripts are not reordered (ReportLab has no bidi without extra packages).
+Serif faces have no Arabic or Hebrew, so every chain also holds DejaVu Sans of the same
+weight before the CJK fallback. Right-to-left text is shaped and reordered per line
+(``certificates.rtl``), since ReportLab draws characters left to right as given.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Literal
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
+
+from certificates.rtl import visual_order
 
 __all__ = ["Typeface", "heading", "script", "body", "body_bold"]
 
@@ -57,7 +61,7 @@ class Typeface:
     def runs(self, text: str) -> list[tuple[str, str]]:
         """Split ``text`` into (font name, substring) runs, substituting unprintable characters."""
         runs: list[tuple[str, str]] = []
-        for ch in _printable(text):
+        for ch in visual_order(_printable(text)):
             font = self._font_for(ch)
             if font is None:
                 for sub in _substitute(ch, self._font_for):
@@ -68,7 +72,7 @@ class Typeface:
 
     def unprintable(self, text: str) -> set[str]:
         """Characters of ``text`` that no font of this typeface has (they get substitutes)."""
-        return {ch for ch in _printable(text) if self._font_for(ch) is None}
+        return {ch for ch in visual_order(_printable(text)) if self._font_for(ch) is None}
 
     def width(self, text: str, size: float) -> float:
         """Width of ``text`` in points at ``size``, measured run by run with stringWidth."""
@@ -116,12 +120,12 @@ def _printable(text: str) -> str:
 
 def heading() -> Typeface:
     """Bold serif for the title, the student's name and the course."""
-    return _typeface("DejaVuSerif-Bold.ttf", "Times-Bold")
+    return _typeface("DejaVuSerif-Bold.ttf", "Times-Bold", "DejaVuSans-Bold.ttf")
 
 
 def script() -> Typeface:
     """Italic serif for the connecting phrases ("This certifies that ...")."""
-    return _typeface("DejaVuSerif-Italic.ttf", "Times-Italic")
+    return _typeface("DejaVuSerif-Italic.ttf", "Times-Italic", "DejaVuSans.ttf")
 
 
 def body() -> Typeface:
@@ -135,8 +139,9 @@ def body_bold() -> Typeface:
 
 
 @functools.cache
-def _typeface(primary_file: str, builtin: str) -> Typeface:
-    chain = [name for name in (_register(primary_file),) if name]
+def _typeface(primary_file: str, builtin: str, *fallback_files: str) -> Typeface:
+    # Primary look first, then same-weight sans (Arabic, Hebrew, more symbols), then CJK.
+    chain = [name for name in (_register(file) for file in (primary_file, *fallback_files)) if name]
     chain += [name for name in (_register(file) for file in CJK_FALLBACK_FILES) if name]
     chain.append(builtin)
     return Typeface(tuple(chain))

@@ -1,0 +1,1 @@
+"""Enrollments: enrolment, lesson progress, completion and verifiable certificates."""

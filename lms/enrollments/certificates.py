@@ -1,0 +1,330 @@
+"""Certificate records: requesting issuance, what a version prints, recording it, verifying.
+
+The PDF itself is made by the `certificates.issue` job (pipelines/certificate_issuance.py).
+This module owns the rows: a PENDING certificate with its code is recorded in the same
+transaction that completes the enrollment, so the job only fills in a version and a
+re-delivered job finds its work done. Codes come from the pure `certificates.codes`
+module (stdlib only): minting and reading them must follow one set of rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from certificates.codes import is_well_formed, new_certificate_code, normalize_code
+from lms import signing
+from lms.config import Settings, get_settings
+from lms.courses.models import Course, CourseInstructor
+from lms.enrollments.access import visible_enrollment
+from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, publish_after_commit
+from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
+from lms.enrollments.settings import EnrollmentSettings, enrollment_settings
+from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from lms.jobs.models import TERMINAL, Job
+from lms.jobs.service import enqueue
+from lms.mail.jobs import request_email
+from lms.models import utcnow
+from lms.security import Viewer, require_authenticated, require_role
+from lms.users.models import NotificationChannel, NotificationPreference, NotificationType, Role, User
+
+ISSUE_JOB = "certificates.issue"
+
+
+def verification_url(code: str, settings: Settings | None = None, es: EnrollmentSettings | None = None) -> str:
+    """The public page that confirms a certificate (printed and in the QR code)."""
+    settings, es = settings or get_settings(), es or enrollment_settings()
+    return settings.links_base + es.verify_path.format(code=code)
+
+
+def storage_key(code: str, version: int) -> str:
+    """Deterministic: a re-run of the same version overwrites, never duplicates."""
+    return f"certificates/{code}/v{version}.pdf"
+
+
+def download_url(key: str, settings: Settings | None = None, es: EnrollmentSettings | None = None) -> str:
+    """A signed, expiring link to a stored PDF: presigned by the store (S3) or by the API."""
+    from lms.storage import get_storage
+
+    settings, es = settings or get_settings(), es or enrollment_settings()
+    ttl = es.certificate_link_hours * 3600
+    direct = get_storage(settings).presigned_get(key, expires_at=utcnow() + timedelta(seconds=ttl))
+    if direct:
+        return direct
+    path, _expires = signing.signed_path(key, ttl, settings=settings)  # served by web/files.py
+    return settings.public_url.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    id: str  # the public code
+    enrollment_id: uuid.UUID
+    student_id: uuid.UUID
+    course_id: uuid.UUID
+    status: CertificateStatus
+    version: int
+    student_name: str | None
+    course_title: str | None
+    instructor_names: list[str]
+    completed_at: datetime
+    issued_at: datetime | None
+    content_hash: str | None
+    storage_key: str | None
+    verification_url: str
+    generation_job_id: uuid.UUID | None
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+
+def certificate_view(cert: Certificate) -> CertificateView:
+    return CertificateView(
+        cert.code, cert.enrollment_id, cert.student_id, cert.course_id, cert.status, cert.version,
+        cert.student_name, cert.course_title, list(cert.instructor_names or []), cert.completed_at, cert.issued_at,
+        cert.content_hash, cert.storage_key, verification_url(cert.code), cert.generation_job_id, cert.revoked_at,
+        cert.revoked_reason,
+    )
+
+
+# --- requests (API side) ----------------------------------------------------------------
+
+
+def start_issuance(session: Session, enrollment: Enrollment, *, requested_by_id: uuid.UUID | None) -> Certificate:
+    """Record a PENDING certificate for a completed enrollment and start the pipeline."""
+    cert = session.scalar(select(Certificate).where(Certificate.enrollment_id == enrollment.id))
+    if cert is not None:
+        return cert
+    cert = Certificate(
+        code=new_certificate_code(), enrollment_id=enrollment.id, student_id=enrollment.student_id,
+        course_id=enrollment.course_id, status=CertificateStatus.PENDING, requested_version=1, version=0,
+        completed_at=enrollment.completed_at or utcnow(), instructor_names=[],
+    )
+    session.add(cert)
+    session.flush()
+    _enqueue(session, cert, requested_by_id)
+    return cert
+
+
+def _enqueue(session: Session, cert: Certificate, requested_by_id: uuid.UUID | None) -> Job:
+    job = enqueue(session, ISSUE_JOB, {"certificate_id": str(cert.id), "version": cert.requested_version},
+                  subject=("certificate", str(cert.id)), requested_by_id=requested_by_id)
+    session.flush()  # the job row first: no ORM relationship tells the flush that order
+    cert.generation_job_id = job.id
+    return job
+
+
+def regenerate_certificate(session: Session, viewer: Viewer, *, enrollment_id: Any) -> CertificateView:
+    """Make a new version of an enrollment's certificate (same id), e.g. after a name change."""
+    user_id = require_authenticated(viewer)
+    enrollment = visible_enrollment(session, viewer, enrollment_id)
+    if not (viewer.is_admin or enrollment.student_id == user_id):  # the course's instructors
+        raise Forbidden("only the student or an admin may regenerate a certificate", code="FORBIDDEN")
+    if enrollment.status != EnrollmentStatus.COMPLETED:
+        raise Conflict("the course is not completed yet", code="ENROLLMENT_NOT_COMPLETED")
+    cert = session.scalar(select(Certificate).where(Certificate.enrollment_id == enrollment.id).with_for_update())
+    if cert is None:  # completed before certificates existed, or the row was lost: issue one
+        return certificate_view(start_issuance(session, enrollment, requested_by_id=user_id))
+    if cert.status == CertificateStatus.REVOKED:
+        raise Conflict("this certificate was revoked and cannot be regenerated", code="CERTIFICATE_REVOKED")
+    pending = cert.requested_version > cert.version
+    job = session.get(Job, cert.generation_job_id) if cert.generation_job_id else None
+    if pending and job is not None and job.status not in TERMINAL:
+        return certificate_view(cert)  # a generation is already on its way: one is enough
+    if not pending:
+        cert.requested_version = cert.version + 1
+    _enqueue(session, cert, user_id)
+    return certificate_view(cert)
+
+
+def revoke_certificate(session: Session, viewer: Viewer, *, certificate_id: str, reason: str | None = None) -> CertificateView:
+    """Admins revoke a certificate: verification then says REVOKED (with the reason)."""
+    admin_id = require_role(viewer, Role.ADMIN)
+    cert = _by_code(session, certificate_id, lock=True)
+    if cert is None:
+        raise NotFound("certificate not found", code="CERTIFICATE_NOT_FOUND")
+    if cert.status != CertificateStatus.REVOKED:
+        cert.status, cert.revoked_at, cert.revoked_by_id = CertificateStatus.REVOKED, utcnow(), admin_id
+        cert.revoked_reason = (validate_reason(reason) or "").strip() or None
+    return certificate_view(cert)
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def my_certificates(session: Session, viewer: Viewer) -> list[CertificateView]:
+    """The viewer's certificates, newest first."""
+    user_id = require_authenticated(viewer)
+    rows = session.scalars(select(Certificate).where(Certificate.student_id == user_id)
+                           .order_by(Certificate.completed_at.desc(), Certificate.id))
+    return [certificate_view(cert) for cert in rows]
+
+
+def certificates_by_enrollment(session: Session, viewer: Viewer, enrollment_ids: Sequence[uuid.UUID]) -> list:
+    """Batch read for `Enrollment.certificate` (the enrollments were authorized already)."""
+    rows = session.scalars(select(Certificate).where(Certificate.enrollment_id.in_(enrollment_ids)))
+    found = {cert.enrollment_id: certificate_view(cert) for cert in rows}
+    return [found.get(key) for key in enrollment_ids]
+
+
+def _by_code(session: Session, text: str, *, lock: bool = False) -> Certificate | None:
+    if not is_well_formed(text):
+        return None
+    query = select(Certificate).where(Certificate.code == normalize_code(text))
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the public verification page shows; `result` says how the id was understood."""
+
+    result: str  # VALID, REVOKED, PENDING, NOT_FOUND, MALFORMED
+    message: str
+    certificate_id: str | None = None
+    holder_name: str | None = None
+    course_title: str | None = None
+    instructor_names: list[str] = field(default_factory=list)
+    completed_at: datetime | None = None
+    issued_at: datetime | None = None
+    version: int | None = None
+    status: CertificateStatus | None = None
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+    verification_url: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.result == "VALID"
+
+
+def verify_certificate(session: Session, viewer: Viewer, *, certificate_id: str) -> Verification:
+    """Public: confirm a certificate id and show what its paper should say. Never an error."""
+    text = (certificate_id or "")[:200]
+    if not is_well_formed(text):
+        return Verification("MALFORMED", "This is not a certificate id: check it against the paper "
+                                         "(ids look like LYC-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX).")
+    code = normalize_code(text)
+    cert = _by_code(session, code)
+    if cert is None:
+        return Verification("NOT_FOUND", "No certificate has this id.", certificate_id=code)
+    common = dict(certificate_id=cert.code, holder_name=cert.student_name, course_title=cert.course_title,
+                  instructor_names=list(cert.instructor_names or []), completed_at=cert.completed_at,
+                  issued_at=cert.issued_at, version=cert.version or None, status=cert.status,
+                  revoked_at=cert.revoked_at, revoked_reason=cert.revoked_reason,
+                  verification_url=verification_url(cert.code))
+    if cert.status == CertificateStatus.REVOKED:
+        return Verification("REVOKED", "This certificate was revoked and is no longer valid.", **common)
+    if cert.status == CertificateStatus.PENDING or cert.version == 0:
+        return Verification("PENDING", "This certificate is being issued; try again in a minute.", **common)
+    return Verification("VALID", "This certificate is genuine.", **common)
+
+
+# --- the pipeline's side (worker) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueSnapshot:
+    """Everything one version of a certificate prints, read in one short transaction."""
+
+    certificate_id: uuid.UUID
+    code: str
+    version: int
+    student_id: uuid.UUID
+    student_name: str
+    student_email: str
+    course_title: str
+    instructor_names: list[str]
+    completed_at: datetime
+    verification_url: str
+    school_name: str
+    paper: str
+
+
+def issue_snapshot(session: Session, certificate_id: uuid.UUID, version: int) -> IssueSnapshot | str:
+    """What version `version` prints, or why there is nothing to do (a string)."""
+    cert = session.get(Certificate, certificate_id)
+    if cert is None:
+        return "certificate gone"
+    if cert.status == CertificateStatus.REVOKED:
+        return "certificate revoked"
+    if cert.version >= version:
+        return f"version {version} already issued"
+    student = session.get(User, cert.student_id)
+    course = session.get(Course, cert.course_id)
+    if student is None or course is None:
+        return "student or course gone"
+    instructors = session.scalars(
+        select(User.name).join(CourseInstructor, CourseInstructor.user_id == User.id)
+        .where(CourseInstructor.course_id == course.id)
+        .order_by(CourseInstructor.role.desc(), CourseInstructor.added_at)
+    ).all()
+    es = enrollment_settings()
+    return IssueSnapshot(cert.id, cert.code, version, student.id, student.name, student.email, course.title,
+                         list(instructors), cert.completed_at, verification_url(cert.code), es.school_name,
+                         es.certificate_paper)
+
+
+def record_issued(session: Session, snapshot: IssueSnapshot, *, key: str, pdf: bytes,
+                  job_id: uuid.UUID | None = None) -> CertificateView | None:
+    """Record a stored version, request the email and announce it (after commit).
+
+    None when a newer version was recorded meanwhile or the certificate was revoked.
+    """
+    cert = session.scalar(select(Certificate).where(Certificate.id == snapshot.certificate_id).with_for_update())
+    if cert is None or cert.status == CertificateStatus.REVOKED or cert.version >= snapshot.version:
+        return None
+    first = cert.version == 0
+    now = utcnow()
+    cert.version, cert.status, cert.issued_at = snapshot.version, CertificateStatus.ISSUED, now
+    cert.storage_key, cert.size_bytes = key, len(pdf)
+    cert.content_hash = hashlib.sha256(pdf).hexdigest()
+    cert.student_name, cert.course_title = snapshot.student_name[:200], snapshot.course_title[:200]
+    cert.instructor_names = snapshot.instructor_names
+    view = certificate_view(cert)
+    if _wants_email(session, snapshot.student_id):
+        request_email(session, template="certificate_issued", to=snapshot.student_email,
+                      context={"name": snapshot.student_name, "course_title": snapshot.course_title,
+                               "verify_url": view.verification_url, "download_url": download_url(key)},
+                      subject=("certificate", str(cert.id)))
+    enrollment = session.get(Enrollment, cert.enrollment_id)
+    event = certificate_event(view)
+    publish_after_commit(session, CERTIFICATE_TOPIC, event)
+    if first and enrollment is not None:
+        publish_after_commit(session, COMPLETED_TOPIC, {
+            "enrollment_id": enrollment.id, "student_id": enrollment.student_id, "course_id": enrollment.course_id,
+            "course_title": snapshot.course_title, "completed_at": enrollment.completed_at, "certificate": event,
+        })
+    return view
+
+
+def _wants_email(session: Session, user_id: uuid.UUID) -> bool:
+    """The student's CERTIFICATE_ISSUED email preference (on unless switched off)."""
+    enabled = session.scalar(select(NotificationPreference.enabled).where(
+        NotificationPreference.user_id == user_id,
+        NotificationPreference.notification_type == NotificationType.CERTIFICATE_ISSUED,
+        NotificationPreference.channel == NotificationChannel.EMAIL))
+    return enabled is not False
+
+
+def certificate_event(view: CertificateView) -> dict:
+    """The `certificateGenerated` payload: the certificate as the API shows it."""
+    return {name: getattr(view, name) for name in CertificateView.__dataclass_fields__} | {
+        "status": view.status.value}
+
+
+def certificate_from_event(data: dict) -> CertificateView:
+    """Back from a bus payload (ids and dates stay strings; the scalars accept them)."""
+    values = dict(data)
+    values["status"] = CertificateStatus(values["status"])
+    return CertificateView(**{name: values.get(name) for name in CertificateView.__dataclass_fields__})
+
+
+def validate_reason(reason: str | None) -> str | None:
+    if reason is not None and len(reason) > 500:
+        raise ValidationFailed("a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason")
+    return reason

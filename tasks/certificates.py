@@ -1,0 +1,37 @@
+"""Certificate steps for the issuance pipeline: render a version's PDF, store it.
+
+Thin wrappers over the pure `certificates` library and the storage interface; the
+workflow that strings them together with the database lives in
+`pipelines/certificate_issuance.py`.
+"""
+
+from __future__ import annotations
+
+from certificates import CertificateData, render_certificate_pdf
+from lms.config import Settings
+from lms.enrollments.certificates import IssueSnapshot
+from lms.errors import PermanentJobError
+from lms.storage import get_storage
+
+
+def certificate_data(snapshot: IssueSnapshot) -> CertificateData:
+    """What the PDF prints; blank names fail at once (no retry can fix them)."""
+    try:
+        return CertificateData(
+            student_name=snapshot.student_name, course_title=snapshot.course_title,
+            instructor_names=snapshot.instructor_names, issued_at=snapshot.completed_at,
+            certificate_code=snapshot.code, verification_url=snapshot.verification_url,
+            version=snapshot.version, school_name=snapshot.school_name,
+        )
+    except ValueError as error:
+        raise PermanentJobError(str(error), code="INVALID_CERTIFICATE_DATA") from None
+
+
+def render_pdf(snapshot: IssueSnapshot) -> bytes:
+    """The PDF bytes (deterministic: a re-run renders the same file)."""
+    return render_certificate_pdf(certificate_data(snapshot), paper=snapshot.paper)  # type: ignore[arg-type]
+
+
+def store_pdf(settings: Settings, key: str, pdf: bytes) -> None:
+    """Write the PDF under its deterministic key, replacing an earlier run's copy."""
+    get_storage(settings).put_bytes(key, pdf, content_type="application/pdf")
