@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ariadne import MutationType, ObjectType, QueryType
 from graphql import (
     FieldNode,
@@ -16,6 +14,7 @@ from graphql import (
 from lms.courses import batch, catalog, service
 from lms.courses.access import can_edit
 from lms.courses.models import Course
+from web.service_fields import bind_service_fields
 
 query = QueryType()
 mutation = MutationType()
@@ -45,16 +44,7 @@ def _selects(info: GraphQLResolveInfo, name: str) -> bool:
 # --- queries -------------------------------------------------------------------------
 
 
-@query.field("course")
-async def resolve_course(_, info, id: str) -> Course:
-    ctx = info.context
-    return await ctx.read(service.get_course, ctx.require_viewer(), id=id)
-
-
-@query.field("courseBySlug")
-async def resolve_course_by_slug(_, info, slug: str) -> Course:
-    ctx = info.context
-    return await ctx.read(service.get_course_by_slug, ctx.require_viewer(), slug=slug)
+bind_service_fields(query, {"course": service.get_course, "courseBySlug": service.get_course_by_slug})
 
 
 @query.field("courses")
@@ -84,30 +74,26 @@ async def resolve_my_courses(_, info, filter: dict | None = None, pagination: di
 # --- mutations -----------------------------------------------------------------------
 
 
-def _write(name: str, fn, **argument_names: str):
-    """A mutation resolver that passes its GraphQL arguments on to the service function."""
-
-    async def resolve(_, info, **arguments: Any):
-        ctx = info.context
-        kwargs = {argument_names.get(key, key): value for key, value in arguments.items()}
-        return await ctx.write(fn, ctx.require_viewer(), **kwargs)
-
-    mutation.set_field(name, resolve)
-
-
-_write("createCourse", service.create_course, input="data")
-_write("updateCourse", service.update_course, input="data")
-_write("publishCourse", service.publish_course)
-_write("deleteCourse", service.delete_course)
-_write("validateCoursePublication", service.validate_course_publication)
-_write("addModule", service.add_module, input="data")
-_write("updateModule", service.update_module, input="data")
-_write("deleteModule", service.delete_module)
-_write("reorderModules", service.reorder_modules, input="data")
-_write("addLesson", service.add_lesson, input="data")
-_write("updateLesson", service.update_lesson, input="data")
-_write("deleteLesson", service.delete_lesson)
-_write("reorderLessons", service.reorder_lessons, input="data")
+bind_service_fields(
+    mutation,
+    {
+        "createCourse": service.create_course,
+        "updateCourse": service.update_course,
+        "publishCourse": service.publish_course,
+        "deleteCourse": service.delete_course,
+        "validateCoursePublication": service.validate_course_publication,
+        "addModule": service.add_module,
+        "updateModule": service.update_module,
+        "deleteModule": service.delete_module,
+        "reorderModules": service.reorder_modules,
+        "addLesson": service.add_lesson,
+        "updateLesson": service.update_lesson,
+        "deleteLesson": service.delete_lesson,
+        "reorderLessons": service.reorder_lessons,
+    },
+    write=True,
+    rename={"input": "data"},
+)
 
 
 # --- Course and CourseModule fields --------------------------------------------------
