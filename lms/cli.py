@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 
 from lms.config import ConfigError, Settings, check_domain_settings, get_settings
-from lms.jobs.queues import QUEUES
+from lms.jobs.queues import LONG_QUEUES, QUEUES
 
 
 def _checked_settings(*, database: bool = True) -> Settings:
@@ -79,6 +79,9 @@ def cmd_worker(args) -> int:
         "-Q", args.queues,
         "-c", str(args.concurrency or get_settings().worker_concurrency),
         "--hostname", args.hostname,
+        # Long work takes one message at a time; short jobs keep a few in hand so a
+        # pool child never idles waiting for the next delivery.
+        "--prefetch-multiplier", "1" if LONG_QUEUES & set(args.queues.split(",")) else "4",
         "-E",  # task events, for live monitoring
         "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]

@@ -29,6 +29,8 @@ _lock = threading.Lock()
 
 def _connection(settings: Settings) -> Connection:
     url, options = broker_connection_args(settings)
+    # Events are fire-and-forget (the database holds the record): no publisher confirms.
+    options = {key: value for key, value in options.items() if key != "confirm_publish"}
     return Connection(url, transport_options=options, connect_timeout=5)
 
 

@@ -63,7 +63,6 @@ def make_celery(settings: Settings | None = None, *, main: str = "lyceum") -> Ce
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         task_default_delivery_mode="persistent",
-        task_send_sent_event=True,
         worker_send_task_events=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,

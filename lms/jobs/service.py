@@ -30,6 +30,7 @@ from lms.models import new_id, utcnow
 log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
 _AFTER_COMMIT = "lms.jobs.after_commit"
+_DRAINING = "lms.jobs.draining"
 JOB_TOPIC = "job"
 
 
@@ -55,10 +56,7 @@ def enqueue(
     """Record a job in `session`'s transaction; it is published after that commit."""
     settings = settings or get_settings()
     queue = queue_for(kind)
-    # An operator draining the queue stops new work (one primary-key read; lms.admin.queues).
-    with session.no_autoflush:  # the caller's pending rows are none of this read's business
-        draining = session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar()
-    if draining:
+    if _draining(session, queue):
         raise Conflict(
             f"the {queue} queue is draining and accepts no new jobs; try again later",
             code="QUEUE_DRAINING", queue=queue,
@@ -82,6 +80,18 @@ def enqueue(
     return job
 
 
+def _draining(session: Session, queue: str) -> bool:
+    """Whether an operator is draining `queue` (lms.admin.queues): one primary-key read per
+    queue and transaction, so a fan-out of many jobs pays it once."""
+    known = session.info.setdefault(_DRAINING, {})
+    if queue not in known:
+        with session.no_autoflush:  # the caller's pending rows are none of this read's business
+            known[queue] = bool(
+                session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar()
+            )
+    return known[queue]
+
+
 def _publish_after_commit(session: Session, outgoing: Outgoing) -> None:
     session.info.setdefault(_PENDING, []).append(outgoing)
 
@@ -93,6 +103,7 @@ def after_commit(session: Session, callback) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _flush_outbox(session: Session) -> None:
+    session.info.pop(_DRAINING, None)
     outgoing = session.info.pop(_PENDING, [])
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     if not outgoing and not callbacks:
@@ -126,6 +137,7 @@ def _drop_outbox(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # only the outermost rollback drops work
         session.info.pop(_PENDING, None)
         session.info.pop(_AFTER_COMMIT, None)
+        session.info.pop(_DRAINING, None)
 
 
 def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> int:

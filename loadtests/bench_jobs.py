@@ -1,0 +1,534 @@
+"""Job machinery against raw Celery: throughput and enqueue-to-start latency.
+
+    .venv/bin/python -m loadtests.bench_jobs [--n 2000] [--concurrency 2] [--batch 100]
+
+Runs on the services the tests use (PostgreSQL on 127.0.0.1:5432, RabbitMQ on
+127.0.0.1:5672; override with LMS_TEST_PG_ADMIN_URL / LMS_TEST_BROKER_URL). It creates its
+own database and, when `rabbitmqctl` can, its own RabbitMQ vhost (queue names are fixed,
+so on a shared vhost another checkout's worker would take our messages), starts ONE
+worker process (`lms worker -Q default -c N`, which sends task events: -E) and measures,
+on that same worker:
+
+- raw burst: N `system.raw_noop` tasks sent by name with `send_task` through the same
+  publisher app as jobs (same publisher confirms, same task-sent events). Start and finish
+  times are the worker's own task-started / task-succeeded events, collected by a Celery
+  events receiver in this process, so the task does nothing extra. Same machine, same clock.
+- jobs burst: N `system.noop` jobs, each enqueued in its own transaction (record, commit,
+  publish, run, record the outcome). Start and finish come from the job rows
+  (`started_at - created_at`, `finished_at`); completion is awaited on the event bus.
+- drains: consumption paused (Celery `cancel_consumer`), N raw tasks sent / N jobs enqueued
+  `--batch` per transaction, consumption resumed (`add_consumer`): how fast the worker alone
+  gets through them, with no producer competing for the CPU.
+- idle: `--idle` tasks/jobs sent one at a time, each once the previous one finished: the
+  enqueue-to-start latency without a backlog (a burst measures mostly queueing).
+
+Throughput counts from the first send to the last completion. Nothing is asserted; the last
+line of output is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # also runnable as `python loadtests/bench_jobs.py`
+    sys.path.insert(0, str(ROOT))
+
+PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BENCH_DB = f"lyceum_bench_{os.getpid()}"
+BENCH_VHOST = f"lyceum_bench_{os.getpid()}"
+
+
+class BenchAborted(Exception):
+    """The run cannot go on (timeout, foreign consumers); everything is cleaned up."""
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def check(self, what: str) -> None:
+        if self.left() <= 0:
+            raise BenchAborted(f"timed out during {what}")
+
+
+class Completion:
+    """Keys that finished (from events); `wait` blocks until all of a set have."""
+
+    def __init__(self) -> None:
+        self.done: set[str] = set()
+        self._changed = threading.Condition()
+
+    def add(self, key: str) -> None:
+        with self._changed:
+            self.done.add(key)
+            self._changed.notify_all()
+
+    def wait(self, keys: Iterable[str], deadline: Deadline, what: str) -> None:
+        wanted = set(keys)
+        with self._changed:
+            finished = self._changed.wait_for(lambda: wanted <= self.done, max(0.0, deadline.left()))
+            missing = len(wanted - self.done)
+        if not finished:
+            raise BenchAborted(f"timed out during {what}: {missing} of {len(wanted)} never finished")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, int(round(fraction * len(ordered) + 0.4999)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# environment ------------------------------------------------------------------------------
+
+
+def rabbitmqctl(*args: str) -> bool:
+    try:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def isolated_broker_url() -> tuple[str, bool]:
+    """Our own vhost on the same RabbitMQ when rabbitmqctl can make one; else the given URL."""
+    scheme, _, rest = RABBIT_URL.partition("://")
+    netloc, _, vhost = rest.partition("/")
+    if vhost not in ("", "/"):  # the caller chose a vhost: use it as is
+        return RABBIT_URL, False
+    user = netloc.rsplit("@", 1)[0].split(":", 1)[0] if "@" in netloc else "guest"
+    if rabbitmqctl("add_vhost", BENCH_VHOST) and rabbitmqctl(
+        "set_permissions", "-p", BENCH_VHOST, user, ".*", ".*", ".*"
+    ):
+        return f"{scheme}://{netloc}/{BENCH_VHOST}", True
+    rabbitmqctl("delete_vhost", BENCH_VHOST)
+    return RABBIT_URL, False
+
+
+def setup_environment(var_dir: Path, broker_url: str) -> None:
+    """LMS_* for this process and the worker it starts; set before any `lms` import reads it."""
+    os.environ.update(
+        {
+            "LMS_ENV": "test",
+            "LMS_DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}",
+            "LMS_BROKER_URL": broker_url,
+            "LMS_VAR_DIR": str(var_dir),
+            "LMS_EMAIL_URL": f"outbox:{var_dir / 'outbox'}",
+            "LMS_SECRET_KEY": "bench-secret-" + uuid.uuid4().hex,
+        }
+    )
+    for name in ("LMS_REDIS_URL", "LMS_STORAGE_URL", "LMS_DEBUG"):
+        os.environ.pop(name, None)
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+# observers --------------------------------------------------------------------------------
+
+
+class TaskEvents:
+    """A Celery events receiver in a thread: task-started / task-succeeded times by task id."""
+
+    def __init__(self, app) -> None:
+        self.started: dict[str, float] = {}
+        self.succeeded: dict[str, float] = {}
+        self.completion = Completion()
+        self.ready = threading.Event()
+        self._app = app
+        self._receiver = None
+        self._thread = threading.Thread(target=self._run, name="celery-events", daemon=True)
+
+    def _on_started(self, event: dict) -> None:
+        self.started[event["uuid"]] = event["timestamp"]
+
+    def _on_succeeded(self, event: dict) -> None:
+        self.succeeded[event["uuid"]] = event["timestamp"]
+        self.completion.add(event["uuid"])
+
+    def _run(self) -> None:
+        ready = self.ready
+
+        class Receiver(self._app.events.Receiver):
+            def on_consume_ready(self, *args, **kwargs) -> None:
+                ready.set()  # our queue is bound: no event from now on is missed
+
+            def event_from_message(self, body, localize=True, **kwargs):
+                # Keep the worker's raw time.time(): same machine, same clock.
+                return super().event_from_message(body, localize=False, **kwargs)
+
+        with self._app.connection_for_read() as connection:
+            self._receiver = Receiver(
+                connection,
+                handlers={"task-started": self._on_started, "task-succeeded": self._on_succeeded},
+            )
+            self._receiver.capture(limit=None, timeout=None, wakeup=False)
+
+    def start(self) -> TaskEvents:
+        self._thread.start()
+        if not self.ready.wait(15):
+            raise BenchAborted("celery events receiver did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._receiver is not None:
+            self._receiver.should_stop = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, deadline: Deadline) -> None:
+        from lms.config import get_settings
+        from lms.events.bus import EventListener
+        from lms.jobs.broker import publisher
+        from lms.jobs.service import JOB_TOPIC
+
+        self.args = args
+        self.deadline = deadline
+        self.settings = get_settings()
+        self.app = publisher(self.settings)  # declares the durable queues
+        self.task_events = TaskEvents(self.app)
+        self.jobs_done = Completion()
+
+        def on_bus_event(topic: str, data: dict) -> None:
+            if topic == JOB_TOPIC and data.get("status") == "SUCCEEDED":
+                self.jobs_done.add(data["jobId"])
+
+        self.bus = EventListener(on_bus_event, self.settings)
+
+    def start_listeners(self) -> None:
+        self.task_events.start()
+        self.bus.start()
+        if not self.bus.ready.wait(15):
+            raise BenchAborted("event bus listener did not start")
+
+    def stop_listeners(self) -> None:
+        self.task_events.stop()
+        if self.bus._thread.is_alive():
+            self.bus.stop()
+
+    def purge_default_queue(self) -> int:
+        with self.app.connection_for_write() as connection:
+            channel = connection.default_channel
+            consumers = channel.queue_declare("default", passive=True).consumer_count
+            if consumers:  # only possible on a shared vhost
+                raise BenchAborted(f"{consumers} foreign consumer(s) on queue 'default' would take our work")
+            return self.app.amqp.queues["default"](channel).purge() or 0
+
+    def _consumer(self, method: str) -> None:
+        """Stop or restart the worker's consumption of `default`, confirmed by its reply."""
+        # limit=1: our one worker has answered, so stop collecting replies (else: timeout).
+        replies = getattr(self.app.control, method)("default", reply=True, timeout=10, limit=1)
+        if not replies:
+            raise BenchAborted(f"the worker did not answer {method}")
+
+    # raw Celery ---------------------------------------------------------------------------
+
+    def send_raw(self) -> tuple[str, float]:
+        task_id = str(uuid.uuid4())
+        sent = time.time()
+        self.app.send_task("system.raw_noop", args=[sent], task_id=task_id, queue="default")
+        return task_id, sent
+
+    def send_raw_many(self, n: int) -> dict[str, float]:
+        sent: dict[str, float] = {}
+        for index in range(n):
+            if index % 100 == 0:
+                self.deadline.check("raw sends")
+            task_id, at = self.send_raw()
+            sent[task_id] = at
+        return sent
+
+    def raw_burst(self, n: int) -> dict:
+        first = time.time()
+        sent = self.send_raw_many(n)
+        sent_all = time.time()
+        self.task_events.completion.wait(sent, self.deadline, "raw burst")
+        return self._raw_figures(sent, first, sent_all)
+
+    def raw_drain(self, n: int) -> dict:
+        self._consumer("cancel_consumer")
+        first = time.time()
+        sent = self.send_raw_many(n)
+        sent_all = time.time()
+        resumed = time.time()
+        self._consumer("add_consumer")
+        self.task_events.completion.wait(sent, self.deadline, "raw drain")
+        last = max(self.task_events.succeeded[t] for t in sent)
+        return drain_figures(n, first, sent_all, resumed, last)
+
+    def raw_idle(self, m: int) -> dict:
+        sent: dict[str, float] = {}
+        for _ in range(m):
+            task_id, at = self.send_raw()
+            sent[task_id] = at
+            self.task_events.completion.wait([task_id], self.deadline, "raw idle latency")
+        return self._raw_figures(sent, None, None)
+
+    def _raw_figures(self, sent: dict[str, float], first: float | None, sent_all: float | None) -> dict:
+        starts = [(self.task_events.started[t] - at) * 1000 for t, at in sent.items()]
+        last = max(self.task_events.succeeded[t] for t in sent)
+        return figures(len(sent), first, sent_all, last, starts)
+
+    # job machinery ------------------------------------------------------------------------
+
+    def enqueue_jobs(self, count: int) -> list[str]:
+        from lms.db import session_scope
+        from lms.jobs.service import enqueue
+
+        with session_scope(self.settings) as session:
+            return [str(enqueue(session, "system.noop", settings=self.settings).id) for _ in range(count)]
+
+    def enqueue_many(self, n: int, per_transaction: int) -> list[str]:
+        ids: list[str] = []
+        while len(ids) < n:
+            if len(ids) % 100 == 0:
+                self.deadline.check("job enqueues")
+            ids += self.enqueue_jobs(min(per_transaction, n - len(ids)))
+        return ids
+
+    def jobs_burst(self, n: int, per_transaction: int) -> dict:
+        first = time.time()
+        ids = self.enqueue_many(n, per_transaction)
+        sent_all = time.time()
+        self.jobs_done.wait(ids, self.deadline, f"jobs burst ({per_transaction}/transaction)")
+        return self._job_figures(ids, first, sent_all)
+
+    def jobs_drain(self, n: int, per_transaction: int) -> dict:
+        self._consumer("cancel_consumer")
+        first = time.time()
+        ids = self.enqueue_many(n, per_transaction)
+        sent_all = time.time()
+        resumed = time.time()
+        self._consumer("add_consumer")
+        self.jobs_done.wait(ids, self.deadline, f"jobs drain ({per_transaction}/transaction)")
+        last = self._job_figures(ids, None, None)["last"]
+        return drain_figures(n, first, sent_all, resumed, last)
+
+    def jobs_idle(self, m: int) -> dict:
+        ids: list[str] = []
+        for _ in range(m):
+            [job_id] = self.enqueue_jobs(1)
+            ids.append(job_id)
+            self.jobs_done.wait([job_id], self.deadline, "job idle latency")
+        return self._job_figures(ids, None, None)
+
+    def _job_figures(self, ids: list[str], first: float | None, sent_all: float | None) -> dict:
+        from sqlalchemy import func, select
+
+        from lms.db import session_scope
+        from lms.jobs.models import Job, JobEvent, JobStatus
+
+        keys = [uuid.UUID(i) for i in ids]
+        with session_scope(self.settings) as session:
+            rows = session.execute(
+                select(Job.status, Job.created_at, Job.started_at, Job.finished_at).where(Job.id.in_(keys))
+            ).all()
+            events = session.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.job_id.in_(keys)))
+        if len(rows) != len(ids) or any(row.status != JobStatus.SUCCEEDED for row in rows):
+            raise BenchAborted("a benchmark job is missing or did not succeed")
+        starts = [(row.started_at - row.created_at).total_seconds() * 1000 for row in rows]
+        last = max(row.finished_at.timestamp() for row in rows)
+        result = figures(len(rows), first, sent_all, last, starts)
+        result["events_per_job"] = events / len(rows)
+        return result
+
+
+def figures(n: int, first: float | None, sent_all: float | None, last: float, starts_ms: list[float]) -> dict:
+    """Throughput (None for one-at-a-time runs, where it means nothing) and start latency."""
+    timed = first is not None and sent_all is not None
+    return {
+        "n": n,
+        "per_s": n / (last - first) if timed else None,
+        "send_per_s": n / max(sent_all - first, 1e-9) if timed else None,
+        "seconds": last - first if timed else None,
+        "start_p50_ms": percentile(starts_ms, 0.50),
+        "start_p99_ms": percentile(starts_ms, 0.99),
+        "last": last,
+    }
+
+
+def drain_figures(n: int, first: float, sent_all: float, resumed: float, last: float) -> dict:
+    """Sending rate while paused; worker rate from resuming consumption to the last finish."""
+    return {
+        "n": n,
+        "per_s": n / (last - resumed),
+        "send_per_s": n / max(sent_all - first, 1e-9),
+        "seconds": last - resumed,
+        "start_p50_ms": None,
+        "start_p99_ms": None,
+    }
+
+
+def print_table(rows: list[tuple[str, dict]]) -> None:
+    def cell(value: float | None, width: int, digits: int) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+    header = f"{'variant':<40} {'n':>5} {'done/s':>8} {'sent/s':>8} {'secs':>6} {'start p50 ms':>13} {'start p99 ms':>13}"
+    print(header)
+    print("-" * len(header))
+    for name, row in rows:
+        print(
+            f"{name:<40} {row['n']:>5} {cell(row['per_s'], 8, 1)} {cell(row['send_per_s'], 8, 1)}"
+            f" {cell(row['seconds'], 6, 2)} {cell(row['start_p50_ms'], 13, 1)} {cell(row['start_p99_ms'], 13, 1)}"
+        )
+
+
+# the run ----------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, dict]:
+    deadline = Deadline(args.timeout)
+    var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
+    broker_url, own_vhost = isolated_broker_url()
+    if not own_vhost:
+        print(f"bench: no vhost of our own (rabbitmqctl); sharing {broker_url.split('@')[-1]}", file=sys.stderr)
+    setup_environment(var_dir, broker_url)
+    worker = bench = None
+    try:
+        admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
+        from lms.config import get_settings
+        from lms.migrate import upgrade
+        from tests.support import start_worker
+
+        upgrade(get_settings())
+        bench = Bench(args, deadline)
+        purged = bench.purge_default_queue()
+        bench.start_listeners()
+        print(f"bench: database {BENCH_DB}, broker {broker_url.split('@')[-1]}, "
+              f"purged {purged} message(s) from 'default'", flush=True)
+        try:
+            worker = start_worker("default", concurrency=args.concurrency)
+        except AssertionError as error:  # " ready." never came
+            raise BenchAborted(f"worker did not start: {str(error)[-2000:]}") from None
+        print(f"bench: worker ready (lms worker -Q default -c {args.concurrency}, -E); N={args.n}", flush=True)
+
+        # Warm-up: connections, each pool child's first task, SQL compilation caches.
+        warm = max(10, min(50, args.n // 20))
+        bench.raw_burst(warm)
+        bench.jobs_burst(warm, 1)
+        bench.jobs_burst(warm, args.batch)
+
+        n, batch = args.n, args.batch
+        results: dict[str, dict] = {}
+        raw_runs = (
+            ("raw", "raw send_task, burst", lambda: bench.raw_burst(n)),
+            ("raw_drain", "raw, worker drain (queued first)", lambda: bench.raw_drain(n)),
+            ("raw_idle", "raw, one at a time (idle)", lambda: bench.raw_idle(args.idle)),
+        )
+        job_runs = (
+            ("jobs", "jobs 1/transaction, burst", lambda: bench.jobs_burst(n, 1)),
+            ("jobs_drain", f"jobs {batch}/transaction, worker drain", lambda: bench.jobs_drain(n, batch)),
+            ("jobs_idle", "jobs, one at a time (idle)", lambda: bench.jobs_idle(args.idle)),
+        )
+        for runs in (raw_runs, job_runs):
+            for key, label, measure in runs:
+                results[key] = {"label": label, **measure()}
+                print(f"bench: {label} done", flush=True)
+            # The raw runs need the Celery events receiver; the job runs observe the bus.
+            # Stop it so this process spends no CPU on events it does not need.
+            bench.task_events.stop()
+        return results
+    finally:
+        cleanup(worker, bench, var_dir, own_vhost)
+
+
+def cleanup(worker, bench, var_dir: Path, own_vhost: bool) -> None:
+    """Stop the worker and listeners, drop the database and the vhost, remove the var dir."""
+    if worker is not None:
+        worker.stop()
+    if bench is not None:
+        bench.stop_listeners()
+    if "lms.db" in sys.modules:
+        from lms.db import sync_sessionmaker
+
+        sync_sessionmaker().kw["bind"].dispose()
+    admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    shutil.rmtree(var_dir, ignore_errors=True)
+    if own_vhost:
+        rabbitmqctl("delete_vhost", BENCH_VHOST)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="tasks/jobs per throughput run (default 2000)")
+    parser.add_argument("--batch", type=int, default=100, help="jobs per transaction in the batched run")
+    parser.add_argument("--idle", type=int, default=200, help="one-at-a-time samples for idle latency")
+    parser.add_argument("--concurrency", "-c", type=int, default=2, help="worker pool size (default 2)")
+    parser.add_argument("--timeout", type=float, default=170, help="abort (cleaning up) after this many seconds")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    try:
+        results = run(args)
+    except BenchAborted as error:
+        print(f"bench: aborted: {error}", file=sys.stderr)
+        return 1
+    raw, jobs, raw_drain, jobs_drain = (results[k] for k in ("raw", "jobs", "raw_drain", "jobs_drain"))
+    raw_idle, jobs_idle = results["raw_idle"], results["jobs_idle"]
+    print()
+    print_table([(row["label"], row) for row in results.values()])
+    print()
+    print(f"jobs/raw throughput: {jobs['per_s'] / raw['per_s']:.3f} end to end (1 job per transaction); "
+          f"{jobs_drain['per_s'] / raw_drain['per_s']:.3f} worker drain")
+    print(f"job events stored per job: {jobs['events_per_job']:.1f}; worker -c {args.concurrency}; "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+          f"run took {time.monotonic() - started:.0f} s")
+
+    def r(value: float, digits: int = 1) -> float:
+        return round(value, digits)
+
+    summary = {
+        "n": args.n,
+        "concurrency": args.concurrency,
+        "raw_per_s": r(raw["per_s"]),
+        "raw_send_per_s": r(raw["send_per_s"]),
+        "raw_start_p50_ms": r(raw["start_p50_ms"], 2),
+        "raw_start_p99_ms": r(raw["start_p99_ms"], 2),
+        "jobs_per_s": r(jobs["per_s"]),
+        "jobs_enqueue_per_s": r(jobs["send_per_s"]),
+        "jobs_start_p50_ms": r(jobs["start_p50_ms"], 2),
+        "jobs_start_p99_ms": r(jobs["start_p99_ms"], 2),
+        "ratio": r(jobs["per_s"] / raw["per_s"], 3),
+        "batch": args.batch,
+        "batched_enqueue_per_s": r(jobs_drain["send_per_s"]),
+        "raw_drain_per_s": r(raw_drain["per_s"]),
+        "jobs_drain_per_s": r(jobs_drain["per_s"]),
+        "drain_ratio": r(jobs_drain["per_s"] / raw_drain["per_s"], 3),
+        "idle_samples": args.idle,
+        "raw_idle_start_p50_ms": r(raw_idle["start_p50_ms"], 2),
+        "raw_idle_start_p99_ms": r(raw_idle["start_p99_ms"], 2),
+        "jobs_idle_start_p50_ms": r(jobs_idle["start_p50_ms"], 2),
+        "jobs_idle_start_p99_ms": r(jobs_idle["start_p99_ms"], 2),
+        "load_avg_before": r(load_before, 2),
+        "seconds": r(time.monotonic() - started),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
