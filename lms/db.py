@@ -80,6 +80,11 @@ def sync_sessionmaker(settings: Settings | None = None) -> sessionmaker[Session]
     return _sync_factory((settings or get_settings()).database_url)
 
 
+def sync_engine(settings: Settings | None = None) -> Engine:
+    """The process's sync engine (the one behind `sync_sessionmaker`)."""
+    return sync_sessionmaker(settings).kw["bind"]
+
+
 @contextlib.contextmanager
 def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error."""
