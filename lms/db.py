@@ -80,9 +80,20 @@ def sync_sessionmaker(settings: Settings | None = None) -> sessionmaker[Session]
     return _sync_factory((settings or get_settings()).database_url)
 
 
-def sync_engine(settings: Settings | None = None) -> Engine:
-    """The process's sync engine (the one behind `sync_sessionmaker`)."""
-    return sync_sessionmaker(settings).kw["bind"]
+@functools.lru_cache(maxsize=4)
+def _autocommit_engine(database_url: str) -> Engine:
+    settings = get_settings().model_copy(update={"database_url": database_url})
+    engine = build_sync_engine(settings)
+    if engine.dialect.name == "postgresql":
+        # Set once for the pool: per-checkout switching would cost round trips.
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+def autocommit_engine(settings: Settings | None = None) -> Engine:
+    """An engine whose PostgreSQL connections autocommit: for single atomic statements on
+    hot paths (a job's status changes), where BEGIN and COMMIT would double the round trips."""
+    return _autocommit_engine((settings or get_settings()).database_url)
 
 
 @contextlib.contextmanager

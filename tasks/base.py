@@ -18,7 +18,7 @@ from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from lms.config import Settings, get_settings
-from lms.db import sync_sessionmaker
+from lms.db import autocommit_engine, sync_sessionmaker
 from lms.errors import LmsError, TransientJobError
 from lms.jobs import lifecycle
 from lms.jobs.lifecycle import JobCancelled, Progress
@@ -39,7 +39,9 @@ def _own_database_connections(**_kwargs: Any) -> None:
     main process (`lms worker` checks the database before forking): two children talking
     over one PostgreSQL socket corrupt each other's results and wedge the pool. Drop the
     inherited pool without closing the parent's sockets; the child opens its own."""
-    sync_sessionmaker(get_settings()).kw["bind"].dispose(close=False)
+    settings = get_settings()
+    for engine in (sync_sessionmaker(settings).kw["bind"], autocommit_engine(settings)):
+        engine.dispose(close=False)
 
 
 @dataclass

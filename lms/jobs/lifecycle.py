@@ -6,6 +6,7 @@ cancel wins) live with the job model, not with Celery.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback as tb
 import uuid
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import String, bindparam, func, insert, select, update
 
 from lms.config import Settings, get_settings
-from lms.db import session_scope, sync_engine
+from lms.db import autocommit_engine, session_scope
 from lms.events.bus import publish_event
 from lms.jobs.models import TERMINAL, Job, JobEvent, JobStatus
 from lms.jobs.service import JOB_TOPIC, job_event_data, record_event
@@ -49,60 +50,101 @@ class Transition:
         return getattr(self.job, name)
 
 
+# Which columns each transition sets from parameters, which it sets from expressions, and
+# the extra condition it needs. Statements are built once per transition and dialect.
+_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], Any]] = {
+    "start": (
+        ("status", "worker", "started_at", "progress_message"),
+        {
+            "attempts": _jobs.c.attempts + 1,
+            "celery_task_id": func.coalesce(bindparam("celery_task_id", type_=String), _jobs.c.celery_task_id),
+        },
+        _jobs.c.cancel_requested.is_(False),
+    ),
+    "cancel_before_start": (("status", "finished_at"), {}, _jobs.c.cancel_requested.is_(True)),
+    "cancel": (("status", "finished_at"), {}, None),
+    "succeed": (("status", "finished_at", "result", "progress", "progress_message"), {}, None),
+    "fail": (("status", "finished_at", "error_code", "error_message", "error_traceback"), {}, None),
+    "retry": (("status", "error_code", "error_message"), {}, None),
+}
+
+
+@functools.cache
+def _statements(name: str, postgres: bool):
+    columns, expressions, only_if = _SPECS[name]
+    conditions = [_jobs.c.id == bindparam("job_id", type_=_jobs.c.id.type), _jobs.c.status.not_in(TERMINAL)]
+    if only_if is not None:
+        conditions.append(only_if)
+    values = {column: bindparam(column, type_=_jobs.c[column].type) for column in columns}
+    change = (
+        update(_jobs)
+        .where(*conditions)
+        .values(**values, **expressions, updated_at=bindparam("now", type_=_jobs.c.updated_at.type))
+        .returning(*_RETURNED)
+    )
+    event_values = {
+        # Named apart from job columns: an UPDATE turns parameters named like columns into SETs.
+        "message": bindparam("event_message", type_=_events.c.message.type),
+        "error_code": bindparam("event_error_code", type_=_events.c.error_code.type),
+        "created_at": bindparam("now", type_=_events.c.created_at.type),
+    }
+    if not postgres:
+        record = insert(_events).values(
+            job_id=bindparam("job_id", type_=_events.c.job_id.type),
+            status=bindparam("event_status", type_=_events.c.status.type),
+            attempt=bindparam("attempt"),
+            progress=bindparam("progress"),
+            worker=bindparam("event_worker", type_=_events.c.worker.type),
+            **event_values,
+        ).returning(_events.c.id)
+        return change, record
+    changed = change.cte("changed")
+    recorded = (
+        insert(_events)
+        .from_select(
+            ["job_id", "status", "attempt", "progress", "worker", *event_values],
+            select(changed.c.id, changed.c.status, changed.c.attempts, changed.c.progress,
+                   changed.c.worker, *event_values.values()),
+        )
+        .returning(_events.c.id.label("event_id"), _events.c.job_id)
+        .cte("recorded")
+    )
+    return select(changed, recorded.c.event_id).join(recorded, recorded.c.job_id == changed.c.id), None
+
+
 def _transition(
+    name: str,
     job_id: uuid.UUID,
-    values: dict[str, Any],
     *,
     message: str,
     settings: Settings,
-    error_code: str | None = None,
-    only_if=None,
+    event_code: str | None = None,
+    **values: Any,
 ) -> Transition | None:
     """Change an unfinished job and record the event, in one atomic step; None if the job
-    is finished (or gone, or `only_if` does not hold).
+    is finished (or gone, or the transition's condition does not hold).
 
-    This is the hot path of every job, so it is plain SQL, not the ORM: on PostgreSQL one
-    statement (an UPDATE … RETURNING feeding an INSERT of the event), elsewhere two in one
-    transaction.
+    This is the hot path of every job, so it is prepared SQL, not the ORM: on PostgreSQL
+    one statement (an UPDATE … RETURNING feeding an INSERT of the event) on an autocommit
+    connection, elsewhere two statements in one transaction.
     """
     now = utcnow()
-    conditions = [_jobs.c.id == job_id, _jobs.c.status.not_in(TERMINAL)]
-    if only_if is not None:
-        conditions.append(only_if)
-    change = update(_jobs).where(*conditions).values(**values, updated_at=now).returning(*_RETURNED)
-    event_values = {
-        "message": literal(message[:500], _events.c.message.type),
-        "error_code": literal(error_code, _events.c.error_code.type),
-        "created_at": literal(now, _events.c.created_at.type),
-    }
-    engine = sync_engine(settings)
+    params = {"job_id": job_id, "now": now, "event_message": message[:500], "event_error_code": event_code, **values}
+    engine = autocommit_engine(settings)
     if engine.dialect.name == "postgresql":
-        # A single statement is atomic: autocommit saves the BEGIN and COMMIT round trips.
-        changed = change.cte("changed")
-        recorded = (
-            insert(_events)
-            .from_select(
-                ["job_id", "status", "attempt", "progress", "worker", *event_values],
-                select(changed.c.id, changed.c.status, changed.c.attempts, changed.c.progress,
-                       changed.c.worker, *event_values.values()),
-            )
-            .returning(_events.c.id.label("event_id"), _events.c.job_id)
-            .cte("recorded")
-        )
-        statement = select(changed, recorded.c.event_id).join(recorded, recorded.c.job_id == changed.c.id)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            row = connection.execute(statement).mappings().one_or_none()
+        statement, _ = _statements(name, True)
+        with engine.connect() as connection:
+            row = connection.execute(statement, params).mappings().one_or_none()
     else:
-        with engine.begin() as connection:
-            job = connection.execute(change).mappings().one_or_none()
+        change, record = _statements(name, False)
+        with engine.connect() as connection, connection.begin():
+            job = connection.execute(change, params).mappings().one_or_none()
             if job is None:
                 return None
             event_id = connection.execute(
-                insert(_events)
-                .values(job_id=job["id"], status=job["status"], attempt=job["attempts"],
-                        progress=job["progress"], worker=job["worker"], message=message[:500],
-                        error_code=error_code, created_at=now)
-                .returning(_events.c.id)
+                record,
+                {**params, "event_status": job["status"], "attempt": job["attempts"],
+                 "progress": job["progress"], "event_worker": job["worker"]},
             ).scalar_one()
             row = {**job, "event_id": event_id}
     if row is None:
@@ -110,7 +152,7 @@ def _transition(
     job = SimpleNamespace(**{key: value for key, value in row.items() if key != "event_id"})
     event = SimpleNamespace(
         id=row["event_id"], status=row["status"], attempt=row["attempts"], progress=row["progress"],
-        message=message[:500], error_code=error_code, worker=row["worker"], created_at=now,
+        message=message[:500], error_code=event_code, worker=row["worker"], created_at=now,
     )
     publish_event(JOB_TOPIC, job_event_data(job, event), settings)
     return Transition(job, event)
@@ -122,37 +164,24 @@ def start(job_id: uuid.UUID, *, worker: str, task_id: str | None, settings: Sett
     A delivery of a finished job (duplicate or late message) is skipped; a delivery of a
     RUNNING job is a redelivery after a worker died, and starts a new attempt.
     """
-    values: dict[str, Any] = {
-        "status": JobStatus.RUNNING,
-        "attempts": _jobs.c.attempts + 1,
-        "worker": worker,
-        "started_at": utcnow(),
-        "progress_message": "started",
-    }
-    if task_id:
-        values["celery_task_id"] = task_id
     started = _transition(
-        job_id, values, message="attempt started", settings=settings, only_if=_jobs.c.cancel_requested.is_(False)
+        "start", job_id, message="attempt started", settings=settings,
+        status=JobStatus.RUNNING, worker=worker, started_at=utcnow(), progress_message="started",
+        celery_task_id=task_id,
     )
     if started is None:
         # Finished, unknown, or cancelled before it started: only the last needs a record.
         _transition(
-            job_id, _finished(JobStatus.CANCELLED), message="cancelled before start", settings=settings,
-            only_if=_jobs.c.cancel_requested.is_(True),
+            "cancel_before_start", job_id, message="cancelled before start", settings=settings,
+            status=JobStatus.CANCELLED, finished_at=utcnow(),
         )
     return started
 
 
-def _finished(status: JobStatus, **values: Any) -> dict[str, Any]:
-    return {"status": status, "finished_at": utcnow(), **values}
-
-
 def succeed(job_id: uuid.UUID, result: dict[str, Any] | None, *, settings: Settings) -> None:
     _transition(
-        job_id,
-        _finished(JobStatus.SUCCEEDED, result=result, progress=1.0, progress_message="done"),
-        message="succeeded",
-        settings=settings,
+        "succeed", job_id, message="succeeded", settings=settings,
+        status=JobStatus.SUCCEEDED, finished_at=utcnow(), result=result, progress=1.0, progress_message="done",
     )
 
 
@@ -160,25 +189,23 @@ def fail(
     job_id: uuid.UUID, code: str, message: str, *, settings: Settings, traceback: str | None = None
 ) -> None:
     _transition(
-        job_id,
-        _finished(JobStatus.FAILED, error_code=code, error_message=message, error_traceback=traceback),
-        message=message,
-        error_code=code,
-        settings=settings,
+        "fail", job_id, message=message, event_code=code, settings=settings,
+        status=JobStatus.FAILED, finished_at=utcnow(), error_code=code, error_message=message,
+        error_traceback=traceback,
     )
 
 
 def cancelled(job_id: uuid.UUID, *, settings: Settings) -> None:
-    _transition(job_id, _finished(JobStatus.CANCELLED), message="cancelled while running", settings=settings)
+    _transition(
+        "cancel", job_id, message="cancelled while running", settings=settings,
+        status=JobStatus.CANCELLED, finished_at=utcnow(),
+    )
 
 
 def retrying(job_id: uuid.UUID, code: str, message: str, delay: float, *, settings: Settings) -> None:
     _transition(
-        job_id,
-        {"status": JobStatus.RETRYING, "error_code": code, "error_message": message},
-        message=f"retrying in {delay:.0f}s: {message}",
-        error_code=code,
-        settings=settings,
+        "retry", job_id, message=f"retrying in {delay:.0f}s: {message}", event_code=code, settings=settings,
+        status=JobStatus.RETRYING, error_code=code, error_message=message,
     )
 
 
