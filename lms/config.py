@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(2, ge=1, le=64)
     # Educators' publishCourse waits for an admin's approval (PENDING_REVIEW) when set.
     course_review_required: bool = False
+    # Whole-response cache of anonymous public catalog queries (web/response_cache.py).
+    response_cache: bool = True
+    response_cache_ttl_seconds: float = Field(30.0, gt=0, le=3600)  # bounds staleness the
+    # catalog version does not track (enrollment counts, ratings, covers, instructor names)
+    response_cache_max_entries: int = Field(10_000, ge=1)
+    response_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
     # Users module: credentials, tokens, profiles.
     app_url: str = ""  # the front end, for links in emails; empty means public_url
     refresh_token_days: int = Field(30, ge=1, le=365)

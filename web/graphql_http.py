@@ -16,6 +16,7 @@ from graphql import DocumentNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
 from lms.security import ANONYMOUS
+from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token
 from web.errors import format_error
 from web.limits import alias_limit_rule, depth_limit_rule
@@ -114,23 +115,34 @@ async def graphql_http() -> Response:
         return error_response(400, "BAD_REQUEST", "The request body is not valid JSON.")
     if not isinstance(data, dict):
         return error_response(400, "BAD_REQUEST", "Send one operation as a JSON object.")
-    viewer, auth_error = await authenticate(svc, bearer_token(request.headers.get("Authorization")))
-    context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=request.remote_addr)
-    started = time.perf_counter()
-    success, result = await graphql(
-        build_schema(),
-        data,
-        context_value=context,
-        query_parser=cached_parser,
-        query_validator=cached_validator,
-        validation_rules=validation_rules(svc),
-        error_formatter=format_error,
-        debug=svc.settings.debug,
-        introspection=svc.settings.env != "production" or svc.settings.graphiql,
+    authorization = request.headers.get("Authorization")
+
+    async def execute() -> tuple[int, dict]:
+        viewer, auth_error = await authenticate(svc, bearer_token(authorization))
+        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=request.remote_addr)
+        started = time.perf_counter()
+        success, result = await graphql(
+            build_schema(),
+            data,
+            context_value=context,
+            query_parser=cached_parser,
+            query_validator=cached_validator,
+            validation_rules=validation_rules(svc),
+            error_formatter=format_error,
+            debug=svc.settings.debug,
+            introspection=svc.settings.env != "production" or svc.settings.graphiql,
+        )
+        GRAPHQL_SECONDS.labels("ok" if success else "error").observe(time.perf_counter() - started)
+        return (200 if "data" in result else 400), result
+
+    # Anonymous public catalog queries may be answered whole from the response cache.
+    cache = response_cache.cache_for(current_app.extensions, svc.settings)
+    status, body, outcome = await response_cache.respond(
+        cache, svc.sessions, authorization, data, _parse, execute
     )
-    GRAPHQL_SECONDS.labels("ok" if success else "error").observe(time.perf_counter() - started)
-    status = 200 if "data" in result else 400
-    return Response(json.dumps(result), status=status, content_type="application/json")
+    return Response(
+        body, status=status, content_type="application/json", headers={"X-Cache": outcome}
+    )
 
 
 def websocket_app(holder: dict) -> GraphQL:

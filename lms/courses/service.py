@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from lms.config import get_settings
 from lms.courses import cover, rules
 from lms.courses.access import editable_course, visible_clause, visible_course
+from lms.courses.catalog_version import bump_catalog_version
 from lms.courses.models import (
     Course,
     CourseInstructor,
@@ -111,6 +112,7 @@ def create_course(session: Session, viewer: Viewer, *, data: dict[str, Any]) -> 
         _set_co_instructors(session, course, data["co_instructor_ids"])
     if data.get("cover_image_data_url"):
         _set_cover(session, viewer, course, data["cover_image_data_url"])
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     return course
 
 
@@ -160,6 +162,7 @@ def update_course(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
         _set_cover(session, viewer, course, data["cover_image_data_url"])
     if data.get("status") is not None:
         _change_status(course, CourseStatus(data["status"]))
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     course.updated_at = utcnow()
     return course
 
@@ -327,6 +330,7 @@ def publish_course(session: Session, viewer: Viewer, *, id: Any) -> Course:
         course.status = CourseStatus.PUBLISHED
         course.published_at = course.published_at or now
         course.archived_at = None
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     course.updated_at = now
     return course
 
@@ -353,6 +357,7 @@ def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseR
         if course.status != CourseStatus.ARCHIVED:
             course.status, course.archived_at = CourseStatus.ARCHIVED, utcnow()
             course.updated_at = course.archived_at
+        bump_catalog_version(session)  # cached anonymous catalog responses are stale now
         return DeleteCourseResult(course.id, "ARCHIVED", course)
     # Modules, lessons, instructors, tags, prerequisites, slug history: ON DELETE CASCADE.
     session.execute(delete(Course).where(Course.id == course.id))
@@ -363,6 +368,7 @@ def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseR
         subject=("course", str(course.id)),
         requested_by_id=viewer.user_id,
     )
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     return DeleteCourseResult(course.id, "DELETED", None)
 
 
@@ -416,6 +422,7 @@ def add_module(
         created_at=now,
         updated_at=now,
     )
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     session.add(module)
     course.updated_at = now
     return module
@@ -430,6 +437,7 @@ def update_module(
         module.title = rules.title(data["title"])
     if "description" in data:
         module.description = rules.rich(data["description"], field="description")
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     module.updated_at = course.updated_at = utcnow()
     return module
 
@@ -444,6 +452,7 @@ def delete_module(session: Session, viewer: Viewer, *, id: Any) -> Course:
         .where(CourseModule.course_id == course.id, CourseModule.position > gap)
         .values(position=CourseModule.position - 1)
     )
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     course.updated_at = utcnow()
     return course
 
@@ -460,6 +469,7 @@ def reorder_modules(
     ).all()
     order = _checked_order(data.get("module_ids") or [], current, field="moduleIds")
     _apply_order(session, CourseModule, order)
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     course.updated_at = utcnow()
     return course
 
@@ -556,6 +566,7 @@ def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[s
         video_asset_id=fields.pop("video_asset_id", None),
         **fields,
     )
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     session.add(lesson)
     module.updated_at = course.updated_at = now
     return lesson
@@ -582,6 +593,7 @@ def update_lesson(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
             lesson.video_asset_id = None
     for name, value in _lesson_fields(data, lesson.type, creating=False).items():
         setattr(lesson, name, value)
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     lesson.updated_at = course.updated_at = utcnow()
     return lesson
 
@@ -597,6 +609,7 @@ def delete_lesson(session: Session, viewer: Viewer, *, id: Any) -> CourseModule:
         .values(position=Lesson.position - 1)
     )
     module = session.get(CourseModule, module_id)
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     module.updated_at = course.updated_at = utcnow()
     return module
 
@@ -610,5 +623,6 @@ def reorder_lessons(
     _apply_order(
         session, Lesson, _checked_order(data.get("lesson_ids") or [], current, field="lessonIds")
     )
+    bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     module.updated_at = course.updated_at = utcnow()
     return module
