@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from lms.errors import Forbidden, Unauthenticated
@@ -51,9 +52,28 @@ def require_verified_email(session: Session, viewer: Viewer) -> User:
 
 
 def shares_course(session: Session, viewer_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """Whether two users share a course (for ENROLLED_ONLY profiles).
+    """Whether two users meet in a course (for ENROLLED_ONLY profiles): both enrolled in it
+    (active or completed), or one teaching it while the other is enrolled."""
+    # Imported here: courses and enrollments both build on users.
+    from lms.courses.models import CourseInstructor
+    from lms.enrollments.models import Enrollment, EnrollmentStatus
 
-    The enrollments module does not exist yet: until it does, nobody shares a course and an
-    ENROLLED_ONLY profile is visible to its owner and admins only.
-    """
-    return False
+    def courses(person: uuid.UUID, *, teaching: bool):
+        enrolled = select(Enrollment.course_id).where(
+            Enrollment.student_id == person,
+            Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+        )
+        if not teaching:
+            return enrolled
+        return union(enrolled, select(CourseInstructor.course_id).where(CourseInstructor.user_id == person))
+
+    # Both may teach, but two instructors alone do not "share a course" as classmates do.
+    viewer_courses = set(session.scalars(courses(viewer_id, teaching=True)))
+    if not viewer_courses:
+        return False
+    enrolled_overlap = set(session.scalars(courses(user_id, teaching=False))) & viewer_courses
+    if enrolled_overlap:
+        return True
+    viewer_enrolled = set(session.scalars(courses(viewer_id, teaching=False)))
+    user_teaching = set(session.scalars(select(CourseInstructor.course_id).where(CourseInstructor.user_id == user_id)))
+    return bool(viewer_enrolled & user_teaching)
