@@ -122,16 +122,26 @@ def lessons_by_module(session: Session, viewer: Viewer, module_ids: Keys) -> lis
 
 def lesson_content(session: Session, viewer: Viewer, lesson_ids: Keys) -> list[str | None]:
     """Each lesson's content, or None where the viewer may not read it: free previews are
-    open to all, the rest to the course's instructors and admins. (Enrolled students'
-    access arrives with the Enrollments module.)"""
+    open to all, the rest to the course's instructors, its enrolled students and admins."""
+    # Imported here: enrollments build on courses.
+    from lms.enrollments.models import Enrollment, EnrollmentStatus
+
     if viewer.is_admin:
         may_read = literal(True)
     elif viewer.user_id is None:
         may_read = Lesson.is_free_preview
     else:
-        may_read = Lesson.is_free_preview | exists().where(
-            CourseInstructor.course_id == Lesson.course_id,
-            CourseInstructor.user_id == viewer.user_id,
+        may_read = (
+            Lesson.is_free_preview
+            | exists().where(
+                CourseInstructor.course_id == Lesson.course_id,
+                CourseInstructor.user_id == viewer.user_id,
+            )
+            | exists().where(
+                Enrollment.course_id == Lesson.course_id,
+                Enrollment.student_id == viewer.user_id,
+                Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+            )
         )
     rows = session.execute(
         select(Lesson.id, Lesson.content, may_read).where(Lesson.id.in_(lesson_ids))
