@@ -4,6 +4,7 @@
     lms serve           the API (hypercorn)
     lms worker          a Celery worker (-Q queues, -c concurrency)
     lms beat            the scheduler (relay of unpublished jobs, periodic work)
+    lms monitor         the Celery events monitor (live task events, worker heartbeats)
     lms migrate         apply database migrations
     lms export-schema   print the GraphQL SDL
     lms create-admin    create an admin account (the only way besides another admin)
@@ -97,6 +98,12 @@ def cmd_beat(args) -> int:
     return 0
 
 
+def cmd_monitor(args) -> int:
+    from lms.admin.monitor import MonitorOptions, run_monitor
+
+    return run_monitor(_checked_settings(), MonitorOptions(grace_seconds=args.grace))
+
+
 def cmd_export_schema(_args) -> int:
     from web.schema import printed_schema
 
@@ -149,6 +156,7 @@ def cmd_up(args) -> int:
         "api": subprocess.Popen([*me, "serve"]),
         "worker": subprocess.Popen([*me, "worker", "-c", "1"]),
         "beat": subprocess.Popen([*me, "beat", "--loglevel", "warning"]),
+        "monitor": subprocess.Popen([*me, "monitor"]),
     }
     base = f"http://{settings.host}:{settings.port}"
     print(
@@ -205,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     beat = sub.add_parser("beat", help="run the scheduler")
     beat.add_argument("--loglevel", default="info")
     beat.set_defaults(func=cmd_beat)
+    monitor = sub.add_parser("monitor", help="run the Celery events monitor")
+    monitor.add_argument("--grace", type=float, default=5.0, help="seconds a job row may lag its Celery events")
+    monitor.set_defaults(func=cmd_monitor)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     make = sub.add_parser("makemigration", help="autogenerate a migration from the models")
     make.add_argument("message")

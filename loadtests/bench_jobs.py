@@ -21,6 +21,16 @@ on that same worker:
   gets through them, with no producer competing for the CPU.
 - idle: `--idle` tasks/jobs sent one at a time, each once the previous one finished: the
   enqueue-to-start latency without a backlog (a burst measures mostly queueing).
+- monitored burst (skip with `--no-monitoring`): the jobs burst again, right after the
+  plain one, with production's monitoring running: the Celery events monitor
+  (`lms monitor`, reconciling every task event with its job row) and the scheduler
+  (`lms beat`: alert evaluation, queue-stats snapshots and the relay, run by the same
+  worker as in production), whose first round is sent as the burst starts so the run
+  always contains one; then the plain burst once more. `monitoring_cost_ratio` =
+  monitored / mean of the two plain bursts around it (plain, monitored, plain: a drift of
+  the machine during the run cancels out; `plain_spread` says how much the two plain runs
+  differ, i.e. the noise the ratio has to be read against). The CPU seconds the monitor
+  and beat processes used are reported too.
 
 Throughput counts from the first send to the last completion. Nothing is asserted; the last
 line of output is one JSON object with every figure.
@@ -326,6 +336,30 @@ class Bench:
         last = self._job_figures(ids, None, None)["last"]
         return drain_figures(n, first, sent_all, resumed, last)
 
+    def jobs_monitored(self, n: int) -> dict:
+        """The 1-per-transaction burst with `lms monitor` and `lms beat` running."""
+        from tests.support import LMS, Process
+
+        monitor = Process([*LMS, "monitor"])
+        beat = Process([*LMS, "beat", "--loglevel", "info"])
+        try:
+            monitor.wait_for("lms: monitor listening", timeout=max(1.0, self.deadline.left()))
+            beat.wait_for("beat: Starting", timeout=max(1.0, self.deadline.left()))
+            # The schedule's first round now (alerts every 30 s, stats every 5 s), not 30 s in.
+            for task in ("admin.evaluate_alerts", "admin.publish_queue_stats"):
+                self.app.send_task(task, queue="default")
+            result = self.jobs_burst(n, 1)
+        except AssertionError as error:  # a process never became ready
+            raise BenchAborted(f"monitoring did not start: {str(error)[-2000:]}") from None
+        finally:
+            cpu = {"monitor_cpu_s": cpu_seconds(monitor.popen.pid), "beat_cpu_s": cpu_seconds(beat.popen.pid)}
+            monitor.stop()
+            beat.stop()
+        result.update(cpu)
+        result["monitor_discrepancies"] = sum("monitor: Celery" in line for line in monitor.lines)
+        result["monitor_exit"] = monitor.popen.returncode
+        return result
+
     def jobs_idle(self, m: int) -> dict:
         ids: list[str] = []
         for _ in range(m):
@@ -353,6 +387,15 @@ class Bench:
         result = figures(len(rows), first, sent_all, last, starts)
         result["events_per_job"] = events / len(rows)
         return result
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a (still running) process has used, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def figures(n: int, first: float | None, sent_all: float | None, last: float, starts_ms: list[float]) -> dict:
@@ -440,6 +483,10 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         )
         job_runs = (
             ("jobs", "jobs 1/transaction, burst", lambda: bench.jobs_burst(n, 1)),
+            *(() if args.no_monitoring else (
+                ("jobs_monitored", "jobs 1/transaction, burst, monitored", lambda: bench.jobs_monitored(n)),
+                ("jobs_again", "jobs 1/transaction, burst (again)", lambda: bench.jobs_burst(n, 1)),
+            )),
             ("jobs_drain", f"jobs {batch}/transaction, worker drain", lambda: bench.jobs_drain(n, batch)),
             ("jobs_idle", "jobs, one at a time (idle)", lambda: bench.jobs_idle(args.idle)),
         )
@@ -477,7 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=100, help="jobs per transaction in the batched run")
     parser.add_argument("--idle", type=int, default=200, help="one-at-a-time samples for idle latency")
     parser.add_argument("--concurrency", "-c", type=int, default=2, help="worker pool size (default 2)")
-    parser.add_argument("--timeout", type=float, default=170, help="abort (cleaning up) after this many seconds")
+    parser.add_argument("--timeout", type=float, default=300, help="abort (cleaning up) after this many seconds")
+    parser.add_argument("--no-monitoring", action="store_true",
+                        help="skip the burst with `lms monitor` and `lms beat` running")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -494,6 +543,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"jobs/raw throughput: {jobs['per_s'] / raw['per_s']:.3f} end to end (1 job per transaction); "
           f"{jobs_drain['per_s'] / raw_drain['per_s']:.3f} worker drain")
+    monitored = results.get("jobs_monitored")
+    plain = cost_ratio = spread = None
+    if monitored:
+        plain = (jobs["per_s"] + results["jobs_again"]["per_s"]) / 2
+        cost_ratio = monitored["per_s"] / plain
+        spread = abs(jobs["per_s"] - results["jobs_again"]["per_s"]) / plain
+        print(f"monitoring cost: monitored burst at {cost_ratio:.3f} of the plain bursts' mean throughput "
+              f"({1 - cost_ratio:+.1%} cost; target under 10 %); the two plain bursts differ by {spread:.1%}; "
+              f"CPU used: monitor {monitored['monitor_cpu_s'] or 0:.1f} s, beat {monitored['beat_cpu_s'] or 0:.1f} s "
+              f"in {monitored['seconds']:.0f} s; monitor discrepancies {monitored['monitor_discrepancies']}, "
+              f"exit {monitored['monitor_exit']}")
     print(f"job events stored per job: {jobs['events_per_job']:.1f}; worker -c {args.concurrency}; "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
           f"run took {time.monotonic() - started:.0f} s")
@@ -513,6 +573,14 @@ def main(argv: list[str] | None = None) -> int:
         "jobs_start_p50_ms": r(jobs["start_p50_ms"], 2),
         "jobs_start_p99_ms": r(jobs["start_p99_ms"], 2),
         "ratio": r(jobs["per_s"] / raw["per_s"], 3),
+        "jobs_monitored_per_s": r(monitored["per_s"]) if monitored else None,
+        "jobs_monitored_start_p50_ms": r(monitored["start_p50_ms"], 2) if monitored else None,
+        "jobs_monitored_start_p99_ms": r(monitored["start_p99_ms"], 2) if monitored else None,
+        "jobs_plain_again_per_s": r(results["jobs_again"]["per_s"]) if monitored else None,
+        "monitoring_cost_ratio": r(cost_ratio, 3) if monitored else None,
+        "monitoring_plain_spread": r(spread, 3) if monitored else None,
+        "monitor_cpu_s": r(monitored["monitor_cpu_s"] or 0, 2) if monitored else None,
+        "beat_cpu_s": r(monitored["beat_cpu_s"] or 0, 2) if monitored else None,
         "batch": args.batch,
         "batched_enqueue_per_s": r(jobs_drain["send_per_s"]),
         "raw_drain_per_s": r(raw_drain["per_s"]),
