@@ -60,7 +60,7 @@ class MonitorOptions:
     grace_seconds: float = 5.0
     tick_seconds: float = 0.5
     heartbeat_write_seconds: float = 10.0  # last heartbeat to the database, per worker
-    stats_seconds: float = 2.0
+    stats_seconds: float = 5.0  # each snapshot is a handful of aggregate queries
     expire_window: float = 2.0  # gone after this many missed heartbeat intervals (Celery's 200 %)
     max_tasks: int = 10_000  # tasks in flight kept in memory; the oldest are forgotten
     max_workers: int = 1_000
