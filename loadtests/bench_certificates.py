@@ -35,15 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/bench_certificates.py`
     sys.path.insert(0, str(ROOT))
 
-from loadtests.bench_jobs import (  # noqa: E402 - shared environment handling
-    BENCH_DB,
-    BenchAborted,
-    Deadline,
-    admin_sql,
-    cleanup,
-    isolated_broker_url,
-    setup_environment,
-)
+from loadtests.bench_jobs import BENCH_DB, BENCH_VHOST, BenchAborted, Deadline, cleanup  # noqa: E402
+from loadtests.environment import admin_sql, isolated_broker_url, use_environment  # noqa: E402
 
 PER_TRANSACTION = 100
 MAX_N = 20_000
@@ -146,8 +139,8 @@ def snapshots(enrollment_ids: list[uuid.UUID]) -> list:
 def run(args: argparse.Namespace) -> dict:
     deadline = Deadline(args.timeout)
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
-    broker_url, own_vhost = isolated_broker_url()
-    setup_environment(var_dir, broker_url)
+    broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
+    use_environment(var_dir, broker_url, BENCH_DB)
     worker = None
     try:
         admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')

@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/bench_transcode.py`
     sys.path.insert(0, str(ROOT))
 
-PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+from loadtests.environment import admin_sql, isolated_broker_url, rabbitmqctl, use_environment  # noqa: E402
+
 BENCH_DB = f"lyceum_bench_transcode_{os.getpid()}"
 BENCH_VHOST = f"lyceum_bench_transcode_{os.getpid()}"
 NOMINAL_RUNGS = ("1080p", "720p", "360p")
@@ -81,53 +81,6 @@ class Deadline:
 
 
 # environment (as loadtests/bench_jobs.py) ---------------------------------------------------
-
-
-def rabbitmqctl(*args: str) -> bool:
-    try:
-        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return True
-
-
-def isolated_broker_url() -> tuple[str, bool]:
-    """Our own vhost on the same RabbitMQ when rabbitmqctl can make one; else the given URL."""
-    scheme, _, rest = RABBIT_URL.partition("://")
-    netloc, _, vhost = rest.partition("/")
-    if vhost not in ("", "/"):
-        return RABBIT_URL, False
-    user = netloc.rsplit("@", 1)[0].split(":", 1)[0] if "@" in netloc else "guest"
-    if rabbitmqctl("add_vhost", BENCH_VHOST) and rabbitmqctl(
-        "set_permissions", "-p", BENCH_VHOST, user, ".*", ".*", ".*"
-    ):
-        return f"{scheme}://{netloc}/{BENCH_VHOST}", True
-    rabbitmqctl("delete_vhost", BENCH_VHOST)
-    return RABBIT_URL, False
-
-
-def setup_environment(var_dir: Path, broker_url: str, public_url: str) -> None:
-    """LMS_* for this process and its children; set before any `lms` import reads it."""
-    os.environ.update(
-        {
-            "LMS_ENV": "test",
-            "LMS_DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}",
-            "LMS_BROKER_URL": broker_url,
-            "LMS_VAR_DIR": str(var_dir),
-            "LMS_EMAIL_URL": f"outbox:{var_dir / 'outbox'}",
-            "LMS_SECRET_KEY": "bench-secret-" + uuid.uuid4().hex,
-            "LMS_PUBLIC_URL": public_url,  # signed upload URLs point at our own API
-        }
-    )
-    for name in ("LMS_REDIS_URL", "LMS_STORAGE_URL", "LMS_DEBUG", "LMS_MEDIA_WORK_DIR"):
-        os.environ.pop(name, None)
-
-
-def admin_sql(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(sql)
 
 
 # the clip and plain ffmpeg runs -------------------------------------------------------------
@@ -355,13 +308,14 @@ def run(args: argparse.Namespace) -> dict:
     deadline = Deadline(args.timeout)
     scratch = Path(tempfile.mkdtemp(prefix="lyceum-bench-transcode-"))
     var_dir, outputs = scratch / "var", scratch / "out"
-    broker_url, own_vhost = isolated_broker_url()
+    broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
     if not own_vhost:
         print(f"bench: no vhost of our own (rabbitmqctl); sharing {broker_url.split('@')[-1]}", file=sys.stderr)
     from tests.support import free_port
 
     port = free_port()
-    setup_environment(var_dir, broker_url, f"http://127.0.0.1:{port}")
+    # signed upload URLs point at our own API
+    use_environment(var_dir, broker_url, BENCH_DB, LMS_PUBLIC_URL=f"http://127.0.0.1:{port}")
     worker = api_process = api = bus = None
     try:
         clip = scratch / "lecture-1080p30.mp4"

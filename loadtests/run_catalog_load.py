@@ -50,11 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/run_catalog_load.py`
     sys.path.insert(0, str(ROOT))
 
+from loadtests.environment import admin_sql, isolated_broker_url, rabbitmqctl, use_environment  # noqa: E402
+
 SCENARIO = Path(__file__).resolve().parent / "locust_catalog.py"
-PG_ADMIN_URL = os.environ.get(
-    "LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 BENCH_DB = f"lyceum_bench_catalog_load_{os.getpid()}"
 BENCH_VHOST = f"lyceum_bench_catalog_load_{os.getpid()}"
 INSTRUCTORS, MODULES, LESSONS = 20, 3, 4
@@ -84,52 +82,6 @@ class BenchAborted(Exception):
 
 
 # environment ------------------------------------------------------------------------------
-
-
-def admin_sql(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(sql)
-
-
-def rabbitmqctl(*args: str) -> bool:
-    try:
-        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return True
-
-
-def isolated_broker_url() -> tuple[str, bool]:
-    """Our own vhost when rabbitmqctl can make one; else the given URL, shared."""
-    scheme, _, rest = RABBIT_URL.partition("://")
-    netloc, _, vhost = rest.partition("/")
-    if vhost not in ("", "/"):
-        return RABBIT_URL, False
-    user = netloc.rsplit("@", 1)[0].split(":", 1)[0] if "@" in netloc else "guest"
-    if rabbitmqctl("add_vhost", BENCH_VHOST) and rabbitmqctl(
-        "set_permissions", "-p", BENCH_VHOST, user, ".*", ".*", ".*"
-    ):
-        return f"{scheme}://{netloc}/{BENCH_VHOST}", True
-    rabbitmqctl("delete_vhost", BENCH_VHOST)
-    return RABBIT_URL, False
-
-
-def own_environment(var_dir: Path, broker_url: str) -> None:
-    """LMS_* for this process and the servers; set before any `lms` import reads it."""
-    os.environ.update(
-        {
-            "LMS_ENV": "test",
-            "LMS_DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}",
-            "LMS_BROKER_URL": broker_url,
-            "LMS_VAR_DIR": str(var_dir),
-            "LMS_EMAIL_URL": f"outbox:{var_dir / 'outbox'}",
-            "LMS_SECRET_KEY": "bench-secret-" + uuid.uuid4().hex,
-        }
-    )
-    for name in ("LMS_REDIS_URL", "LMS_STORAGE_URL", "LMS_DEBUG", "LMS_RESPONSE_CACHE"):
-        os.environ.pop(name, None)
 
 
 def free_port() -> int:
@@ -440,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="lyceum-catalog-load-"))
-    broker_url, own_vhost = isolated_broker_url()
-    own_environment(workdir / "var", broker_url)
+    broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
+    use_environment(workdir / "var", broker_url, BENCH_DB)
     results: dict[str, dict] = {}
     server: Server | None = None
     try:

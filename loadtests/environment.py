@@ -1,0 +1,63 @@
+"""Where a benchmark runs: its own PostgreSQL database and RabbitMQ virtual host.
+
+Benchmarks share this machine's services with test runs and other benchmarks; a vhost of
+their own keeps another run's worker from taking their messages, and a database of their
+own keeps counts honest. Set the environment before anything from `lms` reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def rabbitmqctl(*args: str) -> bool:
+    try:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def isolated_broker_url(vhost: str) -> tuple[str, bool]:
+    """Our own vhost on the same RabbitMQ when rabbitmqctl can make one; else the given URL
+    (and False: nothing of ours to delete afterwards)."""
+    scheme, _, rest = RABBIT_URL.partition("://")
+    netloc, _, chosen = rest.partition("/")
+    if chosen not in ("", "/"):  # the caller chose a vhost: use it as is
+        return RABBIT_URL, False
+    user = netloc.rsplit("@", 1)[0].split(":", 1)[0] if "@" in netloc else "guest"
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+        return f"{scheme}://{netloc}/{vhost}", True
+    rabbitmqctl("delete_vhost", vhost)
+    return RABBIT_URL, False
+
+
+def use_environment(var_dir: Path, broker_url: str, database: str, **extra: str) -> None:
+    """LMS_* for this process and the servers it starts (`extra`: more LMS_* values)."""
+    os.environ.update(
+        {
+            "LMS_ENV": "test",
+            "LMS_DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}",
+            "LMS_BROKER_URL": broker_url,
+            "LMS_VAR_DIR": str(var_dir),
+            "LMS_EMAIL_URL": f"outbox:{var_dir / 'outbox'}",
+            "LMS_SECRET_KEY": "bench-secret-" + uuid.uuid4().hex,
+            **extra,
+        }
+    )
+    for name in ("LMS_REDIS_URL", "LMS_STORAGE_URL", "LMS_DEBUG", "LMS_MEDIA_WORK_DIR"):
+        if name not in extra:
+            os.environ.pop(name, None)
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql)
