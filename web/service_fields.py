@@ -19,9 +19,11 @@ def service_resolver(
     write: bool = False,
     settings: bool = False,
     rename: dict[str, str] | None = None,
+    public: bool = False,
     **fixed: Any,
 ):
-    """`rename` maps GraphQL argument names to the service's keyword names (`input` → `data`)."""
+    """`rename` maps GraphQL argument names to the service's keyword names (`input` → `data`);
+    `public` fields answer anyone, so a bad token is ignored rather than refused."""
     rename = rename or {}
 
     async def resolve(_parent, info, **arguments):
@@ -29,7 +31,8 @@ def service_resolver(
         run = ctx.write if write else ctx.read
         extra = {"settings": ctx.settings} if settings else {}
         kwargs = {rename.get(key, key): value for key, value in arguments.items()}
-        return await run(fn, ctx.require_viewer(), **extra, **fixed, **kwargs)
+        viewer = ctx.viewer if public else ctx.require_viewer()
+        return await run(fn, viewer, **extra, **fixed, **kwargs)
 
     resolve.__name__ = f"resolve_{fn.__name__}"
     return resolve

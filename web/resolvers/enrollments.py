@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
 
 from lms.enrollments import certificates, service
 from lms.enrollments.certificates import CertificateView, certificate_from_event
 from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, LESSON_TOPIC, PROGRESS_TOPIC
 from lms.enrollments.models import CertificateStatus
+from web.service_fields import bind_service_fields
 
 query = QueryType()
 mutation = MutationType()
@@ -19,42 +18,33 @@ certificate_type = ObjectType("Certificate")
 verification_type = ObjectType("CertificateVerification")
 
 
-def _read(name: str, fn, *, public: bool = False):
-    """A query resolver passing its arguments on to the service function."""
-
-    async def resolve(_, info, **arguments: Any):
-        ctx = info.context
-        viewer = ctx.viewer if public else ctx.require_viewer()
-        return await ctx.read(fn, viewer, **arguments)
-
-    query.set_field(name, resolve)
-
-
-def _write(name: str, fn):
-    async def resolve(_, info, **arguments: Any):
-        ctx = info.context
-        return await ctx.write(fn, ctx.require_viewer(), **arguments)
-
-    mutation.set_field(name, resolve)
-
-
-_read("checkEnrollmentEligibility", service.check_enrollment_eligibility)
-_read("checkLessonAccess", service.check_lesson_access)
-_read("verifyCertificate", certificates.verify_certificate, public=True)
-_read("myCertificates", certificates.my_certificates)
-_read("myEnrollments", service.my_enrollments)
-_read("enrollment", service.get_enrollment)
-_read("enrollmentProgress", service.enrollment_progress)
-_read("courseEnrollments", service.course_enrollments)
-_read("studentEnrollments", service.student_enrollments)
-
-_write("enrollInCourse", service.enroll_in_course)
-_write("withdrawEnrollment", service.withdraw_enrollment)
-_write("updateLessonProgress", service.update_lesson_progress)
-_write("completeLesson", service.complete_lesson)
-_write("resetLessonProgress", service.reset_lesson_progress)
-_write("regenerateCertificate", certificates.regenerate_certificate)
-_write("revokeCertificate", certificates.revoke_certificate)
+bind_service_fields(query, {"verifyCertificate": certificates.verify_certificate}, public=True)
+bind_service_fields(
+    query,
+    {
+        "checkEnrollmentEligibility": service.check_enrollment_eligibility,
+        "checkLessonAccess": service.check_lesson_access,
+        "myCertificates": certificates.my_certificates,
+        "myEnrollments": service.my_enrollments,
+        "enrollment": service.get_enrollment,
+        "enrollmentProgress": service.enrollment_progress,
+        "courseEnrollments": service.course_enrollments,
+        "studentEnrollments": service.student_enrollments,
+    },
+)
+bind_service_fields(
+    mutation,
+    {
+        "enrollInCourse": service.enroll_in_course,
+        "withdrawEnrollment": service.withdraw_enrollment,
+        "updateLessonProgress": service.update_lesson_progress,
+        "completeLesson": service.complete_lesson,
+        "resetLessonProgress": service.reset_lesson_progress,
+        "regenerateCertificate": certificates.regenerate_certificate,
+        "revokeCertificate": certificates.revoke_certificate,
+    },
+    write=True,
+)
 
 
 # --- nested fields ------------------------------------------------------------------------
