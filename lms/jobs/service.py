@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
-from lms.db import session_scope, sync_sessionmaker
+from lms.db import autocommit_engine, session_scope
 from lms.admin.models import QueueState
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
@@ -180,14 +180,11 @@ def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings)
     """Record `published_at` and the Celery task id of jobs that reached the broker."""
     now = utcnow()
     rows = [{"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published]
-    engine = sync_sessionmaker(settings).kw["bind"]
-    if len(rows) == 1:
-        # A single UPDATE is atomic on its own: autocommit saves the BEGIN and COMMIT round trips.
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(_STAMP, rows)
-    else:
-        with engine.begin() as connection:
-            connection.execute(_STAMP, rows)
+    # Each stamp stands alone (a lost one means a republish by the relay, and tasks are
+    # idempotent), so on
+    # PostgreSQL they autocommit: no BEGIN and COMMIT round trips.
+    with autocommit_engine(settings).begin() as connection:
+        connection.execute(_STAMP, rows)
 
 
 def relay_unpublished(settings: Settings | None = None, *, older_than: float | None = None) -> int:
