@@ -181,8 +181,7 @@ def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings)
     now = utcnow()
     rows = [{"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published]
     # Each stamp stands alone (a lost one means a republish by the relay, and tasks are
-    # idempotent), so on
-    # PostgreSQL they autocommit: no BEGIN and COMMIT round trips.
+    # idempotent), so on PostgreSQL they autocommit: no BEGIN and COMMIT round trips.
     with autocommit_engine(settings).begin() as connection:
         connection.execute(_STAMP, rows)
 
