@@ -88,10 +88,13 @@ def poster_frame(
 
 
 def _grab_frame(src: Path, out: Path, *, start: float, max_width: int, fps: float) -> None:
-    # thumbnail=n looks at n frames; about two seconds' worth is plenty and stays cheap.
-    batch = max(10, min(100, round((fps or 25) * 2)))
+    # The input seek (-ss before -i) jumps to the keyframe before `start`; from there every
+    # frame is decoded at full resolution, so the window thumbnail=n looks at is kept short:
+    # about a second's worth is one shot of a lecture and costs half of two seconds'.
+    batch = max(10, min(60, round(fps or 25)))
     run_tool(
         [FFMPEG, *FFMPEG_BASE_ARGS, "-y", "-ss", f"{start:.3f}", "-i", str(src),
+         "-map", "0:v:0", "-an", "-sn", "-dn",
          "-vf", f"thumbnail=n={batch},scale='min({max_width},iw)':-2",
          "-frames:v", "1", "-q:v", "2", "-update", "1", str(out)],
         timeout=FRAME_TIMEOUT,

@@ -35,7 +35,12 @@ def animated_preview(
     fps: int = 24,
     source: ProbeResult | None = None,
 ) -> Path:
-    """Write a silent MP4 of at most ``duration`` (<= 10) seconds and ``max_width`` px."""
+    """Write a silent MP4 of at most ``duration`` (<= 10) seconds and ``max_width`` px.
+
+    ``src`` may be a transcoded rendition at least ``max_width`` wide rather than the
+    original (far less to decode); ``source`` is then the original's probe, whose duration
+    places the excerpts (default: ``probe(src)``).
+    """
     source = source or probe(src)
     total = min(max(duration, 0.5), MAX_PREVIEW_SECONDS)
     max_width = min(max_width, MAX_PREVIEW_WIDTH)

@@ -58,6 +58,10 @@ def storyboard(
 
     ``interval`` defaults to one frame per 1% of the video, at least every 2 s and at most
     every 10 s, so short lessons stay detailed and long ones stay small.
+
+    ``src`` need not be the original: tiles are small, so a transcoded rendition at least
+    ``tile_width`` wide gives the same sheets for a fraction of the decoding. ``source`` is
+    then the original's probe, whose duration the cues cover (default: ``probe(src)``).
     """
     source = source or probe(src)
     duration = source.duration

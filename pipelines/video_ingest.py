@@ -45,6 +45,8 @@ from lms.storage import Storage, StorageError, get_storage, video_images_prefix,
 from lms.users.models import User
 from media.errors import CANCELLED as MEDIA_CANCELLED
 from media.errors import MediaError
+from media.manifests import read_media_playlist
+from media.preview import MAX_PREVIEW_WIDTH
 from tasks.base import JobContext
 
 log = logging.getLogger(__name__)
@@ -364,15 +366,27 @@ def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     job.progress(0.05, "poster frame", force=True)
+    # The poster is shown large (up to 1920 px): it comes from the source itself.
     poster = media.poster_frame(src, out / "poster.jpg", source=info)
     thumbs = media.thumbnails(poster, out, stem="thumb")
     job.progress.check()
+    # Storyboard tiles (160 px) and the preview (<= 640 px) are small: decoding the
+    # full-resolution source again for them was most of this step's time, so they come
+    # from the smallest transcoded rung at least as wide as the preview (the source
+    # itself when there is none). Their timing still follows the source (`source=info`).
+    job.progress(0.2, "fetching a small rendition", force=True)
+    small, small_name = _small_rendition(ref, folder, storage, settings,
+                                         min_width=min(MAX_PREVIEW_WIDTH, info.width))
+    frames = small or src
+    job.progress.check()
     job.progress(0.3, "storyboard", force=True)
-    board = media.storyboard(src, out, source=info)
+    board = media.storyboard(frames, out, source=info)
     job.progress.check()
     job.progress(0.6, "animated preview", force=True)
-    preview = media.animated_preview(src, out / "preview.mp4", source=info)
+    preview = media.animated_preview(frames, out / "preview.mp4", source=info)
     job.progress.check()
+    if small is not None:
+        small.unlink(missing_ok=True)
     job.progress(0.85, "storing images", force=True)
     prefix = video_images_prefix(ref.id, ref.version)
     storage.delete_prefix(prefix)
@@ -380,7 +394,43 @@ def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> 
     shutil.rmtree(out, ignore_errors=True)
     return {"poster_key": prefix + poster.name, "thumbnail_keys": [prefix + p.name for p in thumbs],
             "storyboard_key": prefix + board.vtt.name, "sprite_keys": [prefix + p.name for p in board.sprites],
-            "preview_key": prefix + preview.name}
+            "preview_key": prefix + preview.name, "frames_from": small_name or "source"}
+
+
+def _small_rendition(ref: AssetRef, folder: Path, storage: Storage, settings: Settings, *,
+                     min_width: int) -> tuple[Path | None, str | None]:
+    """The narrowest stored video rendition at least `min_width` wide, joined into one
+    fragmented MP4 in the scratch folder (CMAF init segment + media segments concatenate
+    into a valid file, which ffmpeg seeks in; its HLS demuxer drops frames with `-ss`/`-t`).
+    (None, None) when the transcode step recorded no such rendition or it is gone."""
+    with session_scope(settings) as session:
+        kind = next(step.kind for step in STEPS if step.name == "transcode")
+        transcoded = _latest_steps(session, ref.pipeline_job_id).get(kind)
+        result = transcoded.result if transcoded is not None and transcoded.status == JobStatus.SUCCEEDED else None
+    renditions = [r for r in (result or {}).get("renditions", [])
+                  if r.get("kind") == "video" and (r.get("width") or 0) >= min_width and r.get("playlist")]
+    if not renditions:
+        return None, None
+    chosen = min(renditions, key=lambda r: (r["width"], r["height"] or 0))
+    prefix = video_stream_prefix(ref.id, ref.version)
+    playlist = folder / f"images-{chosen['name']}.m3u8"
+    joined = folder / f"images-{chosen['name']}.mp4"
+    partial = joined.with_name(joined.name + ".part")
+    try:
+        storage.download(prefix + chosen["playlist"], playlist)
+        entries = read_media_playlist(playlist)
+        if not entries.ended or not entries.init or not entries.segments:
+            return None, None
+        with partial.open("wb") as handle:
+            for name in [entries.init, *(uri for uri, _ in entries.segments)]:
+                handle.write(storage.read_bytes(prefix + name))
+    except FileNotFoundError:  # removed meanwhile (e.g. a re-run of transcode): use the source
+        partial.unlink(missing_ok=True)
+        return None, None
+    finally:
+        playlist.unlink(missing_ok=True)
+    partial.replace(joined)
+    return joined, chosen["name"]
 
 
 def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image, ImageStat
 from sqlalchemy import select
 
 from lms.config import get_settings
@@ -90,6 +93,27 @@ def test_processed_video_reports_every_step_and_its_outputs(content_api, educato
     preview = [s for s in ffprobe_streams(asset["previewUrl"]) if s["codec_type"] == "video"]
     assert preview and int(preview[0]["width"]) <= 640
 
+
+
+def test_images_cover_the_video_and_small_ones_come_from_the_rendition(content_api, educator, ready_video):
+    _, token = educator
+    asset = content_api.data(ASSET, {"id": ready_video["id"]}, token)["videoAsset"]
+    with Image.open(io.BytesIO(httpx.get(asset["posterUrl"]).content)) as poster:
+        assert poster.size == (640, 360)  # the source's own resolution
+        assert ImageStat.Stat(poster.convert("L")).mean[0] > 20  # not a black frame
+    cues = re.findall(r"(\d+):(\d+):([\d.]+) --> (\d+):(\d+):([\d.]+)", httpx.get(asset["storyboardUrl"]).text)
+    ends = [int(h) * 3600 + int(m) * 60 + float(s) for *_, h, m, s in cues]
+    assert cues and cues[0][:3] == ("00", "00", "00.000")
+    assert abs(ends[-1] - asset["durationSeconds"]) < 0.05  # seeking previews up to the end
+    preview = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=width,codec_type", "-of", "json",
+         asset["previewUrl"]], capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert float(preview["format"]["duration"]) <= 10
+    assert [int(s["width"]) for s in preview["streams"] if s["codec_type"] == "video"] == [640]
+    status = content_api.data(STATUS, {"id": ready_video["id"]}, token)["videoProcessingStatus"]
+    images_job = next(s["jobId"] for s in status["steps"] if s["name"] == "images")
+    with session_scope() as session:  # the storyboard and preview did not decode the source again
+        assert session.get(Job, uuid.UUID(images_job)).result["frames_from"] == "360p"
 
 def test_uploader_is_emailed_when_the_video_is_ready(educator, ready_video, watcher):
     user, _ = educator

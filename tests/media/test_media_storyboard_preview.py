@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from media import animated_preview, probe, storyboard
+from media import animated_preview, is_black, plan_ladder, probe, storyboard, transcode_ladder
 
 
 def _seconds(stamp: str) -> float:
@@ -58,3 +59,46 @@ def test_preview_length_is_capped_at_ten_seconds(clip_360: Path, tmp_path: Path)
     out = animated_preview(clip_360, tmp_path / "preview.mp4", duration=60)
     result = probe(out)
     assert result.duration <= 10 and result.width <= 640
+
+
+@pytest.fixture(scope="module")
+def lowest_rung(clip_720: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """clip_720's 360p rung as the pipeline hands it over: init + media segments joined."""
+    rung = plan_ladder(1280, 720)[-1]
+    result = transcode_ladder(clip_720, tmp_path_factory.mktemp("rung"), [rung], segment_seconds=2,
+                              preset="ultrafast")
+    video = next(r for r in result.renditions if r.kind == "video")
+    joined = result.out_dir / "rung.mp4"
+    joined.write_bytes(b"".join(path.read_bytes() for path in video.files))
+    return joined
+
+
+def test_storyboard_from_the_lowest_rung_covers_the_source(
+    clip_720: Path, lowest_rung: Path, tmp_path: Path
+) -> None:
+    source = probe(clip_720)
+    board = storyboard(lowest_rung, tmp_path, interval=1, source=source)
+    cues = _parse_vtt(board.vtt.read_text())
+    assert len(cues) == math.ceil(source.duration - 1e-6)
+    assert cues[0][0] == 0.0 and cues[-1][1] == pytest.approx(source.duration, abs=0.01)
+    for (_, end, _, _), (start, _, _, _) in zip(cues, cues[1:]):
+        assert start == end
+    with Image.open(board.sprites[0]) as sheet:
+        for _, _, _, (x, y, w, h) in cues:
+            assert (w, h) == (160, 90)  # the default tile width, as from the source
+            assert sheet.crop((x, y, x + w, y + h)).convert("L").getextrema()[1] > 32
+
+
+def test_preview_from_the_lowest_rung_is_full_preview_size(
+    clip_720: Path, lowest_rung: Path, tmp_path: Path
+) -> None:
+    out = animated_preview(lowest_rung, tmp_path / "preview.mp4", duration=3, clips=3,
+                           source=probe(clip_720))
+    result = probe(out)
+    assert result.video_codec == "h264" and not result.has_audio
+    assert (result.width, result.height) == (640, 360)
+    assert 2.5 < result.duration <= 3.1
+    frame = tmp_path / "last.png"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-sseof", "-0.2", "-i", str(out),
+                    "-frames:v", "1", str(frame)], check=True, timeout=60)
+    assert not is_black(frame)  # the last excerpt (near the end of the source) has content
