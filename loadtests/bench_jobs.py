@@ -41,8 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/bench_jobs.py`
     sys.path.insert(0, str(ROOT))
 
-from loadtests.environment import admin_sql, isolated_broker_url, rabbitmqctl, use_environment  # noqa: E402
+from loadtests.environment import admin_sql, isolated_broker_url, release, use_environment  # noqa: E402
 
 BENCH_DB = f"lyceum_bench_{os.getpid()}"
 BENCH_VHOST = f"lyceum_bench_{os.getpid()}"
@@ -462,14 +460,7 @@ def cleanup(worker, bench, var_dir: Path, own_vhost: bool) -> None:
         worker.stop()
     if bench is not None:
         bench.stop_listeners()
-    if "lms.db" in sys.modules:
-        from lms.db import sync_sessionmaker
-
-        sync_sessionmaker().kw["bind"].dispose()
-    admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    shutil.rmtree(var_dir, ignore_errors=True)
-    if own_vhost:
-        rabbitmqctl("delete_vhost", BENCH_VHOST)
+    release(BENCH_DB, BENCH_VHOST, own_vhost, var_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/bench_transcode.py`
     sys.path.insert(0, str(ROOT))
 
-from loadtests.environment import admin_sql, isolated_broker_url, rabbitmqctl, use_environment  # noqa: E402
+from loadtests.environment import admin_sql, isolated_broker_url, release, use_environment  # noqa: E402
 
 BENCH_DB = f"lyceum_bench_transcode_{os.getpid()}"
 BENCH_VHOST = f"lyceum_bench_transcode_{os.getpid()}"
@@ -395,14 +395,7 @@ def cleanup(worker, api_process, api, bus, scratch: Path, own_vhost: bool) -> No
             step()
         except Exception as error:  # noqa: BLE001 - go on cleaning up
             print(f"bench: cleanup: {error}", file=sys.stderr)
-    if "lms.db" in sys.modules:
-        from lms.db import sync_sessionmaker
-
-        sync_sessionmaker().kw["bind"].dispose()
-    admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    shutil.rmtree(scratch, ignore_errors=True)
-    if own_vhost:
-        rabbitmqctl("delete_vhost", BENCH_VHOST)
+    release(BENCH_DB, BENCH_VHOST, own_vhost, scratch)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,9 @@ own keeps counts honest. Set the environment before anything from `lms` reads it
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -61,3 +63,18 @@ def admin_sql(sql: str) -> None:
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
         connection.execute(sql)
+
+
+def release(database: str, vhost: str, own_vhost: bool, *folders: Path) -> None:
+    """Undo the environment: close our connections, drop the database, remove the folders,
+    delete the vhost if we made it."""
+    if "lms.db" in sys.modules:
+        from lms.db import autocommit_engine, sync_sessionmaker
+
+        for engine in (sync_sessionmaker().kw["bind"], autocommit_engine()):
+            engine.dispose()
+    admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    if own_vhost:
+        rabbitmqctl("delete_vhost", vhost)

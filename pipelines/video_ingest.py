@@ -165,7 +165,7 @@ def run_step(kind: str, job: JobContext) -> dict[str, Any]:
         if not isinstance(error, TransientJobError) or job.attempt >= ref.max_attempts:
             _failed(ref, job.job_id, error.code, error.message, settings)
         raise
-    except Exception as error:  # a bug: the asset must not stay PROCESSING forever
+    except Exception:  # a bug: the asset must not stay PROCESSING forever
         # The task base records this step's failure itself, with the traceback for operators.
         _failed(ref, None, "INTERNAL_ERROR", "processing failed unexpectedly; operators have the details", settings)
         raise

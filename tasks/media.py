@@ -92,7 +92,7 @@ def check_resource(job: JobContext) -> dict:
         thumbnails: list[str] = []
         if detected in IMAGE_TYPES.values():
             try:
-                written = resize_image(local, folder / "thumbs", RESOURCE_THUMBNAIL_SIZES, stem="thumb")
+                resize_image(local, folder / "thumbs", RESOURCE_THUMBNAIL_SIZES, stem="thumb")
             except MediaError as error:
                 _resource_failed(asset_id, error.code, error.message, settings)
                 storage.delete(key)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import socket
 import ssl
 import tempfile
 import urllib.error

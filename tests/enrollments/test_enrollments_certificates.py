@@ -30,7 +30,7 @@ from tests.support import JobWatcher, create_user, start_worker
 MY_CERTIFICATES = f"{{ myCertificates {{ {CERTIFICATE_FIELDS} }} }}"
 ENROLLMENT_CERTIFICATE = f"query($e: ID!) {{ enrollment(id: $e) {{ status certificate {{ {CERTIFICATE_FIELDS} }} }} }}"
 REGENERATE = f"mutation($e: ID!) {{ regenerateCertificate(enrollmentId: $e) {{ {CERTIFICATE_FIELDS} }} }}"
-REVOKE = f"mutation($c: String!) {{ revokeCertificate(certificateId: $c, reason: \"issued in error\") {{ status }} }}"
+REVOKE = "mutation($c: String!) { revokeCertificate(certificateId: $c, reason: \"issued in error\") { status } }"
 
 PROGRESS = gql("subscription($e: ID!) { enrollmentProgressUpdated(enrollmentId: $e) "
                "{ enrollmentId status progressPercent completedLessons totalLessons } }")
