@@ -90,33 +90,51 @@ def start_pipeline(enrollment_ids: list[uuid.UUID]) -> float:
     return first
 
 
-def wait_issued(certificate_count: int, deadline: Deadline) -> float:
-    from sqlalchemy import func, select
+class IssueWatcher:
+    """Counts finished `certificates.issue` jobs from the event bus, so waiting for the
+    pipeline adds no database queries to what is being measured."""
 
-    from lms.db import session_scope
-    from lms.enrollments.models import Certificate, CertificateStatus
+    def __init__(self) -> None:
+        import threading
 
-    while True:
-        with session_scope() as session:
-            issued = session.scalar(select(func.count()).select_from(Certificate)
-                                    .where(Certificate.status == CertificateStatus.ISSUED))
-            failed = session.scalar(select(func.count()).select_from(Certificate)
-                                    .where(Certificate.status == CertificateStatus.PENDING,
-                                           Certificate.generation_job_id.in_(_failed_jobs())))
-        if issued >= certificate_count:
-            return time.perf_counter()
-        if failed:
-            raise BenchAborted(f"{failed} certificate job(s) failed")
-        deadline.check(f"the pipeline ({issued} of {certificate_count} issued)")
-        time.sleep(0.05)
+        from lms.enrollments.certificates import ISSUE_JOB
+        from lms.events.bus import EventListener
+        from lms.jobs.service import JOB_TOPIC
 
+        self.topic, self.kind = JOB_TOPIC, ISSUE_JOB
+        self.succeeded = 0
+        self.failed = 0
+        self.changed = threading.Condition()
+        self.listener = EventListener(self._on_event)
 
-def _failed_jobs():
-    from sqlalchemy import select
+    def _on_event(self, topic: str, data: dict) -> None:
+        if topic != self.topic or data.get("kind") != self.kind:
+            return
+        with self.changed:
+            if data["status"] == "SUCCEEDED":
+                self.succeeded += 1
+            elif data["status"] == "FAILED":
+                self.failed += 1
+            self.changed.notify_all()
 
-    from lms.jobs.models import Job, JobStatus
+    def __enter__(self) -> "IssueWatcher":
+        self.listener.start()
+        if not self.listener.ready.wait(15):
+            raise BenchAborted("event bus listener did not start")
+        return self
 
-    return select(Job.id).where(Job.kind == "certificates.issue", Job.status == JobStatus.FAILED)
+    def __exit__(self, *exc) -> None:
+        self.listener.stop()
+
+    def wait(self, count: int, deadline: Deadline) -> float:
+        """Block until `count` jobs have succeeded; the time of the last one."""
+        with self.changed:
+            while self.succeeded < count:
+                if self.failed:
+                    raise BenchAborted(f"{self.failed} certificate job(s) failed")
+                deadline.check(f"the pipeline ({self.succeeded} of {count} issued)")
+                self.changed.wait(1.0)
+        return time.perf_counter()
 
 
 def snapshots(enrollment_ids: list[uuid.UUID]) -> list:
@@ -163,12 +181,13 @@ def run(args: argparse.Namespace) -> dict:
             raise BenchAborted(f"worker did not start: {str(error)[-2000:]}") from None
         print(f"bench: database {BENCH_DB}, worker -Q certificates -c {args.concurrency}, N={args.n}", flush=True)
 
-        # Warm-up: fonts loaded in every pool child, connections open, statements compiled.
-        start_pipeline(warm_ids)
-        wait_issued(warm, deadline)
+        with IssueWatcher() as issued:
+            # Warm-up: fonts loaded in every pool child, connections open, statements compiled.
+            start_pipeline(warm_ids)
+            issued.wait(warm, deadline)
 
-        first = start_pipeline(ids)
-        last = wait_issued(warm + args.n, deadline)
+            first = start_pipeline(ids)
+            last = issued.wait(warm + args.n, deadline)
         pipeline_seconds = last - first
         print(f"bench: pipeline done in {pipeline_seconds:.2f} s", flush=True)
 

@@ -11,7 +11,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -78,3 +81,16 @@ def release(database: str, vhost: str, own_vhost: bool, *folders: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     if own_vhost:
         rabbitmqctl("delete_vhost", vhost)
+
+
+def wait_until_healthy(url: str, timeout: float = 60, *, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Whether the server at `url` answered `/healthz` within `timeout` (giving up early
+    once `alive()` says its process has exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.3)  # a port that is not open yet announces nothing to await
+    return False

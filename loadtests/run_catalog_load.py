@@ -49,7 +49,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/run_catalog_load.py`
     sys.path.insert(0, str(ROOT))
 
-from loadtests.environment import admin_sql, isolated_broker_url, rabbitmqctl, use_environment  # noqa: E402
+from loadtests.environment import (  # noqa: E402
+    admin_sql,
+    isolated_broker_url,
+    rabbitmqctl,
+    use_environment,
+    wait_until_healthy,
+)
 
 SCENARIO = Path(__file__).resolve().parent / "locust_catalog.py"
 BENCH_DB = f"lyceum_bench_catalog_load_{os.getpid()}"
@@ -193,16 +199,8 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise BenchAborted(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
+        if not wait_until_healthy(self.url, timeout, alive=lambda: self.popen.poll() is None):
+            raise BenchAborted(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far (Linux /proc)."""

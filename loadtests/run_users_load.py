@@ -23,12 +23,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # also runnable as `python loadtests/run_users_load.py`
+    sys.path.insert(0, str(ROOT))
+
+from loadtests.environment import wait_until_healthy  # noqa: E402
 SCENARIO = Path(__file__).resolve().parent / "locust_users.py"
 LIFTED = {
     "LMS_RATE_LOGIN_IP": "100000000/60",
@@ -45,14 +47,8 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the API at {url} did not come up within {timeout} s")
+    if not wait_until_healthy(url, timeout):
+        raise SystemExit(f"the API at {url} did not come up within {timeout} s")
 
 
 def start_api(workdir: Path) -> tuple[subprocess.Popen, str]:
