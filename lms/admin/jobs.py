@@ -18,8 +18,23 @@ from lms.users.models import Role
 MAX_BULK_RETRY = 1000
 
 
+def require_operator(viewer: Viewer):
+    """Operators are admins: job history, live queues and their streams are theirs."""
+    return require_role(viewer, Role.ADMIN)
+
+
+def may_see_traceback(viewer: Viewer) -> bool:
+    """Tracebacks name internals: admins only."""
+    return viewer.is_admin
+
+
+def may_download_export(viewer: Viewer, requested_by_id) -> bool:
+    """An export's files are for admins and whoever asked for it."""
+    return viewer.is_admin or (viewer.user_id is not None and viewer.user_id == requested_by_id)
+
+
 def job_details(session: Session, viewer: Viewer, *, queue_name: str, job_id: str) -> tuple[Job, list[JobEvent]]:
-    require_role(viewer, Role.ADMIN)
+    require_operator(viewer)
     job = get_job(session, job_id)
     if job.queue != queue_name:
         raise NotFound(f"no job {job_id} on queue {queue_name!r}", code="JOB_NOT_FOUND")
@@ -38,7 +53,7 @@ def retry_jobs(
     since: datetime | None = None,
 ) -> list[Job]:
     """Retry one job, or every failed job of a queue; each as the same job, never a copy."""
-    actor = require_role(viewer, Role.ADMIN)
+    actor = require_operator(viewer)
     if (job_id is None) == (queue_name is None):
         raise ValidationFailed("give exactly one of jobId or queueName", code="BAD_USER_INPUT")
     if job_id is not None:

@@ -20,8 +20,6 @@ from lms.admin.inspection import Inspection, inspect_workers
 from lms.jobs.models import Job, JobEvent
 from lms.jobs.queues import QUEUES
 from lms.jobs.service import JOB_TOPIC
-from lms.security import require_role
-from lms.users.models import Role
 
 STATS_TOPIC = "admin.queue_stats"  # published by tasks/admin.py
 
@@ -49,15 +47,14 @@ def job_view(job: Job, events: list[JobEvent] | None = None) -> dict[str, Any]:
 
 @job_type.field("downloads")
 def resolve_downloads(job: dict, info) -> list[dict]:
-    viewer = info.context.viewer
-    if not (viewer.is_admin or (viewer.user_id and viewer.user_id == job.get("requested_by_id"))):
+    if not admin_jobs.may_download_export(info.context.viewer, job.get("requested_by_id")):
         return []
     return exports.download_links(job.get("result"), info.context.settings)
 
 
 @job_type.field("errorTraceback")
 def resolve_error_traceback(job: dict, info) -> str | None:
-    return job["error_traceback"] if info.context.viewer.is_admin else None
+    return job["error_traceback"] if admin_jobs.may_see_traceback(info.context.viewer) else None
 
 
 @query.field("jobDetails")
@@ -85,7 +82,7 @@ async def resolve_retry_jobs(_, info, input: dict) -> dict:
 @subscription.source("jobEvents")
 async def job_events_source(_, info, queue_name: str | None = None):
     ctx = info.context
-    require_role(ctx.require_viewer(), Role.ADMIN)
+    admin_jobs.require_operator(ctx.require_viewer())
     async with ctx.hub.listen(JOB_TOPIC) as events:
         while True:
             event = await events.get()
@@ -101,7 +98,7 @@ def resolve_job_events(event: dict, *_args, **_kwargs) -> dict:
 def _admin(info):
     """Authorize before any expensive broadcast; the services check again."""
     viewer = info.context.require_viewer()
-    require_role(viewer, Role.ADMIN)
+    admin_jobs.require_operator(viewer)
     return viewer
 
 
