@@ -51,13 +51,14 @@ def normalize_code(text: str) -> str:
     check symbol: use :func:`is_well_formed` for that.
     """
     compact = "".join(
-        ch for ch in unicodedata.normalize("NFKC", text).upper()
+        ch
+        for ch in unicodedata.normalize("NFKC", text).upper()
         if not ch.isspace() and ch not in _SEPARATORS
     )
     # Strip the prefix before mapping look-alikes: the L of LYC is not a one. The length
     # decides, so a bare code whose data happens to start with "1YC" typed as "lyc" is safe.
     if len(compact) == len(CODE_PREFIX) + _SYMBOLS and compact.startswith(CODE_PREFIX):
-        compact = compact[len(CODE_PREFIX):]
+        compact = compact[len(CODE_PREFIX) :]
     if len(compact) != _SYMBOLS:
         raise ValueError(f"a certificate code has {_SYMBOLS} symbols after its prefix")
     symbols = compact.translate(_LOOKALIKES)
@@ -72,14 +73,14 @@ def is_well_formed(code: str) -> bool:
     if not isinstance(code, str):  # callers pass raw request input; never raise on it
         return False
     try:
-        symbols = normalize_code(code)[len(CODE_PREFIX):].replace("-", "")
+        symbols = normalize_code(code)[len(CODE_PREFIX) :].replace("-", "")
     except ValueError:
         return False
     return _check_symbol(symbols[:-1]) == symbols[-1]
 
 
 def _format(symbols: str) -> str:
-    groups = [symbols[i:i + _GROUP] for i in range(0, len(symbols), _GROUP)]
+    groups = [symbols[i : i + _GROUP] for i in range(0, len(symbols), _GROUP)]
     return "-".join([CODE_PREFIX, *groups])
 
 

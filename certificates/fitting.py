@@ -19,8 +19,16 @@ __all__ = ["fit_lines"]
 _MAX_CANDIDATE_SPLITS = 5000  # bounds the brute-force search for pathological word counts
 
 
-def fit_lines(face: Typeface, text: str, *, max_width: float, max_size: float,
-              min_size: float, max_lines: int = 1, url: bool = False) -> tuple[float, list[str]]:
+def fit_lines(
+    face: Typeface,
+    text: str,
+    *,
+    max_width: float,
+    max_size: float,
+    min_size: float,
+    max_lines: int = 1,
+    url: bool = False,
+) -> tuple[float, list[str]]:
     """Return (font size, lines) so that every line is at most ``max_width`` points wide.
 
     Lines break between words, or after a slash when ``url`` is set (URLs have no spaces).
@@ -43,8 +51,9 @@ def fit_lines(face: Typeface, text: str, *, max_width: float, max_size: float,
     return best
 
 
-def _balanced_split(words: list[str], unit: list[float], space: float, joiner: str,
-                    count: int) -> tuple[float, list[str]]:
+def _balanced_split(
+    words: list[str], unit: list[float], space: float, joiner: str, count: int
+) -> tuple[float, list[str]]:
     """Split words into ``count`` lines minimising the widest line (unit widths at size 1)."""
     prefix = [0.0, *itertools.accumulate(unit)]
 

@@ -36,8 +36,12 @@ from certificates.rtl import visual_order
 
 __all__ = ["Typeface", "heading", "script", "body", "body_bold"]
 
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts",
-             "/System/Library/Fonts")
+FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "/Library/Fonts",
+    "/System/Library/Fonts",
+)
 
 # TrueType CJK fonts commonly packaged on Linux, most complete first.
 CJK_FALLBACK_FILES = (
@@ -78,8 +82,9 @@ class Typeface:
         """Width of ``text`` in points at ``size``, measured run by run with stringWidth."""
         return sum(pdfmetrics.stringWidth(run, font, size) for font, run in self.runs(text))
 
-    def draw(self, canvas: Canvas, x: float, y: float, text: str, size: float,
-             align: Align = "center") -> None:
+    def draw(
+        self, canvas: Canvas, x: float, y: float, text: str, size: float, align: Align = "center"
+    ) -> None:
         """Draw ``text`` on one line with its baseline at ``y``, aligned on ``x``."""
         runs = self.runs(text)
         total = sum(pdfmetrics.stringWidth(run, font, size) for font, run in runs)

@@ -117,8 +117,9 @@ def layout_certificate(data: CertificateData, *, paper: Paper = "A4") -> Certifi
     texts: list[TextLine] = []
     rules: list[Rule] = []
 
-    school_size, (school,) = fit_lines(body_bold(), data.school_name.upper(), max_width=content,
-                                       max_size=13, min_size=8)
+    school_size, (school,) = fit_lines(
+        body_bold(), data.school_name.upper(), max_width=content, max_size=13, min_size=8
+    )
     texts.append(TextLine(school, body_bold(), school_size, cx, height - 80, color=GOLD))
     title_y = height - 128
     texts.append(TextLine(TITLE, heading(), 34, cx, title_y))
@@ -140,17 +141,27 @@ def layout_certificate(data: CertificateData, *, paper: Paper = "A4") -> Certifi
     return CertificateLayout(width, height, frames, rules, texts, qr)
 
 
-def _middle_block(data: CertificateData, cx: float,
-                  content: float) -> tuple[list[TextLine], list[Rule], float]:
+def _middle_block(
+    data: CertificateData, cx: float, content: float
+) -> tuple[list[TextLine], list[Rule], float]:
     texts: list[TextLine] = []
     rules: list[Rule] = []
     y = 0.0  # baseline of the last line placed; we walk downwards
 
-    def stack(face: Typeface, text: str, *, gap: float, max_size: float, min_size: float,
-              max_lines: int, color: str) -> tuple[float, list[str]]:
+    def stack(
+        face: Typeface,
+        text: str,
+        *,
+        gap: float,
+        max_size: float,
+        min_size: float,
+        max_lines: int,
+        color: str,
+    ) -> tuple[float, list[str]]:
         nonlocal y
-        size, lines = fit_lines(face, text, max_width=content, max_size=max_size,
-                                min_size=min_size, max_lines=max_lines)
+        size, lines = fit_lines(
+            face, text, max_width=content, max_size=max_size, min_size=min_size, max_lines=max_lines
+        )
         y -= gap + 0.8 * size  # 0.8 em: roughly the ascent of the first line
         for i, line in enumerate(lines):
             if i:
@@ -158,25 +169,34 @@ def _middle_block(data: CertificateData, cx: float,
             texts.append(TextLine(line, face, size, cx, y, color=color))
         return size, lines
 
-    stack(script(), "This certifies that", gap=0, max_size=15, min_size=15, max_lines=1,
-          color=MUTED)
-    name_size, name_lines = stack(heading(), data.student_name, gap=14, max_size=32,
-                                  min_size=18, max_lines=3, color=INK)
+    stack(
+        script(), "This certifies that", gap=0, max_size=15, min_size=15, max_lines=1, color=MUTED
+    )
+    name_size, name_lines = stack(
+        heading(), data.student_name, gap=14, max_size=32, min_size=18, max_lines=3, color=INK
+    )
     widest = max(heading().width(line, name_size) for line in name_lines)
     half = min(content, max(0.45 * content, widest + 40)) / 2
     y -= 0.3 * name_size + 6
     rules.append(Rule(cx - half, cx + half, y))
-    stack(script(), "has successfully completed the course", gap=14, max_size=15, min_size=15,
-          max_lines=1, color=MUTED)
+    stack(
+        script(),
+        "has successfully completed the course",
+        gap=14,
+        max_size=15,
+        min_size=15,
+        max_lines=1,
+        color=MUTED,
+    )
     stack(heading(), data.course_title, gap=10, max_size=24, min_size=14, max_lines=2, color=INK)
     if data.instructors_line:
-        stack(body(), data.instructors_line, gap=12, max_size=12, min_size=9, max_lines=2,
-              color=MUTED)
+        stack(
+            body(), data.instructors_line, gap=12, max_size=12, min_size=9, max_lines=2, color=MUTED
+        )
     return texts, rules, -y + 4  # + a descender's worth below the last baseline
 
 
-def _bottom_band(data: CertificateData,
-                 width: float) -> tuple[list[TextLine], list[Rule], QrCode]:
+def _bottom_band(data: CertificateData, width: float) -> tuple[list[TextLine], list[Rule], QrCode]:
     """Three columns: issue date, certificate id, QR code with the URL under it."""
     texts: list[TextLine] = []
     rules: list[Rule] = []
@@ -184,8 +204,12 @@ def _bottom_band(data: CertificateData,
 
     columns = (
         (0.20 * width, 0.22 * width, data.issued_on, "Date of issue"),
-        (0.50 * width, 0.32 * width, data.certificate_code,
-         "Certificate ID" + (f" \u00b7 version {data.version}" if data.version > 1 else "")),
+        (
+            0.50 * width,
+            0.32 * width,
+            data.certificate_code,
+            "Certificate ID" + (f" \u00b7 version {data.version}" if data.version > 1 else ""),
+        ),
     )
     for centre, col_width, value, label in columns:
         size, (line,) = fit_lines(body(), value, max_width=col_width, max_size=12, min_size=6)
@@ -194,13 +218,28 @@ def _bottom_band(data: CertificateData,
         texts.append(TextLine(label, body(), 8.5, centre, label_y, color=MUTED))
 
     qr_centre, qr_y = 0.80 * width, 62.0
-    qr = QrCode(qr_centre - QR_SIZE / 2, qr_y, QR_SIZE, qr_modules(data.verification_url),
-                data.verification_url)
-    url_size, url_lines = fit_lines(body(), data.verification_url, max_width=0.26 * width,
-                                    max_size=7.5, min_size=6.5, max_lines=2, url=True)
+    qr = QrCode(
+        qr_centre - QR_SIZE / 2,
+        qr_y,
+        QR_SIZE,
+        qr_modules(data.verification_url),
+        data.verification_url,
+    )
+    url_size, url_lines = fit_lines(
+        body(),
+        data.verification_url,
+        max_width=0.26 * width,
+        max_size=7.5,
+        min_size=6.5,
+        max_lines=2,
+        url=True,
+    )
     for i, line in enumerate(url_lines):
-        texts.append(TextLine(line, body(), url_size, qr_centre, qr_y - 11 - i * 1.25 * url_size,
-                              color=MUTED))
+        texts.append(
+            TextLine(
+                line, body(), url_size, qr_centre, qr_y - 11 - i * 1.25 * url_size, color=MUTED
+            )
+        )
     return texts, rules, qr
 
 

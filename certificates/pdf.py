@@ -21,8 +21,9 @@ __all__ = ["CertificateData", "Paper", "render_certificate_pdf"]
 log = logging.getLogger(__name__)
 
 
-def render_certificate_pdf(data: CertificateData, *, paper: Paper = "A4",
-                           compress: bool = True) -> bytes:
+def render_certificate_pdf(
+    data: CertificateData, *, paper: Paper = "A4", compress: bool = True
+) -> bytes:
     """Return the certificate as PDF bytes.
 
     ``compress=False`` leaves content streams readable, for debugging and tests.
@@ -31,8 +32,12 @@ def render_certificate_pdf(data: CertificateData, *, paper: Paper = "A4",
     _warn_about_substitutes(layout)
 
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=(layout.width, layout.height), invariant=1,
-                    pageCompression=1 if compress else 0)
+    canvas = Canvas(
+        buffer,
+        pagesize=(layout.width, layout.height),
+        invariant=1,
+        pageCompression=1 if compress else 0,
+    )
     canvas.setTitle(f"{TITLE}: {data.course_title}")
     canvas.setAuthor(data.school_name)
     canvas.setSubject(f"Awarded to {data.student_name}, certificate {data.certificate_code}")
@@ -48,8 +53,14 @@ def _draw(canvas: Canvas, layout: CertificateLayout) -> None:
     for frame in layout.frames:
         canvas.setStrokeColor(HexColor(frame.color))
         canvas.setLineWidth(frame.thickness)
-        canvas.rect(frame.inset, frame.inset, layout.width - 2 * frame.inset,
-                    layout.height - 2 * frame.inset, stroke=1, fill=0)
+        canvas.rect(
+            frame.inset,
+            frame.inset,
+            layout.width - 2 * frame.inset,
+            layout.height - 2 * frame.inset,
+            stroke=1,
+            fill=0,
+        )
     for rule in layout.rules:
         canvas.setStrokeColor(HexColor(rule.color))
         canvas.setLineWidth(rule.thickness)
@@ -78,8 +89,9 @@ def _draw_qr(canvas: Canvas, qr: QrCode) -> None:
     canvas.setFillColor(HexColor("#000000"))
     canvas.drawPath(path, stroke=0, fill=1)
     # Clicking the code (or the URL under it) in a PDF viewer opens the verification page.
-    canvas.linkURL(qr.url, (qr.x, qr.y - 16, qr.x + qr.size, qr.y + qr.size), relative=0,
-                   thickness=0)
+    canvas.linkURL(
+        qr.url, (qr.x, qr.y - 16, qr.x + qr.size, qr.y + qr.size), relative=0, thickness=0
+    )
 
 
 def _warn_about_substitutes(layout: CertificateLayout) -> None:

@@ -45,5 +45,5 @@ def qr_modules(url: str) -> list[list[bool]]:
     """
     code = _build(url)
     matrix = code.get_matrix()  # includes the border
-    inner = matrix[QUIET_ZONE:len(matrix) - QUIET_ZONE]
-    return [list(row[QUIET_ZONE:len(row) - QUIET_ZONE]) for row in inner]
+    inner = matrix[QUIET_ZONE : len(matrix) - QUIET_ZONE]
+    return [list(row[QUIET_ZONE : len(row) - QUIET_ZONE]) for row in inner]

@@ -100,8 +100,12 @@ def shape_arabic(text: str) -> str:
                 i += 2
                 continue
         joined_after = after is not None and _joins_forward(ch) and _joins_backward(after)
-        form = {(False, False): "isolated", (True, False): "final",
-                (False, True): "initial", (True, True): "medial"}[(joined_before, joined_after)]
+        form = {
+            (False, False): "isolated",
+            (True, False): "final",
+            (False, True): "initial",
+            (True, True): "medial",
+        }[(joined_before, joined_after)]
         available = forms[ch]
         out.append(available.get(form) or available.get("isolated") or ch)
         i += 1
@@ -172,8 +176,14 @@ def visual_order(text: str) -> str:
     if not has_rtl(text):
         return text
     text = shape_arabic(text)
-    first = next((unicodedata.bidirectional(ch) for ch in text
-                  if unicodedata.bidirectional(ch) in ("L", "R", "AL")), "L")
+    first = next(
+        (
+            unicodedata.bidirectional(ch)
+            for ch in text
+            if unicodedata.bidirectional(ch) in ("L", "R", "AL")
+        ),
+        "L",
+    )
     base = 1 if first in _STRONG_RTL else 0
     types = _bidi_types(text, base)
     # I1/I2: embedding levels.

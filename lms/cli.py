@@ -1,13 +1,13 @@
 """The `lms` command: run, migrate and inspect Lyceum.
 
-    lms up              migrate, then API + worker + scheduler on this machine
-    lms serve           the API (hypercorn)
-    lms worker          a Celery worker (-Q queues, -c concurrency)
-    lms beat            the scheduler (relay of unpublished jobs, periodic work)
-    lms monitor         the Celery events monitor (live task events, worker heartbeats)
-    lms migrate         apply database migrations
-    lms export-schema   print the GraphQL SDL
-    lms create-admin    create an admin account (the only way besides another admin)
+lms up              migrate, then API + worker + scheduler on this machine
+lms serve           the API (hypercorn)
+lms worker          a Celery worker (-Q queues, -c concurrency)
+lms beat            the scheduler (relay of unpublished jobs, periodic work)
+lms monitor         the Celery events monitor (live task events, worker heartbeats)
+lms migrate         apply database migrations
+lms export-schema   print the GraphQL SDL
+lms create-admin    create an admin account (the only way besides another admin)
 """
 
 from __future__ import annotations
@@ -76,13 +76,18 @@ def cmd_worker(args) -> int:
 
     argv = [
         "worker",
-        "--loglevel", args.loglevel,
-        "-Q", args.queues,
-        "-c", str(args.concurrency or get_settings().worker_concurrency),
-        "--hostname", args.hostname,
+        "--loglevel",
+        args.loglevel,
+        "-Q",
+        args.queues,
+        "-c",
+        str(args.concurrency or get_settings().worker_concurrency),
+        "--hostname",
+        args.hostname,
         # Long work takes one message at a time; short jobs keep a few in hand so a
         # pool child never idles waiting for the next delivery.
-        "--prefetch-multiplier", "1" if LONG_QUEUES & set(args.queues.split(",")) else "4",
+        "--prefetch-multiplier",
+        "1" if LONG_QUEUES & set(args.queues.split(",")) else "4",
         "-E",  # task events, for live monitoring
         "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]
@@ -139,7 +144,9 @@ def cmd_create_admin(args) -> int:
         passwords.check_strength(password, email=email, settings=settings)
         password_hash = passwords.hash_password(password, settings)
         with session_scope(settings) as session:
-            user = service.create_admin(session, email=email, name=args.name, password_hash=password_hash)
+            user = service.create_admin(
+                session, email=email, name=args.name, password_hash=password_hash
+            )
     except LmsError as error:
         print(f"lms: {error.code}: {error.message}", file=sys.stderr)
         return 1
@@ -198,7 +205,9 @@ def cmd_up(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lms", description="Lyceum learning platform")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="migrate, then run API + worker + scheduler").set_defaults(func=cmd_up)
+    sub.add_parser("up", help="migrate, then run API + worker + scheduler").set_defaults(
+        func=cmd_up
+    )
     serve = sub.add_parser("serve", help="run the API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -214,14 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
     beat.add_argument("--loglevel", default="info")
     beat.set_defaults(func=cmd_beat)
     monitor = sub.add_parser("monitor", help="run the Celery events monitor")
-    monitor.add_argument("--grace", type=float, default=5.0, help="seconds a job row may lag its Celery events")
+    monitor.add_argument(
+        "--grace", type=float, default=5.0, help="seconds a job row may lag its Celery events"
+    )
     monitor.set_defaults(func=cmd_monitor)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     make = sub.add_parser("makemigration", help="autogenerate a migration from the models")
     make.add_argument("message")
     make.set_defaults(func=cmd_makemigration)
-    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
-    sub.add_parser("relay", help="publish committed-but-unpublished jobs now").set_defaults(func=cmd_relay)
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
+        func=cmd_export_schema
+    )
+    sub.add_parser("relay", help="publish committed-but-unpublished jobs now").set_defaults(
+        func=cmd_relay
+    )
     admin = sub.add_parser("create-admin", help="create an admin account")
     admin.add_argument("email")
     admin.add_argument("--name", default="Administrator")

@@ -17,7 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 BROKER_SCHEMES = ("filesystem", "amqp", "amqps", "pyamqp")
 STORAGE_SCHEMES = ("file", "s3")
-_URL_SCHEMES = {"database_url": DATABASE_SCHEMES, "broker_url": BROKER_SCHEMES, "storage_url": STORAGE_SCHEMES}
+_URL_SCHEMES = {
+    "database_url": DATABASE_SCHEMES,
+    "broker_url": BROKER_SCHEMES,
+    "storage_url": STORAGE_SCHEMES,
+}
 DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"
 
 
@@ -100,7 +104,9 @@ class Settings(BaseSettings):
     video_max_width: int = Field(4096, ge=16)
     video_max_height: int = Field(2160, ge=16)
     media_segment_seconds: float = Field(4.0, gt=0, le=20)
-    media_preset: str = Field("veryfast", pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
+    media_preset: str = Field(
+        "veryfast", pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$"
+    )
     media_work_dir: Path | None = None  # scratch space for ffmpeg; default var_dir/"work"
 
     @field_validator("database_url", "broker_url", "storage_url")
@@ -182,7 +188,9 @@ def check_domain_settings() -> None:
             prefix = settings_class.model_config["env_prefix"]
             first = error.errors()[0]
             field = ".".join(str(part) for part in first["loc"]).upper()
-            raise ConfigError(f"{prefix}{field}: {first['msg'].removeprefix('Value error, ')}") from None
+            raise ConfigError(
+                f"{prefix}{field}: {first['msg'].removeprefix('Value error, ')}"
+            ) from None
 
 
 @functools.lru_cache(maxsize=1)

@@ -33,7 +33,9 @@ class Limit:
 def _exceeded(what: str, retry_after: float) -> RateLimited:
     seconds = max(1, math.ceil(retry_after))
     return RateLimited(
-        f"too many {what} attempts; try again in {seconds} s", code="RATE_LIMITED", retryAfter=seconds
+        f"too many {what} attempts; try again in {seconds} s",
+        code="RATE_LIMITED",
+        retryAfter=seconds,
     )
 
 

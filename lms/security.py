@@ -70,7 +70,9 @@ def decode_access_token(token: str, settings: Settings | None = None) -> AccessC
         )
         if claims["typ"] != "access":
             raise jwt.InvalidTokenError("not an access token")
-        return AccessClaims(uuid.UUID(claims["sub"]), Role(claims["role"]), int(claims.get("ver", 0)))
+        return AccessClaims(
+            uuid.UUID(claims["sub"]), Role(claims["role"]), int(claims.get("ver", 0))
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("access token expired", code="TOKEN_EXPIRED") from None
     except (jwt.InvalidTokenError, KeyError, ValueError):

@@ -28,18 +28,27 @@ class LinkExpired(Forbidden):
 
 
 def _key(settings: Settings, purpose: str) -> bytes:
-    return hmac.new(settings.secret_key.encode(), f"lms.signing.{purpose}".encode(), hashlib.sha256).digest()
+    return hmac.new(
+        settings.secret_key.encode(), f"lms.signing.{purpose}".encode(), hashlib.sha256
+    ).digest()
 
 
-def sign(path: str, expires: int, *, purpose: str = "files", settings: Settings | None = None) -> str:
+def sign(
+    path: str, expires: int, *, purpose: str = "files", settings: Settings | None = None
+) -> str:
     settings = settings or get_settings()
     message = f"{path}\n{expires}".encode()
     return hmac.new(_key(settings, purpose), message, hashlib.sha256).hexdigest()
 
 
 def verify(
-    path: str, expires: str | None, signature: str | None, *, purpose: str = "files",
-    settings: Settings | None = None, now: float | None = None,
+    path: str,
+    expires: str | None,
+    signature: str | None,
+    *,
+    purpose: str = "files",
+    settings: Settings | None = None,
+    now: float | None = None,
 ) -> None:
     """Raise SignatureInvalid or LinkExpired unless the link is genuine and current."""
     if not expires or not signature or not expires.isdigit():

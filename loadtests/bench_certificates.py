@@ -52,21 +52,46 @@ def make_enrollments(n: int) -> list[uuid.UUID]:
 
     now = utcnow()
     with session_scope() as session:
-        teacher = User(email=f"t-{uuid.uuid4().hex[:8]}@bench.test", name="Ada Lovelace", role=Role.EDUCATOR)
+        teacher = User(
+            email=f"t-{uuid.uuid4().hex[:8]}@bench.test", name="Ada Lovelace", role=Role.EDUCATOR
+        )
         session.add(teacher)
         session.flush()
-        course = Course(slug=f"bench-{uuid.uuid4().hex[:8]}", title="Analytical Engines for Beginners",
-                        owner_id=teacher.id, status=CourseStatus.PUBLISHED)
+        course = Course(
+            slug=f"bench-{uuid.uuid4().hex[:8]}",
+            title="Analytical Engines for Beginners",
+            owner_id=teacher.id,
+            status=CourseStatus.PUBLISHED,
+        )
         session.add(course)
         session.flush()
-        session.add(CourseInstructor(course_id=course.id, user_id=teacher.id, role=InstructorRole.OWNER))
-        students = [User(email=f"s{i}-{uuid.uuid4().hex[:8]}@bench.test", name=f"Student Number {i}",
-                         role=Role.STUDENT) for i in range(n)]
+        session.add(
+            CourseInstructor(course_id=course.id, user_id=teacher.id, role=InstructorRole.OWNER)
+        )
+        students = [
+            User(
+                email=f"s{i}-{uuid.uuid4().hex[:8]}@bench.test",
+                name=f"Student Number {i}",
+                role=Role.STUDENT,
+            )
+            for i in range(n)
+        ]
         session.add_all(students)
         session.flush()
-        enrollments = [Enrollment(student_id=s.id, course_id=course.id, status=EnrollmentStatus.COMPLETED,
-                                  progress_percent=100.0, completed_lessons=1, total_lessons=1,
-                                  enrolled_at=now, updated_at=now, completed_at=now) for s in students]
+        enrollments = [
+            Enrollment(
+                student_id=s.id,
+                course_id=course.id,
+                status=EnrollmentStatus.COMPLETED,
+                progress_percent=100.0,
+                completed_lessons=1,
+                total_lessons=1,
+                enrolled_at=now,
+                updated_at=now,
+                completed_at=now,
+            )
+            for s in students
+        ]
         session.add_all(enrollments)
         session.flush()
         return [e.id for e in enrollments]
@@ -82,7 +107,7 @@ def start_pipeline(enrollment_ids: list[uuid.UUID]) -> float:
 
     first = None
     for start in range(0, len(enrollment_ids), PER_TRANSACTION):
-        chunk = enrollment_ids[start:start + PER_TRANSACTION]
+        chunk = enrollment_ids[start : start + PER_TRANSACTION]
         with session_scope() as session:
             for enrollment in session.scalars(select(Enrollment).where(Enrollment.id.in_(chunk))):
                 start_issuance(session, enrollment, requested_by_id=None)
@@ -146,7 +171,9 @@ def snapshots(enrollment_ids: list[uuid.UUID]) -> list:
     from lms.enrollments.models import Certificate
 
     with sync_sessionmaker()() as session:  # closed without a commit: nothing is changed
-        certificates = session.scalars(select(Certificate).where(Certificate.enrollment_id.in_(enrollment_ids))).all()
+        certificates = session.scalars(
+            select(Certificate).where(Certificate.enrollment_id.in_(enrollment_ids))
+        ).all()
         result = []
         for cert in certificates:
             stored, cert.version = cert.content_hash, 0  # ask what version 1 prints
@@ -179,7 +206,10 @@ def run(args: argparse.Namespace) -> dict:
             worker = start_worker("certificates", concurrency=args.concurrency)
         except AssertionError as error:
             raise BenchAborted(f"worker did not start: {str(error)[-2000:]}") from None
-        print(f"bench: database {BENCH_DB}, worker -Q certificates -c {args.concurrency}, N={args.n}", flush=True)
+        print(
+            f"bench: database {BENCH_DB}, worker -Q certificates -c {args.concurrency}, N={args.n}",
+            flush=True,
+        )
 
         with IssueWatcher() as issued:
             # Warm-up: fonts loaded in every pool child, connections open, statements compiled.
@@ -197,7 +227,9 @@ def run(args: argparse.Namespace) -> dict:
         pdfs = [render_pdf(snapshot) for snapshot, _ in work]
         plain_seconds = time.perf_counter() - started
         deadline.check("the plain loop")
-        same = sum(hashlib.sha256(pdf).hexdigest() == stored for pdf, (_, stored) in zip(pdfs, work))
+        same = sum(
+            hashlib.sha256(pdf).hexdigest() == stored for pdf, (_, stored) in zip(pdfs, work)
+        )
         if same != len(work):
             raise BenchAborted(f"only {same} of {len(work)} pipeline PDFs match the plain renders")
 
@@ -207,9 +239,15 @@ def run(args: argparse.Namespace) -> dict:
         from lms.jobs.models import Job
 
         with session_scope() as session:
-            emails = session.scalar(select(func.count()).select_from(Job).where(Job.kind == "email.send"))
-            runs = session.execute(select(Job.started_at, Job.finished_at).where(
-                Job.kind == "certificates.issue").order_by(Job.finished_at.desc()).limit(args.n)).all()
+            emails = session.scalar(
+                select(func.count()).select_from(Job).where(Job.kind == "email.send")
+            )
+            runs = session.execute(
+                select(Job.started_at, Job.finished_at)
+                .where(Job.kind == "certificates.issue")
+                .order_by(Job.finished_at.desc())
+                .limit(args.n)
+            ).all()
         run_ms = sorted((finished - started).total_seconds() * 1000 for started, finished in runs)
         return {
             "n": args.n,
@@ -229,11 +267,21 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=500, help=f"certificates per run (default 500, at most {MAX_N})")
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
-                        help="worker pool processes (default: this machine's CPUs)")
-    parser.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--n", type=int, default=500, help=f"certificates per run (default 500, at most {MAX_N})"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker pool processes (default: this machine's CPUs)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="give up after this many seconds"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.n <= MAX_N:
         parser.error(f"--n is between 1 and {MAX_N}")
@@ -242,11 +290,15 @@ def main(argv: list[str] | None = None) -> int:
     except BenchAborted as error:
         print(f"bench: aborted: {error}", file=sys.stderr)
         return 1
-    print(f"pipeline  {result['pipeline_per_second']:8.1f} certificates/s  "
-          f"({result['n']} in {result['pipeline_seconds']} s: render, store, record, email job; "
-          f"{result['concurrency']} worker processes)")
-    print(f"plain     {result['plain_per_second']:8.1f} certificates/s  "
-          f"({result['n']} renders in {result['plain_seconds']} s, one process)")
+    print(
+        f"pipeline  {result['pipeline_per_second']:8.1f} certificates/s  "
+        f"({result['n']} in {result['pipeline_seconds']} s: render, store, record, email job; "
+        f"{result['concurrency']} worker processes)"
+    )
+    print(
+        f"plain     {result['plain_per_second']:8.1f} certificates/s  "
+        f"({result['n']} renders in {result['plain_seconds']} s, one process)"
+    )
     print(f"ratio     {result['ratio']:8.3f}  (pipeline / plain; target >= 0.6)")
     print(json.dumps(result, sort_keys=True))
     return 0

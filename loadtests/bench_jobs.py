@@ -90,10 +90,14 @@ class Completion:
     def wait(self, keys: Iterable[str], deadline: Deadline, what: str) -> None:
         wanted = set(keys)
         with self._changed:
-            finished = self._changed.wait_for(lambda: wanted <= self.done, max(0.0, deadline.left()))
+            finished = self._changed.wait_for(
+                lambda: wanted <= self.done, max(0.0, deadline.left())
+            )
             missing = len(wanted - self.done)
         if not finished:
-            raise BenchAborted(f"timed out during {what}: {missing} of {len(wanted)} never finished")
+            raise BenchAborted(
+                f"timed out during {what}: {missing} of {len(wanted)} never finished"
+            )
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -195,7 +199,9 @@ class Bench:
             channel = connection.default_channel
             consumers = channel.queue_declare("default", passive=True).consumer_count
             if consumers:  # only possible on a shared vhost
-                raise BenchAborted(f"{consumers} foreign consumer(s) on queue 'default' would take our work")
+                raise BenchAborted(
+                    f"{consumers} foreign consumer(s) on queue 'default' would take our work"
+                )
             return self.app.amqp.queues["default"](channel).purge() or 0
 
     def _consumer(self, method: str) -> None:
@@ -248,7 +254,9 @@ class Bench:
             self.task_events.completion.wait([task_id], self.deadline, "raw idle latency")
         return self._raw_figures(sent, None, None)
 
-    def _raw_figures(self, sent: dict[str, float], first: float | None, sent_all: float | None) -> dict:
+    def _raw_figures(
+        self, sent: dict[str, float], first: float | None, sent_all: float | None
+    ) -> dict:
         starts = [(self.task_events.started[t] - at) * 1000 for t, at in sent.items()]
         last = max(self.task_events.succeeded[t] for t in sent)
         return figures(len(sent), first, sent_all, last, starts)
@@ -260,7 +268,10 @@ class Bench:
         from lms.jobs.service import enqueue
 
         with session_scope(self.settings) as session:
-            return [str(enqueue(session, "system.noop", settings=self.settings).id) for _ in range(count)]
+            return [
+                str(enqueue(session, "system.noop", settings=self.settings).id)
+                for _ in range(count)
+            ]
 
     def enqueue_many(self, n: int, per_transaction: int) -> list[str]:
         ids: list[str] = []
@@ -304,7 +315,10 @@ class Bench:
         except AssertionError as error:  # a process never became ready
             raise BenchAborted(f"monitoring did not start: {str(error)[-2000:]}") from None
         finally:
-            cpu = {"monitor_cpu_s": cpu_seconds(monitor.popen.pid), "beat_cpu_s": cpu_seconds(beat.popen.pid)}
+            cpu = {
+                "monitor_cpu_s": cpu_seconds(monitor.popen.pid),
+                "beat_cpu_s": cpu_seconds(beat.popen.pid),
+            }
             monitor.stop()
             beat.stop()
         result.update(cpu)
@@ -329,9 +343,13 @@ class Bench:
         keys = [uuid.UUID(i) for i in ids]
         with session_scope(self.settings) as session:
             rows = session.execute(
-                select(Job.status, Job.created_at, Job.started_at, Job.finished_at).where(Job.id.in_(keys))
+                select(Job.status, Job.created_at, Job.started_at, Job.finished_at).where(
+                    Job.id.in_(keys)
+                )
             ).all()
-            events = session.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.job_id.in_(keys)))
+            events = session.scalar(
+                select(func.count()).select_from(JobEvent).where(JobEvent.job_id.in_(keys))
+            )
         if len(rows) != len(ids) or any(row.status != JobStatus.SUCCEEDED for row in rows):
             raise BenchAborted("a benchmark job is missing or did not succeed")
         starts = [(row.started_at - row.created_at).total_seconds() * 1000 for row in rows]
@@ -350,7 +368,9 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def figures(n: int, first: float | None, sent_all: float | None, last: float, starts_ms: list[float]) -> dict:
+def figures(
+    n: int, first: float | None, sent_all: float | None, last: float, starts_ms: list[float]
+) -> dict:
     """Throughput (None for one-at-a-time runs, where it means nothing) and start latency."""
     timed = first is not None and sent_all is not None
     return {
@@ -398,7 +418,10 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
     broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
     if not own_vhost:
-        print(f"bench: no vhost of our own (rabbitmqctl); sharing {broker_url.split('@')[-1]}", file=sys.stderr)
+        print(
+            f"bench: no vhost of our own (rabbitmqctl); sharing {broker_url.split('@')[-1]}",
+            file=sys.stderr,
+        )
     use_environment(var_dir, broker_url, BENCH_DB)
     worker = bench = None
     try:
@@ -412,13 +435,19 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         bench = Bench(args, deadline)
         purged = bench.purge_default_queue()
         bench.start_listeners()
-        print(f"bench: database {BENCH_DB}, broker {broker_url.split('@')[-1]}, "
-              f"purged {purged} message(s) from 'default'", flush=True)
+        print(
+            f"bench: database {BENCH_DB}, broker {broker_url.split('@')[-1]}, "
+            f"purged {purged} message(s) from 'default'",
+            flush=True,
+        )
         try:
             worker = start_worker("default", concurrency=args.concurrency)
         except AssertionError as error:  # " ready." never came
             raise BenchAborted(f"worker did not start: {str(error)[-2000:]}") from None
-        print(f"bench: worker ready (lms worker -Q default -c {args.concurrency}, -E); N={args.n}", flush=True)
+        print(
+            f"bench: worker ready (lms worker -Q default -c {args.concurrency}, -E); N={args.n}",
+            flush=True,
+        )
 
         # Warm-up: connections, each pool child's first task, SQL compilation caches.
         warm = max(10, min(50, args.n // 20))
@@ -435,11 +464,27 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         )
         job_runs = (
             ("jobs", "jobs 1/transaction, burst", lambda: bench.jobs_burst(n, 1)),
-            *(() if args.no_monitoring else (
-                ("jobs_monitored", "jobs 1/transaction, burst, monitored", lambda: bench.jobs_monitored(n)),
-                ("jobs_again", "jobs 1/transaction, burst (again)", lambda: bench.jobs_burst(n, 1)),
-            )),
-            ("jobs_drain", f"jobs {batch}/transaction, worker drain", lambda: bench.jobs_drain(n, batch)),
+            *(
+                ()
+                if args.no_monitoring
+                else (
+                    (
+                        "jobs_monitored",
+                        "jobs 1/transaction, burst, monitored",
+                        lambda: bench.jobs_monitored(n),
+                    ),
+                    (
+                        "jobs_again",
+                        "jobs 1/transaction, burst (again)",
+                        lambda: bench.jobs_burst(n, 1),
+                    ),
+                )
+            ),
+            (
+                "jobs_drain",
+                f"jobs {batch}/transaction, worker drain",
+                lambda: bench.jobs_drain(n, batch),
+            ),
             ("jobs_idle", "jobs, one at a time (idle)", lambda: bench.jobs_idle(args.idle)),
         )
         for runs in (raw_runs, job_runs):
@@ -464,14 +509,29 @@ def cleanup(worker, bench, var_dir: Path, own_vhost: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=2000, help="tasks/jobs per throughput run (default 2000)")
-    parser.add_argument("--batch", type=int, default=100, help="jobs per transaction in the batched run")
-    parser.add_argument("--idle", type=int, default=200, help="one-at-a-time samples for idle latency")
-    parser.add_argument("--concurrency", "-c", type=int, default=2, help="worker pool size (default 2)")
-    parser.add_argument("--timeout", type=float, default=300, help="abort (cleaning up) after this many seconds")
-    parser.add_argument("--no-monitoring", action="store_true",
-                        help="skip the burst with `lms monitor` and `lms beat` running")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--n", type=int, default=2000, help="tasks/jobs per throughput run (default 2000)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=100, help="jobs per transaction in the batched run"
+    )
+    parser.add_argument(
+        "--idle", type=int, default=200, help="one-at-a-time samples for idle latency"
+    )
+    parser.add_argument(
+        "--concurrency", "-c", type=int, default=2, help="worker pool size (default 2)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="abort (cleaning up) after this many seconds"
+    )
+    parser.add_argument(
+        "--no-monitoring",
+        action="store_true",
+        help="skip the burst with `lms monitor` and `lms beat` running",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -481,27 +541,35 @@ def main(argv: list[str] | None = None) -> int:
     except BenchAborted as error:
         print(f"bench: aborted: {error}", file=sys.stderr)
         return 1
-    raw, jobs, raw_drain, jobs_drain = (results[k] for k in ("raw", "jobs", "raw_drain", "jobs_drain"))
+    raw, jobs, raw_drain, jobs_drain = (
+        results[k] for k in ("raw", "jobs", "raw_drain", "jobs_drain")
+    )
     raw_idle, jobs_idle = results["raw_idle"], results["jobs_idle"]
     print()
     print_table([(row["label"], row) for row in results.values()])
     print()
-    print(f"jobs/raw throughput: {jobs['per_s'] / raw['per_s']:.3f} end to end (1 job per transaction); "
-          f"{jobs_drain['per_s'] / raw_drain['per_s']:.3f} worker drain")
+    print(
+        f"jobs/raw throughput: {jobs['per_s'] / raw['per_s']:.3f} end to end (1 job per transaction); "
+        f"{jobs_drain['per_s'] / raw_drain['per_s']:.3f} worker drain"
+    )
     monitored = results.get("jobs_monitored")
     plain = cost_ratio = spread = None
     if monitored:
         plain = (jobs["per_s"] + results["jobs_again"]["per_s"]) / 2
         cost_ratio = monitored["per_s"] / plain
         spread = abs(jobs["per_s"] - results["jobs_again"]["per_s"]) / plain
-        print(f"monitoring cost: monitored burst at {cost_ratio:.3f} of the plain bursts' mean throughput "
-              f"({1 - cost_ratio:+.1%} cost; target under 10 %); the two plain bursts differ by {spread:.1%}; "
-              f"CPU used: monitor {monitored['monitor_cpu_s'] or 0:.1f} s, beat {monitored['beat_cpu_s'] or 0:.1f} s "
-              f"in {monitored['seconds']:.0f} s; monitor discrepancies {monitored['monitor_discrepancies']}, "
-              f"exit {monitored['monitor_exit']}")
-    print(f"job events stored per job: {jobs['events_per_job']:.1f}; worker -c {args.concurrency}; "
-          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
-          f"run took {time.monotonic() - started:.0f} s")
+        print(
+            f"monitoring cost: monitored burst at {cost_ratio:.3f} of the plain bursts' mean throughput "
+            f"({1 - cost_ratio:+.1%} cost; target under 10 %); the two plain bursts differ by {spread:.1%}; "
+            f"CPU used: monitor {monitored['monitor_cpu_s'] or 0:.1f} s, beat {monitored['beat_cpu_s'] or 0:.1f} s "
+            f"in {monitored['seconds']:.0f} s; monitor discrepancies {monitored['monitor_discrepancies']}, "
+            f"exit {monitored['monitor_exit']}"
+        )
+    print(
+        f"job events stored per job: {jobs['events_per_job']:.1f}; worker -c {args.concurrency}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+        f"run took {time.monotonic() - started:.0f} s"
+    )
 
     def r(value: float, digits: int = 1) -> float:
         return round(value, digits)

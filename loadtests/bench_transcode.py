@@ -112,8 +112,14 @@ def ffmpeg(args: Sequence[str], deadline: Deadline, what: str) -> tuple[float, f
     cpu = children_cpu()
     started = time.perf_counter()
     try:
-        proc = subprocess.run([*FFMPEG, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=deadline.left(what))
+        proc = subprocess.run(
+            [*FFMPEG, *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=deadline.left(what),
+        )
     except subprocess.TimeoutExpired:
         raise BenchAborted(f"timed out during {what}") from None
     if proc.returncode != 0:
@@ -125,31 +131,70 @@ def generate_clip(path: Path, seconds: float, deadline: Deadline) -> float:
     """A camera-like upload: 1080p30 H.264 (High, CRF 18) with 48 kHz stereo AAC."""
     return ffmpeg(
         [
-            "-y", "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={seconds:g}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds:g}",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-movflags", "+faststart", str(path),
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=1920x1080:rate=30:duration={seconds:g}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds:g}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "18",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-ac",
+            "2",
+            "-movflags",
+            "+faststart",
+            str(path),
         ],
-        deadline, "generating the clip",
+        deadline,
+        "generating the clip",
     )[0]
 
 
-def one_command(src: Path, out: Path, rungs, source, settings, deadline: Deadline) -> tuple[float, float]:
+def one_command(
+    src: Path, out: Path, rungs, source, settings, deadline: Deadline
+) -> tuple[float, float]:
     """(b): the pipeline's own one-decode split command, run bare."""
     from media.transcode import MASTER_NAME, MPD_NAME, build_command
 
     out.mkdir(parents=True)
-    args = build_command(src, out, rungs, source, segment_seconds=settings.media_segment_seconds,
-                         preset=settings.media_preset)
+    args = build_command(
+        src,
+        out,
+        rungs,
+        source,
+        segment_seconds=settings.media_segment_seconds,
+        preset=settings.media_preset,
+    )
     seconds, cpu = ffmpeg(args, deadline, "the one-command ladder")
     playlists = sorted(out.glob("media_*.m3u8"))
     expected = len(rungs) + (1 if source.has_audio else 0)
-    if not (out / MPD_NAME).is_file() or not (out / MASTER_NAME).is_file() or len(playlists) != expected:
-        raise BenchAborted(f"the one-command ladder wrote {len(playlists)} playlists, expected {expected}")
+    if (
+        not (out / MPD_NAME).is_file()
+        or not (out / MASTER_NAME).is_file()
+        or len(playlists) != expected
+    ):
+        raise BenchAborted(
+            f"the one-command ladder wrote {len(playlists)} playlists, expected {expected}"
+        )
     return seconds, cpu
 
 
-def separate_commands(src: Path, out: Path, rungs, source, settings, deadline: Deadline) -> list[dict]:
+def separate_commands(
+    src: Path, out: Path, rungs, source, settings, deadline: Deadline
+) -> list[dict]:
     """(c): for every rung an HLS run and a DASH run, each decoding the source itself."""
     segment = settings.media_segment_seconds
     fps = source.fps if 0 < source.fps <= 120 else 30.0
@@ -157,12 +202,33 @@ def separate_commands(src: Path, out: Path, rungs, source, settings, deadline: D
     runs: list[dict] = []
     for rung in rungs:
         encode = [
-            "-y", "-i", str(src), "-map", "0:v:0",
-            "-vf", f"format=yuv420p,scale={rung.width}:{rung.height},setdar={source.width}/{source.height}",
-            "-c:v", "libx264", "-preset", settings.media_preset,
-            "-b:v", str(rung.bitrate), "-maxrate", str(rung.maxrate), "-bufsize", str(rung.bufsize),
-            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-flags", "+cgop",
-            "-force_key_frames", f"expr:gte(t,n_forced*{segment:g})",
+            "-y",
+            "-i",
+            str(src),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"format=yuv420p,scale={rung.width}:{rung.height},setdar={source.width}/{source.height}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            settings.media_preset,
+            "-b:v",
+            str(rung.bitrate),
+            "-maxrate",
+            str(rung.maxrate),
+            "-bufsize",
+            str(rung.bufsize),
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-flags",
+            "+cgop",
+            "-force_key_frames",
+            f"expr:gte(t,n_forced*{segment:g})",
         ]
         if source.has_audio:
             encode += ["-map", "0:a:0", "-c:a", "aac", "-b:a", "128000", "-ar", "48000"]
@@ -171,20 +237,51 @@ def separate_commands(src: Path, out: Path, rungs, source, settings, deadline: D
         hls.mkdir(parents=True)
         dash.mkdir(parents=True)
         formats = {
-            "hls": (hls / "index.m3u8", [
-                "-f", "hls", "-hls_time", f"{segment:g}", "-hls_playlist_type", "vod",
-                "-hls_segment_type", "fmp4", "-hls_segment_filename", str(hls / "seg-%05d.m4s"),
-            ]),
-            "dash": (dash / "manifest.mpd", [
-                "-f", "dash", "-seg_duration", f"{segment:g}", "-use_template", "1", "-use_timeline", "0",
-            ]),
+            "hls": (
+                hls / "index.m3u8",
+                [
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    f"{segment:g}",
+                    "-hls_playlist_type",
+                    "vod",
+                    "-hls_segment_type",
+                    "fmp4",
+                    "-hls_segment_filename",
+                    str(hls / "seg-%05d.m4s"),
+                ],
+            ),
+            "dash": (
+                dash / "manifest.mpd",
+                [
+                    "-f",
+                    "dash",
+                    "-seg_duration",
+                    f"{segment:g}",
+                    "-use_template",
+                    "1",
+                    "-use_timeline",
+                    "0",
+                ],
+            ),
         }
         for fmt, (target, muxer) in formats.items():
             seconds, cpu = ffmpeg([*encode, *muxer, str(target)], deadline, f"{rung.name} {fmt}")
             if not target.is_file():
                 raise BenchAborted(f"{rung.name} {fmt} wrote no {target.name}")
-            runs.append({"rung": rung.name, "format": fmt, "seconds": round(seconds, 2), "cpu": round(cpu, 2)})
-            print(f"bench:   {rung.name:>6} {fmt:<4} {seconds:7.2f} s wall {cpu:7.2f} s CPU", flush=True)
+            runs.append(
+                {
+                    "rung": rung.name,
+                    "format": fmt,
+                    "seconds": round(seconds, 2),
+                    "cpu": round(cpu, 2),
+                }
+            )
+            print(
+                f"bench:   {rung.name:>6} {fmt:<4} {seconds:7.2f} s wall {cpu:7.2f} s CPU",
+                flush=True,
+            )
     return runs
 
 
@@ -216,9 +313,13 @@ class Bus:
         if self.listener._thread.is_alive():
             self.listener.stop()
 
-    def wait(self, predicate: Callable[[str, dict], bool], deadline: Deadline, what: str) -> tuple[float, dict]:
+    def wait(
+        self, predicate: Callable[[str, dict], bool], deadline: Deadline, what: str
+    ) -> tuple[float, dict]:
         def found():
-            return next(((at, data) for at, topic, data in self.events if predicate(topic, data)), None)
+            return next(
+                ((at, data) for at, topic, data in self.events if predicate(topic, data)), None
+            )
 
         with self._changed:
             self._changed.wait_for(lambda: found() is not None, deadline.left(what))
@@ -237,7 +338,9 @@ def purge_media_queue(settings) -> int:
         channel = connection.default_channel
         consumers = channel.queue_declare("media", passive=True).consumer_count
         if consumers:
-            raise BenchAborted(f"{consumers} foreign consumer(s) on queue 'media' would take our work")
+            raise BenchAborted(
+                f"{consumers} foreign consumer(s) on queue 'media' would take our work"
+            )
         return app.amqp.queues["media"](channel).purge() or 0
 
 
@@ -255,9 +358,18 @@ def pipeline(clip: Path, api, bus: Bus, worker, settings, deadline: Deadline) ->
 
     educator, token = create_user(Role.EDUCATOR)
     _course_id, lesson_id = make_course(educator.id)
-    ticket = api.data(UPLOAD, {"input": {"lessonId": str(lesson_id), "fileName": clip.name,
-                                         "contentType": "video/mp4", "sizeBytes": clip.stat().st_size}},
-                      token)["generateUploadUrl"]
+    ticket = api.data(
+        UPLOAD,
+        {
+            "input": {
+                "lessonId": str(lesson_id),
+                "fileName": clip.name,
+                "contentType": "video/mp4",
+                "sizeBytes": clip.stat().st_size,
+            }
+        },
+        token,
+    )["generateUploadUrl"]
     began = time.perf_counter()
     put(ticket, clip.read_bytes())
     uploaded = time.perf_counter()
@@ -265,36 +377,63 @@ def pipeline(clip: Path, api, bus: Bus, worker, settings, deadline: Deadline) ->
     cpu = session_cpu(worker_session)
     asset = api.data(COMPLETE, {"key": ticket["fileKey"]}, token)["completeUpload"]["videoAsset"]
     pipeline_id = asset["processingJobId"]
-    print(f"bench: uploaded {clip.stat().st_size / 1e6:.1f} MB in {uploaded - began:.2f} s; "
-          f"pipeline {pipeline_id} started", flush=True)
+    print(
+        f"bench: uploaded {clip.stat().st_size / 1e6:.1f} MB in {uploaded - began:.2f} s; "
+        f"pipeline {pipeline_id} started",
+        flush=True,
+    )
     at, event = bus.wait(
-        lambda topic, data: topic == JOB_TOPIC and data["jobId"] == pipeline_id
-        and data["status"] in ("SUCCEEDED", "FAILED", "CANCELLED"),
-        deadline, "the pipeline",
+        lambda topic, data: (
+            topic == JOB_TOPIC
+            and data["jobId"] == pipeline_id
+            and data["status"] in ("SUCCEEDED", "FAILED", "CANCELLED")
+        ),
+        deadline,
+        "the pipeline",
     )
     seconds = at - uploaded
-    cpu = session_cpu(worker_session) - cpu  # the worker's share; the API's few requests are not in it
+    cpu = (
+        session_cpu(worker_session) - cpu
+    )  # the worker's share; the API's few requests are not in it
     if event["status"] != "SUCCEEDED":
-        raise BenchAborted(f"the pipeline ended {event['status']}: {event.get('errorCode')} {event.get('message')}")
+        raise BenchAborted(
+            f"the pipeline ended {event['status']}: {event.get('errorCode')} {event.get('message')}"
+        )
 
     with session_scope(settings) as session:
         video = session.get(VideoAsset, uuid.UUID(asset["id"]))
         if video is None or video.status != AssetStatus.READY:
-            raise BenchAborted(f"the asset is {getattr(video, 'status', 'gone')} after the pipeline succeeded")
+            raise BenchAborted(
+                f"the asset is {getattr(video, 'status', 'gone')} after the pipeline succeeded"
+            )
         renditions = [r["name"] for r in video.renditions or []]
         parent = session.get(Job, uuid.UUID(pipeline_id))
         steps = []
         previous_end = parent.started_at
-        for job in session.scalars(select(Job).where(Job.parent_id == parent.id).order_by(Job.created_at)):
-            steps.append({
-                "step": job.kind.removeprefix("media."),
-                "seconds": round((job.finished_at - job.started_at).total_seconds(), 2),
-                "wait": round((job.started_at - previous_end).total_seconds(), 3),  # queued → started
-            })
+        for job in session.scalars(
+            select(Job).where(Job.parent_id == parent.id).order_by(Job.created_at)
+        ):
+            steps.append(
+                {
+                    "step": job.kind.removeprefix("media."),
+                    "seconds": round((job.finished_at - job.started_at).total_seconds(), 2),
+                    "wait": round(
+                        (job.started_at - previous_end).total_seconds(), 3
+                    ),  # queued → started
+                }
+            )
             previous_end = job.finished_at
-        start_wait = (parent.started_at - parent.created_at).total_seconds()  # enqueue → ingest task
-    return {"seconds": seconds, "cpu": cpu, "upload_seconds": uploaded - began, "renditions": renditions, "steps": steps,
-            "queue_waits": start_wait + sum(step["wait"] for step in steps)}
+        start_wait = (
+            parent.started_at - parent.created_at
+        ).total_seconds()  # enqueue → ingest task
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "upload_seconds": uploaded - began,
+        "renditions": renditions,
+        "steps": steps,
+        "queue_waits": start_wait + sum(step["wait"] for step in steps),
+    }
 
 
 # the run -----------------------------------------------------------------------------------
@@ -310,7 +449,10 @@ def run(args: argparse.Namespace) -> dict:
     var_dir, outputs = scratch / "var", scratch / "out"
     broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
     if not own_vhost:
-        print(f"bench: no vhost of our own (rabbitmqctl); sharing {broker_url.split('@')[-1]}", file=sys.stderr)
+        print(
+            f"bench: no vhost of our own (rabbitmqctl); sharing {broker_url.split('@')[-1]}",
+            file=sys.stderr,
+        )
     from tests.support import free_port
 
     port = free_port()
@@ -320,7 +462,10 @@ def run(args: argparse.Namespace) -> dict:
     try:
         clip = scratch / "lecture-1080p30.mp4"
         made = generate_clip(clip, args.seconds, deadline)
-        print(f"bench: generated {clip.name} ({args.seconds:g} s 1080p30 + AAC) in {made:.1f} s", flush=True)
+        print(
+            f"bench: generated {clip.name} ({args.seconds:g} s 1080p30 + AAC) in {made:.1f} s",
+            flush=True,
+        )
 
         admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
@@ -333,10 +478,16 @@ def run(args: argparse.Namespace) -> dict:
         upgrade(settings)
         source = media.probe(clip)
         ladder = media.plan_ladder(source.width, source.height)  # exactly what the pipeline plans
-        nominal = media.plan_ladder(source.width, source.height,
-                                    rungs=[s for s in media.DEFAULT_LADDER if s.name in NOMINAL_RUNGS])
-        print(f"bench: preset {settings.media_preset}, {settings.media_segment_seconds:g} s segments; "
-              f"pipeline ladder: {', '.join(rung_names(ladder))}", flush=True)
+        nominal = media.plan_ladder(
+            source.width,
+            source.height,
+            rungs=[s for s in media.DEFAULT_LADDER if s.name in NOMINAL_RUNGS],
+        )
+        print(
+            f"bench: preset {settings.media_preset}, {settings.media_segment_seconds:g} s segments; "
+            f"pipeline ladder: {', '.join(rung_names(ladder))}",
+            flush=True,
+        )
 
         # (a) ---------------------------------------------------------------------------
         purged = purge_media_queue(settings)
@@ -348,10 +499,16 @@ def run(args: argparse.Namespace) -> dict:
         except AssertionError as error:  # "Running on" / " ready." never came
             raise BenchAborted(f"a process did not start: {str(error)[-2000:]}") from None
         api = GraphQLClient(f"http://127.0.0.1:{port}")
-        print(f"bench: database {BENCH_DB}, broker {broker_url.split('@')[-1]}, purged {purged} "
-              f"message(s) from 'media'; API on :{port}; worker ready (lms worker -Q media -c 1)", flush=True)
+        print(
+            f"bench: database {BENCH_DB}, broker {broker_url.split('@')[-1]}, purged {purged} "
+            f"message(s) from 'media'; API on :{port}; worker ready (lms worker -Q media -c 1)",
+            flush=True,
+        )
         a = pipeline(clip, api, bus, worker, settings, deadline)
-        print(f"bench: (a) pipeline {a['seconds']:.2f} s wall, {a['cpu']:.2f} s worker CPU → READY with {', '.join(a['renditions'])}", flush=True)
+        print(
+            f"bench: (a) pipeline {a['seconds']:.2f} s wall, {a['cpu']:.2f} s worker CPU → READY with {', '.join(a['renditions'])}",
+            flush=True,
+        )
         # (b) and (c) get the machine to themselves.
         api.close()
         api = None
@@ -360,24 +517,47 @@ def run(args: argparse.Namespace) -> dict:
         bus.stop()
 
         # (b), (c) on the pipeline's ladder, then on the nominal one ---------------------
-        results: dict = {"a": a, "ladder": rung_names(ladder), "source": {
-            "width": source.width, "height": source.height, "fps": source.fps, "duration": source.duration,
-            "bytes": clip.stat().st_size, "has_audio": source.has_audio}}
+        results: dict = {
+            "a": a,
+            "ladder": rung_names(ladder),
+            "source": {
+                "width": source.width,
+                "height": source.height,
+                "fps": source.fps,
+                "duration": source.duration,
+                "bytes": clip.stat().st_size,
+                "has_audio": source.has_audio,
+            },
+        }
         ladders = {"pipeline": ladder}
         if not args.no_nominal and [r.name for r in nominal] != [r.name for r in ladder]:
             ladders["nominal"] = nominal
         for label, rungs in ladders.items():
             b, b_cpu = one_command(clip, outputs / label / "one", rungs, source, settings, deadline)
-            print(f"bench: (b) one command, {label} ladder ({len(rungs)} rungs): {b:.2f} s wall, "
-                  f"{b_cpu:.2f} s CPU", flush=True)
+            print(
+                f"bench: (b) one command, {label} ladder ({len(rungs)} rungs): {b:.2f} s wall, "
+                f"{b_cpu:.2f} s CPU",
+                flush=True,
+            )
             print(f"bench: (c) separate runs, {label} ladder:", flush=True)
-            c_runs = separate_commands(clip, outputs / label / "separate", rungs, source, settings, deadline)
+            c_runs = separate_commands(
+                clip, outputs / label / "separate", rungs, source, settings, deadline
+            )
             c, c_cpu = sum(run["seconds"] for run in c_runs), sum(run["cpu"] for run in c_runs)
             print(f"bench: (c) {len(c_runs)} runs: {c:.2f} s wall, {c_cpu:.2f} s CPU", flush=True)
-            results[label] = {"rungs": rung_names(rungs), "b": b, "c": c, "b_cpu": b_cpu, "c_cpu": c_cpu,
-                              "c_runs": c_runs}
+            results[label] = {
+                "rungs": rung_names(rungs),
+                "b": b,
+                "c": c,
+                "b_cpu": b_cpu,
+                "c_cpu": c_cpu,
+                "c_runs": c_runs,
+            }
             shutil.rmtree(outputs / label, ignore_errors=True)
-        results["settings"] = {"preset": settings.media_preset, "segment_seconds": settings.media_segment_seconds}
+        results["settings"] = {
+            "preset": settings.media_preset,
+            "segment_seconds": settings.media_segment_seconds,
+        }
         return results
     finally:
         cleanup(worker, api_process, api, bus, scratch, own_vhost)
@@ -399,11 +579,20 @@ def cleanup(worker, api_process, api, bus, scratch: Path, own_vhost: bool) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=30, help="clip length in seconds (default 30)")
-    parser.add_argument("--timeout", type=float, default=1500, help="abort (cleaning up) after this many seconds")
-    parser.add_argument("--no-nominal", action="store_true",
-                        help="skip (b) and (c) on the nominal 1080/720/360 ladder")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=30, help="clip length in seconds (default 30)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1500, help="abort (cleaning up) after this many seconds"
+    )
+    parser.add_argument(
+        "--no-nominal",
+        action="store_true",
+        help="skip (b) and (c) on the nominal 1080/720/360 ladder",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -417,35 +606,69 @@ def main(argv: list[str] | None = None) -> int:
     a_s, b_s, c_s = a["seconds"], matched["b"], matched["c"]
 
     print()
-    print("pipeline steps (worker -c 1): " + "; ".join(
-        f"{s['step']} {s['seconds']:.2f} s" + (f" (+{s['wait']:.3f} s queued)" if s["wait"] else "")
-        for s in a["steps"]) + f"; queue waits {a['queue_waits']:.3f} s in all")
+    print(
+        "pipeline steps (worker -c 1): "
+        + "; ".join(
+            f"{s['step']} {s['seconds']:.2f} s"
+            + (f" (+{s['wait']:.3f} s queued)" if s["wait"] else "")
+            for s in a["steps"]
+        )
+        + f"; queue waits {a['queue_waits']:.3f} s in all"
+    )
     header = f"{'measurement':<62} {'ladder':<12} {'runs':>4} {'wall s':>8} {'CPU s':>8}"
     print(header)
     print("-" * len(header))
     a_cpu, b_cpu, c_cpu = a["cpu"], matched["b_cpu"], matched["c_cpu"]
-    rows = [("(a) pipeline via worker: completeUpload → READY event", "pipeline", "-", a_s, a_cpu),
-            ("(b) one ffmpeg command (build_command, split)", "pipeline", 1, b_s, b_cpu),
-            ("(c) separate ffmpeg runs per rung and format", "pipeline", len(matched["c_runs"]), c_s, c_cpu)]
+    rows = [
+        ("(a) pipeline via worker: completeUpload → READY event", "pipeline", "-", a_s, a_cpu),
+        ("(b) one ffmpeg command (build_command, split)", "pipeline", 1, b_s, b_cpu),
+        (
+            "(c) separate ffmpeg runs per rung and format",
+            "pipeline",
+            len(matched["c_runs"]),
+            c_s,
+            c_cpu,
+        ),
+    ]
     if "nominal" in results:
         nominal = results["nominal"]
-        rows += [("(b) one ffmpeg command (build_command, split)", "1080/720/360", 1, nominal["b"],
-                  nominal["b_cpu"]),
-                 ("(c) separate ffmpeg runs per rung and format", "1080/720/360", len(nominal["c_runs"]),
-                  nominal["c"], nominal["c_cpu"])]
+        rows += [
+            (
+                "(b) one ffmpeg command (build_command, split)",
+                "1080/720/360",
+                1,
+                nominal["b"],
+                nominal["b_cpu"],
+            ),
+            (
+                "(c) separate ffmpeg runs per rung and format",
+                "1080/720/360",
+                len(nominal["c_runs"]),
+                nominal["c"],
+                nominal["c_cpu"],
+            ),
+        ]
     for label, ladder, runs, seconds, cpu in rows:
         print(f"{label:<62} {ladder:<12} {runs:>4} {seconds:>8.2f} {cpu:>8.2f}")
     print()
     print(f"pipeline ladder: {'; '.join(results['ladder'])}")
-    print(f"a/b = {a_s / b_s:.3f} (target ≤ {TARGET_A_OVER_B}); c/a = {c_s / a_s:.3f} (target ≥ {TARGET_C_OVER_A}); "
-          f"c/b = {c_s / b_s:.3f}")
-    print(f"on CPU time (less sensitive to other load): a/b = {a_cpu / b_cpu:.3f}; c/a = {c_cpu / a_cpu:.3f}")
+    print(
+        f"a/b = {a_s / b_s:.3f} (target ≤ {TARGET_A_OVER_B}); c/a = {c_s / a_s:.3f} (target ≥ {TARGET_C_OVER_A}); "
+        f"c/b = {c_s / b_s:.3f}"
+    )
+    print(
+        f"on CPU time (less sensitive to other load): a/b = {a_cpu / b_cpu:.3f}; c/a = {c_cpu / a_cpu:.3f}"
+    )
     if "nominal" in results:
         nominal = results["nominal"]
-        print(f"nominal 1080/720/360: c/b = {nominal['c'] / nominal['b']:.3f} wall, "
-              f"{nominal['c_cpu'] / nominal['b_cpu']:.3f} CPU")
-    print(f"upload PUT {a['upload_seconds']:.2f} s (not in a); load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; run took {time.monotonic() - started:.0f} s")
+        print(
+            f"nominal 1080/720/360: c/b = {nominal['c'] / nominal['b']:.3f} wall, "
+            f"{nominal['c_cpu'] / nominal['b_cpu']:.3f} CPU"
+        )
+    print(
+        f"upload PUT {a['upload_seconds']:.2f} s (not in a); load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; run took {time.monotonic() - started:.0f} s"
+    )
 
     def r(value: float, digits: int = 2) -> float:
         return round(value, digits)
@@ -478,10 +701,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "nominal" in results:
         nominal = results["nominal"]
-        summary["nominal"] = {"ladder": [name.split()[0] for name in nominal["rungs"]], "b_one_command_s": r(nominal["b"]),
-                              "c_separate_s": r(nominal["c"]), "c_runs": len(nominal["c_runs"]),
-                              "c_over_b": r(nominal["c"] / nominal["b"], 3), "b_cpu_s": r(nominal["b_cpu"]),
-                              "c_cpu_s": r(nominal["c_cpu"]), "c_over_b_cpu": r(nominal["c_cpu"] / nominal["b_cpu"], 3)}
+        summary["nominal"] = {
+            "ladder": [name.split()[0] for name in nominal["rungs"]],
+            "b_one_command_s": r(nominal["b"]),
+            "c_separate_s": r(nominal["c"]),
+            "c_runs": len(nominal["c_runs"]),
+            "c_over_b": r(nominal["c"] / nominal["b"], 3),
+            "b_cpu_s": r(nominal["b_cpu"]),
+            "c_cpu_s": r(nominal["c_cpu"]),
+            "c_over_b_cpu": r(nominal["c_cpu"] / nominal["b_cpu"], 3),
+        }
     print(json.dumps(summary))
     return 0
 

@@ -17,7 +17,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
@@ -37,7 +39,9 @@ def isolated_broker_url(vhost: str) -> tuple[str, bool]:
     if chosen not in ("", "/"):  # the caller chose a vhost: use it as is
         return RABBIT_URL, False
     user = netloc.rsplit("@", 1)[0].split(":", 1)[0] if "@" in netloc else "guest"
-    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl(
+        "set_permissions", "-p", vhost, user, ".*", ".*", ".*"
+    ):
         return f"{scheme}://{netloc}/{vhost}", True
     rabbitmqctl("delete_vhost", vhost)
     return RABBIT_URL, False
@@ -83,7 +87,9 @@ def release(database: str, vhost: str, own_vhost: bool, *folders: Path) -> None:
         rabbitmqctl("delete_vhost", vhost)
 
 
-def wait_until_healthy(url: str, timeout: float = 60, *, alive: Callable[[], bool] = lambda: True) -> bool:
+def wait_until_healthy(
+    url: str, timeout: float = 60, *, alive: Callable[[], bool] = lambda: True
+) -> bool:
     """Whether the server at `url` answered `/healthz` within `timeout` (giving up early
     once `alive()` says its process has exited)."""
     deadline = time.monotonic() + timeout

@@ -20,17 +20,24 @@ REGISTER = """mutation($input: RegisterInput!) {
 }"""
 LOGIN = "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }"
 ME = "{ me { id email name role emailVerified } }"
-REFRESH = "mutation($t: String!) { refreshToken(input: {refreshToken: $t}) { accessToken refreshToken } }"
+REFRESH = (
+    "mutation($t: String!) { refreshToken(input: {refreshToken: $t}) { accessToken refreshToken } }"
+)
 
 
 class Learner(HttpUser):
     wait_time = between(0.05, 0.2)
 
-    def graphql(self, name: str, query: str, variables: dict | None = None, token: str | None = None):
+    def graphql(
+        self, name: str, query: str, variables: dict | None = None, token: str | None = None
+    ):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         with self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers,
-            name=name, catch_response=True,
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            name=name,
+            catch_response=True,
         ) as response:
             try:
                 body = response.json()
@@ -46,9 +53,16 @@ class Learner(HttpUser):
     def on_start(self) -> None:
         self.email = f"load-{uuid.uuid4().hex[:12]}@example.test"
         self.access = self.refresh = None
-        data = self.graphql("register", REGISTER, {"input": {"email": self.email, "password": PASSWORD, "name": "Load"}})
+        data = self.graphql(
+            "register",
+            REGISTER,
+            {"input": {"email": self.email, "password": PASSWORD, "name": "Load"}},
+        )
         if data:
-            self.access, self.refresh = data["register"]["accessToken"], data["register"]["refreshToken"]
+            self.access, self.refresh = (
+                data["register"]["accessToken"],
+                data["register"]["refreshToken"],
+            )
 
     @task(10)
     def me(self) -> None:
@@ -60,7 +74,10 @@ class Learner(HttpUser):
         if self.refresh:
             data = self.graphql("refreshToken", REFRESH, {"t": self.refresh})
             if data:
-                self.access, self.refresh = data["refreshToken"]["accessToken"], data["refreshToken"]["refreshToken"]
+                self.access, self.refresh = (
+                    data["refreshToken"]["accessToken"],
+                    data["refreshToken"]["refreshToken"],
+                )
 
     @task(1)
     def login(self) -> None:

@@ -63,7 +63,9 @@ def cards(session: Session, courses: list[Course], *, detail: bool) -> list[dict
     stats = batch.stats_by_course(session, viewer, ids)
     modules = batch.modules_by_course(session, viewer, ids)
     module_ids = [module.id for group in modules for module in group]
-    lessons = dict(zip(module_ids, batch.lessons_by_module(session, viewer, module_ids), strict=True))
+    lessons = dict(
+        zip(module_ids, batch.lessons_by_module(session, viewer, module_ids), strict=True)
+    )
     result = []
     for course, course_tags, people, numbers, course_modules in zip(
         courses, tags, instructors, stats, modules, strict=True
@@ -161,7 +163,9 @@ def create_app() -> Quart:
     @app.get("/plain/course/<course_id>")
     async def course(course_id: str) -> Response:
         return await answer(
-            lambda s: one_course(s, "course", lambda s: service.get_course(s, ANONYMOUS, id=course_id))
+            lambda s: one_course(
+                s, "course", lambda s: service.get_course(s, ANONYMOUS, id=course_id)
+            )
         )
 
     @app.get("/plain/course-by-slug/<slug>")

@@ -79,7 +79,9 @@ COURSES = (
     "    edges { node { " + CARD + " } }\n  }\n}"
 )
 COURSE = "query Course($id: ID!) { course(id: $id) { " + DETAIL + " } }"
-COURSE_BY_SLUG = "query CourseBySlug($slug: String!) { courseBySlug(slug: $slug) { " + DETAIL + " } }"
+COURSE_BY_SLUG = (
+    "query CourseBySlug($slug: String!) { courseBySlug(slug: $slug) { " + DETAIL + " } }"
+)
 
 
 class BenchAborted(Exception):
@@ -120,7 +122,12 @@ def seed(count: int) -> dict:
 
     now = utcnow()
     users = [
-        {"id": new_id(), "email": f"teacher-{n}@bench.example", "name": f"Teacher {n}", "role": Role.EDUCATOR}
+        {
+            "id": new_id(),
+            "email": f"teacher-{n}@bench.example",
+            "name": f"Teacher {n}",
+            "role": Role.EDUCATOR,
+        }
         for n in range(INSTRUCTORS)
     ]
     courses, instructors, tags, modules, lessons = [], [], [], [], []
@@ -142,7 +149,12 @@ def seed(count: int) -> dict:
                 "cover_status": CoverStatus.READY,
                 "cover_version": 1,
                 "cover_variants": [
-                    {"width": 640, "height": 360, "format": "webp", "key": f"courses/{course_id}/cover/v1/cover-640.webp"}
+                    {
+                        "width": 640,
+                        "height": 360,
+                        "format": "webp",
+                        "key": f"courses/{course_id}/cover/v1/cover-640.webp",
+                    }
                 ],
                 "enrollment_count": n * 7 % 500,
                 "rating_average": (n % 5) + 0.5,
@@ -152,25 +164,57 @@ def seed(count: int) -> dict:
                 "published_at": now,
             }
         )
-        instructors.append({"course_id": course_id, "user_id": owner, "role": InstructorRole.OWNER, "added_at": now})
-        tags += [{"course_id": course_id, "tag": "python"}, {"course_id": course_id, "tag": f"level-{n % 3}"}]
+        instructors.append(
+            {
+                "course_id": course_id,
+                "user_id": owner,
+                "role": InstructorRole.OWNER,
+                "added_at": now,
+            }
+        )
+        tags += [
+            {"course_id": course_id, "tag": "python"},
+            {"course_id": course_id, "tag": f"level-{n % 3}"},
+        ]
         for m in range(MODULES):
             module_id = new_id()
             modules.append(
-                {"id": module_id, "course_id": course_id, "title": f"Module {m + 1}", "description": "",
-                 "position": m, "created_at": now, "updated_at": now}
+                {
+                    "id": module_id,
+                    "course_id": course_id,
+                    "title": f"Module {m + 1}",
+                    "description": "",
+                    "position": m,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
             lessons += [
-                {"id": new_id(), "module_id": module_id, "course_id": course_id, "title": f"Lesson {m + 1}.{x + 1}",
-                 "type": LessonType.TEXT, "content": "<p>Read me.</p>", "video_asset_id": None,
-                 "duration_seconds": 300, "is_free_preview": x == 0, "requires_previous": x > 0,
-                 "position": x, "created_at": now, "updated_at": now}
+                {
+                    "id": new_id(),
+                    "module_id": module_id,
+                    "course_id": course_id,
+                    "title": f"Lesson {m + 1}.{x + 1}",
+                    "type": LessonType.TEXT,
+                    "content": "<p>Read me.</p>",
+                    "video_asset_id": None,
+                    "duration_seconds": 300,
+                    "is_free_preview": x == 0,
+                    "requires_previous": x > 0,
+                    "position": x,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for x in range(LESSONS)
             ]
     with session_scope() as session:
         for model, rows in (
-            (User, users), (Course, courses), (CourseInstructor, instructors), (CourseTag, tags),
-            (CourseModule, modules), (Lesson, lessons),
+            (User, users),
+            (Course, courses),
+            (CourseInstructor, instructors),
+            (CourseTag, tags),
+            (CourseModule, modules),
+            (Lesson, lessons),
         ):
             for start in range(0, len(rows), 2000):
                 session.execute(insert(model), rows[start : start + 2000])
@@ -235,6 +279,7 @@ def start(variant: str, workdir: Path) -> Server:
 
 def fetch(server: Server, variant: str, fixture: dict) -> list[dict]:
     """The three answers' `data`, as the scenario asks for them."""
+
     def get(path: str, body: dict | None = None) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
@@ -278,7 +323,9 @@ def stats(row: dict) -> dict:
     }
 
 
-def run_locust(server: Server, variant: str, phase: str, args, fixture_path: Path, workdir: Path) -> dict:
+def run_locust(
+    server: Server, variant: str, phase: str, args, fixture_path: Path, workdir: Path
+) -> dict:
     prefix = workdir / f"{variant}-{phase}"
     outcomes_file = workdir / f"{variant}-{phase}-xcache.json"
     wait = (args.wait_min, args.wait_max) if phase == "browse" else (0.0, 0.0)
@@ -291,15 +338,40 @@ def run_locust(server: Server, variant: str, phase: str, args, fixture_path: Pat
         "CATALOG_XCACHE_OUT": str(outcomes_file),
     }
     command = [
-        sys.executable, "-m", "locust", "-f", str(SCENARIO), "--headless",
-        "-u", str(args.users), "-r", str(args.users), "-t", f"{args.duration}s",
-        "--host", server.url, "--csv", str(prefix), "--only-summary", "--reset-stats",
-        "--stop-timeout", "5", "--loglevel", "WARNING",
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(SCENARIO),
+        "--headless",
+        "-u",
+        str(args.users),
+        "-r",
+        str(args.users),
+        "-t",
+        f"{args.duration}s",
+        "--host",
+        server.url,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--reset-stats",
+        "--stop-timeout",
+        "5",
+        "--loglevel",
+        "WARNING",
     ]
     cpu_before = server.cpu_seconds()
     log = open(workdir / f"{variant}-{phase}-locust.log", "w")
     try:
-        subprocess.run(command, cwd=ROOT, env=env, timeout=args.duration + 90, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.run(
+            command,
+            cwd=ROOT,
+            env=env,
+            timeout=args.duration + 90,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     except subprocess.TimeoutExpired:
         raise BenchAborted(f"locust did not finish ({variant}, {phase})") from None
     finally:
@@ -343,7 +415,9 @@ def print_table(results: dict) -> None:
                 if name == "all":
                     extra = f"  {figures['server_cpu_ms_per_request']} ms"
                     if figures.get("x_cache"):
-                        extra += "  " + " ".join(f"{k}={v}" for k, v in sorted(figures["x_cache"].items()))
+                        extra += "  " + " ".join(
+                            f"{k}={v}" for k, v in sorted(figures["x_cache"].items())
+                        )
                 print(
                     f"{variant:<16} {phase:<9} {name:<13} {row['rps']:>8.1f} {cell(row['p50_ms'])} "
                     f"{cell(row['p95_ms'])} {cell(row['p99_ms'])} {row['failures']:>5}{extra}"
@@ -357,7 +431,11 @@ def verdicts(results: dict) -> dict:
         if variant not in results:
             continue
         browse = results[variant].get("browse", {})
-        worst = max((browse[name]["p95_ms"] or 0) for name in OPERATIONS if name in browse) if browse else None
+        worst = (
+            max((browse[name]["p95_ms"] or 0) for name in OPERATIONS if name in browse)
+            if browse
+            else None
+        )
         rps = results[variant].get("saturate", {}).get("all", {}).get("rps")
         ratio = round(rps / plain, 3) if rps and plain else None
         out[variant] = {
@@ -372,7 +450,9 @@ def verdicts(results: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--duration", type=int, default=20, help="seconds per locust phase (5..120)")
+    parser.add_argument(
+        "--duration", type=int, default=20, help="seconds per locust phase (5..120)"
+    )
     parser.add_argument("--users", type=int, default=50, help="concurrent visitors (default 50)")
     parser.add_argument("--courses", type=int, default=1000, help="published courses to seed")
     parser.add_argument("--wait-min", type=float, default=0.5, help="browse think time, min s")
@@ -420,7 +500,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise BenchAborted(f"{variant} does not answer the same data as {variants[0]}")
             results[variant] = {}
             for phase in phases:
-                results[variant][phase] = run_locust(server, variant, phase, args, fixture_path, workdir)
+                results[variant][phase] = run_locust(
+                    server, variant, phase, args, fixture_path, workdir
+                )
                 print(f"catalog load: {variant} {phase} done", flush=True)
             server.stop()
             server = None

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:  # also runnable as `python loadtests/run_users_lo
     sys.path.insert(0, str(ROOT))
 
 from loadtests.environment import wait_until_healthy  # noqa: E402
+
 SCENARIO = Path(__file__).resolve().parent / "locust_users.py"
 LIFTED = {
     "LMS_RATE_LOGIN_IP": "100000000/60",
@@ -59,7 +60,13 @@ def start_api(workdir: Path) -> tuple[subprocess.Popen, str]:
     subprocess.run([*lms, "migrate"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
     log = open(workdir / "api.log", "w")
-    process = subprocess.Popen([*lms, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [*lms, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_ready(url)
     return process, url
@@ -97,12 +104,35 @@ def main(argv: list[str] | None = None) -> int:
         try:
             prefix = workdir / "stats"
             locust = [
-                sys.executable, "-m", "locust", "-f", str(SCENARIO), "--headless",
-                "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{duration}s",
-                "--host", url, "--csv", str(prefix), "--only-summary", "--stop-timeout", "5",
-                "--loglevel", "WARNING",
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(SCENARIO),
+                "--headless",
+                "-u",
+                str(args.users),
+                "-r",
+                str(args.spawn_rate),
+                "-t",
+                f"{duration}s",
+                "--host",
+                url,
+                "--csv",
+                str(prefix),
+                "--only-summary",
+                "--stop-timeout",
+                "5",
+                "--loglevel",
+                "WARNING",
             ]
-            subprocess.run(locust, cwd=ROOT, timeout=duration + 60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                locust,
+                cwd=ROOT,
+                timeout=duration + 60,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             with open(f"{prefix}_stats.csv", newline="") as handle:
                 rows = {row["Name"]: row for row in csv.DictReader(handle)}
         finally:
@@ -110,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                 api.terminate()
                 api.wait(timeout=30)
 
-    operations = {name: percentiles(row) for name, row in rows.items() if name not in ("Aggregated", "login")}
+    operations = {
+        name: percentiles(row) for name, row in rows.items() if name not in ("Aggregated", "login")
+    }
     summary = {
         "scenario": "users",
         "target": "started" if api is not None else url,

@@ -93,10 +93,29 @@ def _grab_frame(src: Path, out: Path, *, start: float, max_width: int, fps: floa
     # about a second's worth is one shot of a lecture and costs half of two seconds'.
     batch = max(10, min(60, round(fps or 25)))
     run_tool(
-        [FFMPEG, *FFMPEG_BASE_ARGS, "-y", "-ss", f"{start:.3f}", "-i", str(src),
-         "-map", "0:v:0", "-an", "-sn", "-dn",
-         "-vf", f"thumbnail=n={batch},scale='min({max_width},iw)':-2",
-         "-frames:v", "1", "-q:v", "2", "-update", "1", str(out)],
+        [
+            FFMPEG,
+            *FFMPEG_BASE_ARGS,
+            "-y",
+            "-ss",
+            f"{start:.3f}",
+            "-i",
+            str(src),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-vf",
+            f"thumbnail=n={batch},scale='min({max_width},iw)':-2",
+            "-frames:v",
+            "1",
+            "-q:v",
+            "2",
+            "-update",
+            "1",
+            str(out),
+        ],
         timeout=FRAME_TIMEOUT,
         error_code=TRANSCODE_FAILED,
         what=f"extracting a frame of {src.name}",
@@ -134,9 +153,7 @@ def resize_image(
     return _write_sizes(img, Path(out_dir), sizes, stem)
 
 
-def open_image(
-    src: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXELS
-) -> Image.Image:
+def open_image(src: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Open, verify and fully decode an image; upright (EXIF orientation applied)."""
     name = Path(src).name
     try:

@@ -61,16 +61,32 @@ def plan_ladder(
     for spec in specs:
         if spec.short_side > short:
             continue
-        planned.append(_rung(spec.name, spec.short_side, long * spec.short_side / short,
-                             spec.bitrate, portrait, long))
+        planned.append(
+            _rung(
+                spec.name,
+                spec.short_side,
+                long * spec.short_side / short,
+                spec.bitrate,
+                portrait,
+                long,
+            )
+        )
     if not planned:
         # Smaller than the lowest rung: keep the source size (even, as yuv420p requires) and
         # scale the lowest rung's bitrate by pixel count.
         lowest = specs[-1]
         out_short = _even_down(short)
         pixel_ratio = (out_short / lowest.short_side) ** 2
-        planned.append(_rung(f"{out_short}p", out_short, long * out_short / short,
-                             max(MIN_BITRATE, int(lowest.bitrate * pixel_ratio)), portrait, long))
+        planned.append(
+            _rung(
+                f"{out_short}p",
+                out_short,
+                long * out_short / short,
+                max(MIN_BITRATE, int(lowest.bitrate * pixel_ratio)),
+                portrait,
+                long,
+            )
+        )
     return _dedupe(planned)
 
 

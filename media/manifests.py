@@ -86,7 +86,8 @@ def read_media_playlist(path: Path) -> MediaPlaylist:
 def finish_media_playlist(path: Path) -> None:
     """Mark a finished playlist as VOD and drop the muxer's wall-clock timestamps."""
     lines = [
-        line for line in path.read_text().splitlines()
+        line
+        for line in path.read_text().splitlines()
         if not line.startswith(("#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-PLAYLIST-TYPE"))
     ]
     at = next(
@@ -102,8 +103,11 @@ def peak_and_average_bitrate(playlist: MediaPlaylist) -> tuple[int, int]:
     A very short final segment would inflate the peak with its fixed overhead, so segments
     under half the longest duration are left out of the peak unless nothing else remains.
     """
-    sized = [((playlist.path.parent / uri).stat().st_size * 8, dur)
-             for uri, dur in playlist.segments if dur > 0]
+    sized = [
+        ((playlist.path.parent / uri).stat().st_size * 8, dur)
+        for uri, dur in playlist.segments
+        if dur > 0
+    ]
     if not sized:
         return 0, 0
     longest = max(dur for _, dur in sized)
@@ -133,9 +137,7 @@ class AudioEntry:
     channels: int | None
 
 
-def write_master(
-    path: Path, variants: list[VariantEntry], audio: AudioEntry | None
-) -> None:
+def write_master(path: Path, variants: list[VariantEntry], audio: AudioEntry | None) -> None:
     """Write an HLS master; variants carry the audio group's bandwidth and codec too."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     if audio is not None:
@@ -176,7 +178,7 @@ def _attr(line: str, name: str) -> str | None:
     if start < 0:
         return None
     start += len(marker)
-    return line[start:line.index('"', start)]
+    return line[start : line.index('"', start)]
 
 
 def _opt_int(value: str | None) -> int | None:

@@ -59,8 +59,16 @@ def probe(path: str | os.PathLike[str], *, timeout: float = PROBE_TIMEOUT) -> Pr
         raise MediaError(INVALID_MEDIA, f"{path.name}: file is empty")
     try:
         proc = run_tool(
-            [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-             str(path)],
+            [
+                FFPROBE,
+                "-v",
+                "error",
+                "-print_format",
+                "json",
+                "-show_format",
+                "-show_streams",
+                str(path),
+            ],
             timeout=timeout,
             error_code=INVALID_MEDIA,
             what=f"probing {path.name}",
@@ -83,8 +91,12 @@ def _parse(path: Path, data: dict[str, Any]) -> ProbeResult:
         raise MediaError(INVALID_MEDIA, f"{path.name}: not a media file")
     # Cover art in audio files shows up as a one-frame "video" stream; it is not a video.
     video = next(
-        (s for s in streams if s.get("codec_type") == "video"
-         and not (s.get("disposition") or {}).get("attached_pic")),
+        (
+            s
+            for s in streams
+            if s.get("codec_type") == "video"
+            and not (s.get("disposition") or {}).get("attached_pic")
+        ),
         None,
     )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
@@ -165,9 +177,22 @@ def check_decodable(result: ProbeResult, *, seconds: float = 1.0) -> None:
     for start in windows:
         try:
             run_tool(
-                [FFMPEG, *FFMPEG_BASE_ARGS, "-xerror", "-ss", f"{start:.3f}",
-                 "-i", str(result.path), "-t", f"{seconds:g}", "-map", "0:v:0",
-                 "-f", "null", "-"],
+                [
+                    FFMPEG,
+                    *FFMPEG_BASE_ARGS,
+                    "-xerror",
+                    "-ss",
+                    f"{start:.3f}",
+                    "-i",
+                    str(result.path),
+                    "-t",
+                    f"{seconds:g}",
+                    "-map",
+                    "0:v:0",
+                    "-f",
+                    "null",
+                    "-",
+                ],
                 timeout=DECODE_TIMEOUT,
                 error_code=INVALID_MEDIA,
                 what=f"decoding {result.path.name}",

@@ -132,9 +132,11 @@ def run_ffmpeg_with_progress(
                 fraction = block.out_time / total_seconds if total_seconds > 0 else 0.0
                 # ffmpeg overshoots the probed duration slightly, and the caller may have
                 # work left: 1.0 is reserved for "really done".
-                throttle(min(fraction, 0.99),
-                         _message(what, block.out_time, total_seconds, block.speed),
-                         force=throttle.last_fraction < 0)
+                throttle(
+                    min(fraction, 0.99),
+                    _message(what, block.out_time, total_seconds, block.speed),
+                    force=throttle.last_fraction < 0,
+                )
             # Right after the callback, so a cancel requested from it is seen at once.
             check_stop()
         while True:
@@ -156,8 +158,9 @@ def run_ffmpeg_with_progress(
     if proc.returncode != 0:
         tail = "\n".join(stderr_lines)
         reason = tail or "no output"
-        raise MediaError(error_code, f"{what} failed (exit {proc.returncode}): {reason}",
-                         detail=tail)
+        raise MediaError(
+            error_code, f"{what} failed (exit {proc.returncode}): {reason}", detail=tail
+        )
 
 
 def _pump(

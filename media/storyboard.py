@@ -87,7 +87,7 @@ def storyboard(
         sprites: list[Path] = []
         cues: list[StoryboardCue] = []
         for sheet_no, first_index in enumerate(range(0, count, per_sheet)):
-            batch = frames[first_index:first_index + per_sheet]
+            batch = frames[first_index : first_index + per_sheet]
             used_rows = math.ceil(len(batch) / columns)
             used_cols = min(columns, len(batch))
             sheet = Image.new("RGB", (used_cols * tile_w, used_rows * tile_h))
@@ -98,11 +98,17 @@ def storyboard(
                     # Identical sizes by construction, but a resize is cheap insurance.
                     sheet.paste(tile.convert("RGB").resize((tile_w, tile_h)), (x, y))
                 index = first_index + offset
-                cues.append(StoryboardCue(
-                    start=index * step,
-                    end=duration if index == count - 1 else (index + 1) * step,
-                    sprite=sprite.name, x=x, y=y, w=tile_w, h=tile_h,
-                ))
+                cues.append(
+                    StoryboardCue(
+                        start=index * step,
+                        end=duration if index == count - 1 else (index + 1) * step,
+                        sprite=sprite.name,
+                        x=x,
+                        y=y,
+                        w=tile_w,
+                        h=tile_h,
+                    )
+                )
             sheet.save(sprite, "JPEG", quality=75, optimize=True)
             sprites.append(sprite)
 
@@ -127,9 +133,22 @@ def _extract_frames(src: Path, tmp: Path, *, step: float, tile_width: int) -> li
     # fps=1/step samples one frame per interval in a single decode pass (seeking per frame
     # would reopen the file hundreds of times for a long lecture).
     run_tool(
-        [FFMPEG, *FFMPEG_BASE_ARGS, "-i", str(src), "-map", "0:v:0", "-an", "-sn", "-dn",
-         "-vf", f"fps=1/{step:g}:round=down,scale={tile_width}:-2",
-         "-q:v", "4", str(tmp / "frame-%06d.jpg")],
+        [
+            FFMPEG,
+            *FFMPEG_BASE_ARGS,
+            "-i",
+            str(src),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-vf",
+            f"fps=1/{step:g}:round=down,scale={tile_width}:-2",
+            "-q:v",
+            "4",
+            str(tmp / "frame-%06d.jpg"),
+        ],
         timeout=STORYBOARD_TIMEOUT,
         error_code=TRANSCODE_FAILED,
         what=f"sampling frames of {src.name}",

@@ -43,8 +43,10 @@ INIT_SEGMENT_NAME = "init-$RepresentationID$.$ext$"
 MEDIA_SEGMENT_NAME = "chunk-$RepresentationID$-$Number%05d$.$ext$"
 # Files a previous run in the same directory may have left; removed first so a re-run
 # replaces its output instead of leaving stale extra segments next to the new ones.
-_OUTPUT_PATTERN = re.compile(r"^(init-\d+\.m4s|chunk-\d+-\d+\.m4s|media_\d+\.m3u8|"
-                             r"manifest\.mpd|master\.m3u8)(\.tmp)?$")
+_OUTPUT_PATTERN = re.compile(
+    r"^(init-\d+\.m4s|chunk-\d+-\d+\.m4s|media_\d+\.m3u8|"
+    r"manifest\.mpd|master\.m3u8)(\.tmp)?$"
+)
 DEFAULT_AUDIO_BITRATE = 128_000
 FALLBACK_FPS = 30.0
 
@@ -175,8 +177,15 @@ def transcode_ladder(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous_output(out)
-    args = build_command(src, out, rungs, source, segment_seconds=segment_seconds,
-                         preset=preset, audio_bitrate=audio_bitrate)
+    args = build_command(
+        src,
+        out,
+        rungs,
+        source,
+        segment_seconds=segment_seconds,
+        preset=preset,
+        audio_bitrate=audio_bitrate,
+    )
     run_ffmpeg_with_progress(
         args,
         total_seconds=source.duration,
@@ -198,7 +207,10 @@ def _remove_previous_output(out: Path) -> None:
 
 
 def _package(
-    out: Path, rungs: Sequence[Rung], source: ProbeResult, segment_seconds: float,
+    out: Path,
+    rungs: Sequence[Rung],
+    source: ProbeResult,
+    segment_seconds: float,
     audio_bitrate: int,
 ) -> TranscodeResult:
     mpd = out / MPD_NAME
@@ -207,8 +219,9 @@ def _package(
     reps = read_mpd(mpd)
     expected = len(rungs) + (1 if source.has_audio else 0)
     if len(reps) != expected:
-        raise MediaError(TRANSCODE_FAILED, f"manifest has {len(reps)} representations, "
-                                           f"expected {expected}")
+        raise MediaError(
+            TRANSCODE_FAILED, f"manifest has {len(reps)} representations, expected {expected}"
+        )
 
     # Output stream i is representation i and media_i.m3u8: videos in rung order, then audio.
     playlists: list[MediaPlaylist] = []
@@ -236,33 +249,87 @@ def _package(
         if not codecs:
             raise MediaError(TRANSCODE_FAILED, f"no codec string for rendition {rung.name}")
         peak, average = peak_and_average_bitrate(playlist)
-        variants.append(VariantEntry(uri=playlist.path.name, peak=peak, average=average,
-                                     width=rung.width, height=rung.height,
-                                     fps=source.fps, codecs=codecs))
-        renditions.append(_rendition(rung.name, "video", rung.width, rung.height,
-                                     reps[i].bandwidth or rung.bitrate, peak, codecs, playlist))
+        variants.append(
+            VariantEntry(
+                uri=playlist.path.name,
+                peak=peak,
+                average=average,
+                width=rung.width,
+                height=rung.height,
+                fps=source.fps,
+                codecs=codecs,
+            )
+        )
+        renditions.append(
+            _rendition(
+                rung.name,
+                "video",
+                rung.width,
+                rung.height,
+                reps[i].bandwidth or rung.bitrate,
+                peak,
+                codecs,
+                playlist,
+            )
+        )
 
     audio: AudioEntry | None = None
     if source.has_audio:
         playlist = playlists[-1]
         codecs = reps[-1].codecs or "mp4a.40.2"  # ffmpeg's aac encoder writes AAC-LC
         peak, average = peak_and_average_bitrate(playlist)
-        audio = AudioEntry(uri=playlist.path.name, peak=peak, average=average, codecs=codecs,
-                           channels=min(source.audio_channels or 2, 2))
-        renditions.append(_rendition("audio", "audio", None, None,
-                                     reps[-1].bandwidth or audio_bitrate, peak, codecs, playlist))
+        audio = AudioEntry(
+            uri=playlist.path.name,
+            peak=peak,
+            average=average,
+            codecs=codecs,
+            channels=min(source.audio_channels or 2, 2),
+        )
+        renditions.append(
+            _rendition(
+                "audio",
+                "audio",
+                None,
+                None,
+                reps[-1].bandwidth or audio_bitrate,
+                peak,
+                codecs,
+                playlist,
+            )
+        )
 
     master = out / MASTER_NAME
     write_master(master, variants, audio)
-    return TranscodeResult(out_dir=out, mpd=mpd, master=master, renditions=renditions,
-                           duration=source.duration, segment_seconds=segment_seconds)
+    return TranscodeResult(
+        out_dir=out,
+        mpd=mpd,
+        master=master,
+        renditions=renditions,
+        duration=source.duration,
+        segment_seconds=segment_seconds,
+    )
 
 
 def _rendition(
-    name: str, kind: str, width: int | None, height: int | None, bitrate: int, peak: int,
-    codecs: str, playlist: MediaPlaylist,
+    name: str,
+    kind: str,
+    width: int | None,
+    height: int | None,
+    bitrate: int,
+    peak: int,
+    codecs: str,
+    playlist: MediaPlaylist,
 ) -> Rendition:
     files = tuple(playlist.files())
-    return Rendition(name=name, kind=kind, width=width, height=height, bitrate=bitrate,
-                     peak_bitrate=peak, codecs=codecs, playlist=playlist.path, files=files,
-                     size_bytes=sum(p.stat().st_size for p in files))
+    return Rendition(
+        name=name,
+        kind=kind,
+        width=width,
+        height=height,
+        bitrate=bitrate,
+        peak_bitrate=peak,
+        codecs=codecs,
+        playlist=playlist.path,
+        files=files,
+        size_bytes=sum(p.stat().st_size for p in files),
+    )

@@ -28,7 +28,9 @@ def _payload(job: JobContext) -> tuple[uuid.UUID, int]:
     try:
         return uuid.UUID(str(job.payload["certificate_id"])), int(job.payload["version"])
     except (KeyError, TypeError, ValueError):
-        raise PermanentJobError("the job names no valid certificate version", code="INVALID_PAYLOAD") from None
+        raise PermanentJobError(
+            "the job names no valid certificate version", code="INVALID_PAYLOAD"
+        ) from None
 
 
 @job_task(ISSUE_JOB)
@@ -45,5 +47,10 @@ def issue_certificate(job: JobContext) -> dict:
         view = record_issued(session, snapshot, key=key, pdf=pdf, job_id=job.job_id)
     if view is None:
         return {"skipped": "superseded or revoked while rendering", "key": key}
-    return {"certificateId": view.id, "version": view.version, "key": key, "sha256": view.content_hash,
-            "bytes": len(pdf)}
+    return {
+        "certificateId": view.id,
+        "version": view.version,
+        "key": key,
+        "sha256": view.content_hash,
+        "bytes": len(pdf),
+    }

@@ -78,12 +78,21 @@ def _locked(session: Session, model, key):
 
 def _latest_steps(session: Session, parent_id: uuid.UUID) -> dict[str, Job]:
     latest: dict[str, Job] = {}
-    for job in session.scalars(select(Job).where(Job.parent_id == parent_id).order_by(Job.created_at)):
+    for job in session.scalars(
+        select(Job).where(Job.parent_id == parent_id).order_by(Job.created_at)
+    ):
         latest[job.kind] = job
     return latest
 
 
-def _queue_step(session: Session, parent: Job, asset_id: uuid.UUID, step: Step, existing: Job | None, settings: Settings) -> None:
+def _queue_step(
+    session: Session,
+    parent: Job,
+    asset_id: uuid.UUID,
+    step: Step,
+    existing: Job | None,
+    settings: Settings,
+) -> None:
     """Queue `step`: the same job row again after a failure or cancel, a new row otherwise."""
     if existing is not None and existing.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         retry_job(session, existing.id, settings=settings)
@@ -91,9 +100,14 @@ def _queue_step(session: Session, parent: Job, asset_id: uuid.UUID, step: Step, 
         return  # already on its way (a redelivered message)
     else:
         enqueue(
-            session, step.kind, {"video_asset_id": str(asset_id), "pipeline_job_id": str(parent.id)},
-            subject=("video_asset", str(asset_id)), requested_by_id=parent.requested_by_id,
-            parent_id=parent.id, max_attempts=STEP_MAX_ATTEMPTS, settings=settings,
+            session,
+            step.kind,
+            {"video_asset_id": str(asset_id), "pipeline_job_id": str(parent.id)},
+            subject=("video_asset", str(asset_id)),
+            requested_by_id=parent.requested_by_id,
+            parent_id=parent.id,
+            max_attempts=STEP_MAX_ATTEMPTS,
+            settings=settings,
         )
 
 
@@ -108,12 +122,24 @@ def begin(parent_id: uuid.UUID, settings: Settings) -> str | None:
         if parent is None or parent.status in TERMINAL:
             return None
         if asset is None:
-            _finish_parent(session, parent, JobStatus.FAILED, "the video asset was deleted", settings,
-                           code="VIDEO_ASSET_NOT_FOUND")
+            _finish_parent(
+                session,
+                parent,
+                JobStatus.FAILED,
+                "the video asset was deleted",
+                settings,
+                code="VIDEO_ASSET_NOT_FOUND",
+            )
             return None
         latest = _latest_steps(session, parent_id)
-        pending = next((step for step in STEPS if getattr(latest.get(step.kind), "status", None) != JobStatus.SUCCEEDED),
-                       STEPS[-1])  # everything succeeded once: finalize again
+        pending = next(
+            (
+                step
+                for step in STEPS
+                if getattr(latest.get(step.kind), "status", None) != JobStatus.SUCCEEDED
+            ),
+            STEPS[-1],
+        )  # everything succeeded once: finalize again
         _queue_step(session, parent, asset.id, pending, latest.get(pending.kind), settings)
         parent.progress = sum(s.weight for s in STEPS[: STEPS.index(pending)])
         parent.progress_message = f"{pending.name} queued"
@@ -121,8 +147,16 @@ def begin(parent_id: uuid.UUID, settings: Settings) -> str | None:
         return pending.name
 
 
-def _finish_parent(session: Session, parent: Job, status: JobStatus, message: str, settings: Settings,
-                   *, code: str | None = None, result: dict | None = None) -> None:
+def _finish_parent(
+    session: Session,
+    parent: Job,
+    status: JobStatus,
+    message: str,
+    settings: Settings,
+    *,
+    code: str | None = None,
+    result: dict | None = None,
+) -> None:
     if parent.status in TERMINAL:
         return
     parent.status = status
@@ -167,7 +201,13 @@ def run_step(kind: str, job: JobContext) -> dict[str, Any]:
         raise
     except Exception:  # a bug: the asset must not stay PROCESSING forever
         # The task base records this step's failure itself, with the traceback for operators.
-        _failed(ref, None, "INTERNAL_ERROR", "processing failed unexpectedly; operators have the details", settings)
+        _failed(
+            ref,
+            None,
+            "INTERNAL_ERROR",
+            "processing failed unexpectedly; operators have the details",
+            settings,
+        )
         raise
     if step.name != "finalize":
         _advance(ref, step, job.job_id, result, settings)
@@ -183,21 +223,36 @@ def _load(job: JobContext) -> AssetRef:
         me = session.get(Job, job.job_id)
         if parent is None or parent.status in TERMINAL or parent.cancel_requested or asset is None:
             raise JobCancelled()  # the pipeline was cancelled or its asset deleted meanwhile
-        return AssetRef(asset.id, asset.version, asset.source_key, parent_id, me.max_attempts if me else STEP_MAX_ATTEMPTS)
+        return AssetRef(
+            asset.id,
+            asset.version,
+            asset.source_key,
+            parent_id,
+            me.max_attempts if me else STEP_MAX_ATTEMPTS,
+        )
 
 
-def _succeed_step(session: Session, step_job_id: uuid.UUID, result: dict[str, Any], settings: Settings) -> None:
+def _succeed_step(
+    session: Session, step_job_id: uuid.UUID, result: dict[str, Any], settings: Settings
+) -> None:
     """Mark the running step SUCCEEDED in the transaction that moves the pipeline on, so no
     one ever sees the next step (or a READY video) while this one still shows RUNNING. The
     task base then finds the job finished and leaves it alone."""
     me = _locked(session, Job, step_job_id)
     if me is not None and me.status not in TERMINAL:
-        me.status, me.progress, me.progress_message, me.result = JobStatus.SUCCEEDED, 1.0, "done", result
+        me.status, me.progress, me.progress_message, me.result = (
+            JobStatus.SUCCEEDED,
+            1.0,
+            "done",
+            result,
+        )
         me.finished_at = utcnow()
         record_event(session, me, message="succeeded", settings=settings)
 
 
-def _advance(ref: AssetRef, step: Step, step_job_id: uuid.UUID, result: dict[str, Any], settings: Settings) -> None:
+def _advance(
+    ref: AssetRef, step: Step, step_job_id: uuid.UUID, result: dict[str, Any], settings: Settings
+) -> None:
     with session_scope(settings) as session:
         parent = _locked(session, Job, ref.pipeline_job_id)
         asset = _locked(session, VideoAsset, ref.id)
@@ -209,14 +264,27 @@ def _advance(ref: AssetRef, step: Step, step_job_id: uuid.UUID, result: dict[str
             content.mark_cancelled(session, asset)
             return
         following = next_step(step.kind)
-        _queue_step(session, parent, ref.id, following, _latest_steps(session, parent.id).get(following.kind), settings)
+        _queue_step(
+            session,
+            parent,
+            ref.id,
+            following,
+            _latest_steps(session, parent.id).get(following.kind),
+            settings,
+        )
         parent.progress = sum(s.weight for s in STEPS[: STEPS.index(following)])
         parent.progress_message = f"{step.name} done"
         record_event(session, parent, message=parent.progress_message, settings=settings)
 
 
-def _end_step(session: Session, step_job_id: uuid.UUID, status: JobStatus, message: str, settings: Settings,
-              code: str | None = None) -> None:
+def _end_step(
+    session: Session,
+    step_job_id: uuid.UUID,
+    status: JobStatus,
+    message: str,
+    settings: Settings,
+    code: str | None = None,
+) -> None:
     """End the step in the same transaction as its pipeline (see `_succeed_step`)."""
     me = _locked(session, Job, step_job_id)
     if me is not None and me.status not in TERMINAL:
@@ -226,7 +294,9 @@ def _end_step(session: Session, step_job_id: uuid.UUID, status: JobStatus, messa
         record_event(session, me, message=message[:500], error_code=code, settings=settings)
 
 
-def _failed(ref: AssetRef, step_job_id: uuid.UUID | None, code: str, message: str, settings: Settings) -> None:
+def _failed(
+    ref: AssetRef, step_job_id: uuid.UUID | None, code: str, message: str, settings: Settings
+) -> None:
     """The pipeline failed: the asset shows the code, the uploader gets an email."""
     with session_scope(settings) as session:
         parent = _locked(session, Job, ref.pipeline_job_id)
@@ -255,21 +325,33 @@ def _cancelled(ref: AssetRef, step_job_id: uuid.UUID, folder: Path, settings: Se
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _email(session: Session, asset: VideoAsset, template: str, settings: Settings, **extra: Any) -> None:
+def _email(
+    session: Session, asset: VideoAsset, template: str, settings: Settings, **extra: Any
+) -> None:
     owner = session.get(User, asset.owner_id)
     if owner is None or not owner.email:
         return
     lesson = session.get(Lesson, asset.lesson_id) if asset.lesson_id else None
     course = session.get(Course, asset.course_id) if asset.course_id else None
     context: dict[str, Any] = {
-        "name": owner.name, "lesson_title": lesson.title if lesson else asset.title,
-        "course_title": course.title if course else "your library", "video_title": asset.title, **extra,
+        "name": owner.name,
+        "lesson_title": lesson.title if lesson else asset.title,
+        "course_title": course.title if course else "your library",
+        "video_title": asset.title,
+        **extra,
     }
     context["lesson_url"] = (
-        f"{settings.links_base}/courses/{lesson.course_id}/lessons/{lesson.id}" if lesson else settings.links_base
+        f"{settings.links_base}/courses/{lesson.course_id}/lessons/{lesson.id}"
+        if lesson
+        else settings.links_base
     )
-    request_email(session, template=template, to=owner.email, context=context,
-                  subject=("video_asset", str(asset.id)))
+    request_email(
+        session,
+        template=template,
+        to=owner.email,
+        context=context,
+        subject=("video_asset", str(asset.id)),
+    )
 
 
 # --- the steps ----------------------------------------------------------------------------
@@ -295,15 +377,30 @@ def validate(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
     src = _source(ref, folder, get_storage(settings))
     job.progress.check()
     job.progress(0.3, "probing", force=True)
-    info = media.validate(src, min_duration=settings.video_min_seconds, max_duration=settings.video_max_seconds,
-                          max_width=settings.video_max_width, max_height=settings.video_max_height)
+    info = media.validate(
+        src,
+        min_duration=settings.video_min_seconds,
+        max_duration=settings.video_max_seconds,
+        max_width=settings.video_max_width,
+        max_height=settings.video_max_height,
+    )
     with session_scope(settings) as session:
         asset = session.get(VideoAsset, ref.id)
         if asset is not None:
-            asset.duration_seconds, asset.width, asset.height = info.duration, info.width, info.height
+            asset.duration_seconds, asset.width, asset.height = (
+                info.duration,
+                info.width,
+                info.height,
+            )
             asset.size_bytes = src.stat().st_size
-    return {"duration": info.duration, "width": info.width, "height": info.height, "fps": info.fps,
-            "video_codec": info.video_codec, "has_audio": info.has_audio}
+    return {
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+        "video_codec": info.video_codec,
+        "has_audio": info.has_audio,
+    }
 
 
 def transcode(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
@@ -314,14 +411,28 @@ def transcode(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) 
     out = folder / "stream"
     shutil.rmtree(out, ignore_errors=True)
     result = media.transcode_ladder(
-        src, out, rungs, segment_seconds=settings.media_segment_seconds, preset=settings.media_preset,
+        src,
+        out,
+        rungs,
+        segment_seconds=settings.media_segment_seconds,
+        preset=settings.media_preset,
         on_progress=lambda fraction, message: job.progress(fraction * 0.9, message, force=True),
-        should_cancel=job.progress.cancel_requested, source=info,
+        should_cancel=job.progress.cancel_requested,
+        source=info,
     )
     renditions = [
-        {"name": r.name, "kind": r.kind, "width": r.width, "height": r.height, "bitrate": r.bitrate,
-         "peak_bitrate": r.peak_bitrate, "codecs": r.codecs, "size_bytes": r.size_bytes,
-         "playlist": r.playlist.name, "segments": len(r.files) - 1}
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "width": r.width,
+            "height": r.height,
+            "bitrate": r.bitrate,
+            "peak_bitrate": r.peak_bitrate,
+            "codecs": r.codecs,
+            "size_bytes": r.size_bytes,
+            "playlist": r.playlist.name,
+            "segments": len(r.files) - 1,
+        }
         for r in result.renditions
     ]
     write_single_rendition_manifests(out, [r for r in renditions if r["kind"] == "video"])
@@ -331,18 +442,30 @@ def transcode(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) 
     storage.delete_prefix(prefix)  # a re-run replaces, never mixes with, an earlier ladder
     keys = storage.put_tree(prefix, out)
     shutil.rmtree(out, ignore_errors=True)
-    return {"renditions": renditions, "duration": result.duration, "segment_seconds": result.segment_seconds,
-            "master_key": prefix + result.master.name, "manifest_key": prefix + result.mpd.name, "files": len(keys)}
+    return {
+        "renditions": renditions,
+        "duration": result.duration,
+        "segment_seconds": result.segment_seconds,
+        "master_key": prefix + result.master.name,
+        "manifest_key": prefix + result.mpd.name,
+        "files": len(keys),
+    }
 
 
 def write_single_rendition_manifests(out: Path, videos: list[dict[str, Any]]) -> None:
     """`master-720p.m3u8` and `manifest-720p.mpd`: one video rendition (plus the audio)."""
     master = (out / "master.m3u8").read_text().splitlines()
-    header = [line for line in master if line.startswith("#") and not line.startswith("#EXT-X-STREAM-INF")]
+    header = [
+        line for line in master if line.startswith("#") and not line.startswith("#EXT-X-STREAM-INF")
+    ]
     for index, rendition in enumerate(videos):
         lines = list(header)
         for i, line in enumerate(master):
-            if line.startswith("#EXT-X-STREAM-INF") and i + 1 < len(master) and master[i + 1] == rendition["playlist"]:
+            if (
+                line.startswith("#EXT-X-STREAM-INF")
+                and i + 1 < len(master)
+                and master[i + 1] == rendition["playlist"]
+            ):
                 lines += [line, master[i + 1]]
         (out / f"master-{rendition['name']}.m3u8").write_text("\n".join(lines) + "\n")
 
@@ -350,12 +473,17 @@ def write_single_rendition_manifests(out: Path, videos: list[dict[str, Any]]) ->
         tree = ET.parse(out / "manifest.mpd")
         for aset in tree.getroot().iter(f"{{{_MPD_NS}}}AdaptationSet"):
             reps = aset.findall(f"{{{_MPD_NS}}}Representation")
-            kind = aset.get("contentType") or (reps[0].get("mimeType", "") if reps else "").split("/")[0]
+            kind = (
+                aset.get("contentType")
+                or (reps[0].get("mimeType", "") if reps else "").split("/")[0]
+            )
             if kind == "video":
                 for position, rep in enumerate(reps):
                     if position != index:
                         aset.remove(rep)
-        tree.write(out / f"manifest-{rendition['name']}.mpd", xml_declaration=True, encoding="utf-8")
+        tree.write(
+            out / f"manifest-{rendition['name']}.mpd", xml_declaration=True, encoding="utf-8"
+        )
 
 
 def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
@@ -375,8 +503,9 @@ def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> 
     # from the smallest transcoded rung at least as wide as the preview (the source
     # itself when there is none). Their timing still follows the source (`source=info`).
     job.progress(0.2, "fetching a small rendition", force=True)
-    small, small_name = _small_rendition(ref, folder, storage, settings,
-                                         min_width=min(MAX_PREVIEW_WIDTH, info.width))
+    small, small_name = _small_rendition(
+        ref, folder, storage, settings, min_width=min(MAX_PREVIEW_WIDTH, info.width)
+    )
     frames = small or src
     job.progress.check()
     job.progress(0.3, "storyboard", force=True)
@@ -392,13 +521,19 @@ def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> 
     storage.delete_prefix(prefix)
     storage.put_tree(prefix, out)
     shutil.rmtree(out, ignore_errors=True)
-    return {"poster_key": prefix + poster.name, "thumbnail_keys": [prefix + p.name for p in thumbs],
-            "storyboard_key": prefix + board.vtt.name, "sprite_keys": [prefix + p.name for p in board.sprites],
-            "preview_key": prefix + preview.name, "frames_from": small_name or "source"}
+    return {
+        "poster_key": prefix + poster.name,
+        "thumbnail_keys": [prefix + p.name for p in thumbs],
+        "storyboard_key": prefix + board.vtt.name,
+        "sprite_keys": [prefix + p.name for p in board.sprites],
+        "preview_key": prefix + preview.name,
+        "frames_from": small_name or "source",
+    }
 
 
-def _small_rendition(ref: AssetRef, folder: Path, storage: Storage, settings: Settings, *,
-                     min_width: int) -> tuple[Path | None, str | None]:
+def _small_rendition(
+    ref: AssetRef, folder: Path, storage: Storage, settings: Settings, *, min_width: int
+) -> tuple[Path | None, str | None]:
     """The narrowest stored video rendition at least `min_width` wide, joined into one
     fragmented MP4 in the scratch folder (CMAF init segment + media segments concatenate
     into a valid file, which ffmpeg seeks in; its HLS demuxer drops frames with `-ss`/`-t`).
@@ -406,9 +541,16 @@ def _small_rendition(ref: AssetRef, folder: Path, storage: Storage, settings: Se
     with session_scope(settings) as session:
         kind = next(step.kind for step in STEPS if step.name == "transcode")
         transcoded = _latest_steps(session, ref.pipeline_job_id).get(kind)
-        result = transcoded.result if transcoded is not None and transcoded.status == JobStatus.SUCCEEDED else None
-    renditions = [r for r in (result or {}).get("renditions", [])
-                  if r.get("kind") == "video" and (r.get("width") or 0) >= min_width and r.get("playlist")]
+        result = (
+            transcoded.result
+            if transcoded is not None and transcoded.status == JobStatus.SUCCEEDED
+            else None
+        )
+    renditions = [
+        r
+        for r in (result or {}).get("renditions", [])
+        if r.get("kind") == "video" and (r.get("width") or 0) >= min_width and r.get("playlist")
+    ]
     if not renditions:
         return None, None
     chosen = min(renditions, key=lambda r: (r["width"], r["height"] or 0))
@@ -446,7 +588,9 @@ def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
             step = next(s for s in STEPS if s.name == name)
             found = latest.get(step.kind)
             if found is None or found.status != JobStatus.SUCCEEDED or not found.result:
-                raise PermanentJobError(f"the {name} step has no recorded output", code="OUTPUT_MISSING")
+                raise PermanentJobError(
+                    f"the {name} step has no recorded output", code="OUTPUT_MISSING"
+                )
             outputs[name] = found.result
         ladder, pictures = outputs["transcode"], outputs["images"]
         for key in (ladder["master_key"], ladder["manifest_key"], pictures["poster_key"]):
@@ -456,7 +600,10 @@ def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
         asset.duration_seconds = ladder["duration"]
         asset.master_key, asset.manifest_key = ladder["master_key"], ladder["manifest_key"]
         asset.poster_key, asset.thumbnail_keys = pictures["poster_key"], pictures["thumbnail_keys"]
-        asset.storyboard_key, asset.preview_key = pictures["storyboard_key"], pictures["preview_key"]
+        asset.storyboard_key, asset.preview_key = (
+            pictures["storyboard_key"],
+            pictures["preview_key"],
+        )
         asset.status, asset.error_code, asset.error_message = AssetStatus.READY, None, None
         asset.ready_at = utcnow()
         if asset.lesson_id is not None:
@@ -464,8 +611,11 @@ def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
             if lesson is not None:  # the lesson plays this video from now on
                 lesson.video_asset_id = asset.id
                 lesson.duration_seconds = round(ladder["duration"])
-        result = {"video_asset_id": str(asset.id), "renditions": [r["name"] for r in ladder["renditions"]],
-                  "duration": ladder["duration"]}
+        result = {
+            "video_asset_id": str(asset.id),
+            "renditions": [r["name"] for r in ladder["renditions"]],
+            "duration": ladder["duration"],
+        }
         _succeed_step(session, job.job_id, result, settings)
         _finish_parent(session, parent, JobStatus.SUCCEEDED, "ready", settings, result=result)
         content._publish(session, "video_asset", asset)
@@ -475,6 +625,9 @@ def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
 
 
 _STEP_FUNCTIONS: dict[str, Callable[[AssetRef, JobContext, Path, Settings], dict[str, Any]]] = {
-    "validate": validate, "transcode": transcode, "images": images, "finalize": finalize,
+    "validate": validate,
+    "transcode": transcode,
+    "images": images,
+    "finalize": finalize,
 }
 assert set(_STEP_FUNCTIONS) == {step.name for step in STEPS}

@@ -76,6 +76,10 @@ def honour_paused_queues(sender: str, instance, **_kwargs) -> None:
                 if state.queue in consuming:
                     queues.deselect(state.queue)
                     state.paused_workers = sorted(set(state.paused_workers or []) | {sender})
-                    log.warning("queue %s is paused: %s will not consume it until RESUME", state.queue, sender)
+                    log.warning(
+                        "queue %s is paused: %s will not consume it until RESUME",
+                        state.queue,
+                        sender,
+                    )
     except Exception:  # noqa: BLE001 - a worker must start even if the database is away
         log.exception("could not read paused queues at worker start")

@@ -9,8 +9,16 @@ from lms.jobs.broker import make_celery
 
 settings = get_settings()
 app = make_celery(settings)
-app.conf.include = ["tasks.system", "tasks.email", "tasks.courses", "tasks.users", "tasks.admin", "tasks.media",
-                    "tasks.certificates", "pipelines.certificate_issuance"]
+app.conf.include = [
+    "tasks.system",
+    "tasks.email",
+    "tasks.courses",
+    "tasks.users",
+    "tasks.admin",
+    "tasks.media",
+    "tasks.certificates",
+    "pipelines.certificate_issuance",
+]
 app.conf.beat_schedule = {
     # Publishes jobs whose commit succeeded but whose publish was lost.
     "relay-unpublished-jobs": {"task": "system.relay", "schedule": 10.0},

@@ -65,12 +65,16 @@ class JobTask(Task):
             log.error("task %s got a malformed job id %r; dropped", self.name, job_id)
             return
         try:
-            job = lifecycle.start(key, worker=self.request.hostname, task_id=self.request.id, settings=settings)
+            job = lifecycle.start(
+                key, worker=self.request.hostname, task_id=self.request.id, settings=settings
+            )
         except OperationalError as error:  # database away: keep the message, try later
             raise self.retry(countdown=5, max_retries=None, exc=error) from error
         if job is None:
             return
-        context = JobContext(key, job.kind, dict(job.payload or {}), job.attempts, Progress(key, settings), settings)
+        context = JobContext(
+            key, job.kind, dict(job.payload or {}), job.attempts, Progress(key, settings), settings
+        )
         try:
             result = perform(context)
         except JobCancelled:
@@ -82,7 +86,10 @@ class JobTask(Task):
         except Exception as error:  # noqa: BLE001 - an unknown failure is recorded, not lost
             log.exception("job %s (%s) crashed", key, job.kind)
             lifecycle.fail(
-                key, "INTERNAL_ERROR", f"{type(error).__name__}: {error}", settings=settings,
+                key,
+                "INTERNAL_ERROR",
+                f"{type(error).__name__}: {error}",
+                settings=settings,
                 traceback=lifecycle.format_traceback(error),
             )
         else:
@@ -92,7 +99,9 @@ class JobTask(Task):
         code = getattr(error, "code", None) or "TRANSIENT_FAILURE"
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         if job.attempts >= job.max_attempts:
-            lifecycle.fail(job.id, code, f"gave up after {job.attempts} attempts: {message}", settings=settings)
+            lifecycle.fail(
+                job.id, code, f"gave up after {job.attempts} attempts: {message}", settings=settings
+            )
             return
         delay = lifecycle.backoff_seconds(job.attempts)
         lifecycle.retrying(job.id, code, message, delay, settings=settings)

@@ -18,10 +18,14 @@ def certificate_data(snapshot: IssueSnapshot) -> CertificateData:
     """What the PDF prints; blank names fail at once (no retry can fix them)."""
     try:
         return CertificateData(
-            student_name=snapshot.student_name, course_title=snapshot.course_title,
-            instructor_names=snapshot.instructor_names, issued_at=snapshot.completed_at,
-            certificate_code=snapshot.code, verification_url=snapshot.verification_url,
-            version=snapshot.version, school_name=snapshot.school_name,
+            student_name=snapshot.student_name,
+            course_title=snapshot.course_title,
+            instructor_names=snapshot.instructor_names,
+            issued_at=snapshot.completed_at,
+            certificate_code=snapshot.code,
+            verification_url=snapshot.verification_url,
+            version=snapshot.version,
+            school_name=snapshot.school_name,
         )
     except ValueError as error:
         raise PermanentJobError(str(error), code="INVALID_CERTIFICATE_DATA") from None

@@ -40,7 +40,9 @@ def ingest(task: Task, job_id: str) -> None:
     settings = get_settings()
     key = uuid.UUID(job_id)
     try:
-        job = lifecycle.start(key, worker=task.request.hostname, task_id=task.request.id, settings=settings)
+        job = lifecycle.start(
+            key, worker=task.request.hostname, task_id=task.request.id, settings=settings
+        )
     except OperationalError as error:
         raise task.retry(countdown=5, max_retries=None, exc=error) from error
     if job is None:
@@ -49,8 +51,13 @@ def ingest(task: Task, job_id: str) -> None:
         video_ingest.begin(key, settings)
     except Exception as error:  # noqa: BLE001 - recorded on the job, not lost
         log.exception("pipeline %s could not start", key)
-        lifecycle.fail(key, "INTERNAL_ERROR", f"{type(error).__name__}: {error}", settings=settings,
-                       traceback=lifecycle.format_traceback(error))
+        lifecycle.fail(
+            key,
+            "INTERNAL_ERROR",
+            f"{type(error).__name__}: {error}",
+            settings=settings,
+            traceback=lifecycle.format_traceback(error),
+        )
 
 
 def _step_task(kind: str):
@@ -80,11 +87,18 @@ def check_resource(job: JobContext) -> dict:
         local = storage.download(key, folder / "file")
         size = local.stat().st_size
         if size > settings.resource_max_bytes:
-            _resource_failed(asset_id, "FILE_TOO_LARGE", f"the file is over {settings.resource_max_bytes} bytes", settings)
+            _resource_failed(
+                asset_id,
+                "FILE_TOO_LARGE",
+                f"the file is over {settings.resource_max_bytes} bytes",
+                settings,
+            )
             storage.delete(key)
             raise PermanentJobError("file too large", code="FILE_TOO_LARGE")
         detected = sniff(local, declared)
-        if detected is None or detected not in content.RESOURCE_CONTENT_TYPES | {"application/vnd.ms-office"}:
+        if detected is None or detected not in content.RESOURCE_CONTENT_TYPES | {
+            "application/vnd.ms-office"
+        }:
             message = "the file's content is not an accepted document, archive, image or text type"
             _resource_failed(asset_id, "UNSUPPORTED_FILE_TYPE", message, settings)
             storage.delete(key)  # never serve bytes we could not identify

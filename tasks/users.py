@@ -30,7 +30,9 @@ def resize_avatar(job: JobContext) -> dict:
     # Fixed sizes are the point of an avatar: crop to a centred square at the largest size
     # (a small picture is scaled up once), then let the media library write every size.
     largest = max(avatars.SIZES)
-    square = ImageOps.fit(img.convert("RGBA" if "A" in img.getbands() else "RGB"), (largest, largest), Image.LANCZOS)
+    square = ImageOps.fit(
+        img.convert("RGBA" if "A" in img.getbands() else "RGB"), (largest, largest), Image.LANCZOS
+    )
     staged = folder / "square.png"
     square.save(staged, "PNG")
     written = resize_image(staged, folder, avatars.SIZES, stem="avatar")

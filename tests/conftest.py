@@ -19,7 +19,9 @@ import pytest
 # SMTP and SendGrid capture servers, shared by the mail library and worker tests.
 pytest_plugins = ["tests.mail_servers"]
 
-PG_ADMIN_URL = os.environ.get("LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "LMS_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 TEST_DB = f"lyceum_test_{os.getpid()}"
 VHOST = TEST_DB  # one RabbitMQ virtual host per run: concurrent runs never share queues
 RABBIT_URL = os.environ.get("LMS_TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")

@@ -33,7 +33,9 @@ def free_port() -> int:
 class Process:
     """A child process whose output is collected; `wait_for(text)` awaits a log line."""
 
-    def __init__(self, args: list[str], env: dict[str, str | None] | None = None, cwd: Path | None = None):
+    def __init__(
+        self, args: list[str], env: dict[str, str | None] | None = None, cwd: Path | None = None
+    ):
         """`env` overrides this process's environment; a None value removes the variable."""
         self.lines: list[str] = []
         merged = {**os.environ, **(env or {})}
@@ -84,7 +86,9 @@ class Process:
                 self.kill()
 
 
-def start_worker(queues: str = "default,email", env: dict[str, str] | None = None, concurrency: int = 1) -> Process:
+def start_worker(
+    queues: str = "default,email", env: dict[str, str] | None = None, concurrency: int = 1
+) -> Process:
     name = f"test-{uuid.uuid4().hex[:6]}@%h"
     worker = Process([*LMS, "worker", "-Q", queues, "-c", str(concurrency), "-n", name], env)
     worker.wait_for(" ready.")
@@ -123,7 +127,12 @@ class JobWatcher:
     def statuses(self, job_id) -> list[str]:
         return [event["status"] for event in self.events[str(job_id)]]
 
-    def wait(self, job_id, statuses: Iterable[str] = ("SUCCEEDED", "FAILED", "CANCELLED"), timeout: float = 60) -> dict:
+    def wait(
+        self,
+        job_id,
+        statuses: Iterable[str] = ("SUCCEEDED", "FAILED", "CANCELLED"),
+        timeout: float = 60,
+    ) -> dict:
         wanted = set(statuses)
         key = str(job_id)
 
@@ -141,7 +150,11 @@ class JobWatcher:
 def create_user(role: Role = Role.ADMIN, settings: Settings | None = None) -> tuple[User, str]:
     """A user straight in the database (the Users module owns sign-up) and its access token."""
     with session_scope(settings) as session:
-        user = User(email=f"{uuid.uuid4().hex[:10]}@example.test", name=f"{role.value.title()} Tester", role=role)
+        user = User(
+            email=f"{uuid.uuid4().hex[:10]}@example.test",
+            name=f"{role.value.title()} Tester",
+            role=role,
+        )
         session.add(user)
         session.flush()
     return user, issue_access_token(user, settings)
@@ -158,7 +171,9 @@ class GraphQLClient:
 
     def post(self, query: str, variables: dict | None = None, token: str | None = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        return self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
 
     def execute(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
         """The JSON body (`data` and/or `errors`)."""
@@ -170,7 +185,9 @@ class GraphQLClient:
         assert not body.get("errors"), body["errors"]
         return body["data"]
 
-    def error_codes(self, query: str, variables: dict | None = None, token: str | None = None) -> list[str]:
+    def error_codes(
+        self, query: str, variables: dict | None = None, token: str | None = None
+    ) -> list[str]:
         body = self.execute(query, variables, token)
         return [error["extensions"]["code"] for error in body.get("errors", [])]
 

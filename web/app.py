@@ -83,7 +83,12 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
 
     @app.get("/")
     async def index() -> Response:
-        body = {"service": "lyceum", "graphql": "/graphql", "health": "/healthz", "metrics": "/metrics"}
+        body = {
+            "service": "lyceum",
+            "graphql": "/graphql",
+            "health": "/healthz",
+            "metrics": "/metrics",
+        }
         return Response(json.dumps(body), content_type="application/json")
 
     return app

@@ -81,7 +81,9 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def authenticate(services: Services, token: str | None) -> tuple[Viewer, Unauthenticated | None]:
+async def authenticate(
+    services: Services, token: str | None
+) -> tuple[Viewer, Unauthenticated | None]:
     """Resolve a bearer token to a viewer; a bad token yields anonymous plus the error."""
     if not token:
         return ANONYMOUS, None
@@ -92,5 +94,3 @@ async def authenticate(services: Services, token: str | None) -> tuple[Viewer, U
         return viewer_for(claims, user), None
     except Unauthenticated as error:
         return ANONYMOUS, error
-
-

@@ -33,8 +33,10 @@ async def download(key: str) -> Response:
     if not target.is_relative_to(root) or not target.is_file():
         return error_response(404, "NOT_FOUND", "No such file.")
     response = await send_file(
-        target, mimetype=CONTENT_TYPES.get(target.suffix, "application/octet-stream"),
-        as_attachment=True, attachment_filename=target.name,
+        target,
+        mimetype=CONTENT_TYPES.get(target.suffix, "application/octet-stream"),
+        as_attachment=True,
+        attachment_filename=target.name,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response

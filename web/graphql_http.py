@@ -46,7 +46,11 @@ def validation_rules(services: Services):
             variables=data.get("variables") if isinstance(data.get("variables"), dict) else None,
         )
         cost.reads_variables = True
-        return [depth_limit_rule(settings.query_max_depth), alias_limit_rule(settings.query_max_aliases), cost]
+        return [
+            depth_limit_rule(settings.query_max_depth),
+            alias_limit_rule(settings.query_max_aliases),
+            cost,
+        ]
 
     return rules
 
@@ -64,7 +68,9 @@ class CachedValidator:
         self.maxsize = maxsize
         self._results: OrderedDict[int, tuple[DocumentNode, tuple, list]] = OrderedDict()
 
-    def __call__(self, schema, document: DocumentNode, rules=None, max_errors=None, **kwargs) -> list:
+    def __call__(
+        self, schema, document: DocumentNode, rules=None, max_errors=None, **kwargs
+    ) -> list:
         rules = tuple(rules or specified_rules)
         per_request = tuple(rule for rule in rules if getattr(rule, "reads_variables", False))
         static = tuple(rule for rule in rules if rule not in per_request)
@@ -153,7 +159,9 @@ def websocket_app(holder: dict) -> GraphQL:
 
     async def on_connect(websocket, payload) -> None:
         payload = payload if isinstance(payload, dict) else {}
-        raw = payload.get("Authorization") or payload.get("authorization") or payload.get("authToken")
+        raw = (
+            payload.get("Authorization") or payload.get("authorization") or payload.get("authToken")
+        )
         token = bearer_token(raw) if raw and " " in str(raw) else raw
         viewer, error = await authenticate(holder["services"], token)
         if error is not None:

@@ -38,7 +38,9 @@ async def healthz() -> Response:
         checks["broker"] = f"error: {type(error).__name__}"
     healthy = all(value == "ok" for value in checks.values())
     body = {"status": "ok" if healthy else "error", **checks}
-    return Response(json.dumps(body), status=200 if healthy else 503, content_type="application/json")
+    return Response(
+        json.dumps(body), status=200 if healthy else 503, content_type="application/json"
+    )
 
 
 @blueprint.get("/metrics")

@@ -35,7 +35,9 @@ class JobCollector:
         self.settings = settings
 
     def collect(self):
-        counts = GaugeMetricFamily("lms_jobs", "Jobs by queue and status", labels=["queue", "status"])
+        counts = GaugeMetricFamily(
+            "lms_jobs", "Jobs by queue and status", labels=["queue", "status"]
+        )
         durations = GaugeMetricFamily(
             "lms_job_duration_seconds",
             "Run time of jobs finished in the last hour",
@@ -75,11 +77,21 @@ class QueueCollector:
         self.settings = settings
 
     def collect(self):
-        depth = GaugeMetricFamily("lms_queue_depth", "Messages waiting in the broker", labels=["queue"])
-        consumers = GaugeMetricFamily("lms_queue_consumers", "Consumers attached to the queue", labels=["queue"])
-        paused = GaugeMetricFamily("lms_queue_paused", "1 while an operator has paused the queue", labels=["queue"])
-        up = GaugeMetricFamily("lms_worker_up", "1 when the worker answered inspection, 0 when gone", labels=["worker"])
-        answering = GaugeMetricFamily("lms_workers_answering", "Workers that answered the latest inspection")
+        depth = GaugeMetricFamily(
+            "lms_queue_depth", "Messages waiting in the broker", labels=["queue"]
+        )
+        consumers = GaugeMetricFamily(
+            "lms_queue_consumers", "Consumers attached to the queue", labels=["queue"]
+        )
+        paused = GaugeMetricFamily(
+            "lms_queue_paused", "1 while an operator has paused the queue", labels=["queue"]
+        )
+        up = GaugeMetricFamily(
+            "lms_worker_up", "1 when the worker answered inspection, 0 when gone", labels=["worker"]
+        )
+        answering = GaugeMetricFamily(
+            "lms_workers_answering", "Workers that answered the latest inspection"
+        )
         inspection = inspect_workers(self.settings)
         for name, stats in queue_depths(QUEUES, self.settings).items():
             if stats.messages is not None:
@@ -93,7 +105,9 @@ class QueueCollector:
             up.add_metric([worker.hostname], 1)
         answering.add_metric([], len(inspection.workers))
         histograms = HistogramMetricFamily(
-            "lms_job_run_seconds", "Run time of jobs finished in the last hour, per kind", labels=["kind"]
+            "lms_job_run_seconds",
+            "Run time of jobs finished in the last hour, per kind",
+            labels=["kind"],
         )
         since = utcnow() - timedelta(hours=1)
         with session_scope(self.settings) as session:
@@ -110,7 +124,9 @@ class QueueCollector:
         for name in QUEUES:
             paused.add_metric([name], 1 if states.get(name) else 0)
         for kind, values in per_kind.items():
-            buckets = [(str(bound), sum(1 for v in values if v <= bound)) for bound in DURATION_BUCKETS]
+            buckets = [
+                (str(bound), sum(1 for v in values if v <= bound)) for bound in DURATION_BUCKETS
+            ]
             buckets.append(("+Inf", len(values)))
             histograms.add_metric([kind], buckets, sum(values))
         yield from (depth, consumers, paused, up, answering, histograms)

@@ -161,9 +161,7 @@ class ResponseCache:
             self._entries.clear()
             self.size_bytes = 0
 
-    async def serve(
-        self, key: tuple[int, str], execute: Execute
-    ) -> tuple[int, bytes, str]:
+    async def serve(self, key: tuple[int, str], execute: Execute) -> tuple[int, bytes, str]:
         """The cached body, or execute once for all concurrent requests of this key."""
         body = self.get(key)
         if body is not None:

@@ -39,7 +39,9 @@ def service_resolver(
 
 
 def bind_service_fields(
-    object_type: ObjectType, fields: dict[str, Callable[..., Any] | tuple[Callable[..., Any], dict]], **options: Any
+    object_type: ObjectType,
+    fields: dict[str, Callable[..., Any] | tuple[Callable[..., Any], dict]],
+    **options: Any,
 ) -> None:
     """Bind `{field: fn}` (or `{field: (fn, fixed_kwargs)}`) as service resolvers."""
     for name, target in fields.items():

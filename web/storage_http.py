@@ -73,7 +73,9 @@ def _error(status: int, code: str, message: str) -> Response:
     return Response(body, status=status, content_type="application/json")
 
 
-def _check(path: str, expires: int, signature: str, purpose: str, settings: Settings) -> Response | None:
+def _check(
+    path: str, expires: int, signature: str, purpose: str, settings: Settings
+) -> Response | None:
     """None when the URL is genuine and current; a 403 with `SIGNATURE_INVALID` or `LINK_EXPIRED`."""
     try:
         verify_scoped(path, expires, signature, purpose=purpose, settings=settings)
@@ -105,8 +107,13 @@ async def upload(expires: int, signature: str, key: str) -> Response:
         max_bytes = int(request.args.get("max", ""))
     except ValueError:
         return _error(403, "SIGNATURE_INVALID", "This link is not valid.")
-    denied = _check(upload_signature_path(key, content_type, max_bytes), expires, signature, PUT_PURPOSE,
-                    settings)
+    denied = _check(
+        upload_signature_path(key, content_type, max_bytes),
+        expires,
+        signature,
+        PUT_PURPOSE,
+        settings,
+    )
     if denied:
         return denied
     sent_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
@@ -131,7 +138,9 @@ async def upload(expires: int, signature: str, key: str) -> Response:
         os.replace(partial, target)  # readers see the old object or the whole new one
     finally:
         partial.unlink(missing_ok=True)
-    return Response(json.dumps({"fileKey": key, "sizeBytes": size}), status=201, content_type="application/json")
+    return Response(
+        json.dumps({"fileKey": key, "sizeBytes": size}), status=201, content_type="application/json"
+    )
 
 
 # --- downloads and streams -----------------------------------------------------------
@@ -158,8 +167,12 @@ async def download(expires: int, signature: str, key: str) -> Response:
 
 def _serve_file(path: Path, key: str, cache: str) -> Response:
     size = path.stat().st_size
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": cache, "Content-Type": guess_type(key),
-               "ETag": f'"{int(path.stat().st_mtime_ns)}-{size}"'}
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": cache,
+        "Content-Type": guess_type(key),
+        "ETag": f'"{int(path.stat().st_mtime_ns)}-{size}"',
+    }
     start, end, status = 0, size - 1, 200
     wanted = request.headers.get("Range")
     if wanted:
@@ -221,7 +234,9 @@ async def _serve_remote(storage: Storage, key: str, expires: int, cache: str) ->
     if key.endswith(".m3u8"):
         text = await asyncio.to_thread(_presign_playlist, storage, text, folder, expires_at)
     rewritten = text
-    return Response(rewritten, status=200, headers={"Content-Type": guess_type(key), "Cache-Control": cache})
+    return Response(
+        rewritten, status=200, headers={"Content-Type": guess_type(key), "Cache-Control": cache}
+    )
 
 
 _URI_ATTR = re.compile(r'URI="([^"]+)"')

@@ -53,23 +53,33 @@ def alert_view(alert: QueueAlert) -> dict[str, Any]:
     }
 
 
-def system_conditions(session: Session, inspection: Inspection, tuning: AdminSettings) -> list[Condition]:
+def system_conditions(
+    session: Session, inspection: Inspection, tuning: AdminSettings
+) -> list[Condition]:
     """Worker rules: a worker seen before that does not answer now is gone."""
-    if inspection.error and inspection.answering is False and not inspection.error.startswith("no worker"):
+    if (
+        inspection.error
+        and inspection.answering is False
+        and not inspection.error.startswith("no worker")
+    ):
         return []  # the broker is down: we cannot tell who is alive
     silent = known_workers.remember(session, inspection, tuning)
     return [
         Condition(
-            "WORKER_GONE", AlertSeverity.CRITICAL,
+            "WORKER_GONE",
+            AlertSeverity.CRITICAL,
             f"worker {row.hostname} (queues {', '.join(row.queues or []) or '-'}) stopped answering; "
             f"last seen {row.last_seen_at.isoformat(timespec='seconds')}",
-            None, target=row.hostname,
+            None,
+            target=row.hostname,
         )
         for row in silent
     ]
 
 
-def evaluate(settings: Settings | None = None, tuning: AdminSettings | None = None) -> list[dict[str, Any]]:
+def evaluate(
+    settings: Settings | None = None, tuning: AdminSettings | None = None
+) -> list[dict[str, Any]]:
     """Run every rule now; store new alerts and publish them. Returns the published alerts."""
     settings = settings or get_settings()
     tuning = tuning or admin_settings()
@@ -78,12 +88,16 @@ def evaluate(settings: Settings | None = None, tuning: AdminSettings | None = No
     with session_scope(settings) as session:
         stats = collect_stats(session, depths, inspection)
         failures = failure_window(session, tuning.failure_rate_window_seconds)
-        conditions = [c for name in QUEUES for c in queue_conditions(stats[name], failures[name], tuning)]
+        conditions = [
+            c for name in QUEUES for c in queue_conditions(stats[name], failures[name], tuning)
+        ]
         conditions += system_conditions(session, inspection, tuning)
         return apply_conditions(session, [c for c in conditions if c.alert], settings)
 
 
-def apply_conditions(session: Session, conditions: list[Condition], settings: Settings) -> list[dict[str, Any]]:
+def apply_conditions(
+    session: Session, conditions: list[Condition], settings: Settings
+) -> list[dict[str, Any]]:
     now = utcnow()
     open_alerts = {
         (a.queue, a.rule, a.target): a
@@ -97,16 +111,30 @@ def apply_conditions(session: Session, conditions: list[Condition], settings: Se
         alert = open_alerts.get(key)
         if alert is None:
             alert = QueueAlert(
-                id=uuid.uuid4(), queue=condition.queue, rule=condition.code, target=condition.target,
-                severity=condition.severity, message=condition.message[:500], value=condition.value,
-                threshold=condition.threshold, raised_at=now, last_seen_at=now, details={},
+                id=uuid.uuid4(),
+                queue=condition.queue,
+                rule=condition.code,
+                target=condition.target,
+                severity=condition.severity,
+                message=condition.message[:500],
+                value=condition.value,
+                threshold=condition.threshold,
+                raised_at=now,
+                last_seen_at=now,
+                details={},
             )
             session.add(alert)
             published.append(alert_view(alert))
             continue
         escalated = condition.severity.rank > alert.severity.rank or alert.resolved_at is not None
-        alert.severity = condition.severity if condition.severity.rank > alert.severity.rank else alert.severity
-        alert.message, alert.value, alert.threshold = condition.message[:500], condition.value, condition.threshold
+        alert.severity = (
+            condition.severity if condition.severity.rank > alert.severity.rank else alert.severity
+        )
+        alert.message, alert.value, alert.threshold = (
+            condition.message[:500],
+            condition.value,
+            condition.threshold,
+        )
         alert.last_seen_at, alert.resolved_at = now, None
         if escalated:
             published.append(alert_view(alert))
@@ -114,20 +142,29 @@ def apply_conditions(session: Session, conditions: list[Condition], settings: Se
         if key not in holding and alert.resolved_at is None:
             alert.resolved_at = now
     if published:
-        after_commit(session, lambda: [publish_event(ALERT_TOPIC, view, settings) for view in published])
+        after_commit(
+            session, lambda: [publish_event(ALERT_TOPIC, view, settings) for view in published]
+        )
     return published
 
 
-def open_alerts(session: Session, viewer: Viewer, *, queue_name: str | None = None) -> list[dict[str, Any]]:
+def open_alerts(
+    session: Session, viewer: Viewer, *, queue_name: str | None = None
+) -> list[dict[str, Any]]:
     """Alerts not yet cleared, newest first (admins)."""
     require_role(viewer, Role.ADMIN)
     query = select(QueueAlert).where(QueueAlert.cleared_at.is_(None))
     if queue_name is not None:
         query = query.where(QueueAlert.queue == queue_name)
-    return [alert_view(a) for a in session.scalars(query.order_by(QueueAlert.raised_at.desc()).limit(500))]
+    return [
+        alert_view(a)
+        for a in session.scalars(query.order_by(QueueAlert.raised_at.desc()).limit(500))
+    ]
 
 
-def clear_alerts(session: Session, viewer: Viewer, *, queue_name: str | None = None) -> list[dict[str, Any]]:
+def clear_alerts(
+    session: Session, viewer: Viewer, *, queue_name: str | None = None
+) -> list[dict[str, Any]]:
     """Clear the open alerts of a queue, or every open alert (admins). Cleared system alerts
     about gone workers also forget those workers: the operator has acknowledged them."""
     actor = require_role(viewer, Role.ADMIN)
@@ -142,7 +179,10 @@ def clear_alerts(session: Session, viewer: Viewer, *, queue_name: str | None = N
         alert.cleared_at, alert.cleared_by_id = now, actor
     known_workers.forget(session, [a.target for a in cleared if a.rule == "WORKER_GONE"])
     audit.record(
-        session, actor_id=actor, action="admin.alerts.clear", subject=("queue", queue_name or "*"),
+        session,
+        actor_id=actor,
+        action="admin.alerts.clear",
+        subject=("queue", queue_name or "*"),
         details={"cleared": len(cleared), "rules": sorted({a.rule for a in cleared})},
     )
     return [alert_view(a) for a in cleared]

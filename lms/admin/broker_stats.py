@@ -35,7 +35,9 @@ def _connection(settings: Settings) -> Connection:
     return Connection(url, transport_options=options, connect_timeout=CONNECT_TIMEOUT)
 
 
-def queue_depths(queues: tuple[str, ...] | list[str] = QUEUES, settings: Settings | None = None) -> dict[str, QueueDepth]:
+def queue_depths(
+    queues: tuple[str, ...] | list[str] = QUEUES, settings: Settings | None = None
+) -> dict[str, QueueDepth]:
     """Depth and consumers of each queue; a broker that is down yields `error` per queue."""
     settings = settings or get_settings()
     try:

@@ -35,7 +35,9 @@ def _queues(queue_name: str | None) -> tuple[str, ...]:
     if queue_name is None:
         return QUEUES
     if queue_name not in QUEUES:
-        raise ValidationFailed(f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE")
+        raise ValidationFailed(
+            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE"
+        )
     return (queue_name,)
 
 
@@ -43,7 +45,9 @@ def _health_view(queue: str, conditions: list[Condition]) -> dict[str, Any]:
     return {
         "queue_name": queue,
         "status": status_of(conditions),
-        "reasons": [{"code": c.code, "message": c.message, "severity": c.severity.value} for c in conditions],
+        "reasons": [
+            {"code": c.code, "message": c.message, "severity": c.severity.value} for c in conditions
+        ],
     }
 
 
@@ -65,7 +69,11 @@ def queue_health(
 
 
 def realtime_stats(
-    session: Session, viewer: Viewer, *, depths: dict[str, QueueDepth], inspection: Inspection | None
+    session: Session,
+    viewer: Viewer,
+    *,
+    depths: dict[str, QueueDepth],
+    inspection: Inspection | None,
 ) -> dict[str, Any]:
     """Depth, consumers and counts of every queue right now (admins)."""
     require_role(viewer, Role.ADMIN)
@@ -75,7 +83,12 @@ def realtime_stats(
 def worker_view(worker: WorkerInfo) -> dict[str, Any]:
     view = asdict(worker)
     view["active_jobs"] = [
-        {"job_id": job["job_id"], "kind": job["kind"], "task_id": job["task_id"], "started": job["started"]}
+        {
+            "job_id": job["job_id"],
+            "kind": job["kind"],
+            "task_id": job["task_id"],
+            "started": job["started"],
+        }
         for job in worker.active_jobs
     ]
     return view
@@ -94,21 +107,26 @@ def job_dashboard(
     for name in QUEUES:
         health = _health_view(name, queue_conditions(stats[name], failures[name], tuning))
         overall = worse(overall, health["status"])
-        queues.append({
-            "queue_name": name,
-            "stats": asdict(stats[name]),
-            "windows": [
-                {
-                    "window_seconds": w.window_seconds, "succeeded": w.succeeded, "failed": w.failed,
-                    "throughput_per_minute": w.throughput_per_minute, "failure_rate": w.failure_rate,
-                }
-                for w in activity[name].windows
-            ],
-            # Ariadne maps `p50DurationSeconds` to `p_50_duration_seconds`.
-            "p_50_duration_seconds": activity[name].p50_duration_seconds,
-            "p_95_duration_seconds": activity[name].p95_duration_seconds,
-            "health": health,
-        })
+        queues.append(
+            {
+                "queue_name": name,
+                "stats": asdict(stats[name]),
+                "windows": [
+                    {
+                        "window_seconds": w.window_seconds,
+                        "succeeded": w.succeeded,
+                        "failed": w.failed,
+                        "throughput_per_minute": w.throughput_per_minute,
+                        "failure_rate": w.failure_rate,
+                    }
+                    for w in activity[name].windows
+                ],
+                # Ariadne maps `p50DurationSeconds` to `p_50_duration_seconds`.
+                "p_50_duration_seconds": activity[name].p50_duration_seconds,
+                "p_95_duration_seconds": activity[name].p95_duration_seconds,
+                "health": health,
+            }
+        )
     gone = known_workers.gone_workers(session, inspection)
     workers = [worker_view(w) for w in [*inspection.workers, *gone]]
     if not inspection.answering:
@@ -118,11 +136,17 @@ def job_dashboard(
     alerts = [
         alert_view(a)
         for a in session.scalars(
-            select(QueueAlert).where(QueueAlert.cleared_at.is_(None)).order_by(QueueAlert.raised_at.desc()).limit(200)
+            select(QueueAlert)
+            .where(QueueAlert.cleared_at.is_(None))
+            .order_by(QueueAlert.raised_at.desc())
+            .limit(200)
         )
     ]
     failed = session.scalars(
-        select(Job).where(Job.status == JobStatus.FAILED).order_by(Job.finished_at.desc()).limit(RECENT_FAILURES)
+        select(Job)
+        .where(Job.status == JobStatus.FAILED)
+        .order_by(Job.finished_at.desc())
+        .limit(RECENT_FAILURES)
     ).all()
     return {
         "at": utcnow(),
@@ -151,10 +175,18 @@ def job_event_history(
     rows = session.execute(query.order_by(JobEvent.id.desc()).limit(limit)).all()
     return [
         {
-            "job_id": job.id, "kind": job.kind, "queue_name": job.queue, "status": event.status.value,
-            "attempt": event.attempt, "progress": event.progress, "message": event.message,
-            "error_code": event.error_code, "worker": event.worker, "subject_type": job.subject_type,
-            "subject_id": job.subject_id, "at": event.created_at,
+            "job_id": job.id,
+            "kind": job.kind,
+            "queue_name": job.queue,
+            "status": event.status.value,
+            "attempt": event.attempt,
+            "progress": event.progress,
+            "message": event.message,
+            "error_code": event.error_code,
+            "worker": event.worker,
+            "subject_type": job.subject_type,
+            "subject_id": job.subject_id,
+            "at": event.created_at,
         }
         for event, job in rows
     ]

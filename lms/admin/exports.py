@@ -28,12 +28,25 @@ EXPORT_KIND = "admin.export_monitoring"
 MAX_PERIOD = timedelta(days=366)
 MAX_ROWS = 200_000
 CSV_FIELDS = (
-    "id", "kind", "queue", "status", "attempts", "max_attempts", "error_code", "error_message",
-    "worker", "created_at", "started_at", "finished_at", "duration_seconds",
+    "id",
+    "kind",
+    "queue",
+    "status",
+    "attempts",
+    "max_attempts",
+    "error_code",
+    "error_message",
+    "worker",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
 )
 
 
-def request_export(session: Session, viewer: Viewer, *, start_date: datetime, end_date: datetime) -> Job:
+def request_export(
+    session: Session, viewer: Viewer, *, start_date: datetime, end_date: datetime
+) -> Job:
     """Start an export job for [start_date, end_date) (admins)."""
     actor = require_role(viewer, Role.ADMIN)
     if end_date <= start_date:
@@ -41,11 +54,17 @@ def request_export(session: Session, viewer: Viewer, *, start_date: datetime, en
     if end_date - start_date > MAX_PERIOD:
         raise ValidationFailed("export at most 366 days at once", code="INVALID_DATE_RANGE")
     job = enqueue(
-        session, EXPORT_KIND, {"start": start_date.isoformat(), "end": end_date.isoformat()},
-        requested_by_id=actor, subject=("monitoring", "export"),
+        session,
+        EXPORT_KIND,
+        {"start": start_date.isoformat(), "end": end_date.isoformat()},
+        requested_by_id=actor,
+        subject=("monitoring", "export"),
     )
     audit.record(
-        session, actor_id=actor, action="admin.monitoring.export", subject=("job", job.id),
+        session,
+        actor_id=actor,
+        action="admin.monitoring.export",
+        subject=("job", job.id),
         details={"start": start_date.isoformat(), "end": end_date.isoformat()},
     )
     return job
@@ -55,10 +74,15 @@ def storage_root(settings: Settings) -> Path:
     return (settings.var_dir / "storage").resolve()
 
 
-def write_export(session: Session, job_id: uuid.UUID, start: datetime, end: datetime, settings: Settings) -> dict[str, Any]:
+def write_export(
+    session: Session, job_id: uuid.UUID, start: datetime, end: datetime, settings: Settings
+) -> dict[str, Any]:
     """Write the CSV and JSON files (deterministic keys: a re-run replaces them)."""
     jobs = session.scalars(
-        select(Job).where(Job.created_at >= start, Job.created_at < end).order_by(Job.created_at).limit(MAX_ROWS)
+        select(Job)
+        .where(Job.created_at >= start, Job.created_at < end)
+        .order_by(Job.created_at)
+        .limit(MAX_ROWS)
     ).all()
     rows = [_job_row(job) for job in jobs]
     summary: dict[str, dict[str, int]] = {}
@@ -70,12 +94,19 @@ def write_export(session: Session, job_id: uuid.UUID, start: datetime, end: date
         summary.setdefault(queue, {})[status.value] = count
     alerts = [
         {
-            "id": str(a.id), "queue": a.queue, "rule": a.rule, "target": a.target, "severity": a.severity.value,
-            "message": a.message, "raised_at": a.raised_at.isoformat(),
+            "id": str(a.id),
+            "queue": a.queue,
+            "rule": a.rule,
+            "target": a.target,
+            "severity": a.severity.value,
+            "message": a.message,
+            "raised_at": a.raised_at.isoformat(),
             "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
         }
         for a in session.scalars(
-            select(QueueAlert).where(QueueAlert.raised_at >= start, QueueAlert.raised_at < end).order_by(QueueAlert.raised_at)
+            select(QueueAlert)
+            .where(QueueAlert.raised_at >= start, QueueAlert.raised_at < end)
+            .order_by(QueueAlert.raised_at)
         )
     ]
     key = f"exports/monitoring/{job_id}"
@@ -100,11 +131,21 @@ def write_export(session: Session, job_id: uuid.UUID, start: datetime, end: date
 
 
 def _job_row(job: Job) -> dict[str, Any]:
-    duration = (job.finished_at - job.started_at).total_seconds() if job.finished_at and job.started_at else None
+    duration = (
+        (job.finished_at - job.started_at).total_seconds()
+        if job.finished_at and job.started_at
+        else None
+    )
     return {
-        "id": str(job.id), "kind": job.kind, "queue": job.queue, "status": job.status.value,
-        "attempts": job.attempts, "max_attempts": job.max_attempts, "error_code": job.error_code,
-        "error_message": job.error_message, "worker": job.worker,
+        "id": str(job.id),
+        "kind": job.kind,
+        "queue": job.queue,
+        "status": job.status.value,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "error_code": job.error_code,
+        "error_message": job.error_message,
+        "worker": job.worker,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
@@ -118,8 +159,13 @@ def download_links(result: dict[str, Any] | None, settings: Settings) -> list[di
     links = []
     for fmt, key in sorted(files.items()):
         path, expires_at = signed_path(key, admin_settings().export_url_seconds, settings=settings)
-        links.append({
-            "format": fmt.upper(), "name": key.rsplit("/", 1)[-1], "path": path,
-            "url": settings.public_url.rstrip("/") + path, "expires_at": expires_at,
-        })
+        links.append(
+            {
+                "format": fmt.upper(),
+                "name": key.rsplit("/", 1)[-1],
+                "path": path,
+                "url": settings.public_url.rstrip("/") + path,
+                "expires_at": expires_at,
+            }
+        )
     return links

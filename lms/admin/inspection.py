@@ -49,7 +49,9 @@ class Inspection:
     error: str | None = None
 
     def consumers_of(self, queue: str) -> int:
-        return sum(1 for worker in self.workers if worker.state == "ONLINE" and queue in worker.queues)
+        return sum(
+            1 for worker in self.workers if worker.state == "ONLINE" and queue in worker.queues
+        )
 
     def worker(self, hostname: str) -> WorkerInfo | None:
         return next((w for w in self.workers if w.hostname == hostname), None)
@@ -123,8 +125,12 @@ def _worker(name: str, stats: dict, answers: dict[str, dict], now: datetime) -> 
         uptime_seconds=stats.get("uptime"),
         registered=sorted(answers["registered"].get(name) or []),
         active_jobs=[
-            {"task_id": task.get("id"), "kind": task.get("name"), "job_id": (task.get("args") or [None])[0],
-             "started": task.get("time_start")}
+            {
+                "task_id": task.get("id"),
+                "kind": task.get("name"),
+                "job_id": (task.get("args") or [None])[0],
+                "started": task.get("time_start"),
+            }
             for task in active
         ],
         last_seen_at=now,
@@ -143,11 +149,16 @@ def add_consumer(queue: str, destination: list[str], settings: Settings | None =
     return _control("add_consumer", queue, settings, destination=destination)
 
 
-def _control(method: str, queue: str, settings: Settings | None, destination: list[str] | None = None) -> list[str]:
+def _control(
+    method: str, queue: str, settings: Settings | None, destination: list[str] | None = None
+) -> list[str]:
     settings = settings or get_settings()
     timeout = admin_settings().inspect_timeout
     extra = {"destination": destination, "limit": len(destination)} if destination else {}
-    replies = getattr(publisher(settings).control, method)(queue, reply=True, timeout=timeout, **extra) or []
+    replies = (
+        getattr(publisher(settings).control, method)(queue, reply=True, timeout=timeout, **extra)
+        or []
+    )
     forget_cache()  # consumers changed: the next look must be fresh
     done = []
     for reply in replies:

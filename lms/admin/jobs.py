@@ -33,7 +33,9 @@ def may_download_export(viewer: Viewer, requested_by_id) -> bool:
     return viewer.is_admin or (viewer.user_id is not None and viewer.user_id == requested_by_id)
 
 
-def job_details(session: Session, viewer: Viewer, *, queue_name: str, job_id: str) -> tuple[Job, list[JobEvent]]:
+def job_details(
+    session: Session, viewer: Viewer, *, queue_name: str, job_id: str
+) -> tuple[Job, list[JobEvent]]:
     require_operator(viewer)
     job = get_job(session, job_id)
     if job.queue != queue_name:
@@ -67,8 +69,13 @@ def retry_jobs(
         ids = session.scalars(query.order_by(Job.finished_at).limit(MAX_BULK_RETRY)).all()
         retried = [retry_job(session, failed) for failed in ids]
     audit.record(
-        session, actor_id=actor, action="admin.jobs.retry",
+        session,
+        actor_id=actor,
+        action="admin.jobs.retry",
         subject=("job", job_id) if job_id is not None else ("queue", queue_name),
-        details={"retried": [str(job.id) for job in retried], "since": since.isoformat() if since else None},
+        details={
+            "retried": [str(job.id) for job in retried],
+            "since": since.isoformat() if since else None,
+        },
     )
     return retried

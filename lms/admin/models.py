@@ -66,7 +66,9 @@ class QueueAlert(Base):
     rule: Mapped[str] = mapped_column(String(50))
     # What the alert is about within the rule (a worker's hostname), "" when the queue says it all.
     target: Mapped[str] = mapped_column(String(200), default="")
-    severity: Mapped[AlertSeverity] = mapped_column(Enum(AlertSeverity, native_enum=False, length=16))
+    severity: Mapped[AlertSeverity] = mapped_column(
+        Enum(AlertSeverity, native_enum=False, length=16)
+    )
     message: Mapped[str] = mapped_column(String(500))
     value: Mapped[float | None] = mapped_column()
     threshold: Mapped[float | None] = mapped_column()
@@ -86,7 +88,9 @@ class JobEventRollup(Base):
     old event rows are deleted, their totals remain."""
 
     __tablename__ = "job_event_rollups"
-    __table_args__ = (Index("ix_job_event_rollups_key", "hour", "queue", "kind", "status", unique=True),)
+    __table_args__ = (
+        Index("ix_job_event_rollups_key", "hour", "queue", "kind", "status", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     hour: Mapped[datetime] = mapped_column()

@@ -147,7 +147,9 @@ class MonitorState:
             self.back.append(worker)
 
     def _forget_a_worker(self) -> None:
-        victim = next((w for w in self.workers.values() if w.gone), None) or next(iter(self.workers.values()))
+        victim = next((w for w in self.workers.values() if w.gone), None) or next(
+            iter(self.workers.values())
+        )
         del self.workers[victim.hostname]
 
     def _on_task(self, kind: str, event: dict[str, Any]) -> None:
@@ -176,7 +178,9 @@ class MonitorState:
             self.tasks.pop(task_id, None)  # done: nothing more to learn about it
             # A revoked task is announced without its arguments: its job is found by task id.
             if task.job_id is not None or task.state == "REVOKED":
-                self.checks.append(Check(time.monotonic() + self.options.grace_seconds, task, task.state))
+                self.checks.append(
+                    Check(time.monotonic() + self.options.grace_seconds, task, task.state)
+                )
 
     def _track(self, task_id: str) -> TaskSeen:
         while len(self.tasks) >= self.options.max_tasks:
@@ -202,7 +206,11 @@ class MonitorState:
                 self.newly_gone.append(worker)
 
     def in_flight_on(self, hostname: str) -> list[TaskSeen]:
-        return [t for t in self.tasks.values() if t.hostname == hostname and t.state in ("RECEIVED", "STARTED")]
+        return [
+            t
+            for t in self.tasks.values()
+            if t.hostname == hostname and t.state in ("RECEIVED", "STARTED")
+        ]
 
     def excuse_silence(self) -> None:
         """After a broker outage we heard nobody: that says nothing about the workers."""
@@ -239,7 +247,9 @@ def _clock(timestamp: float | None) -> str:
 class Monitor:
     """The I/O side: the events receiver loop and the database and bus writes."""
 
-    def __init__(self, settings: Settings | None = None, options: MonitorOptions | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, options: MonitorOptions | None = None
+    ) -> None:
         from lms.jobs.broker import make_celery
 
         self.settings = settings or get_settings()
@@ -268,8 +278,12 @@ class Monitor:
             except Exception as error:  # noqa: BLE001 - broker loss, or a bug: never exit on it
                 if self.stopping.is_set():
                     break
-                log.warning("monitor: broker connection lost (%s: %s); reconnecting in %.0f s",
-                            type(error).__name__, error, backoff)
+                log.warning(
+                    "monitor: broker connection lost (%s: %s); reconnecting in %.0f s",
+                    type(error).__name__,
+                    error,
+                    backoff,
+                )
                 self.ready.clear()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, self.options.reconnect_max_seconds)
@@ -281,15 +295,22 @@ class Monitor:
         monitor = self
 
         class Receiver(self.app.events.Receiver):
-            connect_max_retries = 1  # kombu would retry forever, deaf to SIGTERM; we back off ourselves
+            connect_max_retries = (
+                1  # kombu would retry forever, deaf to SIGTERM; we back off ourselves
+            )
             consuming = None
 
             def on_consume_ready(self, connection, channel, consumers, **kwargs) -> None:
                 self.consuming = connection
-                super().on_consume_ready(connection, channel, consumers, **kwargs)  # asks workers for a heartbeat
+                super().on_consume_ready(
+                    connection, channel, consumers, **kwargs
+                )  # asks workers for a heartbeat
                 monitor.state.excuse_silence()
                 monitor.ready.set()
-                print(f"lms: monitor listening for Celery events on {monitor._broker_name()}", flush=True)
+                print(
+                    f"lms: monitor listening for Celery events on {monitor._broker_name()}",
+                    flush=True,
+                )
 
             def on_iteration(self) -> None:
                 monitor._tick(connection=self.consuming)
@@ -300,7 +321,9 @@ class Monitor:
             self._receiver = Receiver(connection, handlers={"*": self.state.on_event})
             if self.stopping.is_set():
                 return
-            for _ in self._receiver.consume(limit=None, timeout=None, safety_interval=self.options.tick_seconds):
+            for _ in self._receiver.consume(
+                limit=None, timeout=None, safety_interval=self.options.tick_seconds
+            ):
                 pass
         if not self.stopping.is_set():
             raise ConnectionError("event consumer ended")
@@ -319,7 +342,12 @@ class Monitor:
             connection.heartbeat_check()  # AMQP heartbeats even when events never pause
         if self.ready.is_set():
             self.state.expire_workers(now)
-        for step in (self._workers_changed, self._reconcile, self._write_heartbeats, self._publish_stats):
+        for step in (
+            self._workers_changed,
+            self._reconcile,
+            self._write_heartbeats,
+            self._publish_stats,
+        ):
             try:
                 step(now, force)
             except Exception:  # noqa: BLE001 - the database may be away; the next tick retries
@@ -327,8 +355,12 @@ class Monitor:
         if now - self._last_report >= 60:
             self._last_report = now
             alive = sum(1 for w in self.state.workers.values() if not w.gone)
-            log.info("monitor: %d workers alive, %d tasks in flight, events %s",
-                     alive, len(self.state.tasks), dict(self.state.counts))
+            log.info(
+                "monitor: %d workers alive, %d tasks in flight, events %s",
+                alive,
+                len(self.state.tasks),
+                dict(self.state.counts),
+            )
 
     def _workers_changed(self, _now: float, _force: bool) -> None:
         gone, back = self.state.newly_gone, self.state.back
@@ -367,7 +399,10 @@ class Monitor:
                 if task.started_at:
                     celery += f" and started {_clock(task.started_at)}"
             record_event(
-                session, job, settings=self.settings, error_code="WORKER_LOST",
+                session,
+                job,
+                settings=self.settings,
+                error_code="WORKER_LOST",
                 message=(
                     f"monitor: worker {worker.hostname} {worker.gone_reason} while this job was "
                     f"{'running' if job.status == JobStatus.RUNNING else 'starting (never marked RUNNING)'}; "
@@ -384,16 +419,22 @@ class Monitor:
         _remember_worker(session, worker.hostname, worker.last_beat_at)
         worker.written_at = time.monotonic()
         now = utcnow()
-        for alert in session.scalars(select(QueueAlert).where(
-            QueueAlert.rule == "WORKER_GONE", QueueAlert.target == worker.hostname,
-            QueueAlert.cleared_at.is_(None), QueueAlert.resolved_at.is_(None),
-        )):
+        for alert in session.scalars(
+            select(QueueAlert).where(
+                QueueAlert.rule == "WORKER_GONE",
+                QueueAlert.target == worker.hostname,
+                QueueAlert.cleared_at.is_(None),
+                QueueAlert.resolved_at.is_(None),
+            )
+        ):
             alert.resolved_at = now  # stays open until an operator clears it, like every alert
 
     def _write_heartbeats(self, now: float, force: bool) -> None:
         stale = [
-            w for w in self.state.workers.values()
-            if not w.gone and (force or now - w.written_at >= self.options.heartbeat_write_seconds)
+            w
+            for w in self.state.workers.values()
+            if not w.gone
+            and (force or now - w.written_at >= self.options.heartbeat_write_seconds)
             and w.last_beat > w.written_at
         ]
         if not stale:
@@ -416,9 +457,12 @@ class Monitor:
             if by_job:
                 found += session.execute(query.where(Job.id.in_(list(by_job)))).all()
             if by_task:  # revoked tasks never received here: rare, and only unfinished rows
-                found += session.execute(query.where(
-                    Job.celery_task_id.in_(list(by_task)), Job.status.not_in(tuple(TERMINAL)),
-                )).all()
+                found += session.execute(
+                    query.where(
+                        Job.celery_task_id.in_(list(by_task)),
+                        Job.status.not_in(tuple(TERMINAL)),
+                    )
+                ).all()
             for job_id, status, task_id in found:
                 check = by_job.get(job_id) or by_task.get(task_id)
                 if check is None or status in TERMINAL:
@@ -436,18 +480,37 @@ class Monitor:
         where = f" on {task.hostname}" if task.hostname else ""
         if check.state == "REVOKED":
             # Celery will never run it: settle the row rather than leave it waiting forever.
-            log.warning("monitor: task %s of job %s was revoked (%s); cancelling the job", task.task_id, job.id, task.detail)
+            log.warning(
+                "monitor: task %s of job %s was revoked (%s); cancelling the job",
+                task.task_id,
+                job.id,
+                task.detail,
+            )
             job.status, job.finished_at = JobStatus.CANCELLED, utcnow()
             record_event(
-                session, job, settings=self.settings, error_code="TASK_REVOKED",
+                session,
+                job,
+                settings=self.settings,
+                error_code="TASK_REVOKED",
                 message=f"monitor: Celery revoked task {task.task_id}{where} ({task.detail}); "
-                        f"it will never run, so the job is cancelled",
+                f"it will never run, so the job is cancelled",
             )
             return
-        log.warning("monitor: Celery says task %s %s but job %s is %s", task.task_id, check.state, job.id, job.status)
-        outcome = "succeeded" if check.state == "SUCCEEDED" else f"failed ({task.detail or 'no detail'})"
+        log.warning(
+            "monitor: Celery says task %s %s but job %s is %s",
+            task.task_id,
+            check.state,
+            job.id,
+            job.status,
+        )
+        outcome = (
+            "succeeded" if check.state == "SUCCEEDED" else f"failed ({task.detail or 'no detail'})"
+        )
         record_event(
-            session, job, settings=self.settings, error_code="CELERY_MISMATCH",
+            session,
+            job,
+            settings=self.settings,
+            error_code="CELERY_MISMATCH",
             message=(
                 f"monitor: Celery reported task {task.task_id} {outcome}{where} but the job is still "
                 f"{job.status.value} after {self.options.grace_seconds:g} s; the job row stays as it is"
@@ -455,7 +518,9 @@ class Monitor:
         )
 
     def _publish_stats(self, now: float, force: bool) -> None:
-        if not self.state.activity or (not force and now - self._last_stats < self.options.stats_seconds):
+        if not self.state.activity or (
+            not force and now - self._last_stats < self.options.stats_seconds
+        ):
             return
         from lms.admin.broker_stats import queue_depths
         from lms.admin.stats import collect_stats, snapshot_event
@@ -483,30 +548,52 @@ def _remember_worker(session: Session, hostname: str, last_seen_at: datetime) ->
     else:
         from sqlalchemy.dialects.sqlite import insert
     statement = insert(KnownWorker).values(
-        hostname=hostname, queues=[], first_seen_at=last_seen_at, last_seen_at=last_seen_at,
+        hostname=hostname,
+        queues=[],
+        first_seen_at=last_seen_at,
+        last_seen_at=last_seen_at,
     )
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[KnownWorker.hostname], set_={"last_seen_at": statement.excluded.last_seen_at},
-    ))
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[KnownWorker.hostname],
+            set_={"last_seen_at": statement.excluded.last_seen_at},
+        )
+    )
 
 
 def _raise_worker_gone(session: Session, hostname: str, message: str, settings: Settings) -> None:
     """The WORKER_GONE alert the scheduled rules would raise, now; same key, so no duplicate."""
     now = utcnow()
-    alert = session.scalars(select(QueueAlert).where(
-        QueueAlert.rule == "WORKER_GONE", QueueAlert.target == hostname, QueueAlert.queue.is_(None),
-        QueueAlert.cleared_at.is_(None),
-    )).first()
+    alert = session.scalars(
+        select(QueueAlert).where(
+            QueueAlert.rule == "WORKER_GONE",
+            QueueAlert.target == hostname,
+            QueueAlert.queue.is_(None),
+            QueueAlert.cleared_at.is_(None),
+        )
+    ).first()
     if alert is None:
         alert = QueueAlert(
-            id=uuid.uuid4(), queue=None, rule="WORKER_GONE", target=hostname, severity=AlertSeverity.CRITICAL,
-            message=message[:500], value=None, threshold=None, raised_at=now, last_seen_at=now,
+            id=uuid.uuid4(),
+            queue=None,
+            rule="WORKER_GONE",
+            target=hostname,
+            severity=AlertSeverity.CRITICAL,
+            message=message[:500],
+            value=None,
+            threshold=None,
+            raised_at=now,
+            last_seen_at=now,
             details={"source": "monitor"},
         )
         session.add(alert)
     elif alert.resolved_at is not None or alert.severity != AlertSeverity.CRITICAL:
         alert.severity, alert.resolved_at, alert.message, alert.last_seen_at = (
-            AlertSeverity.CRITICAL, None, message[:500], now)
+            AlertSeverity.CRITICAL,
+            None,
+            message[:500],
+            now,
+        )
     else:
         alert.last_seen_at = now
         return  # already open and current: nothing new to publish
@@ -517,7 +604,9 @@ def _raise_worker_gone(session: Session, hostname: str, message: str, settings: 
 
 def run_monitor(settings: Settings | None = None, options: MonitorOptions | None = None) -> int:
     """`lms monitor`: run until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     monitor = Monitor(settings, options)
     signal.signal(signal.SIGTERM, monitor.stop)
     signal.signal(signal.SIGINT, monitor.stop)

@@ -76,11 +76,15 @@ def _state(session: Session, queue: str) -> QueueState:
     return state
 
 
-def prepare(session: Session, viewer: Viewer, *, queue_name: str, action: str, reason: str | None = None) -> QueuePlan:
+def prepare(
+    session: Session, viewer: Viewer, *, queue_name: str, action: str, reason: str | None = None
+) -> QueuePlan:
     """Validate, record the new queue state and the audit entry (admins)."""
     actor = require_role(viewer, Role.ADMIN)
     if queue_name not in QUEUES:
-        raise ValidationFailed(f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE")
+        raise ValidationFailed(
+            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE"
+        )
     action = QueueAction(action)
     state = _state(session, queue_name)
     plan = QueuePlan(queue_name, action, actor)
@@ -100,7 +104,10 @@ def prepare(session: Session, viewer: Viewer, *, queue_name: str, action: str, r
     state.updated_by_id = actor
     state.updated_at = utcnow()
     audit.record(
-        session, actor_id=actor, action=f"admin.queue.{action.value.lower()}", subject=("queue", queue_name),
+        session,
+        actor_id=actor,
+        action=f"admin.queue.{action.value.lower()}",
+        subject=("queue", queue_name),
         details={"reason": reason} if reason else {},
     )
     return plan
@@ -124,24 +131,34 @@ def carry_out(plan: QueuePlan, settings: Settings | None = None) -> QueueOutcome
     except LmsError:
         raise
     except Exception as error:  # noqa: BLE001 - the broker refused or is away: say which
-        raise BrokerUnavailable(f"the broker could not {plan.action.value.lower()} {plan.queue}: {error}") from error
+        raise BrokerUnavailable(
+            f"the broker could not {plan.action.value.lower()} {plan.queue}: {error}"
+        ) from error
     return outcome
 
 
-def finish(session: Session, viewer: Viewer, *, outcome: QueueOutcome, settings: Settings | None = None) -> QueueOutcome:
+def finish(
+    session: Session, viewer: Viewer, *, outcome: QueueOutcome, settings: Settings | None = None
+) -> QueueOutcome:
     """Record what the broker did: paused workers, or the CANCELLED rows of a purge (admins)."""
     require_role(viewer, Role.ADMIN)
     state = _state(session, outcome.queue_name)
     if outcome.action == QueueAction.PAUSE.value:
-        state.paused_workers = sorted(set(state.paused_workers or []) | set(outcome.affected_workers))
+        state.paused_workers = sorted(
+            set(state.paused_workers or []) | set(outcome.affected_workers)
+        )
     elif outcome.action == QueueAction.CLEAR.value:
-        outcome.cancelled_jobs = cancel_waiting(session, outcome.queue_name, outcome.purged_at or utcnow(), settings)
+        outcome.cancelled_jobs = cancel_waiting(
+            session, outcome.queue_name, outcome.purged_at or utcnow(), settings
+        )
     outcome.paused, outcome.draining = state.paused, state.draining
     outcome.message = _message(outcome)
     return outcome
 
 
-def cancel_waiting(session: Session, queue: str, purged_at: datetime, settings: Settings | None = None) -> int:
+def cancel_waiting(
+    session: Session, queue: str, purged_at: datetime, settings: Settings | None = None
+) -> int:
     """Mark every waiting job whose message the purge may have removed as CANCELLED: those
     published before the purge ended, and unpublished ones (the relay must not send them)."""
     query = select(Job).where(
@@ -158,7 +175,13 @@ def cancel_waiting(session: Session, queue: str, purged_at: datetime, settings: 
         job.finished_at = now
         job.error_code = "QUEUE_CLEARED"
         job.error_message = f"cleared from {queue} by an operator"
-        record_event(session, job, message="cleared by an operator", error_code="QUEUE_CLEARED", settings=settings)
+        record_event(
+            session,
+            job,
+            message="cleared by an operator",
+            error_code="QUEUE_CLEARED",
+            settings=settings,
+        )
     return len(jobs)
 
 
@@ -178,4 +201,6 @@ def paused_queues(session: Session) -> list[QueueState]:
 
 def is_draining(session: Session, queue: str) -> bool:
     """One primary-key read: does `enqueue` refuse jobs for `queue`?"""
-    return bool(session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar())
+    return bool(
+        session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar()
+    )

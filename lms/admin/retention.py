@@ -36,12 +36,16 @@ def roll_up_old_events(session: Session, retention_days: int) -> int:
     for (hour, queue, kind, status), count in counts.items():
         rollup = session.scalars(
             select(JobEventRollup).where(
-                JobEventRollup.hour == hour, JobEventRollup.queue == queue,
-                JobEventRollup.kind == kind, JobEventRollup.status == status,
+                JobEventRollup.hour == hour,
+                JobEventRollup.queue == queue,
+                JobEventRollup.kind == kind,
+                JobEventRollup.status == status,
             )
         ).one_or_none()
         if rollup is None:
-            session.add(JobEventRollup(hour=hour, queue=queue, kind=kind, status=status, count=count))
+            session.add(
+                JobEventRollup(hour=hour, queue=queue, kind=kind, status=status, count=count)
+            )
         else:
             rollup.count += count
     session.execute(delete(JobEvent).where(JobEvent.id.in_([row.id for row in rows])))

@@ -80,7 +80,9 @@ def collect_stats(
     now = utcnow()
     result = {name: QueueStats(name) for name in queues}
     for queue, status, count in session.execute(
-        select(Job.queue, Job.status, func.count()).where(Job.queue.in_(queues)).group_by(Job.queue, Job.status)
+        select(Job.queue, Job.status, func.count())
+        .where(Job.queue.in_(queues))
+        .group_by(Job.queue, Job.status)
     ):
         setattr(result[queue], _STATUS_FIELD[status], count)
     for queue, oldest in session.execute(
@@ -97,7 +99,11 @@ def collect_stats(
         stats.paused, stats.draining = (state.paused, state.draining) if state else (False, False)
         depth = depths.get(name)
         if depth is not None:
-            stats.depth, stats.consumers, stats.broker_error = depth.messages, depth.consumers, depth.error
+            stats.depth, stats.consumers, stats.broker_error = (
+                depth.messages,
+                depth.consumers,
+                depth.error,
+            )
         if stats.consumers is None and inspection is not None and inspection.answering:
             # The filesystem transport cannot count consumers: the workers tell us.
             stats.consumers = inspection.consumers_of(name)
@@ -114,7 +120,9 @@ _STATUS_FIELD = {
 }
 
 
-def collect_activity(session: Session, queues: tuple[str, ...] | list[str] = QUEUES) -> dict[str, QueueActivity]:
+def collect_activity(
+    session: Session, queues: tuple[str, ...] | list[str] = QUEUES
+) -> dict[str, QueueActivity]:
     """Throughput and failure rate over recent windows, p50/p95 run time over the last hour."""
     now = utcnow()
     result = {name: QueueActivity(windows=[WindowStats(w) for w in WINDOWS]) for name in queues}
@@ -147,13 +155,19 @@ def collect_activity(session: Session, queues: tuple[str, ...] | list[str] = QUE
     return result
 
 
-def failure_window(session: Session, seconds: float, queues: tuple[str, ...] | list[str] = QUEUES) -> dict[str, WindowStats]:
+def failure_window(
+    session: Session, seconds: float, queues: tuple[str, ...] | list[str] = QUEUES
+) -> dict[str, WindowStats]:
     """Succeeded/failed counts per queue over the last `seconds` (the failure-rate rule)."""
     since = utcnow() - timedelta(seconds=seconds)
     result = {name: WindowStats(int(seconds)) for name in queues}
     for queue, status, count in session.execute(
         select(Job.queue, Job.status, func.count())
-        .where(Job.queue.in_(queues), Job.finished_at >= since, Job.status.in_((JobStatus.SUCCEEDED, JobStatus.FAILED)))
+        .where(
+            Job.queue.in_(queues),
+            Job.finished_at >= since,
+            Job.status.in_((JobStatus.SUCCEEDED, JobStatus.FAILED)),
+        )
         .group_by(Job.queue, Job.status)
     ):
         if status == JobStatus.SUCCEEDED:

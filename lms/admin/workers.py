@@ -28,14 +28,21 @@ def remember(session: Session, inspection: Inspection, tuning: AdminSettings) ->
     cutoff = now - timedelta(seconds=tuning.forget_worker_after_seconds)
     session.execute(delete(KnownWorker).where(KnownWorker.last_seen_at < cutoff))
     answering = {w.hostname for w in inspection.workers}
-    return [row for name, row in known.items() if name not in answering and row.last_seen_at >= cutoff]
+    return [
+        row for name, row in known.items() if name not in answering and row.last_seen_at >= cutoff
+    ]
 
 
 def gone_workers(session: Session, inspection: Inspection) -> list[WorkerInfo]:
     """Known workers that did not answer this inspection, as GONE entries."""
     answering = {w.hostname for w in inspection.workers}
     return [
-        WorkerInfo(hostname=row.hostname, state="GONE", queues=list(row.queues or []), last_seen_at=row.last_seen_at)
+        WorkerInfo(
+            hostname=row.hostname,
+            state="GONE",
+            queues=list(row.queues or []),
+            last_seen_at=row.last_seen_at,
+        )
         for row in session.scalars(select(KnownWorker).order_by(KnownWorker.hostname))
         if row.hostname not in answering
     ]
@@ -44,4 +51,7 @@ def gone_workers(session: Session, inspection: Inspection) -> list[WorkerInfo]:
 def forget(session: Session, hostnames: list[str]) -> int:
     if not hostnames:
         return 0
-    return session.execute(delete(KnownWorker).where(KnownWorker.hostname.in_(hostnames))).rowcount or 0
+    return (
+        session.execute(delete(KnownWorker).where(KnownWorker.hostname.in_(hostnames))).rowcount
+        or 0
+    )

@@ -26,13 +26,18 @@ _INACTIVE = {"CANCELLED", "CANCELED", "REFUNDED", "EXPIRED", "DROPPED", "PENDING
 def is_instructor(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID | None) -> bool:
     if user_id is None or course_id is None:
         return False
-    return session.scalar(
-        select(CourseInstructor.user_id).where(
-            CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
+    return (
+        session.scalar(
+            select(CourseInstructor.user_id).where(
+                CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
+            )
         )
-    ) is not None or session.scalar(
-        select(Course.id).where(Course.id == course_id, Course.owner_id == user_id)
-    ) is not None
+        is not None
+        or session.scalar(
+            select(Course.id).where(Course.id == course_id, Course.owner_id == user_id)
+        )
+        is not None
+    )
 
 
 def can_manage_course(session: Session, viewer: Viewer, course_id: uuid.UUID | None) -> bool:
@@ -75,10 +80,13 @@ def can_stream(session: Session, viewer: Viewer, lesson: Lesson) -> None:
     if enrolled is None:
         raise Forbidden(
             "only the course's instructors may stream this lesson until enrollments are available",
-            code="FORBIDDEN", reason="ENROLLMENTS_UNAVAILABLE",
+            code="FORBIDDEN",
+            reason="ENROLLMENTS_UNAVAILABLE",
         )
     if not enrolled:
-        raise Forbidden("enroll in the course to watch this lesson", code="FORBIDDEN", reason="NOT_ENROLLED")
+        raise Forbidden(
+            "enroll in the course to watch this lesson", code="FORBIDDEN", reason="NOT_ENROLLED"
+        )
 
 
 def can_view_course_resources(session: Session, viewer: Viewer, course_id: uuid.UUID) -> bool:

@@ -47,24 +47,46 @@ from lms.users.models import Role
 
 CONTENT_TOPIC = "content"
 STREAM_ROUTE = "/storage/s"
-VIDEO_CONTENT_TYPES = frozenset({
-    "video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo",
-    "video/mpeg", "video/ogg", "video/3gpp", "video/x-m4v",
-})
+VIDEO_CONTENT_TYPES = frozenset(
+    {
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "video/x-matroska",
+        "video/x-msvideo",
+        "video/mpeg",
+        "video/ogg",
+        "video/3gpp",
+        "video/x-m4v",
+    }
+)
 # Course resources. The bytes are checked again by a job (content sniffing): these are only
 # the types a client may *declare*.
-RESOURCE_CONTENT_TYPES = frozenset({
-    "application/pdf",
-    "application/zip", "application/x-zip-compressed", "application/gzip", "application/x-7z-compressed",
-    "application/vnd.ms-powerpoint", "application/msword", "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.oasis.opendocument.presentation", "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "image/jpeg", "image/png", "image/webp", "image/gif",
-    "text/plain", "text/markdown", "text/csv",
-})
+RESOURCE_CONTENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/gzip",
+        "application/x-7z-compressed",
+        "application/vnd.ms-powerpoint",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+    }
+)
 UPLOADERS = (Role.EDUCATOR, Role.ADMIN)
 MAX_TITLE = 200
 
@@ -85,8 +107,10 @@ def _content_type(raw: str, allowed: frozenset[str]) -> str:
     value = (raw or "").split(";", 1)[0].strip().lower()
     if value not in allowed:
         raise ValidationFailed(
-            f"content type {value or '(none)'} is not accepted here", code="UNSUPPORTED_CONTENT_TYPE",
-            field="contentType", allowed=sorted(allowed),
+            f"content type {value or '(none)'} is not accepted here",
+            code="UNSUPPORTED_CONTENT_TYPE",
+            field="contentType",
+            allowed=sorted(allowed),
         )
     return value
 
@@ -95,11 +119,20 @@ def _size(raw: Any, limit: int) -> int:
     try:
         size = int(raw)
     except (TypeError, ValueError):
-        raise ValidationFailed("sizeBytes must be a whole number", code="BAD_USER_INPUT", field="sizeBytes") from None
+        raise ValidationFailed(
+            "sizeBytes must be a whole number", code="BAD_USER_INPUT", field="sizeBytes"
+        ) from None
     if size < 0 or raw != size:
-        raise ValidationFailed("sizeBytes must be a whole number", code="BAD_USER_INPUT", field="sizeBytes")
+        raise ValidationFailed(
+            "sizeBytes must be a whole number", code="BAD_USER_INPUT", field="sizeBytes"
+        )
     if size > limit:
-        raise ValidationFailed(f"the file is over {limit} bytes", code="FILE_TOO_LARGE", field="sizeBytes", maxBytes=limit)
+        raise ValidationFailed(
+            f"the file is over {limit} bytes",
+            code="FILE_TOO_LARGE",
+            field="sizeBytes",
+            maxBytes=limit,
+        )
     return size
 
 
@@ -118,7 +151,9 @@ def safe_file_name(raw: str) -> str:
 def _title(raw: str | None, file_name: str) -> str:
     title = " ".join((raw or "").split()) or PurePosixPath(file_name).stem or "Untitled"
     if len(title) > MAX_TITLE:
-        raise ValidationFailed(f"the title has more than {MAX_TITLE} characters", code="BAD_USER_INPUT", field="title")
+        raise ValidationFailed(
+            f"the title has more than {MAX_TITLE} characters", code="BAD_USER_INPUT", field="title"
+        )
     return title
 
 
@@ -126,7 +161,9 @@ def _expiry(minutes: int) -> datetime:
     return (utcnow() + timedelta(minutes=minutes)).replace(microsecond=0)
 
 
-def signed_url(settings: Settings, key: str, expires_at: datetime, *, scope: str | None = None) -> str:
+def signed_url(
+    settings: Settings, key: str, expires_at: datetime, *, scope: str | None = None
+) -> str:
     """An API URL for `key`, signed for `scope` (a folder prefix of the key, or the key)."""
     expires = int(expires_at.timestamp())
     signature = sign_scope(scope or key, expires, purpose=GET_PURPOSE, settings=settings)
@@ -152,12 +189,16 @@ def _require_manager(session: Session, viewer: Viewer, course_id: uuid.UUID) -> 
         raise Forbidden("only this course's instructors may manage its content", code="FORBIDDEN")
 
 
-def _target_course(session: Session, viewer: Viewer, course_id: Any, lesson_id: Any) -> tuple[uuid.UUID | None, Lesson | None]:
+def _target_course(
+    session: Session, viewer: Viewer, course_id: Any, lesson_id: Any
+) -> tuple[uuid.UUID | None, Lesson | None]:
     """The course (and lesson) an upload belongs to, checked for the viewer's right to manage it."""
     lesson = _lesson(session, lesson_id) if lesson_id else None
     if lesson is not None:
         if course_id and parse_id(course_id, "course", "COURSE_NOT_FOUND") != lesson.course_id:
-            raise ValidationFailed("the lesson belongs to another course", code="BAD_USER_INPUT", field="lessonId")
+            raise ValidationFailed(
+                "the lesson belongs to another course", code="BAD_USER_INPUT", field="lessonId"
+            )
         _require_manager(session, viewer, lesson.course_id)
         return lesson.course_id, lesson
     if course_id:
@@ -167,33 +208,54 @@ def _target_course(session: Session, viewer: Viewer, course_id: Any, lesson_id: 
     return None, None
 
 
-def _can_manage_asset(session: Session, viewer: Viewer, owner_id: uuid.UUID, course_id: uuid.UUID | None) -> bool:
-    return viewer.is_admin or viewer.user_id == owner_id or access.is_instructor(session, viewer.user_id, course_id)
+def _can_manage_asset(
+    session: Session, viewer: Viewer, owner_id: uuid.UUID, course_id: uuid.UUID | None
+) -> bool:
+    return (
+        viewer.is_admin
+        or viewer.user_id == owner_id
+        or access.is_instructor(session, viewer.user_id, course_id)
+    )
 
 
-def _managed_video(session: Session, viewer: Viewer, asset_id: Any, *, lock: bool = False) -> VideoAsset:
+def _managed_video(
+    session: Session, viewer: Viewer, asset_id: Any, *, lock: bool = False
+) -> VideoAsset:
     require_authenticated(viewer)
-    query = select(VideoAsset).where(VideoAsset.id == parse_id(asset_id, "video asset", "VIDEO_ASSET_NOT_FOUND"))
+    query = select(VideoAsset).where(
+        VideoAsset.id == parse_id(asset_id, "video asset", "VIDEO_ASSET_NOT_FOUND")
+    )
     if lock:
         query = query.with_for_update()
     asset = session.scalar(query)
     if asset is None:
         raise NotFound("video asset not found", code="VIDEO_ASSET_NOT_FOUND")
     if not _can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
-        raise Forbidden("only the uploader, the course's instructors and admins may see this video", code="FORBIDDEN")
+        raise Forbidden(
+            "only the uploader, the course's instructors and admins may see this video",
+            code="FORBIDDEN",
+        )
     return asset
 
 
 def _publish(session: Session, kind: str, asset: VideoAsset | FileAsset) -> None:
-    data = {"type": kind, "id": str(asset.id), "status": asset.status.value, "errorCode": asset.error_code,
-            "ownerId": str(asset.owner_id), "courseId": str(asset.course_id) if asset.course_id else None}
+    data = {
+        "type": kind,
+        "id": str(asset.id),
+        "status": asset.status.value,
+        "errorCode": asset.error_code,
+        "ownerId": str(asset.owner_id),
+        "courseId": str(asset.course_id) if asset.course_id else None,
+    }
     after_commit(session, lambda: publish_event(CONTENT_TOPIC, data))
 
 
 # --- views --------------------------------------------------------------------------------
 
 
-def video_view(asset: VideoAsset, settings: Settings | None = None, *, with_urls: bool = True) -> dict[str, Any]:
+def video_view(
+    asset: VideoAsset, settings: Settings | None = None, *, with_urls: bool = True
+) -> dict[str, Any]:
     settings = settings or get_settings()
     view = {column: getattr(asset, column) for column in VideoAsset.__table__.columns.keys()}
     view["status"] = asset.status.value
@@ -217,13 +279,17 @@ def _thumbnail(keys: list[str] | None, width: int) -> str | None:
     jpegs = [k for k in keys or [] if k.endswith(".jpg")]
     if not jpegs:
         return None
+
     def size(key: str) -> int:
         match = re.search(r"-(\d+)\.jpg$", key)
         return int(match.group(1)) if match else 0
+
     return min(jpegs, key=lambda k: abs(size(k) - width))
 
 
-def file_view(asset: FileAsset, settings: Settings | None = None, *, with_urls: bool = True) -> dict[str, Any]:
+def file_view(
+    asset: FileAsset, settings: Settings | None = None, *, with_urls: bool = True
+) -> dict[str, Any]:
     settings = settings or get_settings()
     view = {column: getattr(asset, column) for column in FileAsset.__table__.columns.keys()}
     view["status"] = asset.status.value
@@ -237,63 +303,109 @@ def file_view(asset: FileAsset, settings: Settings | None = None, *, with_urls: 
     return view
 
 
-def _ticket(target, key: str, max_bytes: int, *, video: dict | None = None, file: dict | None = None) -> dict[str, Any]:
-    return {"upload_url": target.url, "method": target.method, "headers": target.headers, "file_key": key,
-            "expires_at": target.expires_at, "max_bytes": max_bytes, "video_asset": video, "file_asset": file}
+def _ticket(
+    target, key: str, max_bytes: int, *, video: dict | None = None, file: dict | None = None
+) -> dict[str, Any]:
+    return {
+        "upload_url": target.url,
+        "method": target.method,
+        "headers": target.headers,
+        "file_key": key,
+        "expires_at": target.expires_at,
+        "max_bytes": max_bytes,
+        "video_asset": video,
+        "file_asset": file,
+    }
 
 
 # --- uploads ------------------------------------------------------------------------------
 
 
-def generate_upload_url(session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+def generate_upload_url(
+    session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings | None = None
+) -> dict[str, Any]:
     """Register a video asset for a course or lesson and return a signed PUT target for its source."""
     settings = settings or get_settings()
     user_id = require_role(viewer, *UPLOADERS)
     content_type = _content_type(input.get("content_type", ""), VIDEO_CONTENT_TYPES)
     size = _size(input.get("size_bytes"), settings.video_max_bytes)
-    course_id, lesson = _target_course(session, viewer, input.get("course_id"), input.get("lesson_id"))
+    course_id, lesson = _target_course(
+        session, viewer, input.get("course_id"), input.get("lesson_id")
+    )
     name = safe_file_name(input.get("file_name", ""))
     asset = VideoAsset(
-        id=uuid.uuid4(), owner_id=user_id, course_id=course_id, lesson_id=lesson.id if lesson else None,
-        title=_title(input.get("title"), input.get("file_name") or name), original_filename=name,
-        content_type=content_type, size_bytes=size, version=1, status=AssetStatus.UPLOADING,
+        id=uuid.uuid4(),
+        owner_id=user_id,
+        course_id=course_id,
+        lesson_id=lesson.id if lesson else None,
+        title=_title(input.get("title"), input.get("file_name") or name),
+        original_filename=name,
+        content_type=content_type,
+        size_bytes=size,
+        version=1,
+        status=AssetStatus.UPLOADING,
     )
-    asset.source_key = video_source_key(asset.id, asset.version, PurePosixPath(name).suffix.lower()[:10])
+    asset.source_key = video_source_key(
+        asset.id, asset.version, PurePosixPath(name).suffix.lower()[:10]
+    )
     session.add(asset)
     session.flush()
     target = get_storage(settings).upload_target(
-        asset.source_key, content_type=content_type, size_bytes=size, max_bytes=settings.video_max_bytes,
+        asset.source_key,
+        content_type=content_type,
+        size_bytes=size,
+        max_bytes=settings.video_max_bytes,
         expires_at=_expiry(settings.upload_url_minutes),
     )
-    return _ticket(target, asset.source_key, settings.video_max_bytes, video=video_view(asset, settings))
+    return _ticket(
+        target, asset.source_key, settings.video_max_bytes, video=video_view(asset, settings)
+    )
 
 
-def upload_course_resource(session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
+def upload_course_resource(
+    session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings | None = None
+) -> dict[str, Any]:
     """Register a course resource (PDF, slides, archive, image, text) and return its PUT target."""
     settings = settings or get_settings()
     user_id = require_role(viewer, *UPLOADERS)
     content_type = _content_type(input.get("content_type", ""), RESOURCE_CONTENT_TYPES)
     size = _size(input.get("size_bytes"), settings.resource_max_bytes)
-    course_id, lesson = _target_course(session, viewer, input.get("course_id"), input.get("lesson_id"))
+    course_id, lesson = _target_course(
+        session, viewer, input.get("course_id"), input.get("lesson_id")
+    )
     if course_id is None:
-        raise ValidationFailed("a course resource needs courseId", code="BAD_USER_INPUT", field="courseId")
+        raise ValidationFailed(
+            "a course resource needs courseId", code="BAD_USER_INPUT", field="courseId"
+        )
     name = safe_file_name(input.get("file_name", ""))
     asset = FileAsset(
-        id=uuid.uuid4(), owner_id=user_id, course_id=course_id, lesson_id=lesson.id if lesson else None,
-        title=_title(input.get("title"), input.get("file_name") or name), file_name=name,
-        content_type=content_type, size_bytes=size, version=1, status=AssetStatus.UPLOADING,
+        id=uuid.uuid4(),
+        owner_id=user_id,
+        course_id=course_id,
+        lesson_id=lesson.id if lesson else None,
+        title=_title(input.get("title"), input.get("file_name") or name),
+        file_name=name,
+        content_type=content_type,
+        size_bytes=size,
+        version=1,
+        status=AssetStatus.UPLOADING,
     )
     asset.key = f"{file_prefix(asset.id, asset.version)}{name}"
     session.add(asset)
     session.flush()
     target = get_storage(settings).upload_target(
-        asset.key, content_type=content_type, size_bytes=size, max_bytes=settings.resource_max_bytes,
+        asset.key,
+        content_type=content_type,
+        size_bytes=size,
+        max_bytes=settings.resource_max_bytes,
         expires_at=_expiry(settings.upload_url_minutes),
     )
     return _ticket(target, asset.key, settings.resource_max_bytes, file=file_view(asset, settings))
 
 
-def _asset_by_key(session: Session, key: str, *, lock: bool = False) -> VideoAsset | FileAsset | None:
+def _asset_by_key(
+    session: Session, key: str, *, lock: bool = False
+) -> VideoAsset | FileAsset | None:
     for model, column in ((VideoAsset, VideoAsset.source_key), (FileAsset, FileAsset.key)):
         query = select(model).where(column == key)
         if lock:
@@ -304,7 +416,9 @@ def _asset_by_key(session: Session, key: str, *, lock: bool = False) -> VideoAss
     return None
 
 
-def complete_upload(session: Session, viewer: Viewer, *, file_key: str, settings: Settings | None = None) -> dict[str, Any]:
+def complete_upload(
+    session: Session, viewer: Viewer, *, file_key: str, settings: Settings | None = None
+) -> dict[str, Any]:
     """The client finished its PUT: check the stored object and start processing it."""
     settings = settings or get_settings()
     require_authenticated(viewer)
@@ -314,7 +428,10 @@ def complete_upload(session: Session, viewer: Viewer, *, file_key: str, settings
     if not _can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         raise Forbidden("only the uploader may complete this upload", code="FORBIDDEN")
     if asset.status != AssetStatus.UPLOADING:
-        raise Conflict(f"this upload was already completed ({asset.status.value})", code="UPLOAD_ALREADY_COMPLETED")
+        raise Conflict(
+            f"this upload was already completed ({asset.status.value})",
+            code="UPLOAD_ALREADY_COMPLETED",
+        )
     is_video = isinstance(asset, VideoAsset)
     limit = settings.video_max_bytes if is_video else settings.resource_max_bytes
     storage = get_storage(settings)
@@ -323,25 +440,50 @@ def complete_upload(session: Session, viewer: Viewer, *, file_key: str, settings
         raise Conflict("nothing was uploaded to this file key yet", code="UPLOAD_MISSING")
     if info.size > limit:
         storage.delete(file_key)
-        raise ValidationFailed(f"the file is over {limit} bytes", code="FILE_TOO_LARGE", maxBytes=limit)
+        raise ValidationFailed(
+            f"the file is over {limit} bytes", code="FILE_TOO_LARGE", maxBytes=limit
+        )
     asset.size_bytes = info.size
     asset.status = AssetStatus.PROCESSING
     if is_video:
         start_pipeline(session, asset, requested_by_id=viewer.user_id, settings=settings)
         _publish(session, "video_asset", asset)
-        return {"file_key": file_key, "video_asset": video_view(asset, settings), "file_asset": None}
-    job = enqueue(session, RESOURCE_KIND, {"file_asset_id": str(asset.id)}, subject=("file_asset", str(asset.id)),
-                  requested_by_id=viewer.user_id, max_attempts=STEP_MAX_ATTEMPTS, settings=settings)
+        return {
+            "file_key": file_key,
+            "video_asset": video_view(asset, settings),
+            "file_asset": None,
+        }
+    job = enqueue(
+        session,
+        RESOURCE_KIND,
+        {"file_asset_id": str(asset.id)},
+        subject=("file_asset", str(asset.id)),
+        requested_by_id=viewer.user_id,
+        max_attempts=STEP_MAX_ATTEMPTS,
+        settings=settings,
+    )
     session.flush()
     asset.job_id = job.id
     _publish(session, "file_asset", asset)
     return {"file_key": file_key, "video_asset": None, "file_asset": file_view(asset, settings)}
 
 
-def start_pipeline(session: Session, asset: VideoAsset, *, requested_by_id: uuid.UUID | None, settings: Settings | None = None) -> Job:
+def start_pipeline(
+    session: Session,
+    asset: VideoAsset,
+    *,
+    requested_by_id: uuid.UUID | None,
+    settings: Settings | None = None,
+) -> Job:
     """Record the ingest pipeline job of `asset`; its task starts the first step."""
-    job = enqueue(session, PIPELINE_KIND, {"video_asset_id": str(asset.id)}, subject=("video_asset", str(asset.id)),
-                  requested_by_id=requested_by_id, settings=settings)
+    job = enqueue(
+        session,
+        PIPELINE_KIND,
+        {"video_asset_id": str(asset.id)},
+        subject=("video_asset", str(asset.id)),
+        requested_by_id=requested_by_id,
+        settings=settings,
+    )
     session.flush()  # no ORM relationship orders the job's INSERT before the asset's UPDATE
     asset.pipeline_job_id = job.id
     asset.status = AssetStatus.PROCESSING
@@ -353,19 +495,31 @@ def start_pipeline(session: Session, asset: VideoAsset, *, requested_by_id: uuid
 
 
 def _purge_later(session: Session, prefix: str, viewer: Viewer, settings: Settings | None) -> None:
-    enqueue(session, PURGE_KIND, {"prefix": check_key(prefix)}, subject=("storage_prefix", prefix),
-            requested_by_id=viewer.user_id, settings=settings)
+    enqueue(
+        session,
+        PURGE_KIND,
+        {"prefix": check_key(prefix)},
+        subject=("storage_prefix", prefix),
+        requested_by_id=viewer.user_id,
+        settings=settings,
+    )
 
 
-def _stop_pipeline(session: Session, pipeline_job_id: uuid.UUID | None, settings: Settings | None) -> None:
+def _stop_pipeline(
+    session: Session, pipeline_job_id: uuid.UUID | None, settings: Settings | None
+) -> None:
     if pipeline_job_id is None:
         return
-    for job in session.scalars(select(Job).where(or_(Job.id == pipeline_job_id, Job.parent_id == pipeline_job_id))):
+    for job in session.scalars(
+        select(Job).where(or_(Job.id == pipeline_job_id, Job.parent_id == pipeline_job_id))
+    ):
         if job.status not in TERMINAL:
             cancel_job(session, job.id, settings=settings)
 
 
-def delete_video_asset(session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None) -> bool:
+def delete_video_asset(
+    session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
+) -> bool:
     """Delete a video asset: stop its processing, unlink its lesson, purge its stored files."""
     asset = _managed_video(session, viewer, id, lock=True)
     _stop_pipeline(session, asset.pipeline_job_id, settings)
@@ -382,11 +536,16 @@ def _managed_file(session: Session, viewer: Viewer, asset_id: Any) -> FileAsset:
     if asset is None:
         raise NotFound("file asset not found", code="FILE_ASSET_NOT_FOUND")
     if not _can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
-        raise Forbidden("only the uploader, the course's instructors and admins may change this file", code="FORBIDDEN")
+        raise Forbidden(
+            "only the uploader, the course's instructors and admins may change this file",
+            code="FORBIDDEN",
+        )
     return asset
 
 
-def delete_file_asset(session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None) -> bool:
+def delete_file_asset(
+    session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
+) -> bool:
     """Delete a course resource and its stored files."""
     asset = _managed_file(session, viewer, id)
     _purge_later(session, f"files/{asset.id}/", viewer, settings)
@@ -397,7 +556,9 @@ def delete_file_asset(session: Session, viewer: Viewer, *, id: Any, settings: Se
 _OWNED_KEY = re.compile(r"^(videos|files)/([0-9a-f-]{36})/")
 
 
-def delete_content(session: Session, viewer: Viewer, *, file_key: str, settings: Settings | None = None) -> bool:
+def delete_content(
+    session: Session, viewer: Viewer, *, file_key: str, settings: Settings | None = None
+) -> bool:
     """Delete one stored object: a resource's file (the resource goes with it) or a video's
     source once it is processed (its renditions stay playable)."""
     settings = settings or get_settings()
@@ -405,7 +566,9 @@ def delete_content(session: Session, viewer: Viewer, *, file_key: str, settings:
     try:
         key = check_key(file_key)
     except ValueError:
-        raise ValidationFailed("not a valid file key", code="BAD_USER_INPUT", field="fileKey") from None
+        raise ValidationFailed(
+            "not a valid file key", code="BAD_USER_INPUT", field="fileKey"
+        ) from None
     match = _OWNED_KEY.match(key)
     asset: VideoAsset | FileAsset | None = None
     if match:
@@ -415,21 +578,31 @@ def delete_content(session: Session, viewer: Viewer, *, file_key: str, settings:
         if not viewer.is_admin:
             raise NotFound("no content with this file key", code="CONTENT_NOT_FOUND")
     elif not _can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
-        raise Forbidden("only the uploader, the course's instructors and admins may delete this", code="FORBIDDEN")
+        raise Forbidden(
+            "only the uploader, the course's instructors and admins may delete this",
+            code="FORBIDDEN",
+        )
     storage = get_storage(settings)
     if isinstance(asset, FileAsset):
         if key != asset.key:
-            raise ValidationFailed("only a resource's file itself can be deleted", code="BAD_USER_INPUT", field="fileKey")
+            raise ValidationFailed(
+                "only a resource's file itself can be deleted",
+                code="BAD_USER_INPUT",
+                field="fileKey",
+            )
         _purge_later(session, f"files/{asset.id}/", viewer, settings)
         session.delete(asset)
     elif isinstance(asset, VideoAsset):
         if key != asset.source_key:
             raise ValidationFailed(
                 "only a video's source can be deleted; use deleteVideoAsset for the whole video",
-                code="BAD_USER_INPUT", field="fileKey",
+                code="BAD_USER_INPUT",
+                field="fileKey",
             )
         if asset.status != AssetStatus.READY:
-            raise Conflict("the source is still needed until the video is ready", code="VIDEO_NOT_READY")
+            raise Conflict(
+                "the source is still needed until the video is ready", code="VIDEO_NOT_READY"
+            )
         asset.source_deleted = True
     elif storage.stat(key) is None:
         raise NotFound("no content with this file key", code="CONTENT_NOT_FOUND")
@@ -462,14 +635,20 @@ def _pipeline_of(session: Session, viewer: Viewer, id: Any) -> tuple[VideoAsset,
     return asset, pipeline
 
 
-def retry_processing_job(session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None) -> dict[str, Any]:
+def retry_processing_job(
+    session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
+) -> dict[str, Any]:
     """Run a failed or cancelled video pipeline again, from the step that did not finish."""
     asset, pipeline = _pipeline_of(session, viewer, id)
     if pipeline.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        raise Conflict(f"only failed or cancelled processing can be retried (this one is {pipeline.status.value})",
-                       code="JOB_NOT_RETRYABLE")
+        raise Conflict(
+            f"only failed or cancelled processing can be retried (this one is {pipeline.status.value})",
+            code="JOB_NOT_RETRYABLE",
+        )
     if asset.source_deleted:
-        raise Conflict("the source of this video was deleted; upload it again", code="SOURCE_DELETED")
+        raise Conflict(
+            "the source of this video was deleted; upload it again", code="SOURCE_DELETED"
+        )
     retry_job(session, pipeline.id, settings=settings)
     asset.status = AssetStatus.PROCESSING
     asset.error_code = asset.error_message = None
@@ -477,11 +656,15 @@ def retry_processing_job(session: Session, viewer: Viewer, *, id: Any, settings:
     return processing_status(session, asset)
 
 
-def cancel_processing_job(session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None) -> dict[str, Any]:
+def cancel_processing_job(
+    session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
+) -> dict[str, Any]:
     """Stop a video's processing: waiting steps at once, a running step kills its ffmpeg."""
     asset, pipeline = _pipeline_of(session, viewer, id)
     if pipeline.status in TERMINAL:
-        raise Conflict(f"processing already {pipeline.status.value.lower()}", code="JOB_ALREADY_FINISHED")
+        raise Conflict(
+            f"processing already {pipeline.status.value.lower()}", code="JOB_ALREADY_FINISHED"
+        )
     running_step = False
     for step in session.scalars(select(Job).where(Job.parent_id == pipeline.id)):
         if step.status not in TERMINAL:
@@ -514,31 +697,52 @@ def processing_status(session: Session, asset: VideoAsset) -> dict[str, Any]:
     pipeline = session.get(Job, asset.pipeline_job_id) if asset.pipeline_job_id else None
     latest: dict[str, Job] = {}
     if pipeline is not None:
-        for job in session.scalars(select(Job).where(Job.parent_id == pipeline.id).order_by(Job.created_at)):
+        for job in session.scalars(
+            select(Job).where(Job.parent_id == pipeline.id).order_by(Job.created_at)
+        ):
             latest[job.kind] = job  # a re-run of a finished step adds a newer row
     steps, progress = [], 0.0
     for step in STEPS:
         job = latest.get(step.kind)
-        fraction = 1.0 if job is not None and job.status == JobStatus.SUCCEEDED else (job.progress if job else 0.0)
+        fraction = (
+            1.0
+            if job is not None and job.status == JobStatus.SUCCEEDED
+            else (job.progress if job else 0.0)
+        )
         progress += step.weight * fraction
-        steps.append({
-            "name": step.name, "kind": step.kind, "job_id": job.id if job else None,
-            "status": job.status.value if job else "PENDING", "progress": fraction,
-            "message": job.progress_message if job else None, "attempts": job.attempts if job else 0,
-            "error_code": job.error_code if job else None, "error_message": job.error_message if job else None,
-            "started_at": job.started_at if job else None, "finished_at": job.finished_at if job else None,
-        })
+        steps.append(
+            {
+                "name": step.name,
+                "kind": step.kind,
+                "job_id": job.id if job else None,
+                "status": job.status.value if job else "PENDING",
+                "progress": fraction,
+                "message": job.progress_message if job else None,
+                "attempts": job.attempts if job else 0,
+                "error_code": job.error_code if job else None,
+                "error_message": job.error_message if job else None,
+                "started_at": job.started_at if job else None,
+                "finished_at": job.finished_at if job else None,
+            }
+        )
     if asset.status == AssetStatus.READY:
         progress = 1.0
     return {
-        "video_asset_id": asset.id, "status": asset.status.value, "error_code": asset.error_code,
-        "error_message": asset.error_message, "progress": round(min(progress, 1.0), 4),
-        "job_id": pipeline.id if pipeline else None, "job_status": pipeline.status.value if pipeline else None,
-        "steps": steps, "updated_at": asset.updated_at,
+        "video_asset_id": asset.id,
+        "status": asset.status.value,
+        "error_code": asset.error_code,
+        "error_message": asset.error_message,
+        "progress": round(min(progress, 1.0), 4),
+        "job_id": pipeline.id if pipeline else None,
+        "job_status": pipeline.status.value if pipeline else None,
+        "steps": steps,
+        "updated_at": asset.updated_at,
     }
 
 
-def video_processing_status(session: Session, viewer: Viewer, *, video_asset_id: Any) -> dict[str, Any]:
+def video_processing_status(
+    session: Session, viewer: Viewer, *, video_asset_id: Any
+) -> dict[str, Any]:
     """Where a video's processing stands: overall, and step by step."""
     return processing_status(session, _managed_video(session, viewer, video_asset_id))
 
@@ -546,12 +750,16 @@ def video_processing_status(session: Session, viewer: Viewer, *, video_asset_id:
 # --- reading ------------------------------------------------------------------------------
 
 
-def get_video_asset(session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None) -> dict[str, Any]:
+def get_video_asset(
+    session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
+) -> dict[str, Any]:
     """One video asset, for its uploader, the course's instructors and admins."""
     return video_view(_managed_video(session, viewer, id), settings)
 
 
-def get_file_asset(session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None) -> dict[str, Any]:
+def get_file_asset(
+    session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
+) -> dict[str, Any]:
     """One course resource: managers always; enrolled students once it is ready."""
     require_authenticated(viewer)
     asset = session.get(FileAsset, parse_id(id, "file asset", "FILE_ASSET_NOT_FOUND"))
@@ -559,13 +767,22 @@ def get_file_asset(session: Session, viewer: Viewer, *, id: Any, settings: Setti
         raise NotFound("file asset not found", code="FILE_ASSET_NOT_FOUND")
     if _can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         return file_view(asset, settings)
-    if asset.status == AssetStatus.READY and access.can_view_course_resources(session, viewer, asset.course_id):
+    if asset.status == AssetStatus.READY and access.can_view_course_resources(
+        session, viewer, asset.course_id
+    ):
         return file_view(asset, settings)
-    raise Forbidden("only the course's instructors and enrolled students may see this file", code="FORBIDDEN")
+    raise Forbidden(
+        "only the course's instructors and enrolled students may see this file", code="FORBIDDEN"
+    )
 
 
 def generate_streaming_url(
-    session: Session, viewer: Viewer, *, lesson_id: Any, resolution: str | None = None, format: str | None = None,
+    session: Session,
+    viewer: Viewer,
+    *,
+    lesson_id: Any,
+    resolution: str | None = None,
+    format: str | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """An expiring URL to a lesson's HLS master or DASH manifest (or one rendition of it)."""
@@ -574,17 +791,26 @@ def generate_streaming_url(
     access.can_stream(session, viewer, lesson)
     fmt = (format or "hls").strip().lower()
     if fmt not in ("hls", "dash"):
-        raise ValidationFailed("format must be \"hls\" or \"dash\"", code="INVALID_FORMAT", field="format")
+        raise ValidationFailed(
+            'format must be "hls" or "dash"', code="INVALID_FORMAT", field="format"
+        )
     asset = session.get(VideoAsset, lesson.video_asset_id) if lesson.video_asset_id else None
     if asset is None or asset.status != AssetStatus.READY:
-        asset = session.scalar(
-            select(VideoAsset).where(VideoAsset.lesson_id == lesson.id, VideoAsset.status == AssetStatus.READY)
-            .order_by(VideoAsset.ready_at.desc()).limit(1)
-        ) or asset
+        asset = (
+            session.scalar(
+                select(VideoAsset)
+                .where(VideoAsset.lesson_id == lesson.id, VideoAsset.status == AssetStatus.READY)
+                .order_by(VideoAsset.ready_at.desc())
+                .limit(1)
+            )
+            or asset
+        )
     if asset is None:
         raise NotFound("this lesson has no video", code="VIDEO_NOT_FOUND")
     if asset.status != AssetStatus.READY:
-        raise Conflict("the lesson's video is not ready yet", code="VIDEO_NOT_READY", status=asset.status.value)
+        raise Conflict(
+            "the lesson's video is not ready yet", code="VIDEO_NOT_READY", status=asset.status.value
+        )
     stream = video_stream_prefix(asset.id, asset.version)
     name = "master.m3u8" if fmt == "hls" else "manifest.mpd"
     rendition = None
@@ -595,24 +821,45 @@ def generate_streaming_url(
         if rendition is None:
             raise ValidationFailed(
                 f"no {resolution} rendition; available: {', '.join(r['name'] for r in videos)}",
-                code="RESOLUTION_NOT_AVAILABLE", field="resolution", available=[r["name"] for r in videos],
+                code="RESOLUTION_NOT_AVAILABLE",
+                field="resolution",
+                available=[r["name"] for r in videos],
             )
-        name = f"master-{rendition['name']}.m3u8" if fmt == "hls" else f"manifest-{rendition['name']}.mpd"
+        name = (
+            f"master-{rendition['name']}.m3u8"
+            if fmt == "hls"
+            else f"manifest-{rendition['name']}.mpd"
+        )
     expires_at = _expiry(settings.stream_url_minutes)
     view = video_view(asset, settings)
     return {
-        "url": signed_url(settings, stream + name, expires_at, scope=video_prefix(asset.id, asset.version)),
-        "format": fmt, "resolution": rendition["name"] if rendition else None, "expires_at": expires_at,
-        "video_asset_id": asset.id, "duration_seconds": asset.duration_seconds,
-        "poster_url": view["poster_url"], "thumbnail_url": view["thumbnail_url"],
-        "storyboard_url": view["storyboard_url"], "preview_url": view["preview_url"],
+        "url": signed_url(
+            settings, stream + name, expires_at, scope=video_prefix(asset.id, asset.version)
+        ),
+        "format": fmt,
+        "resolution": rendition["name"] if rendition else None,
+        "expires_at": expires_at,
+        "video_asset_id": asset.id,
+        "duration_seconds": asset.duration_seconds,
+        "poster_url": view["poster_url"],
+        "thumbnail_url": view["thumbnail_url"],
+        "storyboard_url": view["storyboard_url"],
+        "preview_url": view["preview_url"],
         "renditions": view["renditions"],
     }
 
 
 def _list(
-    session: Session, viewer: Viewer, model, *, filter: dict[str, Any] | None, pagination: dict[str, Any] | None,
-    mine: bool, name: str, view, settings: Settings | None,
+    session: Session,
+    viewer: Viewer,
+    model,
+    *,
+    filter: dict[str, Any] | None,
+    pagination: dict[str, Any] | None,
+    mine: bool,
+    name: str,
+    view,
+    settings: Settings | None,
 ):
     user_id = require_authenticated(viewer)
     filter = dict(filter or {})
@@ -621,46 +868,93 @@ def _list(
         conditions.append(model.owner_id == user_id)
     elif not viewer.is_admin:
         if viewer.role != Role.EDUCATOR:
-            raise Forbidden("only educators and admins list assets; use the my… lists", code="FORBIDDEN")
+            raise Forbidden(
+                "only educators and admins list assets; use the my… lists", code="FORBIDDEN"
+            )
         taught = select(CourseInstructor.course_id).where(CourseInstructor.user_id == user_id)
         conditions.append(or_(model.owner_id == user_id, model.course_id.in_(taught)))
     if filter.get("status"):
         conditions.append(model.status == AssetStatus(filter["status"]))
     for field in ("course_id", "lesson_id", "owner_id"):
         if filter.get(field):
-            conditions.append(getattr(model, field) == parse_id(filter[field], field, "BAD_USER_INPUT"))
+            conditions.append(
+                getattr(model, field) == parse_id(filter[field], field, "BAD_USER_INPUT")
+            )
     if filter.get("search"):
-        conditions.append(func.lower(model.title).contains(str(filter["search"]).strip().lower(), autoescape=True))
+        conditions.append(
+            func.lower(model.title).contains(str(filter["search"]).strip().lower(), autoescape=True)
+        )
     if filter.get("content_type") and hasattr(model, "detected_type"):
         conditions.append(model.content_type == str(filter["content_type"]).lower())
-    request = page_request(pagination, query=query_key(name, {"filter": filter, "viewer": str(user_id)}))
+    request = page_request(
+        pagination, query=query_key(name, {"filter": filter, "viewer": str(user_id)})
+    )
     query = select(model).where(*conditions)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     if request.after:
         created, last_id = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
-        query = query.where(or_(model.created_at < created, and_(model.created_at == created, model.id < last_id)))
-    rows = list(session.scalars(query.order_by(model.created_at.desc(), model.id.desc()).limit(request.first + 1)))
+        query = query.where(
+            or_(model.created_at < created, and_(model.created_at == created, model.id < last_id))
+        )
+    rows = list(
+        session.scalars(
+            query.order_by(model.created_at.desc(), model.id.desc()).limit(request.first + 1)
+        )
+    )
     page = connection(rows, request, lambda row: [row.created_at.isoformat(), str(row.id)], total)
     for edge in page.edges:
         edge.node = view(edge.node, settings)
     return page
 
 
-def list_video_assets(session: Session, viewer: Viewer, *, filter=None, pagination=None, mine: bool = False,
-                      settings: Settings | None = None):
+def list_video_assets(
+    session: Session,
+    viewer: Viewer,
+    *,
+    filter=None,
+    pagination=None,
+    mine: bool = False,
+    settings: Settings | None = None,
+):
     """Video assets the viewer manages (admins: all), newest first."""
-    return _list(session, viewer, VideoAsset, filter=filter, pagination=pagination, mine=mine,
-                 name="myVideoAssets" if mine else "videoAssets", view=video_view, settings=settings)
+    return _list(
+        session,
+        viewer,
+        VideoAsset,
+        filter=filter,
+        pagination=pagination,
+        mine=mine,
+        name="myVideoAssets" if mine else "videoAssets",
+        view=video_view,
+        settings=settings,
+    )
 
 
-def list_file_assets(session: Session, viewer: Viewer, *, filter=None, pagination=None, mine: bool = False,
-                     settings: Settings | None = None):
+def list_file_assets(
+    session: Session,
+    viewer: Viewer,
+    *,
+    filter=None,
+    pagination=None,
+    mine: bool = False,
+    settings: Settings | None = None,
+):
     """Course resources the viewer manages (admins: all), newest first."""
-    return _list(session, viewer, FileAsset, filter=filter, pagination=pagination, mine=mine,
-                 name="myFileAssets" if mine else "fileAssets", view=file_view, settings=settings)
+    return _list(
+        session,
+        viewer,
+        FileAsset,
+        filter=filter,
+        pagination=pagination,
+        mine=mine,
+        name="myFileAssets" if mine else "fileAssets",
+        view=file_view,
+        settings=settings,
+    )
 
 
-def purge_storage(prefix: str, settings: Settings | None = None, storage: Storage | None = None) -> int:
+def purge_storage(
+    prefix: str, settings: Settings | None = None, storage: Storage | None = None
+) -> int:
     """Remove every stored object under `prefix` (used by the purge job)."""
     return (storage or get_storage(settings)).delete_prefix(check_key(prefix))
-

@@ -40,8 +40,12 @@ def sniff(path: Path, declared: str) -> str | None:
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(path)
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: legacy Office
-        return declared if declared in ("application/vnd.ms-powerpoint", "application/msword",
-                                        "application/vnd.ms-excel") else "application/vnd.ms-office"
+        return (
+            declared
+            if declared
+            in ("application/vnd.ms-powerpoint", "application/msword", "application/vnd.ms-excel")
+            else "application/vnd.ms-office"
+        )
     if head.startswith(b"\x1f\x8b"):
         return "application/gzip"
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):

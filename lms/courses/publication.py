@@ -67,7 +67,9 @@ def ready_video_assets(session: Session, asset_ids: Collection[uuid.UUID]) -> se
         return set()
     return set(
         session.scalars(
-            select(VideoAsset.id).where(VideoAsset.id.in_(list(asset_ids)), VideoAsset.status == AssetStatus.READY)
+            select(VideoAsset.id).where(
+                VideoAsset.id.in_(list(asset_ids)), VideoAsset.status == AssetStatus.READY
+            )
         )
     )
 

@@ -37,20 +37,37 @@ def enrollment_not_found() -> NotFound:
 def teaches(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID) -> bool:
     if user_id is None:
         return False
-    return bool(session.scalar(select(exists().where(
-        CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id))))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
+                )
+            )
+        )
+    )
 
 
 def is_enrolled(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
     """Whether `user_id` has an ACTIVE or COMPLETED enrollment in the course (for other modules)."""
     from lms.enrollments.models import EnrollmentStatus
 
-    return bool(session.scalar(select(exists().where(
-        Enrollment.student_id == user_id, Enrollment.course_id == course_id,
-        Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED))))))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Enrollment.student_id == user_id,
+                    Enrollment.course_id == course_id,
+                    Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+                )
+            )
+        )
+    )
 
 
-def visible_enrollment(session: Session, viewer: Viewer, enrollment_id: Any, *, lock: bool = False) -> Enrollment:
+def visible_enrollment(
+    session: Session, viewer: Viewer, enrollment_id: Any, *, lock: bool = False
+) -> Enrollment:
     """The enrollment if `viewer` may see it (student, course instructor, admin)."""
     user_id = require_authenticated(viewer)
     key = parse_id(enrollment_id, code="ENROLLMENT_NOT_FOUND", what="enrollment")
@@ -60,7 +77,11 @@ def visible_enrollment(session: Session, viewer: Viewer, enrollment_id: Any, *, 
     enrollment = session.scalar(query)
     if enrollment is None:
         raise enrollment_not_found()
-    if viewer.is_admin or enrollment.student_id == user_id or teaches(session, user_id, enrollment.course_id):
+    if (
+        viewer.is_admin
+        or enrollment.student_id == user_id
+        or teaches(session, user_id, enrollment.course_id)
+    ):
         return enrollment
     raise enrollment_not_found()
 

@@ -33,12 +33,20 @@ from lms.jobs.service import enqueue
 from lms.mail.jobs import request_email
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated, require_role
-from lms.users.models import NotificationChannel, NotificationPreference, NotificationType, Role, User
+from lms.users.models import (
+    NotificationChannel,
+    NotificationPreference,
+    NotificationType,
+    Role,
+    User,
+)
 
 ISSUE_JOB = "certificates.issue"
 
 
-def verification_url(code: str, settings: Settings | None = None, es: EnrollmentSettings | None = None) -> str:
+def verification_url(
+    code: str, settings: Settings | None = None, es: EnrollmentSettings | None = None
+) -> str:
     """The public page that confirms a certificate (printed and in the QR code)."""
     settings, es = settings or get_settings(), es or enrollment_settings()
     return settings.links_base + es.verify_path.format(code=code)
@@ -49,7 +57,9 @@ def storage_key(code: str, version: int) -> str:
     return f"certificates/{code}/v{version}.pdf"
 
 
-def download_url(key: str, settings: Settings | None = None, es: EnrollmentSettings | None = None) -> str:
+def download_url(
+    key: str, settings: Settings | None = None, es: EnrollmentSettings | None = None
+) -> str:
     """A signed, expiring link to a stored PDF: presigned by the store (S3) or by the API."""
     from lms.storage import get_storage
 
@@ -85,9 +95,22 @@ class CertificateView:
 
 def certificate_view(cert: Certificate) -> CertificateView:
     return CertificateView(
-        cert.code, cert.enrollment_id, cert.student_id, cert.course_id, cert.status, cert.version,
-        cert.student_name, cert.course_title, list(cert.instructor_names or []), cert.completed_at, cert.issued_at,
-        cert.content_hash, cert.storage_key, verification_url(cert.code), cert.generation_job_id, cert.revoked_at,
+        cert.code,
+        cert.enrollment_id,
+        cert.student_id,
+        cert.course_id,
+        cert.status,
+        cert.version,
+        cert.student_name,
+        cert.course_title,
+        list(cert.instructor_names or []),
+        cert.completed_at,
+        cert.issued_at,
+        cert.content_hash,
+        cert.storage_key,
+        verification_url(cert.code),
+        cert.generation_job_id,
+        cert.revoked_at,
         cert.revoked_reason,
     )
 
@@ -95,15 +118,23 @@ def certificate_view(cert: Certificate) -> CertificateView:
 # --- requests (API side) ----------------------------------------------------------------
 
 
-def start_issuance(session: Session, enrollment: Enrollment, *, requested_by_id: uuid.UUID | None) -> Certificate:
+def start_issuance(
+    session: Session, enrollment: Enrollment, *, requested_by_id: uuid.UUID | None
+) -> Certificate:
     """Record a PENDING certificate for a completed enrollment and start the pipeline."""
     cert = session.scalar(select(Certificate).where(Certificate.enrollment_id == enrollment.id))
     if cert is not None:
         return cert
     cert = Certificate(
-        code=new_certificate_code(), enrollment_id=enrollment.id, student_id=enrollment.student_id,
-        course_id=enrollment.course_id, status=CertificateStatus.PENDING, requested_version=1, version=0,
-        completed_at=enrollment.completed_at or utcnow(), instructor_names=[],
+        code=new_certificate_code(),
+        enrollment_id=enrollment.id,
+        student_id=enrollment.student_id,
+        course_id=enrollment.course_id,
+        status=CertificateStatus.PENDING,
+        requested_version=1,
+        version=0,
+        completed_at=enrollment.completed_at or utcnow(),
+        instructor_names=[],
     )
     session.add(cert)
     session.flush()
@@ -112,26 +143,39 @@ def start_issuance(session: Session, enrollment: Enrollment, *, requested_by_id:
 
 
 def _enqueue(session: Session, cert: Certificate, requested_by_id: uuid.UUID | None) -> Job:
-    job = enqueue(session, ISSUE_JOB, {"certificate_id": str(cert.id), "version": cert.requested_version},
-                  subject=("certificate", str(cert.id)), requested_by_id=requested_by_id)
+    job = enqueue(
+        session,
+        ISSUE_JOB,
+        {"certificate_id": str(cert.id), "version": cert.requested_version},
+        subject=("certificate", str(cert.id)),
+        requested_by_id=requested_by_id,
+    )
     session.flush()  # the job row first: no ORM relationship tells the flush that order
     cert.generation_job_id = job.id
     return job
 
 
-def regenerate_certificate(session: Session, viewer: Viewer, *, enrollment_id: Any) -> CertificateView:
+def regenerate_certificate(
+    session: Session, viewer: Viewer, *, enrollment_id: Any
+) -> CertificateView:
     """Make a new version of an enrollment's certificate (same id), e.g. after a name change."""
     user_id = require_authenticated(viewer)
     enrollment = visible_enrollment(session, viewer, enrollment_id)
     if not (viewer.is_admin or enrollment.student_id == user_id):  # the course's instructors
-        raise Forbidden("only the student or an admin may regenerate a certificate", code="FORBIDDEN")
+        raise Forbidden(
+            "only the student or an admin may regenerate a certificate", code="FORBIDDEN"
+        )
     if enrollment.status != EnrollmentStatus.COMPLETED:
         raise Conflict("the course is not completed yet", code="ENROLLMENT_NOT_COMPLETED")
-    cert = session.scalar(select(Certificate).where(Certificate.enrollment_id == enrollment.id).with_for_update())
+    cert = session.scalar(
+        select(Certificate).where(Certificate.enrollment_id == enrollment.id).with_for_update()
+    )
     if cert is None:  # completed before certificates existed, or the row was lost: issue one
         return certificate_view(start_issuance(session, enrollment, requested_by_id=user_id))
     if cert.status == CertificateStatus.REVOKED:
-        raise Conflict("this certificate was revoked and cannot be regenerated", code="CERTIFICATE_REVOKED")
+        raise Conflict(
+            "this certificate was revoked and cannot be regenerated", code="CERTIFICATE_REVOKED"
+        )
     pending = cert.requested_version > cert.version
     job = session.get(Job, cert.generation_job_id) if cert.generation_job_id else None
     if pending and job is not None and job.status not in TERMINAL:
@@ -142,14 +186,20 @@ def regenerate_certificate(session: Session, viewer: Viewer, *, enrollment_id: A
     return certificate_view(cert)
 
 
-def revoke_certificate(session: Session, viewer: Viewer, *, certificate_id: str, reason: str | None = None) -> CertificateView:
+def revoke_certificate(
+    session: Session, viewer: Viewer, *, certificate_id: str, reason: str | None = None
+) -> CertificateView:
     """Admins revoke a certificate: verification then says REVOKED (with the reason)."""
     admin_id = require_role(viewer, Role.ADMIN)
     cert = _by_code(session, certificate_id, lock=True)
     if cert is None:
         raise NotFound("certificate not found", code="CERTIFICATE_NOT_FOUND")
     if cert.status != CertificateStatus.REVOKED:
-        cert.status, cert.revoked_at, cert.revoked_by_id = CertificateStatus.REVOKED, utcnow(), admin_id
+        cert.status, cert.revoked_at, cert.revoked_by_id = (
+            CertificateStatus.REVOKED,
+            utcnow(),
+            admin_id,
+        )
         cert.revoked_reason = (validate_reason(reason) or "").strip() or None
     return certificate_view(cert)
 
@@ -160,12 +210,17 @@ def revoke_certificate(session: Session, viewer: Viewer, *, certificate_id: str,
 def my_certificates(session: Session, viewer: Viewer) -> list[CertificateView]:
     """The viewer's certificates, newest first."""
     user_id = require_authenticated(viewer)
-    rows = session.scalars(select(Certificate).where(Certificate.student_id == user_id)
-                           .order_by(Certificate.completed_at.desc(), Certificate.id))
+    rows = session.scalars(
+        select(Certificate)
+        .where(Certificate.student_id == user_id)
+        .order_by(Certificate.completed_at.desc(), Certificate.id)
+    )
     return [certificate_view(cert) for cert in rows]
 
 
-def certificates_by_enrollment(session: Session, viewer: Viewer, enrollment_ids: Sequence[uuid.UUID]) -> list:
+def certificates_by_enrollment(
+    session: Session, viewer: Viewer, enrollment_ids: Sequence[uuid.UUID]
+) -> list:
     """Batch read for `Enrollment.certificate` (the enrollments were authorized already)."""
     rows = session.scalars(select(Certificate).where(Certificate.enrollment_id.in_(enrollment_ids)))
     found = {cert.enrollment_id: certificate_view(cert) for cert in rows}
@@ -206,21 +261,36 @@ def verify_certificate(session: Session, viewer: Viewer, *, certificate_id: str)
     """Public: confirm a certificate id and show what its paper should say. Never an error."""
     text = (certificate_id or "")[:200]
     if not is_well_formed(text):
-        return Verification("MALFORMED", "This is not a certificate id: check it against the paper "
-                                         "(ids look like LYC-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX).")
+        return Verification(
+            "MALFORMED",
+            "This is not a certificate id: check it against the paper "
+            "(ids look like LYC-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX).",
+        )
     code = normalize_code(text)
     cert = _by_code(session, code)
     if cert is None:
         return Verification("NOT_FOUND", "No certificate has this id.", certificate_id=code)
-    common = dict(certificate_id=cert.code, holder_name=cert.student_name, course_title=cert.course_title,
-                  instructor_names=list(cert.instructor_names or []), completed_at=cert.completed_at,
-                  issued_at=cert.issued_at, version=cert.version or None, status=cert.status,
-                  revoked_at=cert.revoked_at, revoked_reason=cert.revoked_reason,
-                  verification_url=verification_url(cert.code))
+    common = dict(
+        certificate_id=cert.code,
+        holder_name=cert.student_name,
+        course_title=cert.course_title,
+        instructor_names=list(cert.instructor_names or []),
+        completed_at=cert.completed_at,
+        issued_at=cert.issued_at,
+        version=cert.version or None,
+        status=cert.status,
+        revoked_at=cert.revoked_at,
+        revoked_reason=cert.revoked_reason,
+        verification_url=verification_url(cert.code),
+    )
     if cert.status == CertificateStatus.REVOKED:
-        return Verification("REVOKED", "This certificate was revoked and is no longer valid.", **common)
+        return Verification(
+            "REVOKED", "This certificate was revoked and is no longer valid.", **common
+        )
     if cert.status == CertificateStatus.PENDING or cert.version == 0:
-        return Verification("PENDING", "This certificate is being issued; try again in a minute.", **common)
+        return Verification(
+            "PENDING", "This certificate is being issued; try again in a minute.", **common
+        )
     return Verification("VALID", "This certificate is genuine.", **common)
 
 
@@ -245,7 +315,9 @@ class IssueSnapshot:
     paper: str
 
 
-def issue_snapshot(session: Session, certificate_id: uuid.UUID, version: int) -> IssueSnapshot | str:
+def issue_snapshot(
+    session: Session, certificate_id: uuid.UUID, version: int
+) -> IssueSnapshot | str:
     """What version `version` prints, or why there is nothing to do (a string)."""
     cert = session.get(Certificate, certificate_id)
     if cert is None:
@@ -259,23 +331,43 @@ def issue_snapshot(session: Session, certificate_id: uuid.UUID, version: int) ->
     if student is None or course is None:
         return "student or course gone"
     instructors = session.scalars(
-        select(User.name).join(CourseInstructor, CourseInstructor.user_id == User.id)
+        select(User.name)
+        .join(CourseInstructor, CourseInstructor.user_id == User.id)
         .where(CourseInstructor.course_id == course.id)
         .order_by(CourseInstructor.role.desc(), CourseInstructor.added_at)
     ).all()
     es = enrollment_settings()
-    return IssueSnapshot(cert.id, cert.code, version, student.id, student.name, student.email, course.title,
-                         list(instructors), cert.completed_at, verification_url(cert.code), es.school_name,
-                         es.certificate_paper)
+    return IssueSnapshot(
+        cert.id,
+        cert.code,
+        version,
+        student.id,
+        student.name,
+        student.email,
+        course.title,
+        list(instructors),
+        cert.completed_at,
+        verification_url(cert.code),
+        es.school_name,
+        es.certificate_paper,
+    )
 
 
-def record_issued(session: Session, snapshot: IssueSnapshot, *, key: str, pdf: bytes,
-                  job_id: uuid.UUID | None = None) -> CertificateView | None:
+def record_issued(
+    session: Session,
+    snapshot: IssueSnapshot,
+    *,
+    key: str,
+    pdf: bytes,
+    job_id: uuid.UUID | None = None,
+) -> CertificateView | None:
     """Record a stored version, request the email and announce it (after commit).
 
     None when a newer version was recorded meanwhile or the certificate was revoked.
     """
-    cert = session.scalar(select(Certificate).where(Certificate.id == snapshot.certificate_id).with_for_update())
+    cert = session.scalar(
+        select(Certificate).where(Certificate.id == snapshot.certificate_id).with_for_update()
+    )
     if cert is None or cert.status == CertificateStatus.REVOKED or cert.version >= snapshot.version:
         return None
     first = cert.version == 0
@@ -287,44 +379,68 @@ def record_issued(session: Session, snapshot: IssueSnapshot, *, key: str, pdf: b
     cert.instructor_names = snapshot.instructor_names
     view = certificate_view(cert)
     if _wants_email(session, snapshot.student_id):
-        request_email(session, template="certificate_issued", to=snapshot.student_email,
-                      context={"name": snapshot.student_name, "course_title": snapshot.course_title,
-                               "verify_url": view.verification_url, "download_url": download_url(key)},
-                      subject=("certificate", str(cert.id)))
+        request_email(
+            session,
+            template="certificate_issued",
+            to=snapshot.student_email,
+            context={
+                "name": snapshot.student_name,
+                "course_title": snapshot.course_title,
+                "verify_url": view.verification_url,
+                "download_url": download_url(key),
+            },
+            subject=("certificate", str(cert.id)),
+        )
     enrollment = session.get(Enrollment, cert.enrollment_id)
     event = certificate_event(view)
     publish_after_commit(session, CERTIFICATE_TOPIC, event)
     if first and enrollment is not None:
-        publish_after_commit(session, COMPLETED_TOPIC, {
-            "enrollment_id": enrollment.id, "student_id": enrollment.student_id, "course_id": enrollment.course_id,
-            "course_title": snapshot.course_title, "completed_at": enrollment.completed_at, "certificate": event,
-        })
+        publish_after_commit(
+            session,
+            COMPLETED_TOPIC,
+            {
+                "enrollment_id": enrollment.id,
+                "student_id": enrollment.student_id,
+                "course_id": enrollment.course_id,
+                "course_title": snapshot.course_title,
+                "completed_at": enrollment.completed_at,
+                "certificate": event,
+            },
+        )
     return view
 
 
 def _wants_email(session: Session, user_id: uuid.UUID) -> bool:
     """The student's CERTIFICATE_ISSUED email preference (on unless switched off)."""
-    enabled = session.scalar(select(NotificationPreference.enabled).where(
-        NotificationPreference.user_id == user_id,
-        NotificationPreference.notification_type == NotificationType.CERTIFICATE_ISSUED,
-        NotificationPreference.channel == NotificationChannel.EMAIL))
+    enabled = session.scalar(
+        select(NotificationPreference.enabled).where(
+            NotificationPreference.user_id == user_id,
+            NotificationPreference.notification_type == NotificationType.CERTIFICATE_ISSUED,
+            NotificationPreference.channel == NotificationChannel.EMAIL,
+        )
+    )
     return enabled is not False
 
 
 def certificate_event(view: CertificateView) -> dict:
     """The `certificateGenerated` payload: the certificate as the API shows it."""
     return {name: getattr(view, name) for name in CertificateView.__dataclass_fields__} | {
-        "status": view.status.value}
+        "status": view.status.value
+    }
 
 
 def certificate_from_event(data: dict) -> CertificateView:
     """Back from a bus payload (ids and dates stay strings; the scalars accept them)."""
     values = dict(data)
     values["status"] = CertificateStatus(values["status"])
-    return CertificateView(**{name: values.get(name) for name in CertificateView.__dataclass_fields__})
+    return CertificateView(
+        **{name: values.get(name) for name in CertificateView.__dataclass_fields__}
+    )
 
 
 def validate_reason(reason: str | None) -> str | None:
     if reason is not None and len(reason) > 500:
-        raise ValidationFailed("a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason")
+        raise ValidationFailed(
+            "a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason"
+        )
     return reason

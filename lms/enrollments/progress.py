@@ -44,8 +44,16 @@ def outline(session: Session, course_id: uuid.UUID) -> list[OutlineLesson]:
     """The course's lessons in reading order (module position, then lesson position)."""
     required = _REQUIRED if _REQUIRED is not None else literal(True)
     rows = session.execute(
-        select(Lesson.id, Lesson.module_id, Lesson.title, Lesson.type, required, Lesson.requires_previous,
-               Lesson.is_free_preview, Lesson.duration_seconds)
+        select(
+            Lesson.id,
+            Lesson.module_id,
+            Lesson.title,
+            Lesson.type,
+            required,
+            Lesson.requires_previous,
+            Lesson.is_free_preview,
+            Lesson.duration_seconds,
+        )
         .join(CourseModule, CourseModule.id == Lesson.module_id)
         .where(Lesson.course_id == course_id)
         .order_by(CourseModule.position, Lesson.position, Lesson.id)
@@ -53,8 +61,12 @@ def outline(session: Session, course_id: uuid.UUID) -> list[OutlineLesson]:
     return [OutlineLesson(*row) for row in rows]
 
 
-def progress_by_lesson(session: Session, enrollment_id: uuid.UUID) -> dict[uuid.UUID, LessonProgress]:
-    rows = session.scalars(select(LessonProgress).where(LessonProgress.enrollment_id == enrollment_id))
+def progress_by_lesson(
+    session: Session, enrollment_id: uuid.UUID
+) -> dict[uuid.UUID, LessonProgress]:
+    rows = session.scalars(
+        select(LessonProgress).where(LessonProgress.enrollment_id == enrollment_id)
+    )
     return {row.lesson_id: row for row in rows}
 
 
@@ -70,8 +82,9 @@ def checked_percent(value: float | None) -> float | None:
     if value is None:
         return None
     if not math.isfinite(value) or not 0 <= value <= 100:
-        raise ValidationFailed("percentWatched is between 0 and 100", code="INVALID_PERCENT",
-                               field="percentWatched")
+        raise ValidationFailed(
+            "percentWatched is between 0 and 100", code="INVALID_PERCENT", field="percentWatched"
+        )
     return float(value)
 
 
@@ -86,8 +99,17 @@ def checked_seconds(value: int | None, field: str) -> int | None:
 # --- applying a report ------------------------------------------------------------------
 
 
-def apply_report(row: LessonProgress, lesson: OutlineLesson, *, percent: float | None, position: int | None,
-                 time_spent: int | None, reported_at: datetime | None, now: datetime, video_share: float) -> bool:
+def apply_report(
+    row: LessonProgress,
+    lesson: OutlineLesson,
+    *,
+    percent: float | None,
+    position: int | None,
+    time_spent: int | None,
+    reported_at: datetime | None,
+    now: datetime,
+    video_share: float,
+) -> bool:
     """Merge one progress report into `row`; True when it completed the lesson just now."""
     if percent is None and position is not None and lesson.duration_seconds > 0:
         percent = min(100.0, 100.0 * position / lesson.duration_seconds)
@@ -122,36 +144,57 @@ class Access:
     blocking_lesson_id: uuid.UUID | None = None
 
 
-def lesson_access(lessons: list[OutlineLesson], index: int, progress: dict[uuid.UUID, LessonProgress],
-                  *, dropped: bool) -> Access:
+def lesson_access(
+    lessons: list[OutlineLesson],
+    index: int,
+    progress: dict[uuid.UUID, LessonProgress],
+    *,
+    dropped: bool,
+) -> Access:
     """Whether the student may open lesson `index`, and why not."""
     lesson = lessons[index]
     if dropped:
-        return Access(False, "ENROLLMENT_NOT_ACTIVE", "the enrollment was withdrawn; enroll again to continue")
+        return Access(
+            False, "ENROLLMENT_NOT_ACTIVE", "the enrollment was withdrawn; enroll again to continue"
+        )
     if lesson.is_free_preview:
         return Access(True)
     if lesson.requires_previous and index > 0:
         previous = lessons[index - 1]
         done = progress.get(previous.id)
         if done is None or not done.completed:
-            return Access(False, "PREVIOUS_LESSON_INCOMPLETE",
-                          f"complete “{previous.title}” first", previous.id)
+            return Access(
+                False,
+                "PREVIOUS_LESSON_INCOMPLETE",
+                f"complete “{previous.title}” first",
+                previous.id,
+            )
     return Access(True)
 
 
 # --- course summary -------------------------------------------------------------------
 
 
-def summarize(enrollment: Enrollment, lessons: list[OutlineLesson], progress: dict[uuid.UUID, LessonProgress]) -> bool:
+def summarize(
+    enrollment: Enrollment, lessons: list[OutlineLesson], progress: dict[uuid.UUID, LessonProgress]
+) -> bool:
     """Refresh the enrollment's cached progress; True when every required lesson is complete.
 
     Course progress averages the required lessons, a completed one counting 100 %, so a
     half-watched video moves the bar too.
     """
     required = [lesson for lesson in lessons if lesson.required]
-    done = [lesson for lesson in required if (row := progress.get(lesson.id)) is not None and row.completed]
-    shares = [100.0 if (row := progress.get(lesson.id)) is not None and row.completed
-              else (row.percent if row is not None else 0.0) for lesson in required]
+    done = [
+        lesson
+        for lesson in required
+        if (row := progress.get(lesson.id)) is not None and row.completed
+    ]
+    shares = [
+        100.0
+        if (row := progress.get(lesson.id)) is not None and row.completed
+        else (row.percent if row is not None else 0.0)
+        for lesson in required
+    ]
     enrollment.total_lessons = len(required)
     enrollment.completed_lessons = len(done)
     enrollment.progress_percent = round(sum(shares) / len(shares), 2) if shares else 0.0

@@ -76,7 +76,9 @@ def _course(session: Session, course_id: Any, *, lock: bool = False) -> Course:
     return course
 
 
-def _reasons(session: Session, student_id: uuid.UUID, course: Course, existing: Enrollment | None) -> list[Reason]:
+def _reasons(
+    session: Session, student_id: uuid.UUID, course: Course, existing: Enrollment | None
+) -> list[Reason]:
     """Every reason the student may not enroll, most fundamental first."""
     reasons: list[Reason] = []
     if course.status != CourseStatus.PUBLISHED:
@@ -89,17 +91,30 @@ def _reasons(session: Session, student_id: uuid.UUID, course: Course, existing: 
         select(Course.id, Course.title)
         .join(CoursePrerequisite, CoursePrerequisite.prerequisite_id == Course.id)
         .where(CoursePrerequisite.course_id == course.id)
-        .where(~Course.id.in_(select(Enrollment.course_id).where(
-            Enrollment.student_id == student_id, Enrollment.status == EnrollmentStatus.COMPLETED)))
+        .where(
+            ~Course.id.in_(
+                select(Enrollment.course_id).where(
+                    Enrollment.student_id == student_id,
+                    Enrollment.status == EnrollmentStatus.COMPLETED,
+                )
+            )
+        )
         .order_by(Course.title)
     ).all()
     if missing:
-        reasons.append(Reason("PREREQUISITES_NOT_COMPLETED",
-                              "complete first: " + ", ".join(title for _, title in missing),
-                              [PrerequisiteView(*row) for row in missing]))
+        reasons.append(
+            Reason(
+                "PREREQUISITES_NOT_COMPLETED",
+                "complete first: " + ", ".join(title for _, title in missing),
+                [PrerequisiteView(*row) for row in missing],
+            )
+        )
     if course.enrollment_limit is not None and (existing is None or existing.status not in SEATED):
-        seated = session.scalar(select(func.count()).select_from(Enrollment).where(
-            Enrollment.course_id == course.id, Enrollment.status.in_(SEATED)))
+        seated = session.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(Enrollment.course_id == course.id, Enrollment.status.in_(SEATED))
+        )
         if seated >= course.enrollment_limit:
             reasons.append(Reason("ENROLLMENT_LIMIT_REACHED", "this course is full"))
     if course.price_amount > 0:
@@ -108,12 +123,18 @@ def _reasons(session: Session, student_id: uuid.UUID, course: Course, existing: 
     return reasons
 
 
-def _existing(session: Session, student_id: uuid.UUID, course_id: uuid.UUID, *, lock: bool = False) -> Enrollment | None:
-    query = select(Enrollment).where(Enrollment.student_id == student_id, Enrollment.course_id == course_id)
+def _existing(
+    session: Session, student_id: uuid.UUID, course_id: uuid.UUID, *, lock: bool = False
+) -> Enrollment | None:
+    query = select(Enrollment).where(
+        Enrollment.student_id == student_id, Enrollment.course_id == course_id
+    )
     return session.scalar(query.with_for_update() if lock else query)
 
 
-def check_enrollment_eligibility(session: Session, viewer: Viewer, *, student_id: Any, course_id: Any) -> Eligibility:
+def check_enrollment_eligibility(
+    session: Session, viewer: Viewer, *, student_id: Any, course_id: Any
+) -> Eligibility:
     """Every reason `student_id` may not enroll in `course_id` (the student, instructors, admins)."""
     user_id = require_authenticated(viewer)
     student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
@@ -122,7 +143,11 @@ def check_enrollment_eligibility(session: Session, viewer: Viewer, *, student_id
         raise Forbidden("you may check only your own eligibility", code="FORBIDDEN")
     if session.get(User, student) is None:
         raise NotFound("student not found", code="USER_NOT_FOUND")
-    return Eligibility(student, course.id, _reasons(session, student, course, _existing(session, student, course.id)))
+    return Eligibility(
+        student,
+        course.id,
+        _reasons(session, student, course, _existing(session, student, course.id)),
+    )
 
 
 # --- enrolment and withdrawal -------------------------------------------------------------
@@ -140,16 +165,28 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
     existing = _existing(session, student_id, course.id, lock=True)
     reasons = _reasons(session, student_id, course, existing)
     if reasons:
-        raise NotEligible("; ".join(r.message for r in reasons), code=reasons[0].code,
-                          reasons=[{"code": r.code, "message": r.message} for r in reasons])
+        raise NotEligible(
+            "; ".join(r.message for r in reasons),
+            code=reasons[0].code,
+            reasons=[{"code": r.code, "message": r.message} for r in reasons],
+        )
     now = utcnow()
     if existing is not None:  # DROPPED: resume where the student left off
-        existing.status, existing.dropped_at, existing.drop_reason = EnrollmentStatus.ACTIVE, None, None
+        existing.status, existing.dropped_at, existing.drop_reason = (
+            EnrollmentStatus.ACTIVE,
+            None,
+            None,
+        )
         existing.updated_at = now
         enrollment = existing
     else:
-        enrollment = Enrollment(student_id=student_id, course_id=course.id, status=EnrollmentStatus.ACTIVE,
-                                enrolled_at=now, updated_at=now)
+        enrollment = Enrollment(
+            student_id=student_id,
+            course_id=course.id,
+            status=EnrollmentStatus.ACTIVE,
+            enrolled_at=now,
+            updated_at=now,
+        )
         try:
             with session.begin_nested():  # a concurrent twin that got past the lock-free read
                 session.add(enrollment)
@@ -167,7 +204,9 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
     return view
 
 
-def withdraw_enrollment(session: Session, viewer: Viewer, *, input: dict[str, Any]) -> EnrollmentView:
+def withdraw_enrollment(
+    session: Session, viewer: Viewer, *, input: dict[str, Any]
+) -> EnrollmentView:
     """Withdraw (status DROPPED); progress is kept and resumes on enrolling again."""
     user_id = require_authenticated(viewer)
     enrollment = visible_enrollment(session, viewer, input.get("enrollment_id"), lock=True)
@@ -175,19 +214,27 @@ def withdraw_enrollment(session: Session, viewer: Viewer, *, input: dict[str, An
         raise Forbidden("only the student or an admin may withdraw an enrollment", code="FORBIDDEN")
     reason = input.get("reason")
     if reason is not None and len(reason) > 500:
-        raise ValidationFailed("a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason")
+        raise ValidationFailed(
+            "a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason"
+        )
     if enrollment.status == EnrollmentStatus.COMPLETED:
         raise Conflict("a completed course cannot be withdrawn from", code="ENROLLMENT_COMPLETED")
     if enrollment.status == EnrollmentStatus.ACTIVE:  # withdrawing twice changes nothing
         now = utcnow()
-        enrollment.status, enrollment.dropped_at, enrollment.updated_at = EnrollmentStatus.DROPPED, now, now
+        enrollment.status, enrollment.dropped_at, enrollment.updated_at = (
+            EnrollmentStatus.DROPPED,
+            now,
+            now,
+        )
         enrollment.drop_reason = (reason or "").strip() or None
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
     return view
 
 
-def _complete(session: Session, enrollment: Enrollment, now: datetime, *, requested_by_id: uuid.UUID | None) -> None:
+def _complete(
+    session: Session, enrollment: Enrollment, now: datetime, *, requested_by_id: uuid.UUID | None
+) -> None:
     """ACTIVE → COMPLETED, and the certificate pipeline starts (after commit)."""
     enrollment.status, enrollment.completed_at = EnrollmentStatus.COMPLETED, now
     start_issuance(session, enrollment, requested_by_id=requested_by_id)
@@ -210,21 +257,32 @@ def _lesson_in(lessons: list[rules.OutlineLesson], lesson_id: Any) -> int:
     for index, lesson in enumerate(lessons):
         if lesson.id == key:
             return index
-    raise ValidationFailed("this lesson is not part of the enrollment's course", code="LESSON_NOT_IN_COURSE",
-                           field="lessonId")
+    raise ValidationFailed(
+        "this lesson is not part of the enrollment's course",
+        code="LESSON_NOT_IN_COURSE",
+        field="lessonId",
+    )
 
 
 def _writable(enrollment: Enrollment) -> None:
     if enrollment.status == EnrollmentStatus.DROPPED:
-        raise Conflict("the enrollment was withdrawn; enroll again to continue", code="ENROLLMENT_NOT_ACTIVE")
+        raise Conflict(
+            "the enrollment was withdrawn; enroll again to continue", code="ENROLLMENT_NOT_ACTIVE"
+        )
 
 
 def _locked_lesson(access: rules.Access) -> LmsError:
-    return Forbidden(access.message or "this lesson is locked", code="LESSON_LOCKED", reason=access.reason,
-                     blockingLessonId=str(access.blocking_lesson_id) if access.blocking_lesson_id else None)
+    return Forbidden(
+        access.message or "this lesson is locked",
+        code="LESSON_LOCKED",
+        reason=access.reason,
+        blockingLessonId=str(access.blocking_lesson_id) if access.blocking_lesson_id else None,
+    )
 
 
-def _progress_change(session: Session, viewer: Viewer, enrollment_id: Any, lesson_id: Any, change) -> ProgressPayload:
+def _progress_change(
+    session: Session, viewer: Viewer, enrollment_id: Any, lesson_id: Any, change
+) -> ProgressPayload:
     """Common frame of every progress write: load, check, change one lesson, summarize, announce."""
     enrollment = own_enrollment(session, viewer, enrollment_id)
     lessons = rules.outline(session, enrollment.course_id)
@@ -235,20 +293,34 @@ def _progress_change(session: Session, viewer: Viewer, enrollment_id: Any, lesso
     now = utcnow()
     row = progress.get(lesson.id)
     if row is None:
-        row = LessonProgress(enrollment_id=enrollment.id, lesson_id=lesson.id, percent=0.0, position_seconds=0,
-                             time_spent_seconds=0, completed=False, updated_at=now)
+        row = LessonProgress(
+            enrollment_id=enrollment.id,
+            lesson_id=lesson.id,
+            percent=0.0,
+            position_seconds=0,
+            time_spent_seconds=0,
+            completed=False,
+            updated_at=now,
+        )
     before = (row.percent, row.position_seconds, row.time_spent_seconds, row.completed)
     change(row, lessons, index, progress, now)
     session.add(row)  # a no-op for a row already in the session
     progress[lesson.id] = row
     enrollment.last_accessed_at = now
-    old_summary = (enrollment.progress_percent, enrollment.completed_lessons, enrollment.time_spent_seconds)
+    old_summary = (
+        enrollment.progress_percent,
+        enrollment.completed_lessons,
+        enrollment.time_spent_seconds,
+    )
     finished = rules.summarize(enrollment, lessons, progress)
     if finished and enrollment.status == EnrollmentStatus.ACTIVE:
         _complete(session, enrollment, now, requested_by_id=viewer.user_id)
     changed = before != (row.percent, row.position_seconds, row.time_spent_seconds, row.completed)
-    if changed or old_summary != (enrollment.progress_percent, enrollment.completed_lessons,
-                                  enrollment.time_spent_seconds):
+    if changed or old_summary != (
+        enrollment.progress_percent,
+        enrollment.completed_lessons,
+        enrollment.time_spent_seconds,
+    ):
         enrollment.updated_at = now
     session.flush()
     view = enrollment_view(session, enrollment)
@@ -265,7 +337,9 @@ def _require_open(lessons, index, progress) -> None:
         raise _locked_lesson(access)
 
 
-def update_lesson_progress(session: Session, viewer: Viewer, *, input: dict[str, Any]) -> ProgressPayload:
+def update_lesson_progress(
+    session: Session, viewer: Viewer, *, input: dict[str, Any]
+) -> ProgressPayload:
     """Record a progress report (idempotent and safe out of order)."""
     percent = rules.checked_percent(input.get("percent_watched"))
     position = rules.checked_seconds(input.get("position_seconds"), "positionSeconds")
@@ -275,13 +349,25 @@ def update_lesson_progress(session: Session, viewer: Viewer, *, input: dict[str,
 
     def change(row, lessons, index, progress, now):
         _require_open(lessons, index, progress)
-        rules.apply_report(row, lessons[index], percent=percent, position=position, time_spent=spent,
-                           reported_at=reported_at, now=now, video_share=share)
+        rules.apply_report(
+            row,
+            lessons[index],
+            percent=percent,
+            position=position,
+            time_spent=spent,
+            reported_at=reported_at,
+            now=now,
+            video_share=share,
+        )
 
-    return _progress_change(session, viewer, input.get("enrollment_id"), input.get("lesson_id"), change)
+    return _progress_change(
+        session, viewer, input.get("enrollment_id"), input.get("lesson_id"), change
+    )
 
 
-def complete_lesson(session: Session, viewer: Viewer, *, enrollment_id: Any, lesson_id: Any) -> ProgressPayload:
+def complete_lesson(
+    session: Session, viewer: Viewer, *, enrollment_id: Any, lesson_id: Any
+) -> ProgressPayload:
     """Mark a lesson complete (a video only once enough of it was watched)."""
     share = enrollment_settings().video_completion_share
 
@@ -291,8 +377,12 @@ def complete_lesson(session: Session, viewer: Viewer, *, enrollment_id: Any, les
             return
         needed = rules.completion_percent(lessons[index], share)
         if lessons[index].type == LessonType.VIDEO and row.percent < needed - 1e-9:
-            raise Conflict(f"watch at least {needed:g} % of this video first", code="VIDEO_NOT_WATCHED",
-                           requiredPercent=needed, watchedPercent=row.percent)
+            raise Conflict(
+                f"watch at least {needed:g} % of this video first",
+                code="VIDEO_NOT_WATCHED",
+                requiredPercent=needed,
+                watchedPercent=row.percent,
+            )
         row.percent = row.percent if lessons[index].type == LessonType.VIDEO else 100.0
         rules.mark_completed(row, now)
         row.updated_at = now
@@ -300,7 +390,9 @@ def complete_lesson(session: Session, viewer: Viewer, *, enrollment_id: Any, les
     return _progress_change(session, viewer, enrollment_id, lesson_id, change)
 
 
-def reset_lesson_progress(session: Session, viewer: Viewer, *, enrollment_id: Any, lesson_id: Any) -> ProgressPayload:
+def reset_lesson_progress(
+    session: Session, viewer: Viewer, *, enrollment_id: Any, lesson_id: Any
+) -> ProgressPayload:
     """Start a lesson over: share, position and completion back to zero (time spent stays)."""
 
     def change(row, lessons, index, progress, now):
@@ -320,15 +412,25 @@ class AccessView:
     blocking_lesson_id: uuid.UUID | None
 
 
-def check_lesson_access(session: Session, viewer: Viewer, *, enrollment_id: Any, lesson_id: Any) -> AccessView:
+def check_lesson_access(
+    session: Session, viewer: Viewer, *, enrollment_id: Any, lesson_id: Any
+) -> AccessView:
     """Whether the enrollment's student may open the lesson, and why not."""
     enrollment = visible_enrollment(session, viewer, enrollment_id)
     lessons = rules.outline(session, enrollment.course_id)
     index = _lesson_in(lessons, lesson_id)
     progress = rules.progress_by_lesson(session, enrollment.id)
-    access = rules.lesson_access(lessons, index, progress, dropped=enrollment.status == EnrollmentStatus.DROPPED)
-    return AccessView(enrollment.id, lessons[index].id, access.allowed, access.reason, access.message,
-                      access.blocking_lesson_id)
+    access = rules.lesson_access(
+        lessons, index, progress, dropped=enrollment.status == EnrollmentStatus.DROPPED
+    )
+    return AccessView(
+        enrollment.id,
+        lessons[index].id,
+        access.allowed,
+        access.reason,
+        access.message,
+        access.blocking_lesson_id,
+    )
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -372,9 +474,19 @@ def enrollment_progress(session: Session, viewer: Viewer, *, enrollment_id: Any)
         row = progress.get(lesson.id)
         if next_id is None and access.allowed and (row is None or not row.completed):
             next_id = lesson.id
-        summaries.append(LessonSummary(lesson.id, lesson.module_id, lesson.title, lesson.type.value, lesson.required,
-                                       not access.allowed, access.reason, access.blocking_lesson_id,
-                                       lesson_progress_view(enrollment.id, lesson.id, row)))
+        summaries.append(
+            LessonSummary(
+                lesson.id,
+                lesson.module_id,
+                lesson.title,
+                lesson.type.value,
+                lesson.required,
+                not access.allowed,
+                access.reason,
+                access.blocking_lesson_id,
+                lesson_progress_view(enrollment.id, lesson.id, row),
+            )
+        )
     return ProgressSummary(enrollment_view(session, enrollment), summaries, next_id)
 
 
@@ -382,60 +494,122 @@ def _status(value: Any) -> EnrollmentStatus | None:
     return None if value is None else EnrollmentStatus(value)
 
 
-def _page(session: Session, name: str, where: list, *, status: Any, first: int | None, after: str | None,
-          scope: dict[str, Any]) -> pagination.Connection[EnrollmentView]:
+def _page(
+    session: Session,
+    name: str,
+    where: list,
+    *,
+    status: Any,
+    first: int | None,
+    after: str | None,
+    scope: dict[str, Any],
+) -> pagination.Connection[EnrollmentView]:
     """Newest enrollments first, keyset-paginated."""
     wanted = _status(status)
     if wanted is not None:
         where = [*where, Enrollment.status == wanted]
-    request = pagination.page_request({"first": first, "after": after},
-                                      query=pagination.query_key(name, {**scope, "status": wanted}))
+    request = pagination.page_request(
+        {"first": first, "after": after},
+        query=pagination.query_key(name, {**scope, "status": wanted}),
+    )
     query = select(Enrollment).where(*where)
     if request.after is not None:
         try:
             moment, last_id = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
         except (IndexError, TypeError, ValueError):
             raise pagination.invalid_cursor("not a cursor of this list") from None
-        query = query.where(or_(Enrollment.enrolled_at < moment,
-                                and_(Enrollment.enrolled_at == moment, Enrollment.id < last_id)))
-    rows = session.scalars(query.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
-                           .limit(request.first + 1)).all()
+        query = query.where(
+            or_(
+                Enrollment.enrolled_at < moment,
+                and_(Enrollment.enrolled_at == moment, Enrollment.id < last_id),
+            )
+        )
+    rows = session.scalars(
+        query.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc()).limit(request.first + 1)
+    ).all()
     total = session.scalar(select(func.count()).select_from(Enrollment).where(*where))
     views = enrollment_views(session, rows)
-    return pagination.connection(views, request, lambda v: [v.enrolled_at.isoformat(), str(v.id)], total)
+    return pagination.connection(
+        views, request, lambda v: [v.enrolled_at.isoformat(), str(v.id)], total
+    )
 
 
-def my_enrollments(session: Session, viewer: Viewer, *, status: Any = None, first: int | None = None,
-                   after: str | None = None) -> pagination.Connection[EnrollmentView]:
+def my_enrollments(
+    session: Session,
+    viewer: Viewer,
+    *,
+    status: Any = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> pagination.Connection[EnrollmentView]:
     """The viewer's enrollments, newest first."""
     user_id = require_authenticated(viewer)
-    return _page(session, "myEnrollments", [Enrollment.student_id == user_id], status=status, first=first,
-                 after=after, scope={"student": str(user_id)})
+    return _page(
+        session,
+        "myEnrollments",
+        [Enrollment.student_id == user_id],
+        status=status,
+        first=first,
+        after=after,
+        scope={"student": str(user_id)},
+    )
 
 
-def course_enrollments(session: Session, viewer: Viewer, *, course_id: Any, status: Any = None,
-                       first: int | None = None, after: str | None = None) -> pagination.Connection[EnrollmentView]:
+def course_enrollments(
+    session: Session,
+    viewer: Viewer,
+    *,
+    course_id: Any,
+    status: Any = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> pagination.Connection[EnrollmentView]:
     """A course's enrollments, for its instructors and admins."""
     user_id = require_authenticated(viewer)
     course = _course(session, course_id)
     if not (viewer.is_admin or teaches(session, user_id, course.id)):
-        raise Forbidden("only the course's instructors and admins see its enrollments", code="FORBIDDEN")
-    return _page(session, "courseEnrollments", [Enrollment.course_id == course.id], status=status, first=first,
-                 after=after, scope={"course": str(course.id)})
+        raise Forbidden(
+            "only the course's instructors and admins see its enrollments", code="FORBIDDEN"
+        )
+    return _page(
+        session,
+        "courseEnrollments",
+        [Enrollment.course_id == course.id],
+        status=status,
+        first=first,
+        after=after,
+        scope={"course": str(course.id)},
+    )
 
 
-def student_enrollments(session: Session, viewer: Viewer, *, student_id: Any, status: Any = None,
-                        first: int | None = None, after: str | None = None) -> pagination.Connection[EnrollmentView]:
+def student_enrollments(
+    session: Session,
+    viewer: Viewer,
+    *,
+    student_id: Any,
+    status: Any = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> pagination.Connection[EnrollmentView]:
     """Any student's enrollments, for admins (and the student themselves)."""
     user_id = require_authenticated(viewer)
     student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
     if student != user_id:
         require_role(viewer, Role.ADMIN)
-    return _page(session, "studentEnrollments", [Enrollment.student_id == student], status=status, first=first,
-                 after=after, scope={"student": str(student)})
+    return _page(
+        session,
+        "studentEnrollments",
+        [Enrollment.student_id == student],
+        status=status,
+        first=first,
+        after=after,
+        scope={"student": str(student)},
+    )
 
 
-def courses_by_id(session: Session, viewer: Viewer, course_ids: list[uuid.UUID]) -> list[Course | None]:
+def courses_by_id(
+    session: Session, viewer: Viewer, course_ids: list[uuid.UUID]
+) -> list[Course | None]:
     """Batch read for `Enrollment.course`: the course when the viewer may see it."""
     from lms.courses.access import visible_clause
 

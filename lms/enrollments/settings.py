@@ -1,14 +1,14 @@
 """Enrollments configuration from `LMS_ENROLLMENT_*` environment variables (and `.env`).
 
-    LMS_ENROLLMENT_VIDEO_COMPLETION_SHARE=0.9   share of a video that must be watched
-                                                before the lesson counts as complete
-    LMS_ENROLLMENT_CERTIFICATE_PAPER=A4         A4 or letter
-    LMS_ENROLLMENT_CERTIFICATE_LINK_HOURS=168   lifetime of signed certificate download
-                                                links (S3 presigning caps at 7 days)
-    LMS_ENROLLMENT_VERIFY_PATH=/certificates/verify/{code}
-                                                the public verification page, appended to
-                                                LMS_APP_URL (or LMS_PUBLIC_URL); in the QR code
-    LMS_ENROLLMENT_SCHOOL_NAME=Lyceum           printed at the top of certificates
+LMS_ENROLLMENT_VIDEO_COMPLETION_SHARE=0.9   share of a video that must be watched
+                                            before the lesson counts as complete
+LMS_ENROLLMENT_CERTIFICATE_PAPER=A4         A4 or letter
+LMS_ENROLLMENT_CERTIFICATE_LINK_HOURS=168   lifetime of signed certificate download
+                                            links (S3 presigning caps at 7 days)
+LMS_ENROLLMENT_VERIFY_PATH=/certificates/verify/{code}
+                                            the public verification page, appended to
+                                            LMS_APP_URL (or LMS_PUBLIC_URL); in the QR code
+LMS_ENROLLMENT_SCHOOL_NAME=Lyceum           printed at the top of certificates
 """
 
 from __future__ import annotations

@@ -50,13 +50,35 @@ def enrollment_views(session: Session, enrollments: Sequence[Enrollment]) -> lis
     """Views with the student's name and the course's title (two reads for any number)."""
     student_ids = {e.student_id for e in enrollments}
     course_ids = {e.course_id for e in enrollments}
-    names = dict(session.execute(select(User.id, User.name).where(User.id.in_(student_ids))).all()) if student_ids else {}
-    titles = dict(session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids))).all()) if course_ids else {}
+    names = (
+        dict(session.execute(select(User.id, User.name).where(User.id.in_(student_ids))).all())
+        if student_ids
+        else {}
+    )
+    titles = (
+        dict(
+            session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids))).all()
+        )
+        if course_ids
+        else {}
+    )
     return [
         EnrollmentView(
-            e.id, e.student_id, names.get(e.student_id, ""), e.course_id, titles.get(e.course_id, ""), e.status,
-            e.progress_percent, e.completed_lessons, e.total_lessons, e.time_spent_seconds, e.enrolled_at,
-            e.updated_at, e.last_accessed_at, e.completed_at, e.dropped_at,
+            e.id,
+            e.student_id,
+            names.get(e.student_id, ""),
+            e.course_id,
+            titles.get(e.course_id, ""),
+            e.status,
+            e.progress_percent,
+            e.completed_lessons,
+            e.total_lessons,
+            e.time_spent_seconds,
+            e.enrolled_at,
+            e.updated_at,
+            e.last_accessed_at,
+            e.completed_at,
+            e.dropped_at,
         )
         for e in enrollments
     ]
@@ -66,28 +88,49 @@ def enrollment_view(session: Session, enrollment: Enrollment) -> EnrollmentView:
     return enrollment_views(session, [enrollment])[0]
 
 
-def lesson_progress_view(enrollment_id: uuid.UUID, lesson_id: uuid.UUID, row: LessonProgress | None) -> LessonProgressView:
+def lesson_progress_view(
+    enrollment_id: uuid.UUID, lesson_id: uuid.UUID, row: LessonProgress | None
+) -> LessonProgressView:
     if row is None:  # never opened: everything at zero
         return LessonProgressView(enrollment_id, lesson_id, 0.0, 0, 0, False, None, None)
-    return LessonProgressView(enrollment_id, lesson_id, row.percent, row.position_seconds, row.time_spent_seconds,
-                              row.completed, row.completed_at, row.updated_at)
+    return LessonProgressView(
+        enrollment_id,
+        lesson_id,
+        row.percent,
+        row.position_seconds,
+        row.time_spent_seconds,
+        row.completed,
+        row.completed_at,
+        row.updated_at,
+    )
 
 
 def progress_event(view: EnrollmentView) -> dict:
     """The `enrollmentProgressUpdated` payload."""
     return {
-        "enrollment_id": view.id, "student_id": view.student_id, "course_id": view.course_id,
-        "status": view.status.value, "progress_percent": view.progress_percent,
-        "completed_lessons": view.completed_lessons, "total_lessons": view.total_lessons,
-        "time_spent_seconds": view.time_spent_seconds, "updated_at": view.updated_at,
+        "enrollment_id": view.id,
+        "student_id": view.student_id,
+        "course_id": view.course_id,
+        "status": view.status.value,
+        "progress_percent": view.progress_percent,
+        "completed_lessons": view.completed_lessons,
+        "total_lessons": view.total_lessons,
+        "time_spent_seconds": view.time_spent_seconds,
+        "updated_at": view.updated_at,
     }
 
 
 def lesson_event(view: LessonProgressView, enrollment: EnrollmentView) -> dict:
     """The `lessonProgressUpdated` payload."""
     return {
-        "enrollment_id": view.enrollment_id, "student_id": enrollment.student_id, "course_id": enrollment.course_id,
-        "lesson_id": view.lesson_id, "percent_watched": view.percent_watched,
-        "position_seconds": view.position_seconds, "time_spent_seconds": view.time_spent_seconds,
-        "completed": view.completed, "completed_at": view.completed_at, "updated_at": view.updated_at,
+        "enrollment_id": view.enrollment_id,
+        "student_id": enrollment.student_id,
+        "course_id": enrollment.course_id,
+        "lesson_id": view.lesson_id,
+        "percent_watched": view.percent_watched,
+        "position_seconds": view.position_seconds,
+        "time_spent_seconds": view.time_spent_seconds,
+        "completed": view.completed,
+        "completed_at": view.completed_at,
+        "updated_at": view.updated_at,
     }

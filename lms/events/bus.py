@@ -108,7 +108,9 @@ class EventListener:
                     self.queue.declare()
                     if self.settings.broker_is_filesystem:
                         self.queue.purge()
-                    with connection.Consumer(self.queue, callbacks=[self._on_message], accept=["json"]):
+                    with connection.Consumer(
+                        self.queue, callbacks=[self._on_message], accept=["json"]
+                    ):
                         self.ready.set()
                         while not self._stop.is_set():
                             try:

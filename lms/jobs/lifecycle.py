@@ -33,8 +33,18 @@ _events = JobEvent.__table__
 _RETURNED = [
     _jobs.c[name]
     for name in (
-        "id", "kind", "queue", "status", "attempts", "max_attempts", "progress", "worker", "payload",
-        "subject_type", "subject_id", "requested_by_id",
+        "id",
+        "kind",
+        "queue",
+        "status",
+        "attempts",
+        "max_attempts",
+        "progress",
+        "worker",
+        "payload",
+        "subject_type",
+        "subject_id",
+        "requested_by_id",
     )
 ]
 
@@ -57,7 +67,9 @@ _SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], Any]] = {
         ("status", "worker", "started_at", "progress_message"),
         {
             "attempts": _jobs.c.attempts + 1,
-            "celery_task_id": func.coalesce(bindparam("celery_task_id", type_=String), _jobs.c.celery_task_id),
+            "celery_task_id": func.coalesce(
+                bindparam("celery_task_id", type_=String), _jobs.c.celery_task_id
+            ),
         },
         _jobs.c.cancel_requested.is_(False),
     ),
@@ -72,7 +84,10 @@ _SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], Any]] = {
 @functools.cache
 def _statements(name: str, postgres: bool):
     columns, expressions, only_if = _SPECS[name]
-    conditions = [_jobs.c.id == bindparam("job_id", type_=_jobs.c.id.type), _jobs.c.status.not_in(TERMINAL)]
+    conditions = [
+        _jobs.c.id == bindparam("job_id", type_=_jobs.c.id.type),
+        _jobs.c.status.not_in(TERMINAL),
+    ]
     if only_if is not None:
         conditions.append(only_if)
     values = {column: bindparam(column, type_=_jobs.c[column].type) for column in columns}
@@ -89,27 +104,39 @@ def _statements(name: str, postgres: bool):
         "created_at": bindparam("now", type_=_events.c.created_at.type),
     }
     if not postgres:
-        record = insert(_events).values(
-            job_id=bindparam("job_id", type_=_events.c.job_id.type),
-            status=bindparam("event_status", type_=_events.c.status.type),
-            attempt=bindparam("attempt"),
-            progress=bindparam("progress"),
-            worker=bindparam("event_worker", type_=_events.c.worker.type),
-            **event_values,
-        ).returning(_events.c.id)
+        record = (
+            insert(_events)
+            .values(
+                job_id=bindparam("job_id", type_=_events.c.job_id.type),
+                status=bindparam("event_status", type_=_events.c.status.type),
+                attempt=bindparam("attempt"),
+                progress=bindparam("progress"),
+                worker=bindparam("event_worker", type_=_events.c.worker.type),
+                **event_values,
+            )
+            .returning(_events.c.id)
+        )
         return change, record
     changed = change.cte("changed")
     recorded = (
         insert(_events)
         .from_select(
             ["job_id", "status", "attempt", "progress", "worker", *event_values],
-            select(changed.c.id, changed.c.status, changed.c.attempts, changed.c.progress,
-                   changed.c.worker, *event_values.values()),
+            select(
+                changed.c.id,
+                changed.c.status,
+                changed.c.attempts,
+                changed.c.progress,
+                changed.c.worker,
+                *event_values.values(),
+            ),
         )
         .returning(_events.c.id.label("event_id"), _events.c.job_id)
         .cte("recorded")
     )
-    return select(changed, recorded.c.event_id).join(recorded, recorded.c.job_id == changed.c.id), None
+    return select(changed, recorded.c.event_id).join(
+        recorded, recorded.c.job_id == changed.c.id
+    ), None
 
 
 def _transition(
@@ -129,7 +156,13 @@ def _transition(
     connection, elsewhere two statements in one transaction.
     """
     now = utcnow()
-    params = {"job_id": job_id, "now": now, "event_message": message[:500], "event_error_code": event_code, **values}
+    params = {
+        "job_id": job_id,
+        "now": now,
+        "event_message": message[:500],
+        "event_error_code": event_code,
+        **values,
+    }
     engine = autocommit_engine(settings)
     if engine.dialect.name == "postgresql":
         statement, _ = _statements(name, True)
@@ -143,45 +176,75 @@ def _transition(
                 return None
             event_id = connection.execute(
                 record,
-                {**params, "event_status": job["status"], "attempt": job["attempts"],
-                 "progress": job["progress"], "event_worker": job["worker"]},
+                {
+                    **params,
+                    "event_status": job["status"],
+                    "attempt": job["attempts"],
+                    "progress": job["progress"],
+                    "event_worker": job["worker"],
+                },
             ).scalar_one()
             row = {**job, "event_id": event_id}
     if row is None:
         return None
     job = SimpleNamespace(**{key: value for key, value in row.items() if key != "event_id"})
     event = SimpleNamespace(
-        id=row["event_id"], status=row["status"], attempt=row["attempts"], progress=row["progress"],
-        message=message[:500], error_code=event_code, worker=row["worker"], created_at=now,
+        id=row["event_id"],
+        status=row["status"],
+        attempt=row["attempts"],
+        progress=row["progress"],
+        message=message[:500],
+        error_code=event_code,
+        worker=row["worker"],
+        created_at=now,
     )
     publish_event(JOB_TOPIC, job_event_data(job, event), settings)
     return Transition(job, event)
 
 
-def start(job_id: uuid.UUID, *, worker: str, task_id: str | None, settings: Settings) -> Transition | None:
+def start(
+    job_id: uuid.UUID, *, worker: str, task_id: str | None, settings: Settings
+) -> Transition | None:
     """Mark the job RUNNING with a new attempt; None when there is nothing to do.
 
     A delivery of a finished job (duplicate or late message) is skipped; a delivery of a
     RUNNING job is a redelivery after a worker died, and starts a new attempt.
     """
     started = _transition(
-        "start", job_id, message="attempt started", settings=settings,
-        status=JobStatus.RUNNING, worker=worker, started_at=utcnow(), progress_message="started",
+        "start",
+        job_id,
+        message="attempt started",
+        settings=settings,
+        status=JobStatus.RUNNING,
+        worker=worker,
+        started_at=utcnow(),
+        progress_message="started",
         celery_task_id=task_id,
     )
     if started is None:
         # Finished, unknown, or cancelled before it started: only the last needs a record.
         _transition(
-            "cancel_before_start", job_id, message="cancelled before start", settings=settings,
-            status=JobStatus.CANCELLED, finished_at=utcnow(),
+            "cancel_before_start",
+            job_id,
+            message="cancelled before start",
+            settings=settings,
+            status=JobStatus.CANCELLED,
+            finished_at=utcnow(),
         )
     return started
 
 
 def succeed(job_id: uuid.UUID, result: dict[str, Any] | None, *, settings: Settings) -> None:
     _transition(
-        "succeed", job_id, message="succeeded", settings=settings,
-        status=JobStatus.SUCCEEDED, finished_at=utcnow(), result=result, progress=1.0, progress_message="done",
+        "succeed",
+        job_id,
+        message="succeeded",
+        settings=settings,
+        status=JobStatus.SUCCEEDED,
+        finished_at=utcnow(),
+        result=result,
+        progress=1.0,
+        progress_message="done",
     )
 
 
@@ -189,23 +252,42 @@ def fail(
     job_id: uuid.UUID, code: str, message: str, *, settings: Settings, traceback: str | None = None
 ) -> None:
     _transition(
-        "fail", job_id, message=message, event_code=code, settings=settings,
-        status=JobStatus.FAILED, finished_at=utcnow(), error_code=code, error_message=message,
+        "fail",
+        job_id,
+        message=message,
+        event_code=code,
+        settings=settings,
+        status=JobStatus.FAILED,
+        finished_at=utcnow(),
+        error_code=code,
+        error_message=message,
         error_traceback=traceback,
     )
 
 
 def cancelled(job_id: uuid.UUID, *, settings: Settings) -> None:
     _transition(
-        "cancel", job_id, message="cancelled while running", settings=settings,
-        status=JobStatus.CANCELLED, finished_at=utcnow(),
+        "cancel",
+        job_id,
+        message="cancelled while running",
+        settings=settings,
+        status=JobStatus.CANCELLED,
+        finished_at=utcnow(),
     )
 
 
-def retrying(job_id: uuid.UUID, code: str, message: str, delay: float, *, settings: Settings) -> None:
+def retrying(
+    job_id: uuid.UUID, code: str, message: str, delay: float, *, settings: Settings
+) -> None:
     _transition(
-        "retry", job_id, message=f"retrying in {delay:.0f}s: {message}", event_code=code, settings=settings,
-        status=JobStatus.RETRYING, error_code=code, error_message=message,
+        "retry",
+        job_id,
+        message=f"retrying in {delay:.0f}s: {message}",
+        event_code=code,
+        settings=settings,
+        status=JobStatus.RETRYING,
+        error_code=code,
+        error_message=message,
     )
 
 
@@ -248,7 +330,9 @@ class Progress:
             self._last = now
             with session_scope(self.settings) as session:
                 self._cancel = bool(
-                    session.execute(select(Job.cancel_requested).where(Job.id == self.job_id)).scalar()
+                    session.execute(
+                        select(Job.cancel_requested).where(Job.id == self.job_id)
+                    ).scalar()
                 )
         return self._cancel
 

@@ -59,7 +59,8 @@ def enqueue(
     if _draining(session, queue):
         raise Conflict(
             f"the {queue} queue is draining and accepts no new jobs; try again later",
-            code="QUEUE_DRAINING", queue=queue,
+            code="QUEUE_DRAINING",
+            queue=queue,
         )
     job = Job(
         id=new_id(),
@@ -87,7 +88,9 @@ def _draining(session: Session, queue: str) -> bool:
     if queue not in known:
         with session.no_autoflush:  # the caller's pending rows are none of this read's business
             known[queue] = bool(
-                session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar()
+                session.execute(
+                    select(QueueState.draining).where(QueueState.queue == queue)
+                ).scalar()
             )
     return known[queue]
 
@@ -157,7 +160,9 @@ def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> 
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
             )
         except Exception:  # noqa: BLE001 - committed work is never lost: the relay republishes
-            log.warning("publish of job %s failed; the relay will retry", item.job_id, exc_info=True)
+            log.warning(
+                "publish of job %s failed; the relay will retry", item.job_id, exc_info=True
+            )
             continue
         published.append((item.job_id, task_id))
     if published:
@@ -179,7 +184,9 @@ _STAMP = (
 def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
     """Record `published_at` and the Celery task id of jobs that reached the broker."""
     now = utcnow()
-    rows = [{"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published]
+    rows = [
+        {"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published
+    ]
     # Each stamp stands alone (a lost one means a republish by the relay, and tasks are
     # idempotent), so on PostgreSQL they autocommit: no BEGIN and COMMIT round trips.
     with autocommit_engine(settings).begin() as connection:
@@ -194,7 +201,9 @@ def relay_unpublished(settings: Settings | None = None, *, older_than: float | N
     with session_scope(settings) as session:
         query = (
             select(Job.id, Job.kind, Job.queue)
-            .where(Job.published_at.is_(None), Job.status == JobStatus.QUEUED, Job.created_at <= cutoff)
+            .where(
+                Job.published_at.is_(None), Job.status == JobStatus.QUEUED, Job.created_at <= cutoff
+            )
             .order_by(Job.created_at)
             .limit(500)
         )
@@ -250,7 +259,9 @@ def record_event(
     session.add(job_event)
     # Built after commit so the event carries its database id; sessions keep objects
     # loaded after commit (expire_on_commit=False), so this reads no SQL.
-    after_commit(session, lambda: publish_event(JOB_TOPIC, job_event_data(job, job_event), settings))
+    after_commit(
+        session, lambda: publish_event(JOB_TOPIC, job_event_data(job, job_event), settings)
+    )
     return job_event
 
 
@@ -261,7 +272,9 @@ def get_job(session: Session, job_id: uuid.UUID | str) -> Job:
     return job
 
 
-def cancel_job(session: Session, job_id: uuid.UUID | str, *, settings: Settings | None = None) -> Job:
+def cancel_job(
+    session: Session, job_id: uuid.UUID | str, *, settings: Settings | None = None
+) -> Job:
     """Cancel waiting work at once; ask running work to stop (it checks between steps)."""
     job = get_job(session, job_id)
     if job.status in TERMINAL:
@@ -279,7 +292,9 @@ def cancel_job(session: Session, job_id: uuid.UUID | str, *, settings: Settings 
     return job
 
 
-def retry_job(session: Session, job_id: uuid.UUID | str, *, settings: Settings | None = None) -> Job:
+def retry_job(
+    session: Session, job_id: uuid.UUID | str, *, settings: Settings | None = None
+) -> Job:
     """Run a failed or cancelled job again as the same job, with one more attempt allowed."""
     job = get_job(session, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):

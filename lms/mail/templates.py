@@ -103,9 +103,7 @@ def parse_address(value: str, *, code: str, what: str) -> Address:
     try:
         ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
     except UnicodeError:
-        raise PermanentJobError(
-            f"{what} has an invalid domain: {value!r}", code=code
-        ) from None
+        raise PermanentJobError(f"{what} has an invalid domain: {value!r}", code=code) from None
     labels = ascii_domain.rstrip(".").split(".") if ascii_domain else []
     if (
         len(ascii_domain) > 253

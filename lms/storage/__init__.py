@@ -25,8 +25,18 @@ from lms.storage.base import (
 )
 
 __all__ = [
-    "ObjectInfo", "Storage", "StorageError", "UploadTarget", "check_key", "file_prefix", "get_storage",
-    "guess_type", "local_root", "video_images_prefix", "video_prefix", "video_source_key",
+    "ObjectInfo",
+    "Storage",
+    "StorageError",
+    "UploadTarget",
+    "check_key",
+    "file_prefix",
+    "get_storage",
+    "guess_type",
+    "local_root",
+    "video_images_prefix",
+    "video_prefix",
+    "video_source_key",
     "video_stream_prefix",
 ]
 
@@ -42,9 +52,16 @@ _cache: dict[tuple, Storage] = {}
 def get_storage(settings: Settings | None = None) -> Storage:
     """The configured backend (cached per configuration: boto3 clients are costly)."""
     settings = settings or get_settings()
-    key = (settings.storage_url, settings.public_url, settings.secret_key, settings.s3_endpoint_url,
-           settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key,
-           settings.s3_multipart_threshold_bytes)
+    key = (
+        settings.storage_url,
+        settings.public_url,
+        settings.secret_key,
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        settings.s3_access_key_id,
+        settings.s3_secret_access_key,
+        settings.s3_multipart_threshold_bytes,
+    )
     storage = _cache.get(key)
     if storage is None:
         storage = _cache[key] = _build(settings)
@@ -56,10 +73,15 @@ def _build(settings: Settings) -> Storage:
     if parts.scheme == "s3":
         from lms.storage.s3 import S3Storage
 
-        return S3Storage(parts.netloc, prefix=parts.path, endpoint_url=settings.s3_endpoint_url,
-                         region=settings.s3_region, access_key_id=settings.s3_access_key_id,
-                         secret_access_key=settings.s3_secret_access_key,
-                         multipart_threshold=settings.s3_multipart_threshold_bytes)
+        return S3Storage(
+            parts.netloc,
+            prefix=parts.path,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            multipart_threshold=settings.s3_multipart_threshold_bytes,
+        )
     from lms.storage.local import LocalStorage
 
     return LocalStorage(local_root(settings), settings=settings)

@@ -39,8 +39,11 @@ class UploadTarget:
 
 def check_key(key: str) -> str:
     """Keys are relative, with no `..` or empty segments: they can never escape the root."""
-    if not key or len(key) > 1000 or not _KEY.match(key) or any(
-        part in ("", ".", "..") for part in key.rstrip("/").split("/")
+    if (
+        not key
+        or len(key) > 1000
+        or not _KEY.match(key)
+        or any(part in ("", ".", "..") for part in key.rstrip("/").split("/"))
     ):
         raise ValueError(f"invalid storage key {key!r}")
     return key
@@ -104,12 +107,18 @@ class Storage(ABC):
             self.delete(key)
         return len(keys)
 
-    def put_tree(self, prefix: str, folder: Path, *, content_types: dict[str, str] | None = None) -> list[str]:
+    def put_tree(
+        self, prefix: str, folder: Path, *, content_types: dict[str, str] | None = None
+    ) -> list[str]:
         """Upload every file below `folder` to `prefix` + its relative path; returns the keys."""
         keys = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for path in sorted(
+            p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+        ):
             key = prefix + path.relative_to(folder).as_posix()
-            self.put_file(key, path, content_type=(content_types or {}).get(path.suffix) or guess_type(key))
+            self.put_file(
+                key, path, content_type=(content_types or {}).get(path.suffix) or guess_type(key)
+            )
             keys.append(key)
         return keys
 

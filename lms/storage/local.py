@@ -103,8 +103,12 @@ class LocalStorage(Storage):
         self, key: str, *, content_type: str, size_bytes: int, max_bytes: int, expires_at: datetime
     ) -> UploadTarget:
         expires = int(expires_at.timestamp())
-        signature = sign_scope(upload_signature_path(check_key(key), content_type, max_bytes), expires,
-                               purpose=PUT_PURPOSE, settings=self.settings)
+        signature = sign_scope(
+            upload_signature_path(check_key(key), content_type, max_bytes),
+            expires,
+            purpose=PUT_PURPOSE,
+            settings=self.settings,
+        )
         query = urlencode({"ct": content_type, "max": max_bytes})
         return UploadTarget(
             url=f"{self.public_url}{UPLOAD_ROUTE}/{expires}/{signature}/{key}?{query}",

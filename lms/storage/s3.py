@@ -44,11 +44,15 @@ class S3Storage(Storage):
             aws_access_key_id=access_key_id or None,
             aws_secret_access_key=secret_access_key or None,
             # Path-style addressing works with every S3-compatible server; SigV4 everywhere.
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                          retries={"max_attempts": 5, "mode": "standard"}),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 5, "mode": "standard"},
+            ),
         )
         self.transfer = TransferConfig(
-            multipart_threshold=multipart_threshold, multipart_chunksize=max(multipart_threshold // 2, 5 * 1024 * 1024)
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=max(multipart_threshold // 2, 5 * 1024 * 1024),
         )
 
     def _key(self, key: str) -> str:
@@ -69,26 +73,52 @@ class S3Storage(Storage):
 
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
         extra = {"ContentType": content_type or guess_type(key)}
-        self._call("upload", key, self.client.upload_file, str(path), self.bucket, self._key(key),
-                   ExtraArgs=extra, Config=self.transfer)
+        self._call(
+            "upload",
+            key,
+            self.client.upload_file,
+            str(path),
+            self.bucket,
+            self._key(key),
+            ExtraArgs=extra,
+            Config=self.transfer,
+        )
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        self._call("put", key, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
-                   ContentType=content_type or guess_type(key))
+        self._call(
+            "put",
+            key,
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Body=data,
+            ContentType=content_type or guess_type(key),
+        )
 
     def download(self, key: str, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._call("download", key, self.client.download_file, self.bucket, self._key(key), str(path),
-                   Config=self.transfer)
+        self._call(
+            "download",
+            key,
+            self.client.download_file,
+            self.bucket,
+            self._key(key),
+            str(path),
+            Config=self.transfer,
+        )
         return path
 
     def read_bytes(self, key: str) -> bytes:
-        response = self._call("get", key, self.client.get_object, Bucket=self.bucket, Key=self._key(key))
+        response = self._call(
+            "get", key, self.client.get_object, Bucket=self.bucket, Key=self._key(key)
+        )
         return response["Body"].read()
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            head = self._call("head", key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+            head = self._call(
+                "head", key, self.client.head_object, Bucket=self.bucket, Key=self._key(key)
+            )
         except FileNotFoundError:
             return None
         return ObjectInfo(key, int(head["ContentLength"]), head.get("ContentType"))
@@ -99,10 +129,13 @@ class S3Storage(Storage):
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = self._call("list", prefix, lambda: list(paginator.paginate(Bucket=self.bucket,
-                                                                          Prefix=self._key(prefix))))
+        pages = self._call(
+            "list",
+            prefix,
+            lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix))),
+        )
         for page in pages:
-            keys += [item["Key"][len(self.prefix):] for item in page.get("Contents", [])]
+            keys += [item["Key"][len(self.prefix) :] for item in page.get("Contents", [])]
         return sorted(keys)
 
     def delete_prefix(self, prefix: str) -> int:
@@ -110,9 +143,14 @@ class S3Storage(Storage):
             raise ValueError("a prefix must end with '/'")
         keys = self.list(prefix)
         for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys per call
-            batch = [{"Key": self._key(k)} for k in keys[start:start + 1000]]
-            self._call("delete", prefix, self.client.delete_objects, Bucket=self.bucket,
-                       Delete={"Objects": batch, "Quiet": True})
+            batch = [{"Key": self._key(k)} for k in keys[start : start + 1000]]
+            self._call(
+                "delete",
+                prefix,
+                self.client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": batch, "Quiet": True},
+            )
         return len(keys)
 
     def upload_target(
@@ -122,17 +160,23 @@ class S3Storage(Storage):
         # size (already checked against the limit) is the most the client can store.
         url = self.client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.bucket, "Key": self._key(key), "ContentType": content_type,
-                    "ContentLength": size_bytes},
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "ContentType": content_type,
+                "ContentLength": size_bytes,
+            },
             ExpiresIn=self._seconds_until(expires_at),
             HttpMethod="PUT",
         )
-        return UploadTarget(url=url, method="PUT", headers={"Content-Type": content_type},
-                            expires_at=expires_at)
+        return UploadTarget(
+            url=url, method="PUT", headers={"Content-Type": content_type}, expires_at=expires_at
+        )
 
     def presigned_get(self, key: str, *, expires_at: datetime) -> str:
         return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._key(key)},
             ExpiresIn=self._seconds_until(expires_at),
         )
 

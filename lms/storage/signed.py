@@ -25,7 +25,9 @@ def sign_scope(scope: str, expires: int, *, purpose: str, settings: Settings) ->
     return signing.sign(scope, int(expires), purpose=purpose, settings=settings)
 
 
-def verify_scoped(path: str, expires: int, signature: str, *, purpose: str, settings: Settings) -> None:
+def verify_scoped(
+    path: str, expires: int, signature: str, *, purpose: str, settings: Settings
+) -> None:
     """Raise `SignatureInvalid` / `LinkExpired` (403s) unless a scope covering `path` signed it."""
     for candidate in covering_paths(path):
         try:

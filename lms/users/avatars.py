@@ -26,7 +26,9 @@ ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
 MAX_PIXELS = 25_000_000  # decoded size cap: a small file must not decode to gigapixels
 SIZES = (256, 128, 64)  # square, pixels
 FORMATS = ("webp", "jpg")
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.ASCII)
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.ASCII
+)
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ def parse_data_url(value: str, settings: Settings | None = None) -> AvatarUpload
     match = _DATA_URL.match(value)
     if match is None:
         raise ValidationFailed(
-            "the avatar must be a base64 data URL (data:image/png;base64,…)", code="AVATAR_NOT_AN_IMAGE"
+            "the avatar must be a base64 data URL (data:image/png;base64,…)",
+            code="AVATAR_NOT_AN_IMAGE",
         )
-    encoded = value[match.end():].strip()
+    encoded = value[match.end() :].strip()
     limit = settings.avatar_max_bytes
     if len(encoded) * 3 // 4 > limit + 3:
         raise ValidationFailed(
@@ -57,9 +60,13 @@ def parse_data_url(value: str, settings: Settings | None = None) -> AvatarUpload
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationFailed("the avatar is not valid base64", code="AVATAR_NOT_AN_IMAGE") from None
+        raise ValidationFailed(
+            "the avatar is not valid base64", code="AVATAR_NOT_AN_IMAGE"
+        ) from None
     if len(data) > limit:
-        raise ValidationFailed(f"the avatar is over {limit} bytes", code="AVATAR_TOO_LARGE", maxBytes=limit)
+        raise ValidationFailed(
+            f"the avatar is over {limit} bytes", code="AVATAR_TOO_LARGE", maxBytes=limit
+        )
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (width, height) = img.format, img.size
@@ -70,14 +77,23 @@ def parse_data_url(value: str, settings: Settings | None = None) -> AvatarUpload
             if width * height > MAX_PIXELS:
                 raise ValidationFailed(
                     f"the avatar is {width}x{height}; at most {MAX_PIXELS} pixels",
-                    code="AVATAR_TOO_LARGE", maxPixels=MAX_PIXELS,
+                    code="AVATAR_TOO_LARGE",
+                    maxPixels=MAX_PIXELS,
                 )
             img.verify()  # structure and checksums, without decoding the pixels here
     except ValidationFailed:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-            Image.DecompressionBombError):
-        raise ValidationFailed("the avatar is not a readable image", code="AVATAR_NOT_AN_IMAGE") from None
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        Image.DecompressionBombError,
+    ):
+        raise ValidationFailed(
+            "the avatar is not a readable image", code="AVATAR_NOT_AN_IMAGE"
+        ) from None
     return AvatarUpload(data, fmt, width, height)
 
 

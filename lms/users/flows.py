@@ -25,17 +25,28 @@ class Runner(Protocol):
     async def write(self, fn, *args: Any, **kwargs: Any) -> Any: ...
 
 
-async def register(runner: Runner, viewer: Viewer, *, ip: str | None, input: dict) -> service.AuthResult:
+async def register(
+    runner: Runner, viewer: Viewer, *, ip: str | None, input: dict
+) -> service.AuthResult:
     limiter = limiter_for(runner.settings)
     await limiter.hit("register_ip", ip, what="sign-up")
-    await limiter.hit("register_account", (input.get("email") or "").strip().lower(), what="sign-up")
+    await limiter.hit(
+        "register_account", (input.get("email") or "").strip().lower(), what="sign-up"
+    )
     registration = await runner.read(
-        service.check_registration, viewer,
-        email=input["email"], name=input["name"], role=input.get("role") or "STUDENT",
+        service.check_registration,
+        viewer,
+        email=input["email"],
+        name=input["name"],
+        role=input.get("role") or "STUDENT",
     )
     passwords.check_strength(input["password"], email=registration.email, settings=runner.settings)
-    password_hash = await asyncio.to_thread(passwords.hash_password, input["password"], runner.settings)
-    return await runner.write(service.create_account, viewer, registration, password_hash=password_hash, ip=ip)
+    password_hash = await asyncio.to_thread(
+        passwords.hash_password, input["password"], runner.settings
+    )
+    return await runner.write(
+        service.create_account, viewer, registration, password_hash=password_hash, ip=ip
+    )
 
 
 async def login(runner: Runner, *, ip: str | None, email: str, password: str) -> service.AuthResult:

@@ -45,10 +45,13 @@ def check_strength(password: str, *, email: str | None, settings: Settings | Non
     if len(password) < settings.password_min_length:
         raise WeakPassword(
             f"the password must have at least {settings.password_min_length} characters",
-            rule="MIN_LENGTH", minLength=settings.password_min_length,
+            rule="MIN_LENGTH",
+            minLength=settings.password_min_length,
         )
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"the password must have at most {MAX_LENGTH} characters", rule="MAX_LENGTH")
+        raise WeakPassword(
+            f"the password must have at most {MAX_LENGTH} characters", rule="MAX_LENGTH"
+        )
     lowered = password.lower()
     if lowered in COMMON_PASSWORDS or len(set(lowered)) <= 2:
         raise WeakPassword("this password is too common; choose another", rule="COMMON_PASSWORD")
@@ -56,7 +59,9 @@ def check_strength(password: str, *, email: str | None, settings: Settings | Non
         address = email.strip().lower()
         local = address.split("@", 1)[0]
         if address in lowered or (len(local) >= 4 and local in lowered):
-            raise WeakPassword("the password must not contain your email address", rule="CONTAINS_EMAIL")
+            raise WeakPassword(
+                "the password must not contain your email address", rule="CONTAINS_EMAIL"
+            )
 
 
 @functools.lru_cache(maxsize=4)
@@ -85,13 +90,17 @@ def _dummy_hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
     return _hasher(time_cost, memory_kib, parallelism).hash("not-a-real-password-0x5f3759df")
 
 
-def verify_password(password_hash: str | None, password: str, settings: Settings | None = None) -> bool:
+def verify_password(
+    password_hash: str | None, password: str, settings: Settings | None = None
+) -> bool:
     """True if `password` matches. With no hash (unknown email, no password set) a dummy hash
     is verified anyway, so the answer takes as long whether or not the account exists."""
     settings = settings or get_settings()
     ph = hasher(settings)
     target = password_hash or _dummy_hash(
-        settings.password_hash_time_cost, settings.password_hash_memory_kib, settings.password_hash_parallelism
+        settings.password_hash_time_cost,
+        settings.password_hash_memory_kib,
+        settings.password_hash_parallelism,
     )
     try:
         ok = ph.verify(target, password[: MAX_LENGTH * 4])

@@ -46,7 +46,8 @@ def require_verified_email(session: Session, viewer: Viewer) -> User:
         raise Unauthenticated("this account no longer exists")
     if user.email_verified_at is None:
         raise Forbidden(
-            "confirm your email address first (see the email we sent you)", code="EMAIL_NOT_VERIFIED"
+            "confirm your email address first (see the email we sent you)",
+            code="EMAIL_NOT_VERIFIED",
         )
     return user
 
@@ -65,7 +66,9 @@ def shares_course(session: Session, viewer_id: uuid.UUID, user_id: uuid.UUID) ->
         )
         if not teaching:
             return enrolled
-        return union(enrolled, select(CourseInstructor.course_id).where(CourseInstructor.user_id == person))
+        return union(
+            enrolled, select(CourseInstructor.course_id).where(CourseInstructor.user_id == person)
+        )
 
     # Both may teach, but two instructors alone do not "share a course" as classmates do.
     viewer_courses = set(session.scalars(courses(viewer_id, teaching=True)))
@@ -75,5 +78,9 @@ def shares_course(session: Session, viewer_id: uuid.UUID, user_id: uuid.UUID) ->
     if enrolled_overlap:
         return True
     viewer_enrolled = set(session.scalars(courses(viewer_id, teaching=False)))
-    user_teaching = set(session.scalars(select(CourseInstructor.course_id).where(CourseInstructor.user_id == user_id)))
+    user_teaching = set(
+        session.scalars(
+            select(CourseInstructor.course_id).where(CourseInstructor.user_id == user_id)
+        )
+    )
     return bool(viewer_enrolled & user_teaching)

@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.config import Settings, get_settings
-from lms.errors import Conflict, Forbidden, LmsError, NotFound, PermanentJobError, Unauthenticated, ValidationFailed
+from lms.errors import (
+    Conflict,
+    Forbidden,
+    LmsError,
+    NotFound,
+    PermanentJobError,
+    Unauthenticated,
+    ValidationFailed,
+)
 from lms.jobs.service import enqueue
 from lms.mail.jobs import request_email
 from lms.mail.templates import parse_address
@@ -77,7 +85,9 @@ def normalize_email(raw: str) -> str:
 def clean_name(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not name or len(name) > MAX_NAME or any(unicodedata.category(c) == "Cc" for c in name):
-        raise ValidationFailed(f"the name must have 1 to {MAX_NAME} characters", code="INVALID_NAME")
+        raise ValidationFailed(
+            f"the name must have 1 to {MAX_NAME} characters", code="INVALID_NAME"
+        )
     return name
 
 
@@ -98,7 +108,9 @@ def _link(settings: Settings, path: str, token: str) -> str:
 def preferences_view(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]]:
     chosen = {
         (p.notification_type, p.channel): p.enabled
-        for p in session.scalars(select(NotificationPreference).where(NotificationPreference.user_id == user_id))
+        for p in session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == user_id)
+        )
     }
 
     def value(kind: NotificationType, channel: NotificationChannel) -> bool:
@@ -119,7 +131,10 @@ def avatar_view(user: User) -> dict[str, Any] | None:
     if user.avatar_status == AvatarStatus.NONE or not user.avatar_key:
         return None
     ready = user.avatar_status == AvatarStatus.READY
-    return {"status": user.avatar_status.value, "images": avatars.image_keys(user.avatar_key) if ready else []}
+    return {
+        "status": user.avatar_status.value,
+        "images": avatars.image_keys(user.avatar_key) if ready else [],
+    }
 
 
 def user_view(session: Session, user: User, *, full: bool) -> dict[str, Any]:
@@ -163,7 +178,11 @@ class AuthResult:
 
 
 def _issue(
-    session: Session, user: User, *, ip: str | None, family_id: uuid.UUID | None = None,
+    session: Session,
+    user: User,
+    *,
+    ip: str | None,
+    family_id: uuid.UUID | None = None,
     settings: Settings | None = None,
 ) -> AuthResult:
     settings = settings or get_settings()
@@ -187,7 +206,9 @@ def _issue(
     )
 
 
-def revoke_families(session: Session, user_id: uuid.UUID, *, reason: str, family_id: uuid.UUID | None = None) -> int:
+def revoke_families(
+    session: Session, user_id: uuid.UUID, *, reason: str, family_id: uuid.UUID | None = None
+) -> int:
     """Revoke every refresh token of the user (or of one family); the number of sessions
     (families) that were still usable."""
     where = [RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)]
@@ -198,7 +219,9 @@ def revoke_families(session: Session, user_id: uuid.UUID, *, reason: str, family
             *where, RefreshToken.rotated_at.is_(None), RefreshToken.expires_at > utcnow()
         )
     )
-    session.execute(update(RefreshToken).where(*where).values(revoked_at=utcnow(), revoked_reason=reason))
+    session.execute(
+        update(RefreshToken).where(*where).values(revoked_at=utcnow(), revoked_reason=reason)
+    )
     return int(live or 0)
 
 
@@ -219,7 +242,11 @@ def credentials_for(session: Session, email: str) -> tuple[uuid.UUID, str | None
 
 
 def start_session(
-    session: Session, user_id: uuid.UUID, *, ip: str | None, new_hash: str | None = None,
+    session: Session,
+    user_id: uuid.UUID,
+    *,
+    ip: str | None,
+    new_hash: str | None = None,
 ) -> AuthResult:
     """Sign in a user whose password was just verified (a new refresh-token family)."""
     user = _user(session, user_id)
@@ -230,10 +257,14 @@ def start_session(
 
 def refresh_owner(session: Session, raw_token: str) -> uuid.UUID | None:
     """Whose refresh token this is (for per-account rate limits); None if unknown."""
-    return session.scalar(select(RefreshToken.user_id).where(RefreshToken.token_hash == token_hash(raw_token or "")))
+    return session.scalar(
+        select(RefreshToken.user_id).where(RefreshToken.token_hash == token_hash(raw_token or ""))
+    )
 
 
-def rotate_refresh_token(session: Session, raw_token: str, *, ip: str | None) -> AuthResult | LmsError:
+def rotate_refresh_token(
+    session: Session, raw_token: str, *, ip: str | None
+) -> AuthResult | LmsError:
     """A new access token and the family's next refresh token.
 
     A failure is *returned*, not raised: presenting an already-rotated token revokes its
@@ -244,7 +275,9 @@ def rotate_refresh_token(session: Session, raw_token: str, *, ip: str | None) ->
     if token is None:
         return Unauthenticated("unknown refresh token", code="INVALID_REFRESH_TOKEN")
     if token.revoked_at is not None:
-        return Unauthenticated("this session was signed out; sign in again", code="REFRESH_TOKEN_REVOKED")
+        return Unauthenticated(
+            "this session was signed out; sign in again", code="REFRESH_TOKEN_REVOKED"
+        )
     if token.rotated_at is not None:
         revoke_families(session, token.user_id, reason="REUSE", family_id=token.family_id)
         return Unauthenticated(
@@ -252,12 +285,16 @@ def rotate_refresh_token(session: Session, raw_token: str, *, ip: str | None) ->
             code="REFRESH_TOKEN_REUSED",
         )
     if token.expires_at <= utcnow():
-        return Unauthenticated("the refresh token expired; sign in again", code="REFRESH_TOKEN_EXPIRED")
+        return Unauthenticated(
+            "the refresh token expired; sign in again", code="REFRESH_TOKEN_EXPIRED"
+        )
     token.rotated_at = utcnow()
     return _issue(session, _user(session, token.user_id), ip=ip, family_id=token.family_id)
 
 
-def logout(session: Session, viewer: Viewer, *, refresh_token: str | None, all_devices: bool) -> int:
+def logout(
+    session: Session, viewer: Viewer, *, refresh_token: str | None, all_devices: bool
+) -> int:
     """Revoke one session (the family of `refresh_token`) or, with `all_devices`, all of them."""
     if all_devices:
         user_id = viewer.user_id
@@ -270,8 +307,12 @@ def logout(session: Session, viewer: Viewer, *, refresh_token: str | None, all_d
         user.token_version += 1  # access tokens already handed out stop working too
         return count
     if not refresh_token:
-        raise ValidationFailed("give the refresh token of the session to end, or allDevices", code="BAD_USER_INPUT")
-    token = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token)))
+        raise ValidationFailed(
+            "give the refresh token of the session to end, or allDevices", code="BAD_USER_INPUT"
+        )
+    token = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))
+    )
     if token is None:
         raise Unauthenticated("unknown refresh token", code="INVALID_REFRESH_TOKEN")
     if viewer.user_id is not None and viewer.user_id != token.user_id and not viewer.is_admin:
@@ -290,13 +331,17 @@ class Registration:
     by_admin: bool
 
 
-def check_registration(session: Session, viewer: Viewer, *, email: str, name: str, role: str) -> Registration:
+def check_registration(
+    session: Session, viewer: Viewer, *, email: str, name: str, role: str
+) -> Registration:
     """Validate a sign-up before the (slow) password hash is computed."""
     wanted = Role(role)
     if wanted not in SELF_SERVICE_ROLES and not viewer.is_admin:
         raise Forbidden("only an admin can create admin accounts", code="FORBIDDEN")
     registration = Registration(normalize_email(email), clean_name(name), wanted, viewer.is_admin)
-    if session.scalar(select(func.count()).select_from(User).where(User.email == registration.email)):
+    if session.scalar(
+        select(func.count()).select_from(User).where(User.email == registration.email)
+    ):
         raise Conflict("an account with this email already exists", code="EMAIL_TAKEN")
     return registration
 
@@ -304,26 +349,41 @@ def check_registration(session: Session, viewer: Viewer, *, email: str, name: st
 def _send_verification(session: Session, user: User, settings: Settings) -> None:
     raw = new_token()
     now = utcnow()
-    session.add(OneTimeToken(
-        user_id=user.id, purpose=TokenPurpose.VERIFY_EMAIL, token_hash=token_hash(raw), created_at=now,
-        expires_at=now + timedelta(hours=settings.email_verification_hours),
-    ))
+    session.add(
+        OneTimeToken(
+            user_id=user.id,
+            purpose=TokenPurpose.VERIFY_EMAIL,
+            token_hash=token_hash(raw),
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.email_verification_hours),
+        )
+    )
     request_email(
-        session, template="verify_email", to=user.email,
+        session,
+        template="verify_email",
+        to=user.email,
         context={"name": user.name, "verify_url": _link(settings, "verify-email", raw)},
         subject=("user", user.id),
     )
 
 
 def create_account(
-    session: Session, viewer: Viewer, registration: Registration, *, password_hash: str,
-    ip: str | None = None, settings: Settings | None = None,
+    session: Session,
+    viewer: Viewer,
+    registration: Registration,
+    *,
+    password_hash: str,
+    ip: str | None = None,
+    settings: Settings | None = None,
 ) -> AuthResult:
     """Insert the account, send the verification email (a job) and open a session."""
     settings = settings or get_settings()
     user = User(
-        email=registration.email, name=registration.name, role=registration.role,
-        password_hash=password_hash, created_at=utcnow(),
+        email=registration.email,
+        name=registration.name,
+        role=registration.role,
+        password_hash=password_hash,
+        created_at=utcnow(),
     )
     session.add(user)
     try:
@@ -334,8 +394,12 @@ def create_account(
     _send_verification(session, user, settings)
     if registration.by_admin:
         audit.record(
-            session, actor_id=viewer.user_id, action="user.create", subject=("user", user.id),
-            details={"role": user.role.value, "email": user.email}, ip=ip,
+            session,
+            actor_id=viewer.user_id,
+            action="user.create",
+            subject=("user", user.id),
+            details={"role": user.role.value, "email": user.email},
+            ip=ip,
         )
     return _issue(session, user, ip=ip, settings=settings)
 
@@ -346,21 +410,34 @@ def create_admin(session: Session, *, email: str, name: str, password_hash: str)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise Conflict("an account with this email already exists", code="EMAIL_TAKEN")
     user = User(
-        email=email, name=name, role=Role.ADMIN, password_hash=password_hash,
-        created_at=utcnow(), email_verified_at=utcnow(),  # the operator vouches for it
+        email=email,
+        name=name,
+        role=Role.ADMIN,
+        password_hash=password_hash,
+        created_at=utcnow(),
+        email_verified_at=utcnow(),  # the operator vouches for it
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor_id=None, action="user.create_admin", subject=("user", user.id),
-                 details={"email": email, "via": "cli"})
+    audit.record(
+        session,
+        actor_id=None,
+        action="user.create_admin",
+        subject=("user", user.id),
+        details={"email": email, "via": "cli"},
+    )
     return user
 
 
 # --- emailed tokens ---------------------------------------------------------------------------
 
 
-def _valid_token(session: Session, raw: str, purpose: TokenPurpose, *, lock: bool = False) -> OneTimeToken:
-    query = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash(raw or ""), OneTimeToken.purpose == purpose)
+def _valid_token(
+    session: Session, raw: str, purpose: TokenPurpose, *, lock: bool = False
+) -> OneTimeToken:
+    query = select(OneTimeToken).where(
+        OneTimeToken.token_hash == token_hash(raw or ""), OneTimeToken.purpose == purpose
+    )
     token = session.scalar(query.with_for_update() if lock else query)
     if token is None:
         raise ValidationFailed("this link is not valid; ask for a new one", code="INVALID_TOKEN")
@@ -371,7 +448,9 @@ def _valid_token(session: Session, raw: str, purpose: TokenPurpose, *, lock: boo
     return token
 
 
-def verify_email(session: Session, *, token: str, settings: Settings | None = None) -> dict[str, Any]:
+def verify_email(
+    session: Session, *, token: str, settings: Settings | None = None
+) -> dict[str, Any]:
     """Confirm the address the token was sent to; send the welcome email the first time."""
     settings = settings or get_settings()
     record = _valid_token(session, token, TokenPurpose.VERIFY_EMAIL, lock=True)
@@ -380,7 +459,9 @@ def verify_email(session: Session, *, token: str, settings: Settings | None = No
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         request_email(
-            session, template="welcome", to=user.email,
+            session,
+            template="welcome",
+            to=user.email,
             context={"name": user.name, "login_url": f"{settings.links_base}/login"},
             subject=("user", user.id),
         )
@@ -396,7 +477,9 @@ def resend_verification(session: Session, viewer: Viewer, settings: Settings | N
     return True
 
 
-def request_password_reset(session: Session, *, email: str, settings: Settings | None = None) -> bool:
+def request_password_reset(
+    session: Session, *, email: str, settings: Settings | None = None
+) -> bool:
     """Email a reset link if the account exists; the answer is the same either way."""
     settings = settings or get_settings()
     email = normalize_email(email)
@@ -405,15 +488,23 @@ def request_password_reset(session: Session, *, email: str, settings: Settings |
         return True
     raw = new_token()
     now = utcnow()
-    session.add(OneTimeToken(
-        user_id=user.id, purpose=TokenPurpose.RESET_PASSWORD, token_hash=token_hash(raw), created_at=now,
-        expires_at=now + timedelta(minutes=settings.password_reset_minutes),
-    ))
+    session.add(
+        OneTimeToken(
+            user_id=user.id,
+            purpose=TokenPurpose.RESET_PASSWORD,
+            token_hash=token_hash(raw),
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.password_reset_minutes),
+        )
+    )
     minutes = settings.password_reset_minutes
     request_email(
-        session, template="password_reset", to=user.email,
+        session,
+        template="password_reset",
+        to=user.email,
         context={
-            "name": user.name, "reset_url": _link(settings, "reset-password", raw),
+            "name": user.name,
+            "reset_url": _link(settings, "reset-password", raw),
             "expires_in": "1 hour" if minutes == 60 else f"{minutes} minutes",
         },
         subject=("user", user.id),
@@ -439,8 +530,11 @@ def reset_password(session: Session, *, token: str, password_hash: str) -> bool:
     # Any other reset link still out there is now pointless: spend them all.
     session.execute(
         update(OneTimeToken)
-        .where(OneTimeToken.user_id == user.id, OneTimeToken.purpose == TokenPurpose.RESET_PASSWORD,
-               OneTimeToken.used_at.is_(None))
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == TokenPurpose.RESET_PASSWORD,
+            OneTimeToken.used_at.is_(None),
+        )
         .values(used_at=utcnow())
     )
     return True
@@ -479,19 +573,28 @@ def get_user(session: Session, viewer: Viewer, user_id: str) -> dict[str, Any]:
 def _check_timezone(value: str) -> str:
     value = value.strip()
     if value not in zoneinfo.available_timezones():
-        raise ValidationFailed(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)", code="INVALID_TIMEZONE")
+        raise ValidationFailed(
+            f"unknown time zone {value!r} (use an IANA name like Europe/Paris)",
+            code="INVALID_TIMEZONE",
+        )
     return value
 
 
 def _check_language(value: str) -> str:
     value = value.strip()
     if not re.fullmatch(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}", value):
-        raise ValidationFailed(f"{value!r} is not a language tag (like en or pt-BR)", code="INVALID_LANGUAGE")
+        raise ValidationFailed(
+            f"{value!r} is not a language tag (like en or pt-BR)", code="INVALID_LANGUAGE"
+        )
     return value
 
 
 def update_profile(
-    session: Session, viewer: Viewer, *, fields: dict[str, Any], ip: str | None = None,
+    session: Session,
+    viewer: Viewer,
+    *,
+    fields: dict[str, Any],
+    ip: str | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Change a profile: your own, or anyone's as an admin (audited). Roles: admins only."""
@@ -507,7 +610,9 @@ def update_profile(
         if not viewer.is_admin:
             raise Forbidden("only an admin can change roles", code="FORBIDDEN")
         if target_id == actor:
-            raise Forbidden("admins cannot change their own role; ask another admin", code="FORBIDDEN")
+            raise Forbidden(
+                "admins cannot change their own role; ask another admin", code="FORBIDDEN"
+            )
         changes["role"] = [user.role.value, fields["role"]]
         user.role = Role(fields["role"])
         _revoke_everything(session, user, reason="ROLE_CHANGED")  # tokens carry the role
@@ -517,7 +622,9 @@ def update_profile(
     if "bio" in fields:
         bio = (fields["bio"] or "").strip() or None
         if bio and len(bio) > MAX_BIO:
-            raise ValidationFailed(f"the bio must have at most {MAX_BIO} characters", code="BIO_TOO_LONG")
+            raise ValidationFailed(
+                f"the bio must have at most {MAX_BIO} characters", code="BIO_TOO_LONG"
+            )
         user.bio = bio
         changes["bio"] = True
     if fields.get("timezone") is not None:
@@ -538,23 +645,41 @@ def update_profile(
         key = avatars.new_key(user.id)
         avatars.save_bytes(f"{key}/original", upload.data, settings)
         user.avatar_key, user.avatar_status = key, AvatarStatus.PROCESSING
-        enqueue(session, AVATAR_JOB, {"user_id": str(user.id), "key": key},
-                subject=("user", user.id), requested_by_id=actor, settings=settings)
+        enqueue(
+            session,
+            AVATAR_JOB,
+            {"user_id": str(user.id), "key": key},
+            subject=("user", user.id),
+            requested_by_id=actor,
+            settings=settings,
+        )
         changes["avatar"] = key
     user.updated_at = utcnow()
     if target_id != actor and changes:
-        audit.record(session, actor_id=actor, action="user.update", subject=("user", user.id),
-                     details=changes, ip=ip)
+        audit.record(
+            session,
+            actor_id=actor,
+            action="user.update",
+            subject=("user", user.id),
+            details=changes,
+            ip=ip,
+        )
     return user_view(session, user, full=True)
 
 
 def update_notification_preferences(
-    session: Session, viewer: Viewer, *, preferences: list[dict[str, Any]],
+    session: Session,
+    viewer: Viewer,
+    *,
+    preferences: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Set channels per notification type; omitted channels keep their value."""
     user_id = require_authenticated(viewer)
-    channels = {"email": NotificationChannel.EMAIL, "push": NotificationChannel.PUSH,
-                "in_app": NotificationChannel.IN_APP}
+    channels = {
+        "email": NotificationChannel.EMAIL,
+        "push": NotificationChannel.PUSH,
+        "in_app": NotificationChannel.IN_APP,
+    }
     for item in preferences:
         kind = NotificationType(item["type"])
         for field, channel in channels.items():
@@ -562,10 +687,15 @@ def update_notification_preferences(
                 continue
             existing = session.get(NotificationPreference, (user_id, kind, channel))
             if existing is None:
-                session.add(NotificationPreference(
-                    user_id=user_id, notification_type=kind, channel=channel,
-                    enabled=bool(item[field]), updated_at=utcnow(),
-                ))
+                session.add(
+                    NotificationPreference(
+                        user_id=user_id,
+                        notification_type=kind,
+                        channel=channel,
+                        enabled=bool(item[field]),
+                        updated_at=utcnow(),
+                    )
+                )
             else:
                 existing.enabled = bool(item[field])
     session.flush()

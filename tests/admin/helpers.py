@@ -38,7 +38,9 @@ EXPORT = "mutation($s: DateTime!, $e: DateTime!) { exportMonitoringData(startDat
 
 def transport(api, token: str | None) -> WebsocketsTransport:
     payload = {"Authorization": f"Bearer {token}"} if token else {}
-    return WebsocketsTransport(url=api.ws_url, init_payload=payload, subprotocols=["graphql-transport-ws"])
+    return WebsocketsTransport(
+        url=api.ws_url, init_payload=payload, subprotocols=["graphql-transport-ws"]
+    )
 
 
 @contextlib.asynccontextmanager
@@ -58,9 +60,13 @@ def enqueue_job(kind: str, payload: dict | None = None) -> str:
 
 def audit_actions(actor_id) -> list[str]:
     with session_scope() as session:
-        return list(session.scalars(
-            select(AuditEntry.action).where(AuditEntry.actor_id == actor_id).order_by(AuditEntry.created_at)
-        ))
+        return list(
+            session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.actor_id == actor_id)
+                .order_by(AuditEntry.created_at)
+            )
+        )
 
 
 def reset_queue_states() -> None:

@@ -16,7 +16,15 @@ from lms.jobs.broker import publisher
 from lms.jobs.models import Job
 from lms.jobs.service import cancel_job
 from lms.users.models import Role
-from tests.admin.helpers import CLEAR_ALERTS, DASHBOARD, DETAILS, MANAGE, enqueue_job, reset_queue_states, wait_for_event
+from tests.admin.helpers import (
+    CLEAR_ALERTS,
+    DASHBOARD,
+    DETAILS,
+    MANAGE,
+    enqueue_job,
+    reset_queue_states,
+    wait_for_event,
+)
 from tests.support import LMS, JobWatcher, Process, create_user, start_worker
 
 WORKERS = "{ jobDashboard { workers { hostname state lastSeenAt activeJobs { jobId } } alerts { rule target message } } }"
@@ -76,7 +84,9 @@ def test_a_revoked_task_is_reconciled_with_its_job(api, admin, monitor, worker):
     assert last["message"].startswith(f"monitor: Celery revoked task {task_id}")
 
 
-def test_a_killed_worker_is_reported_gone_with_the_job_it_was_running(api, admin, monitor, worker, tmp_path):
+def test_a_killed_worker_is_reported_gone_with_the_job_it_was_running(
+    api, admin, monitor, worker, tmp_path
+):
     _, token = admin
     with JobWatcher() as watcher:
         job_id = enqueue_job("system.noop", {"block_until": str(tmp_path / "never")})
@@ -92,14 +102,22 @@ def test_a_killed_worker_is_reported_gone_with_the_job_it_was_running(api, admin
 
     task_id = task_id_of(job_id)
     assert event["message"].startswith(f"monitor: worker {hostname} stopped sending heartbeats")
-    assert f"Celery reported task {task_id} received" in event["message"] and " started " in event["message"]
+    assert (
+        f"Celery reported task {task_id} received" in event["message"]
+        and " started " in event["message"]
+    )
     # The monitor never writes the outcome: the row still says RUNNING until a worker redoes it.
     assert event["status"] == "RUNNING"
-    assert api.data(DETAILS, {"q": "default", "id": job_id}, token)["jobDetails"]["status"] == "RUNNING"
+    assert (
+        api.data(DETAILS, {"q": "default", "id": job_id}, token)["jobDetails"]["status"]
+        == "RUNNING"
+    )
 
     # No scheduled alert evaluation runs here: the alert is the monitor's.
     board = api.data(DASHBOARD, token=token)["jobDashboard"]
-    (alert,) = [a for a in board["alerts"] if a["rule"] == "WORKER_GONE" and a["target"] == hostname]
+    (alert,) = [
+        a for a in board["alerts"] if a["rule"] == "WORKER_GONE" and a["target"] == hostname
+    ]
     assert alert["severity"] == "CRITICAL" and "stopped sending heartbeats" in alert["message"]
     assert "1 running job(s) will be redelivered" in alert["message"]
     (gone,) = [w for w in board["workers"] if w["hostname"] == hostname]
@@ -122,7 +140,14 @@ def test_memory_stays_bounded_whatever_the_task_count():
     state = MonitorState(MonitorOptions(max_tasks=100))
     for index in range(1000):
         task_id = str(uuid.uuid4())
-        state.on_event({"type": "task-received", "uuid": task_id, "hostname": "w@h", "args": f"['{uuid.uuid4()}']"})
+        state.on_event(
+            {
+                "type": "task-received",
+                "uuid": task_id,
+                "hostname": "w@h",
+                "args": f"['{uuid.uuid4()}']",
+            }
+        )
         state.on_event({"type": "task-started", "uuid": task_id, "hostname": "w@h"})
         if index % 2:
             state.on_event({"type": "task-succeeded", "uuid": task_id, "hostname": "w@h"})

@@ -25,8 +25,22 @@ from lms.jobs.service import enqueue
 from lms.signing import signed_path
 from lms.users.models import Role
 from tests.admin.helpers import (
-    CLEAR_ALERTS, DASHBOARD, DETAILS, EXPORT, HEALTH, HISTORY, MANAGE, RETRY, STATS,
-    audit_actions, enqueue_job, first, reset_queue_states, stats_of, wait_for_event, ws_session,
+    CLEAR_ALERTS,
+    DASHBOARD,
+    DETAILS,
+    EXPORT,
+    HEALTH,
+    HISTORY,
+    MANAGE,
+    RETRY,
+    STATS,
+    audit_actions,
+    enqueue_job,
+    first,
+    reset_queue_states,
+    stats_of,
+    wait_for_event,
+    ws_session,
 )
 from tests.support import JobWatcher, create_user, start_worker
 
@@ -71,9 +85,12 @@ def test_dashboard_counts_match_the_jobs_the_broker_and_the_worker(api, worker, 
     assert "system.noop" in me["registered"] and me["processed"] >= 4
     default = next(q for q in board["queues"] if q["queueName"] == "default")
     with session_scope() as session:
-        counts = {status.value: n for status, n in session.execute(
-            select(Job.status, func.count()).where(Job.queue == "default").group_by(Job.status)
-        )}
+        counts = {
+            status.value: n
+            for status, n in session.execute(
+                select(Job.status, func.count()).where(Job.queue == "default").group_by(Job.status)
+            )
+        }
     assert default["stats"]["succeeded"] == counts["SUCCEEDED"]
     assert default["stats"]["failed"] == counts["FAILED"]
     assert default["stats"]["consumers"] == 1  # the broker's own count
@@ -88,17 +105,33 @@ def test_job_details_and_retry_keep_one_row_with_a_new_attempt(api, worker, admi
     broken = enqueue_job("system.noop", {"steps": "not-a-number"})
     watcher.wait(broken)
     details = api.data(DETAILS, {"q": "default", "id": broken}, token)["jobDetails"]
-    assert (details["status"], details["errorCode"], details["attempts"]) == ("FAILED", "INTERNAL_ERROR", 1)
+    assert (details["status"], details["errorCode"], details["attempts"]) == (
+        "FAILED",
+        "INTERNAL_ERROR",
+        1,
+    )
 
     retried = api.data(RETRY, {"id": broken}, token)["retryJobs"]
     assert retried["retriedCount"] == 1 and retried["jobs"][0]["id"] == broken
-    second = wait_for_event(watcher, broken, lambda e: e["status"] == "FAILED" and e["attempt"] == 2)
+    second = wait_for_event(
+        watcher, broken, lambda e: e["status"] == "FAILED" and e["attempt"] == 2
+    )
     assert second["errorCode"] == "INTERNAL_ERROR"
     details = api.data(DETAILS, {"q": "default", "id": broken}, token)["jobDetails"]
     assert details["attempts"] == 2 and details["status"] == "FAILED"
-    assert [e["status"] for e in details["events"]] == ["QUEUED", "RUNNING", "FAILED", "QUEUED", "RUNNING", "FAILED"]
+    assert [e["status"] for e in details["events"]] == [
+        "QUEUED",
+        "RUNNING",
+        "FAILED",
+        "QUEUED",
+        "RUNNING",
+        "FAILED",
+    ]
     with session_scope() as session:  # the same row, never a copy
-        assert session.scalar(select(func.count()).select_from(Job).where(Job.id == uuid.UUID(broken))) == 1
+        assert (
+            session.scalar(select(func.count()).select_from(Job).where(Job.id == uuid.UUID(broken)))
+            == 1
+        )
 
 
 def test_event_history_is_newest_first_and_bounded(api, worker, admin, watcher):
@@ -114,15 +147,21 @@ def test_event_history_is_newest_first_and_bounded(api, worker, admin, watcher):
 
 def test_pause_stops_consumption_and_resume_restarts_it(api, worker, admin, watcher):
     _, token = admin
-    paused = api.data(MANAGE, {"q": "default", "a": "PAUSE", "r": "maintenance"}, token)["manageQueue"]
+    paused = api.data(MANAGE, {"q": "default", "a": "PAUSE", "r": "maintenance"}, token)[
+        "manageQueue"
+    ]
     assert paused["paused"] is True and len(paused["affectedWorkers"]) == 1
-    assert api.error_codes(MANAGE, {"q": "default", "a": "PAUSE"}, token) == ["QUEUE_ALREADY_PAUSED"]
+    assert api.error_codes(MANAGE, {"q": "default", "a": "PAUSE"}, token) == [
+        "QUEUE_ALREADY_PAUSED"
+    ]
     # The broker itself says nobody consumes the queue, so a new job can only wait.
     assert stats_of(api.data(STATS, token=token)["realtimeQueueStats"], "default")["consumers"] == 0
     job_id = enqueue_job("system.noop")
     stats = stats_of(api.data(STATS, token=token)["realtimeQueueStats"], "default")
     assert stats["paused"] is True and stats["depth"] >= 1 and stats["waiting"] >= 1
-    assert api.data(DETAILS, {"q": "default", "id": job_id}, token)["jobDetails"]["status"] == "QUEUED"
+    assert (
+        api.data(DETAILS, {"q": "default", "id": job_id}, token)["jobDetails"]["status"] == "QUEUED"
+    )
     health = api.data(HEALTH, {"q": "default"}, token)["queueHealth"][0]
     assert "PAUSED" in [r["code"] for r in health["reasons"]] and health["status"] == "WARNING"
 
@@ -142,8 +181,12 @@ def test_drain_refuses_new_jobs_with_a_code(api, worker, admin):
     assert refused.value.code == "QUEUE_DRAINING"
     now = datetime.now(UTC)
     period = {"s": (now - timedelta(hours=1)).isoformat(), "e": now.isoformat()}
-    assert api.error_codes(EXPORT, period, token) == ["QUEUE_DRAINING"]  # the export job runs on default
-    assert api.data(MANAGE, {"q": "default", "a": "RESUME"}, token)["manageQueue"]["draining"] is False
+    assert api.error_codes(EXPORT, period, token) == [
+        "QUEUE_DRAINING"
+    ]  # the export job runs on default
+    assert (
+        api.data(MANAGE, {"q": "default", "a": "RESUME"}, token)["manageQueue"]["draining"] is False
+    )
     enqueue_job("system.noop")  # accepted again
 
 
@@ -160,11 +203,16 @@ def test_queue_with_backlog_and_no_consumer_is_unhealthy_alerted_and_cleared(api
     assert {"BACKLOG", "NO_CONSUMER"} <= rules
     board = api.data(DASHBOARD, token=token)["jobDashboard"]
     assert board["health"] == "ERROR"
-    assert {"BACKLOG", "NO_CONSUMER"} <= {a["rule"] for a in board["alerts"] if a["queueName"] == "analytics"}
+    assert {"BACKLOG", "NO_CONSUMER"} <= {
+        a["rule"] for a in board["alerts"] if a["queueName"] == "analytics"
+    }
     # Evaluating again refreshes the open alerts instead of duplicating them.
     alerts.evaluate(tuning=AdminSettings(backlog_warning=2))
     again = api.data(DASHBOARD, token=token)["jobDashboard"]["alerts"]
-    assert sorted(a["rule"] for a in again if a["queueName"] == "analytics") == ["BACKLOG", "NO_CONSUMER"]
+    assert sorted(a["rule"] for a in again if a["queueName"] == "analytics") == [
+        "BACKLOG",
+        "NO_CONSUMER",
+    ]
 
     cleared = api.data(CLEAR_ALERTS, {"q": "analytics"}, token)["clearQueueAlerts"]
     assert cleared["clearedCount"] == 2 and all(a["clearedAt"] for a in cleared["alerts"])
@@ -183,7 +231,9 @@ def test_queue_with_backlog_and_no_consumer_is_unhealthy_alerted_and_cleared(api
 
 async def test_job_alerts_subscription_receives_a_new_alert(api, worker, admin):
     _, token = admin
-    subscription = gql("subscription { jobAlerts(severity: CRITICAL) { rule queueName severity message } }")
+    subscription = gql(
+        "subscription { jobAlerts(severity: CRITICAL) { rule queueName severity message } }"
+    )
     async with ws_session(api, token) as session:
         stream = session.subscribe(subscription)
         probe = asyncio.ensure_future(stream.__anext__())
@@ -195,14 +245,23 @@ async def test_job_alerts_subscription_receives_a_new_alert(api, worker, admin):
             await asyncio.wait({probe}, timeout=1)
         alert = probe.result()["jobAlerts"]
         await stream.aclose()  # unsubscribe now, not at the close timeout
-    assert (alert["rule"], alert["queueName"], alert["severity"]) == ("NO_CONSUMER", "analytics", "CRITICAL")
+    assert (alert["rule"], alert["queueName"], alert["severity"]) == (
+        "NO_CONSUMER",
+        "analytics",
+        "CRITICAL",
+    )
     api.data(MANAGE, {"q": "analytics", "a": "CLEAR"}, token)
-    assert api.data(DETAILS, {"q": "analytics", "id": job_id}, token)["jobDetails"]["status"] == "CANCELLED"
+    assert (
+        api.data(DETAILS, {"q": "analytics", "id": job_id}, token)["jobDetails"]["status"]
+        == "CANCELLED"
+    )
 
 
 async def test_queue_stats_subscription_starts_with_the_current_numbers(api, worker, admin):
     _, token = admin
-    subscription = gql("subscription { queueStatsUpdated { at queues { queueName consumers depth } } }")
+    subscription = gql(
+        "subscription { queueStatsUpdated { at queues { queueName consumers depth } } }"
+    )
     async with ws_session(api, token) as session:
         stream = session.subscribe(subscription)
         snapshot = (await first(stream))["queueStatsUpdated"]
@@ -216,7 +275,10 @@ def test_export_produces_signed_csv_and_json_downloads(api, worker, admin, watch
     done = enqueue_job("system.noop")
     watcher.wait(done)
     now = datetime.now(UTC)
-    period = {"s": (now - timedelta(hours=1)).isoformat(), "e": (now + timedelta(minutes=1)).isoformat()}
+    period = {
+        "s": (now - timedelta(hours=1)).isoformat(),
+        "e": (now + timedelta(minutes=1)).isoformat(),
+    }
     export = api.data(EXPORT, period, token)["exportMonitoringData"]
     assert export["kind"] == "admin.export_monitoring"
     assert watcher.wait(export["id"])["status"] == "SUCCEEDED"
@@ -233,11 +295,17 @@ def test_export_produces_signed_csv_and_json_downloads(api, worker, admin, watch
 
     tampered = links["CSV"]["path"][:-4] + "0000"
     refused = api.http.get(tampered)
-    assert refused.status_code == 403 and refused.json()["errors"][0]["extensions"]["code"] == "SIGNATURE_INVALID"
+    assert (
+        refused.status_code == 403
+        and refused.json()["errors"][0]["extensions"]["code"] == "SIGNATURE_INVALID"
+    )
     key = details["result"]["files"]["csv"]
     expired, _ = signed_path(key, 60, now=time.time() - 3600)
     refused = api.http.get(expired)
-    assert refused.status_code == 403 and refused.json()["errors"][0]["extensions"]["code"] == "LINK_EXPIRED"
+    assert (
+        refused.status_code == 403
+        and refused.json()["errors"][0]["extensions"]["code"] == "LINK_EXPIRED"
+    )
     assert api.http.get("/files/" + key).status_code == 403
     bad_range = {"s": period["e"], "e": period["s"]}
     assert api.error_codes(EXPORT, bad_range, token) == ["INVALID_DATE_RANGE"]
@@ -261,8 +329,13 @@ def test_every_admin_action_is_in_the_audit_log(admin):
     user, _ = admin
     actions = audit_actions(user.id)
     for expected in (
-        "admin.jobs.retry", "admin.queue.pause", "admin.queue.resume", "admin.queue.drain",
-        "admin.queue.clear", "admin.alerts.clear", "admin.monitoring.export",
+        "admin.jobs.retry",
+        "admin.queue.pause",
+        "admin.queue.resume",
+        "admin.queue.drain",
+        "admin.queue.clear",
+        "admin.alerts.clear",
+        "admin.monitoring.export",
     ):
         assert expected in actions, (expected, actions)
 

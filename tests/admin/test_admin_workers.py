@@ -16,7 +16,15 @@ from lms.db import session_scope
 from lms.jobs.service import enqueue
 from lms.users.models import Role
 from tests.admin.helpers import CLEAR_ALERTS, DASHBOARD, HISTORY, enqueue_job, reset_queue_states
-from tests.support import GraphQLClient, JobWatcher, Process, create_user, free_port, start_api, start_worker
+from tests.support import (
+    GraphQLClient,
+    JobWatcher,
+    Process,
+    create_user,
+    free_port,
+    start_api,
+    start_worker,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +58,12 @@ def test_a_killed_worker_is_reported_gone_and_alerted(api, admin):
     assert gone[online["hostname"]]["severity"] == "CRITICAL"
     board = api.data(DASHBOARD, token=token)["jobDashboard"]
     listed = {w["hostname"]: w for w in board["workers"]}
-    assert listed[online["hostname"]]["state"] == "GONE" and listed[online["hostname"]]["queues"] == ["email"]
-    assert online["hostname"] in [a["target"] for a in board["alerts"] if a["rule"] == "WORKER_GONE"]
+    assert listed[online["hostname"]]["state"] == "GONE" and listed[online["hostname"]][
+        "queues"
+    ] == ["email"]
+    assert online["hostname"] in [
+        a["target"] for a in board["alerts"] if a["rule"] == "WORKER_GONE"
+    ]
     assert f'lms_worker_up{{worker="{online["hostname"]}"}} 0.0' in api.http.get("/metrics").text
 
     # Acknowledged: the alert is cleared and the worker forgotten.
@@ -82,8 +94,13 @@ def test_the_embedded_default_shows_the_same_dashboard(tmp_path):
         up.wait_for("Running on")
         up.wait_for(" ready.")
         settings = load_settings(  # what `lms up` in a clean folder uses: no LMS_* at all
-            var_dir=tmp_path / "var", database_url="", broker_url="", email_url="", storage_url="",
-            secret_key=DEV_SECRET, env="development",
+            var_dir=tmp_path / "var",
+            database_url="",
+            broker_url="",
+            email_url="",
+            storage_url="",
+            secret_key=DEV_SECRET,
+            env="development",
         )
         _, token = create_user(Role.ADMIN, settings)
         client = GraphQLClient(f"http://127.0.0.1:{port}")

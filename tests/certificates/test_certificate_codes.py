@@ -35,15 +35,18 @@ def test_random_part_carries_at_least_128_bits():
     assert random_symbols * 5 >= 128
 
 
-@pytest.mark.parametrize("mangle", [
-    str.lower,
-    lambda c: c.replace("-", ""),
-    lambda c: c.replace("-", " "),
-    lambda c: c.removeprefix("LYC-"),
-    lambda c: "  " + c.lower().replace("-", "  ") + "\n",
-    lambda c: c.replace("-", "\u2013"),  # en dash, as word processors "correct" it
-    lambda c: "".join(c.lower().split("-")[1:]),  # no prefix, no separators
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        str.lower,
+        lambda c: c.replace("-", ""),
+        lambda c: c.replace("-", " "),
+        lambda c: c.removeprefix("LYC-"),
+        lambda c: "  " + c.lower().replace("-", "  ") + "\n",
+        lambda c: c.replace("-", "\u2013"),  # en dash, as word processors "correct" it
+        lambda c: "".join(c.lower().split("-")[1:]),  # no prefix, no separators
+    ],
+)
 def test_normalize_accepts_how_people_type_codes(mangle):
     code = new_certificate_code()
     assert normalize_code(mangle(code)) == code
@@ -63,15 +66,18 @@ def test_normalize_is_idempotent():
     assert normalize_code(once) == once
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "LYC",
-    "hello world",
-    "LYC-ABCD-EFGH",  # too short
-    "LYC-" + "A" * 29,  # too long
-    "LYC-" + "U" * 28,  # U is not in the alphabet
-    "LYC-" + "A" * 27 + "!",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "LYC",
+        "hello world",
+        "LYC-ABCD-EFGH",  # too short
+        "LYC-" + "A" * 29,  # too long
+        "LYC-" + "U" * 28,  # U is not in the alphabet
+        "LYC-" + "A" * 27 + "!",
+    ],
+)
 def test_normalize_rejects_what_cannot_be_a_code(text):
     with pytest.raises(ValueError):
         normalize_code(text)
@@ -84,7 +90,7 @@ def test_every_single_symbol_typo_is_caught():
         symbols = symbols_of(code)
         for i, original in enumerate(symbols):
             for wrong in ALPHABET.replace(original, ""):
-                typo = symbols[:i] + wrong + symbols[i + 1:]
+                typo = symbols[:i] + wrong + symbols[i + 1 :]
                 assert not is_well_formed("LYC" + typo), (code, i, wrong)
 
 
@@ -95,7 +101,7 @@ def test_almost_every_swap_of_neighbours_is_caught():
         for i in range(len(symbols) - 1):
             if symbols[i] == symbols[i + 1]:
                 continue
-            swapped = symbols[:i] + symbols[i + 1] + symbols[i] + symbols[i + 2:]
+            swapped = symbols[:i] + symbols[i + 1] + symbols[i] + symbols[i + 2 :]
             total += 1
             caught += not is_well_formed(swapped)
     # Luhn mod 32 misses only the swap of one particular pair of values, as Luhn misses 09/90.

@@ -30,6 +30,11 @@ def test_library_imports_only_itself_the_stdlib_and_its_three_dependencies():
 
 def test_public_api():
     assert sorted(certificates.__all__) == [
-        "CertificateData", "Paper", "is_well_formed", "new_certificate_code", "normalize_code",
-        "qr_png", "render_certificate_pdf",
+        "CertificateData",
+        "Paper",
+        "is_well_formed",
+        "new_certificate_code",
+        "normalize_code",
+        "qr_png",
+        "render_certificate_pdf",
     ]

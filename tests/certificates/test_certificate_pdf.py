@@ -35,21 +35,21 @@ class PdfFile:
         self.data = data
         start = int(re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", data).group(1))
         header = re.compile(rb"xref\s+0 (\d+)\s+").match(data, start)
-        rows = data[header.end():header.end() + 20 * int(header.group(1))]
-        self.offsets = {n: int(rows[20 * n:20 * n + 10]) for n in range(1, int(header.group(1)))}
+        rows = data[header.end() : header.end() + 20 * int(header.group(1))]
+        self.offsets = {n: int(rows[20 * n : 20 * n + 10]) for n in range(1, int(header.group(1)))}
 
     def head(self, number: int) -> bytes:
         """An object's text up to its stream, if any."""
         at, end = self.offsets[number], self.data.index(b"endobj", self.offsets[number])
         opening = re.compile(rb">>\s*stream\r?\n").search(self.data, at, end)
-        return self.data[at:opening.start() + 2] if opening else self.data[at:end]
+        return self.data[at : opening.start() + 2] if opening else self.data[at:end]
 
     def stream(self, number: int) -> bytes:
         """An object's stream, decoded."""
         at, head = self.offsets[number], self.head(number)
         opening = re.compile(rb">>\s*stream\r?\n").search(self.data, at)
         length = int(re.search(rb"/Length (\d+)", head).group(1))
-        stream = self.data[opening.end():opening.end() + length]
+        stream = self.data[opening.end() : opening.end() + length]
         for name in re.findall(rb"/(ASCII85Decode|FlateDecode)", head):
             if name == b"ASCII85Decode":
                 stream = base64.a85decode(stream.strip().removesuffix(b"~>") + b"~>", adobe=True)
@@ -105,23 +105,31 @@ class PdfFile:
                 font = value
             elif kind == "string":
                 cmap = fonts[font]
-                current.append(value.decode("cp1252") if cmap is None
-                               else "".join(cmap.get(b, "\ufffd") for b in value))
+                current.append(
+                    value.decode("cp1252")
+                    if cmap is None
+                    else "".join(cmap.get(b, "\ufffd") for b in value)
+                )
         return blocks
 
     def text(self, page: int) -> str:
         return "".join(self.text_blocks(page))
 
     def info(self) -> dict[str, str]:
-        ref = int(re.search(rb"/Info (\d+) 0 R", self.data[self.data.rindex(b"trailer"):]).group(1))
+        ref = int(
+            re.search(rb"/Info (\d+) 0 R", self.data[self.data.rindex(b"trailer") :]).group(1)
+        )
         head = self.head(ref)
         info, last_name = {}, None
         for kind, value in tokens(head):
             if kind == "name":
                 last_name = value.decode()
             elif kind == "string" and last_name:
-                info[last_name] = (value[2:].decode("utf-16-be") if value[:2] == b"\xfe\xff"
-                                   else value.decode("latin-1"))
+                info[last_name] = (
+                    value[2:].decode("utf-16-be")
+                    if value[:2] == b"\xfe\xff"
+                    else value.decode("latin-1")
+                )
                 last_name = None
         return info
 
@@ -137,9 +145,11 @@ class PdfFile:
         return rects
 
 
-TOKEN = re.compile(rb"\s*(?:(?P<string>\()|(?P<hex><[0-9A-Fa-f\s]*>)|/(?P<name>[^\s/()<>\[\]]+)"
-                   rb"|(?P<number>[-+]?\d*\.?\d+)(?![\w.])|(?P<op>[^\s/()<>\[\]]+)|(?P<other>.))",
-                   re.S)
+TOKEN = re.compile(
+    rb"\s*(?:(?P<string>\()|(?P<hex><[0-9A-Fa-f\s]*>)|/(?P<name>[^\s/()<>\[\]]+)"
+    rb"|(?P<number>[-+]?\d*\.?\d+)(?![\w.])|(?P<op>[^\s/()<>\[\]]+)|(?P<other>.))",
+    re.S,
+)
 ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", ord("f"): b"\f"}
 
 
@@ -172,7 +182,7 @@ def literal_string(data: bytes, pos: int) -> tuple[bytes, int]:
         if ch == ord("\\"):
             nxt = data[pos]
             if chr(nxt) in "01234567":
-                digits = re.match(rb"[0-7]{1,3}", data[pos:pos + 3]).group()
+                digits = re.match(rb"[0-7]{1,3}", data[pos : pos + 3]).group()
                 out.append(int(digits, 8) & 0xFF)
                 pos += len(digits)
                 continue
@@ -211,8 +221,10 @@ def certificate(**changes) -> CertificateData:
 
 
 LONG_NAME = ("Maximiliana Wilhelmina Theodora von Hohenzollern-Sigmaringen " * 4)[:200]
-LONG_TITLE = ("Advanced Topics in Probabilistic Graphical Models, Causal Inference and "
-              "Reinforcement Learning for Working Data Scientists and Engineers")
+LONG_TITLE = (
+    "Advanced Topics in Probabilistic Graphical Models, Causal Inference and "
+    "Reinforcement Learning for Working Data Scientists and Engineers"
+)
 
 
 @pytest.fixture(scope="module")
@@ -246,11 +258,16 @@ def test_unknown_paper_is_refused():
 
 def test_carries_everything_a_reader_compares_with_the_verification_page(pdf):
     text = pdf.text(pdf.pages[0])
-    for expected in ["Certificate of Completion", "LYCEUM", "Ada Lovelace",
-                     "Introduction to Distributed Systems",
-                     "Instructors: Grace Hopper and Alan Turing", "3 March 2025",
-                     "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA",
-                     VERIFY + "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA"]:
+    for expected in [
+        "Certificate of Completion",
+        "LYCEUM",
+        "Ada Lovelace",
+        "Introduction to Distributed Systems",
+        "Instructors: Grace Hopper and Alan Turing",
+        "3 March 2025",
+        "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA",
+        VERIFY + "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA",
+    ]:
         assert expected in text, expected
     assert "version" not in text.lower()  # a first issue says nothing about versions
 
@@ -286,8 +303,9 @@ def test_metadata_names_the_certificate(pdf):
     info = pdf.info()
     assert info["Title"] == "Certificate of Completion: Introduction to Distributed Systems"
     assert info["Author"] == "Lyceum"
-    assert info["Subject"] == ("Awarded to Ada Lovelace, certificate "
-                               "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA")
+    assert info["Subject"] == (
+        "Awarded to Ada Lovelace, certificate LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA"
+    )
 
 
 def test_school_name_is_configurable():
@@ -339,16 +357,24 @@ def test_identical_input_gives_identical_bytes_in_a_fresh_process():
         " 'LYC-1', 'https://x.example/v/1')\n"
         "sys.stdout.write(hashlib.sha256(render_certificate_pdf(data)).hexdigest())\n"
     )
-    here = CertificateData("Zoë Ångström", "Course", ["A"], datetime(2025, 3, 3, tzinfo=UTC),
-                           "LYC-1", "https://x.example/v/1")
-    there = subprocess.run([sys.executable, "-c", script], cwd=MAIN, capture_output=True,
-                           text=True, check=True).stdout
+    here = CertificateData(
+        "Zoë Ångström",
+        "Course",
+        ["A"],
+        datetime(2025, 3, 3, tzinfo=UTC),
+        "LYC-1",
+        "https://x.example/v/1",
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", script], cwd=MAIN, capture_output=True, text=True, check=True
+    ).stdout
     assert there == hashlib.sha256(render_certificate_pdf(here)).hexdigest()
 
 
 def test_different_codes_give_different_pdfs():
-    assert (render_certificate_pdf(certificate(certificate_code=new_certificate_code()))
-            != render_certificate_pdf(certificate(certificate_code=new_certificate_code())))
+    assert render_certificate_pdf(
+        certificate(certificate_code=new_certificate_code())
+    ) != render_certificate_pdf(certificate(certificate_code=new_certificate_code()))
 
 
 # ----------------------------------------------------------------------------------------
@@ -358,10 +384,16 @@ def test_different_codes_give_different_pdfs():
 @pytest.mark.parametrize("paper", ["A4", "letter"])
 @pytest.mark.parametrize("name", [LONG_NAME, "W" * 200, "Zoë Ångström 李雷"])
 def test_every_line_fits_inside_the_frame(paper, name):
-    url = ("https://learn.lyceum-university.example.org/certificates/verify/"
-           "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA")
-    data = certificate(student_name=name, course_title=LONG_TITLE, verification_url=url,
-                       instructor_names=[f"Professor Number {i} Longname" for i in range(8)])
+    url = (
+        "https://learn.lyceum-university.example.org/certificates/verify/"
+        "LYC-7K3M-Q9XD-0F2H-VW4N-8RTB-C5JE-1PGA"
+    )
+    data = certificate(
+        student_name=name,
+        course_title=LONG_TITLE,
+        verification_url=url,
+        instructor_names=[f"Professor Number {i} Longname" for i in range(8)],
+    )
     layout = layout_certificate(data, paper=paper)
     inner = layout.frames[-1].inset
     for line in layout.texts:
@@ -449,8 +481,9 @@ def test_naive_issue_time_is_refused():
         certificate(issued_at=datetime(2025, 3, 3, 12, 0))
 
 
-@pytest.mark.parametrize("field", ["student_name", "course_title", "certificate_code",
-                                   "verification_url"])
+@pytest.mark.parametrize(
+    "field", ["student_name", "course_title", "certificate_code", "verification_url"]
+)
 def test_blank_required_fields_are_refused(field):
     with pytest.raises(ValueError, match=field):
         certificate(**{field: "  "})

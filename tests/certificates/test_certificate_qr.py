@@ -58,8 +58,11 @@ def test_error_correction_is_level_m():
     from qrcode import constants
 
     # Check the reader on symbols of known levels first, so the assertion below means something.
-    for level, name in [(constants.ERROR_CORRECT_L, "L"), (constants.ERROR_CORRECT_Q, "Q"),
-                        (constants.ERROR_CORRECT_H, "H")]:
+    for level, name in [
+        (constants.ERROR_CORRECT_L, "L"),
+        (constants.ERROR_CORRECT_Q, "Q"),
+        (constants.ERROR_CORRECT_H, "H"),
+    ]:
         code = qrcode.QRCode(error_correction=level, border=0)
         code.add_data(URL)
         code.make(fit=True)
@@ -86,6 +89,7 @@ def test_png_decodes_back_to_the_url_when_a_decoder_is_installed(tmp_path):
     assert zbarimg, "zbarimg missing: scripts/bootstrap installs Debian's zbar-tools"
     path = tmp_path / "qr.png"
     path.write_bytes(data)
-    out = subprocess.run([zbarimg, "--raw", "-q", str(path)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [zbarimg, "--raw", "-q", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == URL

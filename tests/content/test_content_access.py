@@ -11,8 +11,15 @@ ASSET = "query($id: ID!) { videoAsset(id: $id) { id status } }"
 
 
 def _upload(api, token, lesson_id, **overrides):
-    variables = {"input": {"lessonId": str(lesson_id), "fileName": "lecture.mp4", "contentType": "video/mp4",
-                           "sizeBytes": 1000, **overrides}}
+    variables = {
+        "input": {
+            "lessonId": str(lesson_id),
+            "fileName": "lecture.mp4",
+            "contentType": "video/mp4",
+            "sizeBytes": 1000,
+            **overrides,
+        }
+    }
     return api.execute(UPLOAD, variables, token)
 
 
@@ -39,14 +46,22 @@ def test_other_educator_cannot_upload_see_or_delete(api):
     assert api.data(ASSET, {"id": asset_id}, owner_token)["videoAsset"]["status"] == "UPLOADING"
 
     _, other_token = create_user(Role.EDUCATOR)
-    assert [e["extensions"]["code"] for e in _upload(api, other_token, lesson_id)["errors"]] == ["FORBIDDEN"]
+    assert [e["extensions"]["code"] for e in _upload(api, other_token, lesson_id)["errors"]] == [
+        "FORBIDDEN"
+    ]
     assert api.error_codes(ASSET, {"id": asset_id}, other_token) == ["FORBIDDEN"]
-    assert api.error_codes("query($id: ID!) { videoProcessingStatus(videoAssetId: $id) { status } }",
-                           {"id": asset_id}, other_token) == ["FORBIDDEN"]
-    assert api.error_codes("mutation($id: ID!) { deleteVideoAsset(id: $id) }", {"id": asset_id},
-                           other_token) == ["FORBIDDEN"]
+    assert api.error_codes(
+        "query($id: ID!) { videoProcessingStatus(videoAssetId: $id) { status } }",
+        {"id": asset_id},
+        other_token,
+    ) == ["FORBIDDEN"]
+    assert api.error_codes(
+        "mutation($id: ID!) { deleteVideoAsset(id: $id) }", {"id": asset_id}, other_token
+    ) == ["FORBIDDEN"]
     assert api.error_codes(STREAM, {"l": str(lesson_id)}, other_token) == ["FORBIDDEN"]
-    listed = api.data("query { videoAssets { totalCount edges { node { id } } } }", token=other_token)
+    listed = api.data(
+        "query { videoAssets { totalCount edges { node { id } } } }", token=other_token
+    )
     assert asset_id not in [e["node"]["id"] for e in listed["videoAssets"]["edges"]]
 
 
@@ -54,8 +69,12 @@ def test_students_cannot_upload_or_list(api):
     owner, _ = create_user(Role.EDUCATOR)
     _, lesson_id = make_course(owner.id)
     _, student_token = create_user(Role.STUDENT)
-    assert [e["extensions"]["code"] for e in _upload(api, student_token, lesson_id)["errors"]] == ["FORBIDDEN"]
-    assert api.error_codes("query { videoAssets { totalCount } }", token=student_token) == ["FORBIDDEN"]
+    assert [e["extensions"]["code"] for e in _upload(api, student_token, lesson_id)["errors"]] == [
+        "FORBIDDEN"
+    ]
+    assert api.error_codes("query { videoAssets { totalCount } }", token=student_token) == [
+        "FORBIDDEN"
+    ]
 
 
 def test_uploads_are_checked_for_type_and_size(api):
@@ -71,12 +90,18 @@ def test_uploads_are_checked_for_type_and_size(api):
 def test_my_video_assets_pages_with_cursors(api):
     owner, token = create_user(Role.EDUCATOR)
     _, lesson_id = make_course(owner.id)
-    ids = [_upload(api, token, lesson_id, fileName=f"part-{i}.mp4")["data"]["generateUploadUrl"]["videoAsset"]["id"]
-           for i in range(3)]
+    ids = [
+        _upload(api, token, lesson_id, fileName=f"part-{i}.mp4")["data"]["generateUploadUrl"][
+            "videoAsset"
+        ]["id"]
+        for i in range(3)
+    ]
     query = """query($p: PaginationInput) { myVideoAssets(pagination: $p) {
         totalCount pageInfo { hasNextPage endCursor } edges { node { id title } } } }"""
     first = api.data(query, {"p": {"first": 2}}, token)["myVideoAssets"]
     assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"]
-    rest = api.data(query, {"p": {"first": 2, "after": first["pageInfo"]["endCursor"]}}, token)["myVideoAssets"]
+    rest = api.data(query, {"p": {"first": 2, "after": first["pageInfo"]["endCursor"]}}, token)[
+        "myVideoAssets"
+    ]
     seen = [e["node"]["id"] for e in first["edges"] + rest["edges"]]
     assert seen == list(reversed(ids)) and not rest["pageInfo"]["hasNextPage"]

@@ -27,10 +27,20 @@ def s3_env():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    env = {"LMS_STORAGE_URL": f"s3://{BUCKET}", "LMS_S3_ENDPOINT_URL": endpoint, "LMS_S3_REGION": "us-east-1",
-           "LMS_S3_ACCESS_KEY_ID": "testing", "LMS_S3_SECRET_ACCESS_KEY": "testing"}
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+    env = {
+        "LMS_STORAGE_URL": f"s3://{BUCKET}",
+        "LMS_S3_ENDPOINT_URL": endpoint,
+        "LMS_S3_REGION": "us-east-1",
+        "LMS_S3_ACCESS_KEY_ID": "testing",
+        "LMS_S3_SECRET_ACCESS_KEY": "testing",
+    }
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=BUCKET)
     yield env
     server.stop()
 
@@ -50,8 +60,13 @@ def s3_services(s3_env):
 
 
 def storage(env: dict, **kwargs) -> S3Storage:
-    return S3Storage(BUCKET, endpoint_url=env["LMS_S3_ENDPOINT_URL"], access_key_id="testing",
-                     secret_access_key="testing", **kwargs)
+    return S3Storage(
+        BUCKET,
+        endpoint_url=env["LMS_S3_ENDPOINT_URL"],
+        access_key_id="testing",
+        secret_access_key="testing",
+        **kwargs,
+    )
 
 
 def test_s3_upload_process_and_stream(s3_services, s3_env, tmp_path_factory, media_files):
@@ -64,7 +79,9 @@ def test_s3_upload_process_and_stream(s3_services, s3_env, tmp_path_factory, med
         finished = watcher.wait(asset["processingJobId"], timeout=90)
     assert finished["status"] == "SUCCEEDED", finished
     keys = storage(s3_env).list(f"videos/{asset['id']}/")
-    assert any(k.endswith("/stream/master.m3u8") for k in keys) and any(k.endswith(".m4s") for k in keys)
+    assert any(k.endswith("/stream/master.m3u8") for k in keys) and any(
+        k.endswith(".m4s") for k in keys
+    )
 
     hls = api.data(STREAM, {"l": str(lesson_id)}, token)["generateStreamingUrl"]["url"]
     assert hls.startswith(api.base_url)  # playlists come through the API
@@ -78,7 +95,9 @@ def test_s3_upload_process_and_stream(s3_services, s3_env, tmp_path_factory, med
     assert part.status_code == 206 and len(part.content) == 100
     assert {s["codec_type"] for s in _probe(hls)} == {"video", "audio"}
 
-    dash = api.data(STREAM, {"l": str(lesson_id), "f": "dash"}, token)["generateStreamingUrl"]["url"]
+    dash = api.data(STREAM, {"l": str(lesson_id), "f": "dash"}, token)["generateStreamingUrl"][
+        "url"
+    ]
     assert "<MPD" in httpx.get(dash).text
     init = httpx.get(dash.rsplit("/", 1)[0] + "/init-0.m4s", follow_redirects=False)
     assert init.status_code == 302 and "X-Amz-Signature" in init.headers["location"]
@@ -86,8 +105,13 @@ def test_s3_upload_process_and_stream(s3_services, s3_env, tmp_path_factory, med
 
 
 def _probe(url: str) -> list[dict]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", url],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(out.stdout)["streams"]
 
 
@@ -110,8 +134,15 @@ def test_s3_presigned_put_stores_the_clients_bytes(s3_env):
     from lms.models import utcnow
 
     key = f"files/{uuid.uuid4()}/1/notes.pdf"
-    target = store.upload_target(key, content_type="application/pdf", size_bytes=9, max_bytes=100,
-                                 expires_at=utcnow() + timedelta(minutes=5))
+    target = store.upload_target(
+        key,
+        content_type="application/pdf",
+        size_bytes=9,
+        max_bytes=100,
+        expires_at=utcnow() + timedelta(minutes=5),
+    )
     assert target.method == "PUT" and "X-Amz-Signature" in target.url
-    put({"method": target.method, "uploadUrl": target.url, "headers": target.headers}, b"%PDF-1.4\n")
+    put(
+        {"method": target.method, "uploadUrl": target.url, "headers": target.headers}, b"%PDF-1.4\n"
+    )
     assert store.stat(key).size == 9 and store.read_bytes(key) == b"%PDF-1.4\n"

@@ -62,14 +62,18 @@ def test_anonymous_catalog_page_comes_from_the_cache_until_a_course_changes(
 
     newest = catalog["ids"][0]  # seeded newest first, so first on the page
     with session_scope() as session:  # behind the API's back: no catalog version bump
-        session.execute(update(Course).where(Course.id == uuid.UUID(newest)).values(title="Edited in SQL"))
+        session.execute(
+            update(Course).where(Course.id == uuid.UUID(newest)).values(title="Edited in SQL")
+        )
 
     outcome, body = ask(api, PAGE, variables)
     assert (outcome, titles(body)) == ("HIT", original)  # the database was not read
     outcome, body = ask(api, PAGE, variables, token=student[1])
     assert outcome == "BYPASS" and titles(body)[0] == "Edited in SQL"
 
-    renamed = api.data(UPDATE, {"id": newest, "input": {"title": "Renamed through the API"}}, educator[1])
+    renamed = api.data(
+        UPDATE, {"id": newest, "input": {"title": "Renamed through the API"}}, educator[1]
+    )
     assert renamed["updateCourse"]["title"] == "Renamed through the API"
     outcome, body = ask(api, PAGE, variables)
     assert outcome == "MISS" and titles(body)[0] == "Renamed through the API"
@@ -81,7 +85,9 @@ def test_course_by_id_is_invalidated_by_module_and_lesson_changes(api, catalog, 
     variables = {"id": course_id}
     assert ask(api, COURSE, variables)[0] == "MISS"
     outcome, body = ask(api, COURSE, variables)
-    assert outcome == "HIT" and [m["title"] for m in body["data"]["course"]["modules"]] == ["Module 1"]
+    assert outcome == "HIT" and [m["title"] for m in body["data"]["course"]["modules"]] == [
+        "Module 1"
+    ]
 
     add_module(api, educator[1], course_id, title="Bonus module")
     outcome, body = ask(api, COURSE, variables)
@@ -89,7 +95,9 @@ def test_course_by_id_is_invalidated_by_module_and_lesson_changes(api, catalog, 
     assert [m["title"] for m in body["data"]["course"]["modules"]] == ["Module 1", "Bonus module"]
 
     lesson = body["data"]["course"]["modules"][0]["lessons"][0]
-    api.data(UPDATE_LESSON, {"id": lesson["id"], "input": {"title": "Retitled lesson"}}, educator[1])
+    api.data(
+        UPDATE_LESSON, {"id": lesson["id"], "input": {"title": "Retitled lesson"}}, educator[1]
+    )
     outcome, body = ask(api, COURSE, variables)
     assert outcome == "MISS"
     assert body["data"]["course"]["modules"][0]["lessons"][0]["title"] == "Retitled lesson"

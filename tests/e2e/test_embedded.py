@@ -53,10 +53,16 @@ def test_lms_up_answers_health_and_graphql(embedded):
 def test_email_job_round_trip_on_sqlite_and_the_filesystem_broker(embedded):
     folder, _, env, _ = embedded
     var = folder / "var"
-    settings = load_settings(var_dir=var, database_url="", broker_url="", email_url="", storage_url="")
+    settings = load_settings(
+        var_dir=var, database_url="", broker_url="", email_url="", storage_url=""
+    )
     with JobWatcher(settings) as watcher:
         result = subprocess.run(
-            [sys.executable, "-c", ENQUEUE], cwd=folder, capture_output=True, text=True, timeout=60,
+            [sys.executable, "-c", ENQUEUE],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
         )
         assert result.returncode == 0, result.stderr
@@ -65,9 +71,14 @@ def test_email_job_round_trip_on_sqlite_and_the_filesystem_broker(embedded):
     assert watcher.statuses(job_id) == ["QUEUED", "RUNNING", "SUCCEEDED"]
     engine = create_engine(f"sqlite:///{var / 'lms.db'}")
     with engine.connect() as connection:
-        stored = connection.execute(
-            text("SELECT status FROM job_events WHERE job_id = :id ORDER BY id"), {"id": job_id.replace("-", "")}
-        ).scalars().all()
+        stored = (
+            connection.execute(
+                text("SELECT status FROM job_events WHERE job_id = :id ORDER BY id"),
+                {"id": job_id.replace("-", "")},
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert stored == ["QUEUED", "RUNNING", "SUCCEEDED"]
     [message] = [email.message_from_bytes(p.read_bytes()) for p in (var / "outbox").glob("*.eml")]

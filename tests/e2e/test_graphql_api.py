@@ -25,7 +25,13 @@ def still_serving(api) -> None:
 
 
 def nested_type_refs(levels: int) -> str:
-    return '{ __type(name: "Job") { fields { type ' + "{ ofType " * levels + "{ name }" + " }" * levels + " } } }"
+    return (
+        '{ __type(name: "Job") { fields { type '
+        + "{ ofType " * levels
+        + "{ name }"
+        + " }" * levels
+        + " } } }"
+    )
 
 
 def test_typename_and_version(api):
@@ -43,9 +49,10 @@ def test_graphiql_introspection_depth_is_allowed_but_deeper_nesting_is_refused(a
 
 
 def test_fragments_cannot_hide_depth(api):
-    chain = "".join(
-        f"fragment T{i} on __Type {{ ofType {{ ...T{i + 1} }} }} " for i in range(25)
-    ) + "fragment T25 on __Type { name }"
+    chain = (
+        "".join(f"fragment T{i} on __Type {{ ofType {{ ...T{i + 1} }} }} " for i in range(25))
+        + "fragment T25 on __Type { name }"
+    )
     query = '{ __type(name: "Job") { ...T0 } } ' + chain
     assert "QUERY_TOO_DEEP" in api.error_codes(query)
 
@@ -60,16 +67,27 @@ def test_thousands_of_aliases_are_refused(api):
 def test_oversized_and_malformed_bodies_get_clear_errors(api):
     huge = json.dumps({"query": "{ __typename }", "pad": "x" * (get_settings().max_body_bytes + 1)})
     # its own connection: the server answers before reading the body, then closes it
-    response = httpx.post(f"{api.base_url}/graphql", content=huge, headers={"Content-Type": "application/json"}, timeout=30)
+    response = httpx.post(
+        f"{api.base_url}/graphql",
+        content=huge,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
 
     for body in ('{"query": "{ __typename }"', "[1, 2", "\xff\xfe", ""):
-        response = api.http.post("/graphql", content=body.encode("latin-1"), headers={"Content-Type": "application/json"})
+        response = api.http.post(
+            "/graphql", content=body.encode("latin-1"), headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 400
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
-    response = api.http.post("/graphql", content="query={__typename}", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = api.http.post(
+        "/graphql",
+        content="query={__typename}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 415
 
     body = api.execute("{ __typename ")
@@ -96,11 +114,19 @@ def test_job_details_need_an_admin(api):
     admin, admin_token = create_user(Role.ADMIN)
     details = api.data(JOB_DETAILS, variables, admin_token)["jobDetails"]
     assert details["id"] == str(job.id)
-    assert (details["kind"], details["queueName"], details["status"]) == ("system.noop", "default", "QUEUED")
+    assert (details["kind"], details["queueName"], details["status"]) == (
+        "system.noop",
+        "default",
+        "QUEUED",
+    )
     assert [event["status"] for event in details["events"]] == ["QUEUED"]
 
-    assert api.error_codes(JOB_DETAILS, {"q": "email", "id": str(job.id)}, admin_token) == ["JOB_NOT_FOUND"]
-    assert api.error_codes(JOB_DETAILS, {"q": "default", "id": "not-a-uuid"}, admin_token) == ["JOB_NOT_FOUND"]
+    assert api.error_codes(JOB_DETAILS, {"q": "email", "id": str(job.id)}, admin_token) == [
+        "JOB_NOT_FOUND"
+    ]
+    assert api.error_codes(JOB_DETAILS, {"q": "default", "id": "not-a-uuid"}, admin_token) == [
+        "JOB_NOT_FOUND"
+    ]
     assert api.error_codes(RETRY, {"id": str(job.id)}, admin_token) == ["JOB_NOT_RETRYABLE"]
 
 
@@ -111,7 +137,9 @@ def test_bad_tokens_are_refused_with_a_code(api):
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
     claims = jwt.decode(token, options={"verify_signature": False})
     unsigned = jwt.encode({**claims, "role": "ADMIN"}, key=None, algorithm="none")
-    expired = jwt.encode({**claims, "exp": claims["iat"] - 10}, get_settings().secret_key, algorithm="HS256")
+    expired = jwt.encode(
+        {**claims, "exp": claims["iat"] - 10}, get_settings().secret_key, algorithm="HS256"
+    )
     for bad in (tampered, unsigned, "garbage", expired):
         codes = api.error_codes(JOB_DETAILS, variables, bad)
         assert codes and codes[0] in ("UNAUTHENTICATED", "TOKEN_EXPIRED"), (bad, codes)

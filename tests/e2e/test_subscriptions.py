@@ -6,7 +6,12 @@ import asyncio
 
 import pytest
 from gql import Client, gql
-from gql.transport.exceptions import TransportClosed, TransportConnectionFailed, TransportQueryError, TransportServerError
+from gql.transport.exceptions import (
+    TransportClosed,
+    TransportConnectionFailed,
+    TransportQueryError,
+    TransportServerError,
+)
 from gql.transport.websockets import WebsocketsTransport
 
 from lms.db import session_scope
@@ -14,7 +19,9 @@ from lms.jobs.service import enqueue
 from lms.users.models import Role
 from tests.support import create_user, start_worker
 
-JOB_EVENTS = gql("subscription($q: String) { jobEvents(queueName: $q) { jobId status queueName kind attempt } }")
+JOB_EVENTS = gql(
+    "subscription($q: String) { jobEvents(queueName: $q) { jobId status queueName kind attempt } }"
+)
 
 
 def transport(api, token: str | None) -> WebsocketsTransport:

@@ -25,30 +25,61 @@ class Outline:
     lessons: list[str]  # lesson ids in course order
 
 
-def make_course(owner_id, *, lessons=(("Welcome", "TEXT", False),), status=CourseStatus.PUBLISHED, price=0,
-                limit=None, prerequisites=(), title=None, co_instructors=()) -> Outline:
+def make_course(
+    owner_id,
+    *,
+    lessons=(("Welcome", "TEXT", False),),
+    status=CourseStatus.PUBLISHED,
+    price=0,
+    limit=None,
+    prerequisites=(),
+    title=None,
+    co_instructors=(),
+) -> Outline:
     """A course with one module per two lessons; `lessons` are (title, type, requires_previous)."""
     title = title or f"Course {uuid.uuid4().hex[:6]}"
     with session_scope() as session:
-        course = Course(slug=f"c-{uuid.uuid4().hex[:12]}", title=title, owner_id=owner_id, status=status,
-                        price_amount=price, enrollment_limit=limit)
+        course = Course(
+            slug=f"c-{uuid.uuid4().hex[:12]}",
+            title=title,
+            owner_id=owner_id,
+            status=status,
+            price_amount=price,
+            enrollment_limit=limit,
+        )
         session.add(course)
         session.flush()
-        session.add(CourseInstructor(course_id=course.id, user_id=owner_id, role=InstructorRole.OWNER))
+        session.add(
+            CourseInstructor(course_id=course.id, user_id=owner_id, role=InstructorRole.OWNER)
+        )
         for user_id in co_instructors:
-            session.add(CourseInstructor(course_id=course.id, user_id=user_id, role=InstructorRole.CO_INSTRUCTOR))
+            session.add(
+                CourseInstructor(
+                    course_id=course.id, user_id=user_id, role=InstructorRole.CO_INSTRUCTOR
+                )
+            )
         for prerequisite in prerequisites:
-            session.add(CoursePrerequisite(course_id=course.id, prerequisite_id=uuid.UUID(prerequisite)))
+            session.add(
+                CoursePrerequisite(course_id=course.id, prerequisite_id=uuid.UUID(prerequisite))
+            )
         ids = []
         module = None
         for index, (lesson_title, kind, sequential) in enumerate(lessons):
             if index % 2 == 0:
-                module = CourseModule(course_id=course.id, title=f"Part {index // 2 + 1}", position=index // 2)
+                module = CourseModule(
+                    course_id=course.id, title=f"Part {index // 2 + 1}", position=index // 2
+                )
                 session.add(module)
                 session.flush()
-            lesson = Lesson(module_id=module.id, course_id=course.id, title=lesson_title, type=LessonType(kind),
-                            requires_previous=sequential, position=index % 2,
-                            duration_seconds=600 if kind == "VIDEO" else 0)
+            lesson = Lesson(
+                module_id=module.id,
+                course_id=course.id,
+                title=lesson_title,
+                type=LessonType(kind),
+                requires_previous=sequential,
+                position=index % 2,
+                duration_seconds=600 if kind == "VIDEO" else 0,
+            )
             session.add(lesson)
             session.flush()
             ids.append(str(lesson.id))
@@ -59,10 +90,14 @@ ENROLLMENT_FIELDS = """
   id studentId studentName courseId courseTitle status progressPercent completedLessons totalLessons
   timeSpentSeconds enrolledAt completedAt droppedAt
 """
-ENROLL = f"mutation($c: ID!) {{ enrollInCourse(input: {{courseId: $c}}) {{ {ENROLLMENT_FIELDS} }} }}"
+ENROLL = (
+    f"mutation($c: ID!) {{ enrollInCourse(input: {{courseId: $c}}) {{ {ENROLLMENT_FIELDS} }} }}"
+)
 WITHDRAW = f"mutation($e: ID!) {{ withdrawEnrollment(input: {{enrollmentId: $e}}) {{ {ENROLLMENT_FIELDS} }} }}"
-PROGRESS_FIELDS = "enrollment { id status progressPercent completedLessons totalLessons timeSpentSeconds } " \
-                  "lessonProgress { lessonId percentWatched positionSeconds timeSpentSeconds completed completedAt }"
+PROGRESS_FIELDS = (
+    "enrollment { id status progressPercent completedLessons totalLessons timeSpentSeconds } "
+    "lessonProgress { lessonId percentWatched positionSeconds timeSpentSeconds completed completedAt }"
+)
 UPDATE = f"""mutation($input: UpdateLessonProgressInput!) {{ updateLessonProgress(input: $input) {{ {PROGRESS_FIELDS} }} }}"""
 COMPLETE = f"mutation($e: ID!, $l: ID!) {{ completeLesson(enrollmentId: $e, lessonId: $l) {{ {PROGRESS_FIELDS} }} }}"
 RESET = f"mutation($e: ID!, $l: ID!) {{ resetLessonProgress(enrollmentId: $e, lessonId: $l) {{ {PROGRESS_FIELDS} }} }}"

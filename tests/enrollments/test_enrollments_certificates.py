@@ -24,20 +24,39 @@ from pypdf.generic import ContentStream
 from lms.config import get_settings
 from lms.db import session_scope
 from lms.users.models import Role, User
-from tests.enrollments.support import CERTIFICATE_FIELDS, VERIFY, complete, enroll, make_course, report
+from tests.enrollments.support import (
+    CERTIFICATE_FIELDS,
+    VERIFY,
+    complete,
+    enroll,
+    make_course,
+    report,
+)
 from tests.support import JobWatcher, create_user, start_worker
 
 MY_CERTIFICATES = f"{{ myCertificates {{ {CERTIFICATE_FIELDS} }} }}"
-ENROLLMENT_CERTIFICATE = f"query($e: ID!) {{ enrollment(id: $e) {{ status certificate {{ {CERTIFICATE_FIELDS} }} }} }}"
-REGENERATE = f"mutation($e: ID!) {{ regenerateCertificate(enrollmentId: $e) {{ {CERTIFICATE_FIELDS} }} }}"
-REVOKE = "mutation($c: String!) { revokeCertificate(certificateId: $c, reason: \"issued in error\") { status } }"
+ENROLLMENT_CERTIFICATE = (
+    f"query($e: ID!) {{ enrollment(id: $e) {{ status certificate {{ {CERTIFICATE_FIELDS} }} }} }}"
+)
+REGENERATE = (
+    f"mutation($e: ID!) {{ regenerateCertificate(enrollmentId: $e) {{ {CERTIFICATE_FIELDS} }} }}"
+)
+REVOKE = 'mutation($c: String!) { revokeCertificate(certificateId: $c, reason: "issued in error") { status } }'
 
-PROGRESS = gql("subscription($e: ID!) { enrollmentProgressUpdated(enrollmentId: $e) "
-               "{ enrollmentId status progressPercent completedLessons totalLessons } }")
-LESSONS = gql("subscription($e: ID!) { lessonProgressUpdated(enrollmentId: $e) { lessonId completed } }")
-CERTIFICATE = gql(f"subscription($e: ID!) {{ certificateGenerated(enrollmentId: $e) {{ {CERTIFICATE_FIELDS} }} }}")
-COMPLETED = gql("subscription($e: ID!) { courseCompleted(enrollmentId: $e) "
-                "{ enrollmentId courseTitle completedAt certificate { id version status } } }")
+PROGRESS = gql(
+    "subscription($e: ID!) { enrollmentProgressUpdated(enrollmentId: $e) "
+    "{ enrollmentId status progressPercent completedLessons totalLessons } }"
+)
+LESSONS = gql(
+    "subscription($e: ID!) { lessonProgressUpdated(enrollmentId: $e) { lessonId completed } }"
+)
+CERTIFICATE = gql(
+    f"subscription($e: ID!) {{ certificateGenerated(enrollmentId: $e) {{ {CERTIFICATE_FIELDS} }} }}"
+)
+COMPLETED = gql(
+    "subscription($e: ID!) { courseCompleted(enrollmentId: $e) "
+    "{ enrollmentId courseTitle completedAt certificate { id version status } } }"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +67,11 @@ def worker():
 
 
 def transport(api, token: str) -> WebsocketsTransport:
-    return WebsocketsTransport(url=api.ws_url, init_payload={"Authorization": f"Bearer {token}"},
-                               subprotocols=["graphql-transport-ws"])
+    return WebsocketsTransport(
+        url=api.ws_url,
+        init_payload={"Authorization": f"Bearer {token}"},
+        subprotocols=["graphql-transport-ws"],
+    )
 
 
 def student_named(name: str) -> tuple[User, str]:
@@ -95,16 +117,24 @@ def qr_url(pdf: bytes, tmp_path: Path) -> str:
     left, bottom = min(x for x, *_ in squares), min(y for _, y, *_ in squares)
     right, top = max(x + w for x, _, w, _ in squares), max(y + h for _, y, _, h in squares)
     scale, margin = 6, 60
-    image = Image.new("L", (int((right - left) * scale) + 2 * margin, int((top - bottom) * scale) + 2 * margin), 255)
+    image = Image.new(
+        "L",
+        (int((right - left) * scale) + 2 * margin, int((top - bottom) * scale) + 2 * margin),
+        255,
+    )
     draw = ImageDraw.Draw(image)
     for x, y, w, h in squares:
         x0, y0 = margin + (x - left) * scale, margin + (top - y - h) * scale
-        draw.rectangle([round(x0), round(y0), round(x0 + w * scale) - 1, round(y0 + h * scale) - 1], fill=0)
+        draw.rectangle(
+            [round(x0), round(y0), round(x0 + w * scale) - 1, round(y0 + h * scale) - 1], fill=0
+        )
     target = tmp_path / "qr.png"
     image.save(target)
     zbarimg = shutil.which("zbarimg")
     assert zbarimg, "scripts/bootstrap installs Debian's zbar-tools"
-    out = subprocess.run([zbarimg, "--raw", "-q", str(target)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [zbarimg, "--raw", "-q", str(target)], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 
@@ -129,15 +159,21 @@ async def test_student_goes_from_enrolment_to_a_verifiable_certificate(api, work
     rename(owner, "Ada Lovelace")
     rename(co, "Charles Babbage")
     student, token = student_named("Grace Hopper")
-    course = make_course(owner.id, title="Compilers from Scratch", co_instructors=[co.id],
-                         lessons=[("Film", "VIDEO", False), ("Notes", "TEXT", True), ("Quiz", "QUIZ", True)])
+    course = make_course(
+        owner.id,
+        title="Compilers from Scratch",
+        co_instructors=[co.id],
+        lessons=[("Film", "VIDEO", False), ("Notes", "TEXT", True), ("Quiz", "QUIZ", True)],
+    )
     enrollment = await asyncio.to_thread(enroll, api, token, course.id)
     e = enrollment["id"]
     film, notes, quiz = course.lessons
     variables = {"e": e}
 
-    async with Client(transport=transport(api, token)) as student_ws, \
-            Client(transport=transport(api, owner_token)) as teacher_ws:
+    async with (
+        Client(transport=transport(api, token)) as student_ws,
+        Client(transport=transport(api, owner_token)) as teacher_ws,
+    ):
         completed = student_ws.subscribe(COMPLETED, variable_values=variables)
         generated = student_ws.subscribe(CERTIFICATE, variable_values=variables)
         teacher_completed = teacher_ws.subscribe(COMPLETED, variable_values=variables)
@@ -145,18 +181,34 @@ async def test_student_goes_from_enrolment_to_a_verifiable_certificate(api, work
         progress = student_ws.subscribe(PROGRESS, variable_values=variables)
         teacher_progress = teacher_ws.subscribe(PROGRESS, variable_values=variables)
         # A subscription starts when first awaited, and the server registers it asynchronously.
-        waiting = [asyncio.ensure_future(s.__anext__()) for s in (completed, generated, teacher_completed)]
-        probes = [asyncio.ensure_future(s.__anext__()) for s in (progress, lessons, teacher_progress)]
+        waiting = [
+            asyncio.ensure_future(s.__anext__()) for s in (completed, generated, teacher_completed)
+        ]
+        probes = [
+            asyncio.ensure_future(s.__anext__()) for s in (progress, lessons, teacher_progress)
+        ]
         spent = 0
         while not all(probe.done() for probe in probes):  # report (new) progress until all hear it
             spent += 1
-            await asyncio.to_thread(report, api, token, e, film, percentWatched=10, timeSpentSeconds=spent)
+            await asyncio.to_thread(
+                report, api, token, e, film, percentWatched=10, timeSpentSeconds=spent
+            )
             await asyncio.wait(probes, timeout=0.5, return_when=asyncio.ALL_COMPLETED)
         assert probes[0].result()["enrollmentProgressUpdated"]["enrollmentId"] == e
-        assert probes[2].result()["enrollmentProgressUpdated"]["enrollmentId"] == e  # the instructor too
+        assert (
+            probes[2].result()["enrollmentProgressUpdated"]["enrollmentId"] == e
+        )  # the instructor too
 
-        await asyncio.to_thread(report, api, token, e, film, percentWatched=95, positionSeconds=570,
-                                timeSpentSeconds=600)
+        await asyncio.to_thread(
+            report,
+            api,
+            token,
+            e,
+            film,
+            percentWatched=95,
+            positionSeconds=570,
+            timeSpentSeconds=600,
+        )
         lesson_event = probes[1].result()["lessonProgressUpdated"]
         while not lesson_event["completed"]:
             lesson_event = await next_event(lessons, "lessonProgressUpdated")
@@ -169,16 +221,30 @@ async def test_student_goes_from_enrolment_to_a_verifiable_certificate(api, work
         seen = None
         while seen is None or seen["progressPercent"] < 100:
             seen = await next_event(progress, "enrollmentProgressUpdated")
-        assert (seen["status"], seen["completedLessons"], seen["totalLessons"]) == ("COMPLETED", 3, 3)
+        assert (seen["status"], seen["completedLessons"], seen["totalLessons"]) == (
+            "COMPLETED",
+            3,
+            3,
+        )
 
         async with asyncio.timeout(60):
             done, certificate, teacher_done = await asyncio.gather(*waiting)
     course_completed = done["courseCompleted"]
     certificate = certificate["certificateGenerated"]
-    assert course_completed["enrollmentId"] == e and course_completed["courseTitle"] == "Compilers from Scratch"
-    assert course_completed["certificate"] == {"id": certificate["id"], "version": 1, "status": "ISSUED"}
+    assert (
+        course_completed["enrollmentId"] == e
+        and course_completed["courseTitle"] == "Compilers from Scratch"
+    )
+    assert course_completed["certificate"] == {
+        "id": certificate["id"],
+        "version": 1,
+        "status": "ISSUED",
+    }
     assert teacher_done["courseCompleted"]["certificate"]["id"] == certificate["id"]
-    assert (certificate["studentName"], certificate["courseTitle"]) == ("Grace Hopper", "Compilers from Scratch")
+    assert (certificate["studentName"], certificate["courseTitle"]) == (
+        "Grace Hopper",
+        "Compilers from Scratch",
+    )
     assert certificate["instructorNames"] == ["Ada Lovelace", "Charles Babbage"]
 
     # The student's list has it too, with a link to the stored PDF.
@@ -193,10 +259,14 @@ async def test_student_goes_from_enrolment_to_a_verifiable_certificate(api, work
     # The QR code on the page leads to the public verification of this very certificate.
     url = qr_url(pdf, tmp_path)
     assert url == certificate["verificationUrl"]
-    verified = (await asyncio.to_thread(api.data, VERIFY, {"id": url.rstrip("/").rsplit("/", 1)[-1]}))
+    verified = await asyncio.to_thread(api.data, VERIFY, {"id": url.rstrip("/").rsplit("/", 1)[-1]})
     verified = verified["verifyCertificate"]
-    assert (verified["result"], verified["valid"], verified["holderName"], verified["courseTitle"]) == (
-        "VALID", True, "Grace Hopper", "Compilers from Scratch")
+    assert (
+        verified["result"],
+        verified["valid"],
+        verified["holderName"],
+        verified["courseTitle"],
+    ) == ("VALID", True, "Grace Hopper", "Compilers from Scratch")
     assert verified["completedAt"] == course_completed["completedAt"]
 
     # And the student got an email with both links.
@@ -205,10 +275,15 @@ async def test_student_goes_from_enrolment_to_a_verifiable_certificate(api, work
     messages = await asyncio.to_thread(emails_to, address)
     assert len(messages) == 1
     body = messages[0].get_body(("plain",)).get_content()
-    assert "Compilers from Scratch" in messages[0]["Subject"] and certificate["verificationUrl"] in body
+    assert (
+        "Compilers from Scratch" in messages[0]["Subject"]
+        and certificate["verificationUrl"] in body
+    )
 
 
-async def test_regenerating_keeps_the_id_with_a_new_version_and_admins_revoke(api, worker, tmp_path):
+async def test_regenerating_keeps_the_id_with_a_new_version_and_admins_revoke(
+    api, worker, tmp_path
+):
     owner, _ = create_user(Role.EDUCATOR)
     student, token = student_named("Jo March")
     _, admin_token = create_user(Role.ADMIN)
@@ -218,21 +293,40 @@ async def test_regenerating_keeps_the_id_with_a_new_version_and_admins_revoke(ap
         complete(api, token, e, course.lessons[0])
         first = api.data(ENROLLMENT_CERTIFICATE, {"e": e}, token)["enrollment"]["certificate"]
         assert first["status"] in ("PENDING", "ISSUED")
-        assert (await asyncio.to_thread(watcher.wait, first["generationJobId"]))["status"] == "SUCCEEDED"
+        assert (await asyncio.to_thread(watcher.wait, first["generationJobId"]))[
+            "status"
+        ] == "SUCCEEDED"
         rename(student, "Josephine March")
         again = api.data(REGENERATE, {"e": e}, token)["regenerateCertificate"]
         assert again["id"] == first["id"]
-        assert (await asyncio.to_thread(watcher.wait, again["generationJobId"]))["status"] == "SUCCEEDED"
+        assert (await asyncio.to_thread(watcher.wait, again["generationJobId"]))[
+            "status"
+        ] == "SUCCEEDED"
     second = api.data(ENROLLMENT_CERTIFICATE, {"e": e}, token)["enrollment"]["certificate"]
-    assert (second["id"], second["version"], second["studentName"]) == (first["id"], 2, "Josephine March")
+    assert (second["id"], second["version"], second["studentName"]) == (
+        first["id"],
+        2,
+        "Josephine March",
+    )
     assert "Josephine March" in pdf_text(download(api, second["downloadUrl"]))
     verified = api.data(VERIFY, {"id": first["id"]})["verifyCertificate"]
-    assert (verified["holderName"], verified["version"], verified["result"]) == ("Josephine March", 2, "VALID")
+    assert (verified["holderName"], verified["version"], verified["result"]) == (
+        "Josephine March",
+        2,
+        "VALID",
+    )
 
     assert api.error_codes(REVOKE, {"c": first["id"]}, token) == ["FORBIDDEN"]
-    assert api.data(REVOKE, {"c": first["id"]}, admin_token)["revokeCertificate"]["status"] == "REVOKED"
+    assert (
+        api.data(REVOKE, {"c": first["id"]}, admin_token)["revokeCertificate"]["status"]
+        == "REVOKED"
+    )
     verified = api.data(VERIFY, {"id": first["id"]})["verifyCertificate"]
-    assert (verified["result"], verified["valid"], verified["status"]) == ("REVOKED", False, "REVOKED")
+    assert (verified["result"], verified["valid"], verified["status"]) == (
+        "REVOKED",
+        False,
+        "REVOKED",
+    )
     assert api.error_codes(REGENERATE, {"e": e}, token) == ["CERTIFICATE_REVOKED"]
 
 
@@ -244,7 +338,9 @@ async def test_non_latin_and_right_to_left_names_print_on_the_certificate(api, w
     e = enroll(api, token, course.id)["id"]
     with JobWatcher() as watcher:
         complete(api, token, e, course.lessons[0])
-        job = api.data(ENROLLMENT_CERTIFICATE, {"e": e}, token)["enrollment"]["certificate"]["generationJobId"]
+        job = api.data(ENROLLMENT_CERTIFICATE, {"e": e}, token)["enrollment"]["certificate"][
+            "generationJobId"
+        ]
         assert (await asyncio.to_thread(watcher.wait, job))["status"] == "SUCCEEDED"
     certificate = api.data(ENROLLMENT_CERTIFICATE, {"e": e}, token)["enrollment"]["certificate"]
     raw = pdf_text(download(api, certificate["downloadUrl"]))
@@ -252,7 +348,9 @@ async def test_non_latin_and_right_to_left_names_print_on_the_certificate(api, w
         joined = {unicodedata.name(ch).split()[-2] for ch in raw if 0xFE70 <= ord(ch) <= 0xFEFF}
         assert {"INITIAL", "MEDIAL", "FINAL"} <= joined
     text = unicodedata.normalize("NFKC", raw)
-    assert "?" not in text.replace(certificate["verificationUrl"], "")  # no stand-ins for missing glyphs
+    assert "?" not in text.replace(
+        certificate["verificationUrl"], ""
+    )  # no stand-ins for missing glyphs
     # A right-to-left name is laid out right to left: read left to right, its words come last
     # first. pypdf gives each word back in reading order, and NFKC folds Arabic letters' joined
     # forms back to the letters, so an unshaped or unreordered name would not match.

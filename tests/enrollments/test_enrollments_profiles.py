@@ -11,7 +11,9 @@ from tests.enrollments.support import enroll, make_course
 from tests.support import create_user
 
 USER = "query($id: ID!) { user(id: $id) { id name profileVisibility } }"
-HIDE = 'mutation { updateProfile(input: {profileVisibility: ENROLLED_ONLY}) { id profileVisibility } }'
+HIDE = (
+    "mutation { updateProfile(input: {profileVisibility: ENROLLED_ONLY}) { id profileVisibility } }"
+)
 
 
 def test_enrolled_only_profiles_open_to_classmates_and_instructors(api):

@@ -33,7 +33,9 @@ def test_smtp_delivery_and_error_classification(smtp_server, closed_port):
             assert watcher.statuses(job.id) == ["QUEUED", "RUNNING", "SUCCEEDED"]
             [received] = handler.deliveries
             assert received.rcpt_tos == ["ada@example.test"]
-            assert email.message_from_bytes(received.data)["Message-ID"] == f"<{job.id}@lyceum.local>"
+            assert (
+                email.message_from_bytes(received.data)["Message-ID"] == f"<{job.id}@lyceum.local>"
+            )
 
             refused, job = send(watcher, "gone@example.test")
             assert (refused["status"], refused["errorCode"]) == ("FAILED", "SMTP_REJECTED")
@@ -57,7 +59,9 @@ def test_smtp_server_down_is_retried_then_fails_with_a_code(closed_port):
 def test_sendgrid_delivery_through_its_library(sendgrid_server):
     capture = sendgrid_server()
     failing = sendgrid_server(status=503)
-    worker = start_worker("email", {"LMS_EMAIL_URL": f"sendgrid+http://SG.test-key@{capture.address}"})
+    worker = start_worker(
+        "email", {"LMS_EMAIL_URL": f"sendgrid+http://SG.test-key@{capture.address}"}
+    )
     try:
         with JobWatcher() as watcher:
             delivered, job = send(watcher, "ada@example.test")
@@ -71,7 +75,9 @@ def test_sendgrid_delivery_through_its_library(sendgrid_server):
     finally:
         worker.stop()
 
-    worker = start_worker("email", {"LMS_EMAIL_URL": f"sendgrid+http://SG.test-key@{failing.address}"})
+    worker = start_worker(
+        "email", {"LMS_EMAIL_URL": f"sendgrid+http://SG.test-key@{failing.address}"}
+    )
     try:
         with JobWatcher() as watcher:
             failed, job = send(watcher, "ada@example.test", max_attempts=2)

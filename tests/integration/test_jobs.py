@@ -25,7 +25,9 @@ def queue_depth(name: str) -> int:
 
 def stored_statuses(job_id) -> list[str]:
     with session_scope() as session:
-        rows = session.scalars(select(JobEvent.status).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
+        rows = session.scalars(
+            select(JobEvent.status).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+        )
         return [status.value for status in rows]
 
 
@@ -65,7 +67,9 @@ def test_committed_job_is_published_once_with_its_stamp():
 def test_email_job_round_trip_through_a_worker(worker):
     with JobWatcher() as watcher:
         with session_scope() as session:
-            job = request_email(session, template="test", to="ada@example.test", context={"name": "Ada"})
+            job = request_email(
+                session, template="test", to="ada@example.test", context={"name": "Ada"}
+            )
         finished = watcher.wait(job.id)
     assert finished["status"] == "SUCCEEDED"
     assert watcher.statuses(job.id) == ["QUEUED", "RUNNING", "SUCCEEDED"]
@@ -80,7 +84,9 @@ def test_email_job_round_trip_through_a_worker(worker):
 
 def test_lost_publish_is_recovered_by_the_relay(worker):
     # The broker is unreachable at commit time: the commit stands, the publish is lost.
-    dead_broker = get_settings().model_copy(update={"broker_url": "amqp://guest:guest@127.0.0.1:1//"})
+    dead_broker = get_settings().model_copy(
+        update={"broker_url": "amqp://guest:guest@127.0.0.1:1//"}
+    )
     with JobWatcher() as watcher:
         with session_scope() as session:
             job_id = enqueue(session, "system.noop", settings=dead_broker).id

@@ -34,10 +34,20 @@ def test_outbox_writes_a_parseable_eml(tmp_path, message):
 
 def test_same_message_id_twice_gives_one_file(tmp_path):
     backend = mail_backend(f"outbox://{tmp_path}")
-    first = render_email("test", {"note": "first"}, to="a@example.com", sender=SENDER,
-                         message_id="<job-7@lyceum.test>")
-    second = render_email("test", {"note": "second"}, to="a@example.com", sender=SENDER,
-                          message_id="<job-7@lyceum.test>")
+    first = render_email(
+        "test",
+        {"note": "first"},
+        to="a@example.com",
+        sender=SENDER,
+        message_id="<job-7@lyceum.test>",
+    )
+    second = render_email(
+        "test",
+        {"note": "second"},
+        to="a@example.com",
+        sender=SENDER,
+        message_id="<job-7@lyceum.test>",
+    )
 
     path1 = backend.send(first)
     path2 = backend.send(second)
@@ -53,8 +63,7 @@ def test_same_message_id_twice_gives_one_file(tmp_path):
 def test_different_messages_give_different_files(tmp_path):
     backend = mail_backend(f"outbox://{tmp_path}")
     paths = {
-        backend.send(render_email("test", {}, to="a@example.com", sender=SENDER))
-        for _ in range(3)
+        backend.send(render_email("test", {}, to="a@example.com", sender=SENDER)) for _ in range(3)
     }
     assert len(paths) == 3
     assert len(eml_files(tmp_path)) == 3

@@ -40,8 +40,13 @@ def test_sendgrid_posts_v3_mail_send(sendgrid_server, message):
 def test_sendgrid_reply_to(sendgrid_server):
     from lms.mail import render_email
 
-    msg = render_email("test", {}, to="Ann Lee <ann@example.com>", sender="no-reply@lyceum.test",
-                       reply_to="Help <help@lyceum.test>")
+    msg = render_email(
+        "test",
+        {},
+        to="Ann Lee <ann@example.com>",
+        sender="no-reply@lyceum.test",
+        reply_to="Help <help@lyceum.test>",
+    )
     capture = sendgrid_server()
     backend_for(capture).send(msg)
     body = capture.requests[0].json

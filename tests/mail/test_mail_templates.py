@@ -115,16 +115,21 @@ def test_html_escapes_context_values_and_text_does_not():
 
 def test_link_query_strings_survive_in_both_parts():
     url = "https://lyceum.test/verify-email?token=a1b2&next=/courses"
-    msg = render_email("verify_email", {"name": "Ann", "verify_url": url}, to="a@example.com",
-                       sender=SENDER)
+    msg = render_email(
+        "verify_email", {"name": "Ann", "verify_url": url}, to="a@example.com", sender=SENDER
+    )
     text, html = parts(msg)
     assert url in text
     assert 'href="https://lyceum.test/verify-email?token=a1b2&amp;next=/courses"' in html
 
 
 def test_non_ascii_values_are_encoded_and_come_back_intact():
-    msg = render_email("welcome", {"name": "Zoë Ångström", "login_url": "https://x.test/"},
-                       to="Zoë <zoe@example.com>", sender=SENDER)
+    msg = render_email(
+        "welcome",
+        {"name": "Zoë Ångström", "login_url": "https://x.test/"},
+        to="Zoë <zoe@example.com>",
+        sender=SENDER,
+    )
     raw = msg.as_bytes()
     raw.decode("ascii")  # safe for any SMTP server: headers encoded, bodies quoted-printable
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
@@ -134,8 +139,9 @@ def test_non_ascii_values_are_encoded_and_come_back_intact():
 
 
 def test_given_message_id_is_kept():
-    msg = render_email("test", {}, to="a@example.com", sender=SENDER,
-                       message_id="<job-42@lyceum.test>")
+    msg = render_email(
+        "test", {}, to="a@example.com", sender=SENDER, message_id="<job-42@lyceum.test>"
+    )
     assert msg["Message-ID"] == "<job-42@lyceum.test>"
 
 

@@ -12,12 +12,14 @@ import pytest
 def _ffmpeg(*args: str) -> None:
     subprocess.run(
         ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-        check=True, timeout=120,
+        check=True,
+        timeout=120,
     )
 
 
-def _av_clip(path: Path, *, size: str, seconds: float, audio: bool = True,
-             faststart: bool = False) -> Path:
+def _av_clip(
+    path: Path, *, size: str, seconds: float, audio: bool = True, faststart: bool = False
+) -> Path:
     args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}"]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
@@ -57,10 +59,20 @@ def clip_small_silent(media_dir: Path) -> Path:
 def clip_black_start(media_dir: Path) -> Path:
     """2 s of black, then 2 s of test pattern: a naive first-frame poster is black."""
     path = media_dir / "black_start.mp4"
-    _ffmpeg("-f", "lavfi", "-i",
-            "color=black:size=320x180:rate=25:duration=2[b];"
-            "testsrc2=size=320x180:rate=25:duration=2[t];[b][t]concat=n=2:v=1:a=0",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=black:size=320x180:rate=25:duration=2[b];"
+        "testsrc2=size=320x180:rate=25:duration=2[t];[b][t]concat=n=2:v=1:a=0",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path
 
 

@@ -12,20 +12,26 @@ from media import MediaError, is_black, poster_frame, resize_image, thumbnails
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
     """A few hundred bytes claiming a huge image: what a decompression bomb looks like."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
     return path
 
 
 @pytest.fixture(scope="module")
 def poster(clip_360: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return poster_frame(clip_360, tmp_path_factory.mktemp("poster") / "poster.jpg",
-                        skip_seconds=1)
+    return poster_frame(clip_360, tmp_path_factory.mktemp("poster") / "poster.jpg", skip_seconds=1)
 
 
 def test_poster_is_a_full_size_frame_that_is_not_black(poster: Path) -> None:
@@ -59,8 +65,7 @@ def test_thumbnails_in_webp_and_jpeg_never_upscaled(poster: Path, tmp_path: Path
     for path in paths:
         with Image.open(path) as img:  # by content, not by name
             found[(img.format, img.width)] = img.height
-    assert found == {("WEBP", 640): 360, ("JPEG", 640): 360,
-                     ("WEBP", 320): 180, ("JPEG", 320): 180}
+    assert found == {("WEBP", 640): 360, ("JPEG", 640): 360, ("WEBP", 320): 180, ("JPEG", 320): 180}
 
 
 def test_cover_image_is_judged_by_content_not_name(tmp_path: Path) -> None:
@@ -68,7 +73,11 @@ def test_cover_image_is_judged_by_content_not_name(tmp_path: Path) -> None:
     Image.new("RGBA", (800, 400), (200, 30, 30, 128)).save(src, "PNG")
     paths = resize_image(src, tmp_path / "out", (400, 200))
     assert sorted(p.name for p in paths) == [
-        "cover-200.jpg", "cover-200.webp", "cover-400.jpg", "cover-400.webp"]
+        "cover-200.jpg",
+        "cover-200.webp",
+        "cover-400.jpg",
+        "cover-400.webp",
+    ]
     with Image.open(tmp_path / "out" / "cover-200.jpg") as img:
         assert img.format == "JPEG" and img.size == (200, 100)
 

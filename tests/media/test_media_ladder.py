@@ -7,8 +7,20 @@ from media import DEFAULT_LADDER, RungSpec, plan_ladder
 
 @pytest.mark.parametrize(
     ("width", "height"),
-    [(3840, 2160), (1920, 1080), (1280, 720), (1283, 721), (854, 480), (640, 360),
-     (320, 180), (321, 181), (1080, 1920), (720, 1280), (1440, 1080), (100, 50)],
+    [
+        (3840, 2160),
+        (1920, 1080),
+        (1280, 720),
+        (1283, 721),
+        (854, 480),
+        (640, 360),
+        (320, 180),
+        (321, 181),
+        (1080, 1920),
+        (720, 1280),
+        (1440, 1080),
+        (100, 50),
+    ],
 )
 def test_ladder_never_upscales_and_keeps_shape(width: int, height: int) -> None:
     rungs = plan_ladder(width, height)
@@ -26,7 +38,11 @@ def test_ladder_never_upscales_and_keeps_shape(width: int, height: int) -> None:
 def test_full_hd_source_gets_the_whole_default_ladder() -> None:
     rungs = plan_ladder(1920, 1080)
     assert [(r.name, r.width, r.height) for r in rungs] == [
-        ("1080p", 1920, 1080), ("720p", 1280, 720), ("480p", 854, 480), ("360p", 640, 360)]
+        ("1080p", 1920, 1080),
+        ("720p", 1280, 720),
+        ("480p", 854, 480),
+        ("360p", 640, 360),
+    ]
     assert [r.bitrate for r in rungs] == [5_000_000, 2_800_000, 1_400_000, 800_000]
 
 
@@ -46,6 +62,7 @@ def test_portrait_rungs_are_chosen_by_the_short_side() -> None:
 
 
 def test_custom_rungs() -> None:
-    rungs = plan_ladder(1920, 1080, rungs=[RungSpec("low", 240, 300_000),
-                                           RungSpec("hd", 720, 3_000_000)])
+    rungs = plan_ladder(
+        1920, 1080, rungs=[RungSpec("low", 240, 300_000), RungSpec("hd", 720, 3_000_000)]
+    )
     assert [(r.name, r.height) for r in rungs] == [("hd", 720), ("low", 240)]

@@ -64,8 +64,13 @@ def test_limits_on_duration_and_resolution(clip_360: Path) -> None:
 
 def test_progress_parser_reads_microseconds_from_out_time_us() -> None:
     parser = ProgressParser()
-    lines = ["frame=10", "out_time_us=2500000", "out_time_ms=2500000", "speed=1.5x",
-             "progress=continue"]
+    lines = [
+        "frame=10",
+        "out_time_us=2500000",
+        "out_time_ms=2500000",
+        "speed=1.5x",
+        "progress=continue",
+    ]
     blocks = [parser.feed(line) for line in lines]
     assert blocks[:-1] == [None] * 4
     block = blocks[-1]
@@ -90,9 +95,21 @@ def test_phone_rotation_is_reported_as_display_size(
 ) -> None:
     rotated = tmp_path / "portrait.mp4"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip_small_silent), "-c", "copy",
-         "-metadata:s:v:0", "rotate=90", str(rotated)],
-        check=True, timeout=60,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(clip_small_silent),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            "rotate=90",
+            str(rotated),
+        ],
+        check=True,
+        timeout=60,
     )
     result = validate(rotated)
     assert (result.width, result.height) == (180, 320)

@@ -65,8 +65,9 @@ def test_preview_length_is_capped_at_ten_seconds(clip_360: Path, tmp_path: Path)
 def lowest_rung(clip_720: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """clip_720's 360p rung as the pipeline hands it over: init + media segments joined."""
     rung = plan_ladder(1280, 720)[-1]
-    result = transcode_ladder(clip_720, tmp_path_factory.mktemp("rung"), [rung], segment_seconds=2,
-                              preset="ultrafast")
+    result = transcode_ladder(
+        clip_720, tmp_path_factory.mktemp("rung"), [rung], segment_seconds=2, preset="ultrafast"
+    )
     video = next(r for r in result.renditions if r.kind == "video")
     joined = result.out_dir / "rung.mp4"
     joined.write_bytes(b"".join(path.read_bytes() for path in video.files))
@@ -92,13 +93,30 @@ def test_storyboard_from_the_lowest_rung_covers_the_source(
 def test_preview_from_the_lowest_rung_is_full_preview_size(
     clip_720: Path, lowest_rung: Path, tmp_path: Path
 ) -> None:
-    out = animated_preview(lowest_rung, tmp_path / "preview.mp4", duration=3, clips=3,
-                           source=probe(clip_720))
+    out = animated_preview(
+        lowest_rung, tmp_path / "preview.mp4", duration=3, clips=3, source=probe(clip_720)
+    )
     result = probe(out)
     assert result.video_codec == "h264" and not result.has_audio
     assert (result.width, result.height) == (640, 360)
     assert 2.5 < result.duration <= 3.1
     frame = tmp_path / "last.png"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-sseof", "-0.2", "-i", str(out),
-                    "-frames:v", "1", str(frame)], check=True, timeout=60)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-sseof",
+            "-0.2",
+            "-i",
+            str(out),
+            "-frames:v",
+            "1",
+            str(frame),
+        ],
+        check=True,
+        timeout=60,
+    )
     assert not is_black(frame)  # the last excerpt (near the end of the source) has content

@@ -19,8 +19,9 @@ def ladder_run(clip_720: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ladder")
     calls: list[tuple[float, str]] = []
     rungs = plan_ladder(1280, 720)
-    result = transcode_ladder(clip_720, out, rungs, segment_seconds=SEGMENT,
-                              on_progress=lambda f, m: calls.append((f, m)))
+    result = transcode_ladder(
+        clip_720, out, rungs, segment_seconds=SEGMENT, on_progress=lambda f, m: calls.append((f, m))
+    )
     return result, rungs, calls
 
 
@@ -58,7 +59,8 @@ def test_result_lists_every_rendition_with_its_size(ladder_run) -> None:
     assert result.master.name == "master.m3u8" and result.master.is_file()
     videos = [r for r in result.renditions if r.kind == "video"]
     assert [(r.name, r.width, r.height) for r in videos] == [
-        (r.name, r.width, r.height) for r in rungs]
+        (r.name, r.width, r.height) for r in rungs
+    ]
     assert [r.kind for r in result.renditions].count("audio") == 1
     for rendition in result.renditions:
         assert rendition.size_bytes == sum(p.stat().st_size for p in rendition.files) > 0
@@ -74,8 +76,11 @@ def test_master_playlist_has_bandwidth_resolution_and_codecs(ladder_run) -> None
     media = [_attributes(l) for l in lines if l.startswith("#EXT-X-MEDIA:")]
     assert len(media) == 1 and media[0]["TYPE"] == "AUDIO"
     assert (result.out_dir / media[0]["URI"]).is_file()
-    variants = [(_attributes(l), lines[i + 1]) for i, l in enumerate(lines)
-                if l.startswith("#EXT-X-STREAM-INF:")]
+    variants = [
+        (_attributes(l), lines[i + 1])
+        for i, l in enumerate(lines)
+        if l.startswith("#EXT-X-STREAM-INF:")
+    ]
     assert [v["RESOLUTION"] for v, _ in variants] == [f"{r.width}x{r.height}" for r in rungs]
     for (attrs, uri), rung in zip(variants, rungs):
         assert int(attrs["BANDWIDTH"]) >= int(attrs["AVERAGE-BANDWIDTH"]) > 0
@@ -111,8 +116,9 @@ def test_mpd_lists_representations_with_bandwidth_and_segments_on_disk(ladder_ru
     video = [r for r in reps if r.get("mimeType") == "video/mp4"]
     audio = [r for r in reps if r.get("mimeType") == "audio/mp4"]
     assert len(audio) == 1
-    assert [(int(r.get("width")), int(r.get("height")), int(r.get("bandwidth")))
-            for r in video] == [(r.width, r.height, r.bitrate) for r in rungs]
+    assert [
+        (int(r.get("width")), int(r.get("height")), int(r.get("bandwidth"))) for r in video
+    ] == [(r.width, r.height, r.bitrate) for r in rungs]
     assert all(r.get("codecs") for r in reps)
     # Resolve the SegmentTemplate as a DASH player would and check every file exists.
     total = result.duration
@@ -124,8 +130,11 @@ def test_mpd_lists_representations_with_bandwidth_and_segments_on_disk(ladder_ru
         init = template.get("initialization").replace("$RepresentationID$", rep.get("id"))
         assert (result.out_dir / init).is_file()
         for number in range(int(template.get("startNumber")), count + 1):
-            name = (template.get("media").replace("$RepresentationID$", rep.get("id"))
-                    .replace("$Number%05d$", f"{number:05d}"))
+            name = (
+                template.get("media")
+                .replace("$RepresentationID$", rep.get("id"))
+                .replace("$Number%05d$", f"{number:05d}")
+            )
             assert (result.out_dir / name).is_file(), name
 
 
@@ -179,8 +188,14 @@ def test_cancel_requested_from_progress_callback(clip_720: Path, tmp_path: Path)
         cancelled = True  # e.g. the job row was marked CANCELLED meanwhile
 
     with pytest.raises(MediaError) as info:
-        transcode_ladder(clip_720, tmp_path, plan_ladder(1280, 720), segment_seconds=2,
-                         on_progress=on_progress, should_cancel=lambda: cancelled)
+        transcode_ladder(
+            clip_720,
+            tmp_path,
+            plan_ladder(1280, 720),
+            segment_seconds=2,
+            on_progress=on_progress,
+            should_cancel=lambda: cancelled,
+        )
     assert info.value.code == "CANCELLED"
     assert seen and 1.0 not in seen  # never reported as finished
     assert _running_ffmpeg_for(tmp_path) == []
@@ -190,8 +205,9 @@ def test_ffmpeg_failure_is_transcode_failed_with_its_stderr(
     clip_small_silent: Path, tmp_path: Path
 ) -> None:
     with pytest.raises(MediaError) as info:
-        transcode_ladder(clip_small_silent, tmp_path, plan_ladder(320, 180),
-                         preset="no-such-preset")
+        transcode_ladder(
+            clip_small_silent, tmp_path, plan_ladder(320, 180), preset="no-such-preset"
+        )
     assert info.value.code == "TRANSCODE_FAILED"
     assert "preset" in info.value.detail.lower()
 
@@ -199,13 +215,30 @@ def test_ffmpeg_failure_is_transcode_failed_with_its_stderr(
 def test_rotated_source_is_transcoded_upright(clip_small_silent: Path, tmp_path: Path) -> None:
     rotated = tmp_path / "portrait.mp4"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(clip_small_silent), "-c", "copy",
-         "-metadata:s:v:0", "rotate=90", str(rotated)],
-        check=True, timeout=60,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(clip_small_silent),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            "rotate=90",
+            str(rotated),
+        ],
+        check=True,
+        timeout=60,
     )
     source = probe(rotated)
-    result = transcode_ladder(rotated, tmp_path / "out", plan_ladder(source.width, source.height),
-                              segment_seconds=1, source=source)
+    result = transcode_ladder(
+        rotated,
+        tmp_path / "out",
+        plan_ladder(source.width, source.height),
+        segment_seconds=1,
+        source=source,
+    )
     assert "RESOLUTION=180x320" in result.master.read_text()
     rep = ET.parse(result.mpd).getroot().find(".//d:Representation", NS)
     assert rep is not None and (rep.get("width"), rep.get("height")) == ("180", "320")

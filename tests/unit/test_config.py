@@ -15,7 +15,11 @@ from tests.support import ROOT
 def run_lms(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "lms.cli", *args],
-        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -35,7 +39,9 @@ def test_unknown_scheme_names_the_variable(variable, value):
 
 
 def test_embedded_defaults_live_under_var(tmp_path):
-    settings = load_settings(var_dir=tmp_path, database_url="", broker_url="", email_url="", storage_url="")
+    settings = load_settings(
+        var_dir=tmp_path, database_url="", broker_url="", email_url="", storage_url=""
+    )
     assert settings.database_url == f"sqlite:///{tmp_path / 'lms.db'}"
     assert settings.broker_url == f"filesystem://{tmp_path / 'broker'}"
     assert settings.email_url == f"outbox:{tmp_path / 'outbox'}"

@@ -88,7 +88,11 @@ class Mailbox:
         with session_scope() as session:
             jobs = session.scalars(
                 select(Job)
-                .where(Job.kind == "email.send", Job.subject_type == "user", Job.subject_id == str(user_id))
+                .where(
+                    Job.kind == "email.send",
+                    Job.subject_type == "user",
+                    Job.subject_id == str(user_id),
+                )
                 .order_by(Job.created_at)
             ).all()
         return [job for job in jobs if job.payload.get("template") == template]
@@ -100,7 +104,9 @@ class Mailbox:
         try:
             assert self.watcher.wait(job.id, timeout=30)["status"] == "SUCCEEDED"
         except AssertionError:
-            raise AssertionError(f"email job {job.id} not delivered; worker said:\n{self.worker.output[-3000:]}")
+            raise AssertionError(
+                f"email job {job.id} not delivered; worker said:\n{self.worker.output[-3000:]}"
+            )
         digest = hashlib.sha256(f"<{job.id}@lyceum.local>".encode()).hexdigest()[:20]
         [path] = OUTBOX.glob(f"*-{digest}.eml")
         return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -122,9 +128,18 @@ def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:10]}@example.test"
 
 
-def register(api, *, email: str | None = None, role: str = "STUDENT", name: str = "Test User",
-             password: str = PASSWORD, token: str | None = None) -> dict:
-    variables = {"input": {"email": email or new_email(), "password": password, "name": name, "role": role}}
+def register(
+    api,
+    *,
+    email: str | None = None,
+    role: str = "STUDENT",
+    name: str = "Test User",
+    password: str = PASSWORD,
+    token: str | None = None,
+) -> dict:
+    variables = {
+        "input": {"email": email or new_email(), "password": password, "name": name, "role": role}
+    }
     return api.data(REGISTER, variables, token)["register"]
 
 

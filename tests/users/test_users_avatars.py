@@ -46,7 +46,9 @@ def verified_account(api, mailbox) -> dict:
 def test_unverified_users_cannot_set_an_avatar(api):
     account = register(api)
     url = data_url(image_bytes((64, 64)))
-    assert api.error_codes(UPDATE, {"input": {"avatarDataUrl": url}}, account["accessToken"]) == ["EMAIL_NOT_VERIFIED"]
+    assert api.error_codes(UPDATE, {"input": {"avatarDataUrl": url}}, account["accessToken"]) == [
+        "EMAIL_NOT_VERIFIED"
+    ]
 
 
 def test_avatar_is_resized_to_fixed_squares_by_a_job(api, mailbox, watcher):
@@ -54,23 +56,34 @@ def test_avatar_is_resized_to_fixed_squares_by_a_job(api, mailbox, watcher):
     user_id = account["user"]["id"]
     # A wide JPEG sent as "image/png": the declared type does not matter, the content does.
     url = data_url(image_bytes((640, 360), "JPEG"), "image/png")
-    started = api.data(UPDATE, {"input": {"avatarDataUrl": url}}, account["accessToken"])["updateProfile"]
+    started = api.data(UPDATE, {"input": {"avatarDataUrl": url}}, account["accessToken"])[
+        "updateProfile"
+    ]
     assert started["avatar"] == {"status": "PROCESSING", "images": []}
 
     with session_scope() as session:
-        job = session.scalar(select(Job).where(Job.kind == "users.avatar_resize", Job.subject_id == user_id))
+        job = session.scalar(
+            select(Job).where(Job.kind == "users.avatar_resize", Job.subject_id == user_id)
+        )
     assert watcher.wait(job.id)["status"] == "SUCCEEDED"
     avatar = api.data(AVATAR, token=account["accessToken"])["me"]["avatar"]
     assert avatar["status"] == "READY"
     assert sorted((i["width"], i["format"]) for i in avatar["images"]) == [
-        (64, "JPG"), (64, "WEBP"), (128, "JPG"), (128, "WEBP"), (256, "JPG"), (256, "WEBP")
+        (64, "JPG"),
+        (64, "WEBP"),
+        (128, "JPG"),
+        (128, "WEBP"),
+        (256, "JPG"),
+        (256, "WEBP"),
     ]
     for image in avatar["images"]:
         assert image["key"].startswith(f"avatars/{user_id}/")
         with Image.open(avatars.storage_path(image["key"])) as img:
             assert img.size == (image["width"], image["width"])
 
-    removed = api.data(UPDATE, {"input": {"removeAvatar": True}}, account["accessToken"])["updateProfile"]
+    removed = api.data(UPDATE, {"input": {"removeAvatar": True}}, account["accessToken"])[
+        "updateProfile"
+    ]
     assert removed["avatar"] is None
 
 
@@ -82,7 +95,10 @@ def test_oversized_and_non_image_avatars_are_refused(api, mailbox):
     cases = {
         "oversized": (data_url(noise), "AVATAR_TOO_LARGE"),
         # Small file, huge picture: 6000x6000 pixels compress to a few kB (a decompression bomb).
-        "too many pixels": (data_url(image_bytes((6000, 6000), color=(0, 0, 0))), "AVATAR_TOO_LARGE"),
+        "too many pixels": (
+            data_url(image_bytes((6000, 6000), color=(0, 0, 0))),
+            "AVATAR_TOO_LARGE",
+        ),
         "text named png": (data_url(b"definitely not a picture\n" * 20), "AVATAR_NOT_AN_IMAGE"),
         "truncated png": (data_url(image_bytes((64, 64))[:60]), "AVATAR_NOT_AN_IMAGE"),
         "bitmap": (data_url(image_bytes((16, 16), "BMP"), "image/bmp"), "AVATAR_NOT_AN_IMAGE"),

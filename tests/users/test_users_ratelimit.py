@@ -41,7 +41,11 @@ def test_100_rapid_failed_logins_on_one_account_are_cut_off(api):
     assert seen[:10] == ["INVALID_CREDENTIALS"] * 10
     assert set(seen[10:]) == {"RATE_LIMITED"}
     # While limited even the right password is refused, with a retry-after.
-    error = error_of(api.execute(LOGIN, {"input": {"email": address.upper(), "password": "violet kettle drums 42"}}))
+    error = error_of(
+        api.execute(
+            LOGIN, {"input": {"email": address.upper(), "password": "violet kettle drums 42"}}
+        )
+    )
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert 0 < error["extensions"]["retryAfter"] <= 900
     assert "try again" in error["message"]
@@ -49,7 +53,9 @@ def test_100_rapid_failed_logins_on_one_account_are_cut_off(api):
 
 def test_100_rapid_failed_logins_across_accounts_hit_the_ip_limit(api):
     seen = [
-        error_of(api.execute(LOGIN, {"input": {"email": new_email(), "password": "guessing password 1"}}))["extensions"]
+        error_of(
+            api.execute(LOGIN, {"input": {"email": new_email(), "password": "guessing password 1"}})
+        )["extensions"]
         for _ in range(100)
     ]
     codes = [e["code"] for e in seen]
@@ -80,6 +86,9 @@ def test_sign_ups_are_limited_per_ip(api):
     # Two accounts already came from this address in this module; 20 per hour are allowed.
     codes = []
     for _ in range(20):
-        body = api.execute(REGISTER, {"input": {"email": new_email(), "password": "violet kettle drums 42", "name": "N"}})
+        body = api.execute(
+            REGISTER,
+            {"input": {"email": new_email(), "password": "violet kettle drums 42", "name": "N"}},
+        )
         codes.append(error_of(body)["extensions"]["code"] if body.get("errors") else "OK")
     assert codes[:18] == ["OK"] * 18 and codes[18:] == ["RATE_LIMITED"] * 2

@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ariadne import MutationType, ObjectType, QueryType, SubscriptionType, convert_camel_case_to_snake
+from ariadne import (
+    MutationType,
+    ObjectType,
+    QueryType,
+    SubscriptionType,
+    convert_camel_case_to_snake,
+)
 
 from lms.admin import alerts as admin_alerts
 from lms.admin import dashboard, exports, queues
@@ -35,10 +41,18 @@ def job_view(job: Job, events: list[JobEvent] | None = None) -> dict[str, Any]:
     view["status"] = job.status.value
     view["events"] = [
         {
-            "job_id": job.id, "kind": job.kind, "queue_name": job.queue, "status": e.status.value,
-            "attempt": e.attempt, "progress": e.progress, "message": e.message,
-            "error_code": e.error_code, "worker": e.worker, "subject_type": job.subject_type,
-            "subject_id": job.subject_id, "at": e.created_at,
+            "job_id": job.id,
+            "kind": job.kind,
+            "queue_name": job.queue,
+            "status": e.status.value,
+            "attempt": e.attempt,
+            "progress": e.progress,
+            "message": e.message,
+            "error_code": e.error_code,
+            "worker": e.worker,
+            "subject_type": job.subject_type,
+            "subject_id": job.subject_id,
+            "at": e.created_at,
         }
         for e in events or []
     ]
@@ -135,15 +149,23 @@ async def resolve_queue_health(_, info, queue_name: str | None = None) -> list[d
     ctx = info.context
     viewer = _admin(info)
     if queue_name is not None and queue_name not in QUEUES:  # fail fast, before the broker
-        return await ctx.read(dashboard.queue_health, viewer, queue_name=queue_name, depths={}, inspection=None)
+        return await ctx.read(
+            dashboard.queue_health, viewer, queue_name=queue_name, depths={}, inspection=None
+        )
     depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
-    return await ctx.read(dashboard.queue_health, viewer, queue_name=queue_name, depths=depths, inspection=inspection)
+    return await ctx.read(
+        dashboard.queue_health, viewer, queue_name=queue_name, depths=depths, inspection=inspection
+    )
 
 
 @query.field("jobEventHistory")
-async def resolve_job_event_history(_, info, queue_name: str | None = None, limit: int | None = None) -> list[dict]:
+async def resolve_job_event_history(
+    _, info, queue_name: str | None = None, limit: int | None = None
+) -> list[dict]:
     ctx = info.context
-    return await ctx.read(dashboard.job_event_history, ctx.require_viewer(), queue_name=queue_name, limit=limit)
+    return await ctx.read(
+        dashboard.job_event_history, ctx.require_viewer(), queue_name=queue_name, limit=limit
+    )
 
 
 @mutation.field("manageQueue")
@@ -151,7 +173,11 @@ async def resolve_manage_queue(_, info, input: dict) -> dict:
     ctx = info.context
     viewer = ctx.require_viewer()
     plan = await ctx.write(
-        queues.prepare, viewer, queue_name=input["queue_name"], action=input["action"], reason=input.get("reason")
+        queues.prepare,
+        viewer,
+        queue_name=input["queue_name"],
+        action=input["action"],
+        reason=input.get("reason"),
     )
     outcome = await asyncio.to_thread(queues.carry_out, plan, ctx.settings)
     outcome = await ctx.write(queues.finish, viewer, outcome=outcome, settings=ctx.settings)
@@ -161,14 +187,18 @@ async def resolve_manage_queue(_, info, input: dict) -> dict:
 @mutation.field("exportMonitoringData")
 async def resolve_export_monitoring_data(_, info, start_date, end_date) -> dict:
     ctx = info.context
-    job = await ctx.write(exports.request_export, ctx.require_viewer(), start_date=start_date, end_date=end_date)
+    job = await ctx.write(
+        exports.request_export, ctx.require_viewer(), start_date=start_date, end_date=end_date
+    )
     return job_view(job)
 
 
 @mutation.field("clearQueueAlerts")
 async def resolve_clear_queue_alerts(_, info, queue_name: str | None = None) -> dict:
     ctx = info.context
-    cleared = await ctx.write(admin_alerts.clear_alerts, ctx.require_viewer(), queue_name=queue_name)
+    cleared = await ctx.write(
+        admin_alerts.clear_alerts, ctx.require_viewer(), queue_name=queue_name
+    )
     return {"cleared_count": len(cleared), "alerts": cleared}
 
 

@@ -44,7 +44,9 @@ def _selects(info: GraphQLResolveInfo, name: str) -> bool:
 # --- queries -------------------------------------------------------------------------
 
 
-bind_service_fields(query, {"course": service.get_course, "courseBySlug": service.get_course_by_slug})
+bind_service_fields(
+    query, {"course": service.get_course, "courseBySlug": service.get_course_by_slug}
+)
 
 
 @query.field("courses")

@@ -39,7 +39,9 @@ async def resolve_register(_, info, input: dict):
 @mutation.field("login")
 async def resolve_login(_, info, input: dict):
     ctx = info.context
-    return await flows.login(ctx, ip=ctx.client_ip, email=input["email"], password=input["password"])
+    return await flows.login(
+        ctx, ip=ctx.client_ip, email=input["email"], password=input["password"]
+    )
 
 
 @mutation.field("refreshToken")
@@ -53,8 +55,10 @@ async def resolve_logout(_, info, input: dict | None = None) -> dict:
     ctx = info.context
     input = input or {}
     count = await ctx.write(
-        service.logout, ctx.require_viewer(),
-        refresh_token=input.get("refresh_token"), all_devices=bool(input.get("all_devices")),
+        service.logout,
+        ctx.require_viewer(),
+        refresh_token=input.get("refresh_token"),
+        all_devices=bool(input.get("all_devices")),
     )
     return {"revoked_sessions": count}
 
@@ -78,20 +82,26 @@ async def resolve_request_password_reset(_, info, input: dict) -> bool:
 
 @mutation.field("resetPassword")
 async def resolve_reset_password(_, info, input: dict) -> bool:
-    return await flows.reset_password(info.context, token=input["token"], new_password=input["new_password"])
+    return await flows.reset_password(
+        info.context, token=input["token"], new_password=input["new_password"]
+    )
 
 
 @mutation.field("updateProfile")
 async def resolve_update_profile(_, info, input: dict) -> dict:
     ctx = info.context
-    return await ctx.write(service.update_profile, ctx.require_viewer(), fields=input, ip=ctx.client_ip)
+    return await ctx.write(
+        service.update_profile, ctx.require_viewer(), fields=input, ip=ctx.client_ip
+    )
 
 
 @mutation.field("updateNotificationPreferences")
 async def resolve_update_notification_preferences(_, info, input: dict) -> list:
     ctx = info.context
     return await ctx.write(
-        service.update_notification_preferences, ctx.require_viewer(), preferences=input["preferences"]
+        service.update_notification_preferences,
+        ctx.require_viewer(),
+        preferences=input["preferences"],
     )
 
 
