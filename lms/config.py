@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     query_max_depth: int = Field(15, ge=2, le=100)  # GraphiQL's introspection needs 13
     query_max_aliases: int = Field(30, ge=1)
-    query_max_cost: int = Field(5000, ge=10)
+    query_max_cost: int = Field(50_000, ge=10)  # web/query_cost.py: 100 full course cards exceed it
     job_max_attempts: int = Field(5, ge=1, le=50)
     relay_after_seconds: float = Field(10.0, ge=0)
     worker_concurrency: int = Field(2, ge=1, le=64)

@@ -11,7 +11,6 @@ from ariadne import graphql
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.explorer import ExplorerGraphiQL
-from ariadne.validation import cost_validator
 from graphql import DocumentNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
@@ -20,6 +19,7 @@ from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token
 from web.errors import format_error
 from web.limits import alias_limit_rule, depth_limit_rule
+from web.query_cost import cost_limit_rule
 from web.metrics import GRAPHQL_SECONDS
 from web.schema import build_schema
 
@@ -40,16 +40,11 @@ def validation_rules(services: Services):
     settings = services.settings
 
     def rules(_context, _document, data: dict) -> list:
-        cost = cost_validator(
-            maximum_cost=settings.query_max_cost,
-            default_cost=1,
-            variables=data.get("variables") if isinstance(data.get("variables"), dict) else None,
-        )
-        cost.reads_variables = True
+        variables = data.get("variables") if isinstance(data.get("variables"), dict) else None
         return [
             depth_limit_rule(settings.query_max_depth),
             alias_limit_rule(settings.query_max_aliases),
-            cost,
+            cost_limit_rule(settings.query_max_cost, variables),
         ]
 
     return rules
