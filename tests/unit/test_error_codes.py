@@ -1,0 +1,77 @@
+"""Error codes are part of the contract: every code the code base can raise or record is a
+value of the schema's `ErrorCode` enum, so clients learn them from the schema."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import media.errors
+from web.schema import build_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("lms", "web", "media", "certificates", "tasks", "pipelines")
+CODE = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
+
+
+def _string(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and CODE.match(node.value):
+        return node.value
+    return None
+
+
+def raised_codes() -> dict[str, str]:
+    """Codes written in the source: `code="X"`/`error_code="X"` arguments, `code = "X"`
+    class attributes and `{"code": "X"}` entries, with where each was first seen."""
+    found: dict[str, str] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                candidates: list[ast.AST] = []
+                if isinstance(node, ast.Call):
+                    candidates = [k.value for k in node.keywords if k.arg in ("code", "error_code")]
+                elif isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "code" for t in node.targets
+                ):
+                    candidates = [node.value]
+                elif isinstance(node, ast.Dict):
+                    candidates = [
+                        value
+                        for key, value in zip(node.keys, node.values, strict=True)
+                        if isinstance(key, ast.Constant) and key.value == "code"
+                    ]
+                for candidate in candidates:
+                    code = _string(candidate)
+                    if code:
+                        found.setdefault(code, f"{path.relative_to(ROOT)}:{candidate.lineno}")
+    return found
+
+
+def schema_codes() -> set[str]:
+    return set(build_schema().type_map["ErrorCode"].values)
+
+
+def test_every_raised_code_is_in_the_schema():
+    missing = {code: where for code, where in raised_codes().items() if code not in schema_codes()}
+    assert not missing, f"add these to schemas/errors.graphql: {missing}"
+
+
+def test_media_and_eligibility_codes_are_in_the_schema():
+    schema = build_schema()
+    reasons = set(schema.type_map["EligibilityReasonCode"].values)
+    reasons |= set(schema.type_map["LessonAccessReason"].values)
+    assert (media.errors.CODES | reasons) - schema_codes() == set()
+
+
+def test_every_schema_code_has_a_description():
+    values = build_schema().type_map["ErrorCode"].values
+    assert all(value.description for value in values.values())
+
+
+def test_the_scan_finds_codes_where_they_are_raised():
+    found = raised_codes()
+    # One of each form the scan reads: a keyword, a class attribute, a dict entry.
+    assert {"EMAIL_TAKEN", "RATE_LIMITED", "QUERY_TOO_DEEP"} <= set(found)
