@@ -178,10 +178,9 @@ def load_settings(**overrides: object) -> Settings:
 def check_domain_settings() -> None:
     """Load the domains' own settings (`LMS_ADMIN_*`, `LMS_ENROLLMENT_*`) at start-up, so a
     bad value stops the process with one line instead of failing a later request."""
-    from lms.admin.settings import AdminSettings
-    from lms.enrollments.settings import EnrollmentSettings
+    from lms.domains import settings_classes
 
-    for settings_class in (AdminSettings, EnrollmentSettings):
+    for settings_class in settings_classes():
         try:
             settings_class()
         except ValidationError as error:

@@ -148,8 +148,3 @@ class NotificationPreference(Base):
     )
     enabled: Mapped[bool] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-# The audit log is generic (lms.audit) but its first writer is here; importing it keeps
-# `lms.all_models` complete without another import line there.
-from lms.audit import models as _audit_models  # noqa: E402,F401
