@@ -6,6 +6,10 @@ embedded default, `var/storage`) or `s3://bucket[/prefix]`.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +38,7 @@ __all__ = [
     "get_storage",
     "guess_type",
     "local_root",
+    "scratch_dir",
     "video_images_prefix",
     "video_prefix",
     "video_source_key",
@@ -44,6 +49,21 @@ __all__ = [
 def local_root(settings: Settings) -> Path:
     """The folder of a `file:` storage URL (`file:/abs`, `file:///abs` or `file:relative`)."""
     return Path(settings.storage_url.removeprefix("file:").removeprefix("//"))
+
+
+@contextlib.contextmanager
+def scratch_dir(settings: Settings, prefix: str) -> Iterator[Path]:
+    """A private folder on this host for work on copies of stored files, removed afterwards.
+
+    Never a place to keep results: another host (or the API) cannot see it.
+    """
+    root = Path(settings.media_work_dir or settings.var_dir / "work")
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _cache: dict[tuple, Storage] = {}
