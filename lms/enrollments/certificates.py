@@ -84,7 +84,8 @@ def download_url(
 
 def course_slugs(session: Session, _viewer: Viewer, course_ids: list[uuid.UUID]) -> list[str]:
     """Batch read for certificate file names: a certificate outlives its course's visibility."""
-    found = dict(session.execute(select(Course.id, Course.slug).where(Course.id.in_(course_ids))))
+    rows = session.execute(select(Course.id, Course.slug).where(Course.id.in_(course_ids)))
+    found = {course_id: slug for course_id, slug in rows}
     return [found.get(key, "course") for key in course_ids]
 
 
