@@ -1,7 +1,9 @@
 """Object storage: one interface (`Storage`), a local folder or S3 behind it.
 
 `get_storage(settings)` picks the backend from `LMS_STORAGE_URL`: `file:<folder>` (the
-embedded default, `var/storage`) or `s3://bucket[/prefix]`.
+embedded default, `var/storage`) or `s3://bucket[/prefix]`. Every file of every domain goes
+through it, and every link to one through `lms.storage.signing`; nothing is kept on a host's
+own disk but scratch copies (`scratch_dir`). Keys: docs/architecture.md, "Storage".
 """
 
 from __future__ import annotations
