@@ -58,13 +58,14 @@ def storage_key(code: str, version: int) -> str:
     return f"certificates/{code}/v{version}.pdf"
 
 
+_NOT_IN_NAME = re.compile(r"[^\w.-]+")  # keeps letters of any script; ASCII comes later
+
+
 def pdf_file_name(code: str, course_slug: str, es: EnrollmentSettings | None = None) -> str:
     """`<school>-<course-slug>-<certificate-id>.pdf`: what a saved copy is called."""
-    school = "-".join(_NOT_IN_NAME.sub(" ", (es or enrollment_settings()).school_name).split())
+    school_name = (es or enrollment_settings()).school_name
+    school = "-".join(_NOT_IN_NAME.sub(" ", school_name).split()) or "certificate"
     return f"{school}-{course_slug}-{code}.pdf"
-
-
-_NOT_IN_NAME = re.compile(r"[^\w.-]+")
 
 
 def download_url(
