@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     s3_multipart_threshold_bytes: int = Field(64 * 1024 * 1024, ge=5 * 1024 * 1024)
     upload_url_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     stream_url_minutes: int = Field(240, ge=1, le=7 * 24 * 60)  # S3 presigning caps at 7 days
+    # Cover and avatar links: long-lived (pages and caches hold them), S3 caps at 7 days.
+    image_url_minutes: int = Field(24 * 60, ge=1, le=7 * 24 * 60)
     video_max_bytes: int = Field(10 * 1024**3, ge=1024)
     resource_max_bytes: int = Field(200 * 1024**2, ge=1024)
     video_min_seconds: float = Field(1.0, ge=0)

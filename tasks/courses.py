@@ -2,22 +2,30 @@
 
 Both are idempotent: storage keys are deterministic (`courses/{id}/cover/v{n}/…`), a resize
 for a superseded cover version does nothing, and deleting what is already gone succeeds.
+Files go through `lms.storage` (the API may have stored the original on another host's view
+of it, or on S3); Pillow works on a scratch copy.
 """
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import select
 
-from lms.courses.cover import COVER_WIDTHS, course_dir, cover_dir, storage_key
+from lms.courses.cover import (
+    COVER_WIDTHS,
+    course_prefix,
+    cover_prefix,
+    cover_version,
+    covers_prefix,
+)
 from lms.courses.models import Course, CoverStatus
 from lms.db import session_scope
 from lms.errors import PermanentJobError
 from lms.models import utcnow
+from lms.storage import get_storage, scratch_dir
 from media.errors import MediaError
 from media.images import resize_image
 from tasks.base import JobContext, job_task
@@ -42,16 +50,22 @@ def resize_cover(job: JobContext) -> dict:
     with session_scope(job.settings) as session:
         if _current(session, course_id, version) is None:
             return {"skipped": "the course or this cover version is gone"}
-    folder = cover_dir(job.settings, course_id, version)
-    try:
-        paths = resize_image(folder / "original", folder, COVER_WIDTHS, stem="cover")
-    except MediaError as error:
-        with session_scope(job.settings) as session:
-            course = _current(session, course_id, version)
-            if course is not None:
-                course.cover_status, course.cover_error = CoverStatus.FAILED, error.message[:500]
-        raise PermanentJobError(error.message, code="INVALID_IMAGE") from None
-    variants = [_variant(job, path) for path in paths]
+    storage, prefix = get_storage(job.settings), cover_prefix(course_id, version)
+    with scratch_dir(job.settings, f"cover-{course_id}-") as folder:
+        original = storage.download(prefix + "original", folder / "original")
+        try:
+            paths = resize_image(original, folder / "out", COVER_WIDTHS, stem="cover")
+        except MediaError as error:
+            with session_scope(job.settings) as session:
+                course = _current(session, course_id, version)
+                if course is not None:
+                    course.cover_status, course.cover_error = (
+                        CoverStatus.FAILED,
+                        error.message[:500],
+                    )
+            raise PermanentJobError(error.message, code="INVALID_IMAGE") from None
+        storage.put_tree(prefix, folder / "out")
+        variants = [_variant(prefix, path) for path in paths]
     with session_scope(job.settings) as session:
         course = _current(session, course_id, version)
         if course is None:
@@ -66,25 +80,24 @@ def resize_cover(job: JobContext) -> dict:
     return {"version": version, "variants": len(variants)}
 
 
-def _variant(job: JobContext, path: Path) -> dict:
+def _variant(prefix: str, path: Path) -> dict:
     with Image.open(path) as image:  # header only
         width, height = image.size
     return {
         "width": width,
         "height": height,
         "format": "webp" if path.suffix == ".webp" else "jpeg",
-        "key": storage_key(job.settings, path),
+        "key": prefix + path.name,
     }
 
 
 def _remove_versions_below(job: JobContext, course_id: uuid.UUID, version: int) -> int:
-    covers = course_dir(job.settings, course_id) / "cover"
-    removed = 0
-    for folder in covers.glob("v*") if covers.is_dir() else ():
-        if folder.name[1:].isdigit() and int(folder.name[1:]) < version:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
+    storage = get_storage(job.settings)
+    keys = storage.list(covers_prefix(course_id))
+    older = {v for v in map(cover_version, keys) if v is not None and v < version}
+    for old in older:
+        storage.delete_prefix(cover_prefix(course_id, old))
+    return len(older)
 
 
 @job_task("courses.delete_storage")
@@ -94,7 +107,4 @@ def delete_storage(job: JobContext) -> dict:
     below = job.payload.get("cover_versions_below")
     if below is not None:
         return {"removed_cover_versions": _remove_versions_below(job, course_id, int(below))}
-    folder = course_dir(job.settings, course_id)
-    existed = folder.exists()
-    shutil.rmtree(folder, ignore_errors=True)
-    return {"removed": existed}
+    return {"removed": get_storage(job.settings).delete_prefix(course_prefix(course_id)) > 0}

@@ -13,7 +13,7 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
-from web import admin_page, files, graphql_http, health, storage_http
+from web import admin_page, graphql_http, health, storage_http
 from web.context import Services
 from web.events import EventHub
 
@@ -30,7 +30,6 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.register_blueprint(graphql_http.blueprint)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(files.blueprint)
     app.register_blueprint(admin_page.blueprint)
     storage_http.install(app)  # signed uploads, downloads and streams (Content module)
 

@@ -6,10 +6,14 @@ fetch relative playlist and segment URLs with plain GETs:
 - `PUT /storage/u/{expires}/{signature}/{key}?ct=…&max=…` (local storage only): the
   signature covers the key, the one content type and the size cap; the body streams to disk
   and is cut off at the cap.
-- `GET /storage/s/{expires}/{signature}/{key}`: the signature covers the key or a folder
-  above it (one signature for a whole HLS/DASH ladder). Local files are served with HTTP
-  Range. On S3, playlists are served from here with presigned segment URLs written in, and
-  any other object answers with a redirect to a presigned URL.
+- `GET /storage/s/{expires}/{signature}/{key}[?name=…][&download=1]`: the signature covers
+  the key or a folder above it (one signature for a whole HLS/DASH ladder), or the key and
+  its file name. Local files are served with HTTP Range. On S3, playlists are served from
+  here with presigned segment URLs written in, and any other object answers with a redirect
+  to a presigned URL. A named file is served `inline` under its name, or as an `attachment`
+  with `download=1`.
+
+Links are made and checked by `lms.storage.signing`.
 
 Expired or altered URLs get 403. CORS for `settings.cors_origins` (and the OPTIONS
 preflight) comes from the app; Range-related headers are exposed to scripts here.
@@ -28,11 +32,10 @@ from pathlib import Path
 from quart import Blueprint, Quart, Response, current_app, request
 from quart.asgi import ASGIHTTPConnection
 
-from lms import signing
-from lms.storage.signed import GET_PURPOSE, PUT_PURPOSE, verify_scoped
 from lms.config import Settings
-from lms.storage import Storage, StorageError, get_storage, guess_type
-from lms.storage.local import GET_ROUTE, UPLOAD_ROUTE, LocalStorage, upload_signature_path
+from lms.storage import Storage, StorageError, get_storage, guess_type, signing
+from lms.storage.local import LocalStorage
+from lms.storage.signing import GET_ROUTE, PUT_PURPOSE, UPLOAD_ROUTE
 
 blueprint = Blueprint("storage", __name__)
 CHUNK = 256 * 1024
@@ -73,12 +76,10 @@ def _error(status: int, code: str, message: str) -> Response:
     return Response(body, status=status, content_type="application/json")
 
 
-def _check(
-    path: str, expires: int, signature: str, purpose: str, settings: Settings
-) -> Response | None:
+def _denied(check) -> Response | None:
     """None when the URL is genuine and current; a 403 with `SIGNATURE_INVALID` or `LINK_EXPIRED`."""
     try:
-        verify_scoped(path, expires, signature, purpose=purpose, settings=settings)
+        check()
     except (signing.SignatureInvalid, signing.LinkExpired) as error:
         return _error(403, error.code, error.message)
     return None
@@ -107,12 +108,14 @@ async def upload(expires: int, signature: str, key: str) -> Response:
         max_bytes = int(request.args.get("max", ""))
     except ValueError:
         return _error(403, "SIGNATURE_INVALID", "This link is not valid.")
-    denied = _check(
-        upload_signature_path(key, content_type, max_bytes),
-        expires,
-        signature,
-        PUT_PURPOSE,
-        settings,
+    denied = _denied(
+        lambda: signing.verify(
+            signing.upload_scope(key, content_type, max_bytes),
+            expires,
+            signature,
+            purpose=PUT_PURPOSE,
+            settings=settings,
+        )
     )
     if denied:
         return denied
@@ -149,11 +152,16 @@ async def upload(expires: int, signature: str, key: str) -> Response:
 @blueprint.route(f"{GET_ROUTE}/<int:expires>/<signature>/<path:key>", methods=["GET", "HEAD"])
 async def download(expires: int, signature: str, key: str) -> Response:
     settings = _settings()
-    denied = _check(key, expires, signature, GET_PURPOSE, settings)
+    name = request.args.get("name")
+    denied = _denied(
+        lambda: signing.verify_get(key, expires, signature, name=name, settings=settings)
+    )
     if denied:
         return denied
     storage = get_storage(settings)
     cache = f"private, max-age={max(0, expires - int(time.time()))}"
+    download = request.args.get("download") in ("1", "true")
+    disposition = signing.content_disposition(name, download=download) if name else None
     if isinstance(storage, LocalStorage):
         try:
             path = storage.path(key)
@@ -161,11 +169,11 @@ async def download(expires: int, signature: str, key: str) -> Response:
             return _error(404, "NOT_FOUND", "No such file.")
         if not path.is_file():
             return _error(404, "NOT_FOUND", "No such file.")
-        return _serve_file(path, key, cache)
-    return await _serve_remote(storage, key, expires, cache)
+        return _serve_file(path, key, cache, disposition)
+    return await _serve_remote(storage, key, expires, cache, disposition)
 
 
-def _serve_file(path: Path, key: str, cache: str) -> Response:
+def _serve_file(path: Path, key: str, cache: str, disposition: str | None) -> Response:
     size = path.stat().st_size
     headers = {
         "Accept-Ranges": "bytes",
@@ -173,6 +181,8 @@ def _serve_file(path: Path, key: str, cache: str) -> Response:
         "Content-Type": guess_type(key),
         "ETag": f'"{int(path.stat().st_mtime_ns)}-{size}"',
     }
+    if disposition:
+        headers["Content-Disposition"] = disposition
     start, end, status = 0, size - 1, 200
     wanted = request.headers.get("Range")
     if wanted:
@@ -218,11 +228,15 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-async def _serve_remote(storage: Storage, key: str, expires: int, cache: str) -> Response:
+async def _serve_remote(
+    storage: Storage, key: str, expires: int, cache: str, disposition: str | None
+) -> Response:
     """S3 without a CDN: playlists through here with presigned segment URLs, the rest by redirect."""
     expires_at = datetime.fromtimestamp(expires, UTC)
-    if not key.endswith(_PLAYLIST_SUFFIXES):
-        url = await asyncio.to_thread(storage.presigned_get, key, expires_at=expires_at)
+    if disposition or not key.endswith(_PLAYLIST_SUFFIXES):
+        url = await asyncio.to_thread(
+            storage.presigned_get, key, expires_at=expires_at, content_disposition=disposition
+        )
         return Response("", status=302, headers={"Location": url, "Cache-Control": cache})
     try:
         text = (await asyncio.to_thread(storage.read_bytes, key)).decode("utf-8")

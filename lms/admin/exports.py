@@ -1,13 +1,15 @@
 """Monitoring exports: a job writes the jobs, alerts and per-queue summary of a period as
-CSV and JSON under `var/storage/exports/…`; admins download them through signed links."""
+CSV and JSON to storage (`exports/monitoring/{job_id}/…`, `lms.storage`: a local folder or
+S3, so any API host can serve what any worker wrote); admins download them through signed
+links (`lms.storage.signing`)."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +23,7 @@ from lms.errors import ValidationFailed
 from lms.jobs.models import Job
 from lms.jobs.service import enqueue
 from lms.security import Viewer, require_role
-from lms.signing import signed_path
+from lms.storage import get_storage, guess_type, signing
 from lms.users.models import Role
 
 EXPORT_KIND = "admin.export_monitoring"
@@ -70,10 +72,6 @@ def request_export(
     return job
 
 
-def storage_root(settings: Settings) -> Path:
-    return (settings.var_dir / "storage").resolve()
-
-
 def write_export(
     session: Session, job_id: uuid.UUID, start: datetime, end: datetime, settings: Settings
 ) -> dict[str, Any]:
@@ -110,19 +108,22 @@ def write_export(
         )
     ]
     key = f"exports/monitoring/{job_id}"
-    folder = storage_root(settings) / key
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "jobs.csv", "w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
     document = {
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "summary": summary,
         "jobs": rows,
         "alerts": alerts,
     }
-    (folder / "monitoring.json").write_text(json.dumps(document, indent=1), encoding="utf-8")
+    storage = get_storage(settings)
+    for name, text in (
+        ("jobs.csv", table.getvalue()),
+        ("monitoring.json", json.dumps(document, indent=1)),
+    ):
+        storage.put_bytes(f"{key}/{name}", text.encode("utf-8"), content_type=guess_type(name))
     return {
         "files": {"csv": f"{key}/jobs.csv", "json": f"{key}/monitoring.json"},
         "jobs": len(rows),
@@ -157,14 +158,20 @@ def download_links(result: dict[str, Any] | None, settings: Settings) -> list[di
     """Signed, expiring links to a finished export's files."""
     files = (result or {}).get("files") or {}
     links = []
+    seconds = admin_settings().export_url_seconds
     for fmt, key in sorted(files.items()):
-        path, expires_at = signed_path(key, admin_settings().export_url_seconds, settings=settings)
+        name = key.rsplit("/", 1)[-1]
+        url, expires_at = signing.file_url(
+            key, seconds, name=name, download=True, settings=settings
+        )
+        # Through the API on either backend (on S3 it redirects to the store).
+        path = signing.api_path(key, expires_at, name=name, download=True, settings=settings)
         links.append(
             {
                 "format": fmt.upper(),
-                "name": key.rsplit("/", 1)[-1],
+                "name": name,
                 "path": path,
-                "url": settings.public_url.rstrip("/") + path,
+                "url": url,
                 "expires_at": expires_at,
             }
         )

@@ -38,15 +38,14 @@ from lms.storage import (
     check_key,
     file_prefix,
     get_storage,
+    signing,
     video_prefix,
     video_source_key,
     video_stream_prefix,
 )
-from lms.storage.signed import GET_PURPOSE, sign_scope
 from lms.users.models import Role
 
 CONTENT_TOPIC = "content"
-STREAM_ROUTE = "/storage/s"
 VIDEO_CONTENT_TYPES = frozenset(
     {
         "video/mp4",
@@ -165,9 +164,7 @@ def signed_url(
     settings: Settings, key: str, expires_at: datetime, *, scope: str | None = None
 ) -> str:
     """An API URL for `key`, signed for `scope` (a folder prefix of the key, or the key)."""
-    expires = int(expires_at.timestamp())
-    signature = sign_scope(scope or key, expires, purpose=GET_PURPOSE, settings=settings)
-    return f"{settings.public_url.rstrip('/')}{STREAM_ROUTE}/{expires}/{signature}/{key}"
+    return signing.api_url(key, expires_at, scope=scope, settings=settings)
 
 
 def _lesson(session: Session, lesson_id: Any) -> Lesson:
@@ -296,10 +293,13 @@ def file_view(
     view["file_key"] = asset.key
     view["download_url"] = view["thumbnail_url"] = None
     if with_urls and asset.status == AssetStatus.READY:
-        expires = _expiry(settings.stream_url_minutes)
-        view["download_url"] = signed_url(settings, asset.key, expires)
+        # One file each: presigned by the store on S3, served by the API on local storage.
+        seconds = settings.stream_url_minutes * 60
+        view["download_url"] = signing.file_url(asset.key, seconds, settings=settings)[0]
         thumb = _thumbnail(asset.thumbnail_keys, 320)
-        view["thumbnail_url"] = signed_url(settings, thumb, expires) if thumb else None
+        view["thumbnail_url"] = (
+            signing.file_url(thumb, seconds, settings=settings)[0] if thumb else None
+        )
     return view
 
 

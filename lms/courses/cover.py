@@ -1,7 +1,7 @@
 """Course cover images: checked by content on upload, resized to variants by a job.
 
-Layout under the storage root (deterministic keys, so a re-run replaces rather than
-duplicates, and deleting a course removes one folder):
+Storage keys (`lms.storage`, local folder or S3; deterministic, so a re-run replaces rather
+than duplicates, and deleting a course removes one prefix):
 
     courses/{course_id}/cover/v{version}/original
     courses/{course_id}/cover/v{version}/cover-{width}.{webp,jpg}
@@ -15,13 +15,12 @@ from __future__ import annotations
 import io
 import uuid
 import warnings
-from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 from lms.config import Settings
 from lms.courses.rules import invalid
-from lms.errors import LmsError
+from lms.storage import get_storage, signing
 
 COVER_WIDTHS = (1280, 640, 320)
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -29,23 +28,28 @@ MAX_PIXELS = 50_000_000  # the media library's limit too: more than any cover ne
 MIN_SIDE = 200
 
 
-def storage_root(settings: Settings) -> Path:
-    """The local storage folder (`LMS_STORAGE_URL=file:…`, by default `var/storage`)."""
-    if not settings.storage_url.startswith("file:"):
-        raise LmsError("cover images need local file storage for now", code="STORAGE_UNAVAILABLE")
-    return Path(settings.storage_url.removeprefix("file:").removeprefix("//"))
+def course_prefix(course_id: uuid.UUID | str) -> str:
+    return f"courses/{uuid.UUID(str(course_id))}/"
 
 
-def course_dir(settings: Settings, course_id: uuid.UUID | str) -> Path:
-    return storage_root(settings) / "courses" / str(uuid.UUID(str(course_id)))
+def covers_prefix(course_id: uuid.UUID | str) -> str:
+    return f"{course_prefix(course_id)}cover/"
 
 
-def cover_dir(settings: Settings, course_id: uuid.UUID | str, version: int) -> Path:
-    return course_dir(settings, course_id) / "cover" / f"v{int(version)}"
+def cover_prefix(course_id: uuid.UUID | str, version: int) -> str:
+    return f"{covers_prefix(course_id)}v{int(version)}/"
 
 
-def storage_key(settings: Settings, path: Path) -> str:
-    return path.relative_to(storage_root(settings)).as_posix()
+def cover_version(key: str) -> int | None:
+    """The version of a key under `courses/{id}/cover/v{n}/…`, None for anything else."""
+    parts = key.split("/")
+    folder = parts[3] if len(parts) > 4 else ""
+    return int(folder[1:]) if folder.startswith("v") and folder[1:].isdigit() else None
+
+
+def variant_url(key: str, settings: Settings) -> str:
+    """A signed, expiring link to one variant (presigned on S3, served by the API locally)."""
+    return signing.file_url(key, settings.image_url_minutes * 60, settings=settings)[0]
 
 
 def check_image(data: bytes, *, field: str = "coverImageDataUrl") -> tuple[str, int, int]:
@@ -89,12 +93,8 @@ def check_image(data: bytes, *, field: str = "coverImageDataUrl") -> tuple[str, 
     return fmt, width, height
 
 
-def save_original(settings: Settings, course_id: uuid.UUID, version: int, data: bytes) -> Path:
-    """Write the upload where the resize job will read it."""
-    folder = cover_dir(settings, course_id, version)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "original"
-    temporary = folder / ".original.part"
-    temporary.write_bytes(data)
-    temporary.replace(path)  # the job never sees half a file
-    return path
+def save_original(settings: Settings, course_id: uuid.UUID, version: int, data: bytes) -> str:
+    """Store the upload where the resize job (maybe on another host) will read it."""
+    key = cover_prefix(course_id, version) + "original"
+    get_storage(settings).put_bytes(key, data, content_type="application/octet-stream")
+    return key

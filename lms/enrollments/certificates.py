@@ -10,17 +10,17 @@ module (stdlib only): minting and reading them must follow one set of rules.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from certificates.codes import is_well_formed, new_certificate_code, normalize_code
-from lms import signing
 from lms.config import Settings, get_settings
 from lms.courses.models import Course, CourseInstructor
 from lms.enrollments.access import visible_enrollment
@@ -33,6 +33,7 @@ from lms.jobs.service import enqueue
 from lms.mail.jobs import request_email
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated, require_role
+from lms.storage import signing
 from lms.users.models import (
     NotificationChannel,
     NotificationPreference,
@@ -57,19 +58,36 @@ def storage_key(code: str, version: int) -> str:
     return f"certificates/{code}/v{version}.pdf"
 
 
-def download_url(
-    key: str, settings: Settings | None = None, es: EnrollmentSettings | None = None
-) -> str:
-    """A signed, expiring link to a stored PDF: presigned by the store (S3) or by the API."""
-    from lms.storage import get_storage
+_NOT_IN_NAME = re.compile(r"[^\w.-]+")  # keeps letters of any script; ASCII comes later
 
-    settings, es = settings or get_settings(), es or enrollment_settings()
-    ttl = es.certificate_link_hours * 3600
-    direct = get_storage(settings).presigned_get(key, expires_at=utcnow() + timedelta(seconds=ttl))
-    if direct:
-        return direct
-    path, _expires = signing.signed_path(key, ttl, settings=settings)  # served by web/files.py
-    return settings.public_url.rstrip("/") + path
+
+def pdf_file_name(code: str, course_slug: str, es: EnrollmentSettings | None = None) -> str:
+    """`<school>-<course-slug>-<certificate-id>.pdf`: what a saved copy is called."""
+    school_name = (es or enrollment_settings()).school_name
+    school = "-".join(_NOT_IN_NAME.sub(" ", school_name).split()) or "certificate"
+    return f"{school}-{course_slug}-{code}.pdf"
+
+
+def download_url(
+    key: str,
+    *,
+    file_name: str,
+    download: bool = False,
+    settings: Settings | None = None,
+    es: EnrollmentSettings | None = None,
+) -> str:
+    """A signed, expiring link to a stored PDF, shown inline (or saved, with `download`) under
+    `file_name`: presigned by the store on S3, served by the API on local storage."""
+    es = es or enrollment_settings()
+    seconds = es.certificate_link_hours * 3600
+    return signing.file_url(key, seconds, name=file_name, download=download, settings=settings)[0]
+
+
+def course_slugs(session: Session, _viewer: Viewer, course_ids: list[uuid.UUID]) -> list[str]:
+    """Batch read for certificate file names: a certificate outlives its course's visibility."""
+    rows = session.execute(select(Course.id, Course.slug).where(Course.id.in_(course_ids)))
+    found = {course_id: slug for course_id, slug in rows}
+    return [found.get(key, "course") for key in course_ids]
 
 
 @dataclass(frozen=True)
@@ -353,6 +371,11 @@ def issue_snapshot(
     )
 
 
+def _course_slug(session: Session, cert: Certificate) -> str:
+    course = session.get(Course, cert.course_id)
+    return course.slug if course is not None else "course"
+
+
 def record_issued(
     session: Session,
     snapshot: IssueSnapshot,
@@ -387,7 +410,9 @@ def record_issued(
                 "name": snapshot.student_name,
                 "course_title": snapshot.course_title,
                 "verify_url": view.verification_url,
-                "download_url": download_url(key),
+                "download_url": download_url(
+                    key, file_name=pdf_file_name(cert.code, _course_slug(session, cert))
+                ),
             },
             subject=("certificate", str(cert.id)),
         )

@@ -1,11 +1,17 @@
 """Object storage: one interface (`Storage`), a local folder or S3 behind it.
 
 `get_storage(settings)` picks the backend from `LMS_STORAGE_URL`: `file:<folder>` (the
-embedded default, `var/storage`) or `s3://bucket[/prefix]`.
+embedded default, `var/storage`) or `s3://bucket[/prefix]`. Every file of every domain goes
+through it, and every link to one through `lms.storage.signing`; nothing is kept on a host's
+own disk but scratch copies (`scratch_dir`). Keys: docs/architecture.md, "Storage".
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,6 +40,7 @@ __all__ = [
     "get_storage",
     "guess_type",
     "local_root",
+    "scratch_dir",
     "video_images_prefix",
     "video_prefix",
     "video_source_key",
@@ -44,6 +51,21 @@ __all__ = [
 def local_root(settings: Settings) -> Path:
     """The folder of a `file:` storage URL (`file:/abs`, `file:///abs` or `file:relative`)."""
     return Path(settings.storage_url.removeprefix("file:").removeprefix("//"))
+
+
+@contextlib.contextmanager
+def scratch_dir(settings: Settings, prefix: str) -> Iterator[Path]:
+    """A private folder on this host for work on copies of stored files, removed afterwards.
+
+    Never a place to keep results: another host (or the API) cannot see it.
+    """
+    root = Path(settings.media_work_dir or settings.var_dir / "work")
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _cache: dict[tuple, Storage] = {}

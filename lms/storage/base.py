@@ -128,8 +128,13 @@ class Storage(ABC):
     ) -> UploadTarget:
         """A URL the client PUTs the object to, valid until `expires_at`."""
 
-    def presigned_get(self, key: str, *, expires_at: datetime) -> str | None:
-        """A direct download URL from the store itself, when it has one (S3); else None."""
+    def presigned_get(
+        self, key: str, *, expires_at: datetime, content_disposition: str | None = None
+    ) -> str | None:
+        """A direct download URL from the store itself, when it has one (S3); else None.
+
+        `content_disposition` is what the store answers with (a file name, inline or not).
+        """
         return None
 
 
@@ -146,6 +151,8 @@ _TYPES = {
     ".png": "image/png",
     ".gif": "image/gif",
     ".pdf": "application/pdf",
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
 }
 
 

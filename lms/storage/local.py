@@ -1,7 +1,8 @@
 """Local folder storage: the embedded default (`LMS_STORAGE_URL=file:var/storage`).
 
 Objects are plain files under the root. Clients never see paths: the API uploads and
-serves them through HMAC-signed, expiring URLs (`web/storage_http.py`).
+serves them through HMAC-signed, expiring URLs (`lms.storage.signing`, served by
+`web/storage_http.py`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,7 @@ from urllib.parse import urlencode
 
 from lms.config import Settings
 from lms.storage.base import ObjectInfo, Storage, UploadTarget, check_key
-from lms.storage.signed import PUT_PURPOSE, sign_scope
-
-UPLOAD_ROUTE = "/storage/u"
-GET_ROUTE = "/storage/s"
-
-
-def upload_signature_path(key: str, content_type: str, max_bytes: int) -> str:
-    """What an upload signature covers: the key, the one content type and the size cap."""
-    return f"{key}\n{content_type}\n{max_bytes}"
+from lms.storage.signing import PUT_PURPOSE, UPLOAD_ROUTE, sign, upload_scope
 
 
 class LocalStorage(Storage):
@@ -103,8 +96,8 @@ class LocalStorage(Storage):
         self, key: str, *, content_type: str, size_bytes: int, max_bytes: int, expires_at: datetime
     ) -> UploadTarget:
         expires = int(expires_at.timestamp())
-        signature = sign_scope(
-            upload_signature_path(check_key(key), content_type, max_bytes),
+        signature = sign(
+            upload_scope(check_key(key), content_type, max_bytes),
             expires,
             purpose=PUT_PURPOSE,
             settings=self.settings,

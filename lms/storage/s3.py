@@ -173,11 +173,16 @@ class S3Storage(Storage):
             url=url, method="PUT", headers={"Content-Type": content_type}, expires_at=expires_at
         )
 
-    def presigned_get(self, key: str, *, expires_at: datetime) -> str:
+    def presigned_get(
+        self, key: str, *, expires_at: datetime, content_disposition: str | None = None
+    ) -> str:
+        params = {"Bucket": self.bucket, "Key": self._key(key)}
+        if content_disposition:
+            # Signed into the URL: S3 answers with these headers whatever the object stored.
+            params["ResponseContentDisposition"] = content_disposition
+            params["ResponseContentType"] = guess_type(key)
         return self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": self._key(key)},
-            ExpiresIn=self._seconds_until(expires_at),
+            "get_object", Params=params, ExpiresIn=self._seconds_until(expires_at)
         )
 
     @staticmethod

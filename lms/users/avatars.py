@@ -1,8 +1,8 @@
 """Avatar uploads: a base64 data URL checked by its content (Pillow), stored, resized by a job.
 
-Storage is a folder for now: `settings.var_dir / "storage" / "avatars/{user_id}/{version}/…"`.
-When the storage module (local signed URLs or S3) lands, `save_bytes` and `storage_path`
-are the two functions to move onto it; keys stay the same.
+Files go through `lms.storage` (local folder or S3) under `avatars/{user_id}/{upload}/`:
+`original`, then `avatar-{size}.{webp,jpg}` written by the job; links come from
+`lms.storage.signing`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import io
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import update
 
 from lms.config import Settings, get_settings
 from lms.errors import ValidationFailed
+from lms.storage import get_storage, signing
 from lms.users.models import AvatarStatus, User
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -102,25 +102,19 @@ def new_key(user_id: uuid.UUID) -> str:
     return f"avatars/{user_id}/{uuid.uuid4().hex[:12]}"
 
 
-def storage_root(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).var_dir / "storage"
+def save_original(key: str, data: bytes, settings: Settings | None = None) -> str:
+    """Store the upload where the resize job (maybe on another host) will read it."""
+    original = f"{key}/original"
+    get_storage(settings or get_settings()).put_bytes(
+        original, data, content_type="application/octet-stream"
+    )
+    return original
 
 
-def storage_path(key: str, settings: Settings | None = None) -> Path:
-    root = storage_root(settings).resolve()
-    path = (root / key).resolve()
-    if root not in path.parents:
-        raise ValueError(f"storage key escapes the storage root: {key!r}")
-    return path
-
-
-def save_bytes(key: str, data: bytes, settings: Settings | None = None) -> Path:
-    path = storage_path(key, settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+def image_url(key: str, settings: Settings | None = None) -> str:
+    """A signed, expiring link to one resized file (presigned on S3, served by the API locally)."""
+    settings = settings or get_settings()
+    return signing.file_url(key, settings.image_url_minutes * 60, settings=settings)[0]
 
 
 def image_keys(key: str) -> list[dict]:

@@ -643,7 +643,7 @@ def update_profile(
             require_verified_email(session, viewer)
         upload = avatars.parse_data_url(fields["avatar_data_url"], settings)
         key = avatars.new_key(user.id)
-        avatars.save_bytes(f"{key}/original", upload.data, settings)
+        avatars.save_original(key, upload.data, settings)
         user.avatar_key, user.avatar_status = key, AvatarStatus.PROCESSING
         enqueue(
             session,

@@ -22,7 +22,7 @@ from lms.db import session_scope
 from lms.errors import Conflict
 from lms.jobs.models import Job
 from lms.jobs.service import enqueue
-from lms.signing import signed_path
+from lms.storage import signing
 from lms.users.models import Role
 from tests.admin.helpers import (
     CLEAR_ALERTS,
@@ -286,27 +286,32 @@ def test_export_produces_signed_csv_and_json_downloads(api, worker, admin, watch
     links = {link["format"]: link for link in details["downloads"]}
     assert set(links) == {"CSV", "JSON"}
 
+    assert links["CSV"]["url"].endswith(links["CSV"]["path"])  # local storage: the API
     response = api.http.get(links["CSV"]["path"])
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"].startswith('attachment; filename="jobs.csv"')
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert done in {row["id"] for row in rows}
     document = json.loads(api.http.get(links["JSON"]["path"]).text)
     assert done in {job["id"] for job in document["jobs"]} and "default" in document["summary"]
 
-    tampered = links["CSV"]["path"][:-4] + "0000"
+    signature = links["CSV"]["path"].split("/")[4]
+    tampered = links["CSV"]["path"].replace(signature, signature[:-4] + "0000")
     refused = api.http.get(tampered)
     assert (
         refused.status_code == 403
         and refused.json()["errors"][0]["extensions"]["code"] == "SIGNATURE_INVALID"
     )
     key = details["result"]["files"]["csv"]
-    expired, _ = signed_path(key, 60, now=time.time() - 3600)
+    an_hour_ago = datetime.fromtimestamp(time.time() - 3600, UTC)
+    expired = signing.api_path(key, an_hour_ago, name="jobs.csv", download=True)
     refused = api.http.get(expired)
     assert (
         refused.status_code == 403
         and refused.json()["errors"][0]["extensions"]["code"] == "LINK_EXPIRED"
     )
-    assert api.http.get("/files/" + key).status_code == 403
+    unsigned = api.http.get(f"/storage/s/{int(time.time()) + 60}/0/{key}")
+    assert unsigned.status_code == 403
     bad_range = {"s": period["e"], "e": period["s"]}
     assert api.error_codes(EXPORT, bad_range, token) == ["INVALID_DATE_RANGE"]
 

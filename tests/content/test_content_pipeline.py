@@ -19,7 +19,7 @@ from lms.config import get_settings
 from lms.db import session_scope
 from lms.jobs.models import Job
 from lms.storage import local_root
-from lms.storage.signed import GET_PURPOSE, sign_scope
+from lms.storage.signing import GET_PURPOSE, sign
 from lms.users.models import Role
 from tests.content.conftest import PLAYER_ORIGIN, make_course, put, upload_video
 from tests.support import create_user
@@ -258,7 +258,7 @@ def test_altered_or_expired_stream_urls_are_refused(content_api, educator, ready
 
     past = int(time.time()) - 60
     scope = "/".join(key.split("/")[:3]) + "/"
-    old = sign_scope(scope, past, purpose=GET_PURPOSE, settings=get_settings())
+    old = sign(scope, past, purpose=GET_PURPOSE, settings=get_settings())
     gone = httpx.get(f"{prefix}/storage/s/{past}/{old}/{key}")
     assert (
         gone.status_code == 403 and gone.json()["errors"][0]["extensions"]["code"] == "LINK_EXPIRED"

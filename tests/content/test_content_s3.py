@@ -7,14 +7,13 @@ import json
 import subprocess
 import uuid
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from lms.storage.s3 import S3Storage
-from tests.content.conftest import Watcher, make_course, put, upload_video
 from lms.users.models import Role
+from tests.content.conftest import Watcher, make_course, put, upload_video
+from tests.s3_server import s3_server
 from tests.support import LMS, GraphQLClient, Process, create_user, free_port, start_worker
 
 BUCKET = "lyceum-content-test"
@@ -23,26 +22,8 @@ STREAM = """query($l: ID!, $f: String) { generateStreamingUrl(lessonId: $l, form
 
 @pytest.fixture(scope="module")
 def s3_env():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "LMS_STORAGE_URL": f"s3://{BUCKET}",
-        "LMS_S3_ENDPOINT_URL": endpoint,
-        "LMS_S3_REGION": "us-east-1",
-        "LMS_S3_ACCESS_KEY_ID": "testing",
-        "LMS_S3_SECRET_ACCESS_KEY": "testing",
-    }
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket=BUCKET)
-    yield env
-    server.stop()
+    with s3_server(BUCKET) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ COURSE_FIELDS = """
   id slug title description category tags difficulty language priceAmount currency isFree
   enrollmentLimit status viewerCanEdit moduleCount lessonCount totalDurationSeconds
   instructors { userId name role }
-  coverImage { status errorMessage variants { width height format storageKey } }
+  coverImage { status errorMessage variants { width height format storageKey url } }
   modules { id title position lessons { id title type position content isFreePreview requiresPrevious durationSeconds } }
 """
 CREATE = (

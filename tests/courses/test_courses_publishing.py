@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 from sqlalchemy import update
 
 from lms.config import get_settings
@@ -49,6 +52,7 @@ def watcher():
 
 
 def storage(key: str) -> Path:
+    """Where local storage (the tests' default, `var/storage`) keeps an object or folder."""
     return get_settings().var_dir / "storage" / key
 
 
@@ -122,7 +126,13 @@ def test_publishing_a_complete_course(api, worker, watcher, educator, other_educ
         for f in ("webp", "jpeg")  # never upscaled past the 800 px source
     }
     for variant in cover["variants"]:
-        assert storage(variant["storageKey"]).is_file()
+        # The link a page puts in <img src>: this API's public URL is not its test port.
+        link = urlsplit(variant["url"])
+        image = api.http.get(f"{link.path}?{link.query}")
+        assert image.status_code == 200, image.text
+        assert image.headers["content-type"] == f"image/{variant['format']}"
+        with Image.open(io.BytesIO(image.content)) as picture:
+            assert picture.size == (variant["width"], variant["height"])
     assert api.data(VALIDATE, {"id": course["id"]}, token)["validateCoursePublication"] == {
         "courseId": course["id"],
         "isValid": True,

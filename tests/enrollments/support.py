@@ -122,3 +122,29 @@ def report(api, token, enrollment_id, lesson_id, **fields) -> dict:
 
 def complete(api, token, enrollment_id, lesson_id) -> dict:
     return api.data(COMPLETE, {"e": enrollment_id, "l": lesson_id}, token)["completeLesson"]
+
+
+CERTIFICATE_LINKS = """query($e: ID!) { enrollment(id: $e) { certificate {
+  id status generationJobId inline: downloadUrl attachment: downloadUrl(download: true) } } }"""
+
+
+def issued_certificate(api, token, owner_id, watcher) -> tuple[Outline, dict]:
+    """A one-lesson course the student completes; its certificate once the worker stored the PDF.
+
+    `watcher` (a started JobWatcher) must outlive the call: it sees the issuing job finish.
+    """
+    course = make_course(owner_id, title="Writing")
+    enrollment_id = enroll(api, token, course.id)["id"]
+    complete(api, token, enrollment_id, course.lessons[0])
+    links = api.data(CERTIFICATE_LINKS, {"e": enrollment_id}, token)["enrollment"]["certificate"]
+    assert watcher.wait(links["generationJobId"])["status"] == "SUCCEEDED"
+    return course, api.data(CERTIFICATE_LINKS, {"e": enrollment_id}, token)["enrollment"][
+        "certificate"
+    ]
+
+
+def pdf_file_name(course_id: str, certificate_id: str, school: str = "Lyceum") -> str:
+    """What the student's saved copy is called: `<school>-<course-slug>-<certificate-id>.pdf`."""
+    with session_scope() as session:
+        slug = session.get(Course, uuid.UUID(course_id)).slug
+    return f"{school}-{slug}-{certificate_id}.pdf"

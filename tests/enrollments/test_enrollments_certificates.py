@@ -29,7 +29,9 @@ from tests.enrollments.support import (
     VERIFY,
     complete,
     enroll,
+    issued_certificate,
     make_course,
+    pdf_file_name,
     report,
 )
 from tests.support import JobWatcher, create_user, start_worker
@@ -357,6 +359,33 @@ async def test_non_latin_and_right_to_left_names_print_on_the_certificate(api, w
     words = " ".join(text.split())
     rtl = unicodedata.bidirectional(name[0]) in ("R", "AL")
     assert (" ".join(reversed(name.split())) if rtl else name) in words
+
+
+def test_the_pdf_opens_in_the_browser_or_downloads_under_a_meaningful_name(api, worker):
+    owner, _ = create_user(Role.EDUCATOR)
+    _, token = create_user(Role.STUDENT)
+    with JobWatcher() as watcher:
+        course, certificate = issued_certificate(api, token, owner.id, watcher)
+    name = pdf_file_name(course.id, certificate["id"])
+
+    def fetch(url: str):
+        parts = urlsplit(url)  # links name the configured public URL, not this test's port
+        response = api.http.get(f"{parts.path}?{parts.query}")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.content.startswith(b"%PDF-")
+        return response
+
+    shown = fetch(certificate["inline"])
+    assert shown.headers["content-disposition"] == (
+        f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
+    )
+    saved = fetch(certificate["attachment"])
+    assert saved.headers["content-disposition"].startswith(f'attachment; filename="{name}"')
+    # The same link with ?download=1, as a "Download" button next to the viewer would add.
+    also_saved = fetch(certificate["inline"] + "&download=1")
+    assert also_saved.headers["content-disposition"] == saved.headers["content-disposition"]
+    assert shown.content == saved.content
 
 
 async def test_a_student_cannot_subscribe_to_another_students_progress(api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -11,13 +12,12 @@ from sqlalchemy import select
 
 from lms.db import session_scope
 from lms.jobs.models import Job
-from lms.users import avatars
 from tests.users.conftest import register
 
 UPDATE = """mutation($input: UpdateProfileInput!) {
   updateProfile(input: $input) { id avatar { status images { width format key } } }
 }"""
-AVATAR = "{ me { avatar { status images { width format key } } } }"
+AVATAR = "{ me { avatar { status images { width format key url } } } }"
 VERIFY = "mutation($token: String!) { verifyEmail(input: {token: $token}) { emailVerified } }"
 
 
@@ -78,7 +78,15 @@ def test_avatar_is_resized_to_fixed_squares_by_a_job(api, mailbox, watcher):
     ]
     for image in avatar["images"]:
         assert image["key"].startswith(f"avatars/{user_id}/")
-        with Image.open(avatars.storage_path(image["key"])) as img:
+        # What a browser does with the link: the API serves the stored file (this API's
+        # LMS_PUBLIC_URL is not its test port, so the link's path goes to the test port).
+        link = urlsplit(image["url"])
+        response = api.http.get(f"{link.path}?{link.query}")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == f"image/{image['format'].lower()}".replace(
+            "jpg", "jpeg"
+        )
+        with Image.open(io.BytesIO(response.content)) as img:
             assert img.size == (image["width"], image["width"])
 
     removed = api.data(UPDATE, {"input": {"removeAvatar": True}}, account["accessToken"])[

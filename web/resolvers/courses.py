@@ -11,7 +11,7 @@ from graphql import (
     SelectionSetNode,
 )
 
-from lms.courses import batch, catalog, service
+from lms.courses import batch, catalog, cover, service
 from lms.courses.access import can_edit
 from lms.courses.models import Course
 from web.service_fields import bind_service_fields
@@ -21,6 +21,7 @@ mutation = MutationType()
 course_type = ObjectType("Course")
 module_type = ObjectType("CourseModule")
 lesson_type = ObjectType("Lesson")
+cover_variant_type = ObjectType("CourseCoverVariant")
 
 
 def _selects(info: GraphQLResolveInfo, name: str) -> bool:
@@ -159,6 +160,12 @@ def resolve_cover_image(course: Course, _info) -> dict | None:
     }
 
 
+@cover_variant_type.field("url")
+def resolve_cover_variant_url(variant: dict, info) -> str:
+    # Its own resolver: a URL is signed (presigned on S3) only when a client asks for it.
+    return cover.variant_url(variant["storage_key"], info.context.settings)
+
+
 @module_type.field("lessons")
 def resolve_lessons(module, info):
     return info.context.loaders.load(batch.lessons_by_module, module.id)
@@ -175,4 +182,4 @@ def resolve_lesson_content(lesson, info):
     return info.context.loaders.load(batch.lesson_content, lesson.id)
 
 
-bindables = [query, mutation, course_type, module_type, lesson_type]
+bindables = [query, mutation, course_type, module_type, lesson_type, cover_variant_type]

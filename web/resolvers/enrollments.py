@@ -61,10 +61,18 @@ def resolve_certificate(enrollment, info):
 
 
 @certificate_type.field("downloadUrl")
-def resolve_download_url(certificate: CertificateView, info) -> str | None:
+async def resolve_download_url(
+    certificate: CertificateView, info, download: bool = False
+) -> str | None:
     if certificate.storage_key is None or certificate.status != CertificateStatus.ISSUED:
         return None
-    return certificates.download_url(certificate.storage_key, info.context.settings)
+    slug = await info.context.loaders.load(certificates.course_slugs, certificate.course_id)
+    return certificates.download_url(
+        certificate.storage_key,
+        file_name=certificates.pdf_file_name(certificate.id, slug),
+        download=download,
+        settings=info.context.settings,
+    )
 
 
 @verification_type.field("valid")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from ariadne import MutationType, ObjectType, QueryType
 
-from lms.users import flows, service
+from lms.users import avatars, flows, service
 
 query = QueryType()
 mutation = MutationType()
 user_type = ObjectType("User")
+avatar_image_type = ObjectType("AvatarImage")
+
+
+@avatar_image_type.field("url")
+def resolve_avatar_url(image: dict, info) -> str:
+    # Its own resolver: a URL is signed (presigned on S3) only when a client asks for it.
+    return avatars.image_url(image["key"], info.context.settings)
 
 
 @user_type.field("notificationPreferences")
@@ -105,4 +112,4 @@ async def resolve_update_notification_preferences(_, info, input: dict) -> list:
     )
 
 
-bindables = [query, mutation, user_type]
+bindables = [query, mutation, user_type, avatar_image_type]
