@@ -1,7 +1,7 @@
 """The emailed account links as small HTML pages, for when no front end is configured.
 
 Without `LMS_APP_URL` the links in emails point at the API itself (`/verify-email?token=…`,
-`/reset-password?token=…`); these pages answer them. A GET only shows a form: link previews
+`/reset-password?token=…`, the welcome email's `/login`); these pages answer them. A GET only shows a form: link previews
 and mail scanners fetch links, so the token is spent only by the POST the person sends.
 Both POSTs call the same services as the `verifyEmail` and `resetPassword` mutations.
 
@@ -48,6 +48,11 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 _SAME_SITE_FETCH = {"same-origin", "none"}
+# There is no front end to sign in with: point at the API's own explorer.
+SIGN_IN = (
+    "<p>Sign in with the <code>login</code> mutation, for example in the "
+    '<a href="/graphql">GraphQL explorer</a> of this server.</p>'
+)
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
@@ -131,8 +136,7 @@ async def confirm_email() -> Response:
         return _page("Email not confirmed", _alert(error.message), 400)
     return _page(
         "Email address confirmed",
-        f'<p class="done" role="status">{escape(user["email"])} is confirmed. '
-        "You can close this page and sign in.</p>",
+        f'<p class="done" role="status">{escape(user["email"])} is confirmed.</p>\n{SIGN_IN}',
     )
 
 
@@ -196,5 +200,11 @@ async def reset_password() -> Response:
     return _page(
         "Password changed",
         '<p class="done" role="status">Your password is changed and every session was signed '
-        "out. Sign in with the new password.</p>",
+        f"out.</p>\n{SIGN_IN}",
     )
+
+
+@blueprint.get("/login")
+async def sign_in_page() -> Response:
+    """Where the welcome email's sign-in link lands when there is no front end."""
+    return _page("Sign in", SIGN_IN)
