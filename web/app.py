@@ -13,7 +13,7 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
-from web import admin_page, graphql_http, health, storage_http
+from web import account_pages, admin_page, explorer, graphql_http, health, storage_http
 from web.context import Services
 from web.events import EventHub
 
@@ -31,6 +31,9 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(graphql_http.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin_page.blueprint)
+    app.register_blueprint(explorer.blueprint)
+    if not settings.app_url:  # emailed links point at the API itself: answer them here
+        app.register_blueprint(account_pages.blueprint)
     storage_http.install(app)  # signed uploads, downloads and streams (Content module)
 
     @app.before_serving

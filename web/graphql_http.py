@@ -10,7 +10,6 @@ from collections import OrderedDict
 from ariadne import graphql
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
-from ariadne.explorer import ExplorerGraphiQL
 from graphql import DocumentNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
@@ -18,6 +17,7 @@ from lms.security import ANONYMOUS
 from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token
 from web.errors import format_error
+from web.explorer import page as explorer_page
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.query_cost import cost_limit_rule
 from web.metrics import GRAPHQL_SECONDS
@@ -99,8 +99,7 @@ def services() -> Services:
 async def explorer() -> Response:
     if not services().settings.graphiql:
         return error_response(405, "METHOD_NOT_ALLOWED", "Send GraphQL operations with POST.")
-    html = ExplorerGraphiQL(title="Lyceum GraphQL", explorer_plugin=True).html(None)
-    return Response(html, content_type="text/html; charset=utf-8")
+    return explorer_page()  # assets from the installed package: works offline
 
 
 @blueprint.post("/graphql")

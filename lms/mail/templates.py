@@ -22,6 +22,7 @@ from lms.errors import PermanentJobError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
 SITE_NAME = "Lyceum"
+MAX_LINE_OCTETS = 998  # without the CRLF
 
 _TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -186,6 +187,15 @@ def render_email(
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Lyceum-Template"] = template
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte=transfer_encoding(text))
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
     return msg
+
+
+def transfer_encoding(body: str) -> str:
+    """`7bit`/`8bit` (the raw file reads as written, links whole) when every line fits SMTP's
+    998-octet limit (RFC 5322 2.1.1); quoted-printable only for a body with longer lines."""
+    lines = body.encode("utf-8").splitlines()
+    if any(len(line) > MAX_LINE_OCTETS for line in lines):
+        return "quoted-printable"
+    return "7bit" if body.isascii() else "8bit"
