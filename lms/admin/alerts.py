@@ -26,13 +26,12 @@ from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.errors import ValidationFailed
 from lms.events.bus import publish_event
+from lms.events.topics import ALERT
 from lms.jobs.queues import QUEUES
 from lms.jobs.service import after_commit
 from lms.models import utcnow
 from lms.security import Viewer, require_role
 from lms.users.models import Role
-
-ALERT_TOPIC = "admin.alert"
 
 
 def alert_view(alert: QueueAlert) -> dict[str, Any]:
@@ -142,9 +141,7 @@ def apply_conditions(
         if key not in holding and alert.resolved_at is None:
             alert.resolved_at = now
     if published:
-        after_commit(
-            session, lambda: [publish_event(ALERT_TOPIC, view, settings) for view in published]
-        )
+        after_commit(session, lambda: [publish_event(ALERT, view, settings) for view in published])
     return published
 
 
