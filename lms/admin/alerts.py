@@ -35,20 +35,20 @@ from lms.users.models import Role
 
 
 def alert_view(alert: QueueAlert) -> dict[str, Any]:
-    """The GraphQL/bus shape of an alert (JSON-able)."""
+    """The GraphQL/bus shape of an alert (JSON-able, camelCase: the `admin.alert` topic)."""
     return {
         "id": str(alert.id),
-        "queue_name": alert.queue,
+        "queueName": alert.queue,
         "rule": alert.rule,
         "target": alert.target or None,
         "severity": alert.severity.value,
         "message": alert.message,
         "value": alert.value,
         "threshold": alert.threshold,
-        "raised_at": alert.raised_at.isoformat(),
-        "last_seen_at": alert.last_seen_at.isoformat(),
-        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-        "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
+        "raisedAt": alert.raised_at.isoformat(),
+        "lastSeenAt": alert.last_seen_at.isoformat(),
+        "resolvedAt": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "clearedAt": alert.cleared_at.isoformat() if alert.cleared_at else None,
     }
 
 

@@ -20,6 +20,7 @@ from lms.admin.inspection import Inspection, inspect_workers
 from lms.events.topics import ALERT, ANY, JOB, QUEUE_STATS
 from lms.jobs.models import Job, JobEvent
 from lms.jobs.queues import QUEUES
+from web.events import EventView
 
 query = QueryType()
 mutation = MutationType()
@@ -123,7 +124,7 @@ async def resolve_job_dashboard(_, info) -> dict:
     depths, inspection = await _live(ctx.settings, workers=True, fresh=True)
     view = await ctx.read(dashboard.job_dashboard, viewer, depths=depths, inspection=inspection)
     view["recent_failures"] = [job_view(job) for job in view["recent_failures"]]
-    return view
+    return EventView(view)  # its alerts are bus-shaped (camelCase)
 
 
 @query.field("realtimeQueueStats")
@@ -132,7 +133,10 @@ async def resolve_realtime_queue_stats(_, info) -> dict:
     viewer = _admin(info)
     # Only the embedded broker needs the workers to count consumers.
     depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
-    return await ctx.read(dashboard.realtime_stats, viewer, depths=depths, inspection=inspection)
+    snapshot = await ctx.read(
+        dashboard.realtime_stats, viewer, depths=depths, inspection=inspection
+    )
+    return EventView(snapshot)  # the `queueStatsUpdated` payload: camelCase
 
 
 @query.field("queueHealth")
@@ -190,7 +194,7 @@ async def resolve_clear_queue_alerts(_, info, queue_name: str | None = None) -> 
     cleared = await ctx.write(
         admin_alerts.clear_alerts, ctx.require_viewer(), queue_name=queue_name
     )
-    return {"cleared_count": len(cleared), "alerts": cleared}
+    return {"cleared_count": len(cleared), "alerts": [EventView(alert) for alert in cleared]}
 
 
 @subscription.source("queueStatsUpdated")
@@ -200,9 +204,10 @@ async def queue_stats_source(_, info):
 
     async def current() -> dict:
         depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
-        return await ctx.read(
+        snapshot = await ctx.read(
             dashboard.realtime_stats, viewer, depths=depths, inspection=inspection
         )
+        return EventView(snapshot)
 
     # The current numbers at once (and after a bus reconnect): no wait for the next tick.
     async for snapshot in ctx.hub.stream(QUEUE_STATS, ANY, current=current):
