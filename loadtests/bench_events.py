@@ -172,24 +172,35 @@ def start_publisher(keys: list[str], count: int, rate: float) -> subprocess.Pope
     return publisher
 
 
-async def measure(clients: Clients, api_pid: int, keys: list[str], args) -> dict:
-    """Publish `args.events` to random `keys` from another process; latency and API CPU."""
+def cpu_seconds(pid: int) -> float:
     import psutil
 
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def idle_cpu(pid: int, seconds: float = 3.0) -> float:
+    """The API's CPU with the subscriptions open and no events: what merely holding them costs."""
+    before = cpu_seconds(pid)
+    await asyncio.sleep(seconds)  # the window measured, not a wait for something
+    return round((cpu_seconds(pid) - before) * 1000 / seconds, 2)
+
+
+async def measure(clients: Clients, api_pid: int, keys: list[str], args) -> dict:
+    """Publish `args.events` to random `keys` from another process; latency and API CPU."""
     clients.latencies, clients.expected = [], args.events
     clients.all_received.clear()
     publisher = await asyncio.to_thread(start_publisher, keys, args.events, args.rate)
-    api = psutil.Process(api_pid)
-    before, started = api.cpu_times(), time.monotonic()
+    before, started = cpu_seconds(api_pid), time.monotonic()
     try:
         await asyncio.wait_for(clients.all_received.wait(), args.events / args.rate + 60)
     except TimeoutError:
         raise BenchAborted(
             f"only {len(clients.latencies)} of {args.events} events arrived"
         ) from None
-    after, elapsed = api.cpu_times(), time.monotonic() - started
+    after, elapsed = cpu_seconds(api_pid), time.monotonic() - started
     await asyncio.to_thread(publisher.wait, 30)
-    cpu_ms = ((after.user - before.user) + (after.system - before.system)) * 1000
+    cpu_ms = (after - before) * 1000
     latencies = sorted(clients.latencies)
     return {
         "subscribers": len(clients.tasks),
@@ -210,14 +221,18 @@ async def bench(args, ws_url: str, api_pid: int, students: list[tuple[str, str]]
         await measure(clients, api_pid, keys[:BASELINE], warm)  # caches, pools, connections
         baseline = await measure(clients, api_pid, keys[:BASELINE], args)
         print(f"bench: {BASELINE} subscribers: {baseline}", flush=True)
-        started = time.monotonic()
+        baseline["idle_cpu_ms_per_s"] = await idle_cpu(api_pid)
+        started, cpu = time.monotonic(), cpu_seconds(api_pid)
         await clients.open(students[BASELINE:])
-        print(
-            f"bench: {len(students)} subscriptions open "
-            f"({time.monotonic() - started:.1f} s to open)",
-            flush=True,
-        )
+        opening = {
+            "seconds": round(time.monotonic() - started, 1),
+            "cpu_ms_per_subscription": round(
+                (cpu_seconds(api_pid) - cpu) * 1000 / (len(students) - BASELINE), 2
+            ),
+        }
+        print(f"bench: {len(students)} subscriptions open: {opening}", flush=True)
         loaded = await measure(clients, api_pid, keys, args)
+        loaded["idle_cpu_ms_per_s"] = await idle_cpu(api_pid)
         print(f"bench: {len(students)} subscribers: {loaded}", flush=True)
     finally:
         await clients.close()
@@ -230,6 +245,9 @@ async def bench(args, ws_url: str, api_pid: int, students: list[tuple[str, str]]
         "baseline_p50_ms": baseline["p50_ms"],
         "baseline_p99_ms": baseline["p99_ms"],
         "baseline_cpu_per_event_ms": baseline["cpu_per_event_ms"],
+        "baseline_idle_cpu_ms_per_s": baseline["idle_cpu_ms_per_s"],
+        "idle_cpu_ms_per_s": loaded["idle_cpu_ms_per_s"],
+        "open_cpu_ms_per_subscription": opening["cpu_ms_per_subscription"],
         "rate_per_second": args.rate,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
