@@ -18,7 +18,7 @@ from typing import Any
 
 from lms.config import Settings
 from lms.events.bus import EventListener
-from lms.events.topics import ANY, Topic
+from lms.events.topics import ANY, Topic, routing_word
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
@@ -78,7 +78,7 @@ class EventHub:
         """A queue of `topic` events for `key` (`ANY`: every key), bound once this returns.
 
         Besides events the queue may hold `RECONNECTED`; `stream` handles it."""
-        slot = (topic.name, str(key))
+        slot = (topic.name, key if key == ANY else routing_word(key))  # as `key_of` makes it
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
         queues = self._subscribers.setdefault(slot, set())
         if not queues and self._listener is not None:

@@ -169,11 +169,12 @@ class EventListener:
                     self._consume(connection, reconnected)
                     return
             except Exception as error:  # noqa: BLE001 - broker restarts are expected
-                was_connected = self.connected.is_set()
+                if self.connected.is_set():
+                    delay = BACKOFF_START  # a fresh loss: retry soon
                 self.connected.clear()
                 self._release_waiting()
-                if was_connected:
-                    reconnected, delay = True, BACKOFF_START
+                # Subscriptions may exist that missed events (even before a first connection).
+                reconnected = True
                 # One line per attempt, with bounded backoff and jitter (many API processes).
                 wait = delay * random.uniform(0.8, 1.2)
                 log.warning(
@@ -204,10 +205,16 @@ class EventListener:
         with connection.Consumer(
             queue, callbacks=[self._on_message], accept=["json"], channel=channel
         ):
+            self.connected.set()  # first, so binds asked for meanwhile wait for this sync
             self._sync(queue, bound, force=True)
-            self.connected.set()
             self.ready.set()
-            log.info("event bus connected (queue %s)", self.queue_name)
+            log.log(
+                logging.WARNING if reconnected else logging.INFO,
+                "event bus %s (queue %s, %d bindings)",
+                "reconnected" if reconnected else "connected",
+                self.queue_name,
+                len(bound),
+            )
             if self.on_connect is not None:
                 self.on_connect(reconnected)
             while not self._stop.is_set():
