@@ -17,12 +17,12 @@ from lms.admin.stats import collect_stats, snapshot_event
 from lms.config import get_settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
+from lms.events.topics import QUEUE_STATS
 from lms.jobs.queues import QUEUES
 from tasks.app import app
 from tasks.base import JobContext, job_task
 
 log = logging.getLogger(__name__)
-STATS_TOPIC = "admin.queue_stats"
 
 
 @app.task(name="admin.evaluate_alerts", ignore_result=True)
@@ -40,7 +40,7 @@ def publish_queue_stats() -> None:
     inspection = inspect_workers(settings) if settings.broker_is_filesystem else None
     with session_scope(settings) as session:
         stats = collect_stats(session, depths, inspection)
-    publish_event(STATS_TOPIC, snapshot_event(stats), settings)
+    publish_event(QUEUE_STATS, snapshot_event(stats), settings)
 
 
 @app.task(name="admin.roll_up_events", ignore_result=True)

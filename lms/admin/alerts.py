@@ -26,30 +26,29 @@ from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.errors import ValidationFailed
 from lms.events.bus import publish_event
+from lms.events.topics import ALERT
 from lms.jobs.queues import QUEUES
 from lms.jobs.service import after_commit
 from lms.models import utcnow
 from lms.security import Viewer, require_role
 from lms.users.models import Role
 
-ALERT_TOPIC = "admin.alert"
-
 
 def alert_view(alert: QueueAlert) -> dict[str, Any]:
-    """The GraphQL/bus shape of an alert (JSON-able)."""
+    """The GraphQL/bus shape of an alert (JSON-able, camelCase: the `admin.alert` topic)."""
     return {
         "id": str(alert.id),
-        "queue_name": alert.queue,
+        "queueName": alert.queue,
         "rule": alert.rule,
         "target": alert.target or None,
         "severity": alert.severity.value,
         "message": alert.message,
         "value": alert.value,
         "threshold": alert.threshold,
-        "raised_at": alert.raised_at.isoformat(),
-        "last_seen_at": alert.last_seen_at.isoformat(),
-        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-        "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
+        "raisedAt": alert.raised_at.isoformat(),
+        "lastSeenAt": alert.last_seen_at.isoformat(),
+        "resolvedAt": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "clearedAt": alert.cleared_at.isoformat() if alert.cleared_at else None,
     }
 
 
@@ -142,9 +141,7 @@ def apply_conditions(
         if key not in holding and alert.resolved_at is None:
             alert.resolved_at = now
     if published:
-        after_commit(
-            session, lambda: [publish_event(ALERT_TOPIC, view, settings) for view in published]
-        )
+        after_commit(session, lambda: [publish_event(ALERT, view, settings) for view in published])
     return published
 
 

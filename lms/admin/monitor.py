@@ -38,17 +38,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.admin.alerts import ALERT_TOPIC, alert_view
+from lms.admin.alerts import alert_view
 from lms.admin.models import AlertSeverity, KnownWorker, QueueAlert
 from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
+from lms.events.topics import ALERT, QUEUE_STATS
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import after_commit, record_event
 from lms.models import utcnow
 
 log = logging.getLogger(__name__)
-STATS_TOPIC = "admin.queue_stats"  # the `queueStatsUpdated` topic (tasks/admin.py)
 _JOB_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _FINISHED = {"task-succeeded": "SUCCEEDED", "task-failed": "FAILED", "task-revoked": "REVOKED"}
 
@@ -530,7 +530,7 @@ class Monitor:
         depths = queue_depths(QUEUES, self.settings)
         with session_scope(self.settings) as session:
             stats = collect_stats(session, depths, None)
-        publish_event(STATS_TOPIC, snapshot_event(stats), self.settings)
+        publish_event(QUEUE_STATS, snapshot_event(stats), self.settings)
 
 
 def _locked(session: Session, job_id: uuid.UUID) -> Job | None:
@@ -599,7 +599,7 @@ def _raise_worker_gone(session: Session, hostname: str, message: str, settings: 
         return  # already open and current: nothing new to publish
     session.flush()
     view = alert_view(alert)
-    after_commit(session, lambda: publish_event(ALERT_TOPIC, view, settings))
+    after_commit(session, lambda: publish_event(ALERT, view, settings))
 
 
 def run_monitor(settings: Settings | None = None, options: MonitorOptions | None = None) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from lms.admin.broker_stats import QueueDepth
 from lms.admin.inspection import Inspection
 from lms.admin.models import QueueState
+from lms.events.topics import camel
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
@@ -40,7 +41,8 @@ class QueueStats:
     broker_error: str | None = None
 
     def as_event(self) -> dict[str, Any]:
-        return asdict(self)
+        """camelCase, as the `admin.queue_stats` topic carries it."""
+        return {camel(name): value for name, value in asdict(self).items()}
 
 
 @dataclass

@@ -28,6 +28,7 @@ from lms.content.steps import PIPELINE_KIND, PURGE_KIND, RESOURCE_KIND, STEP_MAX
 from lms.courses.models import Course, CourseInstructor, Lesson
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.bus import publish_event
+from lms.events.topics import CONTENT
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import after_commit, cancel_job, enqueue, record_event, retry_job
 from lms.models import utcnow
@@ -45,7 +46,6 @@ from lms.storage import (
 )
 from lms.users.models import Role
 
-CONTENT_TOPIC = "content"
 VIDEO_CONTENT_TYPES = frozenset(
     {
         "video/mp4",
@@ -244,7 +244,7 @@ def _publish(session: Session, kind: str, asset: VideoAsset | FileAsset) -> None
         "ownerId": str(asset.owner_id),
         "courseId": str(asset.course_id) if asset.course_id else None,
     }
-    after_commit(session, lambda: publish_event(CONTENT_TOPIC, data))
+    after_commit(session, lambda: publish_event(CONTENT, data))
 
 
 # --- views --------------------------------------------------------------------------------

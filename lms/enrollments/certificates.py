@@ -28,6 +28,7 @@ from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, publish_a
 from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
 from lms.enrollments.settings import EnrollmentSettings, enrollment_settings
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from lms.events.topics import camel
 from lms.jobs.models import TERMINAL, Job
 from lms.jobs.service import enqueue
 from lms.mail.jobs import request_email
@@ -424,11 +425,11 @@ def record_issued(
             session,
             COMPLETED_TOPIC,
             {
-                "enrollment_id": enrollment.id,
-                "student_id": enrollment.student_id,
-                "course_id": enrollment.course_id,
-                "course_title": snapshot.course_title,
-                "completed_at": enrollment.completed_at,
+                "enrollmentId": enrollment.id,
+                "studentId": enrollment.student_id,
+                "courseId": enrollment.course_id,
+                "courseTitle": snapshot.course_title,
+                "completedAt": enrollment.completed_at,
                 "certificate": event,
             },
         )
@@ -449,18 +450,16 @@ def _wants_email(session: Session, user_id: uuid.UUID) -> bool:
 
 def certificate_event(view: CertificateView) -> dict:
     """The `certificateGenerated` payload: the certificate as the API shows it."""
-    return {name: getattr(view, name) for name in CertificateView.__dataclass_fields__} | {
+    return {camel(name): getattr(view, name) for name in CertificateView.__dataclass_fields__} | {
         "status": view.status.value
     }
 
 
 def certificate_from_event(data: dict) -> CertificateView:
     """Back from a bus payload (ids and dates stay strings; the scalars accept them)."""
-    values = dict(data)
+    values = {name: data.get(camel(name)) for name in CertificateView.__dataclass_fields__}
     values["status"] = CertificateStatus(values["status"])
-    return CertificateView(
-        **{name: values.get(name) for name in CertificateView.__dataclass_fields__}
-    )
+    return CertificateView(**values)
 
 
 def validate_reason(reason: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """Live enrollment events on the bus, published only after the change commits.
 
-Payloads are small JSON dicts with snake_case keys; each names its enrollment, student and
-course so a subscription can filter without a database read.
+Topics are declared in `lms.events.topics` (keyed by `enrollmentId`); payloads are small
+JSON dicts with camelCase keys, each naming its enrollment, student and course.
 """
 
 from __future__ import annotations
@@ -11,12 +11,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lms.events.bus import publish_event
+from lms.events.topics import CERTIFICATE_GENERATED as CERTIFICATE_TOPIC
+from lms.events.topics import COURSE_COMPLETED as COMPLETED_TOPIC
+from lms.events.topics import ENROLLMENT_PROGRESS as PROGRESS_TOPIC
+from lms.events.topics import LESSON_PROGRESS as LESSON_TOPIC
+from lms.events.topics import Topic
 from lms.jobs.service import after_commit
 
-PROGRESS_TOPIC = "enrollment.progress"
-LESSON_TOPIC = "enrollment.lesson"
-CERTIFICATE_TOPIC = "enrollment.certificate"
-COMPLETED_TOPIC = "enrollment.completed"
+__all__ = [
+    "CERTIFICATE_TOPIC",
+    "COMPLETED_TOPIC",
+    "LESSON_TOPIC",
+    "PROGRESS_TOPIC",
+    "publish_after_commit",
+]
 
 
 def jsonable(value: Any) -> Any:
@@ -32,7 +40,7 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def publish_after_commit(session: Session, topic: str, data: dict[str, Any]) -> None:
+def publish_after_commit(session: Session, topic: Topic, data: dict[str, Any]) -> None:
     """Publish `data` on `topic` once `session` commits; nothing on rollback."""
     payload = jsonable(data)
     after_commit(session, lambda: publish_event(topic, payload))

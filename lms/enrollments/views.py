@@ -108,29 +108,29 @@ def lesson_progress_view(
 def progress_event(view: EnrollmentView) -> dict:
     """The `enrollmentProgressUpdated` payload."""
     return {
-        "enrollment_id": view.id,
-        "student_id": view.student_id,
-        "course_id": view.course_id,
+        "enrollmentId": view.id,
+        "studentId": view.student_id,
+        "courseId": view.course_id,
         "status": view.status.value,
-        "progress_percent": view.progress_percent,
-        "completed_lessons": view.completed_lessons,
-        "total_lessons": view.total_lessons,
-        "time_spent_seconds": view.time_spent_seconds,
-        "updated_at": view.updated_at,
+        "progressPercent": view.progress_percent,
+        "completedLessons": view.completed_lessons,
+        "totalLessons": view.total_lessons,
+        "timeSpentSeconds": view.time_spent_seconds,
+        "updatedAt": view.updated_at,
     }
 
 
 def lesson_event(view: LessonProgressView, enrollment: EnrollmentView) -> dict:
     """The `lessonProgressUpdated` payload."""
     return {
-        "enrollment_id": view.enrollment_id,
-        "student_id": enrollment.student_id,
-        "course_id": enrollment.course_id,
-        "lesson_id": view.lesson_id,
-        "percent_watched": view.percent_watched,
-        "position_seconds": view.position_seconds,
-        "time_spent_seconds": view.time_spent_seconds,
+        "enrollmentId": view.enrollment_id,
+        "studentId": enrollment.student_id,
+        "courseId": enrollment.course_id,
+        "lessonId": view.lesson_id,
+        "percentWatched": view.percent_watched,
+        "positionSeconds": view.position_seconds,
+        "timeSpentSeconds": view.time_spent_seconds,
         "completed": view.completed,
-        "completed_at": view.completed_at,
-        "updated_at": view.updated_at,
+        "completedAt": view.completed_at,
+        "updatedAt": view.updated_at,
     }

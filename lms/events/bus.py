@@ -1,37 +1,56 @@
-"""The event bus: a kombu fanout exchange over the job broker.
+"""The event bus: small JSON events from workers and API processes to live subscribers.
 
-Workers and API processes publish small JSON events (`{"topic": ..., "data": ...}`); every
-listening API process receives every event and hands it to its own subscribers, so a
-worker's progress reaches a browser connected to any API process. Events are fire-and-
-forget: the durable record is in the database (`job_events`), the bus only makes it live.
+On RabbitMQ events go to the topic exchange `lms.events.keyed` with routing key
+`<topic>.<key>` (topics in `lms.events.topics`); each listener binds its queue only for the
+keys it is asked for, so an API process receives only what its clients subscribed to. On
+the embedded filesystem transport, kombu keeps topic bindings in each process's memory, so
+routing could not cross processes there: events go to the fanout exchange `lms.events` and
+the receiving process dispatches by key itself.
+
+Events are fire-and-forget: the durable record is in the database (`job_events`, progress
+rows); the bus only makes it live. A listener reconnects after a broker restart with
+bounded backoff, redeclares its queue and restores every binding.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
 from kombu.pools import producers
 
 from lms.config import Settings, get_settings
+from lms.events.topics import ANY, TOPICS, Topic
 from lms.jobs.broker import broker_connection_args
 
 log = logging.getLogger(__name__)
-EXCHANGE = Exchange("lms.events", type="fanout", durable=True, auto_delete=False)
+KEYED_EXCHANGE = Exchange("lms.events.keyed", type="topic", durable=True, auto_delete=False)
+FANOUT_EXCHANGE = Exchange("lms.events", type="fanout", durable=True, auto_delete=False)
+EVERYTHING = "#"  # the binding of a listener that wants every topic and key
+BACKOFF_START, BACKOFF_MAX = 0.5, 10.0  # seconds between reconnect attempts
+POLL_SECONDS = 0.05  # how long a binding change may wait for the listener thread
 _connections: dict[tuple[str, str], Connection] = {}
 _lock = threading.Lock()
 
+Callback = Callable[[Topic, dict[str, Any]], None]
 
-def _connection(settings: Settings) -> Connection:
+
+def event_exchange(settings: Settings) -> Exchange:
+    return FANOUT_EXCHANGE if settings.broker_is_filesystem else KEYED_EXCHANGE
+
+
+def _connection(settings: Settings, **kwargs: Any) -> Connection:
     url, options = broker_connection_args(settings)
     # Events are fire-and-forget (the database holds the record): no publisher confirms.
     options = {key: value for key, value in options.items() if key != "confirm_publish"}
-    return Connection(url, transport_options=options, connect_timeout=5)
+    return Connection(url, transport_options=options, connect_timeout=5, **kwargs)
 
 
 def _shared_connection(settings: Settings) -> Connection:
@@ -42,47 +61,67 @@ def _shared_connection(settings: Settings) -> Connection:
         return _connections[key]
 
 
-def publish_event(topic: str, data: dict[str, Any], settings: Settings | None = None) -> None:
+def publish_event(
+    topic: Topic | str, data: dict[str, Any], settings: Settings | None = None
+) -> None:
     """Publish one event; a broker hiccup is logged, never raised (the DB has the record)."""
+    topic = TOPICS[topic] if isinstance(topic, str) else topic
     settings = settings or get_settings()
+    key = topic.key_of(data)
+    exchange = event_exchange(settings)
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
             producer.publish(
-                {"topic": topic, "data": data},
-                exchange=EXCHANGE,
-                declare=[EXCHANGE],
+                {"topic": topic.name, "key": key, "data": data},
+                exchange=exchange,
+                routing_key=topic.routing_key(key),
+                declare=[exchange],
                 serializer="json",
                 delivery_mode="transient",
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1},
             )
     except Exception:  # noqa: BLE001 - live updates must never fail the job itself
-        log.warning("event bus publish failed for topic %s", topic, exc_info=True)
+        log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
 
 
 class EventListener:
-    """Consumes every bus event in a background thread and passes it to `callback`."""
+    """Consumes bus events in a background thread and passes them to `callback`.
+
+    `routes=None` receives every event (tools, tests); otherwise only the `(topic, key)`
+    pairs given here or later through `bind`. `connected` is set while the queue consumes;
+    `on_connect(reconnected)` runs in the listener thread after each (re)connection.
+    """
 
     def __init__(
         self,
-        callback: Callable[[str, dict[str, Any]], None],
+        callback: Callback,
         settings: Settings | None = None,
         *,
         name: str | None = None,
+        routes: Iterable[tuple[Topic, str]] | None = None,
+        on_connect: Callable[[bool], None] | None = None,
     ) -> None:
         self.callback = callback
         self.settings = settings or get_settings()
+        self.on_connect = on_connect
+        self.exchange = event_exchange(self.settings)
         # A stable name lets a restarted process reuse its queue on the filesystem broker.
-        self.queue = Queue(
-            name or f"lms.events.{socket.gethostname()}.{uuid.uuid4().hex[:8]}",
-            EXCHANGE,
-            exclusive=not self.settings.broker_is_filesystem,
-            auto_delete=True,
-            durable=False,
+        self.queue_name = name or f"lms.events.{socket.gethostname()}.{uuid.uuid4().hex[:8]}"
+        self.ready = threading.Event()  # set at the first connection
+        self.connected = threading.Event()
+        self._wanted: set[str] = (
+            {EVERYTHING} if routes is None else {t.routing_key(k) for t, k in routes}
         )
-        self.ready = threading.Event()
+        self._waiting: list[Future] = []
+        self._dirty = True  # wanted bindings changed since the last sync
+        self._changes = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-listener", daemon=True)
+
+    @property
+    def keyed(self) -> bool:
+        return not self.settings.broker_is_filesystem
 
     def start(self) -> EventListener:
         self._thread.start()
@@ -92,35 +131,124 @@ class EventListener:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def bind(self, topic: Topic, key: str = ANY) -> Future:
+        """Receive `topic` events for `key`; the future resolves once the broker has the
+        binding (at once while disconnected: the binding is restored on reconnect)."""
+        return self._change(lambda wanted: wanted.add(topic.routing_key(key)))
+
+    def unbind(self, topic: Topic, key: str = ANY) -> Future:
+        return self._change(lambda wanted: wanted.discard(topic.routing_key(key)))
+
+    def _change(self, edit: Callable[[set[str]], None]) -> Future:
+        done: Future = Future()
+        with self._changes:
+            edit(self._wanted)
+            self._dirty = True
+            if self.keyed and self.connected.is_set():
+                self._waiting.append(done)
+                return done
+        done.set_result(False)
+        return done
+
     def _on_message(self, body: dict[str, Any], message) -> None:
         try:
-            self.callback(body.get("topic", ""), body.get("data") or {})
+            topic = TOPICS.get(body.get("topic", ""))
+            if topic is not None:
+                self.callback(topic, body.get("data") or {})
         except Exception:  # noqa: BLE001 - one bad subscriber must not stop the stream
             log.exception("event callback failed")
         finally:
             message.ack()
 
     def _run(self) -> None:
+        delay, reconnected = BACKOFF_START, False
         while not self._stop.is_set():
             try:
-                with _connection(self.settings) as connection:
-                    self.queue.maybe_bind(connection)
-                    self.queue.declare()
-                    if self.settings.broker_is_filesystem:
-                        self.queue.purge()
-                    with connection.Consumer(
-                        self.queue, callbacks=[self._on_message], accept=["json"]
-                    ):
-                        self.ready.set()
-                        while not self._stop.is_set():
-                            try:
-                                connection.drain_events(timeout=0.5)
-                            except TimeoutError:
-                                continue
-                            except socket.timeout:
-                                continue
-                    if self.settings.broker_is_filesystem:
-                        self.queue.delete()
-            except Exception:  # noqa: BLE001 - reconnect after broker restarts
-                log.warning("event listener lost the broker; reconnecting", exc_info=True)
-                self._stop.wait(1.0)
+                with _connection(self.settings, heartbeat=10) as connection:
+                    connection.connect()
+                    self._consume(connection, reconnected)
+                    return
+            except Exception as error:  # noqa: BLE001 - broker restarts are expected
+                if self.connected.is_set():
+                    delay = BACKOFF_START  # a fresh loss: retry soon
+                self.connected.clear()
+                self._release_waiting()
+                # Subscriptions may exist that missed events (even before a first connection).
+                reconnected = True
+                # One line per attempt, with bounded backoff and jitter (many API processes).
+                wait = delay * random.uniform(0.8, 1.2)
+                log.warning(
+                    "event bus disconnected (%s: %s); reconnecting in %.1f s",
+                    type(error).__name__,
+                    error,
+                    wait,
+                )
+                self._stop.wait(wait)
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    def _consume(self, connection: Connection, reconnected: bool) -> None:
+        channel = connection.channel()
+        queue = Queue(
+            self.queue_name,
+            self.exchange if not self.keyed else None,
+            exclusive=self.keyed,
+            auto_delete=True,
+            durable=False,
+            channel=channel,
+        )
+        if self.keyed:
+            self.exchange(channel).declare()
+        queue.declare()
+        if not self.keyed:
+            queue.purge()  # events queued while this process was away are stale
+        bound: set[str] = set()
+        with connection.Consumer(
+            queue, callbacks=[self._on_message], accept=["json"], channel=channel
+        ):
+            self.connected.set()  # first, so binds asked for meanwhile wait for this sync
+            self._sync(queue, bound, force=True)
+            self.ready.set()
+            log.log(
+                logging.WARNING if reconnected else logging.INFO,
+                "event bus %s (queue %s, %d bindings)",
+                "reconnected" if reconnected else "connected",
+                self.queue_name,
+                len(bound),
+            )
+            if self.on_connect is not None:
+                self.on_connect(reconnected)
+            while not self._stop.is_set():
+                self._sync(queue, bound)
+                connection.heartbeat_check()
+                try:
+                    connection.drain_events(timeout=POLL_SECONDS)
+                except TimeoutError:
+                    continue
+        self.connected.clear()
+        if not self.keyed:
+            queue.delete()
+
+    def _sync(self, queue: Queue, bound: set[str], *, force: bool = False) -> None:
+        """Make the broker's bindings of `queue` match the wanted ones (after a change)."""
+        if not self.keyed or not (force or self._dirty):
+            return
+        with self._changes:
+            wanted, waiting, self._dirty = set(self._wanted), list(self._waiting), False
+        for routing_key in wanted - bound:
+            queue.bind_to(self.exchange, routing_key)
+            bound.add(routing_key)
+        for routing_key in bound - wanted:
+            queue.unbind_from(self.exchange, routing_key)
+            bound.discard(routing_key)
+        # Only now: if a bind failed, `_release_waiting` answers these after the loss.
+        with self._changes:
+            self._waiting = [done for done in self._waiting if done not in waiting]
+        for done in waiting:
+            done.set_result(True)
+
+    def _release_waiting(self) -> None:
+        with self._changes:
+            waiting, self._waiting = self._waiting, []
+        for done in waiting:
+            if not done.done():
+                done.set_result(False)

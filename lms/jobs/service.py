@@ -22,6 +22,7 @@ from lms.db import autocommit_engine, session_scope
 from lms.admin.models import QueueState
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
+from lms.events.topics import JOB as JOB_TOPIC
 from lms.jobs.broker import publisher
 from lms.jobs.models import TERMINAL, Job, JobEvent, JobStatus
 from lms.jobs.queues import queue_for
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
 _AFTER_COMMIT = "lms.jobs.after_commit"
 _DRAINING = "lms.jobs.draining"
-JOB_TOPIC = "job"
 
 
 @dataclass(frozen=True)

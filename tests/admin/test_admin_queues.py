@@ -199,7 +199,7 @@ def test_queue_with_backlog_and_no_consumer_is_unhealthy_alerted_and_cleared(api
     assert api.error_codes(HEALTH, {"q": "nope"}, token) == ["UNKNOWN_QUEUE"]
 
     raised = alerts.evaluate(tuning=AdminSettings(backlog_warning=2))
-    rules = {a["rule"] for a in raised if a["queue_name"] == "analytics"}
+    rules = {a["rule"] for a in raised if a["queueName"] == "analytics"}
     assert {"BACKLOG", "NO_CONSUMER"} <= rules
     board = api.data(DASHBOARD, token=token)["jobDashboard"]
     assert board["health"] == "ERROR"

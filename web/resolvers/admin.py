@@ -10,24 +10,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ariadne import (
-    MutationType,
-    ObjectType,
-    QueryType,
-    SubscriptionType,
-    convert_camel_case_to_snake,
-)
+from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
 
 from lms.admin import alerts as admin_alerts
 from lms.admin import dashboard, exports, queues
 from lms.admin import jobs as admin_jobs
 from lms.admin.broker_stats import queue_depths
 from lms.admin.inspection import Inspection, inspect_workers
+from lms.events.topics import ALERT, ANY, JOB, QUEUE_STATS
 from lms.jobs.models import Job, JobEvent
 from lms.jobs.queues import QUEUES
-from lms.jobs.service import JOB_TOPIC
-
-STATS_TOPIC = "admin.queue_stats"  # published by tasks/admin.py
+from web.events import EventView
 
 query = QueryType()
 mutation = MutationType()
@@ -97,16 +90,15 @@ async def resolve_retry_jobs(_, info, input: dict) -> dict:
 async def job_events_source(_, info, queue_name: str | None = None):
     ctx = info.context
     admin_jobs.require_operator(ctx.require_viewer())
-    async with ctx.hub.listen(JOB_TOPIC) as events:
-        while True:
-            event = await events.get()
-            if queue_name is None or event.get("queueName") == queue_name:
-                yield event
+    # Operators watch every job: all keys, filtered by queue here (few such streams).
+    async for event in ctx.hub.stream(JOB, ANY):
+        if queue_name is None or event["queueName"] == queue_name:
+            yield event
 
 
 @subscription.field("jobEvents")
 def resolve_job_events(event: dict, *_args, **_kwargs) -> dict:
-    return {convert_camel_case_to_snake(key): value for key, value in event.items()}
+    return event
 
 
 def _admin(info):
@@ -132,7 +124,7 @@ async def resolve_job_dashboard(_, info) -> dict:
     depths, inspection = await _live(ctx.settings, workers=True, fresh=True)
     view = await ctx.read(dashboard.job_dashboard, viewer, depths=depths, inspection=inspection)
     view["recent_failures"] = [job_view(job) for job in view["recent_failures"]]
-    return view
+    return EventView(view)  # its alerts are bus-shaped (camelCase)
 
 
 @query.field("realtimeQueueStats")
@@ -141,7 +133,10 @@ async def resolve_realtime_queue_stats(_, info) -> dict:
     viewer = _admin(info)
     # Only the embedded broker needs the workers to count consumers.
     depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
-    return await ctx.read(dashboard.realtime_stats, viewer, depths=depths, inspection=inspection)
+    snapshot = await ctx.read(
+        dashboard.realtime_stats, viewer, depths=depths, inspection=inspection
+    )
+    return EventView(snapshot)  # the `queueStatsUpdated` payload: camelCase
 
 
 @query.field("queueHealth")
@@ -199,19 +194,24 @@ async def resolve_clear_queue_alerts(_, info, queue_name: str | None = None) -> 
     cleared = await ctx.write(
         admin_alerts.clear_alerts, ctx.require_viewer(), queue_name=queue_name
     )
-    return {"cleared_count": len(cleared), "alerts": cleared}
+    return {"cleared_count": len(cleared), "alerts": [EventView(alert) for alert in cleared]}
 
 
 @subscription.source("queueStatsUpdated")
 async def queue_stats_source(_, info):
     ctx = info.context
     viewer = _admin(info)
-    async with ctx.hub.listen(STATS_TOPIC) as snapshots:
-        # The current numbers at once: a new page need not wait for the next tick.
+
+    async def current() -> dict:
         depths, inspection = await _live(ctx.settings, workers=ctx.settings.broker_is_filesystem)
-        yield await ctx.read(dashboard.realtime_stats, viewer, depths=depths, inspection=inspection)
-        while True:
-            yield await snapshots.get()
+        snapshot = await ctx.read(
+            dashboard.realtime_stats, viewer, depths=depths, inspection=inspection
+        )
+        return EventView(snapshot)
+
+    # The current numbers at once (and after a bus reconnect): no wait for the next tick.
+    async for snapshot in ctx.hub.stream(QUEUE_STATS, ANY, current=current):
+        yield snapshot
 
 
 @subscription.field("queueStatsUpdated")
@@ -223,11 +223,9 @@ def resolve_queue_stats_updated(snapshot: dict, *_args, **_kwargs) -> dict:
 async def job_alerts_source(_, info, severity: str | None = None):
     ctx = info.context
     _admin(info)
-    async with ctx.hub.listen(admin_alerts.ALERT_TOPIC) as alerts:
-        while True:
-            alert = await alerts.get()
-            if admin_alerts.severity_at_least(alert, severity):
-                yield alert
+    async for alert in ctx.hub.stream(ALERT, ANY):
+        if admin_alerts.severity_at_least(alert, severity):
+            yield alert
 
 
 @subscription.field("jobAlerts")

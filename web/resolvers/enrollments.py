@@ -8,6 +8,9 @@ from lms.enrollments import certificates, service
 from lms.enrollments.certificates import CertificateView, certificate_from_event
 from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, LESSON_TOPIC, PROGRESS_TOPIC
 from lms.enrollments.models import CertificateStatus
+from lms.enrollments.views import progress_event
+from lms.events.topics import Topic
+from web.events import EventView
 from web.service_fields import bind_service_fields
 
 query = QueryType()
@@ -83,31 +86,40 @@ def resolve_valid(verification, info) -> bool:
 # --- subscriptions ----------------------------------------------------------------------------
 
 
-def _live(name: str, topic: str, convert) -> None:
-    """A subscription to one enrollment's events on `topic`, for whoever may see the enrollment."""
+def _live(name: str, topic: Topic, convert, *, current=None) -> None:
+    """A subscription to one enrollment's events on `topic` (keyed by enrollment id), for
+    whoever may see the enrollment. With `current`, the present state comes first and again
+    after a bus reconnect, so events missed meanwhile are made up for."""
 
     async def source(_, info, enrollment_id: str):
         ctx = info.context
         viewer = ctx.require_viewer()
-        # Listen first, then authorize: nothing published meanwhile is missed.
-        async with ctx.hub.listen(topic) as events:
-            enrollment = await ctx.read(service.get_enrollment, viewer, id=enrollment_id)
-            key = str(enrollment.id)
-            while True:
-                event = await events.get()
-                if event.get("enrollment_id") == key:
-                    yield event
+        enrollment = await ctx.read(service.get_enrollment, viewer, id=enrollment_id)
+
+        async def state() -> dict:
+            view = await ctx.read(service.get_enrollment, viewer, id=enrollment.id)
+            return EventView(current(view))
+
+        # The stream binds its key before `state()` reads, so no change falls in between.
+        async for event in ctx.hub.stream(
+            topic, str(enrollment.id), current=state if current else None
+        ):
+            yield event
 
     subscription.set_source(name, source)
     subscription.set_field(name, lambda event, *_args, **_kwargs: convert(event))
 
 
 def _course_completion(event: dict) -> dict:
-    return {**event, "certificate": certificate_from_event(event["certificate"])}
+    return EventView(event, certificate=certificate_from_event(event["certificate"]))
 
 
-_live("enrollmentProgressUpdated", PROGRESS_TOPIC, dict)
-_live("lessonProgressUpdated", LESSON_TOPIC, dict)
+def _same(event: dict) -> dict:
+    return event
+
+
+_live("enrollmentProgressUpdated", PROGRESS_TOPIC, _same, current=progress_event)
+_live("lessonProgressUpdated", LESSON_TOPIC, _same)
 _live("certificateGenerated", CERTIFICATE_TOPIC, certificate_from_event)
 _live("courseCompleted", COMPLETED_TOPIC, _course_completion)
 
