@@ -13,25 +13,42 @@ lms create-admin    create an admin account (the only way besides another admin)
 from __future__ import annotations
 
 import argparse
+import errno
 import os
-import signal
-import subprocess
+import shutil
 import sys
-import time
 from collections.abc import Sequence
 
-from lms.config import ConfigError, Settings, check_domain_settings, get_settings
+from lms.config import (
+    ConfigError,
+    Settings,
+    StartupError,
+    check_domain_settings,
+    get_settings,
+    prepare_var_dir,
+)
 from lms.jobs.queues import LONG_QUEUES, QUEUES
+from lms.logs import configure_logging
+
+MEDIA_TOOLS = ("ffmpeg", "ffprobe")
 
 
 def _checked_settings(*, database: bool = True) -> Settings:
     settings = get_settings()
     check_domain_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    prepare_var_dir(settings)
     if database:
         from lms.db import check_database
 
         check_database(settings)
     return settings
+
+
+def port_in_use(host: str, port: int) -> str:
+    return f"port {port} is in use; set LMS_PORT or stop the other server" + (
+        f" (on {host})" if host not in ("127.0.0.1", "localhost") else ""
+    )
 
 
 def cmd_migrate(_args) -> int:
@@ -52,6 +69,7 @@ def cmd_makemigration(args) -> int:
 
 def cmd_serve(args) -> int:
     import asyncio
+    import logging
 
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
@@ -59,19 +77,52 @@ def cmd_serve(args) -> int:
     from web.app import create_app
 
     settings = _checked_settings()
+    host, port = args.host or settings.host, args.port or settings.port
     config = Config()
-    config.bind = [f"{args.host or settings.host}:{args.port or settings.port}"]
-    config.accesslog = "-" if args.access_log else None
-    config.errorlog = "-"
+    config.bind = [f"{host}:{port}"]
+    # Hypercorn's own loggers, so its lines share our format (and JSON when asked).
+    config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     app = create_app(settings)
     print(f"lms: API on http://{config.bind[0]}/graphql", flush=True)
-    asyncio.run(serve(app, config))
+    try:
+        asyncio.run(serve(app, config))
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise StartupError(port_in_use(host, port)) from None
     return 0
+
+
+def missing_media_tools() -> list[str]:
+    return [tool for tool in MEDIA_TOOLS if shutil.which(tool) is None]
+
+
+def _quiet_root_warning(settings: Settings) -> None:
+    """Celery prints an 8-line SecurityWarning on every start as root. A development box
+    (scripts/run as root) cannot act on it; production gets one line naming the fix."""
+    import logging
+    import warnings
+
+    from celery.exceptions import SecurityWarning
+
+    warnings.filterwarnings("ignore", "You're running the worker with superuser", SecurityWarning)
+    if settings.env == "production":
+        logging.getLogger("lms.worker").warning(
+            "the worker runs as root; run it as an unprivileged user (lms worker --uid USER)"
+        )
 
 
 def cmd_worker(args) -> int:
     _checked_settings()
+    if "media" in args.queues.split(",") and (missing := missing_media_tools()):
+        raise StartupError(
+            f"the media queue needs {' and '.join(missing)} on PATH; install ffmpeg "
+            "(Debian: apt-get install ffmpeg) or leave media out of -Q"
+        )
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.uid:
+        _quiet_root_warning(get_settings())
     from tasks.app import app
 
     argv = [
@@ -91,6 +142,8 @@ def cmd_worker(args) -> int:
         "-E",  # task events, for live monitoring
         "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]
+    if args.uid:
+        argv += ["--uid", args.uid] + (["--gid", args.gid] if args.gid else [])
     app.worker_main(argv)
     return 0
 
@@ -155,49 +208,46 @@ def cmd_create_admin(args) -> int:
 
 
 def cmd_up(args) -> int:
-    """Everything on one machine: migrate, then API, worker and scheduler as children."""
+    """Everything on one machine: migrate, then API, worker, scheduler and monitor as
+    supervised children (restarted if they die)."""
+    import socket
+
+    from lms.supervisor import Supervisor
+
     settings = _checked_settings()
+    with socket.socket() as probe:  # a busy port is one line here, not four dying children
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((settings.host, settings.port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise StartupError(port_in_use(settings.host, settings.port)) from None
     cmd_migrate(args)
     me = [sys.executable, "-m", "lms.cli"]
-    children = {
-        "api": subprocess.Popen([*me, "serve"]),
-        "worker": subprocess.Popen([*me, "worker", "-c", "1"]),
-        "beat": subprocess.Popen([*me, "beat", "--loglevel", "warning"]),
-        "monitor": subprocess.Popen([*me, "monitor"]),
-    }
-    base = f"http://{settings.host}:{settings.port}"
-    print(
-        f"lms: up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics\n"
-        f"lms: database {settings.database_url} · broker {settings.broker_url} · email {settings.email_url}\n"
-        "lms: Ctrl-C stops everything",
-        flush=True,
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{host}:{settings.port}"
+
+    def banner() -> None:
+        print(
+            f"lms: up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics\n"
+            f"lms: database {settings.database_url} · broker {settings.broker_url}"
+            f" · email {settings.email_url}\n"
+            "lms: Ctrl-C stops everything",
+            flush=True,
+        )
+
+    supervisor = Supervisor(
+        [
+            ("api", [*me, "serve"]),
+            ("worker", [*me, "worker", "-c", "1"]),
+            ("beat", [*me, "beat", "--loglevel", "warning"]),
+            ("monitor", [*me, "monitor"]),
+        ],
+        health_url=f"{base}/healthz",
+        on_ready=banner,
     )
-    stopping = False
-
-    def stop(*_signal_args) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"lms: {name} exited with {child.returncode}; stopping", file=sys.stderr)
-                exit_code, stopping = 1, True
-                break
-        else:
-            time.sleep(0.5)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    exit_code = supervisor.run()
     print("lms: stopped", flush=True)
     return exit_code
 
@@ -218,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-c", "--concurrency", type=int)
     worker.add_argument("-n", "--hostname", default=f"worker-{os.getpid()}@%h")
     worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--uid", help="drop privileges to this user (when started as root)")
+    worker.add_argument("--gid", help="and this group")
     worker.set_defaults(func=cmd_worker)
     beat = sub.add_parser("beat", help="run the scheduler")
     beat.add_argument("--loglevel", default="info")
@@ -250,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except ConfigError as error:
-        print(f"lms: configuration error: {error}", file=sys.stderr)
+        kind = "" if isinstance(error, StartupError) else "configuration error: "
+        print(f"lms: {kind}{error}", file=sys.stderr)
         return 2
 
 

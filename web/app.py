@@ -16,6 +16,7 @@ from lms.db import build_async_engine, make_async_sessionmaker
 from web import admin_page, files, graphql_http, health, storage_http
 from web.context import Services
 from web.events import EventHub
+from web.request_ids import with_request_id
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -102,6 +103,9 @@ class Dispatcher:
         self.websocket_app = websocket_app
 
     async def __call__(self, scope, receive, send) -> None:
+        await with_request_id(self._route, scope, receive, send)
+
+    async def _route(self, scope, receive, send) -> None:
         if scope["type"] == "websocket" and scope["path"].rstrip("/") == "/graphql":
             await self.websocket_app(scope, receive, send)
         else:

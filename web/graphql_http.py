@@ -15,10 +15,11 @@ from ariadne.validation import cost_validator
 from graphql import DocumentNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
+from lms.logs import request_id
 from lms.security import ANONYMOUS
 from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token
-from web.errors import format_error
+from web.errors import error_log, format_error, operation_name
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.metrics import GRAPHQL_SECONDS
 from web.schema import build_schema
@@ -92,7 +93,10 @@ cached_validator = CachedValidator()
 
 
 def error_response(status: int, code: str, message: str) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    extensions = {"code": code}
+    if rid := request_id.get():
+        extensions["requestId"] = rid
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
@@ -122,6 +126,8 @@ async def graphql_http() -> Response:
     if not isinstance(data, dict):
         return error_response(400, "BAD_REQUEST", "Send one operation as a JSON object.")
     authorization = request.headers.get("Authorization")
+    if isinstance(data.get("operationName"), str):
+        operation_name.set(data["operationName"][:100])
 
     async def execute() -> tuple[int, dict]:
         viewer, auth_error = await authenticate(svc, bearer_token(authorization))
@@ -135,6 +141,7 @@ async def graphql_http() -> Response:
             query_validator=cached_validator,
             validation_rules=validation_rules(svc),
             error_formatter=format_error,
+            logger=error_log,
             debug=svc.settings.debug,
             introspection=svc.settings.env != "production" or svc.settings.graphiql,
         )
@@ -181,5 +188,6 @@ def websocket_app(holder: dict) -> GraphQL:
         query_validator=cached_validator,
         validation_rules=rules,
         error_formatter=format_error,
+        logger=error_log,
         websocket_handler=GraphQLTransportWSHandler(on_connect=on_connect),
     )
