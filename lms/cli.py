@@ -85,7 +85,6 @@ def cmd_serve(args) -> int:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     app = create_app(settings)
-    print(f"lms: API on http://{config.bind[0]}/graphql", flush=True)
     try:
         asyncio.run(serve(app, config))
     except OSError as error:
@@ -139,6 +138,7 @@ def cmd_worker(args) -> int:
         # pool child never idles waiting for the next delivery.
         "--prefetch-multiplier",
         "1" if LONG_QUEUES & set(args.queues.split(",")) else "4",
+        *(["--quiet"] if get_settings().log_format == "json" else []),  # no text banner
         "-E",  # task events, for live monitoring
         "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]
