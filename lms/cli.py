@@ -45,6 +45,17 @@ def _checked_settings(*, database: bool = True) -> Settings:
     return settings
 
 
+def say(line: str) -> None:
+    """A status line of a long-running command: `lms: …` on stdout, or a JSON log record
+    when LMS_LOG_FORMAT=json (so a log shipper reads every line)."""
+    if get_settings().log_format == "json":
+        import logging
+
+        logging.getLogger("lms").info(line)
+    else:
+        print(f"lms: {line}", flush=True)
+
+
 def port_in_use(host: str, port: int) -> str:
     return f"port {port} is in use; set LMS_PORT or stop the other server" + (
         f" (on {host})" if host not in ("127.0.0.1", "localhost") else ""
@@ -56,7 +67,7 @@ def cmd_migrate(_args) -> int:
 
     settings = _checked_settings()
     upgrade(settings)
-    print(f"lms: database at head ({settings.database_url.split('@')[-1]})")
+    say(f"database at head ({settings.database_url.split('@')[-1]})")
     return 0
 
 
@@ -229,13 +240,12 @@ def cmd_up(args) -> int:
     base = f"http://{host}:{settings.port}"
 
     def banner() -> None:
-        print(
-            f"lms: up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics\n"
-            f"lms: database {settings.database_url} · broker {settings.broker_url}"
-            f" · email {settings.email_url}\n"
-            "lms: Ctrl-C stops everything",
-            flush=True,
+        say(f"up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics")
+        say(
+            f"database {settings.database_url} · broker {settings.broker_url}"
+            f" · email {settings.email_url}"
         )
+        say("Ctrl-C stops everything")
 
     supervisor = Supervisor(
         [
@@ -246,9 +256,10 @@ def cmd_up(args) -> int:
         ],
         health_url=f"{base}/healthz",
         on_ready=banner,
+        say=say,
     )
     exit_code = supervisor.run()
-    print("lms: stopped", flush=True)
+    say("stopped")
     return exit_code
 
 

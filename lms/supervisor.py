@@ -21,7 +21,6 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 CONFIG_ERROR_EXIT = 2  # `lms` exits with 2 on a configuration error: restarting cannot help
 _PR_SET_PDEATHSIG = 1
@@ -78,8 +77,9 @@ class Supervisor:
         max_backoff_seconds: float = 30.0,
         stop_timeout: float = 10.0,
         tick: float = 0.2,
-        out: TextIO | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
+        """`say` reports each start, exit and restart (default: `lms: …` on stderr)."""
         self.children = [Child(name, argv) for name, argv in children]
         self.health_url = health_url
         self.health_child = health_child
@@ -90,12 +90,9 @@ class Supervisor:
         self.max_backoff_seconds = max_backoff_seconds
         self.stop_timeout = stop_timeout
         self.tick = tick
-        self.out = out or sys.stderr
+        self.say = say or (lambda line: print(f"lms: {line}", file=sys.stderr, flush=True))
         self.stopping = threading.Event()
         self.ready = health_url is None
-
-    def say(self, line: str) -> None:
-        print(f"lms: {line}", file=self.out, flush=True)
 
     def request_stop(self, *_signal_args) -> None:
         self.stopping.set()

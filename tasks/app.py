@@ -32,6 +32,21 @@ app.conf.beat_schedule = {
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)
+HOUSEKEEPING = frozenset(entry["task"] for entry in app.conf.beat_schedule.values())
+
+
+class QuietHousekeeping(logging.Filter):
+    """The scheduled housekeeping runs every few seconds: its "received" and "succeeded"
+    lines would bury real work on the console, so only its failures are logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)  # Celery passes the task context as `data`
+        routine = isinstance(data, dict) and data.get("name") in HOUSEKEEPING
+        return not (routine and record.levelno <= logging.INFO)
+
+
+for _logger in ("celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_logger).addFilter(QuietHousekeeping())
 
 
 @signals.setup_logging.connect

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 
 from lms.supervisor import Supervisor
@@ -15,18 +14,18 @@ def crasher(code: int) -> list[str]:
     return [PYTHON, "-c", f"import sys; sys.exit({code})"]
 
 
-def lines(out: io.StringIO) -> list[str]:
-    return out.getvalue().splitlines()
+def lines(out: list[str]) -> list[str]:
+    return [f"lms: {line}" for line in out]
 
 
 def test_a_crash_loop_stops_the_stack_with_one_line_reason():
-    out = io.StringIO()
+    out: list[str] = []
     supervisor = Supervisor(
         [("api", SLEEPER), ("worker", crasher(1))],
         max_crashes=3,
         backoff_seconds=0.01,
         tick=0.01,
-        out=out,
+        say=out.append,
     )
     assert supervisor.run() == 1
     said = lines(out)
@@ -37,16 +36,16 @@ def test_a_crash_loop_stops_the_stack_with_one_line_reason():
 
 
 def test_a_configuration_error_is_not_retried():
-    out = io.StringIO()
-    supervisor = Supervisor([("api", crasher(2)), ("beat", SLEEPER)], tick=0.01, out=out)
+    out: list[str] = []
+    supervisor = Supervisor([("api", crasher(2)), ("beat", SLEEPER)], tick=0.01, say=out.append)
     assert supervisor.run() == 2
     assert lines(out)[-1] == "lms: api stopped on a configuration error; stopping"
     assert not any("restarting" in line for line in lines(out))
 
 
 def test_a_stop_request_ends_every_child_with_sigterm():
-    out = io.StringIO()
-    supervisor = Supervisor([("api", SLEEPER), ("worker", SLEEPER)], tick=0.01, out=out)
+    out: list[str] = []
+    supervisor = Supervisor([("api", SLEEPER), ("worker", SLEEPER)], tick=0.01, say=out.append)
     supervisor.request_stop()  # as Ctrl-C right after start: children start, then stop
     assert supervisor.run() == 0
     assert [child.popen.returncode for child in supervisor.children] == [-15, -15]
