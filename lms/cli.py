@@ -1,6 +1,6 @@
 """The `lms` command: run, migrate and inspect Lyceum.
 
-lms up              migrate, then API + worker + scheduler on this machine
+lms up              migrate, then API + worker + scheduler + monitor, supervised (lms.supervisor)
 lms serve           the API (hypercorn)
 lms worker          a Celery worker (-Q queues, -c concurrency)
 lms beat            the scheduler (relay of unpublished jobs, periodic work)

@@ -96,7 +96,8 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
 
 
 class Dispatcher:
-    """ASGI entry point: websocket /graphql → Ariadne; the rest → Quart."""
+    """ASGI entry point: websocket /graphql → Ariadne; the rest → Quart; each request with
+    its request id (web/request_ids.py)."""
 
     def __init__(self, quart: Quart, websocket_app) -> None:
         self.quart = quart
