@@ -135,7 +135,9 @@ def cmd_worker(args) -> int:
         _quiet_root_warning(get_settings())
     from tasks.app import app
 
+    quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
     argv = [
+        *quiet,
         "worker",
         "--loglevel",
         args.loglevel,
@@ -149,7 +151,6 @@ def cmd_worker(args) -> int:
         # pool child never idles waiting for the next delivery.
         "--prefetch-multiplier",
         "1" if LONG_QUEUES & set(args.queues.split(",")) else "4",
-        *(["--quiet"] if get_settings().log_format == "json" else []),  # no text banner
         "-E",  # task events, for live monitoring
         "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]
@@ -163,7 +164,8 @@ def cmd_beat(args) -> int:
     _checked_settings()
     from tasks.app import app
 
-    app.start(["beat", "--loglevel", args.loglevel])
+    quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
+    app.start([*quiet, "beat", "--loglevel", args.loglevel])
     return 0
 
 
