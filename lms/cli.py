@@ -16,6 +16,7 @@ import argparse
 import errno
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -62,6 +63,32 @@ def port_in_use(host: str, port: int) -> str:
     )
 
 
+def listen_failure(error: OSError, host: str, port: int) -> StartupError | None:
+    """The one line for a socket that cannot listen, or None for an unexpected error."""
+    if error.errno == errno.EADDRINUSE:
+        return StartupError(port_in_use(host, port))
+    if error.errno == errno.EACCES:
+        return StartupError(f"port {port} needs root privileges; set LMS_PORT above 1023")
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return StartupError(
+            f"cannot listen on {host}: not an address of this machine; "
+            "set LMS_HOST (127.0.0.1, or 0.0.0.0 for every interface)"
+        )
+    return None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind and release the API's address, so `lms up` says what is wrong before it
+    starts four children."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as hypercorn does
+            probe.bind((host, port))
+        except OSError as error:
+            raise (listen_failure(error, host, port) or error) from None
+
+
 def cmd_migrate(_args) -> int:
     from lms.migrate import upgrade
 
@@ -99,9 +126,7 @@ def cmd_serve(args) -> int:
     try:
         asyncio.run(serve(app, config))
     except OSError as error:
-        if error.errno != errno.EADDRINUSE:
-            raise
-        raise StartupError(port_in_use(host, port)) from None
+        raise (listen_failure(error, host, port) or error) from None
     return 0
 
 
@@ -223,21 +248,20 @@ def cmd_create_admin(args) -> int:
 def cmd_up(args) -> int:
     """Everything on one machine: migrate, then API, worker, scheduler and monitor as
     supervised children (restarted if they die)."""
-    import socket
-
     from lms.supervisor import Supervisor
 
     settings = _checked_settings()
-    with socket.socket() as probe:  # a busy port is one line here, not four dying children
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((settings.host, settings.port))
-        except OSError as error:
-            if error.errno != errno.EADDRINUSE:
-                raise
-            raise StartupError(port_in_use(settings.host, settings.port)) from None
+    check_port_free(settings.host, settings.port)
     cmd_migrate(args)
     me = [sys.executable, "-m", "lms.cli"]
+    queues = list(QUEUES)
+    if missing := missing_media_tools():
+        # Everything but video still works; a stack that refused to start would help no one.
+        queues.remove("media")
+        say(
+            f"{' and '.join(missing)} not found: the worker leaves the media queue alone "
+            "(videos wait until ffmpeg is installed and lms up restarted)"
+        )
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     base = f"http://{host}:{settings.port}"
 
@@ -252,7 +276,7 @@ def cmd_up(args) -> int:
     supervisor = Supervisor(
         [
             ("api", [*me, "serve"]),
-            ("worker", [*me, "worker", "-c", "1"]),
+            ("worker", [*me, "worker", "-c", "1", "-Q", ",".join(queues)]),
             ("beat", [*me, "beat", "--loglevel", "warning"]),
             ("monitor", [*me, "monitor"]),
         ],

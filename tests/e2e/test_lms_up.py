@@ -77,6 +77,32 @@ def test_a_busy_port_is_one_line_for_up_and_serve(tmp_path):
         assert serve.stderr.splitlines() == expected
 
 
+def test_a_host_that_is_not_ours_is_one_line():
+    serve = run_lms("serve", env={"LMS_HOST": "192.0.2.1"})  # TEST-NET-1: never local
+    assert serve.returncode == 2
+    expected = (
+        "lms: cannot listen on 192.0.2.1: not an address of this machine; "
+        "set LMS_HOST (127.0.0.1, or 0.0.0.0 for every interface)"
+    )
+    assert serve.stderr.splitlines() == [expected]
+
+
+def test_lms_up_without_ffmpeg_runs_everything_but_the_media_queue(tmp_path):
+    port = free_port()
+    up = Process([*LMS, "up"], clean_env(LMS_PORT=str(port), PATH="/nonexistent"), cwd=tmp_path)
+    try:
+        up.wait_for("lms: up — GraphQL")
+        up.wait_for(" ready.")
+        assert (
+            "lms: ffmpeg and ffprobe not found: the worker leaves the media queue alone"
+            in up.output
+        )
+        assert ".> email " in up.output and ".> media " not in up.output  # Celery's queue list
+    finally:
+        up.stop()
+    assert "configuration error" not in up.output
+
+
 def test_an_unusable_var_dir_is_one_line_naming_the_variable(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
