@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -60,6 +61,31 @@ def test_a_killed_worker_is_restarted_while_the_api_keeps_answering(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(new_pid, 0)
         assert "stopping" not in up.output  # a single crash never stops the stack
+    finally:
+        up.stop()
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait for a process that is not our child to end (a pidfd turns readable then)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+def test_children_stop_when_lms_up_itself_is_killed(tmp_path):
+    port = free_port()
+    up = Process([*LMS, "up"], clean_env(LMS_PORT=str(port)), cwd=tmp_path)
+    try:
+        up.wait_for("lms: up — GraphQL")
+        children = [started_pid(up, name) for name in ("api", "worker", "beat", "monitor")]
+        os.kill(up.popen.pid, signal.SIGKILL)  # no chance to stop them itself
+        up.popen.wait(timeout=30)
+        assert all(wait_gone(pid, timeout=60) for pid in children)
     finally:
         up.stop()
 
