@@ -1,7 +1,7 @@
 """A small process manager for `lms up`: start children, restart the ones that die.
 
 A child that exits unexpectedly is restarted after a backoff (1 s, 2 s, 4 s … up to 30 s)
-with one line on stderr; only a crash loop (`max_crashes` within `window_seconds`) or a
+with one line (`say`); only a crash loop (`max_crashes` within `window_seconds`) or a
 configuration error (exit code 2, already explained by the child) stops the whole stack.
 SIGINT/SIGTERM stop every child: SIGTERM first, SIGKILL to its process group after
 `stop_timeout`.
@@ -170,7 +170,8 @@ class Supervisor:
         api = next((c for c in self.children if c.name == self.health_child), None)
         if api is not None and (api.restart_at is not None or api.popen.poll() is not None):
             return
-        status = health_answers(self.health_url, timeout=self.tick)
+        # A slow answer still counts (the check reads the database and the broker).
+        status = health_answers(self.health_url, timeout=5.0)
         if status is not None:
             self.ready = True
             if status != 200:
