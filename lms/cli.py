@@ -165,7 +165,7 @@ def cmd_worker(args) -> int:
         *quiet,
         "worker",
         "--loglevel",
-        args.loglevel,
+        args.loglevel or get_settings().log_level,
         "-Q",
         args.queues,
         "-c",
@@ -190,7 +190,7 @@ def cmd_beat(args) -> int:
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
-    app.start([*quiet, "beat", "--loglevel", args.loglevel])
+    app.start([*quiet, "beat", "--loglevel", args.loglevel or get_settings().log_level])
     return 0
 
 
@@ -304,12 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-Q", "--queues", default=",".join(QUEUES))
     worker.add_argument("-c", "--concurrency", type=int)
     worker.add_argument("-n", "--hostname", default=f"worker-{os.getpid()}@%h")
-    worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--loglevel", help="default: LMS_LOG_LEVEL")
     worker.add_argument("--uid", help="drop privileges to this user (when started as root)")
     worker.add_argument("--gid", help="and this group")
     worker.set_defaults(func=cmd_worker)
     beat = sub.add_parser("beat", help="run the scheduler")
-    beat.add_argument("--loglevel", default="info")
+    beat.add_argument("--loglevel", help="default: LMS_LOG_LEVEL")
     beat.set_defaults(func=cmd_beat)
     monitor = sub.add_parser("monitor", help="run the Celery events monitor")
     monitor.add_argument(
