@@ -12,7 +12,7 @@ from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.explorer import ExplorerGraphiQL
 from ariadne.validation import cost_validator
-from graphql import DocumentNode, parse, specified_rules, validate
+from graphql import DocumentNode, OperationDefinitionNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
 from lms.logs import request_id
@@ -30,6 +30,20 @@ blueprint = Blueprint("graphql", __name__)
 @functools.lru_cache(maxsize=2048)
 def _parse(query: str) -> DocumentNode:
     return parse(query)
+
+
+def operation_label(data: dict) -> str | None:
+    """What the log calls an operation: its `operationName`, else the first root field of
+    the document (`requestPasswordReset`), so a log line says what the client tried."""
+    if isinstance(data.get("operationName"), str):
+        return data["operationName"][:100]
+    try:
+        operation = next(
+            d for d in _parse(data["query"]).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        return operation.selection_set.selections[0].name.value
+    except Exception:  # noqa: BLE001 - no query, or one that does not parse: the error says so
+        return None
 
 
 def cached_parser(_context, data: dict) -> DocumentNode:
@@ -126,8 +140,7 @@ async def graphql_http() -> Response:
     if not isinstance(data, dict):
         return error_response(400, "BAD_REQUEST", "Send one operation as a JSON object.")
     authorization = request.headers.get("Authorization")
-    if isinstance(data.get("operationName"), str):
-        operation_name.set(data["operationName"][:100])
+    operation_name.set(operation_label(data))
 
     async def execute() -> tuple[int, dict]:
         viewer, auth_error = await authenticate(svc, bearer_token(authorization))
@@ -175,7 +188,8 @@ def websocket_app(holder: dict) -> GraphQL:
             raise error  # the handler closes the connection
         websocket.scope["lms.viewer"] = viewer
 
-    def context_value(websocket, _data) -> Context:
+    def context_value(websocket, data) -> Context:
+        operation_name.set(operation_label(data if isinstance(data, dict) else {}))
         return Context(holder["services"], viewer=websocket.scope.get("lms.viewer", ANONYMOUS))
 
     def rules(context, document, data):

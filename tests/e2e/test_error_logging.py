@@ -3,6 +3,7 @@ unexpected one, each with the request id the client got back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -10,8 +11,12 @@ import subprocess
 
 import httpx
 import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
 
-from tests.support import LMS, ROOT, Process, free_port, start_api
+from lms.users.models import Role
+from tests.support import LMS, ROOT, Process, create_user, free_port, start_api
 
 RESET = "mutation Reset($email: String!) { requestPasswordReset(input: {email: $email}) }"
 
@@ -140,3 +145,25 @@ def test_text_log_has_one_line_per_expected_error_with_the_request_id():
         line
     )
     assert "Traceback" not in api.output
+
+
+async def test_a_subscription_error_carries_the_connection_request_id():
+    api, base_url = start_api()
+    try:
+        _, student = create_user(Role.STUDENT)
+        transport = WebsocketsTransport(
+            url=base_url.replace("http://", "ws://") + "/graphql",
+            init_payload={"Authorization": f"Bearer {student}"},
+            subprotocols=["graphql-transport-ws"],
+        )
+        async with Client(transport=transport) as session:
+            with pytest.raises(TransportQueryError) as refused:
+                async for _ in session.subscribe(gql("subscription { jobEvents { jobId } }")):
+                    pass
+        [error] = refused.value.errors
+        request_id = error["extensions"]["requestId"]
+        await asyncio.to_thread(api.wait_for, request_id)
+    finally:
+        api.stop()
+    [line] = [line for line in api.lines if request_id in line]
+    assert f"INFO lms.graphql [request {request_id}]: FORBIDDEN in jobEvents: " in line
