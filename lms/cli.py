@@ -34,11 +34,14 @@ from lms.logs import configure_logging
 MEDIA_TOOLS = ("ffmpeg", "ffprobe")
 
 
-def _checked_settings(*, database: bool = True) -> Settings:
+def _checked_settings(*, database: bool = True, var_dir: bool = False) -> Settings:
+    """Settings checked before a command starts; `var_dir`: the command itself keeps state
+    there (beat's schedule), whatever the configuration."""
     settings = get_settings()
     check_domain_settings()
     configure_logging(settings.log_format, settings.log_level)
-    prepare_var_dir(settings)
+    if var_dir or settings.keeps_state_in_var_dir:
+        prepare_var_dir(settings)
     if database:
         from lms.db import check_database
 
@@ -186,7 +189,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_beat(args) -> int:
-    _checked_settings()
+    _checked_settings(var_dir=True)  # its schedule file
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner

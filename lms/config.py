@@ -165,6 +165,17 @@ class Settings(BaseSettings):
     def broker_is_filesystem(self) -> bool:
         return _scheme(self.broker_url) == "filesystem"
 
+    @property
+    def keeps_state_in_var_dir(self) -> bool:
+        """Whether the database, broker, outbox or storage live under `var_dir` (a server
+        deployment with none of them may run on a read-only file system)."""
+        return (
+            self.embedded
+            or self.broker_is_filesystem
+            or self.email_url.startswith("outbox:")
+            or _scheme(self.storage_url) == "file"
+        )
+
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]

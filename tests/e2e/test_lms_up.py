@@ -138,6 +138,20 @@ def test_an_unusable_var_dir_is_one_line_naming_the_variable(tmp_path):
     assert line.startswith(f"lms: configuration error: LMS_VAR_DIR: cannot write {blocker}/var")
 
 
+def test_a_server_deployment_needs_no_var_dir(tmp_path):
+    """PostgreSQL, RabbitMQ, SMTP and S3 keep nothing under LMS_VAR_DIR: a read-only image
+    must still start."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    servers = {
+        "LMS_VAR_DIR": str(blocker / "var"),
+        "LMS_EMAIL_URL": "smtp://127.0.0.1:2525",
+        "LMS_STORAGE_URL": "s3://lyceum-media",
+    }
+    result = run_lms("migrate", env=servers)
+    assert result.returncode == 0, result.stderr
+
+
 def test_beat_creates_a_missing_var_dir(tmp_path):
     var_dir = tmp_path / "not" / "yet" / "there"
     beat = Process([*LMS, "beat"], {"LMS_VAR_DIR": str(var_dir)})
