@@ -1,6 +1,6 @@
 """The `lms` command: run, migrate and inspect Lyceum.
 
-lms up              migrate, then API + worker + scheduler on this machine
+lms up              migrate, then API + worker + scheduler + monitor, supervised (lms.supervisor)
 lms serve           the API (hypercorn)
 lms worker          a Celery worker (-Q queues, -c concurrency)
 lms beat            the scheduler (relay of unpublished jobs, periodic work)
@@ -13,20 +13,35 @@ lms create-admin    create an admin account (the only way besides another admin)
 from __future__ import annotations
 
 import argparse
+import errno
 import os
-import signal
-import subprocess
+import shutil
+import socket
 import sys
-import time
 from collections.abc import Sequence
 
-from lms.config import ConfigError, Settings, check_domain_settings, get_settings
+from lms.config import (
+    ConfigError,
+    Settings,
+    StartupError,
+    check_domain_settings,
+    get_settings,
+    prepare_var_dir,
+)
 from lms.jobs.queues import LONG_QUEUES, QUEUES
+from lms.logs import configure_logging
+
+MEDIA_TOOLS = ("ffmpeg", "ffprobe")
 
 
-def _checked_settings(*, database: bool = True) -> Settings:
+def _checked_settings(*, database: bool = True, var_dir: bool = False) -> Settings:
+    """Settings checked before a command starts; `var_dir`: the command itself keeps state
+    there (beat's schedule), whatever the configuration."""
     settings = get_settings()
     check_domain_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if var_dir or settings.keeps_state_in_var_dir:
+        prepare_var_dir(settings)
     if database:
         from lms.db import check_database
 
@@ -34,12 +49,55 @@ def _checked_settings(*, database: bool = True) -> Settings:
     return settings
 
 
+def say(line: str) -> None:
+    """A status line of a long-running command: `lms: …` on stdout, or a JSON log record
+    when LMS_LOG_FORMAT=json (so a log shipper reads every line)."""
+    if get_settings().log_format == "json":
+        import logging
+
+        logging.getLogger("lms").info(line)
+    else:
+        print(f"lms: {line}", flush=True)
+
+
+def port_in_use(host: str, port: int) -> str:
+    return f"port {port} is in use; set LMS_PORT or stop the other server" + (
+        f" (on {host})" if host not in ("127.0.0.1", "localhost") else ""
+    )
+
+
+def listen_failure(error: OSError, host: str, port: int) -> StartupError | None:
+    """The one line for a socket that cannot listen, or None for an unexpected error."""
+    if error.errno == errno.EADDRINUSE:
+        return StartupError(port_in_use(host, port))
+    if error.errno == errno.EACCES:
+        return StartupError(f"port {port} needs root privileges; set LMS_PORT above 1023")
+    if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        return StartupError(
+            f"cannot listen on {host}: not an address of this machine; "
+            "set LMS_HOST (127.0.0.1, or 0.0.0.0 for every interface)"
+        )
+    return None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind and release the API's address, so `lms up` says what is wrong before it
+    starts four children."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as hypercorn does
+            probe.bind((host, port))
+        except OSError as error:
+            raise (listen_failure(error, host, port) or error) from None
+
+
 def cmd_migrate(_args) -> int:
     from lms.migrate import upgrade
 
     settings = _checked_settings()
     upgrade(settings)
-    print(f"lms: database at head ({settings.database_url.split('@')[-1]})")
+    say(f"database at head ({settings.database_url.split('@')[-1]})")
     return 0
 
 
@@ -52,6 +110,7 @@ def cmd_makemigration(args) -> int:
 
 def cmd_serve(args) -> int:
     import asyncio
+    import logging
 
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
@@ -59,25 +118,57 @@ def cmd_serve(args) -> int:
     from web.app import create_app
 
     settings = _checked_settings()
+    host, port = args.host or settings.host, args.port or settings.port
     config = Config()
-    config.bind = [f"{args.host or settings.host}:{args.port or settings.port}"]
-    config.accesslog = "-" if args.access_log else None
-    config.errorlog = "-"
+    config.bind = [f"{host}:{port}"]
+    # Hypercorn's own loggers, so its lines share our format (and JSON when asked).
+    config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     app = create_app(settings)
-    print(f"lms: API on http://{config.bind[0]}/graphql", flush=True)
-    asyncio.run(serve(app, config))
+    try:
+        asyncio.run(serve(app, config))
+    except OSError as error:
+        raise (listen_failure(error, host, port) or error) from None
     return 0
+
+
+def missing_media_tools() -> list[str]:
+    return [tool for tool in MEDIA_TOOLS if shutil.which(tool) is None]
+
+
+def _quiet_root_warning(settings: Settings) -> None:
+    """Celery prints an 8-line SecurityWarning on every start as root. A development box
+    (scripts/run as root) cannot act on it; production gets one line naming the fix."""
+    import logging
+    import warnings
+
+    from celery.exceptions import SecurityWarning
+
+    warnings.filterwarnings("ignore", "You're running the worker with superuser", SecurityWarning)
+    if settings.env == "production":
+        logging.getLogger("lms.worker").warning(
+            "the worker runs as root; run it as an unprivileged user (lms worker --uid USER)"
+        )
 
 
 def cmd_worker(args) -> int:
     _checked_settings()
+    if "media" in args.queues.split(",") and (missing := missing_media_tools()):
+        raise StartupError(
+            f"the media queue needs {' and '.join(missing)} on PATH; install ffmpeg "
+            "(Debian: apt-get install ffmpeg) or leave media out of -Q"
+        )
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.uid:
+        _quiet_root_warning(get_settings())
     from tasks.app import app
 
+    quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
     argv = [
+        *quiet,
         "worker",
         "--loglevel",
-        args.loglevel,
+        args.loglevel or get_settings().log_level,
         "-Q",
         args.queues,
         "-c",
@@ -91,15 +182,18 @@ def cmd_worker(args) -> int:
         "-E",  # task events, for live monitoring
         "--without-mingle",  # cancellation is in the jobs table; skip the 1 s start-up sync
     ]
+    if args.uid:
+        argv += ["--uid", args.uid] + (["--gid", args.gid] if args.gid else [])
     app.worker_main(argv)
     return 0
 
 
 def cmd_beat(args) -> int:
-    _checked_settings()
+    _checked_settings(var_dir=True)  # its schedule file
     from tasks.app import app
 
-    app.start(["beat", "--loglevel", args.loglevel])
+    quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
+    app.start([*quiet, "beat", "--loglevel", args.loglevel or get_settings().log_level])
     return 0
 
 
@@ -155,50 +249,46 @@ def cmd_create_admin(args) -> int:
 
 
 def cmd_up(args) -> int:
-    """Everything on one machine: migrate, then API, worker and scheduler as children."""
+    """Everything on one machine: migrate, then API, worker, scheduler and monitor as
+    supervised children (restarted if they die)."""
+    from lms.supervisor import Supervisor
+
     settings = _checked_settings()
+    check_port_free(settings.host, settings.port)
     cmd_migrate(args)
     me = [sys.executable, "-m", "lms.cli"]
-    children = {
-        "api": subprocess.Popen([*me, "serve"]),
-        "worker": subprocess.Popen([*me, "worker", "-c", "1"]),
-        "beat": subprocess.Popen([*me, "beat", "--loglevel", "warning"]),
-        "monitor": subprocess.Popen([*me, "monitor"]),
-    }
-    base = f"http://{settings.host}:{settings.port}"
-    print(
-        f"lms: up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics\n"
-        f"lms: database {settings.database_url} · broker {settings.broker_url} · email {settings.email_url}\n"
-        "lms: Ctrl-C stops everything",
-        flush=True,
+    queues = list(QUEUES)
+    if missing := missing_media_tools():
+        # Everything but video still works; a stack that refused to start would help no one.
+        queues.remove("media")
+        say(
+            f"{' and '.join(missing)} not found: the worker leaves the media queue alone "
+            "(videos wait until ffmpeg is installed and lms up restarted)"
+        )
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{host}:{settings.port}"
+
+    def banner() -> None:
+        say(f"up — GraphQL {base}/graphql · health {base}/healthz · metrics {base}/metrics")
+        say(
+            f"database {settings.database_url} · broker {settings.broker_url}"
+            f" · email {settings.email_url}"
+        )
+        say("Ctrl-C stops everything")
+
+    supervisor = Supervisor(
+        [
+            ("api", [*me, "serve"]),
+            ("worker", [*me, "worker", "-c", "1", "-Q", ",".join(queues)]),
+            ("beat", [*me, "beat", "--loglevel", "warning"]),
+            ("monitor", [*me, "monitor"]),
+        ],
+        health_url=f"{base}/healthz",
+        on_ready=banner,
+        say=say,
     )
-    stopping = False
-
-    def stop(*_signal_args) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"lms: {name} exited with {child.returncode}; stopping", file=sys.stderr)
-                exit_code, stopping = 1, True
-                break
-        else:
-            time.sleep(0.5)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    print("lms: stopped", flush=True)
+    exit_code = supervisor.run()
+    say("stopped")
     return exit_code
 
 
@@ -217,10 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-Q", "--queues", default=",".join(QUEUES))
     worker.add_argument("-c", "--concurrency", type=int)
     worker.add_argument("-n", "--hostname", default=f"worker-{os.getpid()}@%h")
-    worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--loglevel", help="default: LMS_LOG_LEVEL")
+    worker.add_argument("--uid", help="drop privileges to this user (when started as root)")
+    worker.add_argument("--gid", help="and this group")
     worker.set_defaults(func=cmd_worker)
     beat = sub.add_parser("beat", help="run the scheduler")
-    beat.add_argument("--loglevel", default="info")
+    beat.add_argument("--loglevel", help="default: LMS_LOG_LEVEL")
     beat.set_defaults(func=cmd_beat)
     monitor = sub.add_parser("monitor", help="run the Celery events monitor")
     monitor.add_argument(
@@ -250,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except ConfigError as error:
-        print(f"lms: configuration error: {error}", file=sys.stderr)
+        kind = "" if isinstance(error, StartupError) else "configuration error: "
+        print(f"lms: {kind}{error}", file=sys.stderr)
         return 2
 
 

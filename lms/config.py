@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +28,11 @@ DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"
 
 class ConfigError(Exception):
     """A configuration value that cannot work; the message names the variable."""
+
+
+class StartupError(ConfigError):
+    """The machine, not a setting, stops the start (a busy port, a missing tool); the
+    message says what to do. Like `ConfigError`, one line and exit code 2."""
 
 
 def _scheme(url: str) -> str:
@@ -59,6 +65,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(5, ge=1, le=50)
     relay_after_seconds: float = Field(10.0, ge=0)
     worker_concurrency: int = Field(2, ge=1, le=64)
+    log_format: str = Field("text", pattern="^(text|json)$")
+    log_level: str = Field("info", pattern="(?i)^(debug|info|warning|error)$")
     # Educators' publishCourse waits for an admin's approval (PENDING_REVIEW) when set.
     course_review_required: bool = False
     # Whole-response cache of anonymous public catalog queries (web/response_cache.py).
@@ -159,6 +167,17 @@ class Settings(BaseSettings):
     def broker_is_filesystem(self) -> bool:
         return _scheme(self.broker_url) == "filesystem"
 
+    @property
+    def keeps_state_in_var_dir(self) -> bool:
+        """Whether the database, broker, outbox or storage live under `var_dir` (a server
+        deployment with none of them may run on a read-only file system)."""
+        return (
+            self.embedded
+            or self.broker_is_filesystem
+            or self.email_url.startswith("outbox:")
+            or _scheme(self.storage_url) == "file"
+        )
+
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
@@ -192,6 +211,23 @@ def check_domain_settings() -> None:
             raise ConfigError(
                 f"{prefix}{field}: {first['msg'].removeprefix('Value error, ')}"
             ) from None
+
+
+def prepare_var_dir(settings: Settings) -> None:
+    """Create `LMS_VAR_DIR` (where the embedded database, broker, outbox, storage and the
+    scheduler's state live) and prove it writable; `ConfigError` naming it otherwise."""
+    folder = settings.var_dir
+    probe = folder / f".write-test-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(
+            f"LMS_VAR_DIR: cannot write {folder.resolve()} ({reason}); "
+            "point it at a folder this user can write"
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from celery import signals
+
 from lms.config import get_settings
 from lms.jobs.broker import make_celery
+from lms.logs import configure_logging
 
 settings = get_settings()
 app = make_celery(settings)
@@ -29,3 +32,25 @@ app.conf.beat_schedule = {
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)
+HOUSEKEEPING = frozenset(entry["task"] for entry in app.conf.beat_schedule.values())
+
+
+class QuietHousekeeping(logging.Filter):
+    """The scheduled housekeeping runs every few seconds: its "received" and "succeeded"
+    lines would bury real work on the console, so only its failures are logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)  # Celery passes the task context as `data`
+        routine = isinstance(data, dict) and data.get("name") in HOUSEKEEPING
+        return not (routine and record.levelno <= logging.INFO)
+
+
+for _logger in ("celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_logger).addFilter(QuietHousekeeping())
+
+
+@signals.setup_logging.connect
+def use_lms_logging(loglevel=None, **_kwargs) -> None:
+    """Workers and beat log like every other `lms` process (text or JSON lines): a receiver
+    of this signal replaces Celery's own logging set-up."""
+    configure_logging(settings.log_format, loglevel or settings.log_level)

@@ -16,6 +16,7 @@ from lms.db import build_async_engine, make_async_sessionmaker
 from web import account_pages, admin_page, explorer, graphql_http, health, storage_http
 from web.context import Services
 from web.events import EventHub
+from web.request_ids import with_request_id
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -97,13 +98,17 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
 
 
 class Dispatcher:
-    """ASGI entry point: websocket /graphql → Ariadne; the rest → Quart."""
+    """ASGI entry point: websocket /graphql → Ariadne; the rest → Quart; each request with
+    its request id (web/request_ids.py)."""
 
     def __init__(self, quart: Quart, websocket_app) -> None:
         self.quart = quart
         self.websocket_app = websocket_app
 
     async def __call__(self, scope, receive, send) -> None:
+        await with_request_id(self._route, scope, receive, send)
+
+    async def _route(self, scope, receive, send) -> None:
         if scope["type"] == "websocket" and scope["path"].rstrip("/") == "/graphql":
             await self.websocket_app(scope, receive, send)
         else:

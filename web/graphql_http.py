@@ -10,13 +10,14 @@ from collections import OrderedDict
 from ariadne import graphql
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
-from graphql import DocumentNode, parse, specified_rules, validate
+from graphql import DocumentNode, OperationDefinitionNode, parse, specified_rules, validate
 from quart import Blueprint, Response, current_app, request
 
+from lms.logs import request_id
 from lms.security import ANONYMOUS
 from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token
-from web.errors import format_error
+from web.errors import error_log, format_error, operation_name
 from web.explorer import page as explorer_page
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.query_cost import cost_limit_rule
@@ -29,6 +30,20 @@ blueprint = Blueprint("graphql", __name__)
 @functools.lru_cache(maxsize=2048)
 def _parse(query: str) -> DocumentNode:
     return parse(query)
+
+
+def operation_label(data: dict) -> str | None:
+    """What the log calls an operation: its `operationName`, else the first root field of
+    the document (`requestPasswordReset`), so a log line says what the client tried."""
+    if isinstance(data.get("operationName"), str):
+        return data["operationName"][:100]
+    try:
+        operation = next(
+            d for d in _parse(data["query"]).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        return operation.selection_set.selections[0].name.value
+    except Exception:  # noqa: BLE001 - no query, or one that does not parse: the error says so
+        return None
 
 
 def cached_parser(_context, data: dict) -> DocumentNode:
@@ -87,7 +102,10 @@ cached_validator = CachedValidator()
 
 
 def error_response(status: int, code: str, message: str) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    extensions = {"code": code}
+    if rid := request_id.get():
+        extensions["requestId"] = rid
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
@@ -116,6 +134,7 @@ async def graphql_http() -> Response:
     if not isinstance(data, dict):
         return error_response(400, "BAD_REQUEST", "Send one operation as a JSON object.")
     authorization = request.headers.get("Authorization")
+    operation_name.set(operation_label(data))
 
     async def execute() -> tuple[int, dict]:
         viewer, auth_error = await authenticate(svc, bearer_token(authorization))
@@ -129,6 +148,7 @@ async def graphql_http() -> Response:
             query_validator=cached_validator,
             validation_rules=validation_rules(svc),
             error_formatter=format_error,
+            logger=error_log,
             debug=svc.settings.debug,
             introspection=svc.settings.env != "production" or svc.settings.graphiql,
         )
@@ -162,7 +182,8 @@ def websocket_app(holder: dict) -> GraphQL:
             raise error  # the handler closes the connection
         websocket.scope["lms.viewer"] = viewer
 
-    def context_value(websocket, _data) -> Context:
+    def context_value(websocket, data) -> Context:
+        operation_name.set(operation_label(data if isinstance(data, dict) else {}))
         return Context(holder["services"], viewer=websocket.scope.get("lms.viewer", ANONYMOUS))
 
     def rules(context, document, data):
@@ -175,5 +196,6 @@ def websocket_app(holder: dict) -> GraphQL:
         query_validator=cached_validator,
         validation_rules=rules,
         error_formatter=format_error,
+        logger=error_log,
         websocket_handler=GraphQLTransportWSHandler(on_connect=on_connect),
     )

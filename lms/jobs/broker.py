@@ -36,7 +36,9 @@ def filesystem_transport_options(settings: Settings) -> dict:
 def broker_connection_args(settings: Settings) -> tuple[str, dict]:
     """The kombu URL and transport options for `settings.broker_url`."""
     if settings.broker_is_filesystem:
-        return "filesystem://", filesystem_transport_options(settings)
+        # The folders are transport options; the host only silences kombu's "No hostname
+        # was supplied" warning, logged each time a connection is described.
+        return "filesystem://localhost/", filesystem_transport_options(settings)
     # Publisher confirms: a publish returns only once RabbitMQ has the message.
     return settings.broker_url, {"confirm_publish": True}
 
