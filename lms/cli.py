@@ -81,8 +81,8 @@ def listen_failure(error: OSError, host: str, port: int) -> StartupError | None:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Bind and release the API's address, so `lms up` says what is wrong before it
-    starts four children."""
+    """Bind and release the API's address, so `lms up` and `lms serve` say what is wrong
+    before they start anything."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
         try:
@@ -125,6 +125,7 @@ def cmd_serve(args) -> int:
     config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
+    check_port_free(host, port)  # before start-up work (the event bus) logs anything
     app = create_app(settings)
     try:
         asyncio.run(serve(app, config))
