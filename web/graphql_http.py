@@ -19,6 +19,7 @@ from lms.security import ANONYMOUS
 from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token
 from web.errors import format_error
+from web.input_hygiene import LiteralHygiene, variables_rule
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.metrics import GRAPHQL_SECONDS
 from web.schema import build_schema
@@ -47,6 +48,8 @@ def validation_rules(services: Services):
         )
         cost.reads_variables = True
         return [
+            LiteralHygiene,
+            variables_rule(data.get("variables")),
             depth_limit_rule(settings.query_max_depth),
             alias_limit_rule(settings.query_max_aliases),
             cost,

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from ariadne import ScalarType
 
+from lms.errors import ValidationFailed
+
 datetime_scalar = ScalarType("DateTime")
 json_scalar = ScalarType("JSON")
 
@@ -19,12 +21,14 @@ def serialize_datetime(value: datetime | str) -> str:
 
 @datetime_scalar.value_parser
 def parse_datetime(value: str) -> datetime:
+    # ValidationFailed (not ValueError): graphql-core keeps it as the cause, so a bad
+    # literal answers BAD_USER_INPUT instead of looking like a server fault.
     try:
         moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from None
+        raise ValidationFailed(f"not an ISO-8601 timestamp: {str(value)[:60]!r}") from None
     if moment.tzinfo is None:
-        raise ValueError("timestamps need a timezone (use Z for UTC)")
+        raise ValidationFailed("timestamps need a timezone (use Z for UTC)")
     return moment.astimezone(UTC)
 
 
