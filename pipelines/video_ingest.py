@@ -610,7 +610,7 @@ def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
             lesson = session.get(Lesson, asset.lesson_id)
             if lesson is not None:  # the lesson plays this video from now on
                 lesson.video_asset_id = asset.id
-                lesson.duration_seconds = round(ladder["duration"])
+        content.follow_video_duration(session, asset)  # however each lesson attached it
         result = {
             "video_asset_id": str(asset.id),
             "renditions": [r["name"] for r in ladder["renditions"]],
