@@ -17,7 +17,7 @@ from quart import Blueprint, Response, current_app, request
 
 from lms.security import ANONYMOUS
 from web import response_cache
-from web.context import Context, Services, authenticate, bearer_token
+from web.context import Context, Services, authenticate, bearer_token, client_address
 from web.errors import format_error
 from web.input_hygiene import LiteralHygiene, variables_rule
 from web.limits import alias_limit_rule, depth_limit_rule
@@ -128,7 +128,8 @@ async def graphql_http() -> Response:
 
     async def execute() -> tuple[int, dict]:
         viewer, auth_error = await authenticate(svc, bearer_token(authorization))
-        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=request.remote_addr)
+        ip = client_address(request.remote_addr, request.headers, svc.settings)
+        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
         started = time.perf_counter()
         success, result = await graphql(
             build_schema(),
