@@ -13,7 +13,7 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
-from web import admin_page, files, graphql_http, health, storage_http
+from web import admin_page, certificate_page, files, graphql_http, health, storage_http
 from web.context import Services
 from web.events import EventHub
 
@@ -32,6 +32,7 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(files.blueprint)
     app.register_blueprint(admin_page.blueprint)
+    app.register_blueprint(certificate_page.blueprint)  # the QR code's public page
     storage_http.install(app)  # signed uploads, downloads and streams (Content module)
 
     @app.before_serving
