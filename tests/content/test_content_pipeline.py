@@ -285,6 +285,9 @@ def test_broken_upload_fails_fast_with_its_code(
 
     shown = content_api.data(ASSET, {"id": asset["id"]}, token)["videoAsset"]
     assert (shown["status"], shown["errorCode"]) == ("FAILED", code) and shown["errorMessage"]
+    # the message names the file the educator uploaded, not the worker's copy
+    assert media_files[name].name in shown["errorMessage"], shown["errorMessage"]
+    assert "source" not in shown["errorMessage"]
     status = content_api.data(STATUS, {"id": asset["id"]}, token)["videoProcessingStatus"]
     assert status["steps"][0]["name"] == "validate"
     assert (status["steps"][0]["status"], status["steps"][0]["errorCode"]) == ("FAILED", code)
