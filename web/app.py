@@ -13,7 +13,7 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
-from web import admin_page, certificate_page, files, graphql_http, health, storage_http
+from web import admin_page, certificate_page, files, graphql_http, health, storage_http, unlock_page
 from web.context import Services
 from web.events import EventHub
 
@@ -33,6 +33,7 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(files.blueprint)
     app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(certificate_page.blueprint)  # the QR code's public page
+    app.register_blueprint(unlock_page.blueprint)  # the emailed unlock-sign-in link
     storage_http.install(app)  # signed uploads, downloads and streams (Content module)
 
     @app.before_serving

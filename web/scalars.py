@@ -1,4 +1,4 @@
-"""The `DateTime` and `JSON` scalars."""
+"""The `DateTime`, `JSON` and `BigInt` scalars."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from lms.errors import ValidationFailed
 
 datetime_scalar = ScalarType("DateTime")
 json_scalar = ScalarType("JSON")
+bigint_scalar = ScalarType("BigInt")
+SAFE_INTEGER = 2**53 - 1  # what a JavaScript number holds exactly
 
 
 @datetime_scalar.serializer
@@ -34,4 +36,20 @@ def parse_datetime(value: str) -> datetime:
 
 @json_scalar.serializer
 def serialize_json(value):
+    return value
+
+
+@bigint_scalar.serializer
+def serialize_bigint(value: int | float) -> int:
+    return int(value)
+
+
+@bigint_scalar.value_parser
+def parse_bigint(value) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"not a whole number: {str(value)[:60]!r}")
+    if abs(value) > SAFE_INTEGER:
+        raise ValidationFailed(f"{value} is beyond ±(2^53 - 1)")
     return value

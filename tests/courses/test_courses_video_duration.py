@@ -116,6 +116,9 @@ def test_replacing_or_removing_the_video_updates_the_duration(api, educator):
         return api.data(UPDATE_LESSON, variables, token)["updateLesson"]["durationSeconds"]
 
     assert attach(library_video(user.id, 20.4)) == 20
+    variables = {"id": lesson["id"], "input": {"durationSeconds": 999}}
+    updated = api.data(UPDATE_LESSON, variables, token)["updateLesson"]
+    assert updated["durationSeconds"] == 20  # the video's own length wins
     assert attach(library_video(user.id, 12.6)) == 13  # replaced
     assert total_duration(api, token, course["id"]) == 13
     # still processing: no length yet (the pipeline sets it when the video is READY)

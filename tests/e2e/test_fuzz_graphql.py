@@ -44,6 +44,7 @@ CUSTOM = {
     "String": st.one_of(readable, readable, hostile).map(nodes.String),
     "DateTime": timestamps.map(nodes.String),
     "JSON": st.one_of(readable.map(nodes.String), st.integers(-5, 5).map(nodes.Int)),
+    "BigInt": st.one_of(st.integers(-(2**60), 2**60), st.integers(0, 10**12)).map(nodes.Int),
 }
 # logout (all devices) would void the role's token for the rest of the run
 ROOT_FIELDS = sorted({*SCHEMA.query_type.fields, *SCHEMA.mutation_type.fields} - {"logout"})

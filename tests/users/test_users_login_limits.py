@@ -6,8 +6,10 @@ behind a load balancer, so each test can play clients at different addresses.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import update
@@ -66,6 +68,27 @@ def test_an_attacker_locks_out_only_their_own_address(api, mailbox):
     token = mailbox.token(user_id, "unlock_sign_in")
     assert api.error_codes(UNLOCK, {"t": token[:-2] + "00"}) == ["SIGNATURE_INVALID"]
     assert api.data(UNLOCK, {"t": token}) == {"unlockSignIn": True}
+    assert code_of(sign_in(api, address, PASSWORD, ATTACKER)) == "OK"
+
+
+def test_the_emailed_link_opens_a_page_that_unlocks_only_when_asked(api, mailbox):
+    address = new_email()
+    user_id = register(api, email=address)["user"]["id"]
+    for _ in range(10):
+        sign_in(api, address, "guessing password 1", ATTACKER)
+    link = mailbox.latest(user_id, "unlock_sign_in").get_body(("plain",)).get_content()
+    url = urlsplit(re.search(r"https?://\S+unlock-sign-in\?token=\S+", link).group(0))
+    token = parse_qs(url.query)["token"][0]
+
+    page = api.http.get(f"{url.path}?{url.query}")  # opening the link changes nothing
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert 'name="token"' in page.text and 'method="post"' in page.text
+    assert code_of(sign_in(api, address, PASSWORD, ATTACKER)) == "RATE_LIMITED"
+
+    forged = api.http.post(url.path, data={"token": token[:-2] + "00"})
+    assert forged.status_code == 400
+    done = api.http.post(url.path, data={"token": token})
+    assert done.status_code == 200 and "Sign-in unlocked" in done.text
     assert code_of(sign_in(api, address, PASSWORD, ATTACKER)) == "OK"
 
 
