@@ -81,7 +81,6 @@ class Settings(BaseSettings):
     # Rate limits as "COUNT/SECONDS" per fixed window; Redis when redis_url is set.
     rate_limit_prefix: str = "lms:rl:"
     rate_login_ip: str = Field("60/60", pattern=r"^\d+/\d+$")
-    rate_login_account: str = Field("10/900", pattern=r"^\d+/\d+$")  # unused: see login_*
     # Failed sign-ins count per account *and* source address, so failures from one address
     # never lock the owner out from another. After `login_free_failures` each failure adds a
     # delay (2, 4, 8 … s); at `login_lock_failures` that source is locked out of that account
