@@ -138,6 +138,15 @@ class Settings(BaseSettings):
             validate_email_url(value)
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
+        return value
+
     @model_validator(mode="after")
     def _defaults(self) -> "Settings":
         # Embedded defaults live under var/ so one folder holds all local state.
