@@ -291,7 +291,7 @@ def rotate_refresh_token(
             "this session was signed out; sign in again", code="REFRESH_TOKEN_REVOKED"
         )
     if token.rotated_at is not None:
-        again = _within_grace(session, token, raw_token, ip=ip)
+        again = _within_grace(session, token, raw_token)
         if again is not None:
             return again
         revoke_families(session, token.user_id, reason="REUSE", family_id=token.family_id)
@@ -319,9 +319,7 @@ def _successor(raw_token: str, settings: Settings | None) -> str:
     return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
 
 
-def _within_grace(
-    session: Session, token: RefreshToken, raw_token: str, *, ip: str | None
-) -> AuthResult | None:
+def _within_grace(session: Session, token: RefreshToken, raw_token: str) -> AuthResult | None:
     """Two tabs refreshing at once: the second, within the grace window, gets the same
     successor (and a fresh access token) as long as that successor is still unused."""
     settings = get_settings()
