@@ -1,5 +1,5 @@
 """A video attached to a lesson while it is still processing gives the lesson its length
-once it is READY (the lesson was not named at upload)."""
+once it is READY (the lesson was not named at upload); deleting it leaves nothing to play."""
 
 from __future__ import annotations
 
@@ -44,3 +44,8 @@ def test_duration_arrives_when_an_attached_video_becomes_ready(
     course = content_api.data(LESSON_DURATION, {"id": str(course_id)}, token)["course"]
     [lesson] = course["modules"][0]["lessons"]
     assert lesson["durationSeconds"] == 4 and course["totalDurationSeconds"] == 4
+
+    delete = "mutation($id: ID!) { deleteVideoAsset(id: $id) }"
+    assert content_api.data(delete, {"id": asset["id"]}, token) == {"deleteVideoAsset": True}
+    course = content_api.data(LESSON_DURATION, {"id": str(course_id)}, token)["course"]
+    assert course["totalDurationSeconds"] == 0
