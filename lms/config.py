@@ -89,7 +89,19 @@ class Settings(BaseSettings):
     # Rate limits as "COUNT/SECONDS" per fixed window; Redis when redis_url is set.
     rate_limit_prefix: str = "lms:rl:"
     rate_login_ip: str = Field("60/60", pattern=r"^\d+/\d+$")
-    rate_login_account: str = Field("10/900", pattern=r"^\d+/\d+$")  # failed attempts
+    # Failed sign-ins count per account *and* source address, so failures from one address
+    # never lock the owner out from another. After `login_free_failures` each failure adds a
+    # delay (2, 4, 8 … s); at `login_lock_failures` that source is locked out of that account
+    # for `login_lock_seconds` and the owner is emailed an unlock link.
+    login_free_failures: int = Field(5, ge=1, le=100)
+    login_lock_failures: int = Field(10, ge=2, le=1000)
+    login_lock_seconds: int = Field(900, ge=1, le=24 * 3600)
+    login_unlock_link_hours: int = Field(24, ge=1, le=24 * 7)
+    # A second use of a refresh token this soon after its rotation (two tabs refreshing at
+    # once) gets the same successor instead of revoking the session; later reuse revokes it.
+    refresh_grace_seconds: int = Field(10, ge=0, le=120)
+    # Proxies (CIDRs) whose X-Forwarded-For is believed: the client address for rate limits.
+    trusted_proxies: list[str] = Field(default_factory=list)
     rate_register_ip: str = Field("20/3600", pattern=r"^\d+/\d+$")
     rate_register_account: str = Field("10/3600", pattern=r"^\d+/\d+$")
     rate_reset_ip: str = Field("10/3600", pattern=r"^\d+/\d+$")
@@ -134,6 +146,15 @@ class Settings(BaseSettings):
             from lms.mail import validate_email_url
 
             validate_email_url(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

@@ -61,6 +61,10 @@ class MemoryBackend:
         with self._lock:
             self._windows.pop(key, None)
 
+    async def put(self, key: str, value: int, seconds: float) -> None:
+        with self._lock:
+            self._windows[key] = (value, time.monotonic() + seconds)
+
     def _incr(self, key: str, seconds: int, by: int) -> tuple[int, float]:
         now = time.monotonic()
         with self._lock:
@@ -97,6 +101,9 @@ class RedisBackend:
     async def reset(self, key: str) -> None:
         await self._client.delete(key)
 
+    async def put(self, key: str, value: int, seconds: float) -> None:
+        await self._client.set(key, value, px=max(1, int(seconds * 1000)))
+
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
@@ -130,6 +137,19 @@ class RateLimiter:
 
     async def reset(self, name: str, subject: str) -> None:
         await self.backend.reset(self._key(name, subject))
+
+    async def count(self, name: str, subject: str) -> tuple[int, float]:
+        """The current count of `subject` under `name` and the seconds its window has left."""
+        return await self.backend.peek(self._key(name, subject))
+
+    async def add(self, name: str, subject: str, seconds: int) -> int:
+        """Count one more for `subject` in a window of `seconds`; the new count."""
+        count, _ = await self.backend.incr(self._key(name, subject), seconds)
+        return count
+
+    async def hold(self, name: str, subject: str, seconds: float) -> None:
+        """Mark `subject` under `name` for `seconds` (a delay or lock): see `count`."""
+        await self.backend.put(self._key(name, subject), 1, seconds)
 
 
 _limiters: dict[tuple[int, int], RateLimiter] = {}

@@ -50,13 +50,20 @@ class ProbeResult:
         return self.video_codec is not None
 
 
-def probe(path: str | os.PathLike[str], *, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
-    """Describe ``path`` with ffprobe; unreadable or non-media content is ``INVALID_MEDIA``."""
+def probe(
+    path: str | os.PathLike[str], *, timeout: float = PROBE_TIMEOUT, name: str | None = None
+) -> ProbeResult:
+    """Describe ``path`` with ffprobe; unreadable or non-media content is ``INVALID_MEDIA``.
+
+    ``name`` is what messages call the file (the name its owner knows, e.g. the uploaded
+    file's name rather than a working copy's); ``path.name`` by default.
+    """
     path = Path(path)
+    label = name or path.name
     if not path.is_file():
-        raise MediaError(INVALID_MEDIA, f"{path.name}: no such file")
+        raise MediaError(INVALID_MEDIA, f"{label}: no such file")
     if path.stat().st_size == 0:
-        raise MediaError(INVALID_MEDIA, f"{path.name}: file is empty")
+        raise MediaError(INVALID_MEDIA, f"{label}: file is empty")
     try:
         proc = run_tool(
             [
@@ -71,24 +78,24 @@ def probe(path: str | os.PathLike[str], *, timeout: float = PROBE_TIMEOUT) -> Pr
             ],
             timeout=timeout,
             error_code=INVALID_MEDIA,
-            what=f"probing {path.name}",
+            what=f"probing {label}",
         )
     except MediaError as exc:  # the educator gets a plain sentence; operators get the tail
         raise MediaError(
-            INVALID_MEDIA, f"{path.name} is not a readable media file", detail=exc.detail
+            INVALID_MEDIA, f"{label} is not a readable media file", detail=exc.detail
         ) from exc
     try:
         data = json.loads(proc.stdout or "{}")
     except json.JSONDecodeError as exc:
-        raise MediaError(INVALID_MEDIA, f"{path.name}: unreadable probe output") from exc
-    return _parse(path, data)
+        raise MediaError(INVALID_MEDIA, f"{label}: unreadable probe output") from exc
+    return _parse(path, data, label)
 
 
-def _parse(path: Path, data: dict[str, Any]) -> ProbeResult:
+def _parse(path: Path, data: dict[str, Any], label: str) -> ProbeResult:
     fmt = data.get("format") or {}
     streams = data.get("streams") or []
     if not fmt or not streams:
-        raise MediaError(INVALID_MEDIA, f"{path.name}: not a media file")
+        raise MediaError(INVALID_MEDIA, f"{label}: not a media file")
     # Cover art in audio files shows up as a one-frame "video" stream; it is not a video.
     video = next(
         (
@@ -132,14 +139,16 @@ def validate(
     max_width: int = 4096,
     max_height: int = 2160,
     check_decode: bool = True,
+    name: str | None = None,
 ) -> ProbeResult:
     """Check a video is usable; returns the probe result or raises ``MediaError``.
 
     Resolution limits are orientation-agnostic (long side vs ``max_width``, short side vs
     ``max_height``), so a portrait 2160x3840 phone video passes like a landscape one.
+    Messages call the file ``name`` (see ``probe``).
     """
-    result = media if isinstance(media, ProbeResult) else probe(media)
-    name = result.path.name
+    result = media if isinstance(media, ProbeResult) else probe(media, name=name)
+    name = name or result.path.name
     if not result.has_video:
         raise MediaError(NO_VIDEO_STREAM, f"{name} has no video stream")
     if result.width <= 0 or result.height <= 0:
@@ -161,11 +170,11 @@ def validate(
             f"{name} is {result.width}x{result.height}, the maximum is {max_width}x{max_height}",
         )
     if check_decode:
-        check_decodable(result)
+        check_decodable(result, name=name)
     return result
 
 
-def check_decodable(result: ProbeResult, *, seconds: float = 1.0) -> None:
+def check_decodable(result: ProbeResult, *, seconds: float = 1.0, name: str | None = None) -> None:
     """Decode the first and the last second; headers alone prove little.
 
     A file cut short keeps a valid-looking start when its index (moov) is at the front,
@@ -195,12 +204,12 @@ def check_decodable(result: ProbeResult, *, seconds: float = 1.0) -> None:
                 ],
                 timeout=DECODE_TIMEOUT,
                 error_code=INVALID_MEDIA,
-                what=f"decoding {result.path.name}",
+                what=f"decoding {name or result.path.name}",
             )
         except MediaError as exc:
             raise MediaError(
                 INVALID_MEDIA,
-                f"{result.path.name} is damaged or truncated: its video cannot be decoded",
+                f"{name or result.path.name} is damaged or truncated: its video cannot be decoded",
                 detail=exc.detail,
             ) from exc
 

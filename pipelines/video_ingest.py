@@ -62,6 +62,7 @@ class AssetRef:
     source_key: str
     pipeline_job_id: uuid.UUID
     max_attempts: int
+    file_name: str = ""  # as uploaded: what messages to the educator call the file
 
 
 def work_dir(settings: Settings, asset_id: uuid.UUID, version: int) -> Path:
@@ -229,6 +230,7 @@ def _load(job: JobContext) -> AssetRef:
             asset.source_key,
             parent_id,
             me.max_attempts if me else STEP_MAX_ATTEMPTS,
+            asset.original_filename,
         )
 
 
@@ -383,6 +385,7 @@ def validate(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
         max_duration=settings.video_max_seconds,
         max_width=settings.video_max_width,
         max_height=settings.video_max_height,
+        name=ref.file_name or None,
     )
     with session_scope(settings) as session:
         asset = session.get(VideoAsset, ref.id)
@@ -406,7 +409,7 @@ def validate(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
 def transcode(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
     storage = get_storage(settings)
     src = _source(ref, folder, storage)
-    info = media.probe(src)
+    info = media.probe(src, name=ref.file_name or None)
     rungs = media.plan_ladder(info.width, info.height)
     out = folder / "stream"
     shutil.rmtree(out, ignore_errors=True)
@@ -489,7 +492,7 @@ def write_single_rendition_manifests(out: Path, videos: list[dict[str, Any]]) ->
 def images(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -> dict[str, Any]:
     storage = get_storage(settings)
     src = _source(ref, folder, storage)
-    info = media.probe(src)
+    info = media.probe(src, name=ref.file_name or None)
     out = folder / "images"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -610,7 +613,7 @@ def finalize(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) -
             lesson = session.get(Lesson, asset.lesson_id)
             if lesson is not None:  # the lesson plays this video from now on
                 lesson.video_asset_id = asset.id
-                lesson.duration_seconds = round(ladder["duration"])
+        content.follow_video_duration(session, asset)  # however each lesson attached it
         result = {
             "video_asset_id": str(asset.id),
             "renditions": [r["name"] for r in ladder["renditions"]],

@@ -13,7 +13,16 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
-from web import account_pages, admin_page, explorer, graphql_http, health, storage_http
+from web import (
+    account_pages,
+    admin_page,
+    certificate_page,
+    explorer,
+    graphql_http,
+    health,
+    storage_http,
+    unlock_page,
+)
 from web.context import Services
 from web.events import EventHub
 from web.request_ids import with_request_id
@@ -35,6 +44,8 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(explorer.blueprint)
     if not settings.app_url:  # emailed links point at the API itself: answer them here
         app.register_blueprint(account_pages.blueprint)
+    app.register_blueprint(certificate_page.blueprint)  # the QR code's public page
+    app.register_blueprint(unlock_page.blueprint)  # the emailed unlock-sign-in link
     storage_http.install(app)  # signed uploads, downloads and streams (Content module)
 
     @app.before_serving

@@ -6,7 +6,8 @@ service call opens its own short session through `run`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -72,6 +73,37 @@ class Context:
             result = await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
         self._loaders = None  # reads cached before this write are stale now
         return result
+
+
+def client_address(
+    remote_addr: str | None, headers: Mapping[str, str], settings: Settings
+) -> str | None:
+    """The client's address for per-IP limits.
+
+    `X-Forwarded-For` is believed only from a proxy listed in LMS_TRUSTED_PROXIES (anyone
+    can send the header): walking it from the right, the first address that is not one of
+    our proxies is the client.
+    """
+    if not settings.trusted_proxies:
+        return remote_addr
+    proxies = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.trusted_proxies]
+
+    def trusted(address: str | None) -> bool:
+        try:
+            return any(ipaddress.ip_address(address or "") in net for net in proxies)
+        except ValueError:
+            return False
+
+    if not trusted(remote_addr):
+        return remote_addr
+    hops = [hop.strip() for hop in (headers.get("X-Forwarded-For") or "").split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote_addr  # a forged or garbled header: fall back to the peer
+    return remote_addr
 
 
 def bearer_token(header: str | None) -> str | None:

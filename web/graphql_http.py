@@ -16,9 +16,10 @@ from quart import Blueprint, Response, current_app, request
 from lms.logs import request_id
 from lms.security import ANONYMOUS
 from web import response_cache
-from web.context import Context, Services, authenticate, bearer_token
+from web.context import Context, Services, authenticate, bearer_token, client_address
 from web.errors import error_log, format_error, operation_name
 from web.explorer import page as explorer_page
+from web.input_hygiene import LiteralHygiene, variables_rule
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.query_cost import cost_limit_rule
 from web.metrics import GRAPHQL_SECONDS
@@ -57,6 +58,8 @@ def validation_rules(services: Services):
     def rules(_context, _document, data: dict) -> list:
         variables = data.get("variables") if isinstance(data.get("variables"), dict) else None
         return [
+            LiteralHygiene,
+            variables_rule(data.get("variables")),
             depth_limit_rule(settings.query_max_depth),
             alias_limit_rule(settings.query_max_aliases),
             cost_limit_rule(settings.query_max_cost, variables),
@@ -138,7 +141,8 @@ async def graphql_http() -> Response:
 
     async def execute() -> tuple[int, dict]:
         viewer, auth_error = await authenticate(svc, bearer_token(authorization))
-        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=request.remote_addr)
+        ip = client_address(request.remote_addr, request.headers, svc.settings)
+        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
         started = time.perf_counter()
         success, result = await graphql(
             build_schema(),

@@ -11,13 +11,13 @@ from ariadne import load_schema_from_path, make_executable_schema
 from graphql import GraphQLSchema, print_schema
 
 import web.resolvers
-from web.scalars import datetime_scalar, json_scalar
+from web.scalars import bigint_scalar, datetime_scalar, json_scalar
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def _bindables() -> list:
-    found = [datetime_scalar, json_scalar]
+    found = [datetime_scalar, json_scalar, bigint_scalar]
     for module_info in sorted(pkgutil.iter_modules(web.resolvers.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"web.resolvers.{module_info.name}")
         found.extend(getattr(module, "bindables", []))

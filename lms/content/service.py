@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
@@ -100,6 +100,25 @@ def parse_id(value: Any, what: str = "id", code: str = "NOT_FOUND") -> uuid.UUID
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
         raise NotFound(f"{what} not found", code=code) from None
+
+
+def video_seconds(session: Session, asset_id: uuid.UUID) -> int | None:
+    """The playing time of a READY video in whole seconds; None until it is READY."""
+    row = session.execute(
+        select(VideoAsset.status, VideoAsset.duration_seconds).where(VideoAsset.id == asset_id)
+    ).first()
+    if row is None or row.status != AssetStatus.READY or not row.duration_seconds:
+        return None
+    return round(row.duration_seconds)
+
+
+def follow_video_duration(session: Session, asset: VideoAsset) -> None:
+    """Every lesson playing `asset` shows its playing time (called when it becomes READY)."""
+    session.execute(
+        update(Lesson)
+        .where(Lesson.video_asset_id == asset.id)
+        .values(duration_seconds=round(asset.duration_seconds or 0))
+    )
 
 
 def _content_type(raw: str, allowed: frozenset[str]) -> str:
@@ -524,7 +543,7 @@ def delete_video_asset(
     asset = _managed_video(session, viewer, id, lock=True)
     _stop_pipeline(session, asset.pipeline_job_id, settings)
     for lesson in session.scalars(select(Lesson).where(Lesson.video_asset_id == asset.id)):
-        lesson.video_asset_id = None
+        lesson.video_asset_id, lesson.duration_seconds = None, 0  # nothing left to play
     _purge_later(session, f"videos/{asset.id}/", viewer, settings)
     session.delete(asset)
     return True

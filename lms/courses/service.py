@@ -536,6 +536,31 @@ def _lesson_fields(
     return fields
 
 
+def _follow_video(
+    session: Session,
+    fields: dict[str, Any],
+    data: dict[str, Any],
+    current: uuid.UUID | None = None,
+) -> None:
+    """A lesson's duration is its video's playing time, however the video was attached.
+
+    A READY video's length wins over a given `durationSeconds`. A video still processing
+    sets it when it becomes READY (the ingest pipeline calls `follow_video_duration`);
+    until then, and without a video, it is 0 unless given.
+    """
+    attaching = "video_asset_id" in fields
+    if not attaching and "duration_seconds" not in fields:
+        return
+    from lms.content.service import video_seconds  # content imports courses' models
+
+    asset_id = fields["video_asset_id"] if attaching else current
+    seconds = video_seconds(session, asset_id) if asset_id is not None else None
+    if seconds is not None:
+        fields["duration_seconds"] = seconds
+    elif attaching and "duration_seconds" not in data:  # the old video's length is stale
+        fields["duration_seconds"] = 0
+
+
 def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[str, Any]) -> Lesson:
     """Add a lesson to a module, at the end or at `position`."""
     course, module = _editable_module(session, viewer, module_id)
@@ -548,6 +573,7 @@ def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[s
         )
     lesson_type = LessonType(data["type"])
     fields = _lesson_fields(data, lesson_type, creating=True)
+    _follow_video(session, fields, data)
     position = rules.position(data.get("position"), count)
     session.execute(
         update(Lesson)
@@ -591,7 +617,11 @@ def update_lesson(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
         lesson.type = LessonType(data["type"])
         if lesson.type != LessonType.VIDEO and "video_asset_id" not in data:
             lesson.video_asset_id = None
-    for name, value in _lesson_fields(data, lesson.type, creating=False).items():
+            if "duration_seconds" not in data:
+                lesson.duration_seconds = 0
+    fields = _lesson_fields(data, lesson.type, creating=False)
+    _follow_video(session, fields, data, lesson.video_asset_id)
+    for name, value in fields.items():
         setattr(lesson, name, value)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
     lesson.updated_at = course.updated_at = utcnow()

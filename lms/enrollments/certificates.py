@@ -9,6 +9,7 @@ module (stdlib only): minting and reading them must follow one set of rules.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,11 +49,20 @@ ISSUE_JOB = "certificates.issue"
 
 
 def verification_url(
-    code: str, settings: Settings | None = None, es: EnrollmentSettings | None = None
+    code: str,
+    settings: Settings | None = None,
+    es: EnrollmentSettings | None = None,
+    *,
+    version: int | None = None,
 ) -> str:
-    """The public page that confirms a certificate (printed and in the QR code)."""
+    """The public page that confirms a certificate (printed and in the QR code).
+
+    A paper carries its version (`?v=2`), so the page can tell its reader when a newer
+    version supersedes it.
+    """
     settings, es = settings or get_settings(), es or enrollment_settings()
-    return settings.links_base + es.verify_path.format(code=code)
+    url = settings.links_base + es.verify_path.format(code=code)
+    return f"{url}?v={version}" if version else url
 
 
 def storage_key(code: str, version: int) -> str:
@@ -127,7 +138,7 @@ def certificate_view(cert: Certificate) -> CertificateView:
         cert.issued_at,
         cert.content_hash,
         cert.storage_key,
-        verification_url(cert.code),
+        verification_url(cert.code, version=cert.version),
         cert.generation_job_id,
         cert.revoked_at,
         cert.revoked_reason,
@@ -270,14 +281,42 @@ class Verification:
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
     verification_url: str | None = None
+    superseded: bool = False
+    issuer_name: str | None = None
+    pdf_url: str | None = None
+    add_to_profile_url: str | None = None
 
     @property
     def valid(self) -> bool:
         return self.result == "VALID"
 
 
-def verify_certificate(session: Session, viewer: Viewer, *, certificate_id: str) -> Verification:
-    """Public: confirm a certificate id and show what its paper should say. Never an error."""
+def linkedin_add_url(verification: Verification) -> str | None:
+    """LinkedIn's documented "add a certification to your profile" link, pre-filled."""
+    if not verification.valid or verification.issued_at is None:
+        return None
+    query = urlencode(
+        {
+            "startTask": "CERTIFICATION_NAME",
+            "name": verification.course_title or "",
+            "organizationName": verification.issuer_name or "",
+            "issueYear": verification.issued_at.year,
+            "issueMonth": verification.issued_at.month,
+            "certUrl": verification.verification_url or "",
+            "certId": verification.certificate_id or "",
+        }
+    )
+    return f"https://www.linkedin.com/profile/add?{query}"
+
+
+def verify_certificate(
+    session: Session, viewer: Viewer, *, certificate_id: str, version: int | None = None
+) -> Verification:
+    """Public: confirm a certificate id and show what its paper should say. Never an error.
+
+    `version` is the one printed on the paper in hand (its QR link carries it): an older
+    one is `superseded` by the latest, whose details and PDF are shown.
+    """
     text = (certificate_id or "")[:200]
     if not is_well_formed(text):
         return Verification(
@@ -301,6 +340,8 @@ def verify_certificate(session: Session, viewer: Viewer, *, certificate_id: str)
         revoked_at=cert.revoked_at,
         revoked_reason=cert.revoked_reason,
         verification_url=verification_url(cert.code),
+        superseded=bool(version and cert.version and version < cert.version),
+        issuer_name=enrollment_settings().school_name,
     )
     if cert.status == CertificateStatus.REVOKED:
         return Verification(
@@ -310,7 +351,14 @@ def verify_certificate(session: Session, viewer: Viewer, *, certificate_id: str)
         return Verification(
             "PENDING", "This certificate is being issued; try again in a minute.", **common
         )
-    return Verification("VALID", "This certificate is genuine.", **common)
+    message = "This certificate is genuine."
+    if common["superseded"]:
+        message = f"This certificate is genuine; version {cert.version} supersedes this paper."
+    verification = Verification("VALID", message, **common)
+    pdf = download_url(cert.storage_key) if cert.storage_key else None
+    return dataclasses.replace(
+        verification, pdf_url=pdf, add_to_profile_url=linkedin_add_url(verification)
+    )
 
 
 # --- the pipeline's side (worker) ---------------------------------------------------------
@@ -366,7 +414,7 @@ def issue_snapshot(
         course.title,
         list(instructors),
         cert.completed_at,
-        verification_url(cert.code),
+        verification_url(cert.code, version=version),
         es.school_name,
         es.certificate_paper,
     )

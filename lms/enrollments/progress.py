@@ -17,9 +17,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import literal, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
+from lms.content.models import AssetStatus, VideoAsset
 from lms.courses.models import CourseModule, Lesson, LessonType
 from lms.enrollments.models import Enrollment, LessonProgress
 from lms.errors import ValidationFailed
@@ -38,6 +39,8 @@ class OutlineLesson:
     requires_previous: bool
     is_free_preview: bool
     duration_seconds: int
+    # The attached READY video's own length: positions are measured against what plays.
+    playing_seconds: float
 
 
 def outline(session: Session, course_id: uuid.UUID) -> list[OutlineLesson]:
@@ -53,8 +56,13 @@ def outline(session: Session, course_id: uuid.UUID) -> list[OutlineLesson]:
             Lesson.requires_previous,
             Lesson.is_free_preview,
             Lesson.duration_seconds,
+            func.coalesce(VideoAsset.duration_seconds, Lesson.duration_seconds),
         )
         .join(CourseModule, CourseModule.id == Lesson.module_id)
+        .outerjoin(
+            VideoAsset,
+            and_(VideoAsset.id == Lesson.video_asset_id, VideoAsset.status == AssetStatus.READY),
+        )
         .where(Lesson.course_id == course_id)
         .order_by(CourseModule.position, Lesson.position, Lesson.id)
     )
@@ -111,8 +119,8 @@ def apply_report(
     video_share: float,
 ) -> bool:
     """Merge one progress report into `row`; True when it completed the lesson just now."""
-    if percent is None and position is not None and lesson.duration_seconds > 0:
-        percent = min(100.0, 100.0 * position / lesson.duration_seconds)
+    if percent is None and position is not None and lesson.playing_seconds > 0:
+        percent = min(100.0, 100.0 * position / lesson.playing_seconds)
     if percent is not None:
         row.percent = max(row.percent, percent)
     if position is not None:

@@ -15,6 +15,7 @@ from lms.errors import LmsError, Unauthenticated
 from lms.ratelimit import limiter_for
 from lms.security import Viewer
 from lms.users import passwords, service
+from lms.users.lockout import LoginGuard, refused
 
 
 class Runner(Protocol):
@@ -50,22 +51,45 @@ async def register(
 
 
 async def login(runner: Runner, *, ip: str | None, email: str, password: str) -> service.AuthResult:
-    """Wrong email and wrong password answer alike (`INVALID_CREDENTIALS`), in similar time."""
+    """Wrong email and wrong password answer alike (`INVALID_CREDENTIALS`), in similar time.
+
+    Failures slow down and then lock out one account from one source address only
+    (lms/users/lockout.py), so nobody can lock the owner out from elsewhere.
+    """
     settings = runner.settings
-    limiter = limiter_for(settings)
-    account = (email or "").strip().lower()
-    await limiter.hit("login_ip", ip, what="sign-in")
-    await limiter.check("login_account", account, what="sign-in")  # counts failures only
+    await limiter_for(settings).hit("login_ip", ip, what="sign-in")
+    account = service.account_key(email)
+    guard = LoginGuard(settings)
+    source = await guard.source(account, ip)
     found = await runner.read(service.credentials_for, email)
     user_id, password_hash = found if found else (None, None)
+
+    async def failure() -> int:
+        failures = await guard.failed(source)
+        if user_id is not None and guard.locks_now(failures):
+            await runner.write(service.send_unlock_email, user_id, ip=ip)
+        return failures
+
+    waiting = await guard.waiting(source)
+    if waiting:  # refused unchecked, and counted: hammering only lengthens the wait
+        await failure()
+        raise refused(max(waiting, await guard.waiting(source)))
     ok = await asyncio.to_thread(passwords.verify_password, password_hash, password or "", settings)
     if not ok:
-        await limiter.hit("login_account", account, what="sign-in")
+        await failure()
         raise Unauthenticated("wrong email or password", code="INVALID_CREDENTIALS")
+    await guard.succeeded(source)
     new_hash = None
     if passwords.needs_rehash(password_hash, settings):
         new_hash = await asyncio.to_thread(passwords.hash_password, password, settings)
     return await runner.write(service.start_session, user_id, ip=ip, new_hash=new_hash)
+
+
+async def unlock_sign_in(runner: Runner, *, token: str) -> bool:
+    """Follow the emailed unlock link: every source may try the account's password again."""
+    email = await runner.read(service.unlock_target, token=token)
+    await LoginGuard(runner.settings).unlock(service.account_key(email))
+    return True
 
 
 async def refresh(runner: Runner, *, ip: str | None, refresh_token: str) -> service.AuthResult:

@@ -7,9 +7,12 @@ loop and hands the hash in.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
+import time
 import unicodedata
 import uuid
 import zoneinfo
@@ -21,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lms import audit
+from lms import audit, signing
 from lms.config import Settings, get_settings
 from lms.errors import (
     Conflict,
@@ -68,6 +71,14 @@ def token_hash(token: str) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def account_key(raw: str | None) -> str:
+    """The account an email names, for counters: normalized when valid, else as typed."""
+    try:
+        return normalize_email(raw or "")
+    except ValidationFailed:
+        return (raw or "").strip().lower()
 
 
 def normalize_email(raw: str) -> str:
@@ -184,10 +195,11 @@ def _issue(
     ip: str | None,
     family_id: uuid.UUID | None = None,
     settings: Settings | None = None,
+    raw: str | None = None,
 ) -> AuthResult:
     settings = settings or get_settings()
     now = utcnow()
-    raw = new_token()
+    raw = raw or new_token()
     refresh = RefreshToken(
         user_id=user.id,
         family_id=family_id or uuid.uuid4(),
@@ -279,6 +291,9 @@ def rotate_refresh_token(
             "this session was signed out; sign in again", code="REFRESH_TOKEN_REVOKED"
         )
     if token.rotated_at is not None:
+        again = _within_grace(session, token, raw_token)
+        if again is not None:
+            return again
         revoke_families(session, token.user_id, reason="REUSE", family_id=token.family_id)
         return Unauthenticated(
             "this refresh token was already used; the session is revoked, sign in again",
@@ -289,7 +304,41 @@ def rotate_refresh_token(
             "the refresh token expired; sign in again", code="REFRESH_TOKEN_EXPIRED"
         )
     token.rotated_at = utcnow()
-    return _issue(session, _user(session, token.user_id), ip=ip, family_id=token.family_id)
+    user = _user(session, token.user_id)
+    return _issue(session, user, ip=ip, family_id=token.family_id, raw=_successor(raw_token, None))
+
+
+def _successor(raw_token: str, settings: Settings | None) -> str:
+    """The refresh token that follows `raw_token`, derived rather than stored.
+
+    Deriving it (an HMAC under the secret key) lets a concurrent second use of the same
+    token be answered with the very same successor without keeping any token in clear.
+    """
+    key = (settings or get_settings()).secret_key.encode()
+    digest = hmac.new(key, b"lms.refresh.successor\n" + raw_token.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+def _within_grace(session: Session, token: RefreshToken, raw_token: str) -> AuthResult | None:
+    """Two tabs refreshing at once: the second, within the grace window, gets the same
+    successor (and a fresh access token) as long as that successor is still unused."""
+    settings = get_settings()
+    if utcnow() - token.rotated_at > timedelta(seconds=settings.refresh_grace_seconds):
+        return None
+    raw = _successor(raw_token, settings)
+    successor = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == token_hash(raw)).with_for_update()
+    )
+    if successor is None or successor.rotated_at is not None or successor.revoked_at is not None:
+        return None
+    user = _user(session, token.user_id)
+    return AuthResult(
+        access_token=issue_access_token(user, settings),
+        access_token_expires_at=utcnow() + timedelta(minutes=settings.access_token_minutes),
+        refresh_token=raw,
+        refresh_token_expires_at=successor.expires_at,
+        user=user_view(session, user, full=True),
+    )
 
 
 def logout(
@@ -510,6 +559,54 @@ def request_password_reset(
         subject=("user", user.id),
     )
     return True
+
+
+UNLOCK_PURPOSE = "unlock-sign-in"
+
+
+def _unlock_token(user_id: uuid.UUID, settings: Settings) -> str:
+    expires = int(time.time()) + settings.login_unlock_link_hours * 3600
+    signature = signing.sign(
+        f"unlock/{user_id.hex}", expires, purpose=UNLOCK_PURPOSE, settings=settings
+    )
+    return f"{user_id.hex}-{expires}-{signature}"
+
+
+def send_unlock_email(
+    session: Session, user_id: uuid.UUID, *, ip: str | None, settings: Settings | None = None
+) -> None:
+    """Tell the owner that sign-ins from `ip` are locked, with a link that lifts every lock."""
+    settings = settings or get_settings()
+    user = _user(session, user_id)
+    request_email(
+        session,
+        template="unlock_sign_in",
+        to=user.email,
+        context={
+            "name": user.name,
+            "source": ip or "an unknown address",
+            "failures": settings.login_lock_failures,
+            "lock_minutes": max(1, settings.login_lock_seconds // 60),
+            "unlock_url": _link(settings, "unlock-sign-in", _unlock_token(user.id, settings)),
+            "expires_in": f"{settings.login_unlock_link_hours} hours",
+        },
+        subject=("user", user.id),
+    )
+
+
+def unlock_target(session: Session, *, token: str, settings: Settings | None = None) -> str:
+    """The email of the account an unlock link was made for; raises if it is not genuine."""
+    settings = settings or get_settings()
+    user_hex, _, rest = (token or "").partition("-")
+    expires, _, signature = rest.partition("-")
+    try:
+        user_id = uuid.UUID(hex=user_hex)
+    except ValueError:
+        raise signing.SignatureInvalid("this unlock link is not valid") from None
+    signing.verify(
+        f"unlock/{user_id.hex}", expires, signature, purpose=UNLOCK_PURPOSE, settings=settings
+    )
+    return _user(session, user_id).email
 
 
 def reset_target(session: Session, *, token: str) -> str:

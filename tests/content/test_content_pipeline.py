@@ -33,7 +33,7 @@ ASSET = """query($id: ID!) { videoAsset(id: $id) {
   id status errorCode errorMessage durationSeconds width height lessonId
   renditions { name kind width height bitrate peakBitrate codecs sizeBytes }
   posterUrl thumbnailUrl storyboardUrl previewUrl } }"""
-STREAM = """query($lesson: ID!, $resolution: String, $format: String) {
+STREAM = """query($lesson: ID!, $resolution: StreamResolution, $format: StreamFormat) {
   generateStreamingUrl(lessonId: $lesson, resolution: $resolution, format: $format) {
     url format resolution expiresAt videoAssetId durationSeconds posterUrl } }"""
 CANCEL = (
@@ -170,7 +170,7 @@ def test_student_streams_hls_with_range_requests_and_cors(content_api, ready_vid
     stream = content_api.data(STREAM, {"lesson": str(ready_video["lesson_id"])}, student_token)[
         "generateStreamingUrl"
     ]
-    assert stream["format"] == "hls" and stream["url"].endswith("/master.m3u8")
+    assert stream["format"] == "HLS" and stream["url"].endswith("/master.m3u8")
 
     master = httpx.get(stream["url"], headers={"Origin": PLAYER_ORIGIN})
     assert master.status_code == 200
@@ -217,24 +217,24 @@ def test_student_streams_hls_with_range_requests_and_cors(content_api, ready_vid
 def test_dash_manifest_and_single_renditions_play(content_api, educator, ready_video):
     _, token = educator
     lesson = str(ready_video["lesson_id"])
-    dash = content_api.data(STREAM, {"lesson": lesson, "format": "dash"}, token)[
+    dash = content_api.data(STREAM, {"lesson": lesson, "format": "DASH"}, token)[
         "generateStreamingUrl"
     ]
     mpd = httpx.get(dash["url"])
     assert mpd.headers["content-type"] == "application/dash+xml" and "<MPD" in mpd.text
     assert {s["codec_type"] for s in ffprobe_streams(dash["url"])} == {"video", "audio"}
 
-    one = content_api.data(STREAM, {"lesson": lesson, "resolution": "360p"}, token)[
+    one = content_api.data(STREAM, {"lesson": lesson, "resolution": "P360"}, token)[
         "generateStreamingUrl"
     ]
     assert one["resolution"] == "360p"
     assert [
         int(s["height"]) for s in ffprobe_streams(one["url"]) if s["codec_type"] == "video"
     ] == [360]
-    codes = content_api.error_codes(STREAM, {"lesson": lesson, "resolution": "1080p"}, token)
+    codes = content_api.error_codes(STREAM, {"lesson": lesson, "resolution": "P1080"}, token)
     assert codes == ["RESOLUTION_NOT_AVAILABLE"]
     assert content_api.error_codes(STREAM, {"lesson": lesson, "format": "flv"}, token) == [
-        "INVALID_FORMAT"
+        "GRAPHQL_VALIDATION_FAILED"  # not one of the StreamFormat enum's values
     ]
 
 
@@ -285,6 +285,9 @@ def test_broken_upload_fails_fast_with_its_code(
 
     shown = content_api.data(ASSET, {"id": asset["id"]}, token)["videoAsset"]
     assert (shown["status"], shown["errorCode"]) == ("FAILED", code) and shown["errorMessage"]
+    # the message names the file the educator uploaded, not the worker's copy
+    assert media_files[name].name in shown["errorMessage"], shown["errorMessage"]
+    assert "source" not in shown["errorMessage"]
     status = content_api.data(STATUS, {"id": asset["id"]}, token)["videoProcessingStatus"]
     assert status["steps"][0]["name"] == "validate"
     assert (status["steps"][0]["status"], status["steps"][0]["errorCode"]) == ("FAILED", code)
@@ -349,7 +352,7 @@ def test_cancel_during_transcode_then_retry_resumes_there(
 
     for height in (720, 480, 360):
         url = content_api.data(
-            STREAM, {"lesson": str(lesson_id), "resolution": f"{height}p"}, token
+            STREAM, {"lesson": str(lesson_id), "resolution": f"P{height}"}, token
         )["generateStreamingUrl"]["url"]
         assert [int(s["height"]) for s in ffprobe_streams(url) if s["codec_type"] == "video"] == [
             height

@@ -221,11 +221,17 @@ def test_status_changes_outside_the_workflow_are_refused(api, educator):
     ) == ["INVALID_STATUS_TRANSITION"]
 
 
-def test_unknown_and_malformed_ids_are_not_found(api, educator):
-    for bad in (str(uuid.uuid4()), "not-an-id", "1; DROP TABLE courses"):
-        assert api.error_codes(COURSE, {"id": bad}, educator[1]) == ["COURSE_NOT_FOUND"]
+def test_unknown_ids_are_not_found_and_malformed_ones_refused(api, educator):
+    unknown = str(uuid.uuid4())
+    assert api.error_codes(COURSE, {"id": unknown}, educator[1]) == ["COURSE_NOT_FOUND"]
+    assert api.error_codes(UPDATE, {"id": unknown, "input": {"title": "x"}}, educator[1]) == [
+        "COURSE_NOT_FOUND"
+    ]
+    # not a UUID at all: refused before any lookup (web/input_hygiene.py)
+    for bad in ("not-an-id", "1; DROP TABLE courses"):
+        assert api.error_codes(COURSE, {"id": bad}, educator[1]) == ["BAD_USER_INPUT"]
         assert api.error_codes(UPDATE, {"id": bad, "input": {"title": "x"}}, educator[1]) == [
-            "COURSE_NOT_FOUND"
+            "BAD_USER_INPUT"
         ]
 
 

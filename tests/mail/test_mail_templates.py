@@ -60,6 +60,18 @@ CASES = {
         'Your certificate for "Linear Algebra"',
         ["Linear Algebra", "https://lyceum.test/certificates/CERT-9F2K"],
     ),
+    "unlock_sign_in": (
+        {
+            "name": "Ann",
+            "source": "203.0.113.9",
+            "failures": 10,
+            "lock_minutes": 15,
+            "unlock_url": "https://lyceum.test/unlock-sign-in?token=unl-789",
+            "expires_in": "24 hours",
+        },
+        "Sign-ins to your Lyceum account were locked",
+        ["203.0.113.9", "https://lyceum.test/unlock-sign-in?token=unl-789", "24 hours"],
+    ),
     "test": ({}, "Lyceum test email", ["test email from Lyceum"]),
 }
 

@@ -44,6 +44,14 @@ def test_broken_or_unsuitable_files_fail_with_a_stable_code(
     assert info.value.message  # something a person can read
 
 
+def test_messages_name_the_file_as_its_owner_knows_it(random_bytes: Path) -> None:
+    with pytest.raises(MediaError) as info:
+        validate(random_bytes, name="My lecture (final).mov")
+    assert info.value.code == "INVALID_MEDIA"
+    assert info.value.message.startswith("My lecture (final).mov ")
+    assert random_bytes.name not in info.value.message
+
+
 def test_missing_file_is_invalid_media(tmp_path: Path) -> None:
     with pytest.raises(MediaError) as info:
         validate(tmp_path / "nope.mp4")

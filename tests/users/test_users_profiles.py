@@ -106,7 +106,8 @@ def test_user_honours_profile_visibility_and_never_shows_emails_to_others(api):
         )
 
     assert api.error_codes(USER, {"id": str(uuid.uuid4())}, other["accessToken"]) == ["NOT_FOUND"]
-    assert api.error_codes(USER, {"id": "not-a-uuid"}, other["accessToken"]) == ["NOT_FOUND"]
+    # a malformed id is refused before any lookup (see web/input_hygiene.py)
+    assert api.error_codes(USER, {"id": "not-a-uuid"}, other["accessToken"]) == ["BAD_USER_INPUT"]
     assert api.error_codes(USER, {"id": owner_id}, "garbage-token") == ["UNAUTHENTICATED"]
 
 

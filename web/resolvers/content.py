@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ariadne import MutationType, QueryType
+from ariadne import EnumType, MutationType, QueryType
 
 from lms.content import service
 from web.service_fields import bind_service_fields
@@ -40,4 +40,10 @@ bind_service_fields(
     settings=True,
 )
 
-bindables = [query, mutation]
+# The service speaks the manifest names ("hls", "720p"); the schema speaks enums.
+stream_format = EnumType("StreamFormat", {"HLS": "hls", "DASH": "dash"})
+stream_resolution = EnumType(
+    "StreamResolution", {f"P{height}": f"{height}p" for height in (1080, 720, 480, 360)}
+)
+
+bindables = [query, mutation, stream_format, stream_resolution]

@@ -94,6 +94,11 @@ async def resolve_reset_password(_, info, input: dict) -> bool:
     )
 
 
+@mutation.field("unlockSignIn")
+async def resolve_unlock_sign_in(_, info, token: str) -> bool:
+    return await flows.unlock_sign_in(info.context, token=token)
+
+
 @mutation.field("updateProfile")
 async def resolve_update_profile(_, info, input: dict) -> dict:
     ctx = info.context
