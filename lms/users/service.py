@@ -24,7 +24,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lms import audit, signing
+from lms import audit
+from lms.storage import signing
 from lms.config import Settings, get_settings
 from lms.errors import (
     Conflict,
