@@ -355,7 +355,10 @@ def verify_certificate(
     if common["superseded"]:
         message = f"This certificate is genuine; version {cert.version} supersedes this paper."
     verification = Verification("VALID", message, **common)
-    pdf = download_url(cert.storage_key) if cert.storage_key else None
+    pdf = None
+    if cert.storage_key:
+        name = pdf_file_name(cert.code, _course_slug(session, cert))
+        pdf = download_url(cert.storage_key, file_name=name)
     return dataclasses.replace(
         verification, pdf_url=pdf, add_to_profile_url=linkedin_add_url(verification)
     )
