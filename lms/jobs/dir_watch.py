@@ -15,11 +15,15 @@ import ctypes.util
 import logging
 import os
 import select
+import struct
 import time
 
 log = logging.getLogger(__name__)
 
 IN_MOVED_TO = 0x00000080
+IN_IGNORED = 0x00008000  # sent when a watched folder is removed
+WATCHED = IN_MOVED_TO
+EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 
@@ -34,31 +38,39 @@ def _libc():
 
 
 class DirectoryWatch:
-    """`wait(timeout)` returns when a file was moved into `folder`, on `wake()`, or after
-    `timeout`."""
+    """`wait(timeout)` returns when a file was moved into a watched folder, on `wake()`, or
+    after `timeout`."""
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self) -> None:
         self._pid = os.getpid()
         self._wake_read, self._wake_write = os.pipe()
         for end in (self._wake_read, self._wake_write):
             os.set_blocking(end, False)
+        self._libc = _libc()
+        self._folders: dict[int, str] = {}  # watch descriptor -> folder
         self.inotify: int | None = None
-        libc = _libc()
-        if libc is None:
-            return
-        fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        if fd < 0:
-            log.debug("inotify unavailable (errno %s); polling", ctypes.get_errno())
-            return
-        if libc.inotify_add_watch(fd, os.fsencode(folder), IN_MOVED_TO) < 0:
-            os.close(fd)
-            log.debug("inotify watch on %s failed (errno %s); polling", folder, ctypes.get_errno())
-            return
-        self.inotify = fd
+        if self._libc is not None:
+            fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+            if fd >= 0:
+                self.inotify = fd
+            else:
+                log.debug("inotify unavailable (errno %s); polling", ctypes.get_errno())
 
     @property
     def _usable(self) -> bool:
         return self._wake_read is not None and self._pid == os.getpid()  # not a forked child
+
+    def watch(self, folders: list[str]) -> None:
+        """Also wake on files moved into `folders` (created if missing)."""
+        if self.inotify is None or not self._usable:
+            return
+        for folder in set(folders) - set(self._folders.values()):
+            os.makedirs(folder, exist_ok=True)
+            descriptor = self._libc.inotify_add_watch(self.inotify, os.fsencode(folder), WATCHED)
+            if descriptor >= 0:
+                self._folders[descriptor] = folder
+            else:
+                log.debug("inotify watch on %s failed (errno %s)", folder, ctypes.get_errno())
 
     def wait(self, timeout: float) -> None:
         if not self._usable:
@@ -66,8 +78,22 @@ class DirectoryWatch:
             return
         watched = [self._wake_read] if self.inotify is None else [self._wake_read, self.inotify]
         ready, _, _ = select.select(watched, [], [], timeout)
-        for fd in ready:
-            _drain(fd)
+        if self._wake_read in ready:
+            _drain(self._wake_read)
+        if self.inotify is not None and self.inotify in ready:
+            self._read_events()
+
+    def _read_events(self) -> None:
+        try:
+            while data := os.read(self.inotify, 65536):
+                offset = 0
+                while offset < len(data):
+                    descriptor, mask, _cookie, length = EVENT.unpack_from(data, offset)
+                    offset += EVENT.size + length
+                    if mask & IN_IGNORED:  # the folder was removed: watch it again if needed
+                        self._folders.pop(descriptor, None)
+        except BlockingIOError:
+            pass
 
     def wake(self) -> None:
         if self._usable:

@@ -6,15 +6,18 @@ empty or half written: `JSONDecodeError`, a dead worker, a lost message. Its exc
 tables are truncated before they are locked, so a publisher can read an empty table.
 
 Here:
-- a message is written under a hidden temporary name in the same folder and renamed into
+- each queue has its own folder under the data folder (`queue/<name>/<ns>_<uuid>.msg`),
+  so a consumer lists only the queues it consumes and never another queue's backlog;
+- a message is written under a hidden temporary name in its queue folder and renamed into
   place, so a `*.msg` file is always complete;
-- a consumer claims a message by renaming it into its claim folder: `rename` is atomic, so
+- a consumer claims a message by renaming it into the claim folder: `rename` is atomic, so
   exactly one consumer gets each message and the others move on;
 - exchange tables (bindings, used by fanout: events, Celery inspect and control) are
   created, read and rewritten under a lock and never seen empty;
-- one directory scan serves every queue a channel consumes (round-robin between queues,
-  oldest message first within one), and an idle consumer sleeps on inotify rather than a
-  fixed interval, so a new message is picked up within about a millisecond.
+- a consumer serves its queues round-robin (oldest message first within one) and, when
+  they are empty, sleeps on inotify for its own queue folders (or until an ack frees a
+  prefetch slot) rather than a fixed interval: a new message is picked up at once;
+- messages left by the stock transport in the flat folder are adopted on connect.
 
 Registered as the kombu transport `lyceumfs`; `lms.jobs.broker` maps `filesystem://` URLs
 to it.
@@ -36,39 +39,79 @@ from lms.jobs.dir_watch import DirectoryWatch
 
 SCHEME = "lyceumfs"
 CLAIM_FOLDER = ".claimed"
-# How long one directory scan may be reused before looking again: bounds how long a new
-# message on a quiet queue waits behind a backlog already listed on a busy one.
+# How long one listing of a queue may be reused before looking again: bounds how long a
+# message on another queue waits behind a backlog already listed.
 RESCAN_SECONDS = 0.02
 
 
-def _message_name(queue: str) -> str:
+def _message_name() -> str:
     # Wall-clock nanoseconds sort FIFO across processes and survive a reboot (kombu's
     # monotonic milliseconds restart at zero, putting new messages before old ones).
-    return f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}.msg"
+    return f"{time.time_ns():020d}_{uuid.uuid4().hex}.msg"
 
 
-def _queue_of(filename: str) -> str | None:
-    if filename.startswith(".") or not filename.endswith(".msg"):
-        return None
-    return filename.partition(".")[2][: -len(".msg")]
+def _is_message(filename: str) -> bool:
+    return filename.endswith(".msg") and not filename.startswith(".")
+
+
+def _adopt_stock_messages(folder: str) -> None:
+    """Move messages that kombu's stock transport left in the one flat folder
+    (`<ms>_<uuid>.<queue>.msg`) into their queue's folder, oldest first as before."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        stamp, _, rest = name.partition("_")
+        ident, _, queue = rest.removesuffix(".msg").partition(".")
+        if not (_is_message(name) and stamp.isdigit() and queue) or "/" in queue:
+            continue
+        os.makedirs(os.path.join(folder, queue), exist_ok=True)
+        try:
+            os.rename(
+                os.path.join(folder, name),
+                os.path.join(folder, queue, f"{int(stamp):020d}_{ident}.msg"),
+            )
+        except FileNotFoundError:
+            pass  # another process adopted it
 
 
 class Channel(filesystem.Channel):
-    _waiting: dict[str, deque[str]] | None = None
-    _listed_at = 0.0
+    """Each queue is a subfolder of the data folder: a consumer lists, and is woken by,
+    only the queues it consumes, never another queue's backlog."""
+
+    _waiting: dict[str, deque[str]]
+    _listed_at: dict[str, float]
     _turn = 0
+
+    def __init__(self, *args, **kwargs):
+        self._waiting, self._listed_at = {}, {}
+        super().__init__(*args, **kwargs)
+
+    def queue_folder(self, queue: str, *, inbound: bool = True) -> str:
+        if not queue or queue.startswith(".") or "/" in queue or "\\" in queue or "\0" in queue:
+            raise ChannelError(f"Invalid queue name for the filesystem broker: {queue!r}")
+        return os.path.join(self.data_folder_in if inbound else self.data_folder_out, queue)
 
     # writing ------------------------------------------------------------------------------
 
     def _put(self, queue, payload, **kwargs):
-        """Write `payload` to a temporary name, then rename it into the queue folder."""
-        folder = self.data_folder_out
-        name = _message_name(queue)
+        """Write `payload` under a temporary name, then rename it into the queue's folder."""
+        folder = self.queue_folder(queue, inbound=False)
+        name = _message_name()
         temporary = os.path.join(folder, f".{name}.tmp")
+        data = dumps(payload).encode()
         try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            for attempt in range(3):
+                try:
+                    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    break
+                except FileNotFoundError:
+                    # First message of the queue, or its folder was just removed by a delete.
+                    if attempt == 2:
+                        raise
+                    os.makedirs(folder, exist_ok=True)
             try:
-                data = dumps(payload).encode()
                 view = memoryview(data)
                 while view:
                     view = view[os.write(descriptor, view) :]
@@ -86,16 +129,16 @@ class Channel(filesystem.Channel):
 
     @property
     def _claim_folder(self) -> str:
-        # Inside the queue folder: the same file system, so the claiming rename is atomic.
+        # Inside the data folder: the same file system, so the claiming rename is atomic.
         folder = os.path.join(self.data_folder_in, CLAIM_FOLDER)
         os.makedirs(folder, exist_ok=True)
         return folder
 
-    def _claim(self, filename: str):
+    def _claim(self, folder: str, filename: str):
         """The message in `filename`, or None when another consumer claimed it first."""
         claimed = os.path.join(self._claim_folder, filename)
         try:
-            os.rename(os.path.join(self.data_folder_in, filename), claimed)
+            os.rename(os.path.join(folder, filename), claimed)
         except FileNotFoundError:
             return None
         try:
@@ -109,36 +152,40 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot read message {claimed!r}") from exc
         return loads(payload)
 
-    def _scan(self, force: bool) -> tuple[dict[str, deque[str]], bool]:
-        """Waiting messages by queue, oldest first (one listing serves a short while), and
-        whether the folder was listed just now."""
+    def _list(self, folder: str) -> list[str]:
+        try:
+            return sorted(name for name in os.listdir(folder) if _is_message(name))
+        except FileNotFoundError:
+            return []  # nothing was ever published to this queue
+
+    def _pending(self, queue: str, force: bool) -> tuple[deque[str], bool]:
+        """The queue's messages, oldest first (one listing serves a short while), and
+        whether its folder was listed just now."""
         now = time.monotonic()
-        if not (force or self._waiting is None or now - self._listed_at > RESCAN_SECONDS):
-            return self._waiting, False
-        waiting: dict[str, deque[str]] = {}
-        for filename in sorted(os.listdir(self.data_folder_in)):
-            queue = _queue_of(filename)
-            if queue is not None:
-                waiting.setdefault(queue, deque()).append(filename)
-        self._waiting, self._listed_at = waiting, now
-        return waiting, True
+        names = self._waiting.get(queue)
+        if not force and names and now - self._listed_at[queue] <= RESCAN_SECONDS:
+            return names, False
+        names = self._waiting[queue] = deque(self._list(self.queue_folder(queue)))
+        self._listed_at[queue] = now
+        return names, True
 
     def _take(self, queues: list[str]):
         """Claim the oldest message of the next queue in turn that has one."""
-        if not queues:
-            raise Empty()
+        listed: set[str] = set()
         for force in (False, True):
-            waiting, listed = self._scan(force)
             for step in range(len(queues)):
                 queue = queues[(self._turn + step) % len(queues)]
-                names = waiting.get(queue)
+                if force and queue in listed:
+                    continue
+                names, fresh = self._pending(queue, force)
+                if fresh:
+                    listed.add(queue)
+                folder = self.queue_folder(queue)
                 while names:
-                    message = self._claim(names.popleft())
+                    message = self._claim(folder, names.popleft())
                     if message is not None:
                         self._turn = (self._turn + step + 1) % len(queues)
                         return message, queue
-            if listed:
-                break
         raise Empty()
 
     def _get(self, queue):
@@ -147,6 +194,9 @@ class Channel(filesystem.Channel):
     def _poll(self, cycle, callback, timeout=None):
         message, queue = self._take(list(dict.fromkeys(self._active_queues)))
         return callback(message, queue)
+
+    def consumed_folders(self) -> list[str]:
+        return [self.queue_folder(queue) for queue in dict.fromkeys(self._active_queues)]
 
     # exchange tables (bindings) -----------------------------------------------------------
 
@@ -198,6 +248,10 @@ class Channel(filesystem.Channel):
         row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         if self._exchange_file(exchange).exists():
             self._update_table(exchange, lambda rows: [r for r in rows if r != row])
+        try:
+            os.rmdir(self.queue_folder(queue))  # only when empty; a late publisher recreates it
+        except OSError:
+            pass
 
     # acknowledgements ---------------------------------------------------------------------
 
@@ -210,18 +264,17 @@ class Channel(filesystem.Channel):
         self.connection.wake()
 
     def _size(self, queue):
-        return sum(1 for name in os.listdir(self.data_folder_in) if _queue_of(name) == queue)
+        return len(self._list(self.queue_folder(queue)))
 
     def _purge(self, queue):
-        count = 0
-        for name in os.listdir(self.data_folder_in):
-            if _queue_of(name) != queue:
-                continue
+        folder, count = self.queue_folder(queue), 0
+        for name in self._list(folder):
             try:
-                os.unlink(os.path.join(self.data_folder_in, name))
+                os.unlink(os.path.join(folder, name))
                 count += 1
             except FileNotFoundError:
                 pass  # a consumer claimed it first
+        self._waiting.pop(queue, None)
         return count
 
 
@@ -232,10 +285,15 @@ class Transport(filesystem.Transport):
         super().__init__(client, **kwargs)
         self._watch: DirectoryWatch | None = None
 
+    def establish_connection(self):
+        _adopt_stock_messages(self.client.transport_options.get("data_folder_in", "data_in"))
+        return super().establish_connection()
+
     def _wait(self, seconds: float) -> None:
         if self._watch is None:
-            folder = self.client.transport_options.get("data_folder_in", "data_in")
-            self._watch = DirectoryWatch(folder)
+            self._watch = DirectoryWatch()
+        # Queues come and go (add_consumer, reply queues): watch what is consumed now.
+        self._watch.watch([f for channel in self.channels for f in channel.consumed_folders()])
         self._watch.wait(seconds)
 
     def wake(self) -> None:
