@@ -35,6 +35,7 @@ from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.json import dumps, loads
 
+from lms.jobs import broker_claims
 from lms.jobs.dir_watch import DirectoryWatch
 
 SCHEME = "lyceumfs"
@@ -84,8 +85,13 @@ class Channel(filesystem.Channel):
     _listed_at: dict[str, float]
     _turn = 0
 
+    _get_no_ack = False
+
     def __init__(self, *args, **kwargs):
         self._waiting, self._listed_at = {}, {}
+        self._claimed: dict[str, str] = {}  # delivery tag -> held file, until acknowledged
+        self._no_ack_queues: set[str] = set()
+        self._auto_delete: set[str] = set()  # declared here with auto_delete
         super().__init__(*args, **kwargs)
 
     def queue_folder(self, queue: str, *, inbound: bool = True) -> str:
@@ -128,29 +134,44 @@ class Channel(filesystem.Channel):
     # reading ------------------------------------------------------------------------------
 
     @property
-    def _claim_folder(self) -> str:
+    def _claim_root(self) -> str:
         # Inside the data folder: the same file system, so the claiming rename is atomic.
-        folder = os.path.join(self.data_folder_in, CLAIM_FOLDER)
-        os.makedirs(folder, exist_ok=True)
-        return folder
+        return os.path.join(self.data_folder_in, CLAIM_FOLDER)
 
-    def _claim(self, folder: str, filename: str):
-        """The message in `filename`, or None when another consumer claimed it first."""
-        claimed = os.path.join(self._claim_folder, filename)
+    def _claim(self, folder: str, filename: str, queue: str):
+        """The message in `filename`, or None when another consumer claimed it first.
+
+        The file is renamed into this process's claim folder and stays there until the
+        message is acknowledged (or at once when its consumer does not acknowledge)."""
+        claimed = os.path.join(
+            broker_claims.owner_folder(self._claim_root),
+            broker_claims.claimed_name(filename, queue),
+        )
         try:
             os.rename(os.path.join(folder, filename), claimed)
         except FileNotFoundError:
             return None
         try:
             with open(claimed, "rb") as file:
-                payload = file.read()
-            if self.store_processed:
-                os.replace(claimed, os.path.join(self.processed_folder, filename))
-            else:
-                os.unlink(claimed)
+                message = loads(file.read())
         except OSError as exc:
             raise ChannelError(f"Cannot read message {claimed!r}") from exc
-        return loads(payload)
+        if self._get_no_ack or queue in self._no_ack_queues:
+            self._finish(claimed)
+        else:
+            self._claimed[message["properties"]["delivery_tag"]] = claimed
+        return message
+
+    def _finish(self, claimed: str | None) -> None:
+        if claimed is None:
+            return
+        try:
+            if self.store_processed:
+                os.replace(claimed, os.path.join(self.processed_folder, os.path.basename(claimed)))
+            else:
+                os.unlink(claimed)
+        except FileNotFoundError:
+            pass
 
     def _list(self, folder: str) -> list[str]:
         try:
@@ -182,7 +203,7 @@ class Channel(filesystem.Channel):
                     listed.add(queue)
                 folder = self.queue_folder(queue)
                 while names:
-                    message = self._claim(folder, names.popleft())
+                    message = self._claim(folder, names.popleft(), queue)
                     if message is not None:
                         self._turn = (self._turn + step + 1) % len(queues)
                         return message, queue
@@ -255,13 +276,53 @@ class Channel(filesystem.Channel):
 
     # acknowledgements ---------------------------------------------------------------------
 
+    def queue_declare(self, queue=None, passive=False, **kwargs):
+        declared = super().queue_declare(queue, passive, **kwargs)
+        if kwargs.get("auto_delete") and not passive:
+            self._auto_delete.add(declared.queue)
+        return declared
+
+    def basic_cancel(self, consumer_tag):
+        """Delete an auto-delete queue when its consumer goes, as AMQP does.
+
+        Otherwise its binding outlives its process (an events monitor, a reply queue) and
+        every later fanout message is written to a folder that nobody reads."""
+        queue = self._tag_to_queue.get(consumer_tag)
+        super().basic_cancel(consumer_tag)
+        if queue in self._auto_delete and queue not in self._active_queues:
+            self._auto_delete.discard(queue)
+            self.queue_delete(queue)
+
+    def basic_consume(self, queue, no_ack, callback, consumer_tag, **kwargs):
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
+
+    def basic_get(self, queue, no_ack=False, **kwargs):
+        self._get_no_ack = no_ack
+        try:
+            return super().basic_get(queue, no_ack, **kwargs)
+        finally:
+            self._get_no_ack = False
+
     def basic_ack(self, delivery_tag, multiple=False):
         super().basic_ack(delivery_tag, multiple)
+        self._finish(self._claimed.pop(delivery_tag, None))
         self.connection.wake()  # a prefetch slot is free: take the next message now
 
     def basic_reject(self, delivery_tag, requeue=False):
-        super().basic_reject(delivery_tag, requeue)
+        super().basic_reject(delivery_tag, requeue)  # a requeue writes the message anew
+        self._finish(self._claimed.pop(delivery_tag, None))
         self.connection.wake()
+
+    def close(self):
+        """Put every message still held back in its queue, as it was."""
+        held, self._claimed = self._claimed, {}
+        if self._qos is not None:
+            self._qos.restore_at_shutdown = False  # the held files are the exact messages
+        super().close()
+        for claimed in held.values():
+            broker_claims.put_back(claimed, self.data_folder_in)
 
     def _size(self, queue):
         return len(self._list(self.queue_folder(queue)))
@@ -286,7 +347,9 @@ class Transport(filesystem.Transport):
         self._watch: DirectoryWatch | None = None
 
     def establish_connection(self):
-        _adopt_stock_messages(self.client.transport_options.get("data_folder_in", "data_in"))
+        folder = self.client.transport_options.get("data_folder_in", "data_in")
+        _adopt_stock_messages(folder)
+        broker_claims.recover_orphans(os.path.join(folder, CLAIM_FOLDER), folder)
         return super().establish_connection()
 
     def _wait(self, seconds: float) -> None:

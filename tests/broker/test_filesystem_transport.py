@@ -9,8 +9,15 @@ would prove nothing.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
 
+import pytest
 from kombu import Connection, Exchange, Queue
+from kombu.simple import SimpleQueue
+
+SimpleQueueEmpty = SimpleQueue.Empty
 
 from tests.broker.stress import OURS, STOCK, run
 
@@ -80,3 +87,69 @@ def test_queues_bound_at_the_same_moment_all_receive_fanout(tmp_path):
         conn.Producer().publish({"hello": "all"}, exchange=FANOUT)
         received = [conn.SimpleQueue(_listener(n)).get(timeout=5).payload for n in range(8)]
     assert received == [{"hello": "all"}] * 8
+
+
+def _take_and_hold(folder: str, taken) -> None:
+    with Connection("filesystem://", transport=OURS, transport_options=_options(folder)) as conn:
+        queue = conn.SimpleQueue("held")
+        message = queue.get(timeout=30)  # taken, never acknowledged
+        taken.put(message.payload)
+        threading.Event().wait()  # until killed
+
+
+def test_a_message_taken_by_a_consumer_killed_before_its_ack_is_delivered_again(tmp_path):
+    with Connection("filesystem://", transport=OURS, transport_options=_options(tmp_path)) as conn:
+        conn.SimpleQueue("held").put({"job": 1})
+    context = multiprocessing.get_context("fork")
+    taken = context.Queue()
+    consumer = context.Process(target=_take_and_hold, args=(tmp_path, taken))
+    consumer.start()
+    assert taken.get(timeout=30) == {"job": 1}
+    with (
+        Connection("filesystem://", transport=OURS, transport_options=_options(tmp_path)) as conn,
+        pytest.raises(SimpleQueueEmpty),  # held by a live consumer: nobody else gets it
+    ):
+        conn.SimpleQueue("held").get_nowait()
+    os.kill(consumer.pid, signal.SIGKILL)
+    consumer.join(timeout=30)
+    # The next consumer to connect finds the dead one's message and queues it again.
+    with Connection("filesystem://", transport=OURS, transport_options=_options(tmp_path)) as conn:
+        queue = conn.SimpleQueue("held")
+        message = queue.get(timeout=10)
+        message.ack()
+        assert message.payload == {"job": 1}
+        with pytest.raises(SimpleQueueEmpty):
+            queue.get_nowait()
+
+
+def test_a_message_not_acknowledged_before_close_goes_back_to_its_queue(tmp_path):
+    options = _options(tmp_path)
+    with Connection("filesystem://", transport=OURS, transport_options=options) as conn:
+        queue = conn.SimpleQueue("handback")
+        queue.put({"n": 1})
+        queue.put({"n": 2})
+        assert queue.get(timeout=5).payload == {"n": 1}  # not acknowledged
+    with Connection("filesystem://", transport=OURS, transport_options=options) as conn:
+        queue = conn.SimpleQueue("handback")
+        received = []
+        for _ in range(2):
+            message = queue.get(timeout=5)
+            message.ack()
+            received.append(message.payload)
+    assert received == [{"n": 1}, {"n": 2}]  # back in its place in line
+
+
+def test_messages_left_by_kombus_stock_transport_are_delivered(tmp_path):
+    # An existing var/broker from before this transport: its flat-folder messages still count.
+    options = _options(tmp_path)
+    with Connection("filesystem://", transport=STOCK, transport_options=options) as conn:
+        for n in range(3):
+            conn.SimpleQueue("legacy").put({"n": n})
+    with Connection("filesystem://", transport=OURS, transport_options=options) as conn:
+        queue = conn.SimpleQueue("legacy")
+        received = []
+        for _ in range(3):
+            message = queue.get(timeout=5)
+            message.ack()
+            received.append(message.payload)
+    assert received == [{"n": 0}, {"n": 1}, {"n": 2}]
