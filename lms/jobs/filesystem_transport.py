@@ -274,7 +274,7 @@ class Channel(filesystem.Channel):
         except OSError:
             pass
 
-    # acknowledgements ---------------------------------------------------------------------
+    # consuming and acknowledging ----------------------------------------------------------
 
     def queue_declare(self, queue=None, passive=False, **kwargs):
         declared = super().queue_declare(queue, passive, **kwargs)
@@ -308,21 +308,27 @@ class Channel(filesystem.Channel):
     def basic_ack(self, delivery_tag, multiple=False):
         super().basic_ack(delivery_tag, multiple)
         self._finish(self._claimed.pop(delivery_tag, None))
-        self.connection.wake()  # a prefetch slot is free: take the next message now
+        self._wake()  # a prefetch slot is free: take the next message now
 
     def basic_reject(self, delivery_tag, requeue=False):
         super().basic_reject(delivery_tag, requeue)  # a requeue writes the message anew
         self._finish(self._claimed.pop(delivery_tag, None))
-        self.connection.wake()
+        self._wake()
+
+    def _wake(self) -> None:
+        transport = self.connection
+        if transport is not None:  # None once the channel is closed
+            transport.wake()
 
     def close(self):
         """Put every message still held back in its queue, as it was."""
         held, self._claimed = self._claimed, {}
+        folder = self.data_folder_in if held else None
         if self._qos is not None:
             self._qos.restore_at_shutdown = False  # the held files are the exact messages
         super().close()
         for claimed in held.values():
-            broker_claims.put_back(claimed, self.data_folder_in)
+            broker_claims.put_back(claimed, folder)
 
     def _size(self, queue):
         return len(self._list(self.queue_folder(queue)))

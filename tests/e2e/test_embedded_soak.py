@@ -27,9 +27,12 @@ RESETS = 1000
 CLIENTS = 8
 REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { user { id } } }"""
 RESET = """mutation($email: String!) { requestPasswordReset(input: {email: $email}) }"""
-# What `lms up` prints when a child dies (and, once it supervises, restarts it), and what a
-# worker prints when its broker hands it a message it cannot read.
-TROUBLE = re.compile(r"exited|restart|Unrecoverable error|JSONDecodeError", re.IGNORECASE)
+# What `lms up` prints when a child dies (and, once it supervises, restarts it), what a
+# worker prints when its broker hands it a message it cannot read, and what SQLite says when
+# the API and the worker get in each other's way.
+TROUBLE = re.compile(
+    r"exited|restart|Unrecoverable error|JSONDecodeError|database is locked", re.IGNORECASE
+)
 
 
 @pytest.fixture
