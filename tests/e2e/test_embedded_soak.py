@@ -8,6 +8,7 @@ stack (kombu's filesystem transport handing the worker a half-written message).
 
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 import re
@@ -50,7 +51,9 @@ def stack(tmp_path):
     up.wait_for("Running on", timeout=60)
     up.wait_for(" ready.", timeout=60)
     yield up, f"http://127.0.0.1:{port}", tmp_path / "var" / "outbox"
-    up.stop()
+    # A graceful stop is tested elsewhere; here it would only add seconds.
+    with contextlib.suppress(ProcessLookupError):  # the whole group already gone
+        up.kill()
 
 
 def _outbox(folder) -> list:
@@ -89,7 +92,8 @@ def test_a_thousand_emails_from_concurrent_clients_all_arrive_and_nothing_restar
     asked = time.monotonic()
 
     expected = USERS + RESETS
-    deadline = time.monotonic() + 180
+    # Generous: on this shared 2-core machine the run took 70-95 s at load 6-9.
+    deadline = started + 220
     # The outbox is a folder: nothing to await but its contents (and `lms up` dying early).
     while len(_outbox(outbox)) < expected and time.monotonic() < deadline:
         assert up.popen.poll() is None, "".join(up.lines[-40:])
