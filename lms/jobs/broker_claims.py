@@ -7,6 +7,11 @@ process dies, however it dies. A consumer connecting later takes the lock of eve
 whose owner is gone and puts its messages back in their queues, oldest first as before: a
 worker killed with SIGKILL loses nothing it had taken (at-least-once delivery, which the
 job state machine turns into a harmless redelivery).
+
+The same folder names the auto-delete queues the process declared (`<queue>.queue`): AMQP
+deletes such a queue when its consumer goes, which a process killed with SIGKILL never
+gets to do here. Recovery deletes them for it (unless a live process declared the same
+name), so a killed monitor's or API's queue stops collecting every fanout message.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from __future__ import annotations
 import atexit
 import fcntl
 import os
+import shutil
 import threading
 import uuid
+from collections.abc import Callable
 
 LOCK = "lock"
+QUEUE_MARK = ".queue"
 _owners: dict[tuple[int, str], str] = {}  # (pid, claim root) -> this process's folder
 _held: list[int] = []  # lock descriptors, open for the life of the process
 _lock = threading.Lock()
@@ -60,6 +68,21 @@ def _remove_if_empty(folder: str, pid: int) -> None:
         pass
 
 
+def note_auto_delete(root: str, queue: str) -> None:
+    """Record that this process declared the auto-delete queue `queue`."""
+    with open(os.path.join(owner_folder(root), f"{queue}{QUEUE_MARK}"), "ab"):
+        pass
+
+
+def forget_auto_delete(root: str, queue: str) -> None:
+    folder = _owners.get((os.getpid(), root))
+    if folder is not None:
+        try:
+            os.unlink(os.path.join(folder, f"{queue}{QUEUE_MARK}"))
+        except FileNotFoundError:
+            pass
+
+
 def claimed_name(filename: str, queue: str) -> str:
     """`<ns>_<hex>.msg` of queue `q` is held as `<ns>_<hex>.q.msg`."""
     return f"{filename.removesuffix('.msg')}.{queue}.msg"
@@ -76,13 +99,15 @@ def put_back(path: str, data_folder: str) -> None:
         pass  # acknowledged (or put back) meanwhile
 
 
-def recover_orphans(root: str, data_folder: str) -> int:
-    """Put back every message held by a process that has died; how many there were."""
+def recover_orphans(root: str, data_folder: str, drop_queue: Callable[[str], None]) -> int:
+    """Put back every message held by a process that has died, and `drop_queue` each
+    auto-delete queue it declared that no live process declared too; how many messages
+    went back."""
     try:
-        entries = os.listdir(root)
+        entries = sorted(os.listdir(root))
     except FileNotFoundError:
         return 0
-    recovered = 0
+    recovered, live_queues, orphan_queues = 0, set(), set()
     for entry in entries:
         folder = os.path.join(root, entry)
         if entry.startswith(".") or not os.path.isdir(folder):
@@ -93,22 +118,30 @@ def recover_orphans(root: str, data_folder: str) -> int:
             continue  # being recovered by someone else
         try:
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its owner is alive
-            try:
                 names = sorted(os.listdir(folder))
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # its owner is alive
+                live_queues.update(n.removesuffix(QUEUE_MARK) for n in names if _marks(n))
+                continue
+            try:
+                names = sorted(os.listdir(folder))  # as of now that we hold the lock
             except FileNotFoundError:
                 continue  # recovered by another process between our open and our lock
             for name in names:
                 if name.endswith(".msg"):
                     put_back(os.path.join(folder, name), data_folder)
                     recovered += 1
-            try:
-                os.unlink(os.path.join(folder, LOCK))
-                os.rmdir(folder)
-            except OSError:
-                pass  # another recoverer got there first
+            orphan_queues.update(n.removesuffix(QUEUE_MARK) for n in names if _marks(n))
+            shutil.rmtree(folder, ignore_errors=True)
         finally:
             os.close(descriptor)
+    for queue in sorted(orphan_queues - live_queues):
+        drop_queue(queue)
     return recovered
+
+
+def _marks(name: str) -> bool:
+    return name.endswith(QUEUE_MARK)

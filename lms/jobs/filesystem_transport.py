@@ -26,6 +26,7 @@ to it.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections import deque
@@ -75,6 +76,36 @@ def _adopt_stock_messages(folder: str) -> None:
             )
         except FileNotFoundError:
             pass  # another process adopted it
+
+
+def update_table(file, change) -> None:
+    """Rewrite an exchange table (its bindings) under an exclusive lock."""
+    try:
+        # Never truncate before holding the lock: readers would see an empty table.
+        with open(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "rb+", buffering=0) as table:
+            filesystem.lock(table, filesystem.LOCK_EX)
+            try:
+                data = table.read()
+                rows = [filesystem.exchange_queue_t(*row) for row in loads(data)] if data else []
+                updated = change(list(rows))
+                if updated != rows:
+                    table.seek(0)
+                    table.write(dumps(updated).encode())
+                    table.truncate()
+            finally:
+                filesystem.unlock(table)
+    except OSError as exc:
+        raise ChannelError(f"Cannot update {file}") from exc
+
+
+def drop_queue(data_folder: str, control_folder: str, queue: str) -> None:
+    """Unbind `queue` from every exchange and remove its messages and folder."""
+    for name in os.listdir(control_folder) if os.path.isdir(control_folder) else ():
+        if name.endswith(".exchange"):
+            update_table(
+                os.path.join(control_folder, name), lambda rows: [r for r in rows if r[2] != queue]
+            )
+    shutil.rmtree(os.path.join(data_folder, queue), ignore_errors=True)
 
 
 class Channel(filesystem.Channel):
@@ -238,26 +269,8 @@ class Channel(filesystem.Channel):
         return [filesystem.exchange_queue_t(*row) for row in loads(data)] if data else []
 
     def _update_table(self, exchange, change) -> None:
-        file = self._exchange_file(exchange)
         self.control_folder.mkdir(parents=True, exist_ok=True)
-        try:
-            # Never truncate before holding the lock: readers would see an empty table.
-            with open(os.open(file, os.O_RDWR | os.O_CREAT, 0o644), "rb+", buffering=0) as table:
-                filesystem.lock(table, filesystem.LOCK_EX)
-                try:
-                    data = table.read()
-                    rows = (
-                        [filesystem.exchange_queue_t(*row) for row in loads(data)] if data else []
-                    )
-                    updated = change(list(rows))
-                    if updated != rows:
-                        table.seek(0)
-                        table.write(dumps(updated).encode())
-                        table.truncate()
-                finally:
-                    filesystem.unlock(table)
-        except OSError as exc:
-            raise ChannelError(f"Cannot update {file}") from exc
+        update_table(self._exchange_file(exchange), change)
 
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
@@ -278,8 +291,9 @@ class Channel(filesystem.Channel):
 
     def queue_declare(self, queue=None, passive=False, **kwargs):
         declared = super().queue_declare(queue, passive, **kwargs)
-        if kwargs.get("auto_delete") and not passive:
+        if kwargs.get("auto_delete") and not passive and declared.queue not in self._auto_delete:
             self._auto_delete.add(declared.queue)
+            broker_claims.note_auto_delete(self._claim_root, declared.queue)
         return declared
 
     def basic_cancel(self, consumer_tag):
@@ -290,8 +304,13 @@ class Channel(filesystem.Channel):
         queue = self._tag_to_queue.get(consumer_tag)
         super().basic_cancel(consumer_tag)
         if queue in self._auto_delete and queue not in self._active_queues:
-            self._auto_delete.discard(queue)
             self.queue_delete(queue)
+
+    def queue_delete(self, queue, if_unused=False, if_empty=False, **kwargs):
+        super().queue_delete(queue, if_unused, if_empty, **kwargs)
+        if queue in self._auto_delete:
+            self._auto_delete.discard(queue)
+            broker_claims.forget_auto_delete(self._claim_root, queue)
 
     def basic_consume(self, queue, no_ack, callback, consumer_tag, **kwargs):
         if no_ack:
@@ -353,9 +372,15 @@ class Transport(filesystem.Transport):
         self._watch: DirectoryWatch | None = None
 
     def establish_connection(self):
-        folder = self.client.transport_options.get("data_folder_in", "data_in")
+        options = self.client.transport_options
+        folder = options.get("data_folder_in", "data_in")
+        control = options.get("control_folder", "control")
         _adopt_stock_messages(folder)
-        broker_claims.recover_orphans(os.path.join(folder, CLAIM_FOLDER), folder)
+        broker_claims.recover_orphans(
+            os.path.join(folder, CLAIM_FOLDER),
+            folder,
+            lambda queue: drop_queue(folder, control, queue),
+        )
         return super().establish_connection()
 
     def _wait(self, seconds: float) -> None:

@@ -153,3 +153,38 @@ def test_messages_left_by_kombus_stock_transport_are_delivered(tmp_path):
             message.ack()
             received.append(message.payload)
     assert received == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+# Names of its own: kombu keeps bindings it made in a process-wide state and would skip
+# binding a queue of the same name again in this test's folder.
+EVENTS = Exchange("killed.events", type="fanout")
+
+
+def _listen_and_hold(folder: str, ready) -> None:
+    with Connection("filesystem://", transport=OURS, transport_options=_options(folder)) as conn:
+        listener = Queue("killed.listener", EVENTS, auto_delete=True)
+        with conn.Consumer(listener, callbacks=[lambda body, message: message.ack()]):
+            ready.set()
+            threading.Event().wait()  # until killed
+
+
+def test_the_queue_of_a_killed_listener_stops_collecting_fanout_messages(tmp_path):
+    # A monitor or API process killed with SIGKILL never deletes its auto-delete queue; the
+    # next process to connect does, or every later event would pile up in it for nobody.
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    listener = context.Process(target=_listen_and_hold, args=(tmp_path, ready))
+    listener.start()
+    assert ready.wait(30)
+    survivor = Queue("survivor", EVENTS)  # a live listener on the same exchange
+    with Connection("filesystem://", transport=OURS, transport_options=_options(tmp_path)) as conn:
+        conn.SimpleQueue(survivor)
+        conn.Producer().publish({"n": 1}, exchange=EVENTS)
+        assert os.listdir(tmp_path / "killed.listener") != []  # delivered while it lived
+        os.kill(listener.pid, signal.SIGKILL)
+        listener.join(timeout=30)
+    with Connection("filesystem://", transport=OURS, transport_options=_options(tmp_path)) as conn:
+        conn.Producer().publish({"n": 2}, exchange=EVENTS)
+        queue = conn.SimpleQueue(survivor)
+        assert [queue.get(timeout=5).payload for _ in range(2)] == [{"n": 1}, {"n": 2}]
+    assert not (tmp_path / "killed.listener").exists()
