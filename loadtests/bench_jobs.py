@@ -32,6 +32,14 @@ on that same worker:
   differ, i.e. the noise the ratio has to be read against). The CPU seconds the monitor
   and beat processes used are reported too.
 
+`--embedded` runs the same machinery on the embedded default instead: SQLite and Lyceum's
+filesystem broker in a temporary var folder, no server at all, and the worker `lms up`
+starts (every queue, `-c 1` unless `--concurrency` is given). It measures the raw burst
+(the baseline, on the same transport), the jobs burst, and one-at-a-time latency, and ends
+with one JSON line: `embedded_jobs_per_s`, `embedded_start_p50_ms` (enqueue to start, one
+job at a time), `embedded_burst_start_p50_ms`, `embedded_raw_per_s` and
+`embedded_ratio` (jobs/raw throughput).
+
 Throughput counts from the first send to the last completion. Nothing is asserted; the last
 line of output is one JSON object with every figure.
 """
@@ -41,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -368,6 +377,22 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its live descendants (a worker and its pool)."""
+    total = cpu_seconds(pid) or 0.0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return total
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(tree_cpu_seconds(int(child)) for child in children)
+    return total
+
+
 def figures(
     n: int, first: float | None, sent_all: float | None, last: float, starts_ms: list[float]
 ) -> dict:
@@ -499,6 +524,102 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         cleanup(worker, bench, var_dir, own_vhost)
 
 
+def run_embedded(args: argparse.Namespace) -> dict[str, dict]:
+    """The embedded default: SQLite + the filesystem broker in a temporary var folder."""
+    deadline = Deadline(args.timeout)
+    var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-embedded-"))
+    os.environ.update(
+        {
+            "LMS_ENV": "test",
+            "LMS_VAR_DIR": str(var_dir),
+            "LMS_SECRET_KEY": "bench-secret-" + uuid.uuid4().hex,
+        }
+    )
+    for name in ("LMS_DATABASE_URL", "LMS_BROKER_URL", "LMS_EMAIL_URL", "LMS_STORAGE_URL"):
+        os.environ.pop(name, None)  # the embedded defaults under LMS_VAR_DIR
+    for name in ("LMS_REDIS_URL", "LMS_DEBUG", "LMS_MEDIA_WORK_DIR"):
+        os.environ.pop(name, None)
+    worker = bench = None
+    try:
+        from lms.config import get_settings
+        from lms.migrate import upgrade
+        from tests.support import LMS, Process
+
+        settings = get_settings()
+        upgrade(settings)
+        bench = Bench(args, deadline)
+        bench.start_listeners()
+        print(
+            f"bench: embedded, database {settings.database_url}, broker {settings.broker_url}",
+            flush=True,
+        )
+        worker = Process([*LMS, "worker", "-c", str(args.concurrency), "-n", "bench@%h"])
+        try:
+            worker.wait_for(" ready.", timeout=max(1.0, deadline.left()))
+        except AssertionError as error:
+            raise BenchAborted(f"worker did not start: {str(error)[-2000:]}") from None
+        print(f"bench: worker ready (lms worker -c {args.concurrency}); N={args.n}", flush=True)
+
+        warm = max(10, min(50, args.n // 20))
+        bench.raw_burst(warm)
+        bench.jobs_burst(warm, 1)
+
+        n = args.n
+        results: dict[str, dict] = {}
+        for key, label, measure in (
+            ("raw", "embedded raw send_task, burst", lambda: bench.raw_burst(n)),
+            ("raw_idle", "embedded raw, one at a time", lambda: bench.raw_idle(args.idle)),
+            ("jobs", "embedded jobs 1/transaction, burst", lambda: bench.jobs_burst(n, 1)),
+            ("jobs_idle", "embedded jobs, one at a time", lambda: bench.jobs_idle(args.idle)),
+        ):
+            # CPU per message, worker and sender: on a busy machine wall time mostly
+            # measures the other tenants, CPU time what one message costs.
+            worker_cpu, own_cpu = tree_cpu_seconds(worker.popen.pid), time.process_time()
+            results[key] = {"label": label, **measure()}
+            count = results[key]["n"]
+            results[key]["worker_cpu_ms"] = (
+                (tree_cpu_seconds(worker.popen.pid) - worker_cpu) * 1000 / count
+            )
+            results[key]["sender_cpu_ms"] = (time.process_time() - own_cpu) * 1000 / count
+            print(f"bench: {label} done", flush=True)
+        return results
+    finally:
+        if worker is not None:
+            worker.stop()
+        if bench is not None:
+            bench.stop_listeners()
+        if "lms.db" in sys.modules:
+            from lms.db import autocommit_engine, sync_sessionmaker
+
+            for engine in (sync_sessionmaker().kw["bind"], autocommit_engine()):
+                engine.dispose()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def embedded_summary(args: argparse.Namespace, results: dict[str, dict], load: float) -> dict:
+    raw, jobs = results["raw"], results["jobs"]
+    return {
+        "mode": "embedded",
+        "n": args.n,
+        "concurrency": args.concurrency,
+        "embedded_jobs_per_s": round(jobs["per_s"], 1),
+        "embedded_start_p50_ms": round(results["jobs_idle"]["start_p50_ms"], 2),
+        "embedded_start_p99_ms": round(results["jobs_idle"]["start_p99_ms"], 2),
+        "embedded_burst_start_p50_ms": round(jobs["start_p50_ms"], 2),
+        "embedded_enqueue_per_s": round(jobs["send_per_s"], 1),
+        "embedded_raw_per_s": round(raw["per_s"], 1),
+        "embedded_raw_start_p50_ms": round(results["raw_idle"]["start_p50_ms"], 2),
+        "embedded_ratio": round(jobs["per_s"] / raw["per_s"], 3),
+        # CPU per message in the worker (consumer + pool) and in this (sending) process.
+        "embedded_job_worker_cpu_ms": round(jobs["worker_cpu_ms"], 2),
+        "embedded_job_sender_cpu_ms": round(jobs["sender_cpu_ms"], 2),
+        "embedded_raw_worker_cpu_ms": round(raw["worker_cpu_ms"], 2),
+        "embedded_raw_sender_cpu_ms": round(raw["sender_cpu_ms"], 2),
+        "events_per_job": jobs["events_per_job"],
+        "load_avg_before": round(load, 2),
+    }
+
+
 def cleanup(worker, bench, var_dir: Path, own_vhost: bool) -> None:
     """Stop the worker and listeners, drop the database and the vhost, remove the var dir."""
     if worker is not None:
@@ -522,7 +643,15 @@ def main(argv: list[str] | None = None) -> int:
         "--idle", type=int, default=200, help="one-at-a-time samples for idle latency"
     )
     parser.add_argument(
-        "--concurrency", "-c", type=int, default=2, help="worker pool size (default 2)"
+        "--concurrency",
+        "-c",
+        type=int,
+        help="worker pool size (default 2; with --embedded 1, as `lms up` runs it)",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="SQLite + the filesystem broker in a temporary folder (no servers)",
     )
     parser.add_argument(
         "--timeout", type=float, default=300, help="abort (cleaning up) after this many seconds"
@@ -533,9 +662,13 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the burst with `lms monitor` and `lms beat` running",
     )
     args = parser.parse_args(argv)
+    if args.concurrency is None:
+        args.concurrency = 1 if args.embedded else 2
 
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    if args.embedded:
+        return main_embedded(args, started, load_before)
     try:
         results = run(args)
     except BenchAborted as error:
@@ -607,6 +740,26 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_before": r(load_before, 2),
         "seconds": r(time.monotonic() - started),
     }
+    print(json.dumps(summary))
+    return 0
+
+
+def main_embedded(args: argparse.Namespace, started: float, load_before: float) -> int:
+    try:
+        results = run_embedded(args)
+    except BenchAborted as error:
+        print(f"bench: aborted: {error}", file=sys.stderr)
+        return 1
+    print()
+    print_table([(row["label"], row) for row in results.values()])
+    print()
+    summary = embedded_summary(args, results, load_before)
+    print(
+        f"embedded jobs/raw throughput: {summary['embedded_ratio']:.3f}; worker -c {args.concurrency}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+        f"run took {time.monotonic() - started:.0f} s"
+    )
+    summary["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(summary))
     return 0
 

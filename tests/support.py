@@ -39,6 +39,9 @@ class Process:
         """`env` overrides this process's environment; a None value removes the variable."""
         self.lines: list[str] = []
         merged = {**os.environ, **(env or {})}
+        # This checkout's code even from another folder: the shared venv may have `lms`
+        # installed (editable) from a different checkout.
+        merged["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), merged.get("PYTHONPATH")]))
         self._changed = threading.Condition()
         self.popen = subprocess.Popen(
             args,

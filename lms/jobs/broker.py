@@ -13,6 +13,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from lms.config import Settings, get_settings
+from lms.jobs import filesystem_transport
 from lms.jobs.queues import QUEUES, queue_for
 
 log = logging.getLogger(__name__)
@@ -29,16 +30,20 @@ def filesystem_transport_options(settings: Settings) -> dict:
         "processed_folder": str(folders["processed"]),
         "control_folder": str(folders["control"]),
         "store_processed": False,
-        "polling_interval": 0.05,
+        # An upper bound only: consumers wake on inotify as soon as a message lands.
+        "polling_interval": 0.1,
     }
 
 
 def broker_connection_args(settings: Settings) -> tuple[str, dict]:
-    """The kombu URL and transport options for `settings.broker_url`."""
+    """The kombu URL and transport options for `settings.broker_url`.
+
+    `filesystem://` runs on Lyceum's own transport (`lms.jobs.filesystem_transport`):
+    kombu's stock one can hand a consumer a half-written message."""
     if settings.broker_is_filesystem:
         # The folders are transport options; the host only silences kombu's "No hostname
         # was supplied" warning, logged each time a connection is described.
-        return "filesystem://localhost/", filesystem_transport_options(settings)
+        return f"{filesystem_transport.SCHEME}://localhost/", filesystem_transport_options(settings)
     # Publisher confirms: a publish returns only once RabbitMQ has the message.
     return settings.broker_url, {"confirm_publish": True}
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from lms.config import load_settings
-from tests.support import JobWatcher, Process, free_port
+from tests.support import ROOT, JobWatcher, Process, free_port
 
 ENQUEUE = """
 from lms.db import session_scope
@@ -33,6 +33,8 @@ def embedded(tmp_path_factory):
     port = free_port()
     # Only what a newcomer would have: no LMS_* settings but a port to avoid collisions.
     env = {key: None for key in os.environ if key.startswith("LMS_")} | {"LMS_PORT": str(port)}
+    # Run this checkout's code from the clean folder, not the `lms` the venv has installed.
+    env["PYTHONPATH"] = str(ROOT)
     up = Process([sys.executable, "-m", "lms.cli", "up"], env, cwd=folder)
     up.wait_for("lms: up")
     up.wait_for("Running on")
