@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from celery.signals import beat_init
+
 from lms.config import get_settings
 from lms.jobs.broker import make_celery
+from lms.jobs.settings import job_settings
 
 settings = get_settings()
 app = make_celery(settings)
@@ -18,10 +21,10 @@ app.conf.include = [
     "tasks.media",
     "tasks.certificates",
     "pipelines.certificate_issuance",
+    # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
+    *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
 ]
 app.conf.beat_schedule = {
-    # Publishes jobs whose commit succeeded but whose publish was lost.
-    "relay-unpublished-jobs": {"task": "system.relay", "schedule": 10.0},
     # Operator monitoring: alert rules, live queue stats (queueStatsUpdated), event retention.
     "admin-evaluate-alerts": {"task": "admin.evaluate_alerts", "schedule": 30.0},
     "admin-publish-queue-stats": {"task": "admin.publish_queue_stats", "schedule": 5.0},
@@ -29,3 +32,12 @@ app.conf.beat_schedule = {
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)
+
+
+@beat_init.connect
+def _job_housekeeping(sender=None, **_kwargs) -> None:
+    """The reaper (expired leases) and the relay (unpublished jobs) run inside the scheduler
+    itself, not as tasks: a paused or flooded queue can never starve them."""
+    from tasks.housekeeping import start_housekeeping
+
+    start_housekeeping(settings)
