@@ -266,8 +266,12 @@ class Progress:
             query = select(Job.cancel_requested, Job.status, Job.attempts).where(
                 Job.id == self.job_id
             )
-            with autocommit_engine(self.settings).connect() as connection:
-                row = connection.execute(query).one_or_none()
+
+            def read():
+                with autocommit_engine(self.settings).connect() as connection:
+                    return connection.execute(query).one_or_none()
+
+            row = retrying_db(read, f"job {self.job_id} cancel check")
             self._cancel = (
                 row is None
                 or bool(row.cancel_requested)
