@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine, sync_sessionmaker
 from lms.errors import LmsError, TransientJobError
-from lms.jobs import leases, lifecycle
+from lms.jobs import leases, lifecycle, writer
+from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
 from tasks.app import app
 
@@ -41,8 +42,15 @@ def _own_database_connections(**_kwargs: Any) -> None:
     over one PostgreSQL socket corrupt each other's results and wedge the pool. Drop the
     inherited pool without closing the parent's sockets; the child opens its own."""
     settings = get_settings()
-    for engine in (sync_sessionmaker(settings).kw["bind"], autocommit_engine(settings)):
+    engines = (sync_sessionmaker(settings).kw["bind"], autocommit_engine(settings))
+    for engine in (*engines, job_engine(settings), job_engine(settings, durable=False)):
         engine.dispose(close=False)
+
+
+@worker_process_shutdown.connect
+def _finish_deferred_writes(**_kwargs: Any) -> None:
+    """A pool process that exits cleanly lands its last success writes and bus events."""
+    writer.flush()
 
 
 @dataclass
@@ -109,7 +117,7 @@ class JobTask(Task):
                 traceback=lifecycle.format_traceback(error),
             )
         else:
-            lifecycle.succeed(key, attempt, result, settings=settings)
+            lifecycle.succeed(key, attempt, result, settings=settings, later=True)
 
     def _transient(self, job, error: BaseException, settings: Settings) -> None:
         code = getattr(error, "code", None) or "TRANSIENT_FAILURE"

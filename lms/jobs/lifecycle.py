@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 
 from lms.config import Settings, get_settings
-from lms.db import autocommit_engine
-from lms.jobs import leases
+from lms.jobs import leases, writer
+from lms.jobs.engine import job_engine
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.states import WORKER_LOST, Transition, lease_until, retrying_db, transition
 from lms.models import utcnow
@@ -72,7 +72,7 @@ def _not_started(job_id: uuid.UUID, *, redelivered: bool, settings: Settings) ->
     ).where(Job.id == job_id)
 
     def read():
-        with autocommit_engine(settings).connect() as connection:
+        with job_engine(settings).connect() as connection:
             return connection.execute(query).one_or_none()
 
     row = retrying_db(read, f"job {job_id} read")
@@ -127,16 +127,26 @@ def lose(job_id: uuid.UUID, attempt: int, *, settings: Settings) -> Transition |
 
 def _finish(name: str, job_id: uuid.UUID, attempt: int, **values: Any) -> Transition | None:
     done = transition(name, job_id, attempt=attempt, **values)
-    if done is None:
-        log.warning(
+    if done is None:  # the reaper took it over, or a pipeline step ended it already
+        log.info(
             "job %s: attempt %d no longer holds the job; %s not recorded", job_id, attempt, name
         )
     return done
 
 
 def succeed(
-    job_id: uuid.UUID, attempt: int, result: dict[str, Any] | None, *, settings: Settings
+    job_id: uuid.UUID,
+    attempt: int,
+    result: dict[str, Any] | None,
+    *,
+    settings: Settings,
+    later: bool = False,
 ) -> Transition | None:
+    """`later`: written by the process's writer thread while the worker takes its next job
+    (if that write is lost, the lease expires and the reaper runs the job again)."""
+    if later:
+        writer.submit(lambda: succeed(job_id, attempt, result, settings=settings))
+        return None
     return _finish(
         "succeed",
         job_id,
@@ -268,7 +278,7 @@ class Progress:
             )
 
             def read():
-                with autocommit_engine(self.settings).connect() as connection:
+                with job_engine(self.settings).connect() as connection:
                     return connection.execute(query).one_or_none()
 
             row = retrying_db(read, f"job {self.job_id} cancel check")

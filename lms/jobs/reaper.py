@@ -13,8 +13,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from lms.config import Settings, get_settings
-from lms.db import autocommit_engine
 from lms.jobs import lifecycle
+from lms.jobs.engine import job_engine
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.service import Outgoing, publish_jobs
 from lms.jobs.settings import job_settings
@@ -40,7 +40,7 @@ def reap_expired(settings: Settings | None = None, *, limit: int = 500) -> dict[
     )
 
     def read():
-        with autocommit_engine(settings).connect() as connection:
+        with job_engine(settings).connect() as connection:
             return connection.execute(query).all()
 
     counts = {"requeued": 0, "failed": 0}

@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy import bindparam, event, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from lms.config import Settings, get_settings
-from lms.db import autocommit_engine
 from lms.admin.models import QueueState
+from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
-from lms.jobs import states
+from lms.events.bus import publish_event
+from lms.jobs import states, writer
 from lms.jobs.broker import publisher
+from lms.jobs.engine import job_engine
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.queues import queue_for
+from lms.jobs.records import insert_queued
 from lms.jobs.settings import job_settings
 from lms.jobs.states import JOB_TOPIC, job_event_data, record_event  # noqa: F401 - re-exported
 from lms.models import new_id, utcnow
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
 _AFTER_COMMIT = "lms.jobs.after_commit"
 _DRAINING = "lms.jobs.draining"
+_ENQUEUED = "lms.jobs.enqueued"
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,7 @@ def enqueue(
     settings = settings or get_settings()
     queue = queue_for(kind)
     if _draining(session, queue):
-        raise Conflict(
-            f"the {queue} queue is draining and accepts no new jobs; try again later",
-            code="QUEUE_DRAINING",
-            queue=queue,
-        )
+        raise _draining_refusal(queue)
     now = utcnow()
     claim = now + timedelta(seconds=settings.relay_after_seconds)
     job = Job(
@@ -73,33 +72,57 @@ def enqueue(
         kind=kind,
         queue=queue,
         status=JobStatus.QUEUED,
+        progress=0.0,
+        attempts=0,
         payload=payload or {},
         subject_type=subject[0] if subject else None,
         subject_id=str(subject[1]) if subject else None,
         requested_by_id=requested_by_id,
         parent_id=parent_id,
         max_attempts=max_attempts or settings.job_max_attempts,
+        cancel_requested=False,
         created_at=now,
+        updated_at=now,
         publish_claimed_until=claim,
     )
-    session.add(job)
-    record_event(session, job, message="queued", settings=settings)
+    if not session.info.get(_ENQUEUED):
+        # The first job of a transaction: one statement (row, event, draining check).
+        event = insert_queued(session, job, "queued")
+        session.info.setdefault(_DRAINING, {})[queue] = event is None
+        if event is None:
+            raise _draining_refusal(queue)
+        after_commit(
+            session, lambda: publish_event(JOB_TOPIC, job_event_data(job, event), settings)
+        )
+    else:  # a fan-out: the ORM batches these rows into one INSERT per table at flush
+        session.add(job)
+        record_event(session, job, message="queued", settings=settings)
+    session.info[_ENQUEUED] = True
     _publish_after_commit(session, Outgoing(job.id, kind, job.queue, settings, claim))
     return job
 
 
+def _draining_refusal(queue: str) -> Conflict:
+    return Conflict(
+        f"the {queue} queue is draining and accepts no new jobs; try again later",
+        code="QUEUE_DRAINING",
+        queue=queue,
+    )
+
+
 def _draining(session: Session, queue: str) -> bool:
     """Whether an operator is draining `queue` (lms.admin.queues): one primary-key read per
-    queue and transaction, so a fan-out of many jobs pays it once."""
+    queue and transaction, so a fan-out of many jobs pays it once (the first job of a
+    transaction checks it within its own INSERT instead)."""
     known = session.info.setdefault(_DRAINING, {})
-    if queue not in known:
+    if queue not in known and session.info.get(_ENQUEUED):
         with session.no_autoflush:  # the caller's pending rows are none of this read's business
             known[queue] = bool(
                 session.execute(
                     select(QueueState.draining).where(QueueState.queue == queue)
                 ).scalar()
             )
-    return known[queue]
+    return known.get(queue, False)
 
 
 def _publish_after_commit(session: Session, outgoing: Outgoing) -> None:
@@ -114,6 +137,7 @@ def after_commit(session: Session, callback) -> None:
 @event.listens_for(Session, "after_commit")
 def _flush_outbox(session: Session) -> None:
     session.info.pop(_DRAINING, None)
+    session.info.pop(_ENQUEUED, None)
     outgoing = session.info.pop(_PENDING, [])
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     if not outgoing and not callbacks:
@@ -148,6 +172,7 @@ def _drop_outbox(session: Session, previous_transaction) -> None:
         session.info.pop(_PENDING, None)
         session.info.pop(_AFTER_COMMIT, None)
         session.info.pop(_DRAINING, None)
+        session.info.pop(_ENQUEUED, None)
 
 
 def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> int:
@@ -212,16 +237,19 @@ def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings)
     rows = [
         {"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published
     ]
-    # Each stamp stands alone (a lost one means a republish by the relay, and tasks are
-    # idempotent), so on PostgreSQL they autocommit: no BEGIN and COMMIT round trips.
-    states.retrying_db(
-        lambda: _execute(settings, _STAMP, rows), f"stamp of {len(rows)} published job(s)"
+    # Each stamp stands alone (a lost one means a republish by the relay once the claim
+    # expires, and the guarded start drops it), so it autocommits, off the publisher's path.
+    writer.submit(
+        lambda: states.retrying_db(
+            lambda: _execute(settings, _STAMP, rows, durable=False),
+            f"stamp of {len(rows)} published job(s)",
+        )
     )
 
 
-def _execute(settings: Settings, statement, params=None) -> list:
+def _execute(settings: Settings, statement, params=None, *, durable: bool = True) -> list:
     """Run one statement on its own (autocommit on PostgreSQL); the rows it returned."""
-    with autocommit_engine(settings).begin() as connection:
+    with job_engine(settings, durable=durable).begin() as connection:
         result = connection.execute(statement, params)
         return result.all() if result.returns_rows else []
 
@@ -271,7 +299,7 @@ def relay_unpublished(settings: Settings | None = None, *, older_than: float | N
         .order_by(_JOBS.c.created_at)
         .limit(500)
     )
-    engine = autocommit_engine(settings)
+    engine = job_engine(settings)
     if engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     claim = (

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.config import Settings
-from lms.db import autocommit_engine
 from lms.events.bus import publish_event
+from lms.jobs import writer
+from lms.jobs.engine import job_engine
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.settings import job_settings
 from lms.models import utcnow
@@ -141,6 +142,11 @@ _SPECS: dict[str, _Spec] = {
         ),
     ),
 }
+
+
+# Commits that must survive a database crash; the others are repaired by lease and reaper
+# if lost (see lms.jobs.engine).
+_DURABLE = frozenset({"start", "cancel_before_start"})
 
 
 @dataclass(frozen=True)
@@ -257,7 +263,7 @@ def transition(
         "event_error_code": event_code,
         **values,
     }
-    engine = autocommit_engine(settings)
+    engine = job_engine(settings, durable=name in _DURABLE)
     postgres = engine.dialect.name == "postgresql"
     change, record = _statements(name, postgres)
 
@@ -298,7 +304,9 @@ def transition(
         created_at=now,
     )
     if publish:
-        publish_event(JOB_TOPIC, job_event_data(job, event), settings)
+        # In order with the process's other deferred writes, off the worker's path.
+        data = job_event_data(job, event)
+        writer.submit(lambda: publish_event(JOB_TOPIC, data, settings))
     return Transition(job, event)
 
 
@@ -365,7 +373,7 @@ def change(
     message: str,
     status: JobStatus | None = None,
     expect: Iterable[JobStatus] | None = None,
-    error_code: str | None = None,
+    event_code: str | None = None,
     settings: Settings | None = None,
     **fields: Any,
 ) -> bool:
@@ -394,5 +402,5 @@ def change(
         return False
     for key, value in values.items():
         set_committed_value(job, key, value)
-    record_event(session, job, message=message, error_code=error_code, settings=settings)
+    record_event(session, job, message=message, error_code=event_code, settings=settings)
     return True
