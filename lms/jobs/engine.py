@@ -43,7 +43,11 @@ def _postgres_engine(database_url: str, durable: bool) -> Engine:
 
 
 def job_engine(settings: Settings | None = None, *, durable: bool = True) -> Engine:
-    settings = settings or get_settings()
-    if make_url(settings.database_url).get_backend_name() in ("postgresql", "postgres"):
-        return _postgres_engine(settings.database_url, durable)
-    return autocommit_engine(settings)
+    return _engine_for((settings or get_settings()).database_url, durable)
+
+
+@functools.lru_cache(maxsize=8)
+def _engine_for(database_url: str, durable: bool) -> Engine:
+    if make_url(database_url).get_backend_name() in ("postgresql", "postgres"):
+        return _postgres_engine(database_url, durable)
+    return autocommit_engine(get_settings().model_copy(update={"database_url": database_url}))

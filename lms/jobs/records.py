@@ -61,6 +61,9 @@ def insert_queued(session: Session, job: Job, message: str) -> SimpleNamespace |
     """Insert `job` (every column set) and its QUEUED event in `session`'s transaction; the
     event (for the bus), or None when the job's queue is draining (nothing inserted)."""
     session.flush()  # rows this job refers to (a parent job, its requester) go first
+    for column in _jobs.columns:  # every attribute loaded: none is read back from the row
+        if column.key not in job.__dict__:
+            setattr(job, column.key, None)
     params = {f"j_{column.name}": getattr(job, column.key) for column in _jobs.columns}
     params.update(e_status=job.status, e_message=message, e_created_at=job.created_at)
     postgres = session.get_bind().dialect.name == "postgresql"

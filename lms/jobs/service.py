@@ -21,7 +21,7 @@ from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
-from lms.jobs import states, writer
+from lms.jobs import states
 from lms.jobs.broker import publisher
 from lms.jobs.engine import job_engine
 from lms.jobs.models import TERMINAL, Job, JobStatus
@@ -237,13 +237,12 @@ def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings)
     rows = [
         {"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published
     ]
-    # Each stamp stands alone (a lost one means a republish by the relay once the claim
-    # expires, and the guarded start drops it), so it autocommits, off the publisher's path.
-    writer.submit(
-        lambda: states.retrying_db(
-            lambda: _execute(settings, _STAMP, rows, durable=False),
-            f"stamp of {len(rows)} published job(s)",
-        )
+    # Each stamp stands alone, autocommitted without waiting for the WAL flush: a stamp lost
+    # in a database crash means a republish by the relay once the claim expires, and the
+    # guarded start drops that duplicate.
+    states.retrying_db(
+        lambda: _execute(settings, _STAMP, rows, durable=False),
+        f"stamp of {len(rows)} published job(s)",
     )
 
 

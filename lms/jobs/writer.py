@@ -1,11 +1,10 @@
 """Writes that may land a moment after the caller moves on: one FIFO thread per process.
 
-A worker's final `succeed` write, the bus events of its transitions and the `published_at`
-stamps of a publisher go here, so the next job does not wait for their round trips. Their
-order is kept (one thread). Losing them is covered elsewhere: a lost success write leaves
-the lease to expire and the reaper to run the job again (tasks are idempotent); a lost
-stamp leaves the publish claim to expire and the relay to publish the job again (the
-guarded start drops the duplicate).
+A worker's final `succeed` write and the bus events of its transitions go here, so the
+next job does not wait for their round trips. Their order is kept (one thread). A lost
+success write (the process died first) leaves the lease to expire and the reaper to run
+the job again (tasks are idempotent); a lost bus event only delays a live view, the
+stored `job_events` row is written with its transition.
 """
 
 from __future__ import annotations
