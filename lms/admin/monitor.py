@@ -407,7 +407,7 @@ class Monitor:
                 message=(
                     f"monitor: worker {worker.hostname} {worker.gone_reason} while this job was "
                     f"{'running' if job.status == JobStatus.RUNNING else 'starting (never marked RUNNING)'}; "
-                    f"{celery}; the broker redelivers it"
+                    f"{celery}; it runs again once its lease expires"
                 )[:500],
             )
         reason = f"worker {worker.hostname} {worker.gone_reason}"
