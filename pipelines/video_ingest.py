@@ -36,9 +36,9 @@ from lms.content.steps import STEP_BY_KIND, STEP_MAX_ATTEMPTS, STEPS, Step, next
 from lms.courses.models import Course, Lesson
 from lms.db import session_scope
 from lms.errors import LmsError, PermanentJobError, TransientJobError
+from lms.jobs import states
 from lms.jobs.lifecycle import JobCancelled
 from lms.jobs.models import TERMINAL, Job, JobStatus
-from lms.jobs import states
 from lms.jobs.service import enqueue, retry_job
 from lms.mail.jobs import request_email
 from lms.models import utcnow

@@ -43,8 +43,8 @@ from lms.admin.models import AlertSeverity, KnownWorker, QueueAlert
 from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
-from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs import states
+from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import after_commit, record_event
 from lms.models import utcnow
 

@@ -28,9 +28,9 @@ from lms.admin.broker_stats import purge_queue
 from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, LmsError, ValidationFailed
+from lms.jobs import states
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.queues import QUEUES
-from lms.jobs import states
 from lms.models import utcnow
 from lms.security import Viewer, require_role
 from lms.users.models import Role

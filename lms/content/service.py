@@ -28,8 +28,8 @@ from lms.content.steps import PIPELINE_KIND, PURGE_KIND, RESOURCE_KIND, STEP_MAX
 from lms.courses.models import Course, CourseInstructor, Lesson
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.bus import publish_event
-from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs import states
+from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import after_commit, cancel_job, enqueue, retry_job
 from lms.models import utcnow
 from lms.pagination import connection, page_request, query_key
