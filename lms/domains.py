@@ -31,11 +31,11 @@ def import_models() -> list[ModuleType]:
 
 
 def settings_classes() -> list[type]:
-    """Each domain's own settings class (`settings.py` defines exactly one `*Settings`)."""
+    """Each kernel part's and domain's own settings class (`settings.py` defines exactly one `*Settings`)."""
     from pydantic_settings import BaseSettings
 
     classes = []
-    for module in _modules("settings", DOMAINS):
+    for module in _modules("settings", KERNEL + DOMAINS):
         classes.extend(
             value
             for name, value in vars(module).items()

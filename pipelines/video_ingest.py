@@ -36,9 +36,10 @@ from lms.content.steps import STEP_BY_KIND, STEP_MAX_ATTEMPTS, STEPS, Step, next
 from lms.courses.models import Course, Lesson
 from lms.db import session_scope
 from lms.errors import LmsError, PermanentJobError, TransientJobError
+from lms.jobs import states
 from lms.jobs.lifecycle import JobCancelled
 from lms.jobs.models import TERMINAL, Job, JobStatus
-from lms.jobs.service import enqueue, record_event, retry_job
+from lms.jobs.service import enqueue, retry_job
 from lms.mail.jobs import request_email
 from lms.models import utcnow
 from lms.storage import Storage, StorageError, get_storage, video_images_prefix, video_stream_prefix
@@ -142,9 +143,14 @@ def begin(parent_id: uuid.UUID, settings: Settings) -> str | None:
             STEPS[-1],
         )  # everything succeeded once: finalize again
         _queue_step(session, parent, asset.id, pending, latest.get(pending.kind), settings)
-        parent.progress = sum(s.weight for s in STEPS[: STEPS.index(pending)])
-        parent.progress_message = f"{pending.name} queued"
-        record_event(session, parent, message=parent.progress_message, settings=settings)
+        states.change(
+            session,
+            parent,
+            message=f"{pending.name} queued",
+            settings=settings,
+            progress=sum(s.weight for s in STEPS[: STEPS.index(pending)]),
+            progress_message=f"{pending.name} queued",
+        )
         return pending.name
 
 
@@ -160,13 +166,20 @@ def _finish_parent(
 ) -> None:
     if parent.status in TERMINAL:
         return
-    parent.status = status
-    parent.finished_at = utcnow()
+    fields: dict[str, Any] = {"finished_at": utcnow()}
     if code:
-        parent.error_code, parent.error_message = code, message
+        fields.update(error_code=code, error_message=message)
     if status == JobStatus.SUCCEEDED:
-        parent.progress, parent.progress_message, parent.result = 1.0, "done", result
-    record_event(session, parent, message=message[:500], error_code=code, settings=settings)
+        fields.update(progress=1.0, progress_message="done", result=result)
+    states.change(
+        session,
+        parent,
+        message=message[:500],
+        status=status,
+        event_code=code,
+        settings=settings,
+        **fields,
+    )
 
 
 # --- running one step ---------------------------------------------------------------------
@@ -242,14 +255,17 @@ def _succeed_step(
     task base then finds the job finished and leaves it alone."""
     me = _locked(session, Job, step_job_id)
     if me is not None and me.status not in TERMINAL:
-        me.status, me.progress, me.progress_message, me.result = (
-            JobStatus.SUCCEEDED,
-            1.0,
-            "done",
-            result,
+        states.change(
+            session,
+            me,
+            message="succeeded",
+            status=JobStatus.SUCCEEDED,
+            settings=settings,
+            progress=1.0,
+            progress_message="done",
+            result=result,
+            finished_at=utcnow(),
         )
-        me.finished_at = utcnow()
-        record_event(session, me, message="succeeded", settings=settings)
 
 
 def _advance(
@@ -274,9 +290,14 @@ def _advance(
             _latest_steps(session, parent.id).get(following.kind),
             settings,
         )
-        parent.progress = sum(s.weight for s in STEPS[: STEPS.index(following)])
-        parent.progress_message = f"{step.name} done"
-        record_event(session, parent, message=parent.progress_message, settings=settings)
+        states.change(
+            session,
+            parent,
+            message=f"{step.name} done",
+            settings=settings,
+            progress=sum(s.weight for s in STEPS[: STEPS.index(following)]),
+            progress_message=f"{step.name} done",
+        )
 
 
 def _end_step(
@@ -290,10 +311,17 @@ def _end_step(
     """End the step in the same transaction as its pipeline (see `_succeed_step`)."""
     me = _locked(session, Job, step_job_id)
     if me is not None and me.status not in TERMINAL:
-        me.status, me.finished_at = status, utcnow()
-        if code:
-            me.error_code, me.error_message = code, message
-        record_event(session, me, message=message[:500], error_code=code, settings=settings)
+        fields = {"error_code": code, "error_message": message} if code else {}
+        states.change(
+            session,
+            me,
+            message=message[:500],
+            status=status,
+            event_code=code,
+            settings=settings,
+            finished_at=utcnow(),
+            **fields,
+        )
 
 
 def _failed(

@@ -8,6 +8,7 @@ from celery import signals
 
 from lms.config import get_settings
 from lms.jobs.broker import make_celery
+from lms.jobs.settings import job_settings
 from lms.logs import configure_logging
 
 settings = get_settings()
@@ -21,10 +22,10 @@ app.conf.include = [
     "tasks.media",
     "tasks.certificates",
     "pipelines.certificate_issuance",
+    # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
+    *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
 ]
 app.conf.beat_schedule = {
-    # Publishes jobs whose commit succeeded but whose publish was lost.
-    "relay-unpublished-jobs": {"task": "system.relay", "schedule": 10.0},
     # Operator monitoring: alert rules, live queue stats (queueStatsUpdated), event retention.
     "admin-evaluate-alerts": {"task": "admin.evaluate_alerts", "schedule": 30.0},
     "admin-publish-queue-stats": {"task": "admin.publish_queue_stats", "schedule": 5.0},
@@ -54,3 +55,12 @@ def use_lms_logging(loglevel=None, **_kwargs) -> None:
     """Workers and beat log like every other `lms` process (text or JSON lines): a receiver
     of this signal replaces Celery's own logging set-up."""
     configure_logging(settings.log_format, loglevel or settings.log_level)
+
+
+@signals.beat_init.connect
+def _job_housekeeping(sender=None, **_kwargs) -> None:
+    """The reaper (expired leases) and the relay (unpublished jobs) run inside the scheduler
+    itself, not as tasks: a paused or flooded queue can never starve them."""
+    from tasks.housekeeping import start_housekeeping
+
+    start_housekeeping(settings)

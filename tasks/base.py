@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init
-from sqlalchemy.exc import OperationalError
+from celery.signals import worker_process_init, worker_process_shutdown
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine, sync_sessionmaker
 from lms.errors import LmsError, TransientJobError
-from lms.jobs import lifecycle
+from lms.jobs import leases, lifecycle, writer
+from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
 from tasks.app import app
 
@@ -31,6 +32,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     OperationalError,
 )
+TRANSIENT_DB = (OperationalError, DisconnectionError)
 
 
 @worker_process_init.connect
@@ -40,8 +42,15 @@ def _own_database_connections(**_kwargs: Any) -> None:
     over one PostgreSQL socket corrupt each other's results and wedge the pool. Drop the
     inherited pool without closing the parent's sockets; the child opens its own."""
     settings = get_settings()
-    for engine in (sync_sessionmaker(settings).kw["bind"], autocommit_engine(settings)):
+    engines = (sync_sessionmaker(settings).kw["bind"], autocommit_engine(settings))
+    for engine in (*engines, job_engine(settings), job_engine(settings, durable=False)):
         engine.dispose(close=False)
+
+
+@worker_process_shutdown.connect
+def _finish_deferred_writes(**_kwargs: Any) -> None:
+    """A pool process that exits cleanly lands its last success writes and bus events."""
+    writer.flush()
 
 
 @dataclass
@@ -65,47 +74,80 @@ class JobTask(Task):
             log.error("task %s got a malformed job id %r; dropped", self.name, job_id)
             return
         try:
-            job = lifecycle.start(
-                key, worker=self.request.hostname, task_id=self.request.id, settings=settings
-            )
-        except OperationalError as error:  # database away: keep the message, try later
+            job = start_attempt(self, key, settings)
+        except TRANSIENT_DB as error:  # database away: keep the message, try later
             raise self.retry(countdown=5, max_retries=None, exc=error) from error
         if job is None:
             return
+        attempt = job.attempts
         context = JobContext(
-            key, job.kind, dict(job.payload or {}), job.attempts, Progress(key, settings), settings
+            key,
+            job.kind,
+            dict(job.payload or {}),
+            attempt,
+            Progress(key, settings, attempt=attempt),
+            settings,
         )
+        leases.hold(key, attempt, settings)
+        try:
+            self._perform_and_record(job, context, perform)
+        finally:
+            leases.release(key)
+
+    def _perform_and_record(self, job, context: JobContext, perform) -> None:
+        key, attempt, settings = context.job_id, context.attempt, context.settings
+        # A write that fails even after its retries leaves the lease to expire: the reaper
+        # then runs the job again (tasks are idempotent) or fails it at its limit.
         try:
             result = perform(context)
         except JobCancelled:
-            lifecycle.cancelled(key, settings=settings)
+            lifecycle.cancelled(key, attempt, settings=settings)
         except TRANSIENT_ERRORS as error:
             self._transient(job, error, settings)
         except LmsError as error:
-            lifecycle.fail(key, error.code, error.message, settings=settings)
+            lifecycle.fail(key, attempt, error.code, error.message, settings=settings)
         except Exception as error:  # noqa: BLE001 - an unknown failure is recorded, not lost
             log.exception("job %s (%s) crashed", key, job.kind)
             lifecycle.fail(
                 key,
+                attempt,
                 "INTERNAL_ERROR",
                 f"{type(error).__name__}: {error}",
                 settings=settings,
                 traceback=lifecycle.format_traceback(error),
             )
         else:
-            lifecycle.succeed(key, result, settings=settings)
+            lifecycle.succeed(key, attempt, result, settings=settings, later=True)
 
     def _transient(self, job, error: BaseException, settings: Settings) -> None:
         code = getattr(error, "code", None) or "TRANSIENT_FAILURE"
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         if job.attempts >= job.max_attempts:
             lifecycle.fail(
-                job.id, code, f"gave up after {job.attempts} attempts: {message}", settings=settings
+                job.id,
+                job.attempts,
+                code,
+                f"gave up after {job.attempts} attempts: {message}",
+                settings=settings,
             )
             return
         delay = lifecycle.backoff_seconds(job.attempts)
-        lifecycle.retrying(job.id, code, message, delay, settings=settings)
-        raise self.retry(countdown=delay, max_retries=None, exc=error)
+        if lifecycle.retrying(job.id, job.attempts, code, message, delay, settings=settings):
+            raise self.retry(countdown=delay, max_retries=None, exc=error)
+
+
+def start_attempt(task: Task, job_id: uuid.UUID, settings: Settings, *, leased: bool = True):
+    """Start an attempt for this delivery (None: nothing to run); a redelivery after a lost
+    worker counts as an attempt like any other."""
+    delivery = task.request.delivery_info or {}
+    return lifecycle.start(
+        job_id,
+        worker=task.request.hostname,
+        task_id=task.request.id,
+        settings=settings,
+        redelivered=bool(delivery.get("redelivered")),
+        leased=leased,
+    )
 
 
 def job_task(kind: str, **options: Any):

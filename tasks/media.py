@@ -27,7 +27,7 @@ from media.errors import MediaError
 from media.images import resize_image
 from pipelines import video_ingest
 from tasks.app import app
-from tasks.base import JobContext, job_task
+from tasks.base import JobContext, job_task, start_attempt
 
 log = logging.getLogger(__name__)
 RESOURCE_THUMBNAIL_SIZES = (640, 320)
@@ -40,9 +40,8 @@ def ingest(task: Task, job_id: str) -> None:
     settings = get_settings()
     key = uuid.UUID(job_id)
     try:
-        job = lifecycle.start(
-            key, worker=task.request.hostname, task_id=task.request.id, settings=settings
-        )
+        # The parent holds no lease: it stays RUNNING while its steps (leased) work.
+        job = start_attempt(task, key, settings, leased=False)
     except OperationalError as error:
         raise task.retry(countdown=5, max_retries=None, exc=error) from error
     if job is None:
@@ -53,6 +52,7 @@ def ingest(task: Task, job_id: str) -> None:
         log.exception("pipeline %s could not start", key)
         lifecycle.fail(
             key,
+            job.attempts,
             "INTERNAL_ERROR",
             f"{type(error).__name__}: {error}",
             settings=settings,

@@ -98,6 +98,13 @@ def start_worker(
     return worker
 
 
+def start_beat(env: dict[str, str] | None = None) -> Process:
+    """`lms beat`: the schedule, plus the reaper and relay it runs itself."""
+    beat = Process([*LMS, "beat", "--loglevel", "info"], env)
+    beat.wait_for("job housekeeping:")
+    return beat
+
+
 def start_api(env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[Process, str]:
     port = free_port()
     api = Process([*LMS, "serve", "--port", str(port)], env, cwd)

@@ -44,6 +44,7 @@ from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
 from lms.events.topics import ALERT, QUEUE_STATS
+from lms.jobs import states
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import after_commit, record_event
 from lms.models import utcnow
@@ -406,7 +407,7 @@ class Monitor:
                 message=(
                     f"monitor: worker {worker.hostname} {worker.gone_reason} while this job was "
                     f"{'running' if job.status == JobStatus.RUNNING else 'starting (never marked RUNNING)'}; "
-                    f"{celery}; the broker redelivers it"
+                    f"{celery}; it runs again once its lease expires"
                 )[:500],
             )
         reason = f"worker {worker.hostname} {worker.gone_reason}"
@@ -486,14 +487,15 @@ class Monitor:
                 job.id,
                 task.detail,
             )
-            job.status, job.finished_at = JobStatus.CANCELLED, utcnow()
-            record_event(
+            states.change(
                 session,
                 job,
+                status=JobStatus.CANCELLED,
                 settings=self.settings,
-                error_code="TASK_REVOKED",
+                event_code="TASK_REVOKED",
                 message=f"monitor: Celery revoked task {task.task_id}{where} ({task.detail}); "
                 f"it will never run, so the job is cancelled",
+                finished_at=utcnow(),
             )
             return
         log.warning(

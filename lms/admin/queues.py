@@ -28,9 +28,9 @@ from lms.admin.broker_stats import purge_queue
 from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, LmsError, ValidationFailed
+from lms.jobs import states
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.queues import QUEUES
-from lms.jobs.service import record_event
 from lms.models import utcnow
 from lms.security import Viewer, require_role
 from lms.users.models import Role
@@ -170,19 +170,20 @@ def cancel_waiting(
         query = query.with_for_update(skip_locked=True)
     jobs = list(session.scalars(query))
     now = utcnow()
+    cleared = 0
     for job in jobs:
-        job.status = JobStatus.CANCELLED
-        job.finished_at = now
-        job.error_code = "QUEUE_CLEARED"
-        job.error_message = f"cleared from {queue} by an operator"
-        record_event(
+        cleared += states.change(
             session,
             job,
             message="cleared by an operator",
-            error_code="QUEUE_CLEARED",
+            status=JobStatus.CANCELLED,
+            event_code="QUEUE_CLEARED",
             settings=settings,
+            finished_at=now,
+            error_code="QUEUE_CLEARED",
+            error_message=f"cleared from {queue} by an operator",
         )
-    return len(jobs)
+    return cleared
 
 
 def _message(outcome: QueueOutcome) -> str:

@@ -29,8 +29,9 @@ from lms.courses.models import Course, CourseInstructor, Lesson
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.bus import publish_event
 from lms.events.topics import CONTENT
+from lms.jobs import states
 from lms.jobs.models import TERMINAL, Job, JobStatus
-from lms.jobs.service import after_commit, cancel_job, enqueue, record_event, retry_job
+from lms.jobs.service import after_commit, cancel_job, enqueue, retry_job
 from lms.models import utcnow
 from lms.pagination import connection, page_request, query_key
 from lms.security import Viewer, require_authenticated, require_role
@@ -692,13 +693,19 @@ def cancel_processing_job(
     if pipeline.status == JobStatus.RUNNING and running_step:
         # The running step sees the request within a second, kills ffmpeg and finishes the
         # pipeline as CANCELLED itself (it also removes its scratch files).
-        pipeline.cancel_requested = True
-        record_event(session, pipeline, message="cancel requested", settings=settings)
+        states.change(
+            session, pipeline, message="cancel requested", settings=settings, cancel_requested=True
+        )
         return processing_status(session, asset)
     if pipeline.status == JobStatus.RUNNING:
-        pipeline.status = JobStatus.CANCELLED
-        pipeline.finished_at = utcnow()
-        record_event(session, pipeline, message="cancelled", settings=settings)
+        states.change(
+            session,
+            pipeline,
+            message="cancelled",
+            status=JobStatus.CANCELLED,
+            settings=settings,
+            finished_at=utcnow(),
+        )
     else:
         cancel_job(session, pipeline.id, settings=settings)
     mark_cancelled(session, asset)

@@ -1,243 +1,156 @@
-"""Status transitions of a job as its worker sees them, each in its own short transaction.
+"""A job's life as its worker sees it: start an attempt, hold its lease, finish it.
 
-Used by the task base in `tasks/`; kept here so the rules (what a redelivery does, when a
-cancel wins) live with the job model, not with Celery.
+Used by the task base in `tasks/`; kept here so the rules (what a duplicate delivery does,
+when a cancel wins, when a job has had enough attempts) live with the job model, not with
+Celery. Every write goes through the state machine (`lms.jobs.states`), fenced by the
+attempt this worker started.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
 import time
 import traceback as tb
 import uuid
-from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, select, update
+from sqlalchemy import select
 
 from lms.config import Settings, get_settings
-from lms.db import autocommit_engine, session_scope
-from lms.events.bus import publish_event
-from lms.jobs.models import TERMINAL, Job, JobEvent, JobStatus
-from lms.jobs.service import JOB_TOPIC, job_event_data, record_event
+from lms.jobs import leases, writer
+from lms.jobs.engine import job_engine
+from lms.jobs.models import TERMINAL, Job, JobStatus
+from lms.jobs.states import WORKER_LOST, Transition, lease_until, retrying_db, transition
 from lms.models import utcnow
+
+log = logging.getLogger(__name__)
 
 
 class JobCancelled(Exception):
-    """Raised inside a task when an operator cancelled its job."""
-
-
-_jobs = Job.__table__
-_events = JobEvent.__table__
-_RETURNED = [
-    _jobs.c[name]
-    for name in (
-        "id",
-        "kind",
-        "queue",
-        "status",
-        "attempts",
-        "max_attempts",
-        "progress",
-        "worker",
-        "payload",
-        "subject_type",
-        "subject_id",
-        "requested_by_id",
-    )
-]
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A job as a status change left it (what the task needs), and the event recorded."""
-
-    job: SimpleNamespace
-    event: SimpleNamespace
-
-    def __getattr__(self, name: str):  # `transition.kind`, `.payload`, `.attempts`…
-        return getattr(self.job, name)
-
-
-# Which columns each transition sets from parameters, which it sets from expressions, and
-# the extra condition it needs. Statements are built once per transition and dialect.
-_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], Any]] = {
-    "start": (
-        ("status", "worker", "started_at", "progress_message"),
-        {
-            "attempts": _jobs.c.attempts + 1,
-            "celery_task_id": func.coalesce(
-                bindparam("celery_task_id", type_=String), _jobs.c.celery_task_id
-            ),
-        },
-        _jobs.c.cancel_requested.is_(False),
-    ),
-    "cancel_before_start": (("status", "finished_at"), {}, _jobs.c.cancel_requested.is_(True)),
-    "cancel": (("status", "finished_at"), {}, None),
-    "succeed": (("status", "finished_at", "result", "progress", "progress_message"), {}, None),
-    "fail": (("status", "finished_at", "error_code", "error_message", "error_traceback"), {}, None),
-    "retry": (("status", "error_code", "error_message"), {}, None),
-}
-
-
-@functools.cache
-def _statements(name: str, postgres: bool):
-    columns, expressions, only_if = _SPECS[name]
-    conditions = [
-        _jobs.c.id == bindparam("job_id", type_=_jobs.c.id.type),
-        _jobs.c.status.not_in(TERMINAL),
-    ]
-    if only_if is not None:
-        conditions.append(only_if)
-    values = {column: bindparam(column, type_=_jobs.c[column].type) for column in columns}
-    change = (
-        update(_jobs)
-        .where(*conditions)
-        .values(**values, **expressions, updated_at=bindparam("now", type_=_jobs.c.updated_at.type))
-        .returning(*_RETURNED)
-    )
-    event_values = {
-        # Named apart from job columns: an UPDATE turns parameters named like columns into SETs.
-        "message": bindparam("event_message", type_=_events.c.message.type),
-        "error_code": bindparam("event_error_code", type_=_events.c.error_code.type),
-        "created_at": bindparam("now", type_=_events.c.created_at.type),
-    }
-    if not postgres:
-        record = (
-            insert(_events)
-            .values(
-                job_id=bindparam("job_id", type_=_events.c.job_id.type),
-                status=bindparam("event_status", type_=_events.c.status.type),
-                attempt=bindparam("attempt"),
-                progress=bindparam("progress"),
-                worker=bindparam("event_worker", type_=_events.c.worker.type),
-                **event_values,
-            )
-            .returning(_events.c.id)
-        )
-        return change, record
-    changed = change.cte("changed")
-    recorded = (
-        insert(_events)
-        .from_select(
-            ["job_id", "status", "attempt", "progress", "worker", *event_values],
-            select(
-                changed.c.id,
-                changed.c.status,
-                changed.c.attempts,
-                changed.c.progress,
-                changed.c.worker,
-                *event_values.values(),
-            ),
-        )
-        .returning(_events.c.id.label("event_id"), _events.c.job_id)
-        .cte("recorded")
-    )
-    return select(changed, recorded.c.event_id).join(
-        recorded, recorded.c.job_id == changed.c.id
-    ), None
-
-
-def _transition(
-    name: str,
-    job_id: uuid.UUID,
-    *,
-    message: str,
-    settings: Settings,
-    event_code: str | None = None,
-    **values: Any,
-) -> Transition | None:
-    """Change an unfinished job and record the event, in one atomic step; None if the job
-    is finished (or gone, or the transition's condition does not hold).
-
-    This is the hot path of every job, so it is prepared SQL, not the ORM: on PostgreSQL
-    one statement (an UPDATE … RETURNING feeding an INSERT of the event) on an autocommit
-    connection, elsewhere two statements in one transaction.
-    """
-    now = utcnow()
-    params = {
-        "job_id": job_id,
-        "now": now,
-        "event_message": message[:500],
-        "event_error_code": event_code,
-        **values,
-    }
-    engine = autocommit_engine(settings)
-    if engine.dialect.name == "postgresql":
-        statement, _ = _statements(name, True)
-        with engine.connect() as connection:
-            row = connection.execute(statement, params).mappings().one_or_none()
-    else:
-        change, record = _statements(name, False)
-        with engine.connect() as connection, connection.begin():
-            job = connection.execute(change, params).mappings().one_or_none()
-            if job is None:
-                return None
-            event_id = connection.execute(
-                record,
-                {
-                    **params,
-                    "event_status": job["status"],
-                    "attempt": job["attempts"],
-                    "progress": job["progress"],
-                    "event_worker": job["worker"],
-                },
-            ).scalar_one()
-            row = {**job, "event_id": event_id}
-    if row is None:
-        return None
-    job = SimpleNamespace(**{key: value for key, value in row.items() if key != "event_id"})
-    event = SimpleNamespace(
-        id=row["event_id"],
-        status=row["status"],
-        attempt=row["attempts"],
-        progress=row["progress"],
-        message=message[:500],
-        error_code=event_code,
-        worker=row["worker"],
-        created_at=now,
-    )
-    publish_event(JOB_TOPIC, job_event_data(job, event), settings)
-    return Transition(job, event)
+    """Raised inside a task when an operator cancelled its job (or its lease was lost)."""
 
 
 def start(
-    job_id: uuid.UUID, *, worker: str, task_id: str | None, settings: Settings
+    job_id: uuid.UUID,
+    *,
+    worker: str,
+    task_id: str | None,
+    settings: Settings,
+    redelivered: bool = False,
+    leased: bool = True,
 ) -> Transition | None:
-    """Mark the job RUNNING with a new attempt; None when there is nothing to do.
+    """Start a new attempt (RUNNING, with a lease); None when this delivery must not run.
 
-    A delivery of a finished job (duplicate or late message) is skipped; a delivery of a
-    RUNNING job is a redelivery after a worker died, and starts a new attempt.
+    A delivery of a finished job is skipped; one for a job whose current attempt still
+    holds a live lease is a duplicate and is dropped (two live attempts never run). A job
+    that used up its attempts without finishing (its workers kept dying) fails as
+    `WORKER_LOST`. `leased=False` is for a pipeline's parent job, which stays RUNNING
+    while its steps (each with its own lease) work.
     """
-    started = _transition(
+    started = transition(
         "start",
         job_id,
-        message="attempt started",
+        message="attempt started (redelivered)" if redelivered else "attempt started",
         settings=settings,
         status=JobStatus.RUNNING,
         worker=worker,
         started_at=utcnow(),
         progress_message="started",
         celery_task_id=task_id,
+        lease_expires_at=lease_until() if leased else None,
     )
-    if started is None:
-        # Finished, unknown, or cancelled before it started: only the last needs a record.
-        _transition(
+    if started is not None:
+        return started
+    _not_started(job_id, redelivered=redelivered, settings=settings)
+    return None
+
+
+def _not_started(job_id: uuid.UUID, *, redelivered: bool, settings: Settings) -> None:
+    """Why a delivery did not start, and the transition that this calls for, if any."""
+    query = select(
+        Job.status, Job.attempts, Job.max_attempts, Job.cancel_requested, Job.lease_expires_at
+    ).where(Job.id == job_id)
+
+    def read():
+        with job_engine(settings).connect() as connection:
+            return connection.execute(query).one_or_none()
+
+    row = retrying_db(read, f"job {job_id} read")
+    if row is None or row.status in TERMINAL:
+        return
+    live = row.status == JobStatus.RUNNING and (
+        row.lease_expires_at is None or row.lease_expires_at >= utcnow()
+    )
+    if live:
+        log.warning(
+            "job %s: %sdelivery while attempt %d holds a live lease; dropped",
+            job_id,
+            "re" if redelivered else "duplicate ",
+            row.attempts,
+        )
+    elif row.cancel_requested:
+        transition(
             "cancel_before_start",
             job_id,
             message="cancelled before start",
             settings=settings,
             status=JobStatus.CANCELLED,
             finished_at=utcnow(),
+            lease_expires_at=None,
         )
-    return started
+    elif row.attempts >= row.max_attempts:
+        lose(job_id, row.attempts, settings=settings)
 
 
-def succeed(job_id: uuid.UUID, result: dict[str, Any] | None, *, settings: Settings) -> None:
-    _transition(
+def lose(job_id: uuid.UUID, attempt: int, *, settings: Settings) -> Transition | None:
+    """Fail a job whose attempts ran out without an outcome (`WORKER_LOST`) and alert."""
+    message = f"no attempt finished: {attempt} attempt(s) lost their worker (poison message?)"
+    lost = transition(
+        "lose",
+        job_id,
+        message=message,
+        event_code=WORKER_LOST,
+        settings=settings,
+        attempt=attempt,
+        status=JobStatus.FAILED,
+        finished_at=utcnow(),
+        error_code=WORKER_LOST,
+        error_message=message,
+        lease_expires_at=None,
+    )
+    if lost is not None:
+        from lms.jobs.alerts import worker_lost_alert
+
+        worker_lost_alert(lost.job, settings)
+    return lost
+
+
+def _finish(name: str, job_id: uuid.UUID, attempt: int, **values: Any) -> Transition | None:
+    done = transition(name, job_id, attempt=attempt, **values)
+    if done is None:  # the reaper took it over, or a pipeline step ended it already
+        log.info(
+            "job %s: attempt %d no longer holds the job; %s not recorded", job_id, attempt, name
+        )
+    return done
+
+
+def succeed(
+    job_id: uuid.UUID,
+    attempt: int,
+    result: dict[str, Any] | None,
+    *,
+    settings: Settings,
+    later: bool = False,
+) -> Transition | None:
+    """`later`: written by the process's writer thread while the worker takes its next job
+    (if that write is lost, the lease expires and the reaper runs the job again)."""
+    if later:
+        writer.submit(lambda: succeed(job_id, attempt, result, settings=settings))
+        return None
+    return _finish(
         "succeed",
         job_id,
+        attempt,
         message="succeeded",
         settings=settings,
         status=JobStatus.SUCCEEDED,
@@ -245,15 +158,23 @@ def succeed(job_id: uuid.UUID, result: dict[str, Any] | None, *, settings: Setti
         result=result,
         progress=1.0,
         progress_message="done",
+        lease_expires_at=None,
     )
 
 
 def fail(
-    job_id: uuid.UUID, code: str, message: str, *, settings: Settings, traceback: str | None = None
-) -> None:
-    _transition(
+    job_id: uuid.UUID,
+    attempt: int,
+    code: str,
+    message: str,
+    *,
+    settings: Settings,
+    traceback: str | None = None,
+) -> Transition | None:
+    return _finish(
         "fail",
         job_id,
+        attempt,
         message=message,
         event_code=code,
         settings=settings,
@@ -262,32 +183,39 @@ def fail(
         error_code=code,
         error_message=message,
         error_traceback=traceback,
+        lease_expires_at=None,
     )
 
 
-def cancelled(job_id: uuid.UUID, *, settings: Settings) -> None:
-    _transition(
+def cancelled(job_id: uuid.UUID, attempt: int, *, settings: Settings) -> Transition | None:
+    return _finish(
         "cancel",
         job_id,
+        attempt,
         message="cancelled while running",
         settings=settings,
         status=JobStatus.CANCELLED,
         finished_at=utcnow(),
+        lease_expires_at=None,
     )
 
 
 def retrying(
-    job_id: uuid.UUID, code: str, message: str, delay: float, *, settings: Settings
-) -> None:
-    _transition(
+    job_id: uuid.UUID, attempt: int, code: str, message: str, delay: float, *, settings: Settings
+) -> Transition | None:
+    """RETRYING until the delayed message comes back; the lease covers the wait, so a
+    retry message that never arrives is found by the reaper."""
+    return _finish(
         "retry",
         job_id,
+        attempt,
         message=f"retrying in {delay:.0f}s: {message}",
         event_code=code,
         settings=settings,
         status=JobStatus.RETRYING,
         error_code=code,
         error_message=message,
+        lease_expires_at=lease_until(delay + leases.lease_seconds()),
     )
 
 
@@ -297,15 +225,23 @@ def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> f
 
 
 class Progress:
-    """Reports progress at most once per `interval` and answers whether to cancel.
+    """Reports progress at most once per `interval` (renewing the lease) and answers
+    whether to stop: an operator cancelled the job, or this attempt lost its lease.
 
     The database is touched only on those ticks, so a tight ffmpeg loop costs nothing.
     """
 
-    def __init__(self, job_id: uuid.UUID, settings: Settings | None = None, interval: float = 1.0):
+    def __init__(
+        self,
+        job_id: uuid.UUID,
+        settings: Settings | None = None,
+        interval: float = 1.0,
+        attempt: int | None = None,
+    ):
         self.job_id = job_id
         self.settings = settings or get_settings()
         self.interval = interval
+        self.attempt = attempt
         self._last = 0.0
         self._cancel = False
 
@@ -314,26 +250,46 @@ class Progress:
         if not force and now - self._last < self.interval:
             return
         self._last = now
-        with session_scope(self.settings) as session:
-            job = session.get(Job, self.job_id)
-            if job is None:
-                return
-            self._cancel = job.cancel_requested
-            job.progress = max(0.0, min(1.0, fraction))
-            job.progress_message = (message or "")[:500] or None
-            record_event(session, job, message=job.progress_message, settings=self.settings)
+        if self.attempt is None:
+            return
+        ticked = transition(
+            "progress",
+            self.job_id,
+            message=(message or "")[:500],
+            settings=self.settings,
+            attempt=self.attempt,
+            progress=max(0.0, min(1.0, fraction)),
+            progress_message=(message or "")[:500] or None,
+            lease_expires_at=lease_until(),
+        )
+        self._cancel = ticked is None or bool(ticked.cancel_requested)
+        leases.renewed(self.job_id, self._cancel)
 
     def cancel_requested(self) -> bool:
-        """True once an operator asked to cancel (checked at most once per interval)."""
+        """True once an operator asked to cancel or the lease is lost (checked at most once
+        per interval; the heartbeat also brings the answer)."""
+        if leases.stopped(self.job_id):
+            self._cancel = True
         now = time.monotonic()
-        if now - self._last >= self.interval:
+        if not self._cancel and now - self._last >= self.interval:
             self._last = now
-            with session_scope(self.settings) as session:
-                self._cancel = bool(
-                    session.execute(
-                        select(Job.cancel_requested).where(Job.id == self.job_id)
-                    ).scalar()
+            query = select(Job.cancel_requested, Job.status, Job.attempts).where(
+                Job.id == self.job_id
+            )
+
+            def read():
+                with job_engine(self.settings).connect() as connection:
+                    return connection.execute(query).one_or_none()
+
+            row = retrying_db(read, f"job {self.job_id} cancel check")
+            self._cancel = (
+                row is None
+                or bool(row.cancel_requested)
+                or (
+                    self.attempt is not None
+                    and (row.status != JobStatus.RUNNING or row.attempts != self.attempt)
                 )
+            )
         return self._cancel
 
     def check(self) -> None:

@@ -36,6 +36,7 @@ class Job(Base):
         Index("ix_jobs_queue_status", "queue", "status"),
         Index("ix_jobs_unpublished", "published_at", "status"),
         Index("ix_jobs_subject", "subject_type", "subject_id"),
+        Index("ix_jobs_lease", "status", "lease_expires_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -62,6 +63,11 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     worker: Mapped[str | None] = mapped_column(String(200))
     celery_task_id: Mapped[str | None] = mapped_column(String(64))
+    # The running attempt's lease (its holder is `worker`, its fencing token `attempts`):
+    # renewed while the work runs; once past, the reaper retries or fails the job.
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    # Until then, one publisher (the enqueuer after commit, or one relay) owns publishing.
+    publish_claimed_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     published_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()

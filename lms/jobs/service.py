@@ -14,24 +14,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import bindparam, event, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from lms.config import Settings, get_settings
-from lms.db import autocommit_engine, session_scope
 from lms.admin.models import QueueState
+from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
 from lms.events.topics import JOB as JOB_TOPIC
+from lms.jobs import states
 from lms.jobs.broker import publisher
-from lms.jobs.models import TERMINAL, Job, JobEvent, JobStatus
+from lms.jobs.engine import job_engine
+from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.queues import queue_for
+from lms.jobs.records import insert_queued
+from lms.jobs.settings import job_settings
+from lms.jobs.states import JOB_TOPIC, job_event_data, record_event  # noqa: F401 - re-exported
 from lms.models import new_id, utcnow
 
 log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
 _AFTER_COMMIT = "lms.jobs.after_commit"
 _DRAINING = "lms.jobs.draining"
+_ENQUEUED = "lms.jobs.enqueued"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Outgoing:
     kind: str
     queue: str
     settings: Settings | None = None
+    # Until then this publisher owns the publishing (set with the row); past it, it must
+    # claim the row again first, since a relay may have taken it over.
+    claimed_until: datetime | None = None
 
 
 def enqueue(
@@ -57,42 +65,65 @@ def enqueue(
     settings = settings or get_settings()
     queue = queue_for(kind)
     if _draining(session, queue):
-        raise Conflict(
-            f"the {queue} queue is draining and accepts no new jobs; try again later",
-            code="QUEUE_DRAINING",
-            queue=queue,
-        )
+        raise _draining_refusal(queue)
+    now = utcnow()
+    claim = now + timedelta(seconds=settings.relay_after_seconds)
     job = Job(
         id=new_id(),
         kind=kind,
         queue=queue,
         status=JobStatus.QUEUED,
+        progress=0.0,
+        attempts=0,
         payload=payload or {},
         subject_type=subject[0] if subject else None,
         subject_id=str(subject[1]) if subject else None,
         requested_by_id=requested_by_id,
         parent_id=parent_id,
         max_attempts=max_attempts or settings.job_max_attempts,
-        created_at=utcnow(),
+        cancel_requested=False,
+        created_at=now,
+        updated_at=now,
+        publish_claimed_until=claim,
     )
-    session.add(job)
-    record_event(session, job, message="queued", settings=settings)
-    _publish_after_commit(session, Outgoing(job.id, kind, job.queue, settings))
+    if not session.info.get(_ENQUEUED):
+        # The first job of a transaction: one statement (row, event, draining check).
+        event = insert_queued(session, job, "queued")
+        session.info.setdefault(_DRAINING, {})[queue] = event is None
+        if event is None:
+            raise _draining_refusal(queue)
+        after_commit(
+            session, lambda: publish_event(JOB_TOPIC, job_event_data(job, event), settings)
+        )
+    else:  # a fan-out: the ORM batches these rows into one INSERT per table at flush
+        session.add(job)
+        record_event(session, job, message="queued", settings=settings)
+    session.info[_ENQUEUED] = True
+    _publish_after_commit(session, Outgoing(job.id, kind, job.queue, settings, claim))
     return job
+
+
+def _draining_refusal(queue: str) -> Conflict:
+    return Conflict(
+        f"the {queue} queue is draining and accepts no new jobs; try again later",
+        code="QUEUE_DRAINING",
+        queue=queue,
+    )
 
 
 def _draining(session: Session, queue: str) -> bool:
     """Whether an operator is draining `queue` (lms.admin.queues): one primary-key read per
-    queue and transaction, so a fan-out of many jobs pays it once."""
+    queue and transaction, so a fan-out of many jobs pays it once (the first job of a
+    transaction checks it within its own INSERT instead)."""
     known = session.info.setdefault(_DRAINING, {})
-    if queue not in known:
+    if queue not in known and session.info.get(_ENQUEUED):
         with session.no_autoflush:  # the caller's pending rows are none of this read's business
             known[queue] = bool(
                 session.execute(
                     select(QueueState.draining).where(QueueState.queue == queue)
                 ).scalar()
             )
-    return known[queue]
+    return known.get(queue, False)
 
 
 def _publish_after_commit(session: Session, outgoing: Outgoing) -> None:
@@ -107,6 +138,7 @@ def after_commit(session: Session, callback) -> None:
 @event.listens_for(Session, "after_commit")
 def _flush_outbox(session: Session) -> None:
     session.info.pop(_DRAINING, None)
+    session.info.pop(_ENQUEUED, None)
     outgoing = session.info.pop(_PENDING, [])
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     if not outgoing and not callbacks:
@@ -141,14 +173,25 @@ def _drop_outbox(session: Session, previous_transaction) -> None:
         session.info.pop(_PENDING, None)
         session.info.pop(_AFTER_COMMIT, None)
         session.info.pop(_DRAINING, None)
+        session.info.pop(_ENQUEUED, None)
 
 
 def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> int:
-    """Send each job to its queue, then stamp `published_at`. Failures are left to the relay."""
+    """Send each job to its queue, then stamp `published_at`. Failures are left to the relay.
+
+    Only the owner of a row's publish claim publishes it: an item whose claim is running
+    out is claimed again first (and skipped if a relay took it), so a slow after-commit
+    publish and the relay never both send a job.
+    """
     settings = settings or get_settings()
     app = publisher(settings)
     published: list[tuple[uuid.UUID, str]] = []
+    failed: list[uuid.UUID] = []
+    margin = timedelta(seconds=settings.relay_after_seconds / 2)
     for item in outgoing:
+        late = item.claimed_until is None or utcnow() > item.claimed_until - margin
+        if late and not _claim_again(item, settings):
+            continue
         task_id = str(uuid.uuid4())
         try:
             app.send_task(
@@ -163,10 +206,13 @@ def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> 
             log.warning(
                 "publish of job %s failed; the relay will retry", item.job_id, exc_info=True
             )
+            failed.append(item.job_id)
             continue
         published.append((item.job_id, task_id))
     if published:
         _stamp_published(published, settings)
+    if failed:
+        _release_claims(failed, settings)
     return len(published)
 
 
@@ -179,6 +225,11 @@ _STAMP = (
     .where(_JOBS.c.id == bindparam("job_id"))
     .values(published_at=bindparam("published_at"), celery_task_id=bindparam("task_id"))
 )
+_UNPUBLISHED = (_JOBS.c.published_at.is_(None), _JOBS.c.status == JobStatus.QUEUED)
+
+
+def _claim_free(now: datetime):
+    return or_(_JOBS.c.publish_claimed_until.is_(None), _JOBS.c.publish_claimed_until < now)
 
 
 def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
@@ -187,82 +238,80 @@ def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings)
     rows = [
         {"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published
     ]
-    # Each stamp stands alone (a lost one means a republish by the relay, and tasks are
-    # idempotent), so on PostgreSQL they autocommit: no BEGIN and COMMIT round trips.
-    with autocommit_engine(settings).begin() as connection:
-        connection.execute(_STAMP, rows)
+    # Each stamp stands alone, autocommitted without waiting for the WAL flush: a stamp lost
+    # in a database crash means a republish by the relay once the claim expires, and the
+    # guarded start drops that duplicate.
+    states.retrying_db(
+        lambda: _execute(settings, _STAMP, rows, durable=False),
+        f"stamp of {len(rows)} published job(s)",
+    )
+
+
+def _execute(settings: Settings, statement, params=None, *, durable: bool = True) -> list:
+    """Run one statement on its own (autocommit on PostgreSQL); the rows it returned."""
+    with job_engine(settings, durable=durable).begin() as connection:
+        result = connection.execute(statement, params)
+        return result.all() if result.returns_rows else []
+
+
+def _claim_again(item: Outgoing, settings: Settings) -> bool:
+    """Renew this publisher's claim on a row (or take a free one); False if another owns it."""
+    now = utcnow()
+    mine = (
+        _JOBS.c.publish_claimed_until == item.claimed_until
+        if item.claimed_until is not None
+        else false()
+    )
+    claim = (
+        update(_JOBS)
+        .where(_JOBS.c.id == item.job_id, *_UNPUBLISHED, or_(mine, _claim_free(now)))
+        .values(publish_claimed_until=now + timedelta(seconds=job_settings().publish_claim_seconds))
+        .returning(_JOBS.c.id)
+    )
+    return bool(states.retrying_db(lambda: _execute(settings, claim), "publish claim"))
+
+
+def _release_claims(job_ids: list[uuid.UUID], settings: Settings) -> None:
+    release = (
+        update(_JOBS)
+        .where(_JOBS.c.id.in_(job_ids), _JOBS.c.published_at.is_(None))
+        .values(publish_claimed_until=None)
+    )
+    try:
+        _execute(settings, release)
+    except Exception:  # noqa: BLE001 - the claim then simply expires
+        log.warning("could not release publish claims", exc_info=True)
 
 
 def relay_unpublished(settings: Settings | None = None, *, older_than: float | None = None) -> int:
-    """Publish jobs that were committed but never published (a crash between the two)."""
+    """Publish jobs that were committed but never published (a crash between the two).
+
+    Rows are claimed first with one guarded UPDATE (`SKIP LOCKED` on PostgreSQL), so two
+    relays at once, or a relay and a late after-commit publish, never send the same job.
+    """
     settings = settings or get_settings()
     wait = settings.relay_after_seconds if older_than is None else older_than
-    cutoff = utcnow() - timedelta(seconds=wait)
-    with session_scope(settings) as session:
-        query = (
-            select(Job.id, Job.kind, Job.queue)
-            .where(
-                Job.published_at.is_(None), Job.status == JobStatus.QUEUED, Job.created_at <= cutoff
-            )
-            .order_by(Job.created_at)
-            .limit(500)
-        )
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = session.execute(query).all()
-    return publish_jobs([Outgoing(row.id, row.kind, row.queue, settings) for row in rows], settings)
-
-
-def job_event_data(job: Job, event: JobEvent) -> dict[str, Any]:
-    """The bus/subscription shape of one job event."""
-    return {
-        "id": event.id,
-        "jobId": str(job.id),
-        "kind": job.kind,
-        "queueName": job.queue,
-        "status": event.status.value,
-        "attempt": event.attempt,
-        "progress": event.progress,
-        "message": event.message,
-        "errorCode": event.error_code,
-        "worker": event.worker,
-        "subjectType": job.subject_type,
-        "subjectId": job.subject_id,
-        "requestedById": str(job.requested_by_id) if job.requested_by_id else None,
-        "at": _iso(event.created_at),
-    }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def record_event(
-    session: Session,
-    job: Job,
-    *,
-    message: str | None = None,
-    error_code: str | None = None,
-    settings: Settings | None = None,
-) -> JobEvent:
-    """Store the job's current state as an event and publish it on the bus after commit."""
-    job_event = JobEvent(
-        job_id=job.id,
-        status=job.status,
-        attempt=job.attempts,
-        progress=job.progress,
-        message=message,
-        error_code=error_code,
-        worker=job.worker,
-        created_at=utcnow(),
+    now = utcnow()
+    until = now + timedelta(seconds=job_settings().publish_claim_seconds)
+    candidates = (
+        select(_JOBS.c.id)
+        .where(*_UNPUBLISHED, _JOBS.c.created_at <= now - timedelta(seconds=wait), _claim_free(now))
+        .order_by(_JOBS.c.created_at)
+        .limit(500)
     )
-    session.add(job_event)
-    # Built after commit so the event carries its database id; sessions keep objects
-    # loaded after commit (expire_on_commit=False), so this reads no SQL.
-    after_commit(
-        session, lambda: publish_event(JOB_TOPIC, job_event_data(job, job_event), settings)
+    engine = job_engine(settings)
+    if engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claim = (
+        update(_JOBS)
+        .where(_JOBS.c.id.in_(candidates.scalar_subquery()), *_UNPUBLISHED, _claim_free(now))
+        .values(publish_claimed_until=until)
+        .returning(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.queue)
     )
-    return job_event
+    rows = states.retrying_db(lambda: _execute(settings, claim), "relay claim")
+    return publish_jobs(
+        [Outgoing(row.id, row.kind, row.queue, settings, until) for row in rows], settings
+    )
 
 
 def get_job(session: Session, job_id: uuid.UUID | str) -> Job:
@@ -280,12 +329,21 @@ def cancel_job(
     if job.status in TERMINAL:
         raise Conflict(f"job already {job.status.value.lower()}", code="JOB_ALREADY_FINISHED")
     if job.status == JobStatus.RUNNING:
-        job.cancel_requested = True
-        record_event(session, job, message="cancel requested", settings=settings)
+        changed = states.change(
+            session, job, message="cancel requested", settings=settings, cancel_requested=True
+        )
     else:
-        job.status = JobStatus.CANCELLED
-        job.finished_at = utcnow()
-        record_event(session, job, message="cancelled", settings=settings)
+        changed = states.change(
+            session,
+            job,
+            message="cancelled",
+            settings=settings,
+            status=JobStatus.CANCELLED,
+            finished_at=utcnow(),
+        )
+    if not changed:  # a worker moved it on meanwhile: answer from what it is now
+        session.refresh(job)
+        return cancel_job(session, job_id, settings=settings)
     task_id = job.celery_task_id
     if task_id:
         after_commit(session, lambda: publisher(settings).control.revoke(task_id))
@@ -296,21 +354,35 @@ def retry_job(
     session: Session, job_id: uuid.UUID | str, *, settings: Settings | None = None
 ) -> Job:
     """Run a failed or cancelled job again as the same job, with one more attempt allowed."""
+    settings = settings or get_settings()
     job = get_job(session, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise Conflict(
             f"only failed or cancelled jobs can be retried (this one is {job.status.value})",
             code="JOB_NOT_RETRYABLE",
         )
-    job.status = JobStatus.QUEUED
-    job.max_attempts = max(job.max_attempts, job.attempts + 1)
-    job.progress = 0.0
-    job.progress_message = None
-    job.error_code = job.error_message = job.error_traceback = None
-    job.cancel_requested = False
-    job.published_at = job.started_at = job.finished_at = None
-    record_event(session, job, message="retry requested", settings=settings)
-    _publish_after_commit(session, Outgoing(job.id, job.kind, job.queue, settings))
+    claim = utcnow() + timedelta(seconds=settings.relay_after_seconds)
+    changed = states.change(
+        session,
+        job,
+        message="retry requested",
+        settings=settings,
+        status=JobStatus.QUEUED,
+        max_attempts=max(job.max_attempts, job.attempts + 1),
+        progress=0.0,
+        progress_message=None,
+        error_code=None,
+        error_message=None,
+        error_traceback=None,
+        cancel_requested=False,
+        published_at=None,
+        started_at=None,
+        finished_at=None,
+        publish_claimed_until=claim,
+    )
+    if not changed:
+        raise Conflict("the job changed meanwhile; try again", code="JOB_NOT_RETRYABLE")
+    _publish_after_commit(session, Outgoing(job.id, job.kind, job.queue, settings, claim))
     return job
 
 
