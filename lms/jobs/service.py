@@ -21,7 +21,6 @@ from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
-from lms.events.topics import JOB as JOB_TOPIC
 from lms.jobs import states
 from lms.jobs.broker import publisher
 from lms.jobs.engine import job_engine

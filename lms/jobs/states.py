@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.config import Settings
 from lms.events.bus import publish_event
+from lms.events.topics import JOB as JOB_TOPIC
 from lms.jobs import writer
 from lms.jobs.engine import job_engine
 from lms.jobs.models import Job, JobEvent, JobStatus
@@ -37,7 +38,6 @@ from lms.jobs.settings import job_settings
 from lms.models import utcnow
 
 log = logging.getLogger(__name__)
-JOB_TOPIC = "job"
 WORKER_LOST = "WORKER_LOST"
 T = TypeVar("T")
 
