@@ -14,6 +14,7 @@ from sqlalchemy import select
 from lms.config import Settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
+from lms.events.topics import ALERT
 from lms.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ RULE = "JOB_WORKER_LOST"
 
 def worker_lost_alert(job, settings: Settings) -> None:
     """Raise (or refresh) the alert for `job`'s kind; never fails the caller."""
-    from lms.admin.alerts import ALERT_TOPIC, alert_view
+    from lms.admin.alerts import alert_view
     from lms.admin.models import AlertSeverity, QueueAlert
 
     try:
@@ -60,6 +61,6 @@ def worker_lost_alert(job, settings: Settings) -> None:
                 alert.details = {**(alert.details or {}), "job_id": str(job.id)}
             session.flush()
             view = alert_view(alert)
-        publish_event(ALERT_TOPIC, view, settings)
+        publish_event(ALERT, view, settings)
     except Exception:  # noqa: BLE001 - the job's FAILED row is the record; the alert is extra
         log.exception("could not raise the WORKER_LOST alert for job %s", job.id)
