@@ -22,6 +22,7 @@ from lms.db import autocommit_engine, session_scope
 from lms.admin.models import QueueState
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
+from lms.jobs import publishing
 from lms.jobs.broker import publisher
 from lms.jobs.models import TERMINAL, Job, JobEvent, JobStatus
 from lms.jobs.queues import queue_for
@@ -118,13 +119,16 @@ def _flush_outbox(session: Session) -> None:
     if loop is None:
         _deliver(outgoing, callbacks)
     else:
-        # In the API, broker round trips must not stall the event loop: deliver from a
-        # thread. A process dying before that thread runs loses nothing: the relay
-        # publishes what was committed but never published.
-        loop.run_in_executor(None, _deliver, outgoing, callbacks)
+        # In the API, broker round trips must not stall the event loop nor borrow its
+        # default executor (argon2, the health probe): publishing has threads of its own.
+        # A process dying before they run loses nothing: the relay publishes what was
+        # committed but never published.
+        publishing.submit(_deliver, outgoing, callbacks)
 
 
 def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
+    if publishing.broker_down():  # a publish just failed: the relay sends these later
+        return
     # Events first, so a subscriber sees QUEUED before a fast worker's RUNNING.
     for callback in callbacks:
         try:
@@ -132,7 +136,10 @@ def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
     if outgoing:
-        publish_jobs(outgoing, outgoing[0].settings)
+        if publish_jobs(outgoing, outgoing[0].settings) < len(outgoing):
+            publishing.mark_down()
+        else:
+            publishing.mark_up()
 
 
 @event.listens_for(Session, "after_soft_rollback")

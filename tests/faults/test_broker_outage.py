@@ -1,0 +1,88 @@
+"""A broker outage does not slow unrelated requests, and the relay sends what waited.
+
+The API runs against a private RabbitMQ node that the test stops: sign-in and sign-up
+(which enqueues a verification email) still succeed, `/healthz` names the broker's own
+error, and once the node is back the outbox relay publishes every job committed meanwhile.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from lms.config import get_settings
+from lms.db import session_scope
+from lms.jobs.broker import publisher
+from lms.jobs.models import Job, JobStatus
+from lms.jobs.service import relay_unpublished
+from tests.rabbitmq_node import RabbitNode
+from tests.support import GraphQLClient, start_api
+
+FAST_HASH = {"LMS_PASSWORD_HASH_MEMORY_KIB": "8192", "LMS_PASSWORD_HASH_TIME_COST": "2"}
+REGISTER = """mutation($input: RegisterInput!) {
+  register(input: $input) { accessToken user { id email } } }"""
+LOGIN = """mutation($input: LoginInput!) { login(input: $input) { accessToken } }"""
+PASSWORD = "violet kettle drums 42"
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    with RabbitNode(tmp_path_factory.mktemp("rabbit")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def api(node):
+    process, base_url = start_api(env={**FAST_HASH, "LMS_BROKER_URL": node.url})
+    client = GraphQLClient(base_url)
+    yield client
+    client.close()
+    process.stop()
+
+
+def register(api: GraphQLClient) -> str:
+    email = f"outage-{uuid.uuid4().hex[:10]}@example.test"
+    variables = {"input": {"email": email, "password": PASSWORD, "name": "Outage Tester"}}
+    assert api.data(REGISTER, variables)["register"]["accessToken"]
+    return email
+
+
+def login(api: GraphQLClient, email: str) -> None:
+    variables = {"input": {"email": email, "password": PASSWORD}}
+    assert api.data(LOGIN, variables)["login"]["accessToken"]
+
+
+def email_jobs(addresses: set[str]) -> list[Job]:
+    with session_scope() as session:
+        jobs = session.scalars(select(Job).where(Job.kind == "email.send")).all()
+        return [job for job in jobs if job.payload.get("to") in addresses]
+
+
+def test_requests_succeed_while_the_broker_is_down_and_the_relay_sends_later(api, node):
+    before = register(api)
+    login(api, before)
+    assert api.http.get("/healthz").json()["broker"] == "ok"
+
+    node.stop()
+    try:
+        during = {register(api) for _ in range(5)}
+        for email in during:
+            login(api, email)
+        health = api.http.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["broker"].startswith("error: ConnectionRefusedError"), health.json()
+        waiting = email_jobs(during)
+        assert len(waiting) == len(during)
+        assert all(j.status == JobStatus.QUEUED and j.published_at is None for j in waiting)
+    finally:
+        node.start()
+
+    assert api.http.get("/healthz").json()["broker"] == "ok"
+    settings = get_settings().model_copy(update={"broker_url": node.url})
+    relay_unpublished(settings, older_than=0)
+    assert all(job.published_at is not None for job in email_jobs(during))
+    with publisher(settings).connection_for_write() as connection:
+        depth = connection.default_channel.queue_declare("email", passive=True).message_count
+    assert depth >= len(during) + 1  # the one sent before the outage, and the relayed ones
