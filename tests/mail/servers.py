@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass
+from email import message_from_bytes
 from typing import Callable
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -37,6 +40,10 @@ class RecordingHandler:
         )
         return "250 2.0.0 Message accepted for delivery"
 
+    def message_ids(self) -> list[str]:
+        """The Message-ID of every message received, repeats included."""
+        return [str(message_from_bytes(d.data)["Message-ID"]) for d in self.deliveries]
+
 
 def authenticator(valid: tuple[bytes, bytes]) -> Callable:
     def check(server, session, envelope, mechanism, auth_data):
@@ -44,3 +51,21 @@ def authenticator(valid: tuple[bytes, bytes]) -> Callable:
         return AuthResult(success=ok, handled=False)
 
     return check
+
+
+class HoldingHandler(RecordingHandler):
+    """Records each message, then holds its 250 reply until `release` is set: the message
+    is in the server's hands while the client still waits for the answer.
+
+    `received` is set once the first message is recorded."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.received = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        self.received.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
+        return reply
