@@ -27,6 +27,7 @@ from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine
 from lms.errors import Conflict
+from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args, publisher
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.queues import queue_for
@@ -95,9 +96,15 @@ def enqueue_many(
         {"job_id": job_id, "status": JobStatus.QUEUED, "message": "queued", "created_at": now}
         for job_id in ids
     ]
+    connection = session.connection()
     for table, rows in ((_JOBS, jobs), (_EVENTS, events)):
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            session.execute(insert(table).values(rows[start : start + ROWS_PER_STATEMENT]))
+        # An executemany with RETURNING is sent as multi-row INSERTs ("insertmanyvalues"),
+        # `ROWS_PER_STATEMENT` rows each; cheaper to build than one huge .values() statement.
+        connection.execute(
+            insert(table).returning(table.c.id),
+            rows,
+            execution_options={"insertmanyvalues_page_size": ROWS_PER_STATEMENT},
+        )
     outgoing = [Outgoing(job_id, kind, queue, settings) for job_id in ids]
     after_commit(session, lambda: publish_burst(outgoing, settings))
     return ids
@@ -107,6 +114,8 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
     """Publish every job on one channel in confirm mode, then stamp the confirmed ones.
     Anything unconfirmed (broker away, nack, timeout) is left to the relay."""
     settings = settings or get_settings()
+    if publishing.broker_down():  # a publish just failed: the relay sends these later
+        return 0
     if settings.broker_is_filesystem:  # no confirms to batch there
         return publish_jobs(outgoing, settings)
     app = publisher(settings)  # declares the durable queues once per process
@@ -136,6 +145,7 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
                 conn.drain_events(timeout=max(0.01, deadline - time.monotonic()))
     except OSError as error:  # refused, reset, timed out (ConnectionError and socket.timeout too)
         log.warning("publish burst interrupted (%s); the relay sends the rest", error)
+        publishing.mark_down()
     except Exception:  # a protocol error: what was confirmed stands, the relay sends the rest
         log.warning("publish burst failed; the relay sends the rest", exc_info=True)
     confirmed = [

@@ -127,15 +127,13 @@ def _flush_outbox(session: Session) -> None:
 
 
 def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
-    if publishing.broker_down():  # a publish just failed: the relay sends these later
-        return
     # Events first, so a subscriber sees QUEUED before a fast worker's RUNNING.
     for callback in callbacks:
         try:
             callback()
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
-    if outgoing:
+    if outgoing and not publishing.broker_down():  # else the relay sends them later
         if publish_jobs(outgoing, outgoing[0].settings) < len(outgoing):
             publishing.mark_down()
         else:

@@ -7,6 +7,8 @@ error, and once the node is back the outbox relay publishes every job committed 
 
 from __future__ import annotations
 
+import statistics
+import time
 import uuid
 
 import pytest
@@ -42,16 +44,28 @@ def api(node):
     process.stop()
 
 
-def register(api: GraphQLClient) -> str:
+# Seconds per request, printed for docs/reliability.md (timings are reported, never asserted).
+took: dict[str, list[float]] = {}
+
+
+def timed(what: str, call):
+    started = time.perf_counter()
+    result = call()
+    took.setdefault(what, []).append(time.perf_counter() - started)
+    return result
+
+
+def register(api: GraphQLClient, phase: str = "up") -> str:
     email = f"outage-{uuid.uuid4().hex[:10]}@example.test"
     variables = {"input": {"email": email, "password": PASSWORD, "name": "Outage Tester"}}
-    assert api.data(REGISTER, variables)["register"]["accessToken"]
+    body = timed(f"register ({phase})", lambda: api.data(REGISTER, variables))
+    assert body["register"]["accessToken"]
     return email
 
 
-def login(api: GraphQLClient, email: str) -> None:
+def login(api: GraphQLClient, email: str, phase: str = "up") -> None:
     variables = {"input": {"email": email, "password": PASSWORD}}
-    assert api.data(LOGIN, variables)["login"]["accessToken"]
+    assert timed(f"login ({phase})", lambda: api.data(LOGIN, variables))["login"]["accessToken"]
 
 
 def email_jobs(addresses: set[str]) -> list[Job]:
@@ -62,15 +76,16 @@ def email_jobs(addresses: set[str]) -> list[Job]:
 
 def test_requests_succeed_while_the_broker_is_down_and_the_relay_sends_later(api, node):
     before = register(api)
-    login(api, before)
+    for _ in range(5):
+        login(api, before)
     assert api.http.get("/healthz").json()["broker"] == "ok"
 
     node.stop()
     try:
-        during = {register(api) for _ in range(5)}
+        during = {register(api, "broker down") for _ in range(5)}
         for email in during:
-            login(api, email)
-        health = api.http.get("/healthz")
+            login(api, email, "broker down")
+        health = timed("healthz (broker down)", lambda: api.http.get("/healthz"))
         assert health.status_code == 503
         assert health.json()["broker"].startswith("error: ConnectionRefusedError"), health.json()
         waiting = email_jobs(during)
@@ -86,3 +101,10 @@ def test_requests_succeed_while_the_broker_is_down_and_the_relay_sends_later(api
     with publisher(settings).connection_for_write() as connection:
         depth = connection.default_channel.queue_declare("email", passive=True).message_count
     assert depth >= len(during) + 1  # the one sent before the outage, and the relayed ones
+    print(
+        "\n"
+        + "; ".join(
+            f"{k}: median {statistics.median(v) * 1000:.0f} ms, max {max(v) * 1000:.0f} ms"
+            for k, v in took.items()
+        )
+    )
