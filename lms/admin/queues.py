@@ -17,6 +17,7 @@ database ones (`prepare` → `carry_out` → `finish`): the API runs them off it
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,8 @@ from lms.jobs.service import record_event
 from lms.models import utcnow
 from lms.security import Viewer, require_role
 from lms.users.models import Role
+
+log = logging.getLogger(__name__)
 
 
 class QueueAction(enum.StrEnum):
@@ -147,6 +150,9 @@ def _pause(queue: str, settings: Settings) -> list[str]:
     consumers = {w.hostname for w in before.workers if queue in w.queues}
     # Broadcast, not just to `consumers`: a consumer that missed the inspection stops too.
     stopped = inspection.cancel_consumer(queue, settings)
+    if not before.answering:  # nobody said what they consumed: never strand the queue
+        log.warning("no inspection answer while pausing %s; RESUME goes to %s", queue, stopped)
+        return stopped
     return sorted(consumers & set(stopped))
 
 

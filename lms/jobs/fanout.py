@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from kombu import Connection, Producer
+from kombu import Connection
+from kombu.serialization import dumps
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -130,16 +131,8 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
             channel.confirm_select()
             channel.events["basic_ack"].add(confirms.ack)
             channel.events["basic_nack"].add(confirms.nack)
-            producer = Producer(channel)
             for item, task_id in zip(outgoing, task_ids):
-                app.send_task(
-                    item.kind,
-                    args=[str(item.job_id)],
-                    task_id=task_id,
-                    queue=item.queue,
-                    producer=producer,
-                    retry=False,
-                )
+                _publish(app, channel, item, task_id)
             deadline = time.monotonic() + CONFIRM_TIMEOUT
             while not confirms.complete and time.monotonic() < deadline:
                 conn.drain_events(timeout=max(0.01, deadline - time.monotonic()))
@@ -159,6 +152,23 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
         with autocommit_engine(settings).begin() as connection:
             connection.execute(_STAMP, rows)
     return len(confirmed)
+
+
+def _publish(app, channel, item: Outgoing, task_id: str) -> None:
+    """What `send_task` puts on the wire (Celery's task message, protocol 2), without its
+    per-call routing, signals and producer bookkeeping: a third of a burst's time."""
+    task = app.amqp.as_task_v2(task_id, item.kind, args=[str(item.job_id)])
+    content_type, encoding, body = dumps(task.body, serializer="json")
+    queue = app.amqp.queues[item.queue]
+    message = channel.prepare_message(
+        body,
+        priority=0,
+        content_type=content_type,
+        content_encoding=encoding,
+        headers=task.headers,
+        properties={**task.properties, "delivery_mode": 2},  # persistent
+    )
+    channel.basic_publish(message, exchange=queue.exchange.name, routing_key=queue.routing_key)
 
 
 class _Confirms:
