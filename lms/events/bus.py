@@ -19,6 +19,7 @@ from kombu import Connection, Exchange, Queue
 from kombu.pools import producers
 
 from lms.config import Settings, get_settings
+from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def _shared_connection(settings: Settings) -> Connection:
 def publish_event(topic: str, data: dict[str, Any], settings: Settings | None = None) -> None:
     """Publish one event; a broker hiccup is logged, never raised (the DB has the record)."""
     settings = settings or get_settings()
+    if publishing.broker_down():  # each try would wait out its retries: drop it, as on failure
+        return
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
             producer.publish(
@@ -58,6 +61,7 @@ def publish_event(topic: str, data: dict[str, Any], settings: Settings | None = 
             )
     except Exception:  # noqa: BLE001 - live updates must never fail the job itself
         log.warning("event bus publish failed for topic %s", topic, exc_info=True)
+        publishing.mark_down()
 
 
 class EventListener:
