@@ -1,14 +1,17 @@
 """A worker SIGKILLed while its email is in the SMTP server's hands sends it only once.
 
 The SMTP sink records every message (unlike the outbox, which keys files by Message-ID)
-and holds its reply to the first one: the message is delivered, the worker still waits
-for the 250 when it is killed. After redelivery every job succeeds and the sink has
-exactly one message per job.
+and holds one reply of the first exchange: the 250 to DATA (the message is delivered, the
+worker still waits for the answer) or the 221 to QUIT (accepted and answered, the job's
+success not yet recorded). The worker is killed there. After redelivery every job
+succeeds and the sink has exactly one message per job.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+
+import pytest
 
 from lms.db import session_scope
 from lms.mail.jobs import request_email
@@ -18,8 +21,9 @@ from tests.support import JobWatcher, start_worker
 JOBS = 3
 
 
-def test_killed_mid_email_sends_each_message_once(smtp_server):
-    controller, sink = smtp_server(HoldingHandler())
+@pytest.mark.parametrize("held", ["DATA", "QUIT"])
+def test_killed_mid_email_sends_each_message_once(smtp_server, held):
+    controller, sink = smtp_server(HoldingHandler(hold=held))
     env = {"LMS_EMAIL_URL": f"smtp://127.0.0.1:{controller.port}?timeout=60"}
     worker = start_worker("email", env=env)
     with JobWatcher() as watcher:
@@ -31,7 +35,7 @@ def test_killed_mid_email_sends_each_message_once(smtp_server):
         job_ids = [str(job.id) for job in jobs]
         try:
             assert sink.received.wait(60), worker.output[-3000:]
-            worker.kill()  # the sink has the first message; its 250 was never read
+            worker.kill()  # the sink has the first message; the held reply was never read
         finally:
             sink.release.set()
         again = start_worker("email", env=env)

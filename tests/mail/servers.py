@@ -54,18 +54,29 @@ def authenticator(valid: tuple[bytes, bytes]) -> Callable:
 
 
 class HoldingHandler(RecordingHandler):
-    """Records each message, then holds its 250 reply until `release` is set: the message
-    is in the server's hands while the client still waits for the answer.
+    """Records each message and holds one reply of its first exchange until `release` is
+    set: the 250 to DATA (the message is in the server's hands, the client still waits for
+    the answer) or the 221 to QUIT (accepted and answered, the client not done yet).
 
-    `received` is set once the first message is recorded."""
+    `received` is set once the first message is recorded and its reply is being held."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, hold: str = "DATA", **kwargs) -> None:
         super().__init__(**kwargs)
+        self.hold = hold
         self.received = threading.Event()
         self.release = threading.Event()
 
-    async def handle_DATA(self, server, session, envelope):
-        reply = await super().handle_DATA(server, session, envelope)
+    async def _held(self) -> None:
         self.received.set()
         await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.hold == "DATA":
+            await self._held()
         return reply
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.hold == "QUIT" and self.deliveries:
+            await self._held()
+        return "221 Bye"
