@@ -46,7 +46,7 @@ def _shared_connection(settings: Settings) -> Connection:
 def publish_event(topic: str, data: dict[str, Any], settings: Settings | None = None) -> None:
     """Publish one event; a broker hiccup is logged, never raised (the DB has the record)."""
     settings = settings or get_settings()
-    if publishing.broker_down():  # each try would wait out its retries: drop it, as on failure
+    if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
         return
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
@@ -61,7 +61,7 @@ def publish_event(topic: str, data: dict[str, Any], settings: Settings | None = 
             )
     except Exception:  # noqa: BLE001 - live updates must never fail the job itself
         log.warning("event bus publish failed for topic %s", topic, exc_info=True)
-        publishing.mark_down()
+        publishing.mark_down(settings.broker_url)
 
 
 class EventListener:

@@ -115,7 +115,7 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
     """Publish every job on one channel in confirm mode, then stamp the confirmed ones.
     Anything unconfirmed (broker away, nack, timeout) is left to the relay."""
     settings = settings or get_settings()
-    if publishing.broker_down():  # a publish just failed: the relay sends these later
+    if publishing.broker_down(settings.broker_url):  # a publish just failed: relay sends
         return 0
     if settings.broker_is_filesystem:  # no confirms to batch there
         return publish_jobs(outgoing, settings)
@@ -138,7 +138,7 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
                 conn.drain_events(timeout=max(0.01, deadline - time.monotonic()))
     except OSError as error:  # refused, reset, timed out (ConnectionError and socket.timeout too)
         log.warning("publish burst interrupted (%s); the relay sends the rest", error)
-        publishing.mark_down()
+        publishing.mark_down(settings.broker_url)
     except Exception:  # a protocol error: what was confirmed stands, the relay sends the rest
         log.warning("publish burst failed; the relay sends the rest", exc_info=True)
     confirmed = [

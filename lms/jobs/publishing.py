@@ -22,7 +22,7 @@ DOWN_SECONDS = 2.0
 
 _executor: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
-_down_until = 0.0
+_down_until: dict[str, float] = {}  # broker URL -> until when publishing is skipped
 
 
 def executor() -> ThreadPoolExecutor:
@@ -38,18 +38,17 @@ def submit(fn: Callable[..., object], *args: object) -> Future:
     return executor().submit(fn, *args)
 
 
-def broker_down() -> bool:
-    """Whether a publish failed less than `DOWN_SECONDS` ago (skip: the relay will send)."""
-    return time.monotonic() < _down_until
+def broker_down(broker_url: str) -> bool:
+    """Whether a publish to this broker failed less than `DOWN_SECONDS` ago (skip: the
+    relay will send)."""
+    return time.monotonic() < _down_until.get(broker_url, 0.0)
 
 
-def mark_down() -> None:
-    global _down_until
-    if not broker_down():
+def mark_down(broker_url: str) -> None:
+    if not broker_down(broker_url):
         log.warning("broker unreachable: after-commit publishing left to the relay for now")
-    _down_until = time.monotonic() + DOWN_SECONDS
+    _down_until[broker_url] = time.monotonic() + DOWN_SECONDS
 
 
-def mark_up() -> None:
-    global _down_until
-    _down_until = 0.0
+def mark_up(broker_url: str) -> None:
+    _down_until.pop(broker_url, None)

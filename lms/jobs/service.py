@@ -133,11 +133,15 @@ def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
             callback()
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
-    if outgoing and not publishing.broker_down():  # else the relay sends them later
-        if publish_jobs(outgoing, outgoing[0].settings) < len(outgoing):
-            publishing.mark_down()
-        else:
-            publishing.mark_up()
+    if not outgoing:
+        return
+    settings = outgoing[0].settings or get_settings()
+    if publishing.broker_down(settings.broker_url):  # the relay sends them later
+        return
+    if publish_jobs(outgoing, settings) < len(outgoing):
+        publishing.mark_down(settings.broker_url)
+    else:
+        publishing.mark_up(settings.broker_url)
 
 
 @event.listens_for(Session, "after_soft_rollback")
