@@ -23,10 +23,11 @@ _probe = ThreadPoolExecutor(2, thread_name_prefix="lms-healthz")
 def _broker_reachable(settings) -> None:
     url, options = broker_connection_args(settings)
     with Connection(url, transport_options=options, connect_timeout=2) as connection:
-        connection.connect()  # raises the transport's own error (refused, auth, timeout)
+        connection.ensure_connection(max_retries=0)  # one try: no retry sleep in a probe
 
 
 def _describe(error: BaseException) -> str:
+    error = error.__cause__ or error  # kombu wraps the socket's error: name the socket's
     detail = str(error).strip()
     return f"error: {type(error).__name__}" + (f": {detail}" if detail else "")
 
