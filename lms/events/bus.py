@@ -28,6 +28,7 @@ from kombu.pools import producers
 
 from lms.config import Settings, get_settings
 from lms.events.topics import ANY, TOPICS, Topic
+from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def publish_event(
     """Publish one event; a broker hiccup is logged, never raised (the DB has the record)."""
     topic = TOPICS[topic] if isinstance(topic, str) else topic
     settings = settings or get_settings()
+    if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
+        return
     key = topic.key_of(data)
     exchange = event_exchange(settings)
     try:
@@ -83,6 +86,7 @@ def publish_event(
             )
     except Exception:  # noqa: BLE001 - live updates must never fail the job itself
         log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
+        publishing.mark_down(settings.broker_url)
 
 
 class EventListener:
