@@ -61,6 +61,27 @@ CASES = {
         ["Linear Algebra", "https://lyceum.test/certificates/CERT-9F2K"],
     ),
     "test": ({}, "Lyceum test email", ["test email from Lyceum"]),
+    "notification": (
+        {
+            "name": "Ann",
+            "title": "Grade posted",
+            "body": "Essay 1: A-",
+            "link": "https://lyceum.test/grades/1",
+            "unsubscribe_url": "https://lyceum.test/notifications/unsubscribe?token=t",
+        },
+        "Grade posted",
+        ["Essay 1: A-", "https://lyceum.test/notifications/unsubscribe?token=t"],
+    ),
+    "notification_digest": (
+        {
+            "name": "Ann",
+            "frequency": "daily",
+            "items": [{"title": "New reply", "body": "Looks good", "link": None}],
+            "unsubscribe_url": "https://lyceum.test/notifications/unsubscribe?token=t",
+        },
+        "Your daily Lyceum digest: 1 new notification",
+        ["New reply", "Looks good"],
+    ),
 }
 
 
