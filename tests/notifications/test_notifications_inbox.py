@@ -26,7 +26,9 @@ LIST = f"""query($f: NotificationFilter, $p: PaginationInput) {{
     totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {FIELDS} }} }} }}"""
 ONE = f"query($id: ID!) {{ getNotification(id: $id) {{ {FIELDS} }} }}"
 COUNT = "query($t: NotificationType) { getUnreadNotificationCount(notificationType: $t) }"
-MARK = f"mutation($i: MarkNotificationReadInput!) {{ markNotificationRead(input: $i) {{ {FIELDS} }} }}"
+MARK = (
+    f"mutation($i: MarkNotificationReadInput!) {{ markNotificationRead(input: $i) {{ {FIELDS} }} }}"
+)
 MARK_ALL = """mutation($i: MarkAllNotificationsReadInput) {
   markAllNotificationsRead(input: $i) { count unreadCount } }"""
 RECEIVED = gql(
@@ -77,7 +79,11 @@ async def test_a_notification_reaches_the_inbox_live_and_is_marked_read(api):
         assert listing["totalCount"] == len(sent)
         node = listing["nodes"][0]  # newest first
         assert node["title"] == f"Essay {len(sent) - 1}" and node["read"] is False
-        assert node["deliveries"][0] == {"channel": "IN_APP", "status": "DELIVERED", "errorCode": None}
+        assert node["deliveries"][0] == {
+            "channel": "IN_APP",
+            "status": "DELIVERED",
+            "errorCode": None,
+        }
         assert [d["channel"] for d in node["deliveries"]] == ["IN_APP", "EMAIL"]
         assert api.data(COUNT, {}, token)["getUnreadNotificationCount"] == len(sent)
         assert api.data(COUNT, {"t": "ANNOUNCEMENT"}, token)["getUnreadNotificationCount"] == 0
@@ -123,7 +129,7 @@ def test_pages_follow_the_cursor(api):
 async def test_another_users_notifications_and_streams_are_refused(api):
     owner, _ = create_user(Role.STUDENT)
     _, other_token = create_user(Role.STUDENT)
-    admin, admin_token = create_user(Role.ADMIN)
+    _admin, admin_token = create_user(Role.ADMIN)
     mine = str(produce(owner.id))
     assert api.error_codes(ONE, {"id": mine}, other_token) == ["NOTIFICATION_NOT_FOUND"]
     assert api.error_codes(ONE, {"id": "not-an-id"}, other_token) == ["NOTIFICATION_NOT_FOUND"]
@@ -149,12 +155,14 @@ def test_a_producer_with_an_unknown_type_is_refused_and_writes_nothing(api):
         produce(user.id, type="NOPE")
     assert refused.value.code == "UNKNOWN_NOTIFICATION_TYPE"
     with session_scope() as session:
-        assert session.scalars(select(Notification).where(Notification.user_id == user.id)).all() == []
+        assert (
+            session.scalars(select(Notification).where(Notification.user_id == user.id)).all() == []
+        )
 
 
 def test_enrolling_notifies_the_student(api):
     owner, _ = create_user(Role.EDUCATOR)
-    student, token = create_user(Role.STUDENT)
+    _student, token = create_user(Role.STUDENT)
     course = make_course(owner.id, title="Rust for Pythonistas")
     enroll(api, token, course.id)
     [node] = api.data(LIST, {"f": {"type": "ENROLLMENT"}}, token)["getUserNotifications"]["nodes"]
@@ -174,8 +182,11 @@ def test_only_admins_delete_expired_notifications(api):
         "fresh"
     ]
     assert api.error_codes("mutation { deleteExpiredNotifications }", token=token) == ["FORBIDDEN"]
-    assert api.data("mutation { deleteExpiredNotifications }", token=admin_token)[
-        "deleteExpiredNotifications"
-    ] >= 1
+    assert (
+        api.data("mutation { deleteExpiredNotifications }", token=admin_token)[
+            "deleteExpiredNotifications"
+        ]
+        >= 1
+    )
     with session_scope() as session:
         assert session.get(Notification, gone) is None and session.get(Notification, kept)
