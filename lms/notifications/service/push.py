@@ -63,7 +63,8 @@ def register_push_subscription(
     user_id = require_authenticated(viewer)
     endpoint = _endpoint(input.get("endpoint"))
     keys = input.get("keys") or {}
-    p256dh = _b64url(keys.get("p256dh"), "p256dh", P256DH_BYTES)
+    # The API's snake-case conversion spells the browser's `p256dh` as `p_256_dh`.
+    p256dh = _b64url(keys.get("p256dh", keys.get("p_256_dh")), "p256dh", P256DH_BYTES)
     auth = _b64url(keys.get("auth"), "auth", AUTH_BYTES)
     existing = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if existing is None:
