@@ -1,17 +1,25 @@
-"""Live notification events, keyed by user id and published only after the change commits."""
+"""Live notification events, keyed by user id and published only after the change commits.
+
+A fan-out publishes one event per recipient and topic; they go out on one producer from a
+single background thread (in order), so the next batch's inserts do not wait for them.
+The bus is fire-and-forget either way: the database holds the record.
+"""
 
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lms.events.bus import publish_event
-from lms.events.topics import NOTIFICATION_READ, NOTIFICATION_RECEIVED, UNREAD_COUNT
+from lms.events.bus import publish_events
+from lms.events.topics import NOTIFICATION_READ, NOTIFICATION_RECEIVED, UNREAD_COUNT, Topic
 from lms.jobs.service import after_commit
 from lms.notifications.models import Notification
+
+_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notification-events")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -34,14 +42,13 @@ def notification_payload(n: Notification) -> dict[str, Any]:
     }
 
 
+def _after_commit(session: Session, topic: Topic, payloads: list[dict[str, Any]]) -> None:
+    if payloads:
+        after_commit(session, lambda: _publisher.submit(publish_events, topic, payloads))
+
+
 def received(session: Session, payloads: list[dict[str, Any]]) -> None:
-    """`notificationReceived` for each, then the unread counts, after commit."""
-
-    def publish() -> None:
-        for payload in payloads:
-            publish_event(NOTIFICATION_RECEIVED, payload)
-
-    after_commit(session, publish)
+    _after_commit(session, NOTIFICATION_RECEIVED, payloads)
 
 
 def read(
@@ -53,12 +60,9 @@ def read(
         "all": all,
         "readAt": at.isoformat(),
     }
-    after_commit(session, lambda: publish_event(NOTIFICATION_READ, payload))
+    _after_commit(session, NOTIFICATION_READ, [payload])
 
 
 def unread_counts(session: Session, counts: dict[uuid.UUID, int]) -> None:
-    def publish() -> None:
-        for user_id, count in counts.items():
-            publish_event(UNREAD_COUNT, {"userId": str(user_id), "count": count})
-
-    after_commit(session, publish)
+    payloads = [{"userId": str(u), "count": c} for u, c in counts.items()]
+    _after_commit(session, UNREAD_COUNT, payloads)

@@ -7,14 +7,16 @@ producer that retries (or a fan-out job run twice) never makes a second one.
 
 from __future__ import annotations
 
+import enum
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from lms.errors import ValidationFailed
@@ -126,15 +128,44 @@ def notify_many(session: Session, *, user_ids: Sequence[uuid.UUID], **spec: Any)
 
 
 def _insert(session: Session, table, rows: list[dict[str, Any]], returning=None):
-    """INSERT … ON CONFLICT DO NOTHING of many rows (one statement per batch of rows)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).on_conflict_do_nothing()
+    """INSERT … ON CONFLICT DO NOTHING of many rows in one statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, table, rows, returning)
+    statement = sqlite.insert(table).on_conflict_do_nothing()
     if returning is not None:
-        statement = statement.returning(*returning)
-        return session.execute(statement, rows).all()
+        return session.execute(statement.returning(*returning), rows).all()
     session.execute(statement, rows)
     return []
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _insert_unnest(session: Session, table, rows: list[dict[str, Any]], returning):
+    """PostgreSQL: one array per column through `unnest`, so the statement stays small
+    (a multi-row VALUES of thousands of rows costs more to build and parse than to run)."""
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    casts = ", ".join(f"CAST(u.{n} AS {table.c[n].type.compile(dialect=dialect)})" for n in names)
+    arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {casts} "
+        f"FROM unnest({arrays}) AS u({', '.join(names)}) ON CONFLICT DO NOTHING"
+    )
+    if returning is not None:
+        sql += " RETURNING " + ", ".join(column.name for column in returning)
+    params = {n: [_text(row[n]) for row in rows] for n in names}
+    result = session.execute(text(sql), params)
+    return result.all() if returning is not None else []
 
 
 def _push_users(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
