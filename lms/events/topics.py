@@ -143,6 +143,7 @@ class NotificationPayload(TypedDict):
     createdAt: str
     readAt: str | None
     expiresAt: str | None
+    unreadCount: int  # the recipient's unread count with this one
 
 
 class NotificationReadPayload(TypedDict):
@@ -174,6 +175,7 @@ ALERT = Topic("admin.alert", "queueName", AlertPayload, "new and escalated queue
 QUEUE_STATS = Topic("admin.queue_stats", None, QueueStatsPayload, "queue statistics snapshots")
 NOTIFICATION_RECEIVED = Topic("notification.received", "userId", NotificationPayload)
 NOTIFICATION_READ = Topic("notification.read", "userId", NotificationReadPayload)
+# Read marks change the unread count; a new notification carries its count itself.
 UNREAD_COUNT = Topic("notification.unread", "userId", UnreadCountPayload, "a user's unread count")
 
 TOPICS: dict[str, Topic] = {

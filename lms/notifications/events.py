@@ -17,29 +17,8 @@ from sqlalchemy.orm import Session
 from lms.events.bus import publish_events
 from lms.events.topics import NOTIFICATION_READ, NOTIFICATION_RECEIVED, UNREAD_COUNT, Topic
 from lms.jobs.service import after_commit
-from lms.notifications.models import Notification
 
 _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notification-events")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def notification_payload(n: Notification) -> dict[str, Any]:
-    return {
-        "id": str(n.id),
-        "userId": str(n.user_id),
-        "type": n.type.value,
-        "priority": n.priority.value,
-        "title": n.title,
-        "body": n.body,
-        "link": n.link,
-        "data": n.data or {},
-        "createdAt": _iso(n.created_at),
-        "readAt": _iso(n.read_at),
-        "expiresAt": _iso(n.expires_at),
-    }
 
 
 def _after_commit(session: Session, topic: Topic, payloads: list[dict[str, Any]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
@@ -9,7 +10,7 @@ from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
 from lms.events.topics import NOTIFICATION_READ, NOTIFICATION_RECEIVED, UNREAD_COUNT, Topic
 from lms.notifications import access, service
 from lms.notifications.service.producer import unread_counts
-from web.events import EventView
+from web.events import RECONNECTED, EventView
 from web.service_fields import bind_service_fields, service_resolver
 
 query = QueryType()
@@ -62,21 +63,13 @@ def resolve_vapid_public_key(*_) -> str:
 # --- subscriptions ----------------------------------------------------------------------------
 
 
-def _live(name: str, topic: Topic, *, current=None, convert=None) -> None:
+def _live(name: str, topic: Topic, *, convert=None) -> None:
     """A stream of one user's events on `topic`: the user's own, or anyone's for admins."""
 
     async def source(_, info, user_id: str):
         ctx = info.context
-        viewer = ctx.require_viewer()
-        key = str(access.target_user(viewer, user_id))
-        state = None
-        if current is not None:
-
-            async def state() -> EventView:
-                return EventView(await current(ctx, viewer, key))
-
-        # The stream binds its key before `state()` reads, so no change falls in between.
-        async for event in ctx.hub.stream(topic, key, current=state):
+        key = str(access.target_user(ctx.require_viewer(), user_id))
+        async for event in ctx.hub.stream(topic, key):
             yield event
 
     subscription.set_source(name, source)
@@ -85,8 +78,45 @@ def _live(name: str, topic: Topic, *, current=None, convert=None) -> None:
     )
 
 
-async def _unread(ctx, viewer, key: str) -> dict:
-    return {"userId": key, "count": await ctx.read(_count_for, uuid.UUID(key))}
+@subscription.source("unreadCountChanged")
+async def unread_count_source(_, info, user_id: str):
+    """The current count, then every change: read marks publish one, and each new
+    notification carries the count with it (one event per recipient in a fan-out)."""
+    ctx = info.context
+    key = str(access.target_user(ctx.require_viewer(), user_id))
+
+    async def current() -> dict:
+        return EventView(userId=key, count=await ctx.read(_count_for, uuid.UUID(key)))
+
+    hub = ctx.hub
+    # Both keys are bound before the count is read, so no change falls in between.
+    async with (
+        hub.listen(UNREAD_COUNT, key) as counts,
+        hub.listen(NOTIFICATION_RECEIVED, key) as new,
+    ):
+        yield await current()
+        waiting = {asyncio.ensure_future(q.get()): q for q in (counts, new)}
+        try:
+            while True:
+                finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    queue = waiting.pop(task)
+                    waiting[asyncio.ensure_future(queue.get())] = queue
+                    event = task.result()
+                    if event is RECONNECTED:  # events may have been missed: the count again
+                        yield await current()
+                    elif queue is new:
+                        yield EventView(userId=key, count=event["unreadCount"])
+                    else:
+                        yield event
+        finally:
+            for task in waiting:
+                task.cancel()
+
+
+@subscription.field("unreadCountChanged")
+def resolve_unread_count(event, *_args, **_kwargs) -> dict:
+    return event
 
 
 def _count_for(session, user_id: uuid.UUID) -> int:
@@ -106,6 +136,5 @@ def _received(event: dict) -> EventView:
 
 _live("notificationReceived", NOTIFICATION_RECEIVED, convert=_received)
 _live("notificationRead", NOTIFICATION_READ)
-_live("unreadCountChanged", UNREAD_COUNT, current=_unread)
 
 bindables = [query, mutation, subscription, preferences_type]

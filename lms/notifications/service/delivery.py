@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # A refusal by the recipient's server: the address bounced (not a failure of ours).
 BOUNCE_CODES = frozenset({"SMTP_REJECTED", "INVALID_RECIPIENT"})
 SWEEP_LIMIT = 5000
+# Sent rows are marked in groups; a crash in between resends at most these (same Message-ID).
+FINISH_EVERY = 50
 
 
 def _claim(ids: list[uuid.UUID], settings: Settings) -> list[uuid.UUID]:
@@ -150,7 +152,11 @@ def send_emails(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
     backend = mail_backend(settings.email_url)
     sent = failed = 0
     transient: LmsError | None = None
+    done: list[uuid.UUID] = []  # marked SENT together: one transaction per few dozen emails
     for group in groups.values():
+        if len(done) >= FINISH_EVERY:
+            _finish(done, DeliveryStatus.SENT, settings)
+            sent, done = sent + len(done), []
         ids = [d.id for d, _ in group]
         contact = contacts.get(group[0][0].user_id)
         if contact is None:
@@ -166,8 +172,10 @@ def send_emails(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
         except (TransientJobError, ConnectionError, TimeoutError) as error:
             transient = error if isinstance(error, LmsError) else TransientJobError(str(error))
             continue  # stays SENDING: the job's retry sends it with the same Message-ID
-        _finish(ids, DeliveryStatus.SENT, settings)
-        sent += len(ids)
+        done.extend(ids)
+    if done:
+        _finish(done, DeliveryStatus.SENT, settings)
+        sent += len(done)
     if transient is not None:
         raise transient
     return {"sent": sent, "failed": failed}
@@ -209,6 +217,7 @@ def send_pushes(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
         session.expunge_all()
     key = push.vapid()
     sent = 0
+    done: list[uuid.UUID] = []
     for delivery, notification in rows:
         ok, gone, error_code = 0, [], "PUSH_NO_SUBSCRIPTION"
         for s in subscriptions.get(delivery.user_id, []):
@@ -240,10 +249,15 @@ def send_pushes(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
                 for subscription_id in gone:
                     push.gone(session, subscription_id)
         if ok:
-            _finish([delivery.id], DeliveryStatus.SENT, settings)
-            sent += 1
+            done.append(delivery.id)
+            if len(done) >= FINISH_EVERY:
+                _finish(done, DeliveryStatus.SENT, settings)
+                sent, done = sent + len(done), []
         else:
             _finish([delivery.id], DeliveryStatus.FAILED, settings, error_code)
+    if done:
+        _finish(done, DeliveryStatus.SENT, settings)
+        sent += len(done)
     return {"sent": sent}
 
 

@@ -274,8 +274,9 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
     if deliveries:
         _insert(session, NotificationDelivery.__table__, deliveries)
     shown = [row for row in created if row["in_app"]]
-    events.received(session, [_payload(row) for row in shown])
-    events.unread_counts(session, unread_counts(session, [row["user_id"] for row in shown]))
+    # One event per recipient: it carries the new unread count (`unreadCountChanged` hears it).
+    counts = unread_counts(session, [row["user_id"] for row in shown])
+    events.received(session, [_payload(row, counts[row["user_id"]]) for row in shown])
     return len(created)
 
 
@@ -316,7 +317,7 @@ def unread_counts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID
     return counts
 
 
-def _payload(row: dict[str, Any]) -> dict[str, Any]:
+def _payload(row: dict[str, Any], unread: int) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "userId": str(row["user_id"]),
@@ -329,4 +330,5 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
         "createdAt": row["created_at"].isoformat(),
         "readAt": None,
         "expiresAt": row["expires_at"].isoformat(),
+        "unreadCount": unread,
     }
