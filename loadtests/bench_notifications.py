@@ -141,10 +141,13 @@ def raw_copy(ids: list[uuid.UUID]) -> float:
     url = os.environ["LMS_DATABASE_URL"]
     with psycopg.connect(url) as connection:
         started = time.perf_counter()
-        with connection.cursor() as cursor, cursor.copy(
-            "COPY notifications (id, user_id, type, priority, title, body, data,"
-            " idempotency_key, in_app, created_at) FROM STDIN"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(
+                "COPY notifications (id, user_id, type, priority, title, body, data,"
+                " idempotency_key, in_app, created_at) FROM STDIN"
+            ) as copy,
+        ):
             for user_id in ids:
                 copy.write_row(
                     (
@@ -258,7 +261,7 @@ def run(args: argparse.Namespace) -> dict:
             "delivery_jobs": len(jobs),
             "warmup_recipients": warm,
             "concurrency": args.concurrency,
-            "loadavg": open("/proc/loadavg").read().split()[:3],
+            "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         }
     finally:
         server.shutdown()
@@ -284,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
-    print("loadavg at start:", open("/proc/loadavg").read().strip(), flush=True)
+    print("loadavg at start:", Path("/proc/loadavg").read_text().strip(), flush=True)
     try:
         result = run(args)
     except BenchAborted as error:

@@ -4,7 +4,9 @@ LMS_NOTIFICATION_RETENTION_DAYS=90      expiry of a notification that names none
 LMS_NOTIFICATION_FANOUT_BATCH=2000      rows per insert statement in a fan-out
 LMS_NOTIFICATION_DELIVERY_BATCH=200     emails or pushes per delivery job
 LMS_NOTIFICATION_VAPID_PRIVATE_KEY=     VAPID key (PEM, or raw base64url); empty: one is
-                                        made under LMS_VAR_DIR on first use
+                                        made under LMS_VAR_DIR on first use (set it when
+                                        API and workers do not share LMS_VAR_DIR: browsers
+                                        subscribe with the API's public key)
 LMS_NOTIFICATION_VAPID_SUBJECT=mailto:admin@lyceum.local
                                         the contact push services see (VAPID `sub`)
 LMS_NOTIFICATION_PUSH_TTL_SECONDS=86400 how long a push service keeps an undelivered push
