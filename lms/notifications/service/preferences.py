@@ -26,6 +26,7 @@ from lms.notifications.models import (
     NotificationTypeSetting,
     default_preference,
 )
+from lms.notifications.service.sql import among
 from lms.security import Viewer, require_authenticated
 
 CHANNEL_FIELDS = {
@@ -78,7 +79,7 @@ def choices_for(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UU
     if not ids:
         return found
     for p in session.scalars(
-        select(NotificationProfile).where(NotificationProfile.user_id.in_(ids))
+        select(NotificationProfile).where(among(session, NotificationProfile.user_id, ids))
     ):
         c = found[p.user_id]
         c.channels = {
@@ -89,11 +90,11 @@ def choices_for(session: Session, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UU
         if p.quiet_start is not None and p.quiet_end is not None:
             c.quiet = (p.quiet_start, p.quiet_end)
     for pref in session.scalars(
-        select(NotificationPreference).where(NotificationPreference.user_id.in_(ids))
+        select(NotificationPreference).where(among(session, NotificationPreference.user_id, ids))
     ):
         found[pref.user_id].per_type[(pref.notification_type, pref.channel)] = pref.enabled
     for ts in session.scalars(
-        select(NotificationTypeSetting).where(NotificationTypeSetting.user_id.in_(ids))
+        select(NotificationTypeSetting).where(among(session, NotificationTypeSetting.user_id, ids))
     ):
         found[ts.user_id].digest[ts.notification_type] = ts.digest
         found[ts.user_id].urgent_overrides[ts.notification_type] = ts.urgent_overrides

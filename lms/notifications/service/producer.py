@@ -35,6 +35,7 @@ from lms.notifications.models import (
 )
 from lms.notifications.service.preferences import Choices, choices_for, parse_type
 from lms.notifications.service.schedule import digest_due, quiet_until
+from lms.notifications.service.sql import among
 from lms.notifications.settings import notifications_settings
 from lms.users import service as users
 
@@ -172,7 +173,7 @@ def _push_users(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return set(
         session.scalars(
             select(PushSubscription.user_id)
-            .where(PushSubscription.user_id.in_(user_ids))
+            .where(among(session, PushSubscription.user_id, user_ids))
             .distinct()
         )
     )
@@ -306,7 +307,7 @@ def unread_counts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID
     rows = session.execute(
         select(Notification.user_id, func.count())
         .where(
-            Notification.user_id.in_(user_ids),
+            among(session, Notification.user_id, user_ids),
             Notification.read_at.is_(None),
             Notification.in_app.is_(True),
             (Notification.expires_at.is_(None)) | (Notification.expires_at > now),
