@@ -20,6 +20,7 @@ from web import (
     explorer,
     graphql_http,
     health,
+    notifications_http,
     storage_http,
     unlock_page,
 )
@@ -42,6 +43,7 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(explorer.blueprint)
+    app.register_blueprint(notifications_http.blueprint)  # one-click unsubscribe links
     if not settings.app_url:  # emailed links point at the API itself: answer them here
         app.register_blueprint(account_pages.blueprint)
     app.register_blueprint(certificate_page.blueprint)  # the QR code's public page

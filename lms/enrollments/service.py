@@ -34,6 +34,7 @@ from lms.enrollments.views import (
 )
 from lms.errors import Conflict, Forbidden, LmsError, NotFound, ValidationFailed
 from lms.models import utcnow
+from lms.notifications.service import notify
 from lms.security import Viewer, require_authenticated, require_role
 from lms.users.models import Role, User
 
@@ -201,6 +202,14 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
     session.flush()
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
+    notify(
+        session,
+        user_id=student_id,
+        type="ENROLLMENT",
+        title=f'You are enrolled in "{course.title}"',
+        key=f"enrollment:{enrollment.id}:{now.isoformat()}",
+        data={"courseId": str(course.id), "enrollmentId": str(enrollment.id)},
+    )
     return view
 
 
