@@ -17,6 +17,7 @@ app.conf.include = [
     "tasks.admin",
     "tasks.media",
     "tasks.certificates",
+    "tasks.payments",
     "pipelines.certificate_issuance",
 ]
 app.conf.beat_schedule = {
@@ -26,6 +27,8 @@ app.conf.beat_schedule = {
     "admin-evaluate-alerts": {"task": "admin.evaluate_alerts", "schedule": 30.0},
     "admin-publish-queue-stats": {"task": "admin.publish_queue_stats", "schedule": 5.0},
     "admin-roll-up-events": {"task": "admin.roll_up_events", "schedule": 3600.0},
+    # Payments: handle Stripe events whose webhook never arrived.
+    "payments-reconcile": {"task": "payments.schedule_reconcile", "schedule": 300.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)

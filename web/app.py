@@ -13,7 +13,7 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
-from web import account_pages, admin_page, explorer, graphql_http, health, storage_http
+from web import account_pages, admin_page, explorer, graphql_http, health, storage_http, webhooks
 from web.context import Services
 from web.events import EventHub
 
@@ -32,6 +32,7 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(explorer.blueprint)
+    app.register_blueprint(webhooks.blueprint)  # Stripe (Payments module)
     if not settings.app_url:  # emailed links point at the API itself: answer them here
         app.register_blueprint(account_pages.blueprint)
     storage_http.install(app)  # signed uploads, downloads and streams (Content module)
