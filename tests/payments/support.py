@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from typing import Self
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lms.courses.models import Course
 from lms.db import session_scope
@@ -115,3 +115,23 @@ SUBSCRIPTIONS = """{ getUserSubscriptions { id plan status cancelAtPeriodEnd gra
   grantsAccess } }"""
 DELIVERIES = """query($o: WebhookOutcome) { paymentWebhookDeliveries(outcome: $o, first: 50) {
   totalCount nodes { id eventId eventType valid outcome error duplicates handledAt source } } }"""
+
+
+def buy(api, stripe_http, jobs, token, course_id) -> dict:
+    """Check out and pay a course; answers the payment once its webhook was handled."""
+    checkout = api.data(CHECKOUT, {"input": {"courseId": course_id}}, token)
+    session_id = checkout["createCheckoutSession"]["sessionId"]
+    paid = stripe_http.post(f"/_test/checkout/{session_id}/pay").json()
+    assert jobs.handled(paid["events"][0]["id"]) == "SUCCEEDED"
+    payment_id = checkout["createCheckoutSession"]["paymentId"]
+    return api.data(GET_PAYMENT, {"id": payment_id}, token)["getPayment"]
+
+
+def lessons_of(course_id: str) -> list[str]:
+    from lms.courses.models import Lesson
+
+    with session_scope() as session:
+        rows = session.scalars(
+            select(Lesson.id).where(Lesson.course_id == uuid.UUID(course_id))
+        ).all()
+    return [str(row) for row in rows]

@@ -67,6 +67,8 @@ def settle_refunds(session: Session, payment: Payment) -> None:
             revoke(session, payment)
     elif refunded > 0:
         payment.status = PaymentStatus.PARTIALLY_REFUNDED
+    else:  # a refund failed after all: the payment stands (access revoked before stays so)
+        payment.status = PaymentStatus.PAID
 
 
 def revoke(session: Session, payment: Payment) -> None:

@@ -74,7 +74,9 @@ def _policy(
 ) -> tuple[list[dict], int, datetime | None]:
     reasons = []
     deadline = payment.paid_at + timedelta(days=settings.refund_days) if payment.paid_at else None
-    if payment.status not in REFUNDABLE:
+    if payment.status == PaymentStatus.REFUNDED:
+        reasons.append({"code": "ALREADY_REFUNDED", "message": "the payment is fully refunded"})
+    elif payment.status not in REFUNDABLE:
         reasons.append({"code": "NOT_PAID", "message": "nothing was paid that could be refunded"})
     if deadline is not None and utcnow() > deadline:
         reasons.append(
@@ -268,7 +270,12 @@ def apply_refund(session: Session, obj: dict) -> Refund | None:
         session.add(refund)
     refund.stripe_refund_id = obj["id"]
     status = STRIPE_STATUS.get(obj.get("status") or "pending", RefundStatus.PENDING)
-    if refund.status not in FINAL and status != refund.status:
+    # Final statuses stay, except that a refund Stripe reported as succeeded may still fail
+    # later (the card was closed): that one moves, and its amount counts as paid again.
+    movable = refund.status not in FINAL or (
+        refund.status == RefundStatus.SUCCEEDED and status == RefundStatus.FAILED
+    )
+    if movable and status != refund.status:
         refund.status, refund.updated_at = status, utcnow()
         refund.failure_reason = obj.get("failure_reason") if status == RefundStatus.FAILED else None
     session.flush()
