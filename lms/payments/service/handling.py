@@ -18,6 +18,7 @@ from lms.errors import TransientJobError
 from lms.mail.jobs import request_email
 from lms.models import utcnow
 from lms.payments.access import parse_uuid
+from lms.payments.errors import PaymentProviderError
 from lms.payments.events import CHECKOUT_EVENTS, INVOICE_EVENTS, REFUND_EVENTS, SUBSCRIPTION_EVENTS
 from lms.payments.models import DeliveryOutcome, Payment, PaymentStatus, WebhookDelivery
 from lms.payments.service import fulfilment, refunds, subscriptions
@@ -96,9 +97,15 @@ def _subscription(
     stripe_id = _subscription_id(obj)
     if stripe_id is None:
         return "not a subscription invoice"
+    sub = None
     if fetch:
-        sub = subscriptions.refresh_subscription(session, stripe_id, settings)
-    else:
+        try:
+            sub = subscriptions.refresh_subscription(session, stripe_id, settings)
+        except PaymentProviderError as error:
+            if error.details.get("status") != 404 or obj.get("object") != "subscription":
+                raise
+            fetch = False  # gone from Stripe: the event's own copy is the last word
+    if not fetch:
         sub = subscriptions.apply_subscription(session, obj)
     if sub is None:
         raise EventNotReady(f"subscription {stripe_id} is not known yet")
