@@ -15,13 +15,13 @@ from typing import Any
 
 import stripe
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lms import pagination
 from lms.errors import Conflict
 from lms.jobs.service import enqueue
-from lms.models import utcnow
+from lms.models import new_id, utcnow
 from lms.payments.access import parse_uuid
 from lms.payments.errors import PaymentNotFound
 from lms.payments.events import HANDLE_JOB, HANDLED_EVENTS
@@ -93,15 +93,32 @@ def _invalid(session: Session, delivery: WebhookDelivery, status: int, error: st
     return Receipt(status, {"received": False, "error": error})
 
 
+def _insert_new(session: Session, delivery: WebhookDelivery) -> bool:
+    """Insert unless the event id is stored already (ON CONFLICT DO NOTHING: one statement,
+    and a concurrent twin waits on the unique index, then finds the row)."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        column.key: getattr(delivery, column.key)
+        for column in WebhookDelivery.__table__.columns
+        if getattr(delivery, column.key) is not None
+    }
+    inserted = session.execute(
+        insert(WebhookDelivery)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(WebhookDelivery.id)
+    ).scalar()
+    return inserted is not None
+
+
 def _store(session: Session, delivery: WebhookDelivery, *, source: str) -> Receipt:
-    delivery.source = source
     handled = delivery.event_type in HANDLED_EVENTS
-    if not handled:
-        delivery.outcome, delivery.handled_at = DeliveryOutcome.IGNORED, utcnow()
-    try:
-        with session.begin_nested():  # the unique event id decides between concurrent twins
-            session.add(delivery)
-    except IntegrityError:
+    delivery.id, delivery.source = new_id(), source
+    delivery.outcome = DeliveryOutcome.QUEUED if handled else DeliveryOutcome.IGNORED
+    delivery.handled_at = None if handled else utcnow()
+    delivery.duplicates = 0
+    if not _insert_new(session, delivery):
         session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.event_id == delivery.event_id)
@@ -109,19 +126,21 @@ def _store(session: Session, delivery: WebhookDelivery, *, source: str) -> Recei
         )
         return Receipt(200, {"received": True, "duplicate": True})
     if handled:
-        _queue(session, delivery)
+        _queue(session, delivery.id, delivery.event_id)
     return Receipt(200, {"received": True, "ignored": not handled})
 
 
-def _queue(session: Session, delivery: WebhookDelivery) -> None:
+def _queue(session: Session, delivery_id: uuid.UUID, event_id: str) -> None:
     job = enqueue(
         session,
         HANDLE_JOB,
-        {"delivery_id": str(delivery.id)},
-        subject=("stripe_event", delivery.event_id),
+        {"delivery_id": str(delivery_id)},
+        subject=("stripe_event", event_id),
     )
     session.flush()  # the job row before the reference to it
-    delivery.job_id = job.id
+    session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(job_id=job.id)
+    )
 
 
 def store_fetched(session: Session, event: dict) -> bool:
@@ -194,5 +213,7 @@ def rehandle_delivery(session: Session, viewer: Viewer, *, id: Any) -> WebhookDe
             code="DELIVERY_NOT_FAILED",
         )
     delivery.outcome, delivery.error, delivery.handled_at = DeliveryOutcome.QUEUED, None, None
-    _queue(session, delivery)
+    session.flush()
+    _queue(session, delivery.id, delivery.event_id)
+    session.refresh(delivery)
     return delivery
