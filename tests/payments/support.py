@@ -79,10 +79,14 @@ class EventWatcher:
                 self.by_subject[data["subjectId"]].append(data)
                 self._changed.notify_all()
 
-    def handled(self, event_id: str, timeout: float = 60, statuses=("SUCCEEDED", "FAILED")):
+    def handled(
+        self, event_id: str, timeout: float = 60, statuses=("SUCCEEDED", "FAILED"), times: int = 1
+    ):
+        """The status of the `times`-th finish of the event's handling (re-handled: 2)."""
+
         def last():
             found = [e for e in self.by_subject[event_id] if e["status"] in statuses]
-            return found[-1]["status"] if found else None
+            return found[times - 1]["status"] if len(found) >= times else None
 
         with self._changed:
             self._changed.wait_for(lambda: last() is not None, timeout)

@@ -142,3 +142,45 @@ def test_a_session_paid_for_another_amount_is_never_fulfilled(shop, stripe_http,
     payment = shop.data(GET_PAYMENT, {"id": checkout["paymentId"]}, token)["getPayment"]
     assert (payment["status"], payment["failureCode"]) == ("FAILED", "AMOUNT_MISMATCH")
     assert _enrollments(shop, token, course) == []
+
+
+REHANDLE = """mutation($id: ID!) { rehandlePaymentWebhook(id: $id) { id outcome error } }"""
+
+
+def test_admins_see_failed_deliveries_and_payments_and_can_rehandle(shop, stripe_http, jobs):
+    from tests.payments.support import HISTORY, event
+
+    teacher, _ = create_user(Role.EDUCATOR)
+    student, token = create_user(Role.STUDENT)
+    _, admin = create_user(Role.ADMIN)
+    course = paid_course(teacher.id)
+    checkout = _open_checkout(shop, token, course)
+    broken = event(
+        "refund.created",
+        {
+            "id": "re_broken",
+            "object": "refund",
+            "amount": 1,
+            "payment_intent": "pi_x",
+            "status": "succeeded",
+            "metadata": {"refund_id": "not-an-id"},
+        },
+    )
+    assert post_event(shop.http, broken).status_code == 200
+    assert jobs.handled(broken["id"]) == "FAILED"
+    failed = shop.data(DELIVERIES, {"o": "FAILED"}, admin)["paymentWebhookDeliveries"]["nodes"]
+    [mine] = [d for d in failed if d["eventId"] == broken["id"]]
+    assert "PAYMENT_NOT_FOUND" in mine["error"]
+
+    assert shop.error_codes(REHANDLE, {"id": mine["id"]}, token) == ["FORBIDDEN"]
+    again = shop.data(REHANDLE, {"id": mine["id"]}, admin)["rehandlePaymentWebhook"]
+    assert (again["outcome"], again["error"]) == ("QUEUED", None)
+    assert jobs.handled(broken["id"], times=2) == "FAILED"  # handled again, still broken
+    handled = shop.data(DELIVERIES, {"o": "HANDLED"}, admin)["paymentWebhookDeliveries"]
+    assert all(d["eventId"] != broken["id"] for d in handled["nodes"])
+
+    # Admins see anyone's payments; students only their own.
+    theirs = shop.data(HISTORY, {"input": {"userId": str(student.id)}}, admin)
+    assert [p["id"] for p in theirs["getPaymentHistory"]["nodes"]] == [checkout["paymentId"]]
+    other, _ = create_user(Role.STUDENT)
+    assert shop.error_codes(HISTORY, {"input": {"userId": str(other.id)}}, token) == ["FORBIDDEN"]
