@@ -44,8 +44,12 @@ def reconcile(job: JobContext) -> dict:
 
 @app.task(name="payments.schedule_reconcile", ignore_result=True)
 def schedule_reconcile() -> None:
-    """Beat's entry: record a reconcile job (so operators see each run) and publish it."""
+    """Beat's entry: record a reconcile job (so operators see each run) and publish it;
+    nothing without Stripe keys."""
     from lms.jobs.service import enqueue
+    from lms.payments.settings import payment_settings
 
+    if not payment_settings().configured:
+        return
     with session_scope() as session:
         enqueue(session, RECONCILE_JOB, {}, max_attempts=1)
