@@ -184,3 +184,26 @@ def test_admins_see_failed_deliveries_and_payments_and_can_rehandle(shop, stripe
     assert [p["id"] for p in theirs["getPaymentHistory"]["nodes"]] == [checkout["paymentId"]]
     other, _ = create_user(Role.STUDENT)
     assert shop.error_codes(HISTORY, {"input": {"userId": str(other.id)}}, token) == ["FORBIDDEN"]
+
+
+def test_a_bounced_or_expired_checkout_never_enrolls_and_a_new_one_can_follow(
+    shop, stripe_http, jobs
+):
+    teacher, _ = create_user(Role.EDUCATOR)
+    _, token = create_user(Role.STUDENT)
+    course = paid_course(teacher.id, price=3500)
+    first = _open_checkout(shop, token, course)
+    for action in ("pay_later", "bounce"):  # a bank debit that comes back unpaid
+        sent = stripe_http.post(f"/_test/checkout/{first['sessionId']}/{action}").json()
+        assert jobs.handled(sent["events"][0]["id"]) == "SUCCEEDED"
+    payment = shop.data(GET_PAYMENT, {"id": first["paymentId"]}, token)["getPayment"]
+    assert (payment["status"], payment["failureCode"]) == ("FAILED", "PAYMENT_FAILED")
+    assert _enrollments(shop, token, course) == []
+
+    second = _open_checkout(shop, token, course)
+    assert second["paymentId"] != first["paymentId"]
+    expired = stripe_http.post(f"/_test/checkout/{second['sessionId']}/expire").json()
+    assert jobs.handled(expired["events"][0]["id"]) == "SUCCEEDED"
+    payment = shop.data(GET_PAYMENT, {"id": second["paymentId"]}, token)["getPayment"]
+    assert payment["status"] == "EXPIRED"
+    assert _enrollments(shop, token, course) == []
