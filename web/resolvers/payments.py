@@ -89,7 +89,9 @@ async def resolve_request_refund(_, info, input: dict):
     try:
         answer = await asyncio.to_thread(refunds.send_refund, order)
     except (PaymentProviderError, ConnectionError) as error:
-        await ctx.write(refunds.refund_refused, viewer, refund_id=order.refund_id, reason=str(error))
+        await ctx.write(
+            refunds.refund_refused, viewer, refund_id=order.refund_id, reason=str(error)
+        )
         raise
     await ctx.write(_apply_refund, viewer, obj=answer)
     return await ctx.read(refunds.get_refund, viewer, id=order.refund_id)
