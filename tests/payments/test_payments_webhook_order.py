@@ -207,3 +207,22 @@ def test_a_bounced_or_expired_checkout_never_enrolls_and_a_new_one_can_follow(
     payment = shop.data(GET_PAYMENT, {"id": second["paymentId"]}, token)["getPayment"]
     assert payment["status"] == "EXPIRED"
     assert _enrollments(shop, token, course) == []
+
+
+def test_another_applications_checkout_on_the_same_account_is_left_alone(shop, jobs):
+    from tests.payments.support import event
+
+    foreign = event(
+        "checkout.session.completed",
+        {
+            "id": "cs_elsewhere",
+            "object": "checkout.session",
+            "amount_total": 100,
+            "currency": "usd",
+            "payment_status": "paid",
+            "metadata": {},
+        },
+    )
+    assert post_event(shop.http, foreign).status_code == 200
+    assert jobs.handled(foreign["id"]) == "SUCCEEDED"  # handled once, not retried
+    assert [e["status"] for e in jobs.by_subject[foreign["id"]]].count("RETRYING") == 0

@@ -43,8 +43,15 @@ def _payment_for_session(session: Session, obj: dict) -> Payment | None:
     return session.scalar(select(Payment).where(or_(*clauses)).with_for_update())
 
 
+def _ours(obj: dict, key: str, reference: str | None = None) -> bool:
+    """Whether a Stripe object was made by us: it carries our id in its metadata."""
+    return bool(reference or (obj.get("metadata") or {}).get(key))
+
+
 def _checkout(session: Session, kind: str, obj: dict) -> str:
     payment = _payment_for_session(session, obj)
+    if payment is None and not _ours(obj, "payment_id", obj.get("client_reference_id")):
+        return "not a Lyceum checkout"  # another application on the same Stripe account
     if payment is None:
         raise EventNotReady(f"checkout session {obj['id']} names no payment known yet")
     payment.stripe_checkout_session_id = payment.stripe_checkout_session_id or obj["id"]
@@ -97,16 +104,22 @@ def _subscription(
     stripe_id = _subscription_id(obj)
     if stripe_id is None:
         return "not a subscription invoice"
-    sub = None
+    sub, current = None, obj
     if fetch:
         try:
-            sub = subscriptions.refresh_subscription(session, stripe_id, settings)
+            sub, current = subscriptions.refresh_subscription(session, stripe_id, settings)
         except PaymentProviderError as error:
             if error.details.get("status") != 404 or obj.get("object") != "subscription":
                 raise
             fetch = False  # gone from Stripe: the event's own copy is the last word
     if not fetch:
         sub = subscriptions.apply_subscription(session, obj)
+    if (
+        sub is None
+        and current.get("object") == "subscription"
+        and not _ours(current, "subscription_id")
+    ):
+        return "not a Lyceum subscription"
     if sub is None:
         raise EventNotReady(f"subscription {stripe_id} is not known yet")
     if kind in ("invoice.paid", "invoice.payment_succeeded"):

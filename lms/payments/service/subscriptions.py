@@ -186,11 +186,14 @@ def apply_subscription(session: Session, obj: dict) -> Subscription | None:
     return sub
 
 
-def refresh_subscription(session: Session, stripe_id: str, settings=None) -> Subscription | None:
-    """Fetch the subscription from Stripe and record it (what every event handler does)."""
+def refresh_subscription(
+    session: Session, stripe_id: str, settings=None
+) -> tuple[Subscription | None, dict]:
+    """Fetch the subscription from Stripe and record it (what every event handler does);
+    answers our row (None if unknown) and what Stripe said."""
     stripe = gateway.client(settings)
     current = gateway.plain(gateway.call(stripe.v1.subscriptions.retrieve, stripe_id))
-    return apply_subscription(session, current)
+    return apply_subscription(session, current), current
 
 
 def record_invoice(session: Session, sub: Subscription, invoice: dict, *, paid: bool) -> None:
