@@ -88,11 +88,15 @@ async def resolve_request_refund(_, info, input: dict):
     order = await ctx.write(refunds.begin_refund, viewer, input=input)
     try:
         answer = await asyncio.to_thread(refunds.send_refund, order)
-    except (PaymentProviderError, ConnectionError) as error:
+    except PaymentProviderError as error:  # Stripe said no: nothing was refunded
         await ctx.write(
             refunds.refund_refused, viewer, refund_id=order.refund_id, reason=str(error)
         )
         raise
+    except ConnectionError:
+        # Stripe may have made it before the line dropped: it stays PENDING, and its
+        # refund.* webhook (or reconciliation) settles it.
+        return await ctx.read(refunds.get_refund, viewer, id=order.refund_id)
     await ctx.write(_apply_refund, viewer, obj=answer)
     return await ctx.read(refunds.get_refund, viewer, id=order.refund_id)
 
