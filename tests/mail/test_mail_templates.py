@@ -60,6 +60,11 @@ CASES = {
         'Your certificate for "Linear Algebra"',
         ["Linear Algebra", "https://lyceum.test/certificates/CERT-9F2K"],
     ),
+    "subscription_payment_failed": (
+        {"name": "Ann", "plan": "all-access-monthly", "grace_until": "2026-12-13"},
+        "Your all-access-monthly subscription payment did not go through",
+        ["all-access-monthly", "2026-12-13"],
+    ),
     "test": ({}, "Lyceum test email", ["test email from Lyceum"]),
 }
 
