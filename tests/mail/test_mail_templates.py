@@ -72,6 +72,11 @@ CASES = {
         "Sign-ins to your Lyceum account were locked",
         ["203.0.113.9", "https://lyceum.test/unlock-sign-in?token=unl-789", "24 hours"],
     ),
+    "subscription_payment_failed": (
+        {"name": "Ann", "plan": "all-access-monthly", "grace_until": "2026-12-13"},
+        "Your all-access-monthly subscription payment did not go through",
+        ["all-access-monthly", "2026-12-13"],
+    ),
     "test": ({}, "Lyceum test email", ["test email from Lyceum"]),
     "notification": (
         {
