@@ -40,8 +40,8 @@ from lms.jobs import states
 from lms.jobs.lifecycle import JobCancelled
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import enqueue, retry_job
-from lms.mail.jobs import request_email
 from lms.models import utcnow
+from lms.notifications.service import notify
 from lms.storage import Storage, StorageError, get_storage, video_images_prefix, video_stream_prefix
 from lms.users.models import User
 from media.errors import CANCELLED as MEDIA_CANCELLED
@@ -375,12 +375,17 @@ def _email(
         if lesson
         else settings.links_base
     )
-    request_email(
+    notify(
         session,
-        template=template,
-        to=owner.email,
-        context=context,
-        subject=("video_asset", str(asset.id)),
+        user_id=owner.id,
+        type="COURSE_UPDATE",
+        title=f'Your video "{asset.title}" '
+        + ("is ready" if template == "video_ready" else "failed"),
+        key=f"{template}:{asset.id}:{asset.pipeline_job_id}",
+        link=context["lesson_url"],
+        data={"assetId": str(asset.id), "courseId": str(asset.course_id or "")},
+        email_template=template,
+        email_context=context,
     )
 
 

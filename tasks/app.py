@@ -21,6 +21,8 @@ app.conf.include = [
     "tasks.admin",
     "tasks.media",
     "tasks.certificates",
+    "tasks.notifications",
+    "tasks.payments",
     "pipelines.certificate_issuance",
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
@@ -30,6 +32,11 @@ app.conf.beat_schedule = {
     "admin-evaluate-alerts": {"task": "admin.evaluate_alerts", "schedule": 30.0},
     "admin-publish-queue-stats": {"task": "admin.publish_queue_stats", "schedule": 5.0},
     "admin-roll-up-events": {"task": "admin.roll_up_events", "schedule": 3600.0},
+    # Notifications held by quiet hours or a digest window; expiry.
+    "notifications-release": {"task": "notifications.release", "schedule": 60.0},
+    "notifications-expire": {"task": "notifications.expire", "schedule": 86400.0},
+    # Payments: handle Stripe events whose webhook never arrived.
+    "payments-reconcile": {"task": "payments.schedule_reconcile", "schedule": 300.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)

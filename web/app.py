@@ -20,8 +20,10 @@ from web import (
     explorer,
     graphql_http,
     health,
+    notifications_http,
     storage_http,
     unlock_page,
+    webhooks,
 )
 from web.context import Services
 from web.events import EventHub
@@ -42,6 +44,8 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(explorer.blueprint)
+    app.register_blueprint(notifications_http.blueprint)  # one-click unsubscribe links
+    app.register_blueprint(webhooks.blueprint)  # Stripe (Payments module)
     if not settings.app_url:  # emailed links point at the API itself: answer them here
         app.register_blueprint(account_pages.blueprint)
     app.register_blueprint(certificate_page.blueprint)  # the QR code's public page

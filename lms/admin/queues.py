@@ -3,7 +3,9 @@
 The database holds the intent (`queue_states`), the broker and workers carry it out:
 - PAUSE: the state is committed first (a worker that starts later reads it and does not
   consume the queue), then every worker is told to cancel its consumer. Running jobs finish.
-- RESUME: the workers that consumed the queue at pause time consume it again.
+  The workers whose `active_queues` held the queue are remembered (`paused_workers`).
+- RESUME: only the remembered workers consume it again (`add_consumer` to them by name),
+  so a `-Q media` worker never starts consuming `email`.
 - CLEAR: the broker queue is purged, then every waiting row that may have had a message
   in it is marked CANCELLED with an event — nothing silently vanishes.
 - DRAIN: `enqueue` refuses new jobs for the queue (QUEUE_DRAINING); waiting ones finish.
@@ -15,6 +17,7 @@ database ones (`prepare` → `carry_out` → `finish`): the API runs them off it
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +37,8 @@ from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 from lms.security import Viewer, require_role
 from lms.users.models import Role
+
+log = logging.getLogger(__name__)
 
 
 class QueueAction(enum.StrEnum):
@@ -119,7 +124,7 @@ def carry_out(plan: QueuePlan, settings: Settings | None = None) -> QueueOutcome
     outcome = QueueOutcome(plan.queue, plan.action.value)
     try:
         if plan.action == QueueAction.PAUSE:
-            outcome.affected_workers = inspection.cancel_consumer(plan.queue, settings)
+            outcome.affected_workers = _pause(plan.queue, settings)
         elif plan.action == QueueAction.RESUME and plan.resume_workers:
             alive = {w.hostname for w in inspection.inspect_workers(settings, fresh=True).workers}
             outcome.affected_workers = inspection.add_consumer(
@@ -135,6 +140,20 @@ def carry_out(plan: QueuePlan, settings: Settings | None = None) -> QueueOutcome
             f"the broker could not {plan.action.value.lower()} {plan.queue}: {error}"
         ) from error
     return outcome
+
+
+def _pause(queue: str, settings: Settings) -> list[str]:
+    """Stop every worker consuming `queue`; the ones that consumed it (by their own
+    `active_queues`, asked before the cancel) are those RESUME gives it back to. Every
+    worker answers a cancel "ok", consumer or not, so the replies cannot tell."""
+    before = inspection.inspect_workers(settings, fresh=True)
+    consumers = {w.hostname for w in before.workers if queue in w.queues}
+    # Broadcast, not just to `consumers`: a consumer that missed the inspection stops too.
+    stopped = inspection.cancel_consumer(queue, settings)
+    if not before.answering:  # nobody said what they consumed: never strand the queue
+        log.warning("no inspection answer while pausing %s; RESUME goes to %s", queue, stopped)
+        return stopped
+    return sorted(consumers & set(stopped))
 
 
 def finish(

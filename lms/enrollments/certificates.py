@@ -33,17 +33,11 @@ from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.topics import camel
 from lms.jobs.models import TERMINAL, Job
 from lms.jobs.service import enqueue
-from lms.mail.jobs import request_email
 from lms.models import utcnow
+from lms.notifications.service import notify
 from lms.security import Viewer, require_authenticated, require_role
 from lms.storage import signing
-from lms.users.models import (
-    NotificationChannel,
-    NotificationPreference,
-    NotificationType,
-    Role,
-    User,
-)
+from lms.users.models import Role, User
 
 ISSUE_JOB = "certificates.issue"
 
@@ -453,21 +447,24 @@ def record_issued(
     cert.student_name, cert.course_title = snapshot.student_name[:200], snapshot.course_title[:200]
     cert.instructor_names = snapshot.instructor_names
     view = certificate_view(cert)
-    if _wants_email(session, snapshot.student_id):
-        request_email(
-            session,
-            template="certificate_issued",
-            to=snapshot.student_email,
-            context={
-                "name": snapshot.student_name,
-                "course_title": snapshot.course_title,
-                "verify_url": view.verification_url,
-                "download_url": download_url(
-                    key, file_name=pdf_file_name(cert.code, _course_slug(session, cert))
-                ),
-            },
-            subject=("certificate", str(cert.id)),
-        )
+    notify(
+        session,
+        user_id=snapshot.student_id,
+        type="CERTIFICATE_ISSUED",
+        title=f'Your certificate for "{snapshot.course_title}"',
+        key=f"certificate:{cert.id}:v{cert.version}",
+        link=view.verification_url,
+        data={"certificateId": str(cert.id), "courseId": str(cert.course_id)},
+        email_template="certificate_issued",
+        email_context={
+            "name": snapshot.student_name,
+            "course_title": snapshot.course_title,
+            "verify_url": view.verification_url,
+            "download_url": download_url(
+                key, file_name=pdf_file_name(cert.code, _course_slug(session, cert))
+            ),
+        },
+    )
     enrollment = session.get(Enrollment, cert.enrollment_id)
     event = certificate_event(view)
     publish_after_commit(session, CERTIFICATE_TOPIC, event)
@@ -485,18 +482,6 @@ def record_issued(
             },
         )
     return view
-
-
-def _wants_email(session: Session, user_id: uuid.UUID) -> bool:
-    """The student's CERTIFICATE_ISSUED email preference (on unless switched off)."""
-    enabled = session.scalar(
-        select(NotificationPreference.enabled).where(
-            NotificationPreference.user_id == user_id,
-            NotificationPreference.notification_type == NotificationType.CERTIFICATE_ISSUED,
-            NotificationPreference.channel == NotificationChannel.EMAIL,
-        )
-    )
-    return enabled is not False
 
 
 def certificate_event(view: CertificateView) -> dict:

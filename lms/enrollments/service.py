@@ -21,7 +21,13 @@ from lms.enrollments import progress as rules
 from lms.enrollments.access import own_enrollment, parse_id, teaches, visible_enrollment
 from lms.enrollments.certificates import start_issuance
 from lms.enrollments.events import LESSON_TOPIC, PROGRESS_TOPIC, publish_after_commit
-from lms.enrollments.models import Enrollment, EnrollmentStatus, LessonProgress
+from lms.enrollments.models import (
+    Certificate,
+    CertificateStatus,
+    Enrollment,
+    EnrollmentStatus,
+    LessonProgress,
+)
 from lms.enrollments.settings import enrollment_settings
 from lms.enrollments.views import (
     EnrollmentView,
@@ -34,6 +40,7 @@ from lms.enrollments.views import (
 )
 from lms.errors import Conflict, Forbidden, LmsError, NotFound, ValidationFailed
 from lms.models import utcnow
+from lms.notifications.service import notify
 from lms.security import Viewer, require_authenticated, require_role
 from lms.users.models import Role, User
 
@@ -117,10 +124,15 @@ def _reasons(
         )
         if seated >= course.enrollment_limit:
             reasons.append(Reason("ENROLLMENT_LIMIT_REACHED", "this course is full"))
-    if course.price_amount > 0:
-        # Until the Payments module exists, paid courses cannot be joined here.
+    if course.price_amount > 0 and not _paid(session, student_id, course.id):
         reasons.append(Reason("PAYMENT_REQUIRED", "this course must be purchased first"))
     return reasons
+
+
+def _paid(session: Session, student_id: uuid.UUID, course_id: uuid.UUID) -> bool:
+    from lms.payments.access import has_course_access  # the Payments module decides
+
+    return has_course_access(session, student_id, course_id)
 
 
 def _existing(
@@ -201,6 +213,14 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
     session.flush()
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
+    notify(
+        session,
+        user_id=student_id,
+        type="ENROLLMENT",
+        title=f'You are enrolled in "{course.title}"',
+        key=f"enrollment:{enrollment.id}:{now.isoformat()}",
+        data={"courseId": str(course.id), "enrollmentId": str(enrollment.id)},
+    )
     return view
 
 
@@ -230,6 +250,69 @@ def withdraw_enrollment(
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
     return view
+
+
+def grant_paid_enrollment(
+    session: Session, *, student_id: uuid.UUID, course_id: uuid.UUID
+) -> uuid.UUID:
+    """Enroll a student whose payment went through (Payments module); idempotent. Other
+    rules were checked before checkout: a paid seat is granted even if the course filled up."""
+    course = _course(session, course_id, lock=True)
+    existing = _existing(session, student_id, course.id, lock=True)
+    now = utcnow()
+    if existing is not None:
+        if existing.status == EnrollmentStatus.DROPPED:
+            existing.status, existing.dropped_at, existing.drop_reason = (
+                EnrollmentStatus.ACTIVE,
+                None,
+                None,
+            )
+            existing.updated_at = now
+        enrollment = existing
+    else:
+        enrollment = Enrollment(
+            student_id=student_id,
+            course_id=course.id,
+            status=EnrollmentStatus.ACTIVE,
+            enrolled_at=now,
+            updated_at=now,
+        )
+        session.add(enrollment)
+        course.enrollment_count += 1
+    session.flush()
+    view = enrollment_view(session, enrollment)
+    publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
+    return enrollment.id
+
+
+def revoke_paid_enrollment(session: Session, *, enrollment_id: uuid.UUID, reason: str) -> None:
+    """A fully refunded purchase: the enrollment is DROPPED (progress kept) and its
+    certificate, pending or issued, is revoked with the reason, so none is ever issued."""
+    enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
+    if enrollment is None:
+        return
+    now = utcnow()
+    if enrollment.status != EnrollmentStatus.DROPPED:
+        enrollment.status, enrollment.dropped_at, enrollment.updated_at = (
+            EnrollmentStatus.DROPPED,
+            now,
+            now,
+        )
+        enrollment.drop_reason = reason
+    cert = session.scalar(
+        select(Certificate).where(Certificate.enrollment_id == enrollment.id).with_for_update()
+    )
+    if cert is not None and cert.status != CertificateStatus.REVOKED:
+        cert.status, cert.revoked_at, cert.revoked_reason = CertificateStatus.REVOKED, now, reason
+    session.flush()
+    view = enrollment_view(session, enrollment)
+    publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
+
+
+def enrollment_progress_percent(session: Session, *, enrollment_id: uuid.UUID) -> float:
+    """The course progress of an enrollment, 0..100 (the refund policy reads it)."""
+    enrollment = session.get(Enrollment, enrollment_id)
+    return enrollment.progress_percent if enrollment is not None else 0.0
 
 
 def _complete(

@@ -28,6 +28,7 @@ from kombu.pools import producers
 
 from lms.config import Settings, get_settings
 from lms.events.topics import ANY, TOPICS, Topic
+from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def publish_event(
     """Publish one event; a broker hiccup is logged, never raised (the DB has the record)."""
     topic = TOPICS[topic] if isinstance(topic, str) else topic
     settings = settings or get_settings()
+    if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
+        return
     key = topic.key_of(data)
     exchange = event_exchange(settings)
     try:
@@ -81,8 +84,32 @@ def publish_event(
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1},
             )
-    except Exception:  # noqa: BLE001 - live updates must never fail the job itself
+    except Exception:
         log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
+
+
+def publish_events(
+    topic: Topic, payloads: list[dict[str, Any]], settings: Settings | None = None
+) -> None:
+    """Publish many events of one topic on one producer (a fan-out's per-user events): the
+    pool, the declaration and the retry wrapper are paid once, not per event."""
+    settings = settings or get_settings()
+    exchange = event_exchange(settings)
+    try:
+        with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
+            producer.maybe_declare(exchange)
+            for data in payloads:
+                key = topic.key_of(data)
+                producer.publish(
+                    {"topic": topic.name, "key": key, "data": data},
+                    exchange=exchange,
+                    routing_key=topic.routing_key(key),
+                    serializer="json",
+                    delivery_mode="transient",
+                )
+    except Exception:
+        log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
+        publishing.mark_down(settings.broker_url)
 
 
 class EventListener:
@@ -155,7 +182,7 @@ class EventListener:
             topic = TOPICS.get(body.get("topic", ""))
             if topic is not None:
                 self.callback(topic, body.get("data") or {})
-        except Exception:  # noqa: BLE001 - one bad subscriber must not stop the stream
+        except Exception:
             log.exception("event callback failed")
         finally:
             message.ack()

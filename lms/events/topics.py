@@ -129,6 +129,35 @@ class AlertPayload(TypedDict, total=False):
     message: str
 
 
+class NotificationPayload(TypedDict):
+    """A notification as `notificationReceived` shows it (camelCase, ids and dates as strings)."""
+
+    id: str
+    userId: str
+    type: str
+    priority: str
+    title: str
+    body: str
+    link: str | None
+    data: dict[str, Any]
+    createdAt: str
+    readAt: str | None
+    expiresAt: str | None
+    unreadCount: int  # the recipient's unread count with this one
+
+
+class NotificationReadPayload(TypedDict):
+    userId: str
+    notificationIds: list[str]  # empty with `all`: every unread one up to `readAt`
+    all: bool
+    readAt: str
+
+
+class UnreadCountPayload(TypedDict):
+    userId: str
+    count: int
+
+
 class QueueStatsPayload(TypedDict):
     at: str
     queues: list[dict[str, Any]]
@@ -144,6 +173,10 @@ COURSE_COMPLETED = Topic("enrollment.completed", "enrollmentId", CourseCompleted
 CONTENT = Topic("content", "id", ContentPayload, "media and file asset status")
 ALERT = Topic("admin.alert", "queueName", AlertPayload, "new and escalated queue alerts")
 QUEUE_STATS = Topic("admin.queue_stats", None, QueueStatsPayload, "queue statistics snapshots")
+NOTIFICATION_RECEIVED = Topic("notification.received", "userId", NotificationPayload)
+NOTIFICATION_READ = Topic("notification.read", "userId", NotificationReadPayload)
+# Read marks change the unread count; a new notification carries its count itself.
+UNREAD_COUNT = Topic("notification.unread", "userId", UnreadCountPayload, "a user's unread count")
 
 TOPICS: dict[str, Topic] = {
     topic.name: topic
@@ -156,5 +189,8 @@ TOPICS: dict[str, Topic] = {
         CONTENT,
         ALERT,
         QUEUE_STATS,
+        NOTIFICATION_RECEIVED,
+        NOTIFICATION_READ,
+        UNREAD_COUNT,
     )
 }

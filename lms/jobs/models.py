@@ -89,3 +89,7 @@ class JobEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(100))
     worker: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# Delivery records of side effects (lms.jobs.effects) are job tables too.
+from lms.jobs.effects import EffectDelivery  # noqa: E402,F401

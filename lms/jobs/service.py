@@ -21,6 +21,7 @@ from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
+from lms.jobs import publishing
 from lms.jobs import states
 from lms.jobs.broker import publisher
 from lms.jobs.engine import job_engine
@@ -149,10 +150,11 @@ def _flush_outbox(session: Session) -> None:
     if loop is None:
         _deliver(outgoing, callbacks)
     else:
-        # In the API, broker round trips must not stall the event loop: deliver from a
-        # thread. A process dying before that thread runs loses nothing: the relay
-        # publishes what was committed but never published.
-        loop.run_in_executor(None, _deliver, outgoing, callbacks)
+        # In the API, broker round trips must not stall the event loop nor borrow its
+        # default executor (argon2, the health probe): publishing has threads of its own.
+        # A process dying before they run loses nothing: the relay publishes what was
+        # committed but never published.
+        publishing.submit(_deliver, outgoing, callbacks)
 
 
 def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
@@ -162,8 +164,15 @@ def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
             callback()
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
-    if outgoing:
-        publish_jobs(outgoing, outgoing[0].settings)
+    if not outgoing:
+        return
+    settings = outgoing[0].settings or get_settings()
+    if publishing.broker_down(settings.broker_url):  # the relay sends them later
+        return
+    if publish_jobs(outgoing, settings) < len(outgoing):
+        publishing.mark_down(settings.broker_url)
+    else:
+        publishing.mark_up(settings.broker_url)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -11,6 +11,11 @@
 SMTP URLs also take `cafile=/path/ca.pem` to trust a private CA. Failures raise
 `TransientJobError` (retry later) or `PermanentJobError` (never retry), with stable codes.
 Secrets from the URL never appear in messages or reprs.
+
+Sending once: the outbox keeps the first file written for a Message-ID and skips later
+sends of it; SMTP calls `point_of_no_return()` right before the line that ends DATA (after
+it the server may deliver even if its answer is lost), so the caller can record the send
+first; SendGrid carries `idempotency_key` as a custom arg and a header.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import ssl
 import tempfile
 import urllib.error
 import http.client
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
@@ -48,8 +54,16 @@ class MailBackend(Protocol):
 
     scheme: str
 
-    def send(self, message: EmailMessage) -> str:
-        """Deliver `message`; return the provider's message id (or the written file path)."""
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        idempotency_key: str | None = None,
+        point_of_no_return: Callable[[], None] | None = None,
+    ) -> str:
+        """Deliver `message`; return the provider's message id (or the written file path).
+        `point_of_no_return` is called once the provider may have the message even if the
+        call then fails (SMTP: before the end of DATA); nothing is delivered before it."""
         ...
 
 
@@ -250,8 +264,8 @@ def _addresses(message: EmailMessage, *headers: str) -> list[tuple[str, str]]:
 class OutboxBackend:
     """Writes each message as `<timestamp>-<message-id-hash>.eml` into a folder.
 
-    Files appear atomically (temp file in the same folder, then `os.replace`). Sending a
-    message with the same Message-ID again replaces the same file.
+    Files appear atomically (temp file in the same folder, then `os.replace`). A message
+    whose Message-ID is already in the outbox is not written again (sent once).
     """
 
     scheme = "outbox"
@@ -285,10 +299,20 @@ class OutboxBackend:
             return existing[0]
         return self.directory / f"{self._stamp(message)}-{digest}.eml"
 
-    def send(self, message: EmailMessage) -> str:
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        idempotency_key: str | None = None,
+        point_of_no_return: Callable[[], None] | None = None,
+    ) -> str:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             target = self.path_for(message)
+            if target.exists():  # this Message-ID was sent already: never twice
+                return str(target)
+            if point_of_no_return is not None:
+                point_of_no_return()
             data = message.as_bytes(policy=policy.SMTP)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml.part", dir=self.directory)
             try:
@@ -354,6 +378,43 @@ def _quit(smtp: smtplib.SMTP) -> None:
         smtp.close()
 
 
+class _EndOfData:
+    """smtplib's DATA with a hook before the final "." line: before it the server delivers
+    nothing (a dropped connection aborts the transaction); after it the message may be
+    delivered even if the 250 never comes back, so that is where a send is recorded."""
+
+    point_of_no_return: Callable[[], None] | None = None
+
+    def data(self, msg):
+        if self.point_of_no_return is None:
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = smtplib._fix_eols(msg).encode("ascii")
+        body = smtplib._quote_periods(msg)
+        if body[-2:] != smtplib.bCRLF:
+            body += smtplib.bCRLF
+        self.send(body)
+        try:
+            self.point_of_no_return()
+        except BaseException:
+            self.close()  # hang up mid-DATA: the server drops the unfinished message
+            raise
+        self.send(b"." + smtplib.bCRLF)
+        return self.getreply()
+
+
+class _SMTP(_EndOfData, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_EndOfData, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpBackend:
     """Sends over SMTP (plain, STARTTLS or implicit TLS), one connection per message."""
 
@@ -372,15 +433,22 @@ class SmtpBackend:
     def _connect(self) -> smtplib.SMTP:
         c = self.config
         if c.implicit_tls:
-            return smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._tls_context())
-        return smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            return _SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._tls_context())
+        return _SMTP(c.host, c.port, timeout=c.timeout)
 
-    def send(self, message: EmailMessage) -> str:
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        idempotency_key: str | None = None,
+        point_of_no_return: Callable[[], None] | None = None,
+    ) -> str:
         c = self.config
         message_id = _ensure_message_id(message)
         where = f"{c.host}:{c.port}"
         try:
             smtp = self._connect()
+            smtp.point_of_no_return = point_of_no_return
             try:
                 self._session(smtp, message, where)
             finally:
@@ -470,7 +538,7 @@ class SmtpBackend:
 # --------------------------------------------------------------------------- SendGrid
 
 
-def _to_sendgrid_mail(message: EmailMessage, message_id: str):
+def _to_sendgrid_mail(message: EmailMessage, message_id: str, idempotency_key: str | None = None):
     from sendgrid.helpers.mail import (
         Bcc,
         Cc,
@@ -520,6 +588,11 @@ def _to_sendgrid_mail(message: EmailMessage, message_id: str):
     if template:
         mail.header = Header("X-Lyceum-Template", str(template))
     mail.custom_arg = CustomArg("lyceum_message_id", message_id)
+    if idempotency_key:
+        # Carried to SendGrid's event webhooks and the recipient, so a send repeated after
+        # a crash between SendGrid's 202 and our record can be recognised downstream.
+        mail.header = Header("X-Lyceum-Idempotency-Key", idempotency_key)
+        mail.custom_arg = CustomArg("lyceum_idempotency_key", idempotency_key)
     return mail
 
 
@@ -533,13 +606,21 @@ class SendGridBackend:
     def __repr__(self) -> str:
         return f"SendGridBackend({self.config.host})"
 
-    def send(self, message: EmailMessage) -> str:
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        idempotency_key: str | None = None,
+        point_of_no_return: Callable[[], None] | None = None,
+    ) -> str:
+        # One HTTP request: no point of no return to report before its answer; the caller
+        # records the send once SendGrid accepted it.
         from python_http_client import exceptions as http_errors
         from sendgrid import SendGridAPIClient
 
         c = self.config
         message_id = _ensure_message_id(message)
-        mail = _to_sendgrid_mail(message, message_id)
+        mail = _to_sendgrid_mail(message, message_id, idempotency_key)
         client = SendGridAPIClient(api_key=c.api_key, host=c.host)
         client.client.timeout = c.timeout
         try:

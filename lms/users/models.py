@@ -6,10 +6,18 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.models import Base, new_id, utcnow
+
+# Preferences belong to lms.notifications (one implementation); re-exported for old imports.
+from lms.notifications.models import (  # noqa: F401
+    NotificationChannel,
+    NotificationPreference,
+    NotificationType,
+    default_preference,
+)
 
 
 class Role(enum.StrEnum):
@@ -34,30 +42,6 @@ class AvatarStatus(enum.StrEnum):
 class TokenPurpose(enum.StrEnum):
     VERIFY_EMAIL = "VERIFY_EMAIL"
     RESET_PASSWORD = "RESET_PASSWORD"
-
-
-class NotificationChannel(enum.StrEnum):
-    EMAIL = "EMAIL"
-    PUSH = "PUSH"
-    IN_APP = "IN_APP"
-
-
-class NotificationType(enum.StrEnum):
-    COURSE_UPDATE = "COURSE_UPDATE"
-    NEW_CONTENT = "NEW_CONTENT"
-    ASSIGNMENT_DUE = "ASSIGNMENT_DUE"
-    GRADE_POSTED = "GRADE_POSTED"
-    DISCUSSION_REPLY = "DISCUSSION_REPLY"
-    DIRECT_MESSAGE = "DIRECT_MESSAGE"
-    ANNOUNCEMENT = "ANNOUNCEMENT"
-    CERTIFICATE_ISSUED = "CERTIFICATE_ISSUED"
-    PAYMENT = "PAYMENT"
-    MARKETING = "MARKETING"
-
-
-def default_preference(kind: NotificationType, channel: NotificationChannel) -> bool:
-    """Defaults when the user never chose: everything on except marketing (opt-in only)."""
-    return kind != NotificationType.MARKETING
 
 
 class User(Base):
@@ -129,22 +113,3 @@ class OneTimeToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
-
-
-class NotificationPreference(Base):
-    """A user's explicit choice for one notification type on one channel (absent: default)."""
-
-    __tablename__ = "notification_preferences"
-    __table_args__ = (Index("ix_notification_preferences_type", "notification_type"),)
-
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    notification_type: Mapped[NotificationType] = mapped_column(
-        Enum(NotificationType, native_enum=False, length=32), primary_key=True
-    )
-    channel: Mapped[NotificationChannel] = mapped_column(
-        Enum(NotificationChannel, native_enum=False, length=16), primary_key=True
-    )
-    enabled: Mapped[bool] = mapped_column()
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -44,16 +44,12 @@ from lms.security import Viewer, issue_access_token, require_authenticated
 from lms.users import avatars
 from lms.users.models import (
     AvatarStatus,
-    NotificationChannel,
-    NotificationPreference,
-    NotificationType,
     OneTimeToken,
     ProfileVisibility,
     RefreshToken,
     Role,
     TokenPurpose,
     User,
-    default_preference,
 )
 from lms.users.permissions import require_verified_email, shares_course
 
@@ -118,25 +114,10 @@ def _link(settings: Settings, path: str, token: str) -> str:
 
 
 def preferences_view(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    chosen = {
-        (p.notification_type, p.channel): p.enabled
-        for p in session.scalars(
-            select(NotificationPreference).where(NotificationPreference.user_id == user_id)
-        )
-    }
+    """A user's channels per notification type: lms.notifications owns the rules."""
+    from lms.notifications.service import preferences_view as view
 
-    def value(kind: NotificationType, channel: NotificationChannel) -> bool:
-        return chosen.get((kind, channel), default_preference(kind, channel))
-
-    return [
-        {
-            "type": kind.value,
-            "email": value(kind, NotificationChannel.EMAIL),
-            "push": value(kind, NotificationChannel.PUSH),
-            "in_app": value(kind, NotificationChannel.IN_APP),
-        }
-        for kind in NotificationType
-    ]
+    return view(session, user_id)
 
 
 def avatar_view(user: User) -> dict[str, Any] | None:
@@ -641,6 +622,16 @@ def reset_password(session: Session, *, token: str, password_hash: str) -> bool:
 # --- profiles ---------------------------------------------------------------------------------
 
 
+def contacts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
+    """Email, name and time zone of many users, for modules that address them (notifications)."""
+    rows = session.execute(
+        select(User.id, User.email, User.name, User.timezone).where(User.id.in_(user_ids))
+    )
+    return {
+        row.id: {"email": row.email, "name": row.name, "timezone": row.timezone} for row in rows
+    }
+
+
 def me(session: Session, viewer: Viewer) -> dict[str, Any]:
     user = session.get(User, require_authenticated(viewer))
     if user is None:
@@ -768,33 +759,9 @@ def update_profile(
 def update_notification_preferences(
     session: Session,
     viewer: Viewer,
-    *,
-    preferences: list[dict[str, Any]],
+    **changes: Any,
 ) -> list[dict[str, Any]]:
-    """Set channels per notification type; omitted channels keep their value."""
-    user_id = require_authenticated(viewer)
-    channels = {
-        "email": NotificationChannel.EMAIL,
-        "push": NotificationChannel.PUSH,
-        "in_app": NotificationChannel.IN_APP,
-    }
-    for item in preferences:
-        kind = NotificationType(item["type"])
-        for field, channel in channels.items():
-            if item.get(field) is None:
-                continue
-            existing = session.get(NotificationPreference, (user_id, kind, channel))
-            if existing is None:
-                session.add(
-                    NotificationPreference(
-                        user_id=user_id,
-                        notification_type=kind,
-                        channel=channel,
-                        enabled=bool(item[field]),
-                        updated_at=utcnow(),
-                    )
-                )
-            else:
-                existing.enabled = bool(item[field])
-    session.flush()
-    return preferences_view(session, user_id)
+    """Set channels per notification type: one implementation, in lms.notifications."""
+    from lms.notifications.service import update_notification_preferences as update
+
+    return update(session, viewer, **changes)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from lms.config import get_settings
 from lms.db import session_scope
 from lms.jobs.models import Job
+from lms.notifications.models import Notification, NotificationChannel, NotificationDelivery
 from lms.storage import local_root
 from lms.storage.signing import GET_PURPOSE, sign
 from lms.users.models import Role
@@ -58,11 +59,24 @@ def outbox_emails(to: str) -> list[str]:
     return [p.read_text() for p in folder.glob("*.eml") if to in p.read_text()]
 
 
-def email_job(asset_id) -> Job:
+def uploader_notification(asset_id) -> Notification:
     with session_scope() as session:
         return session.scalars(
-            select(Job).where(Job.kind == "email.send", Job.subject_id == str(asset_id))
+            select(Notification).where(Notification.data["assetId"].as_string() == str(asset_id))
         ).one()
+
+
+def email_job(asset_id) -> Job:
+    """The job that emails the uploader: the email delivery of their notification."""
+    notification = uploader_notification(asset_id)
+    with session_scope() as session:
+        delivery = session.scalars(
+            select(NotificationDelivery).where(
+                NotificationDelivery.notification_id == notification.id,
+                NotificationDelivery.channel == NotificationChannel.EMAIL,
+            )
+        ).one()
+        return session.get(Job, delivery.job_id)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +174,7 @@ def test_images_cover_the_video_and_small_ones_come_from_the_rendition(
 def test_uploader_is_emailed_when_the_video_is_ready(educator, ready_video, watcher):
     user, _ = educator
     job = email_job(ready_video["id"])
-    assert job.payload["template"] == "video_ready"
+    assert uploader_notification(ready_video["id"]).data["emailTemplate"] == "video_ready"
     watcher.wait(job.id)
     assert any("is ready" in text for text in outbox_emails(user.email))
 
@@ -292,7 +306,7 @@ def test_broken_upload_fails_fast_with_its_code(
     assert status["steps"][0]["name"] == "validate"
     assert (status["steps"][0]["status"], status["steps"][0]["errorCode"]) == ("FAILED", code)
     assert [s["status"] for s in status["steps"][1:]] == ["PENDING"] * 3
-    assert email_job(asset["id"]).payload["context"]["error_code"] == code
+    assert uploader_notification(asset["id"]).data["emailContext"]["error_code"] == code
 
 
 def _ffmpeg_running_for(asset_id: str) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass
+from email import message_from_bytes
 from typing import Callable
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -37,6 +40,10 @@ class RecordingHandler:
         )
         return "250 2.0.0 Message accepted for delivery"
 
+    def message_ids(self) -> list[str]:
+        """The Message-ID of every message received, repeats included."""
+        return [str(message_from_bytes(d.data)["Message-ID"]) for d in self.deliveries]
+
 
 def authenticator(valid: tuple[bytes, bytes]) -> Callable:
     def check(server, session, envelope, mechanism, auth_data):
@@ -44,3 +51,32 @@ def authenticator(valid: tuple[bytes, bytes]) -> Callable:
         return AuthResult(success=ok, handled=False)
 
     return check
+
+
+class HoldingHandler(RecordingHandler):
+    """Records each message and holds one reply of its first exchange until `release` is
+    set: the 250 to DATA (the message is in the server's hands, the client still waits for
+    the answer) or the 221 to QUIT (accepted and answered, the client not done yet).
+
+    `received` is set once the first message is recorded and its reply is being held."""
+
+    def __init__(self, hold: str = "DATA", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.hold = hold
+        self.received = threading.Event()
+        self.release = threading.Event()
+
+    async def _held(self) -> None:
+        self.received.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.hold == "DATA":
+            await self._held()
+        return reply
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.hold == "QUIT" and self.deliveries:
+            await self._held()
+        return "221 Bye"

@@ -32,7 +32,7 @@ def test_outbox_writes_a_parseable_eml(tmp_path, message):
     assert "Note: hello" in parsed.get_body(("html",)).get_content()
 
 
-def test_same_message_id_twice_gives_one_file(tmp_path):
+def test_same_message_id_is_sent_once(tmp_path):
     backend = mail_backend(f"outbox://{tmp_path}")
     first = render_email(
         "test",
@@ -57,7 +57,7 @@ def test_same_message_id_twice_gives_one_file(tmp_path):
     files = eml_files(tmp_path)
     assert len(files) == 1
     body = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
-    assert "Note: second" in body.get_body(("plain",)).get_content()
+    assert "Note: first" in body.get_body(("plain",)).get_content()  # later sends skipped
 
 
 def test_different_messages_give_different_files(tmp_path):

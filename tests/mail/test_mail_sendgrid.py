@@ -93,3 +93,11 @@ def test_unreachable_server_is_transient(closed_port, message):
     with pytest.raises(TransientJobError) as err:
         backend.send(message)
     assert err.value.code == "SENDGRID_UNAVAILABLE"
+
+
+def test_sendgrid_carries_the_idempotency_key(sendgrid_server, message):
+    capture = sendgrid_server(202, {"X-Message-Id": "sg-key"})
+    backend_for(capture).send(message, idempotency_key="job:42:email")
+    body = capture.requests[0].json
+    assert body["custom_args"]["lyceum_idempotency_key"] == "job:42:email"
+    assert body["headers"]["X-Lyceum-Idempotency-Key"] == "job:42:email"

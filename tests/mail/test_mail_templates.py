@@ -72,7 +72,33 @@ CASES = {
         "Sign-ins to your Lyceum account were locked",
         ["203.0.113.9", "https://lyceum.test/unlock-sign-in?token=unl-789", "24 hours"],
     ),
+    "subscription_payment_failed": (
+        {"name": "Ann", "plan": "all-access-monthly", "grace_until": "2026-12-13"},
+        "Your all-access-monthly subscription payment did not go through",
+        ["all-access-monthly", "2026-12-13"],
+    ),
     "test": ({}, "Lyceum test email", ["test email from Lyceum"]),
+    "notification": (
+        {
+            "name": "Ann",
+            "title": "Grade posted",
+            "body": "Essay 1: A-",
+            "link": "https://lyceum.test/grades/1",
+            "unsubscribe_url": "https://lyceum.test/notifications/unsubscribe?token=t",
+        },
+        "Grade posted",
+        ["Essay 1: A-", "https://lyceum.test/notifications/unsubscribe?token=t"],
+    ),
+    "notification_digest": (
+        {
+            "name": "Ann",
+            "frequency": "daily",
+            "items": [{"title": "New reply", "body": "Looks good", "link": None}],
+            "unsubscribe_url": "https://lyceum.test/notifications/unsubscribe?token=t",
+        },
+        "Your daily Lyceum digest: 1 new notification",
+        ["New reply", "Looks good"],
+    ),
 }
 
 

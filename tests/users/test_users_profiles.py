@@ -166,7 +166,7 @@ def test_notification_preferences_per_type_and_channel(api):
         "push": True,
         "inApp": True,
     }
-    assert defaults["MARKETING"]["email"] is False  # opt-in only
+    assert all(p["email"] and p["push"] and p["inApp"] for p in defaults.values())
 
     result = api.data(
         PREFS,
@@ -174,7 +174,7 @@ def test_notification_preferences_per_type_and_channel(api):
             "input": {
                 "preferences": [
                     {"type": "GRADE_POSTED", "push": False},
-                    {"type": "MARKETING", "email": True, "inApp": True},
+                    {"type": "ANNOUNCEMENT", "email": False, "inApp": True},
                 ]
             }
         },
@@ -187,10 +187,10 @@ def test_notification_preferences_per_type_and_channel(api):
         "push": False,
         "inApp": True,
     }
-    assert by_type["MARKETING"] == {
-        "type": "MARKETING",
-        "email": True,
-        "push": False,
+    assert by_type["ANNOUNCEMENT"] == {
+        "type": "ANNOUNCEMENT",
+        "email": False,
+        "push": True,
         "inApp": True,
     }
     api.data(

@@ -38,7 +38,6 @@ bind_service_fields(
 bind_service_fields(
     mutation,
     {
-        "enrollInCourse": service.enroll_in_course,
         "withdrawEnrollment": service.withdraw_enrollment,
         "updateLessonProgress": service.update_lesson_progress,
         "completeLesson": service.complete_lesson,
@@ -48,6 +47,7 @@ bind_service_fields(
     },
     write=True,
 )
+# enrollInCourse: web/resolvers/payments.py (a paid course answers with its checkout).
 
 
 # --- nested fields ------------------------------------------------------------------------

@@ -107,14 +107,7 @@ async def resolve_update_profile(_, info, input: dict) -> dict:
     )
 
 
-@mutation.field("updateNotificationPreferences")
-async def resolve_update_notification_preferences(_, info, input: dict) -> list:
-    ctx = info.context
-    return await ctx.write(
-        service.update_notification_preferences,
-        ctx.require_viewer(),
-        preferences=input["preferences"],
-    )
+# updateNotificationPreferences is served by web/resolvers/notifications.py (one implementation).
 
 
 bindables = [query, mutation, user_type, avatar_image_type]

@@ -1,0 +1,1 @@
+"""Payments services: checkout, webhooks, fulfilment, refunds, subscriptions, reads."""

@@ -1,0 +1,32 @@
+"""Reconciliation: list Stripe's recent events and handle any whose webhook never arrived,
+so a missed delivery costs minutes, not a lost sale (`payments.reconcile`, on a schedule)."""
+
+from __future__ import annotations
+
+import time
+
+from lms.db import session_scope
+from lms.payments import gateway
+from lms.payments.events import HANDLED_EVENTS
+from lms.payments.service.webhooks import store_fetched
+from lms.payments.settings import PaymentSettings, payment_settings
+
+
+def reconcile(settings: PaymentSettings | None = None) -> dict[str, int]:
+    """Store and queue every handled-type event of the look-back window not seen yet."""
+    settings = settings or payment_settings()
+    if not settings.configured:
+        return {"listed": 0, "recovered": 0}
+    stripe = gateway.client(settings)
+    since = int(time.time()) - settings.reconcile_minutes * 60
+    listed = recovered = 0
+    page = gateway.call(stripe.v1.events.list, {"created": {"gte": since}, "limit": 100})
+    for event in page.auto_paging_iter():
+        listed += 1
+        data = gateway.plain(event)
+        if data.get("type") not in HANDLED_EVENTS:
+            continue
+        with session_scope() as session:  # one event per transaction: a failure loses one
+            if store_fetched(session, data):
+                recovered += 1
+    return {"listed": listed, "recovered": recovered}
