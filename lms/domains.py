@@ -45,4 +45,3 @@ def settings_classes() -> list[type]:
             and value.__module__ == module.__name__
         )
     return classes
-

@@ -172,4 +172,3 @@ def cost_limit_rule(max_cost: int, variables: dict[str, Any] | None) -> type[Val
             return self.BREAK
 
     return CostLimit
-
