@@ -136,7 +136,7 @@ class Server:
         self.lines: list[str] = []
         self._ready = threading.Event()
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "lms.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "lyceum.cli", "serve", "--port", str(port)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -492,7 +492,7 @@ def run(args: argparse.Namespace) -> dict:
         # (a) ---------------------------------------------------------------------------
         purged = purge_media_queue(settings)
         bus = Bus(settings).start()
-        api_process = Process([sys.executable, "-m", "lms.cli", "serve", "--port", str(port)])
+        api_process = Process([sys.executable, "-m", "lyceum.cli", "serve", "--port", str(port)])
         try:
             api_process.wait_for("Running on")
             worker = start_worker("media", concurrency=1)

@@ -267,7 +267,7 @@ def start(variant: str, workdir: Path) -> Server:
     if variant == "plain":
         command = [sys.executable, "-m", "loadtests.plain_catalog_app"]
     else:
-        command = [sys.executable, "-m", "lms.cli", "serve"]
+        command = [sys.executable, "-m", "lyceum.cli", "serve"]
         env["LMS_RESPONSE_CACHE"] = "false" if variant == "graphql-nocache" else "true"
     server = Server(variant, command, env, workdir / f"{variant}.log")
     server.wait_ready()

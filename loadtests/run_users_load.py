@@ -56,7 +56,7 @@ def start_api(workdir: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, **LIFTED, "LMS_ENV": os.environ.get("LMS_ENV", "development")}
     if not env.get("LMS_DATABASE_URL"):
         env["LMS_VAR_DIR"] = str(workdir / "var")
-    lms = [sys.executable, "-m", "lms.cli"]
+    lms = [sys.executable, "-m", "lyceum.cli"]
     subprocess.run([*lms, "migrate"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     port = free_port()
     log = open(workdir / "api.log", "w")

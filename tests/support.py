@@ -21,7 +21,7 @@ from lms.security import issue_access_token
 from lms.users.models import Role, User
 
 ROOT = Path(__file__).resolve().parent.parent
-LMS = [sys.executable, "-m", "lms.cli"]
+LMS = [sys.executable, "-m", "lyceum.cli"]
 
 
 def free_port() -> int:

@@ -89,7 +89,7 @@ def test_history_survives_a_restart_of_the_api(admin):
 def test_the_embedded_default_shows_the_same_dashboard(tmp_path):
     port = free_port()
     env = {key: None for key in os.environ if key.startswith("LMS_")} | {"LMS_PORT": str(port)}
-    up = Process([sys.executable, "-m", "lms.cli", "up"], env, cwd=tmp_path)
+    up = Process([sys.executable, "-m", "lyceum.cli", "up"], env, cwd=tmp_path)
     try:
         up.wait_for("Running on")
         up.wait_for(" ready.")

@@ -35,7 +35,7 @@ def embedded(tmp_path_factory):
     env = {key: None for key in os.environ if key.startswith("LMS_")} | {"LMS_PORT": str(port)}
     # Run this checkout's code from the clean folder, not the `lms` the venv has installed.
     env["PYTHONPATH"] = str(ROOT)
-    up = Process([sys.executable, "-m", "lms.cli", "up"], env, cwd=folder)
+    up = Process([sys.executable, "-m", "lyceum.cli", "up"], env, cwd=folder)
     up.wait_for("lms: up")
     up.wait_for("Running on")
     up.wait_for(" ready.")

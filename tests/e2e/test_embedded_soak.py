@@ -47,7 +47,7 @@ def stack(tmp_path):
         "LMS_RATE_RESET_ACCOUNT": "100000/60",
         "LMS_RATE_REGISTER_IP": "1000/60",
     }
-    up = Process([sys.executable, "-m", "lms.cli", "up"], env, cwd=tmp_path)
+    up = Process([sys.executable, "-m", "lyceum.cli", "up"], env, cwd=tmp_path)
     up.wait_for("Running on", timeout=60)
     up.wait_for(" ready.", timeout=60)
     yield up, f"http://127.0.0.1:{port}", tmp_path / "var" / "outbox"

@@ -48,7 +48,7 @@ def embedded(tmp_path_factory):
         "LMS_PORT": str(port),
         "PYTHONPATH": str(ROOT),
     }
-    up = Process([sys.executable, "-m", "lms.cli", "up"], env, cwd=folder)
+    up = Process([sys.executable, "-m", "lyceum.cli", "up"], env, cwd=folder)
     up.wait_for("Running on")
     up.wait_for(" ready.")
     yield folder, f"http://127.0.0.1:{port}", env

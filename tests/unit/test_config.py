@@ -14,7 +14,7 @@ from tests.support import ROOT
 
 def run_lms(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lms.cli", *args],
+        [sys.executable, "-m", "lyceum.cli", *args],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from lms.supervisor import Supervisor
+from lyceum.supervisor import Supervisor
 
 PYTHON = sys.executable
 SLEEPER = [PYTHON, "-c", "import time; time.sleep(600)"]

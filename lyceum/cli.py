@@ -1,6 +1,6 @@
 """The `lms` command: run, migrate and inspect Lyceum.
 
-lms up              migrate, then API + worker + scheduler + monitor, supervised (lms.supervisor)
+lms up              migrate, then API + worker + scheduler + monitor, supervised (lyceum.supervisor)
 lms serve           the API (hypercorn)
 lms worker          a Celery worker (-Q queues, -c concurrency)
 lms beat            the scheduler (relay of unpublished jobs, periodic work)
@@ -252,12 +252,12 @@ def cmd_create_admin(args) -> int:
 def cmd_up(args) -> int:
     """Everything on one machine: migrate, then API, worker, scheduler and monitor as
     supervised children (restarted if they die)."""
-    from lms.supervisor import Supervisor
+    from lyceum.supervisor import Supervisor
 
     settings = _checked_settings()
     check_port_free(settings.host, settings.port)
     cmd_migrate(args)
-    me = [sys.executable, "-m", "lms.cli"]
+    me = [sys.executable, "-m", "lyceum.cli"]
     queues = list(QUEUES)
     if missing := missing_media_tools():
         # Everything but video still works; a stack that refused to start would help no one.

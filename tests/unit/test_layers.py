@@ -1,0 +1,133 @@
+"""The layers of DESIGN.md, checked on every run: what each package may import.
+
+- `media/` and `certificates/` are pure libraries: they import nothing of ours.
+- `web/` never imports task or pipeline code; it asks `lms` for work.
+- `lms/` imports neither `web/`, `tasks/` nor `pipelines/` (the `lms` command lives in
+  `lyceum/`, which wires them together).
+- A domain (`lms/<domain>/`) reaches another domain only through its `service`, `events`,
+  `errors` or `access` modules. The crossings into other domains' models that predate this
+  rule are listed in `KNOWN_MODEL_CROSSINGS`; the list may only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OURS = ("lms", "web", "tasks", "pipelines", "media", "certificates", "lyceum")
+DOMAINS = {
+    "users", "courses", "content", "assessments", "enrollments", "communication",
+    "notifications", "payments", "search", "analytics", "admin",
+}  # fmt: skip
+PUBLIC_MODULES = {"service", "events", "errors", "access"}
+KNOWN_MODEL_CROSSINGS = {
+    ("lms/admin/alerts.py", "lms.users.models"),
+    ("lms/admin/dashboard.py", "lms.users.models"),
+    ("lms/admin/exports.py", "lms.users.models"),
+    ("lms/admin/jobs.py", "lms.users.models"),
+    ("lms/admin/queues.py", "lms.users.models"),
+    ("lms/content/access.py", "lms.courses.models"),
+    ("lms/content/service.py", "lms.courses.models"),
+    ("lms/content/service.py", "lms.users.models"),
+    ("lms/courses/batch.py", "lms.enrollments.models"),
+    ("lms/courses/batch.py", "lms.users.models"),
+    ("lms/courses/catalog.py", "lms.users.models"),
+    ("lms/courses/publication.py", "lms.content.models"),
+    ("lms/courses/service.py", "lms.users.models"),
+    ("lms/enrollments/access.py", "lms.courses.models"),
+    ("lms/enrollments/certificates.py", "lms.courses.models"),
+    ("lms/enrollments/certificates.py", "lms.users.models"),
+    ("lms/enrollments/progress.py", "lms.courses.models"),
+    ("lms/enrollments/service.py", "lms.courses.models"),
+    ("lms/enrollments/service.py", "lms.users.models"),
+    ("lms/enrollments/views.py", "lms.courses.models"),
+    ("lms/enrollments/views.py", "lms.users.models"),
+    ("lms/users/permissions.py", "lms.courses.models"),
+    ("lms/users/permissions.py", "lms.enrollments.models"),
+    ("lms/jobs/service.py", "lms.admin.models"),
+    ("lms/security.py", "lms.users.models"),
+    ("lms/enrollments/progress.py", "lms.content.models"),
+    ("lms/jobs/alerts.py", "lms.admin.alerts"),
+    ("lms/jobs/alerts.py", "lms.admin.models"),
+    ("lms/jobs/fanout.py", "lms.admin.models"),
+    ("lms/jobs/records.py", "lms.admin.models"),
+    ("lms/payments/service/checkout.py", "lms.courses.models"),
+    ("lms/payments/service/checkout.py", "lms.users.models"),
+    ("lms/payments/service/handling.py", "lms.users.models"),
+    ("lms/payments/service/subscriptions.py", "lms.users.models"),
+    ("lms/payments/service/webhooks.py", "lms.users.models"),
+    ("lms/users/models.py", "lms.notifications.models"),  # old names of moved enums
+}
+
+
+def module_name(path: Path) -> list[str]:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return parts[:-1] if parts[-1] == "__init__" else parts
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports (relative imports resolved), top level or not."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path)[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                name = node.module or ""
+            found.add(name)
+            found.update(f"{name}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in OURS}
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []
+
+
+def violations(package: str, forbidden: set[str]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sources(package)
+        for name in sorted(imported_modules(path))
+        if name.split(".")[0] in forbidden
+    ]
+
+
+def test_pure_libraries_import_nothing_of_ours():
+    assert violations("media", set(OURS) - {"media"}) == []
+    assert violations("certificates", set(OURS) - {"certificates"}) == []
+
+
+def test_web_never_imports_task_or_pipeline_code():
+    assert violations("web", {"tasks", "pipelines", "lyceum"}) == []
+
+
+def test_lms_imports_neither_web_nor_tasks():
+    assert violations("lms", {"web", "tasks", "pipelines", "lyceum"}) == []
+
+
+def _crossings() -> set[tuple[str, str]]:
+    found = set()
+    for path in sources("lms"):
+        here = path.relative_to(ROOT).parts
+        own = here[1] if len(here) > 2 and here[1] in DOMAINS else None
+        for name in imported_modules(path):
+            parts = name.split(".")
+            if len(parts) < 3 or parts[0] != "lms" or parts[1] not in DOMAINS or parts[1] == own:
+                continue
+            if parts[2] not in PUBLIC_MODULES:
+                found.add((str(Path(*here)), ".".join(parts[:3])))
+    return found
+
+
+def test_domains_reach_each_other_only_through_public_modules():
+    new = _crossings() - KNOWN_MODEL_CROSSINGS
+    assert new == set(), "use the other domain's service or events instead"
+
+
+def test_the_list_of_old_crossings_only_shrinks():
+    assert KNOWN_MODEL_CROSSINGS - _crossings() == set(), "remove the mended crossings"
