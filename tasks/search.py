@@ -34,15 +34,7 @@ def index_course(job: JobContext) -> dict:
 def rebuild(job: JobContext) -> dict:
     """Every published course indexed again, stale documents dropped, words recounted."""
     with session_scope(job.settings) as session:
-        course_ids = indexing.published_course_ids(session)
-    for done, course_id in enumerate(course_ids, 1):
-        with session_scope(job.settings) as session:
-            indexing.index_course(session, course_id)
-        job.progress(done / len(course_ids), f"{done} of {len(course_ids)} courses")
-        job.progress.check()
-    with session_scope(job.settings) as session:
-        terms = indexing.refresh_terms(session)
-    return {"courses": len(course_ids), "terms": terms}
+        return {"courses": indexing.rebuild(session)}
 
 
 @app.task(name="search.index_pending")

@@ -26,13 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"queued search.rebuild job {job.id}")
         return 0
     with session_scope() as session:
-        course_ids = indexing.published_course_ids(session)
-    for course_id in course_ids:
-        with session_scope() as session:
-            indexing.index_course(session, course_id)
-    with session_scope() as session:
-        terms = indexing.refresh_terms(session)
-    print(f"indexed {len(course_ids)} courses; {terms} words for typo correction")
+        courses = indexing.rebuild(session)
+    print(f"indexed {courses} published courses")
     return 0
 
 

@@ -29,6 +29,7 @@ from lms.sanitize import visible_text
 from lms.search import fts
 from lms.search.dialect import insert_ignoring_duplicates, is_postgres, upsert
 from lms.search.models import SearchCourse, SearchLesson, SearchPending, SearchTerm
+from lms.search.text import TEXT_CONFIGS as _CONFIGS
 from lms.search.text import clean, normalize, text_config, words
 
 log = logging.getLogger(__name__)
@@ -166,19 +167,19 @@ def add_terms(session: Session, texts: list[str]) -> None:
 _PG_COURSE_DOCUMENT = text(
     """
     UPDATE search_courses SET document =
-        setweight(to_tsvector(text_config::regconfig, unaccent(title)), 'A')
+        setweight(to_tsvector(text_config::regconfig, title), 'A')
      || setweight(to_tsvector(text_config::regconfig,
-                              unaccent(tags || ' ' || coalesce(category, ''))), 'B')
-     || setweight(to_tsvector(text_config::regconfig, unaccent(description)), 'C')
-     || setweight(to_tsvector(text_config::regconfig, unaccent(:outline)), 'D')
+                              tags || ' ' || coalesce(category, '')), 'B')
+     || setweight(to_tsvector(text_config::regconfig, description), 'C')
+     || setweight(to_tsvector(text_config::regconfig, :outline), 'D')
     WHERE course_id = :course_id
     """
 )
 _PG_LESSON_DOCUMENTS = text(
     """
     UPDATE search_lessons SET
-        title_document = setweight(to_tsvector(text_config::regconfig, unaccent(title)), 'A'),
-        body_document = setweight(to_tsvector(text_config::regconfig, unaccent(body)), 'C')
+        title_document = setweight(to_tsvector(text_config::regconfig, title), 'A'),
+        body_document = setweight(to_tsvector(text_config::regconfig, body), 'C')
     WHERE course_id = :course_id
     """
 )
@@ -198,8 +199,8 @@ def refresh_terms(session: Session) -> int:
                 """
                 INSERT INTO search_terms (term, documents)
                 SELECT word, ndoc FROM ts_stat($$
-                    SELECT to_tsvector('simple', unaccent(title || ' ' || tags || ' '
-                        || coalesce(category, '') || ' ' || description))
+                    SELECT to_tsvector('lyceum_simple', title || ' ' || tags || ' '
+                        || coalesce(category, '') || ' ' || description)
                     FROM search_courses $$)
                 WHERE length(word) BETWEEN :low AND :high AND word !~ '^[0-9]+$'
                 """
@@ -245,3 +246,72 @@ def published_course_ids(session: Session) -> list[uuid.UUID]:
     wanted = set(session.scalars(select(Course.id).where(Course.status == CourseStatus.PUBLISHED)))
     held = set(session.scalars(select(SearchCourse.course_id)))
     return sorted(wanted | held)
+
+
+# --- rebuilding everything -------------------------------------------------------------
+
+# On PostgreSQL the whole index is rebuilt in a few set-based statements (a catalog of
+# 100,000 courses takes minutes, not the hours of one job per course). HTML is stripped with
+# a regular expression here; index jobs later rebuild each changed course exactly.
+_PG_BULK = (
+    "DELETE FROM search_lessons",
+    "DELETE FROM search_courses",
+    "DELETE FROM search_pending WHERE requested_at <= :started",
+    """
+    INSERT INTO search_courses (course_id, slug, title, title_norm, description, tags,
+        category, difficulty, language, text_config, price_amount, currency, rating_average,
+        rating_count, enrollment_count, duration_seconds, lesson_count, published_at,
+        indexed_at)
+    SELECT c.id, c.slug, c.title, lower(unaccent(c.title)),
+        btrim(regexp_replace(regexp_replace(c.description, '<[^>]*>', ' ', 'g'), '\\s+', ' ',
+              'g')),
+        coalesce((SELECT string_agg(t.tag, ' ') FROM course_tags t WHERE t.course_id = c.id),
+                 ''),
+        c.category, c.difficulty, c.language, CASE split_part(lower(c.language), '-', 1)
+            {config_cases} ELSE 'lyceum_simple' END,
+        c.price_amount, c.currency, c.rating_average, c.rating_count, c.enrollment_count,
+        coalesce(l.seconds, 0), coalesce(l.lessons, 0), c.published_at, :started
+    FROM courses c
+    LEFT JOIN (SELECT course_id, sum(duration_seconds) AS seconds, count(*) AS lessons
+               FROM lessons GROUP BY course_id) l ON l.course_id = c.id
+    WHERE c.status = 'PUBLISHED'
+    """,
+    """
+    UPDATE search_courses s SET document =
+        setweight(to_tsvector(s.text_config::regconfig, s.title), 'A')
+     || setweight(to_tsvector(s.text_config::regconfig,
+                              s.tags || ' ' || coalesce(s.category, '')), 'B')
+     || setweight(to_tsvector(s.text_config::regconfig, s.description), 'C')
+     || setweight(to_tsvector(s.text_config::regconfig, coalesce(o.outline, '')), 'D')
+    FROM (SELECT course_id, string_agg(title, ' ') AS outline FROM lessons GROUP BY course_id)
+        o
+    WHERE o.course_id = s.course_id
+    """,
+    """
+    INSERT INTO search_lessons (lesson_id, course_id, module_id, course_title, title, body,
+        type, is_free_preview, language, text_config, position, title_document,
+        body_document)
+    SELECT l.id, l.course_id, l.module_id, s.title, l.title, b.body, l.type,
+        l.is_free_preview, s.language, s.text_config, l.position,
+        setweight(to_tsvector(s.text_config::regconfig, l.title), 'A'),
+        setweight(to_tsvector(s.text_config::regconfig, b.body), 'C')
+    FROM lessons l
+    JOIN search_courses s ON s.course_id = l.course_id,
+    LATERAL (SELECT btrim(regexp_replace(regexp_replace(l.content, '<[^>]*>', ' ', 'g'),
+                                         '\\s+', ' ', 'g')) AS body) b
+    """,
+)
+
+
+def rebuild(session: Session) -> int:
+    """Index every published course again; returns the number of course documents."""
+    if not is_postgres(session):
+        for course_id in published_course_ids(session):
+            index_course(session, course_id)
+    else:
+        cases = " ".join(f"WHEN '{code}' THEN '{name}'" for code, name in _CONFIGS.items())
+        started = utcnow()
+        for statement in _PG_BULK:
+            session.execute(text(statement.replace("{config_cases}", cases)), {"started": started})
+    refresh_terms(session)
+    return session.scalar(select(func.count()).select_from(SearchCourse)) or 0

@@ -17,8 +17,10 @@ WORD = re.compile(r"\w+", re.UNICODE)
 # Highlight sentinels: printable, never in indexed text (stripped there), escaped after.
 MARK_START, MARK_END = "\u27e6", "\u27e7"
 
-# The course's language picks the stemmer; anything else is indexed word by word.
-TEXT_CONFIGS = {
+# The course's language picks the stemmer; anything else is indexed word by word. The
+# PostgreSQL configurations `lyceum_<name>` (made by the search migration) run `unaccent`
+# before the stemmer, so `brulee` finds `brûlée` and `ts_headline` marks the accented word.
+STEMMERS = {
     "en": "english",
     "fr": "french",
     "de": "german",
@@ -29,7 +31,8 @@ TEXT_CONFIGS = {
     "sv": "swedish",
     "ru": "russian",
 }
-SIMPLE = "simple"
+TEXT_CONFIGS = {code: f"lyceum_{name}" for code, name in STEMMERS.items()}
+SIMPLE = "lyceum_simple"
 
 
 def text_config(language: str | None) -> str:

@@ -80,6 +80,8 @@ def test_highlights_mark_the_matched_words_on_the_page(catalog):
     hit = search(catalog, "data analysis pandas").hits[0]
     assert hit.title_html == "Python for <mark>Data</mark> <mark>Analysis</mark>"
     assert "<mark>pandas</mark>" in hit.description_html
+    french = search(catalog, "creme brulee").hits[0]  # accents kept, matched without them
+    assert "la <mark>crème</mark> <mark>brûlée</mark>, les" in french.description_html
 
 
 def test_facets_are_multi_select(catalog):

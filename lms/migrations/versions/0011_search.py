@@ -35,10 +35,28 @@ def _trigram(name: str, table: str, column: str) -> None:
     )
 
 
+# Text search configurations that unaccent words before stemming (see lms/search/text.py).
+STEMMERS = ("english", "french", "german", "spanish", "italian", "portuguese", "dutch")
+STEMMERS += ("swedish", "russian")
+
+
+def _text_configs() -> None:
+    for name in (*STEMMERS, "simple"):
+        dictionary = f"{name}_stem" if name != "simple" else "simple"
+        op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS lyceum_{name}")
+        op.execute(f"CREATE TEXT SEARCH CONFIGURATION lyceum_{name} (COPY = pg_catalog.{name})")
+        op.execute(
+            f"ALTER TEXT SEARCH CONFIGURATION lyceum_{name} ALTER MAPPING FOR "
+            f"asciiword, asciihword, hword_asciipart, word, hword, hword_part "
+            f"WITH unaccent, {dictionary}"
+        )
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        _text_configs()
     op.create_table(
         "search_courses",
         sa.Column("course_id", sa.Uuid(), nullable=False),
@@ -150,6 +168,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name in (*STEMMERS, "simple"):
+            op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS lyceum_{name}")
     for table in (
         "search_trending",
         "search_query_log",
