@@ -86,15 +86,16 @@ class Query:
 
         return Query(tuple(tuple(fix(term) for term in clause) for clause in self.clauses))
 
-    def corrected_text(self) -> str:
+    def corrected_text(self, shown: dict[str, str]) -> str:
+        """The query as typed with `shown` replacements (the typos it fixed)."""
         parts = []
         for clause in self.clauses:
-            shown = []
+            shown_terms = []
             for term in clause:
-                text = " ".join(term.corrections or term.words)
+                text = " ".join(shown.get(word, word) for word in term.words)
                 text = f'"{text}"' if term.phrase else text
-                shown.append(("-" if term.negated else "") + text)
-            parts.append(" or ".join(shown))
+                shown_terms.append(("-" if term.negated else "") + text)
+            parts.append(" or ".join(shown_terms))
         return " ".join(parts)
 
 

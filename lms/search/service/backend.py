@@ -142,21 +142,32 @@ class Postgres:
         statement = self._headlines(c, c.lesson_id, (c.title, c.body), query, ids)
         return {key: (title, text) for key, title, text in session.execute(statement)}
 
-    def typo_candidates(self, session: Session, word: str) -> list[tuple[str, int]]:
+    def typo_candidates(self, session: Session, words: list[str]) -> dict[str, list]:
+        """Indexed words like each typed word (the word itself too, when indexed)."""
         # pg_trgm's default threshold (0.3) misses a swapped pair in a six-letter word.
         session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', '0.2', true)"))
-        rows = session.execute(
-            select(SearchTerm.term, SearchTerm.documents)
-            .where(SearchTerm.term.op("%")(word))
-            .order_by(func.similarity(SearchTerm.term, word).desc())
-            .limit(CANDIDATES)
-        )
-        return [(term, documents) for term, documents in rows]
+        rows = session.execute(_PG_CANDIDATES, {"words": words, "limit": CANDIDATES})
+        found: dict[str, list] = {}
+        for word, term, documents in rows:
+            found.setdefault(word, []).append((term, documents))
+        return found
 
     def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
         return func.similarity(column, typed)
 
 
+_PG_CANDIDATES = text(
+    """
+    SELECT typed.word, t.term, t.documents
+    FROM unnest(CAST(:words AS text[])) AS typed(word)
+    CROSS JOIN LATERAL (
+        SELECT term, documents FROM search_terms
+        WHERE term % typed.word
+        ORDER BY similarity(term, typed.word) DESC
+        LIMIT :limit
+    ) t
+    """
+)
 _MARKS = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
 _TITLE_OPTIONS = f"HighlightAll=true, {_MARKS}"
 _TEXT_OPTIONS = f'MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … ", {_MARKS}'
@@ -253,7 +264,10 @@ class Sqlite:
             found[key] = (title, body[:200])
         return found
 
-    def typo_candidates(self, session: Session, word: str) -> list[tuple[str, int]]:
+    def typo_candidates(self, session: Session, words: list[str]) -> dict[str, list]:
+        return {word: self._candidates(session, word) for word in words}
+
+    def _candidates(self, session: Session, word: str) -> list[tuple[str, int]]:
         # Trigram overlap, as pg_trgm counts it, over the (embedded-sized) word table.
         grams = trigrams(word)
         padded = literal("  ") + SearchTerm.term + literal(" ")

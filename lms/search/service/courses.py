@@ -106,13 +106,13 @@ def search_courses(
     rows, total = run(parsed)
     corrected = None
     if total < search_settings().typo_below:
-        fixes = corrections(session, backend, parsed)
+        fixes, shown = corrections(session, backend, parsed)
         if fixes:
             fixed = parsed.with_corrections(fixes)
             fixed_rows, fixed_total = run(fixed)
             if fixed_total > total:
                 parsed, rows, total = fixed, fixed_rows, fixed_total
-                corrected = fixed.corrected_text()
+                corrected = fixed.corrected_text(shown) if shown else None
     ids = [row[0].course_id for row in rows]
     marked = backend.course_highlights(session, parsed, ids) if ids else {}
     hits = [
