@@ -6,11 +6,12 @@ import uuid
 
 import pytest
 
+from lms.enrollments.models import Enrollment
 from lms.errors import LmsError
 from lms.search import service
 from lms.security import ANONYMOUS, Viewer
 from lms.users.models import Role
-from tests.search.catalog import MARKER
+from tests.search.catalog import MARKER, add_user
 
 MARKER_ID = uuid.uuid4()
 
@@ -203,6 +204,14 @@ def test_lesson_text_is_found_only_by_its_readers(catalog):
     owner = Viewer(catalog.owner_id, Role.EDUCATOR)
     assert [hit.document.title for hit in lessons("zanzibarite", owner).hits] == ["Grouping rows"]
     assert lessons("zanzibarite", Viewer(None, Role.ADMIN)).total_count == 1
+    # ...and by its enrolled students, across courses or within the course.
+    student = add_user(Role.STUDENT, catalog.settings)
+    with catalog.session() as session:
+        session.add(Enrollment(student_id=student, course_id=catalog.ids["pandas"]))
+    enrolled = Viewer(student, Role.STUDENT)
+    assert lessons("zanzibarite", enrolled).total_count == 1
+    assert lessons("zanzibarite", enrolled, course_id=str(catalog.ids["pandas"])).total_count == 1
+    assert lessons("zanzibarite", Viewer(MARKER_ID, Role.STUDENT)).total_count == 0
     # Titles are public (the outline shows them), the text stays hidden.
     by_title = lessons("cluster upgrades")
     assert by_title.hits[0].document.title == "Cluster upgrades"
