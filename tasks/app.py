@@ -27,9 +27,10 @@ app.conf.beat_schedule = {
     "admin-evaluate-alerts": {"task": "admin.evaluate_alerts", "schedule": 30.0},
     "admin-publish-queue-stats": {"task": "admin.publish_queue_stats", "schedule": 5.0},
     "admin-roll-up-events": {"task": "admin.roll_up_events", "schedule": 3600.0},
-    # Search: index courses whose job was held back or lost; words; trending queries.
+    # Search: index courses whose job was held back or lost; words, counters, trending.
     "search-index-pending": {"task": "search.index_pending", "schedule": 30.0},
     "search-refresh-terms": {"task": "search.refresh_terms", "schedule": 3600.0},
+    "search-refresh-counters": {"task": "search.refresh_counters", "schedule": 300.0},
     "search-roll-up-trending": {"task": "search.roll_up_trending", "schedule": 600.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")

@@ -56,6 +56,12 @@ def refresh_terms() -> int:
         return indexing.refresh_terms(session)
 
 
+@app.task(name="search.refresh_counters")
+def refresh_counters() -> int:
+    with session_scope() as session:
+        return indexing.refresh_counters(session)
+
+
 @app.task(name="search.roll_up_trending")
 def roll_up() -> int:
     with session_scope() as session:

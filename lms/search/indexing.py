@@ -230,6 +230,25 @@ def refresh_terms(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(SearchTerm)) or 0
 
 
+_COUNTERS = text(
+    """
+    UPDATE search_courses SET enrollment_count = c.enrollment_count,
+        rating_average = c.rating_average, rating_count = c.rating_count
+    FROM courses c
+    WHERE c.id = search_courses.course_id
+      AND (c.enrollment_count <> search_courses.enrollment_count
+           OR c.rating_average <> search_courses.rating_average
+           OR c.rating_count <> search_courses.rating_count)
+    """
+)
+
+
+def refresh_counters(session: Session) -> int:
+    """Copy enrollment and rating counters (owned by other modules, changed without a course
+    edit) into the documents, for sorting by popularity and rating and the rating facet."""
+    return session.execute(_COUNTERS).rowcount
+
+
 def pending_course_ids(session: Session, older_than: datetime, limit: int = 500) -> list[uuid.UUID]:
     return list(
         session.scalars(

@@ -263,6 +263,25 @@ def test_trending_counts_people_not_repeats_and_keeps_no_ids(catalog):
         assert (suggestions[0].text, suggestions[0].kind) == (f"kubernetes {MARKER}", "QUERY")
 
 
+def test_counters_owned_by_other_modules_reach_the_index(catalog):
+    from sqlalchemy import update
+
+    from lms.courses.models import Course
+    from lms.search import indexing
+
+    with catalog.session() as session:
+        session.execute(
+            update(Course).where(Course.id == catalog.ids["photo"]).values(enrollment_count=9999)
+        )
+        assert indexing.refresh_counters(session) >= 1
+    assert titles(search(catalog, MARKER, sort="POPULARITY"))[0] == "Photography Composition"
+    with catalog.session() as session:
+        session.execute(
+            update(Course).where(Course.id == catalog.ids["photo"]).values(enrollment_count=40)
+        )
+        indexing.refresh_counters(session)
+
+
 def test_health_reports_the_index(catalog):
     with catalog.session() as session:
         health = service.search_health(session, ANONYMOUS)
