@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,9 +23,11 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
 
 from lms.search import fts
 from lms.search.dialect import is_postgres
@@ -41,6 +44,23 @@ from lms.search.text import (
 )
 
 CANDIDATES = 40
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a query selects course documents: rows of `search_courses` (joined with `joined`
+    on `course_id` when there is one) meeting `condition`, ranked by `rank` (higher first)."""
+
+    joined: Subquery | None
+    condition: ColumnElement[bool]
+    rank: ColumnElement
+
+    def apply(self, statement: Select) -> Select:
+        if self.joined is not None:
+            statement = statement.join(
+                self.joined, self.joined.c.course_id == SearchCourse.course_id
+            )
+        return statement.where(self.condition)
 
 
 def render(marked: str | None) -> str | None:
@@ -101,12 +121,14 @@ class Postgres:
         )
         return func.coalesce(rank, 0.0)
 
-    def course_match(self, session: Session, query: Query) -> Select:
+    def course_match(self, session: Session, query: Query) -> Match:
+        # Conditions on `search_courses` itself: no join back to the table by id.
         c = SearchCourse
-        return select(
-            c.course_id.label("course_id"),
-            self._rank(c.document, c.text_config, query).label("rank"),
-        ).where(self._matches(c.document, c.text_config, query))
+        return Match(
+            None,
+            self._matches(c.document, c.text_config, query),
+            self._rank(c.document, c.text_config, query),
+        )
 
     def _headlines(self, model, key, texts, query: Query, ids: list[uuid.UUID]) -> dict:
         q = self._per_config(model.text_config, lambda config: self.tsquery(query, config))
@@ -183,9 +205,9 @@ def _fold(combine, parts: list[ColumnElement]) -> ColumnElement:
 class Sqlite:
     name = "SQLITE_FTS5"
 
-    def course_match(self, session: Session, query: Query) -> Select:
+    def course_match(self, session: Session, query: Query) -> Match:
         fts.ensure(session)
-        return (
+        matched = (
             select(
                 literal_column("course_id").label("course_id"),
                 literal_column(f"-{fts.COURSE_RANK}").label("rank"),
@@ -196,7 +218,8 @@ class Sqlite:
                     course_match=fts.match_expression(query)
                 )
             )
-        )
+        ).subquery("m")
+        return Match(matched, true(), matched.c.rank)
 
     def course_highlights(
         self, session: Session, query: Query, ids: list[uuid.UUID]

@@ -15,7 +15,6 @@ from lms.courses.models import Course
 from lms.search.models import SearchCourse
 from lms.search.service.backend import backend_for, render
 from lms.search.service.facets import (
-    Filters,
     checked_facets,
     checked_filters,
     facet_results,
@@ -27,19 +26,23 @@ from lms.search.settings import search_settings
 from lms.search.text import Query
 from lms.security import Viewer
 
+# What a hit shows: every column but the (large) document.
+HIT_COLUMNS = [
+    column for column in SearchCourse.__table__.c if column.name not in ("document", "description")
+]
 SORTS = {
-    "RELEVANCE": lambda m: [m.c.rank.desc(), SearchCourse.enrollment_count.desc()],
-    "NEWEST": lambda m: [SearchCourse.published_at.desc()],
-    "RATING": lambda m: [SearchCourse.rating_average.desc(), SearchCourse.rating_count.desc()],
-    "POPULARITY": lambda m: [SearchCourse.enrollment_count.desc()],
-    "PRICE_LOW_TO_HIGH": lambda m: [SearchCourse.price_amount.asc()],
-    "PRICE_HIGH_TO_LOW": lambda m: [SearchCourse.price_amount.desc()],
+    "RELEVANCE": lambda rank: [rank.desc(), SearchCourse.enrollment_count.desc()],
+    "NEWEST": lambda rank: [SearchCourse.published_at.desc()],
+    "RATING": lambda rank: [SearchCourse.rating_average.desc(), SearchCourse.rating_count.desc()],
+    "POPULARITY": lambda rank: [SearchCourse.enrollment_count.desc()],
+    "PRICE_LOW_TO_HIGH": lambda rank: [SearchCourse.price_amount.asc()],
+    "PRICE_HIGH_TO_LOW": lambda rank: [SearchCourse.price_amount.desc()],
 }
 
 
 @dataclass
 class CourseHit:
-    document: SearchCourse
+    document: Any  # a row of HIT_COLUMNS
     score: float
     title_html: str | None = None
     description_html: str | None = None
@@ -79,70 +82,61 @@ def search_courses(
     order = SORTS[sort or "RELEVANCE"]
     backend = backend_for(session, checked.values.get("language"))
 
-    def run(q: Query) -> tuple[list, int]:
-        matched = backend.course_match(session, q).subquery("m")
-        conditions = [
-            c for conds in checked.conditions(SearchCourse.__table__.c).values() for c in conds
-        ]
-        statement = (
-            select(SearchCourse, matched.c.rank, func.count().over())
-            .join(matched, matched.c.course_id == SearchCourse.course_id)
+    conditions = [
+        c for conds in checked.conditions(SearchCourse.__table__.c).values() for c in conds
+    ]
+
+    def run(q: Query) -> tuple[list, int | None]:
+        """The page, and the total when it is known without counting (a short last page)."""
+        match = backend.course_match(session, q)
+        page_rows = session.execute(
+            match.apply(select(*HIT_COLUMNS, match.rank))
             .where(*conditions)
-            .order_by(*order(matched), SearchCourse.course_id)
+            .order_by(*order(match.rank), SearchCourse.course_id)
             .offset(offset)
             .limit(size)
-        )
-        rows = session.execute(statement).all()
-        if rows:
-            return rows, rows[0][2]
-        total = session.scalar(
-            select(func.count())
-            .select_from(SearchCourse)
-            .join(matched, matched.c.course_id == SearchCourse.course_id)
-            .where(*conditions)
-        )
-        return rows, total or 0
+        ).all()
+        if 0 < len(page_rows) < size or (offset == 0 and not page_rows):
+            return page_rows, offset + len(page_rows)
+        return page_rows, None
+
+    def count(q: Query) -> int:
+        match = backend.course_match(session, q)
+        statement = match.apply(select(func.count()).select_from(SearchCourse)).where(*conditions)
+        return session.scalar(statement) or 0
 
     rows, total = run(parsed)
     corrected = None
-    if total < search_settings().typo_below:
+    typo_below = search_settings().typo_below
+    if (total if total is not None else typo_below) < typo_below:
         fixes, shown = corrections(session, backend, parsed)
         if fixes:
             fixed = parsed.with_corrections(fixes)
             fixed_rows, fixed_total = run(fixed)
-            if fixed_total > total:
+            if fixed_total is None or fixed_total > total:
                 parsed, rows, total = fixed, fixed_rows, fixed_total
                 corrected = fixed.corrected_text(shown) if shown else None
-    ids = [row[0].course_id for row in rows]
+    facet_rows: list[dict] = []
+    if wanted:  # the facet statement counts the total as well
+        found = session.execute(
+            facet_statement(backend.course_match(session, parsed), checked, wanted)
+        )
+        facet_rows, counted = facet_results(found, checked, wanted)
+        total = counted if total is None else total
+    elif total is None:
+        total = count(parsed)
+    ids = [row.course_id for row in rows]
     marked = backend.course_highlights(session, parsed, ids) if ids else {}
     hits = [
         CourseHit(
-            row[0],
-            float(row[1] or 0.0),
-            render(marked.get(row[0].course_id, (None, None))[0]),
-            render(marked.get(row[0].course_id, (None, None))[1]),
+            row,
+            float(row[-1] or 0.0),
+            render(marked.get(row.course_id, (None, None))[0]),
+            render(marked.get(row.course_id, (None, None))[1]),
         )
         for row in rows
     ]
-    facet_rows = []
-    if wanted:
-        facet_rows = facet_results(
-            session.execute(_facets(backend, session, parsed, checked, wanted)), checked, wanted
-        )
     return CourseSearchResult(text, total, page, size, hits, facet_rows, corrected, backend.name)
-
-
-def _facets(backend, session: Session, parsed: Query, filters: Filters, wanted: list[str]):
-    matched = backend.course_match(session, parsed).subquery("m")
-    base = select(
-        SearchCourse.category,
-        SearchCourse.difficulty,
-        SearchCourse.language,
-        SearchCourse.price_amount,
-        SearchCourse.rating_average,
-        SearchCourse.duration_seconds,
-    ).join(matched, matched.c.course_id == SearchCourse.course_id)
-    return facet_statement(base, filters, wanted)
 
 
 def courses_by_id(session: Session, viewer: Viewer, course_ids: list[uuid.UUID]) -> list:

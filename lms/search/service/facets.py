@@ -15,6 +15,7 @@ from sqlalchemy.sql import ColumnCollection
 
 from lms.sanitize import plain_text
 from lms.search import errors
+from lms.search.models import SearchCourse
 
 FACETS = ("category", "difficulty", "price", "rating", "language", "duration")
 RATING_STEPS = (4.5, 4.0, 3.5, 3.0)
@@ -110,15 +111,19 @@ def checked_facets(include: bool | None, names: list[str] | None) -> list[str]:
     return list(FACETS) if include else []
 
 
-def facet_statement(matched: Select, filters: Filters, wanted: list[str]) -> Select:
-    """(facet, value, count) rows for `wanted` facets over the `matched` rows."""
-    cte = matched.cte("matched")
+def facet_statement(match, filters: Filters, wanted: list[str]) -> Select:
+    """(facet, value, count) rows for `wanted` facets over the rows `match` selects, and
+    ("", "", total) for those every filter keeps."""
+    c = SearchCourse
+    columns = (c.category, c.difficulty, c.language, c.price_amount, c.rating_average)
+    cte = match.apply(select(*columns, c.duration_seconds)).cte("matched")
     conditions = filters.conditions(cte.c)
 
     def others(facet: str) -> list[ColumnElement[bool]]:
         return [cond for name, conds in conditions.items() if name != facet for cond in conds]
 
-    parts = []
+    every = [cond for conds in conditions.values() for cond in conds]
+    parts = [select(literal(""), literal(""), func.count()).select_from(cte).where(*every)]
     for facet in wanted:
         if facet == "rating":
             for step in RATING_STEPS:
@@ -141,10 +146,14 @@ def facet_statement(matched: Select, filters: Filters, wanted: list[str]) -> Sel
     return union_all(*parts)
 
 
-def facet_results(rows, filters: Filters, wanted: list[str]) -> list[dict]:
+def facet_results(rows, filters: Filters, wanted: list[str]) -> tuple[list[dict], int]:
+    """The facets, in the order asked for, and the total."""
     buckets: dict[str, list[dict]] = {name: [] for name in wanted}
+    total = 0
     for facet, value, count in rows:
-        if count:
+        if facet == "":
+            total = count
+        elif count:
             buckets[facet].append({"value": str(value), "count": count})
     ordered = []
     for name in wanted:
@@ -164,4 +173,4 @@ def facet_results(rows, filters: Filters, wanted: list[str]) -> list[dict]:
                 "buckets": [{**b, "selected": b["value"] in selected} for b in found],
             }
         )
-    return ordered
+    return ordered, total
