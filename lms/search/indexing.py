@@ -166,12 +166,14 @@ def add_terms(session: Session, texts: list[str]) -> None:
 # Weights: title A, tags and category B, description C, module and lesson titles D.
 _PG_COURSE_DOCUMENT = text(
     """
-    UPDATE search_courses SET document =
-        setweight(to_tsvector(text_config::regconfig, title), 'A')
-     || setweight(to_tsvector(text_config::regconfig,
-                              tags || ' ' || coalesce(category, '')), 'B')
+    UPDATE search_courses SET title_document = t.title_document, document = t.title_document
      || setweight(to_tsvector(text_config::regconfig, description), 'C')
      || setweight(to_tsvector(text_config::regconfig, :outline), 'D')
+    FROM (SELECT setweight(to_tsvector(text_config::regconfig, title), 'A')
+              || setweight(to_tsvector(text_config::regconfig,
+                                       tags || ' ' || coalesce(category, '')), 'B')
+                 AS title_document
+          FROM search_courses WHERE course_id = :course_id) t
     WHERE course_id = :course_id
     """
 )
@@ -296,15 +298,17 @@ _PG_BULK = (
     WHERE c.status = 'PUBLISHED'
     """,
     """
-    UPDATE search_courses s SET document =
+    UPDATE search_courses s SET title_document =
         setweight(to_tsvector(s.text_config::regconfig, s.title), 'A')
      || setweight(to_tsvector(s.text_config::regconfig,
                               s.tags || ' ' || coalesce(s.category, '')), 'B')
+    """,
+    """
+    UPDATE search_courses s SET document = s.title_document
      || setweight(to_tsvector(s.text_config::regconfig, s.description), 'C')
-     || setweight(to_tsvector(s.text_config::regconfig, coalesce(o.outline, '')), 'D')
-    FROM (SELECT course_id, string_agg(title, ' ') AS outline FROM lessons GROUP BY course_id)
-        o
-    WHERE o.course_id = s.course_id
+     || setweight(to_tsvector(s.text_config::regconfig, coalesce(
+            (SELECT string_agg(l.title, ' ') FROM lessons l WHERE l.course_id = s.course_id),
+            '')), 'D')
     """,
     """
     INSERT INTO search_lessons (lesson_id, course_id, module_id, course_title, title, body,

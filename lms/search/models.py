@@ -33,6 +33,7 @@ class SearchCourse(Base):
     __tablename__ = "search_courses"
     __table_args__ = (
         Index("ix_search_courses_document", "document", postgresql_using="gin"),
+        Index("ix_search_courses_title_document", "title_document", postgresql_using="gin"),
         _trigram("ix_search_courses_title_norm_trgm", "title_norm"),
     )
 
@@ -55,6 +56,8 @@ class SearchCourse(Base):
     lesson_count: Mapped[int] = mapped_column(default=0)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     document: Mapped[str | None] = mapped_column(Document)
+    # Title, tags and category only: the first relevance tier, small and selective.
+    title_document: Mapped[str | None] = mapped_column(Document)
     indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

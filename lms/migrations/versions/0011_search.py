@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("lesson_count", sa.Integer(), nullable=False),
         sa.Column("published_at", lms.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("document", Document, nullable=True),
+        sa.Column("title_document", Document, nullable=True),
         sa.Column("indexed_at", lms.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("course_id", name=op.f("pk_search_courses")),
     )
@@ -94,6 +95,12 @@ def upgrade() -> None:
         op.create_index(op.f(f"ix_search_courses_{column}"), "search_courses", [column])
     op.create_index(
         "ix_search_courses_document", "search_courses", ["document"], postgresql_using="gin"
+    )
+    op.create_index(
+        "ix_search_courses_title_document",
+        "search_courses",
+        ["title_document"],
+        postgresql_using="gin",
     )
     _trigram("ix_search_courses_title_norm_trgm", "search_courses", "title_norm")
 

@@ -54,6 +54,9 @@ class Match:
     joined: Subquery | None
     condition: ColumnElement[bool]
     rank: ColumnElement
+    # Matches in the title, tags or category: ranked before matches elsewhere, and few
+    # enough to fill a first page from their own small index.
+    tier: ColumnElement[bool] | None = None
 
     def apply(self, statement: Select) -> Select:
         if self.joined is not None:
@@ -128,6 +131,7 @@ class Postgres:
             None,
             self._matches(c.document, c.text_config, query),
             self._rank(c.document, c.text_config, query),
+            self._matches(c.title_document, c.text_config, query),
         )
 
     def _headlines(self, model, key, texts, query: Query, ids: list[uuid.UUID]) -> dict:

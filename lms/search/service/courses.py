@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from lms.courses.access import visible_clause
@@ -30,13 +30,20 @@ from lms.security import Viewer
 HIT_COLUMNS = [
     column for column in SearchCourse.__table__.c if column.name not in ("document", "description")
 ]
+
+
+def _relevance(match) -> list:
+    tier = [] if match.tier is None else [case((match.tier, 1), else_=0).desc()]
+    return [*tier, match.rank.desc(), SearchCourse.enrollment_count.desc()]
+
+
 SORTS = {
-    "RELEVANCE": lambda rank: [rank.desc(), SearchCourse.enrollment_count.desc()],
-    "NEWEST": lambda rank: [SearchCourse.published_at.desc()],
-    "RATING": lambda rank: [SearchCourse.rating_average.desc(), SearchCourse.rating_count.desc()],
-    "POPULARITY": lambda rank: [SearchCourse.enrollment_count.desc()],
-    "PRICE_LOW_TO_HIGH": lambda rank: [SearchCourse.price_amount.asc()],
-    "PRICE_HIGH_TO_LOW": lambda rank: [SearchCourse.price_amount.desc()],
+    "RELEVANCE": _relevance,
+    "NEWEST": lambda match: [SearchCourse.published_at.desc()],
+    "RATING": lambda match: [SearchCourse.rating_average.desc(), SearchCourse.rating_count.desc()],
+    "POPULARITY": lambda match: [SearchCourse.enrollment_count.desc()],
+    "PRICE_LOW_TO_HIGH": lambda match: [SearchCourse.price_amount.asc()],
+    "PRICE_HIGH_TO_LOW": lambda match: [SearchCourse.price_amount.desc()],
 }
 
 
@@ -89,12 +96,19 @@ def search_courses(
     def run(q: Query) -> tuple[list, int | None]:
         """The page, and the total when it is known without counting (a short last page)."""
         match = backend.course_match(session, q)
+        hits = match.apply(select(*HIT_COLUMNS, match.rank)).where(*conditions)
+        if match.tier is not None and sort in (None, "RELEVANCE"):
+            # Title matches come first: when they fill the page, only they are ranked.
+            first = session.execute(
+                hits.where(match.tier)
+                .order_by(match.rank.desc(), SearchCourse.enrollment_count.desc())
+                .order_by(SearchCourse.course_id)
+                .limit(offset + size)
+            ).all()
+            if len(first) == offset + size:
+                return first[offset:], None
         page_rows = session.execute(
-            match.apply(select(*HIT_COLUMNS, match.rank))
-            .where(*conditions)
-            .order_by(*order(match.rank), SearchCourse.course_id)
-            .offset(offset)
-            .limit(size)
+            hits.order_by(*order(match), SearchCourse.course_id).offset(offset).limit(size)
         ).all()
         if 0 < len(page_rows) < size or (offset == 0 and not page_rows):
             return page_rows, offset + len(page_rows)
