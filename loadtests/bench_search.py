@@ -16,9 +16,10 @@ queries one at a time:
 - every other query asks for all facets, one in five also filters (level, free, language).
 
 For each query the same service call is first made in this process with its SQL captured,
-and that SQL is replayed on a plain psycopg connection: `raw_sql_*` is the database's own
-time for the statements one search runs, `p50_ms`/`p95_ms` what a client of the API sees
-(HTTP, GraphQL, the query log write). `typo_recall` is the share of typo queries whose
+that SQL is replayed on a plain psycopg connection (`raw_sql_*`: the database's own time
+for the statements one search runs), then the query goes through the API (`p50_ms`,
+`p95_ms`: what a client sees, with HTTP, GraphQL and the query log write); pairing them
+query by query lets both see the same load on a shared machine. `typo_recall` is the share of typo queries whose
 intended course (or one with the very same title: generated titles repeat) is among the
 first 10 hits; typo queries are filtered only by their course's own language. Nothing is asserted; the last line is JSON.
 `--keep` leaves the database for another run with `--database NAME` (no regeneration).
@@ -392,17 +393,6 @@ def run(args: argparse.Namespace) -> dict:
     queries = make_queries(sample, args.queries)
     print(f"{courses} courses, {lessons} lessons indexed; {len(queries)} queries", flush=True)
 
-    # The same SQL, directly (each query's statements, replayed on one connection).
-    raw_ms = []
-    with psycopg.connect(conninfo, autocommit=True) as db:
-        for query in queries:
-            statements = captured_sql(query)
-            started = time.perf_counter()
-            with db.transaction():
-                for statement, parameters in statements:
-                    db.execute(statement, parameters).fetchall()
-            raw_ms.append((time.perf_counter() - started) * 1000)
-
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "lms.cli", "serve", "--port", str(port)],
@@ -412,14 +402,25 @@ def run(args: argparse.Namespace) -> dict:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    raw_ms, api_ms, hits_found, typos, by_kind = [], [], 0, 0, {}
     try:
         if not wait_until_healthy(url, alive=lambda: server.poll() is None):
             raise SystemExit("the API did not start")
-        api_ms, hits_found, typos, by_kind = [], 0, 0, {}
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with (
+            httpx.Client(base_url=url, timeout=30) as client,
+            psycopg.connect(conninfo, autocommit=True) as db,
+        ):
             for query in queries[:20]:  # warm-up: connections, plan caches
                 client.post("/graphql", json={"query": SEARCH, "variables": _vars(query)})
+            # Each query directly and through the API, one after the other: both figures
+            # see the same load on this shared machine.
             for query in queries:
+                statements = captured_sql(query)
+                started = time.perf_counter()
+                with db.transaction():
+                    for statement, parameters in statements:
+                        db.execute(statement, parameters).fetchall()
+                raw_ms.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
                 response = client.post(
                     "/graphql", json={"query": SEARCH, "variables": _vars(query)}
