@@ -23,6 +23,7 @@ app.conf.include = [
     "tasks.certificates",
     "tasks.notifications",
     "tasks.payments",
+    "tasks.search",
     "pipelines.certificate_issuance",
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
@@ -37,6 +38,11 @@ app.conf.beat_schedule = {
     "notifications-expire": {"task": "notifications.expire", "schedule": 86400.0},
     # Payments: handle Stripe events whose webhook never arrived.
     "payments-reconcile": {"task": "payments.schedule_reconcile", "schedule": 300.0},
+    # Search: index courses whose job was held back or lost; words, counters, trending.
+    "search-index-pending": {"task": "search.index_pending", "schedule": 30.0},
+    "search-refresh-terms": {"task": "search.refresh_terms", "schedule": 3600.0},
+    "search-refresh-counters": {"task": "search.refresh_counters", "schedule": 300.0},
+    "search-roll-up-trending": {"task": "search.roll_up_trending", "schedule": 600.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)

@@ -36,6 +36,7 @@ from lms.courses.slugs import available_slug, change_slug, checked_slug, course_
 from lms.errors import Conflict, Forbidden, NotFound
 from lms.jobs.service import enqueue
 from lms.models import new_id, utcnow
+from lms.search.indexing import request_reindex
 from lms.security import Viewer, require_role
 from lms.users.models import Role, User
 
@@ -163,6 +164,7 @@ def update_course(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
     if data.get("status") is not None:
         _change_status(course, CourseStatus(data["status"]))
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     course.updated_at = utcnow()
     return course
 
@@ -331,6 +333,7 @@ def publish_course(session: Session, viewer: Viewer, *, id: Any) -> Course:
         course.published_at = course.published_at or now
         course.archived_at = None
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     course.updated_at = now
     return course
 
@@ -358,6 +361,7 @@ def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseR
             course.status, course.archived_at = CourseStatus.ARCHIVED, utcnow()
             course.updated_at = course.archived_at
         bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+        request_reindex(session, course.id)  # search documents follow it
         return DeleteCourseResult(course.id, "ARCHIVED", course)
     # Modules, lessons, instructors, tags, prerequisites, slug history: ON DELETE CASCADE.
     session.execute(delete(Course).where(Course.id == course.id))
@@ -369,6 +373,7 @@ def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseR
         requested_by_id=viewer.user_id,
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     return DeleteCourseResult(course.id, "DELETED", None)
 
 
@@ -423,6 +428,7 @@ def add_module(
         updated_at=now,
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     session.add(module)
     course.updated_at = now
     return module
@@ -438,6 +444,7 @@ def update_module(
     if "description" in data:
         module.description = rules.rich(data["description"], field="description")
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     module.updated_at = course.updated_at = utcnow()
     return module
 
@@ -453,6 +460,7 @@ def delete_module(session: Session, viewer: Viewer, *, id: Any) -> Course:
         .values(position=CourseModule.position - 1)
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     course.updated_at = utcnow()
     return course
 
@@ -470,6 +478,7 @@ def reorder_modules(
     order = _checked_order(data.get("module_ids") or [], current, field="moduleIds")
     _apply_order(session, CourseModule, order)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     course.updated_at = utcnow()
     return course
 
@@ -593,6 +602,7 @@ def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[s
         **fields,
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     session.add(lesson)
     module.updated_at = course.updated_at = now
     return lesson
@@ -624,6 +634,7 @@ def update_lesson(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
     for name, value in fields.items():
         setattr(lesson, name, value)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     lesson.updated_at = course.updated_at = utcnow()
     return lesson
 
@@ -640,6 +651,7 @@ def delete_lesson(session: Session, viewer: Viewer, *, id: Any) -> CourseModule:
     )
     module = session.get(CourseModule, module_id)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     module.updated_at = course.updated_at = utcnow()
     return module
 
@@ -654,5 +666,6 @@ def reorder_lessons(
         session, Lesson, _checked_order(data.get("lesson_ids") or [], current, field="lessonIds")
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
+    request_reindex(session, course.id)  # search documents follow it
     module.updated_at = course.updated_at = utcnow()
     return module

@@ -65,6 +65,16 @@ def is_enrolled(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> b
     )
 
 
+def enrolled_course_ids(user_id: uuid.UUID):
+    """A subquery: ids of the courses `user_id` is ACTIVE or COMPLETED in (for other modules)."""
+    from lms.enrollments.models import EnrollmentStatus
+
+    return select(Enrollment.course_id).where(
+        Enrollment.student_id == user_id,
+        Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+    )
+
+
 def visible_enrollment(
     session: Session, viewer: Viewer, enrollment_id: Any, *, lock: bool = False
 ) -> Enrollment:

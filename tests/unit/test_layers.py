@@ -58,6 +58,9 @@ KNOWN_MODEL_CROSSINGS = {
     ("lms/payments/service/subscriptions.py", "lms.users.models"),
     ("lms/payments/service/webhooks.py", "lms.users.models"),
     ("lms/users/models.py", "lms.notifications.models"),  # old names of moved enums
+    ("lms/courses/service.py", "lms.search.indexing"),
+    ("lms/search/indexing.py", "lms.courses.models"),  # a read model built from course rows
+    ("lms/search/service/courses.py", "lms.courses.models"),
 }
 
 

@@ -1,0 +1,326 @@
+"""What differs between PostgreSQL full text and SQLite FTS5, behind one small interface.
+
+Each backend turns a query tree into a "match" subquery of (id, rank) rows, makes
+highlights for the rows of one page, and finds typo candidates. Everything else (filters,
+facets, sorting, paging, access) is shared SQL in the service modules.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+from lms.search import fts
+from lms.search.dialect import is_postgres
+from lms.search.models import SearchCourse, SearchLesson, SearchTerm
+from lms.search.text import (
+    MARK_END,
+    MARK_START,
+    SIMPLE,
+    TEXT_CONFIGS,
+    Query,
+    Term,
+    text_config,
+    trigrams,
+)
+
+CANDIDATES = 40
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a query selects course documents: rows of `search_courses` (joined with `joined`
+    on `course_id` when there is one) meeting `condition`, ranked by `rank` (higher first)."""
+
+    joined: Subquery | None
+    condition: ColumnElement[bool]
+    rank: ColumnElement
+    # Matches in the title, tags or category: ranked before matches elsewhere, and few
+    # enough to fill a first page from their own small index.
+    tier: ColumnElement[bool] | None = None
+
+    def apply(self, statement: Select) -> Select:
+        if self.joined is not None:
+            statement = statement.join(
+                self.joined, self.joined.c.course_id == SearchCourse.course_id
+            )
+        return statement.where(self.condition)
+
+
+def render(marked: str | None) -> str | None:
+    """Highlighted text as safe HTML: escaped, with `<mark>` around matches."""
+    if marked is None:
+        return None
+    return html.escape(marked).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+class Postgres:
+    name = "POSTGRESQL"
+
+    def __init__(self, configs: Iterable[str] | None = None) -> None:
+        self.configs = sorted(set(configs or TEXT_CONFIGS.values()) | {SIMPLE})
+
+    # Each document is matched with the query stemmed in the document's own language: a
+    # French course by the French stemmer, and so on (an OR of one GIN scan per language).
+
+    def _spelling(self, config: str, words: tuple[str, ...], prefix: bool) -> ColumnElement:
+        regconfig = literal(config, REGCONFIG)
+        if len(words) > 1:
+            return func.phraseto_tsquery(regconfig, " ".join(words))
+        if prefix:  # words are \w+ only, so the quoted lexeme cannot break out
+            return func.to_tsquery(regconfig, f"'{words[0]}':*")
+        return func.plainto_tsquery(regconfig, words[0])
+
+    def _term(self, config: str, term: Term) -> ColumnElement:
+        spellings = [self._spelling(config, term.words, term.prefix)]
+        spellings += [self._spelling(config, (word,), False) for word in term.corrections]
+        return _fold(func.tsquery_or, spellings)
+
+    def tsquery(self, query: Query, config: str) -> ColumnElement:
+        clauses = []
+        for clause in query.clauses:
+            either = _fold(func.tsquery_or, [self._term(config, term) for term in clause])
+            clauses.append(func.tsquery_not(either) if clause[0].negated else either)
+        return _fold(func.tsquery_and, clauses)
+
+    def rank_query(self, query: Query, config: str) -> ColumnElement:
+        """Every wanted term ORed: ts_rank then sums weights per term (title above text);
+        on an AND query it would favour terms close together over where they appear."""
+        return _fold(func.tsquery_or, [self._term(config, t) for t in query.positive_terms])
+
+    def _matches(self, document, config_column, query: Query) -> ColumnElement[bool]:
+        return or_(
+            *[
+                (config_column == config) & document.op("@@")(self.tsquery(query, config))
+                for config in self.configs
+            ]
+        )
+
+    def _per_config(self, config_column, make) -> ColumnElement:
+        return case(*[(config_column == config, make(config)) for config in self.configs])
+
+    def _rank(self, document, config_column, query: Query) -> ColumnElement:
+        rank = self._per_config(
+            config_column, lambda config: func.ts_rank(document, self.rank_query(query, config))
+        )
+        return func.coalesce(rank, 0.0)
+
+    def course_match(self, session: Session, query: Query) -> Match:
+        # Conditions on `search_courses` itself: no join back to the table by id.
+        c = SearchCourse
+        return Match(
+            None,
+            self._matches(c.document, c.text_config, query),
+            self._rank(c.document, c.text_config, query),
+            self._matches(c.title_document, c.text_config, query),
+        )
+
+    def _headlines(self, model, key, texts, query: Query, ids: list[uuid.UUID]) -> dict:
+        q = self._per_config(model.text_config, lambda config: self.tsquery(query, config))
+        config = model.text_config.cast(REGCONFIG)
+        return select(
+            key,
+            func.ts_headline(config, texts[0], q, _TITLE_OPTIONS),
+            func.ts_headline(config, texts[1], q, _TEXT_OPTIONS),
+        ).where(key.in_(ids))
+
+    def course_highlights(
+        self, session: Session, query: Query, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, str]]:
+        c = SearchCourse
+        statement = self._headlines(c, c.course_id, (c.title, c.description), query, ids)
+        return {key: (title, text) for key, title, text in session.execute(statement)}
+
+    def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
+        c = SearchLesson
+        in_title = self._matches(c.title_document, c.text_config, query)
+        in_body = self._matches(c.body_document, c.text_config, query)
+        rank = self._rank(c.title_document, c.text_config, query) + self._rank(
+            c.body_document, c.text_config, query
+        )
+        return select(c.lesson_id.label("lesson_id"), rank.label("rank")).where(
+            in_title | (in_body & readable)
+        )
+
+    def lesson_highlights(
+        self, session: Session, query: Query, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, str]]:
+        c = SearchLesson
+        statement = self._headlines(c, c.lesson_id, (c.title, c.body), query, ids)
+        return {key: (title, text) for key, title, text in session.execute(statement)}
+
+    def typo_candidates(self, session: Session, words: list[str]) -> dict[str, list]:
+        """Indexed words like each typed word (the word itself too, when indexed)."""
+        # pg_trgm's default threshold (0.3) misses a swapped pair in a six-letter word.
+        session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', '0.2', true)"))
+        rows = session.execute(_PG_CANDIDATES, {"words": words, "limit": CANDIDATES})
+        found: dict[str, list] = {}
+        for word, term, documents in rows:
+            found.setdefault(word, []).append((term, documents))
+        return found
+
+    def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
+        return func.similarity(column, typed)
+
+
+_PG_CANDIDATES = text(
+    """
+    SELECT typed.word, t.term, t.documents
+    FROM unnest(CAST(:words AS text[])) AS typed(word)
+    CROSS JOIN LATERAL (
+        SELECT term, documents FROM search_terms
+        WHERE term % typed.word
+        ORDER BY similarity(term, typed.word) DESC
+        LIMIT :limit
+    ) t
+    """
+)
+_MARKS = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
+_TITLE_OPTIONS = f"HighlightAll=true, {_MARKS}"
+_TEXT_OPTIONS = f'MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … ", {_MARKS}'
+
+
+def _fold(combine, parts: list[ColumnElement]) -> ColumnElement:
+    result = parts[0]
+    for part in parts[1:]:
+        result = combine(result, part)
+    return result
+
+
+class Sqlite:
+    name = "SQLITE_FTS5"
+
+    def course_match(self, session: Session, query: Query) -> Match:
+        fts.ensure(session)
+        matched = (
+            select(
+                literal_column("course_id").label("course_id"),
+                literal_column(f"-{fts.COURSE_RANK}").label("rank"),
+            )
+            .select_from(text("search_courses_fts"))
+            .where(
+                text("search_courses_fts MATCH :course_match").bindparams(
+                    course_match=fts.match_expression(query)
+                )
+            )
+        ).subquery("m")
+        return Match(matched, true(), matched.c.rank)
+
+    def course_highlights(
+        self, session: Session, query: Query, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, str]]:
+        if not ids:
+            return {}
+        rows = session.execute(
+            text(
+                f"""SELECT course_id,
+                       highlight(search_courses_fts, 1, '{MARK_START}', '{MARK_END}'),
+                       snippet(search_courses_fts, 3, '{MARK_START}', '{MARK_END}', ' … ', 24)
+                FROM search_courses_fts
+                WHERE search_courses_fts MATCH :m AND course_id IN ({_keys(ids)})"""
+            ),
+            {"m": fts.match_expression(query)},
+        )
+        return {uuid.UUID(key): (title, description) for key, title, description in rows}
+
+    def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
+        fts.ensure(session)
+
+        def matching(column: str):
+            return (
+                select(literal_column("lesson_id"))
+                .select_from(text("search_lessons_fts"))
+                .where(
+                    text(f"search_lessons_fts MATCH :lesson_{column}").bindparams(
+                        **{f"lesson_{column}": fts.match_expression(query, column)}
+                    )
+                )
+            )
+
+        in_title = SearchLesson.lesson_id.in_(matching("title"))
+        in_body = SearchLesson.lesson_id.in_(matching("body"))
+        # bm25 needs the MATCH row itself; title hits first, then by position in the course.
+        rank = func.iif(in_title, 1.0, 0.5)
+        return select(SearchLesson.lesson_id.label("lesson_id"), rank.label("rank")).where(
+            in_title | (in_body & readable)
+        )
+
+    def lesson_highlights(
+        self, session: Session, query: Query, ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, str]]:
+        if not ids:
+            return {}
+        expression = fts.match_expression(query, None)
+        rows = session.execute(
+            text(
+                f"""SELECT lesson_id,
+                       highlight(search_lessons_fts, 2, '{MARK_START}', '{MARK_END}'),
+                       snippet(search_lessons_fts, 3, '{MARK_START}', '{MARK_END}', ' … ', 24)
+                FROM search_lessons_fts
+                WHERE search_lessons_fts MATCH :m AND lesson_id IN ({_keys(ids)})"""
+            ),
+            {"m": expression},
+        )
+        found = {uuid.UUID(key): (title, body) for key, title, body in rows}
+        # A lesson found by its title alone may not match the whole expression in one row.
+        plain = session.execute(
+            select(SearchLesson.lesson_id, SearchLesson.title, SearchLesson.body).where(
+                SearchLesson.lesson_id.in_([key for key in ids if key not in found])
+            )
+        )
+        for key, title, body in plain:
+            found[key] = (title, body[:200])
+        return found
+
+    def typo_candidates(self, session: Session, words: list[str]) -> dict[str, list]:
+        return {word: self._candidates(session, word) for word in words}
+
+    def _candidates(self, session: Session, word: str) -> list[tuple[str, int]]:
+        # Trigram overlap, as pg_trgm counts it, over the (embedded-sized) word table.
+        grams = trigrams(word)
+        padded = literal("  ") + SearchTerm.term + literal(" ")
+        shared = sum((func.instr(padded, gram) > 0).cast(Integer) for gram in grams)
+        rows = session.execute(
+            select(SearchTerm.term, SearchTerm.documents)
+            .where(
+                func.length(SearchTerm.term).between(len(word) - 2, len(word) + 2),
+                shared >= 2,
+            )
+            .order_by(shared.desc())
+            .limit(CANDIDATES)
+        )
+        return [(term, documents) for term, documents in rows]
+
+    def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
+        return -func.length(column)  # shorter titles first: closest to what was typed
+
+
+def _keys(ids: list[uuid.UUID]) -> str:
+    return ", ".join(f"'{key.hex}'" for key in ids)  # uuids: hex digits only
+
+
+def backend_for(session: Session, languages: list[str] | None = None) -> Postgres | Sqlite:
+    if not is_postgres(session):
+        return Sqlite()
+    if languages:
+        return Postgres(text_config(language) for language in languages)
+    return Postgres()

@@ -1,0 +1,160 @@
+"""`searchCourses`: match, filter, sort, page, highlight, facet; typo correction when
+exact matching finds too little."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from lms.courses.access import visible_clause
+from lms.courses.models import Course
+from lms.search.models import SearchCourse
+from lms.search.service.backend import backend_for, render
+from lms.search.service.facets import (
+    checked_facets,
+    checked_filters,
+    facet_results,
+    facet_statement,
+)
+from lms.search.service.inputs import checked_page, checked_query
+from lms.search.service.typos import corrections
+from lms.search.settings import search_settings
+from lms.search.text import Query
+from lms.security import Viewer
+
+# What a hit shows: every column but the (large) document.
+HIT_COLUMNS = [
+    column for column in SearchCourse.__table__.c if column.name not in ("document", "description")
+]
+
+
+def _relevance(match) -> list:
+    tier = [] if match.tier is None else [case((match.tier, 1), else_=0).desc()]
+    return [*tier, match.rank.desc(), SearchCourse.enrollment_count.desc()]
+
+
+SORTS = {
+    "RELEVANCE": _relevance,
+    "NEWEST": lambda match: [SearchCourse.published_at.desc()],
+    "RATING": lambda match: [SearchCourse.rating_average.desc(), SearchCourse.rating_count.desc()],
+    "POPULARITY": lambda match: [SearchCourse.enrollment_count.desc()],
+    "PRICE_LOW_TO_HIGH": lambda match: [SearchCourse.price_amount.asc()],
+    "PRICE_HIGH_TO_LOW": lambda match: [SearchCourse.price_amount.desc()],
+}
+
+
+@dataclass
+class CourseHit:
+    document: Any  # a row of HIT_COLUMNS
+    score: float
+    title_html: str | None = None
+    description_html: str | None = None
+
+
+@dataclass
+class CourseSearchResult:
+    query: str
+    total_count: int
+    page: int
+    page_size: int
+    hits: list[CourseHit]
+    facets: list[dict] = field(default_factory=list)
+    corrected_query: str | None = None
+    backend: str = ""
+
+    @property
+    def has_next_page(self) -> bool:
+        return self.page * self.page_size < self.total_count
+
+
+def search_courses(
+    session: Session,
+    viewer: Viewer,
+    *,
+    query: Any,
+    filters: dict | None = None,
+    pagination: dict | None = None,
+    sort: str | None = None,
+    include_facets: bool | None = False,
+    facets: list[str] | None = None,
+) -> CourseSearchResult:
+    text, parsed = checked_query(query)
+    page, size, offset = checked_page(pagination)
+    checked = checked_filters(filters)
+    wanted = checked_facets(include_facets, facets)
+    order = SORTS[sort or "RELEVANCE"]
+    backend = backend_for(session, checked.values.get("language"))
+
+    conditions = [
+        c for conds in checked.conditions(SearchCourse.__table__.c).values() for c in conds
+    ]
+
+    def run(q: Query) -> tuple[list, int | None]:
+        """The page, and the total when it is known without counting (a short last page)."""
+        match = backend.course_match(session, q)
+        hits = match.apply(select(*HIT_COLUMNS, match.rank)).where(*conditions)
+        if match.tier is not None and sort in (None, "RELEVANCE"):
+            # Title matches come first: when they fill the page, only they are ranked.
+            first = session.execute(
+                hits.where(match.tier)
+                .order_by(match.rank.desc(), SearchCourse.enrollment_count.desc())
+                .order_by(SearchCourse.course_id)
+                .limit(offset + size)
+            ).all()
+            if len(first) == offset + size:
+                return first[offset:], None
+        page_rows = session.execute(
+            hits.order_by(*order(match), SearchCourse.course_id).offset(offset).limit(size)
+        ).all()
+        if 0 < len(page_rows) < size or (offset == 0 and not page_rows):
+            return page_rows, offset + len(page_rows)
+        return page_rows, None
+
+    def count(q: Query) -> int:
+        match = backend.course_match(session, q)
+        statement = match.apply(select(func.count()).select_from(SearchCourse)).where(*conditions)
+        return session.scalar(statement) or 0
+
+    rows, total = run(parsed)
+    corrected = None
+    typo_below = search_settings().typo_below
+    if (total if total is not None else typo_below) < typo_below:
+        fixes, shown = corrections(session, backend, parsed)
+        if fixes:
+            fixed = parsed.with_corrections(fixes)
+            fixed_rows, fixed_total = run(fixed)
+            if fixed_total is None or fixed_total > total:
+                parsed, rows, total = fixed, fixed_rows, fixed_total
+                corrected = fixed.corrected_text(shown) if shown else None
+    facet_rows: list[dict] = []
+    if wanted:  # the facet statement counts the total as well
+        found = session.execute(
+            facet_statement(backend.course_match(session, parsed), checked, wanted)
+        )
+        facet_rows, counted = facet_results(found, checked, wanted)
+        total = counted if total is None else total
+    elif total is None:
+        total = count(parsed)
+    ids = [row.course_id for row in rows]
+    marked = backend.course_highlights(session, parsed, ids) if ids else {}
+    hits = [
+        CourseHit(
+            row,
+            float(row[-1] or 0.0),
+            render(marked.get(row.course_id, (None, None))[0]),
+            render(marked.get(row.course_id, (None, None))[1]),
+        )
+        for row in rows
+    ]
+    return CourseSearchResult(text, total, page, size, hits, facet_rows, corrected, backend.name)
+
+
+def courses_by_id(session: Session, viewer: Viewer, course_ids: list[uuid.UUID]) -> list:
+    """Batch read for `CourseSearchHit.course`: the course when the viewer may see it."""
+    rows = session.scalars(select(Course).where(Course.id.in_(course_ids), visible_clause(viewer)))
+    found = {course.id: course for course in rows}
+    return [found.get(key) for key in course_ids]

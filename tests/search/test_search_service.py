@@ -1,0 +1,289 @@
+"""Course and lesson search behaviour, on PostgreSQL full text and on SQLite FTS5 alike."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from lms.enrollments.models import Enrollment
+from lms.errors import LmsError
+from lms.search import service
+from lms.security import ANONYMOUS, Viewer
+from lms.users.models import Role
+from tests.search.catalog import MARKER, add_user
+
+MARKER_ID = uuid.uuid4()
+
+
+def search(catalog, query, viewer=ANONYMOUS, **arguments):
+    with catalog.session() as session:
+        return service.search_courses(session, viewer, query=query, **arguments)
+
+
+def titles(result) -> list[str]:
+    return [hit.document.title for hit in result.hits]
+
+
+def code_of(catalog, fn, **arguments) -> str:
+    with pytest.raises(LmsError) as raised, catalog.session() as session:
+        fn(session, ANONYMOUS, **arguments)
+    return raised.value.code
+
+
+def test_title_matches_rank_first_and_drafts_are_never_found(catalog):
+    found = titles(search(catalog, f"python {MARKER}"))
+    assert found[0] == "Python for Data Analysis"  # in the title, not only in tags and text
+    assert "Machine Learning Foundations" in found
+    assert "Python Secrets Draft" not in found
+
+
+def test_accents_do_not_matter_either_way(catalog):
+    assert titles(search(catalog, "creme brulee")) == ["Cuisine française : les bases"]
+    assert titles(search(catalog, "CRÈME Brûlée")) == ["Cuisine française : les bases"]
+
+
+def test_phrases_exclusions_and_or(catalog):
+    assert titles(search(catalog, f'"machine learning" {MARKER}')) == [
+        "Machine Learning Foundations"
+    ]
+    assert titles(search(catalog, f"python -pandas {MARKER}")) == ["Machine Learning Foundations"]
+    either = titles(search(catalog, f"kubernetes or photography {MARKER}"))
+    assert sorted(either) == ["Advanced Kubernetes Operations", "Photography Composition"]
+
+
+def test_the_last_word_matches_as_a_prefix_while_typing(catalog):
+    assert titles(search(catalog, "kubern")) == ["Advanced Kubernetes Operations"]
+    assert titles(search(catalog, "kubern ")) == []  # a finished word is a whole word
+
+
+@pytest.mark.parametrize(
+    ("typed", "title", "corrected"),
+    [
+        ("kubernetse", "Advanced Kubernetes Operations", "kubernetes"),  # swap: one typo
+        ("photograpyh composition", "Photography Composition", "photography composition"),
+        ("mashine learning", "Machine Learning Foundations", "machine learning"),
+        ("clsuters", "Advanced Kubernetes Operations", "clusters"),
+    ],
+)
+def test_typos_are_forgiven_and_reported(catalog, typed, title, corrected):
+    result = search(catalog, typed + " ")
+    assert title in titles(result)
+    assert result.corrected_query == corrected
+
+
+def test_no_typo_is_allowed_in_words_under_five_letters(catalog):
+    result = search(catalog, "dtaa ")  # "data" with a swap: four letters, no typo allowed
+    assert result.total_count == 0 and result.corrected_query is None
+
+
+def test_highlights_mark_the_matched_words_on_the_page(catalog):
+    hit = search(catalog, "data analysis pandas").hits[0]
+    assert hit.title_html == "Python for <mark>Data</mark> <mark>Analysis</mark>"
+    assert "<mark>pandas</mark>" in hit.description_html
+    french = search(catalog, "creme brulee").hits[0]  # accents kept, matched without them
+    assert "la <mark>crème</mark> <mark>brûlée</mark>, les" in french.description_html
+
+
+def test_facets_are_multi_select(catalog):
+    result = search(catalog, MARKER, filters={"difficulty": ["BEGINNER"]}, include_facets=True)
+    assert sorted(titles(result)) == [
+        "Cuisine française : les bases",
+        "Photography Composition",
+        "Python for Data Analysis",
+    ]
+    facets = {
+        f["name"]: {b["value"]: (b["count"], b["selected"]) for b in f["buckets"]}
+        for f in result.facets
+    }
+    # The difficulty facet ignores its own filter: the other levels stay selectable.
+    assert facets["difficulty"] == {
+        "BEGINNER": (3, True),
+        "INTERMEDIATE": (1, False),
+        "ADVANCED": (1, False),
+    }
+    assert facets["category"] == {
+        "art": (1, False),
+        "cooking": (1, False),
+        "data-science": (1, False),
+    }
+    assert facets["price"] == {"FREE": (2, False), "PAID": (1, False)}
+    assert facets["rating"] == {
+        "4.5": (2, False),
+        "4.0": (3, False),
+        "3.5": (3, False),
+        "3.0": (3, False),
+    }
+    assert facets["language"] == {"en": (2, False), "fr": (1, False)}
+    assert facets["duration"] == {"UNDER_1H": (3, False)}
+
+
+def test_filters_combine_and_facets_can_be_chosen(catalog):
+    result = search(
+        catalog,
+        MARKER,
+        filters={"category": ["data-science", "devops"], "price": ["PAID"], "min_rating": 4.0},
+        facets=["price"],
+    )
+    assert titles(result) == ["Advanced Kubernetes Operations"]
+    assert [f["name"] for f in result.facets] == ["price"]
+    price = {b["value"]: b["count"] for b in result.facets[0]["buckets"]}
+    assert price == {"FREE": 1, "PAID": 1}  # pandas (free) and kubernetes, rating >= 4
+
+
+@pytest.mark.parametrize(
+    ("sort", "first"),
+    [
+        ("PRICE_LOW_TO_HIGH", {"Python for Data Analysis", "Cuisine française : les bases"}),
+        ("PRICE_HIGH_TO_LOW", {"Advanced Kubernetes Operations"}),
+        ("RATING", {"Cuisine française : les bases"}),
+        ("POPULARITY", {"Machine Learning Foundations"}),
+        ("NEWEST", {"Photography Composition"}),
+    ],
+)
+def test_sorts(catalog, sort, first):
+    assert titles(search(catalog, MARKER, sort=sort))[0] in first
+
+
+def test_pages(catalog):
+    first = search(catalog, MARKER, pagination={"page": 1, "page_size": 2}, sort="RATING")
+    second = search(catalog, MARKER, pagination={"page": 2, "page_size": 2}, sort="RATING")
+    last = search(catalog, MARKER, pagination={"page": 3, "page_size": 2}, sort="RATING")
+    assert first.total_count == second.total_count == last.total_count == 5
+    assert first.has_next_page and second.has_next_page and not last.has_next_page
+    assert len(set(titles(first) + titles(second) + titles(last))) == 5
+    beyond = search(catalog, MARKER, pagination={"page": 9, "page_size": 2})
+    assert beyond.hits == [] and beyond.total_count == 5
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code"),
+    [
+        ({"query": ""}, "EMPTY_QUERY"),
+        ({"query": "   "}, "EMPTY_QUERY"),
+        ({"query": "*** && ||"}, "EMPTY_QUERY"),
+        ({"query": "x" * 1000}, "QUERY_TOO_LONG"),
+        ({"query": "-python -pandas"}, "NO_SEARCH_TERMS"),
+        ({"query": "python", "pagination": {"page_size": 0}}, "INVALID_PAGE_SIZE"),
+        ({"query": "python", "pagination": {"page_size": -5}}, "INVALID_PAGE_SIZE"),
+        ({"query": "python", "pagination": {"page_size": 10_000}}, "INVALID_PAGE_SIZE"),
+        ({"query": "python", "pagination": {"page": 0}}, "INVALID_PAGE"),
+        ({"query": "python", "pagination": {"page": 51}}, "SEARCH_PAGE_TOO_DEEP"),
+        ({"query": "python", "facets": ["colour"]}, "UNKNOWN_FACET"),
+        ({"query": "python", "filters": {"min_rating": 7}}, "INVALID_SEARCH_FILTER"),
+        ({"query": "python", "filters": {"min_price": 5, "max_price": 1}}, "INVALID_SEARCH_FILTER"),
+    ],
+)
+def test_bad_input_gets_a_code(catalog, arguments, code):
+    assert code_of(catalog, service.search_courses, **arguments) == code
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"python', 'python"', '"" -"" or or', "-(python) & !data | :* <->", "python:* & !'x'", "or"],
+)
+def test_operator_soup_never_reaches_the_database_as_syntax(catalog, query):
+    try:
+        search(catalog, query)
+    except LmsError as error:  # refused with a code, never a database syntax error
+        assert error.code in {"EMPTY_QUERY", "NO_SEARCH_TERMS"}
+
+
+def test_lesson_text_is_found_only_by_its_readers(catalog):
+    def lessons(query, viewer=ANONYMOUS, **arguments):
+        with catalog.session() as session:
+            return service.search_lessons(session, viewer, query=query, **arguments)
+
+    # A free preview's text is open to everyone, highlighted.
+    preview = lessons("comma separated")
+    assert [hit.document.title for hit in preview.hits] == ["Loading CSV files"]
+    assert "<mark>comma</mark>" in preview.hits[0].body_html
+    # Another lesson's text is not searchable by strangers...
+    assert lessons("zanzibarite").total_count == 0
+    # ...but by the course's instructor (and admins).
+    owner = Viewer(catalog.owner_id, Role.EDUCATOR)
+    assert [hit.document.title for hit in lessons("zanzibarite", owner).hits] == ["Grouping rows"]
+    assert lessons("zanzibarite", Viewer(None, Role.ADMIN)).total_count == 1
+    # ...and by its enrolled students, across courses or within the course.
+    student = add_user(Role.STUDENT, catalog.settings)
+    with catalog.session() as session:
+        session.add(Enrollment(student_id=student, course_id=catalog.ids["pandas"]))
+    enrolled = Viewer(student, Role.STUDENT)
+    assert lessons("zanzibarite", enrolled).total_count == 1
+    assert lessons("zanzibarite", enrolled, course_id=str(catalog.ids["pandas"])).total_count == 1
+    assert lessons("zanzibarite", Viewer(MARKER_ID, Role.STUDENT)).total_count == 0
+    # Titles are public (the outline shows them), the text stays hidden.
+    by_title = lessons("cluster upgrades")
+    assert by_title.hits[0].document.title == "Cluster upgrades"
+    assert not by_title.hits[0].readable and by_title.hits[0].body_html is None
+    # Within one course.
+    scoped = lessons("lesson OR rows OR regression", course_id=str(catalog.ids["ml"]))
+    assert [hit.document.title for hit in scoped.hits] == ["Linear regression"]
+
+
+def test_lessons_of_an_invisible_course_answer_not_found(catalog):
+    draft = str(catalog.ids["draft"])
+    assert code_of(catalog, service.search_lessons, query="hidden", course_id=draft) == (
+        "COURSE_NOT_FOUND"
+    )
+    assert code_of(catalog, service.search_lessons, query="x", course_id="nope") == (
+        "COURSE_NOT_FOUND"
+    )
+
+
+def test_autocomplete_suggests_titles_and_popular_queries(catalog):
+    def suggest(query, limit=None):
+        with catalog.session() as session:
+            return service.autocomplete(session, ANONYMOUS, query=query, limit=limit)
+
+    assert [(s.text, s.kind) for s in suggest("kube")] == [
+        ("Advanced Kubernetes Operations", "COURSE")
+    ]
+    assert [s.text for s in suggest("compos")] == ["Photography Composition"]
+    assert code_of(catalog, service.autocomplete, query="ph", limit=500) == "INVALID_LIMIT"
+
+
+def test_trending_counts_people_not_repeats_and_keeps_no_ids(catalog):
+    alice, bob = (Viewer(catalog.owner_id, Role.EDUCATOR), Viewer(MARKER_ID, Role.STUDENT))
+    with catalog.session() as session:
+        for viewer in (alice, bob, alice):
+            service.log_query(session, viewer, query=f"Kubernetes {MARKER}", results=1)
+        for _ in range(5):  # one person repeating a query does not make it trend
+            service.log_query(session, alice, query=f"lonely {MARKER}", results=1)
+    with catalog.session() as session:
+        service.roll_up_trending(session)
+    with catalog.session() as session:
+        trending = {
+            t.query: (t.searches, t.searchers)
+            for t in service.trending_searches(session, ANONYMOUS, limit=50)
+        }
+        assert trending[f"kubernetes {MARKER}"] == (3, 2)
+        assert f"lonely {MARKER}" not in trending
+        suggestions = service.autocomplete(session, ANONYMOUS, query="kubernetes ly")
+        assert (suggestions[0].text, suggestions[0].kind) == (f"kubernetes {MARKER}", "QUERY")
+
+
+def test_counters_owned_by_other_modules_reach_the_index(catalog):
+    from sqlalchemy import update
+
+    from lms.courses.models import Course
+    from lms.search import indexing
+
+    with catalog.session() as session:
+        session.execute(
+            update(Course).where(Course.id == catalog.ids["photo"]).values(enrollment_count=9999)
+        )
+        assert indexing.refresh_counters(session) >= 1
+    assert titles(search(catalog, MARKER, sort="POPULARITY"))[0] == "Photography Composition"
+    with catalog.session() as session:
+        session.execute(
+            update(Course).where(Course.id == catalog.ids["photo"]).values(enrollment_count=40)
+        )
+        indexing.refresh_counters(session)
+
+
+def test_health_reports_the_index(catalog):
+    with catalog.session() as session:
+        health = service.search_health(session, ANONYMOUS)
+    assert health.course_documents >= 5 and health.lesson_documents >= 6
+    assert health.backend in {"POSTGRESQL", "SQLITE_FTS5"} and health.terms > 0
