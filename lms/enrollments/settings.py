@@ -18,11 +18,12 @@ LMS_ENROLLMENT_BADGE_SIGNING_KEY=           the school's Ed25519 key for Open Ba
 from __future__ import annotations
 
 import functools
-import os
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lms.config import load_settings
 
 
 class EnrollmentSettings(BaseSettings):
@@ -39,7 +40,7 @@ class EnrollmentSettings(BaseSettings):
     @classmethod
     def _production_key(cls, value: str) -> str:
         # A generated key differs per host and per var/ folder: nobody could rely on it.
-        if not value.strip() and os.environ.get("LMS_ENV", "").lower() == "production":
+        if not value.strip() and load_settings().env == "production":
             raise ValueError("must be set in production (an Ed25519 private key)")
         return value
 

@@ -17,9 +17,21 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import rfc8785
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
+from lms.config import ConfigError, check_domain_settings
 from lms.db import session_scope
+from lms.enrollments.badges import did_document, signing_key
+from lms.enrollments.settings import enrollment_settings
 from lms.users.models import Role, User
 from tests.enrollments.support import complete, enroll, make_course
 from tests.enrollments.test_enrollments_certificate_page import (
@@ -201,3 +213,35 @@ def test_no_credential_before_issue_or_for_unknown_ids(api):
         response = page(api, path)
         assert response.status_code == 404 and response.json()["error"]
     assert verify(api, "LYC-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA")["openBadgeUrl"] is None
+
+
+@pytest.fixture
+def fresh_key_settings():
+    enrollment_settings.cache_clear()
+    signing_key.cache_clear()
+    yield
+    enrollment_settings.cache_clear()
+    signing_key.cache_clear()
+
+
+def test_production_refuses_to_start_without_the_schools_key(monkeypatch, fresh_key_settings):
+    monkeypatch.setenv("LMS_ENV", "production")
+    monkeypatch.setenv("LMS_SECRET_KEY", "a-real-secret-" + "x" * 40)
+    monkeypatch.delenv("LMS_ENROLLMENT_BADGE_SIGNING_KEY", raising=False)
+    with pytest.raises(ConfigError, match="LMS_ENROLLMENT_BADGE_SIGNING_KEY: must be set"):
+        check_domain_settings()
+
+
+def test_a_configured_key_is_the_one_published(monkeypatch, fresh_key_settings):
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    monkeypatch.setenv("LMS_ENROLLMENT_BADGE_SIGNING_KEY", pem)
+    (method,) = did_document()["verificationMethod"]
+    raw = b58decode(method["publicKeyMultibase"].removeprefix("z"))[2:]
+    assert raw == key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    signing_key.cache_clear()
+    monkeypatch.setenv("LMS_ENROLLMENT_BADGE_SIGNING_KEY", "not a key")
+    enrollment_settings.cache_clear()
+    with pytest.raises(ConfigError, match="LMS_ENROLLMENT_BADGE_SIGNING_KEY: not an Ed25519"):
+        signing_key()
