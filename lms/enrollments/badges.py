@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import logging
 import secrets
 from urllib.parse import quote, urlsplit
 
@@ -37,6 +38,8 @@ DID_PATH = "/.well-known/did.json"
 BADGE_PATH = "/badges/{code}"
 STATUS_LIST_PATH = "/badges/status/revocation"
 KEY_ID = "key-1"
+
+log = logging.getLogger(__name__)
 
 
 def _base() -> str:
@@ -114,13 +117,15 @@ def did_document() -> dict:
     }
 
 
-def free_status_list_index(session: Session) -> int:
-    """A random unused bit of the status list (the spec asks for unpredictable indexes).
+def free_status_list_index(session: Session) -> int | None:
+    """A random unused bit of the status list (the spec asks for unpredictable indexes), or
+    None when the list is half full: the PDF is still issued, without a credential.
 
     The unique index catches the rare race of two issuers drawing the same free bit."""
     used = session.scalar(select(func.count()).where(Certificate.status_list_index.is_not(None)))
     if used >= badges.STATUS_LIST_BITS // 2:  # keep draws cheap and indexes unguessable
-        raise RuntimeError("the badge status list is half full: add a second list")
+        log.warning("the Open Badges status list is half full: certificates get no credential")
+        return None
     while True:
         index = secrets.randbelow(badges.STATUS_LIST_BITS)
         taken = session.scalar(select(Certificate.id).where(Certificate.status_list_index == index))
