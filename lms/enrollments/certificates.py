@@ -26,6 +26,7 @@ from certificates.codes import is_well_formed, new_certificate_code, normalize_c
 from lms.config import Settings, get_settings
 from lms.courses.models import Course, CourseInstructor
 from lms.enrollments.access import visible_enrollment
+from lms.enrollments.badges import free_status_list_index, open_badge_url
 from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, publish_after_commit
 from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
 from lms.enrollments.settings import EnrollmentSettings, enrollment_settings
@@ -115,6 +116,7 @@ class CertificateView:
     generation_job_id: uuid.UUID | None
     revoked_at: datetime | None
     revoked_reason: str | None
+    open_badge_url: str | None = None
 
 
 def certificate_view(cert: Certificate) -> CertificateView:
@@ -136,6 +138,7 @@ def certificate_view(cert: Certificate) -> CertificateView:
         cert.generation_job_id,
         cert.revoked_at,
         cert.revoked_reason,
+        open_badge_url(cert),
     )
 
 
@@ -279,6 +282,7 @@ class Verification:
     issuer_name: str | None = None
     pdf_url: str | None = None
     add_to_profile_url: str | None = None
+    open_badge_url: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -336,6 +340,7 @@ def verify_certificate(
         verification_url=verification_url(cert.code),
         superseded=bool(version and cert.version and version < cert.version),
         issuer_name=enrollment_settings().school_name,
+        open_badge_url=open_badge_url(cert),
     )
     if cert.status == CertificateStatus.REVOKED:
         return Verification(
@@ -446,6 +451,8 @@ def record_issued(
     cert.content_hash = hashlib.sha256(pdf).hexdigest()
     cert.student_name, cert.course_title = snapshot.student_name[:200], snapshot.course_title[:200]
     cert.instructor_names = snapshot.instructor_names
+    if cert.status_list_index is None:
+        cert.status_list_index = free_status_list_index(session)
     view = certificate_view(cert)
     notify(
         session,

@@ -96,6 +96,7 @@ class Certificate(Base):
     """One certificate per enrollment. `code` is its public id; regenerating bumps `version`."""
 
     __tablename__ = "certificates"
+    __table_args__ = (Index("uq_certificates_status_list_index", "status_list_index", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(48), unique=True)
@@ -132,3 +133,6 @@ class Certificate(Base):
     revoked_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    # Its bit in the revocation status list of its Open Badges credential (random, so a
+    # list's neighbours say nothing); set when the first version is issued.
+    status_list_index: Mapped[int | None] = mapped_column()

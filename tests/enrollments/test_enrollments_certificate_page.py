@@ -25,7 +25,7 @@ REVOKE = """mutation($c: String!) {
 VERIFY = """query($id: String!, $v: Int) { verifyCertificate(certificateId: $id, version: $v) {
   result valid message certificateId holderName courseTitle instructorNames completedAt issuedAt
   version status revokedAt revokedReason verificationUrl superseded issuerName pdfUrl
-  addToProfileUrl } }"""
+  addToProfileUrl openBadgeUrl } }"""
 
 
 class Fields(HTMLParser):
@@ -160,7 +160,8 @@ def test_the_qr_link_opens_a_page_that_agrees_with_verify_certificate(api, worke
     assert old_paper.text["message"] == verify(api, certificate["id"], 1)["message"]
     assert shown(api, second["verificationUrl"]).text["status"] == "Valid"
 
-    # Revoked: the page says so with the reason, and offers neither PDF nor LinkedIn.
+    # Revoked: the page says so with the reason, and offers neither PDF nor LinkedIn; the
+    # Open Badges credential stays reachable, its status list saying revoked.
     _, admin_token = create_user(Role.ADMIN)
     api.data(REVOKE, {"c": certificate["id"]}, admin_token)
     revoked = shown(api, second["verificationUrl"])
@@ -168,7 +169,8 @@ def test_the_qr_link_opens_a_page_that_agrees_with_verify_certificate(api, worke
     assert (revoked.text["status"], api_view["result"]) == ("Revoked", "REVOKED")
     assert revoked.text["revokedReason"] == api_view["revokedReason"] == "issued in error"
     assert instant(revoked.times["revokedAt"]) == instant(api_view["revokedAt"])
-    assert not revoked.links and api_view["pdfUrl"] is None
+    assert set(revoked.links) == {"openBadgeUrl"} and api_view["pdfUrl"] is None
+    assert revoked.links["openBadgeUrl"] == api_view["openBadgeUrl"]
 
 
 def test_unknown_and_malformed_ids_answer_a_404_page(api):
