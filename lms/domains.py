@@ -31,7 +31,8 @@ def import_models() -> list[ModuleType]:
 
 
 def settings_classes() -> list[type]:
-    """Each kernel part's and domain's own settings class (`settings.py` defines exactly one `*Settings`)."""
+    """Each kernel part's and domain's own settings class (`settings.py` defines exactly one
+    `*Settings`)."""
     from pydantic_settings import BaseSettings
 
     classes = []

@@ -98,7 +98,8 @@ def make_enrollments(n: int) -> list[uuid.UUID]:
 
 
 def start_pipeline(enrollment_ids: list[uuid.UUID]) -> float:
-    """Record certificates and their jobs, PER_TRANSACTION at a time; returns the first commit time."""
+    """Record certificates and their jobs, PER_TRANSACTION at a time; returns the first commit
+    time."""
     from sqlalchemy import select
 
     from lms.db import session_scope

@@ -447,13 +447,17 @@ def print_table(rows: list[tuple[str, dict]]) -> None:
     def cell(value: float | None, width: int, digits: int) -> str:
         return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
-    header = f"{'variant':<40} {'n':>5} {'done/s':>8} {'sent/s':>8} {'secs':>6} {'start p50 ms':>13} {'start p99 ms':>13}"
+    header = (
+        f"{'variant':<40} {'n':>5} {'done/s':>8} {'sent/s':>8} {'secs':>6} "
+        f"{'start p50 ms':>13} {'start p99 ms':>13}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in rows:
         print(
             f"{name:<40} {row['n']:>5} {cell(row['per_s'], 8, 1)} {cell(row['send_per_s'], 8, 1)}"
-            f" {cell(row['seconds'], 6, 2)} {cell(row['start_p50_ms'], 13, 1)} {cell(row['start_p99_ms'], 13, 1)}"
+            f" {cell(row['seconds'], 6, 2)} {cell(row['start_p50_ms'], 13, 1)}"
+            f" {cell(row['start_p99_ms'], 13, 1)}"
         )
 
 
@@ -706,7 +710,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table([(row["label"], row) for row in results.values()])
     print()
     print(
-        f"jobs/raw throughput: {jobs['per_s'] / raw['per_s']:.3f} end to end (1 job per transaction); "
+        f"jobs/raw throughput: {jobs['per_s'] / raw['per_s']:.3f} end to end "
+        "(1 job per transaction); "
         f"{jobs_drain['per_s'] / raw_drain['per_s']:.3f} worker drain"
     )
     print(
@@ -720,15 +725,20 @@ def main(argv: list[str] | None = None) -> int:
         cost_ratio = monitored["per_s"] / plain
         spread = abs(jobs["per_s"] - results["jobs_again"]["per_s"]) / plain
         print(
-            f"monitoring cost: monitored burst at {cost_ratio:.3f} of the plain bursts' mean throughput "
-            f"({1 - cost_ratio:+.1%} cost; target under 10 %); the two plain bursts differ by {spread:.1%}; "
-            f"CPU used: monitor {monitored['monitor_cpu_s'] or 0:.1f} s, beat {monitored['beat_cpu_s'] or 0:.1f} s "
-            f"in {monitored['seconds']:.0f} s; monitor discrepancies {monitored['monitor_discrepancies']}, "
+            f"monitoring cost: monitored burst at {cost_ratio:.3f} "
+            "of the plain bursts' mean throughput "
+            f"({1 - cost_ratio:+.1%} cost; target under 10 %); "
+            f"the two plain bursts differ by {spread:.1%}; "
+            f"CPU used: monitor {monitored['monitor_cpu_s'] or 0:.1f} s, "
+            f"beat {monitored['beat_cpu_s'] or 0:.1f} s "
+            f"in {monitored['seconds']:.0f} s; "
+            f"monitor discrepancies {monitored['monitor_discrepancies']}, "
             f"exit {monitored['monitor_exit']}"
         )
     print(
         f"job events stored per job: {jobs['events_per_job']:.1f}; worker -c {args.concurrency}; "
-        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} CPUs; "
         f"run took {time.monotonic() - started:.0f} s"
     )
 
@@ -785,8 +795,10 @@ def main_embedded(args: argparse.Namespace, started: float, load_before: float) 
     print()
     summary = embedded_summary(args, results, load_before)
     print(
-        f"embedded jobs/raw throughput: {summary['embedded_ratio']:.3f}; worker -c {args.concurrency}; "
-        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+        f"embedded jobs/raw throughput: {summary['embedded_ratio']:.3f}; "
+        f"worker -c {args.concurrency}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} CPUs; "
         f"run took {time.monotonic() - started:.0f} s"
     )
     summary["seconds"] = round(time.monotonic() - started, 1)

@@ -484,7 +484,8 @@ def run(args: argparse.Namespace) -> dict:
             rungs=[s for s in media.DEFAULT_LADDER if s.name in NOMINAL_RUNGS],
         )
         print(
-            f"bench: preset {settings.media_preset}, {settings.media_segment_seconds:g} s segments; "
+            f"bench: preset {settings.media_preset}, "
+            f"{settings.media_segment_seconds:g} s segments; "
             f"pipeline ladder: {', '.join(rung_names(ladder))}",
             flush=True,
         )
@@ -506,7 +507,8 @@ def run(args: argparse.Namespace) -> dict:
         )
         a = pipeline(clip, api, bus, worker, settings, deadline)
         print(
-            f"bench: (a) pipeline {a['seconds']:.2f} s wall, {a['cpu']:.2f} s worker CPU → READY with {', '.join(a['renditions'])}",
+            f"bench: (a) pipeline {a['seconds']:.2f} s wall, {a['cpu']:.2f} s worker CPU "
+            f"→ READY with {', '.join(a['renditions'])}",
             flush=True,
         )
         # (b) and (c) get the machine to themselves.
@@ -653,11 +655,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"pipeline ladder: {'; '.join(results['ladder'])}")
     print(
-        f"a/b = {a_s / b_s:.3f} (target ≤ {TARGET_A_OVER_B}); c/a = {c_s / a_s:.3f} (target ≥ {TARGET_C_OVER_A}); "
+        f"a/b = {a_s / b_s:.3f} (target ≤ {TARGET_A_OVER_B}); "
+        f"c/a = {c_s / a_s:.3f} (target ≥ {TARGET_C_OVER_A}); "
         f"c/b = {c_s / b_s:.3f}"
     )
     print(
-        f"on CPU time (less sensitive to other load): a/b = {a_cpu / b_cpu:.3f}; c/a = {c_cpu / a_cpu:.3f}"
+        "on CPU time (less sensitive to other load): "
+        f"a/b = {a_cpu / b_cpu:.3f}; c/a = {c_cpu / a_cpu:.3f}"
     )
     if "nominal" in results:
         nominal = results["nominal"]
@@ -666,8 +670,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{nominal['c_cpu'] / nominal['b_cpu']:.3f} CPU"
         )
     print(
-        f"upload PUT {a['upload_seconds']:.2f} s (not in a); load average {load_before:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; run took {time.monotonic() - started:.0f} s"
+        f"upload PUT {a['upload_seconds']:.2f} s (not in a); "
+        f"load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+        f"run took {time.monotonic() - started:.0f} s"
     )
 
     def r(value: float, digits: int = 2) -> float:

@@ -398,7 +398,10 @@ def run_locust(
 
 
 def print_table(results: dict) -> None:
-    header = f"{'server':<16} {'phase':<9} {'operation':<13} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5}  server CPU/req, X-Cache"
+    header = (
+        f"{'server':<16} {'phase':<9} {'operation':<13} {'req/s':>8} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5}  server CPU/req, X-Cache"
+    )
     print(header)
     print("-" * len(header))
     for variant, phases in results.items():
@@ -533,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
             f"(target ≥ {RATIO_TARGET}: {'met' if verdict['ratio_target_met'] else 'NOT met'})"
         )
     print(
-        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} CPUs; "
         f"run took {time.monotonic() - started:.0f} s"
     )
     print(

@@ -1,8 +1,9 @@
 """The emailed account links as small HTML pages, for when no front end is configured.
 
 Without `LMS_APP_URL` the links in emails point at the API itself (`/verify-email?token=…`,
-`/reset-password?token=…`, the welcome email's `/login`); these pages answer them. A GET only shows a form: link previews
-and mail scanners fetch links, so the token is spent only by the POST the person sends.
+`/reset-password?token=…`, the welcome email's `/login`); these pages answer them. A GET only
+shows a form: link previews and mail scanners fetch links, so the token is spent only by the POST
+the person sends.
 Both POSTs call the same services as the `verifyEmail` and `resetPassword` mutations.
 
 The pages need no cookies and carry no script; a POST must come from this origin (Origin /

@@ -77,7 +77,8 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def _denied(check) -> Response | None:
-    """None when the URL is genuine and current; a 403 with `SIGNATURE_INVALID` or `LINK_EXPIRED`."""
+    """None when the URL is genuine and current; a 403 with `SIGNATURE_INVALID` or
+    `LINK_EXPIRED`."""
     try:
         check()
     except (signing.SignatureInvalid, signing.LinkExpired) as error:
@@ -231,7 +232,8 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 async def _serve_remote(
     storage: Storage, key: str, expires: int, cache: str, disposition: str | None
 ) -> Response:
-    """S3 without a CDN: playlists through here with presigned segment URLs, the rest by redirect."""
+    """S3 without a CDN: playlists through here with presigned segment URLs, the rest by
+    redirect."""
     expires_at = datetime.fromtimestamp(expires, UTC)
     if disposition or not key.endswith(_PLAYLIST_SUFFIXES):
         url = await asyncio.to_thread(

@@ -67,7 +67,8 @@ def system_conditions(
         Condition(
             "WORKER_GONE",
             AlertSeverity.CRITICAL,
-            f"worker {row.hostname} (queues {', '.join(row.queues or []) or '-'}) stopped answering; "
+            f"worker {row.hostname} (queues {', '.join(row.queues or []) or '-'}) "
+            "stopped answering; "
             f"last seen {row.last_seen_at.isoformat(timespec='seconds')}",
             None,
             target=row.hostname,

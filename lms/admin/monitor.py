@@ -399,6 +399,9 @@ class Monitor:
                 celery = f"Celery reported task {task.task_id} received {_clock(task.received_at)}"
                 if task.started_at:
                     celery += f" and started {_clock(task.started_at)}"
+            state = (
+                "running" if job.status == JobStatus.RUNNING else "starting (never marked RUNNING)"
+            )
             record_event(
                 session,
                 job,
@@ -406,7 +409,7 @@ class Monitor:
                 error_code="WORKER_LOST",
                 message=(
                     f"monitor: worker {worker.hostname} {worker.gone_reason} while this job was "
-                    f"{'running' if job.status == JobStatus.RUNNING else 'starting (never marked RUNNING)'}; "
+                    f"{state}; "
                     f"{celery}; it runs again once its lease expires"
                 )[:500],
             )
@@ -514,8 +517,9 @@ class Monitor:
             settings=self.settings,
             error_code="CELERY_MISMATCH",
             message=(
-                f"monitor: Celery reported task {task.task_id} {outcome}{where} but the job is still "
-                f"{job.status.value} after {self.options.grace_seconds:g} s; the job row stays as it is"
+                f"monitor: Celery reported task {task.task_id} {outcome}{where} "
+                f"but the job is still {job.status.value} "
+                f"after {self.options.grace_seconds:g} s; the job row stays as it is"
             )[:500],
         )
 

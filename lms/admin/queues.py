@@ -210,7 +210,10 @@ def _message(outcome: QueueOutcome) -> str:
     return {
         "PAUSE": f"{outcome.queue_name} paused; {workers} stopped consuming (running jobs finish)",
         "RESUME": f"{outcome.queue_name} resumed; {workers} consuming again",
-        "CLEAR": f"{outcome.purged_messages} messages purged, {outcome.cancelled_jobs} waiting jobs cancelled",
+        "CLEAR": (
+            f"{outcome.purged_messages} messages purged, "
+            f"{outcome.cancelled_jobs} waiting jobs cancelled"
+        ),
         "DRAIN": f"{outcome.queue_name} draining: new jobs are refused, waiting ones run",
     }[outcome.action]
 

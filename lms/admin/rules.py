@@ -64,7 +64,8 @@ def queue_conditions(
             Condition(
                 "OLDEST_WAITING",
                 AlertSeverity.WARNING,
-                f"the oldest waiting job on {name} has waited {age:.0f} s (threshold {tuning.oldest_waiting_seconds:.0f} s)",
+                f"the oldest waiting job on {name} has waited {age:.0f} s "
+                f"(threshold {tuning.oldest_waiting_seconds:.0f} s)",
                 name,
                 value=age,
                 threshold=tuning.oldest_waiting_seconds,

@@ -344,7 +344,8 @@ def _ticket(
 def generate_upload_url(
     session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Register a video asset for a course or lesson and return a signed PUT target for its source."""
+    """Register a video asset for a course or lesson and return a signed PUT target for its
+    source."""
     settings = settings or get_settings()
     user_id = require_role(viewer, *UPLOADERS)
     content_type = _content_type(input.get("content_type", ""), VIDEO_CONTENT_TYPES)
@@ -662,7 +663,8 @@ def retry_processing_job(
     asset, pipeline = _pipeline_of(session, viewer, id)
     if pipeline.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise Conflict(
-            f"only failed or cancelled processing can be retried (this one is {pipeline.status.value})",
+            "only failed or cancelled processing can be retried "
+            f"(this one is {pipeline.status.value})",
             code="JOB_NOT_RETRYABLE",
         )
     if asset.source_deleted:

@@ -147,7 +147,8 @@ def _existing(
 def check_enrollment_eligibility(
     session: Session, viewer: Viewer, *, student_id: Any, course_id: Any
 ) -> Eligibility:
-    """Every reason `student_id` may not enroll in `course_id` (the student, instructors, admins)."""
+    """Every reason `student_id` may not enroll in `course_id` (the student, instructors,
+    admins)."""
     user_id = require_authenticated(viewer)
     student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
     course = _course(session, course_id)

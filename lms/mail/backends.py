@@ -458,7 +458,8 @@ class SmtpBackend:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(
-                f"{rcpt}: {code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
+                f"{rcpt}: {code} "
+                f"{msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
                 for rcpt, (code, msg) in exc.recipients.items()
             )
             if codes and all(400 <= code < 500 for code in codes):

@@ -17,23 +17,42 @@ from lms.jobs.service import enqueue
 DASHBOARD = """{ jobDashboard { health workersAnswering inspectionError
   queues { queueName p50DurationSeconds p95DurationSeconds
     windows { windowSeconds succeeded failed throughputPerMinute failureRate }
-    stats { depth consumers waiting running retrying succeeded failed cancelled paused draining oldestWaitingSeconds }
+    stats { depth consumers waiting running retrying succeeded failed cancelled paused draining
+      oldestWaitingSeconds }
     health { status reasons { code severity message } } }
   workers { hostname state queues active reserved poolSize processed registered lastSeenAt }
   alerts { id queueName rule target severity message }
   recentFailures { id kind queueName errorCode } } }"""
-STATS = "{ realtimeQueueStats { at queues { queueName depth consumers waiting running paused draining } } }"
-HEALTH = "query($q: String) { queueHealth(queueName: $q) { queueName status reasons { code severity message } } }"
+STATS = (
+    "{ realtimeQueueStats { at queues { queueName depth consumers waiting running paused draining"
+    " } } }"
+)
+HEALTH = (
+    "query($q: String) { queueHealth(queueName: $q) { "
+    "queueName status reasons { code severity message } } }"
+)
 MANAGE = """mutation($q: String!, $a: QueueAction!, $r: String) {
   manageQueue(input: {queueName: $q, action: $a, reason: $r}) {
     queueName action paused draining affectedWorkers purgedMessages cancelledJobs message } }"""
-CLEAR_ALERTS = "mutation($q: String) { clearQueueAlerts(queueName: $q) { clearedCount alerts { rule queueName clearedAt } } }"
+CLEAR_ALERTS = (
+    "mutation($q: String) { clearQueueAlerts(queueName: $q) { "
+    "clearedCount alerts { rule queueName clearedAt } } }"
+)
 DETAILS = """query($q: String!, $id: String!) { jobDetails(queueName: $q, jobId: $id) {
   id status attempts errorCode result events { status attempt message errorCode }
   downloads { format name path url expiresAt } } }"""
-RETRY = "mutation($id: ID) { retryJobs(input: {jobId: $id}) { retriedCount jobs { id status attempts } } }"
-HISTORY = "query($q: String, $n: Int) { jobEventHistory(queueName: $q, limit: $n) { jobId status queueName at } }"
-EXPORT = "mutation($s: DateTime!, $e: DateTime!) { exportMonitoringData(startDate: $s, endDate: $e) { id kind status } }"
+RETRY = (
+    "mutation($id: ID) { retryJobs(input: {jobId: $id}) { "
+    "retriedCount jobs { id status attempts } } }"
+)
+HISTORY = (
+    "query($q: String, $n: Int) { jobEventHistory(queueName: $q, limit: $n) { "
+    "jobId status queueName at } }"
+)
+EXPORT = (
+    "mutation($s: DateTime!, $e: DateTime!) { "
+    "exportMonitoringData(startDate: $s, endDate: $e) { id kind status } }"
+)
 
 
 def transport(api, token: str | None) -> WebsocketsTransport:

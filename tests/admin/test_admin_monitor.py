@@ -27,7 +27,10 @@ from tests.admin.helpers import (
 )
 from tests.support import LMS, JobWatcher, Process, create_user, start_worker
 
-WORKERS = "{ jobDashboard { workers { hostname state lastSeenAt activeJobs { jobId } } alerts { rule target message } } }"
+WORKERS = (
+    "{ jobDashboard { workers { hostname state lastSeenAt activeJobs { jobId } } "
+    "alerts { rule target message } } }"
+)
 
 
 def start_monitor() -> Process:

@@ -17,9 +17,9 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from kombu.simple import SimpleQueue
 
-SimpleQueueEmpty = SimpleQueue.Empty
-
 from tests.broker.stress import OURS, STOCK, run
+
+SimpleQueueEmpty = SimpleQueue.Empty
 
 
 def test_thousands_of_messages_arrive_exactly_once_with_no_consumer_crash(tmp_path):

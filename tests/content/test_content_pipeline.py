@@ -420,7 +420,8 @@ def test_wrong_type_or_oversized_put_is_refused(content_api, educator):
 
 RESOURCE = """mutation($input: UploadCourseResourceInput!) { uploadCourseResource(input: $input) {
   uploadUrl method headers fileKey fileAsset { id status } } }"""
-FILE = """query($id: ID!) { fileAsset(id: $id) { status errorCode detectedType sizeBytes downloadUrl thumbnailUrl } }"""
+FILE = """query($id: ID!) { fileAsset(id: $id) {
+  status errorCode detectedType sizeBytes downloadUrl thumbnailUrl } }"""
 
 
 def _resource(api, token, course_id, name: str, content_type: str, data: bytes, watcher) -> dict:

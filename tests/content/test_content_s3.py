@@ -17,7 +17,8 @@ from tests.s3_server import s3_server
 from tests.support import LMS, GraphQLClient, Process, create_user, free_port, start_worker
 
 BUCKET = "lyceum-content-test"
-STREAM = """query($l: ID!, $f: String) { generateStreamingUrl(lessonId: $l, format: $f) { url format } }"""
+STREAM = """query($l: ID!, $f: String) { generateStreamingUrl(lessonId: $l, format: $f) {
+  url format } }"""
 
 
 @pytest.fixture(scope="module")

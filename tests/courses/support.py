@@ -20,7 +20,8 @@ COURSE_FIELDS = """
   enrollmentLimit status viewerCanEdit moduleCount lessonCount totalDurationSeconds
   instructors { userId name role }
   coverImage { status errorMessage variants { width height format storageKey url } }
-  modules { id title position lessons { id title type position content isFreePreview requiresPrevious durationSeconds } }
+  modules { id title position lessons { id title type position content isFreePreview
+    requiresPrevious durationSeconds } }
 """
 CREATE = (
     "mutation($input: CreateCourseInput!) { createCourse(input: $input) {" + COURSE_FIELDS + "} }"
@@ -35,9 +36,11 @@ BY_SLUG = "query($slug: String!) { courseBySlug(slug: $slug) { id slug title } }
 PUBLISH = "mutation($id: ID!) { publishCourse(id: $id) { id status slug publishedAt submittedAt } }"
 VALIDATE = """mutation($id: ID!) { validateCoursePublication(id: $id) {
   courseId isValid unmetRequirements { code message field moduleId lessonId } } }"""
-ADD_MODULE = """mutation($id: ID!, $input: CreateModuleInput!) { addModule(courseId: $id, input: $input) {
+ADD_MODULE = """mutation($id: ID!, $input: CreateModuleInput!) {
+  addModule(courseId: $id, input: $input) {
   id title position courseId } }"""
-ADD_LESSON = """mutation($id: ID!, $input: CreateLessonInput!) { addLesson(moduleId: $id, input: $input) {
+ADD_LESSON = """mutation($id: ID!, $input: CreateLessonInput!) {
+  addLesson(moduleId: $id, input: $input) {
   id title type position content videoAssetId moduleId courseId durationSeconds } }"""
 DELETE = "mutation($id: ID!) { deleteCourse(id: $id) { courseId outcome course { id status } } }"
 LONG_DESCRIPTION = (

@@ -15,7 +15,8 @@ from tests.courses.support import verified
 
 CATALOG = """query($f: CourseFilter, $p: PaginationInput) { courses(filter: $f, pagination: $p) {
   totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-  edges { cursor node { id title status category difficulty priceAmount isFree enrollmentCount averageRating
+  edges { cursor node { id title status category difficulty priceAmount isFree enrollmentCount
+    averageRating
     tags instructors { userId } } } } }"""
 MINE = """query($f: CourseFilter, $p: PaginationInput) { myCourses(filter: $f, pagination: $p) {
   totalCount pageInfo { hasNextPage endCursor } nodes { id status } } }"""

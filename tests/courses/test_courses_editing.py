@@ -89,7 +89,8 @@ def test_titles_are_required_and_bounded(api, educator):
 
 def test_descriptions_are_sanitized(api, educator):
     description = (
-        '<p onclick="steal()">Learn <strong>fast</strong><script>alert(document.cookie)</script></p>'
+        '<p onclick="steal()">Learn <strong>fast</strong>'
+        "<script>alert(document.cookie)</script></p>"
         '<img src="x" onerror="alert(1)"><a href="javascript:alert(1)">bad</a>'
         '<a href="https://python.org">docs</a><iframe src="https://evil.test"></iframe><style>*{}</style>'
     )
@@ -152,7 +153,8 @@ def test_an_educator_cannot_change_someone_elses_course(api, educator, other_edu
     [published] = seed_courses(educator[0].id, 1)
     intruder = other_educator[1]
     change = {"input": {"title": "Mine now"}}
-    # Someone else's draft does not even exist for them; a published course is visible but not theirs.
+    # Someone else's draft does not even exist for them; a published course is visible but not
+    # theirs.
     assert api.error_codes(UPDATE, {"id": draft["id"], **change}, intruder) == ["COURSE_NOT_FOUND"]
     assert api.error_codes(UPDATE, {"id": str(published), **change}, intruder) == ["FORBIDDEN"]
     assert api.error_codes(DELETE, {"id": str(published)}, intruder) == ["FORBIDDEN"]

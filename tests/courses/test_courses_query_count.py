@@ -25,7 +25,8 @@ from web.events import EventHub
 from web.graphql_http import cached_parser, validation_rules
 from web.schema import build_schema
 
-CATALOG_PAGE = """query($f: CourseFilter, $first: Int) { courses(filter: $f, pagination: {first: $first}) {
+CATALOG_PAGE = """query($f: CourseFilter, $first: Int) {
+  courses(filter: $f, pagination: {first: $first}) {
   totalCount pageInfo { hasNextPage endCursor }
   edges { cursor node {
     id slug title priceAmount currency isFree tags averageRating enrollmentCount difficulty

@@ -21,7 +21,8 @@ from tests.courses.seed import seed_courses
 from tests.courses.support import UPDATE, add_module
 
 PAGE = """query Page($f: CourseFilter) { courses(filter: $f, pagination: {first: 5}) {
-  totalCount edges { node { id title instructors { name } modules { title lessons { title } } } } } }"""
+  totalCount edges { node { id title instructors { name }
+    modules { title lessons { title } } } } } }"""
 COURSE = """query($id: ID!) { course(id: $id) { id title
   modules { id title lessons { id title durationSeconds } } } }"""
 BY_SLUG = "query($slug: String!) { courseBySlug(slug: $slug) { id title } }"

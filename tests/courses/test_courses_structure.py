@@ -7,21 +7,28 @@ import uuid
 from tests.courses.seed import seed_courses
 from tests.courses.support import COURSE, add_lesson, add_module, create_course
 
-REORDER_MODULES = """mutation($id: ID!, $ids: [ID!]!) { reorderModules(courseId: $id, input: {moduleIds: $ids}) {
+REORDER_MODULES = """mutation($id: ID!, $ids: [ID!]!) {
+  reorderModules(courseId: $id, input: {moduleIds: $ids}) {
   modules { id position } } }"""
-REORDER_LESSONS = """mutation($id: ID!, $ids: [ID!]!) { reorderLessons(moduleId: $id, input: {lessonIds: $ids}) {
+REORDER_LESSONS = """mutation($id: ID!, $ids: [ID!]!) {
+  reorderLessons(moduleId: $id, input: {lessonIds: $ids}) {
   id lessons { id position } } }"""
-UPDATE_MODULE = "mutation($id: ID!, $input: UpdateModuleInput!) { updateModule(id: $id, input: $input) { id title description } }"
+UPDATE_MODULE = (
+    "mutation($id: ID!, $input: UpdateModuleInput!) { updateModule(id: $id, input: $input) { "
+    "id title description } }"
+)
 DELETE_MODULE = (
     "mutation($id: ID!) { deleteModule(id: $id) { moduleCount modules { id position } } }"
 )
-UPDATE_LESSON = """mutation($id: ID!, $input: UpdateLessonInput!) { updateLesson(id: $id, input: $input) {
+UPDATE_LESSON = """mutation($id: ID!, $input: UpdateLessonInput!) {
+  updateLesson(id: $id, input: $input) {
   id title type content videoAssetId durationSeconds isFreePreview requiresPrevious } }"""
 DELETE_LESSON = (
     "mutation($id: ID!) { deleteLesson(id: $id) { id durationSeconds lessons { id position } } }"
 )
 STRUCTURE = """query($id: ID!) { course(id: $id) { moduleCount lessonCount totalDurationSeconds
-  modules { id title position durationSeconds lessons { id title type position content isFreePreview } } } }"""
+  modules { id title position durationSeconds
+    lessons { id title type position content isFreePreview } } } }"""
 
 
 def ids(items: list[dict]) -> list[str]:

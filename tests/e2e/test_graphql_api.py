@@ -15,7 +15,8 @@ from lms.users.models import Role
 from tests.support import create_user
 
 JOB_DETAILS = """query($q: String!, $id: String!) {
-  jobDetails(queueName: $q, jobId: $id) { id status kind queueName attempts errorTraceback events { status } }
+  jobDetails(queueName: $q, jobId: $id) { id status kind queueName attempts errorTraceback
+    events { status } }
 }"""
 RETRY = "mutation($id: ID) { retryJobs(input: {jobId: $id}) { retriedCount jobs { id status } } }"
 

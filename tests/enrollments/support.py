@@ -93,22 +93,35 @@ ENROLLMENT_FIELDS = """
 ENROLL = (
     f"mutation($c: ID!) {{ enrollInCourse(input: {{courseId: $c}}) {{ {ENROLLMENT_FIELDS} }} }}"
 )
-WITHDRAW = f"mutation($e: ID!) {{ withdrawEnrollment(input: {{enrollmentId: $e}}) {{ {ENROLLMENT_FIELDS} }} }}"
+WITHDRAW = (
+    "mutation($e: ID!) { withdrawEnrollment(input: {enrollmentId: $e}) { "
+    f"{ENROLLMENT_FIELDS} }} }}"
+)
 PROGRESS_FIELDS = (
     "enrollment { id status progressPercent completedLessons totalLessons timeSpentSeconds } "
-    "lessonProgress { lessonId percentWatched positionSeconds timeSpentSeconds completed completedAt }"
+    "lessonProgress { lessonId percentWatched positionSeconds timeSpentSeconds completed "
+    "completedAt }"
 )
-UPDATE = f"""mutation($input: UpdateLessonProgressInput!) {{ updateLessonProgress(input: $input) {{ {PROGRESS_FIELDS} }} }}"""
-COMPLETE = f"mutation($e: ID!, $l: ID!) {{ completeLesson(enrollmentId: $e, lessonId: $l) {{ {PROGRESS_FIELDS} }} }}"
-RESET = f"mutation($e: ID!, $l: ID!) {{ resetLessonProgress(enrollmentId: $e, lessonId: $l) {{ {PROGRESS_FIELDS} }} }}"
+UPDATE = f"""mutation($input: UpdateLessonProgressInput!) {{
+  updateLessonProgress(input: $input) {{ {PROGRESS_FIELDS} }} }}"""
+COMPLETE = (
+    "mutation($e: ID!, $l: ID!) { completeLesson(enrollmentId: $e, lessonId: $l) { "
+    f"{PROGRESS_FIELDS} }} }}"
+)
+RESET = (
+    "mutation($e: ID!, $l: ID!) { resetLessonProgress(enrollmentId: $e, lessonId: $l) { "
+    f"{PROGRESS_FIELDS} }} }}"
+)
 ACCESS = """query($e: ID!, $l: ID!) { checkLessonAccess(enrollmentId: $e, lessonId: $l) {
   allowed reason message blockingLessonId } }"""
 ELIGIBILITY = """query($s: ID!, $c: ID!) { checkEnrollmentEligibility(studentId: $s, courseId: $c) {
   eligible reasons { code message missingPrerequisites { courseId title } } } }"""
-CERTIFICATE_FIELDS = """id enrollmentId status version studentName courseTitle instructorNames completedAt issuedAt
+CERTIFICATE_FIELDS = """id enrollmentId status version studentName courseTitle instructorNames
+  completedAt issuedAt
   contentHash verificationUrl downloadUrl generationJobId revokedAt revokedReason"""
 VERIFY = """query($id: String!) { verifyCertificate(certificateId: $id) {
-  result valid message certificateId holderName courseTitle instructorNames completedAt version status } }"""
+  result valid message certificateId holderName courseTitle instructorNames completedAt version
+  status } }"""
 
 
 def enroll(api, token, course_id) -> dict:

@@ -43,7 +43,10 @@ ENROLLMENT_CERTIFICATE = (
 REGENERATE = (
     f"mutation($e: ID!) {{ regenerateCertificate(enrollmentId: $e) {{ {CERTIFICATE_FIELDS} }} }}"
 )
-REVOKE = 'mutation($c: String!) { revokeCertificate(certificateId: $c, reason: "issued in error") { status } }'
+REVOKE = (
+    'mutation($c: String!) { revokeCertificate(certificateId: $c, reason: "issued in error") { '
+    "status } }"
+)
 
 PROGRESS = gql(
     "subscription($e: ID!) { enrollmentProgressUpdated(enrollmentId: $e) "

@@ -26,7 +26,8 @@ from tests.enrollments.support import (
 )
 from tests.support import create_user
 
-COURSE_ENROLLMENTS = """query($c: ID!, $s: EnrollmentStatus) { courseEnrollments(courseId: $c, status: $s) {
+COURSE_ENROLLMENTS = """query($c: ID!, $s: EnrollmentStatus) {
+  courseEnrollments(courseId: $c, status: $s) {
   totalCount nodes { studentId status } } }"""
 STUDENT_ENROLLMENTS = (
     """query($s: ID!) { studentEnrollments(studentId: $s) { totalCount nodes { courseId } } }"""

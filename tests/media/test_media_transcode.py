@@ -32,9 +32,12 @@ def _attributes(line: str) -> dict[str, str]:
 
 def _playlist_entries(path: Path) -> tuple[list[str], list[float], bool]:
     text = path.read_text().splitlines()
-    uris = re.findall(r'URI="([^"]+)"', "\n".join(l for l in text if l.startswith("#EXT-X-MAP")))
-    durations = [float(l.split(":")[1].rstrip(",")) for l in text if l.startswith("#EXTINF")]
-    uris += [l for l in text if l and not l.startswith("#")]
+    maps = "\n".join(line for line in text if line.startswith("#EXT-X-MAP"))
+    uris = re.findall(r'URI="([^"]+)"', maps)
+    durations = [
+        float(line.split(":")[1].rstrip(",")) for line in text if line.startswith("#EXTINF")
+    ]
+    uris += [line for line in text if line and not line.startswith("#")]
     return uris, durations, text[-1] == "#EXT-X-ENDLIST"
 
 
@@ -73,13 +76,13 @@ def test_master_playlist_has_bandwidth_resolution_and_codecs(ladder_run) -> None
     result, rungs, _ = ladder_run
     lines = result.master.read_text().splitlines()
     assert lines[0] == "#EXTM3U"
-    media = [_attributes(l) for l in lines if l.startswith("#EXT-X-MEDIA:")]
+    media = [_attributes(line) for line in lines if line.startswith("#EXT-X-MEDIA:")]
     assert len(media) == 1 and media[0]["TYPE"] == "AUDIO"
     assert (result.out_dir / media[0]["URI"]).is_file()
     variants = [
-        (_attributes(l), lines[i + 1])
-        for i, l in enumerate(lines)
-        if l.startswith("#EXT-X-STREAM-INF:")
+        (_attributes(line), lines[i + 1])
+        for i, line in enumerate(lines)
+        if line.startswith("#EXT-X-STREAM-INF:")
     ]
     assert [v["RESOLUTION"] for v, _ in variants] == [f"{r.width}x{r.height}" for r in rungs]
     for (attrs, uri), rung in zip(variants, rungs):

@@ -98,7 +98,8 @@ class EventWatcher:
 
 PAYMENT_FIELDS = """id kind userId courseId amount currency refundedAmount status checkoutUrl
   failureCode enrollmentId paidAt fulfilledAt refunds { id amount status reason }"""
-CHECKOUT = f"""mutation($input: CreateCheckoutSessionInput!) {{ createCheckoutSession(input: $input) {{
+CHECKOUT = f"""mutation($input: CreateCheckoutSessionInput!) {{
+  createCheckoutSession(input: $input) {{
   paymentId sessionId url amount currency expiresAt payment {{ {PAYMENT_FIELDS} }} }} }}"""
 GET_PAYMENT = f"query($id: ID!) {{ getPayment(id: $id) {{ {PAYMENT_FIELDS} }} }}"
 HISTORY = f"""query($input: PaymentHistoryInput) {{ getPaymentHistory(input: $input) {{

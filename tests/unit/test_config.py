@@ -58,7 +58,8 @@ def test_cli_reports_a_bad_value_in_one_line():
     result = run_lms("migrate", LMS_DATABASE_URL="mysql://root@localhost/lms")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "lms: configuration error: LMS_DATABASE_URL: unknown scheme 'mysql'; use one of ('sqlite', 'postgresql', 'postgres')"
+        "lms: configuration error: LMS_DATABASE_URL: unknown scheme 'mysql'; "
+        "use one of ('sqlite', 'postgresql', 'postgres')"
     ]
 
 

@@ -27,7 +27,10 @@ from tests.users.conftest import (
 
 VERIFY = "mutation($token: String!) { verifyEmail(input: {token: $token}) { id emailVerified } }"
 REQUEST_RESET = "mutation($email: String!) { requestPasswordReset(input: {email: $email}) }"
-RESET = "mutation($token: String!, $pw: String!) { resetPassword(input: {token: $token, newPassword: $pw}) }"
+RESET = (
+    "mutation($token: String!, $pw: String!) { "
+    "resetPassword(input: {token: $token, newPassword: $pw}) }"
+)
 LOGOUT = "mutation($input: LogoutInput) { logout(input: $input) { revokedSessions } }"
 
 

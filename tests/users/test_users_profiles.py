@@ -25,7 +25,8 @@ UPDATE = """mutation($input: UpdateProfileInput!) {
   updateProfile(input: $input) { id name role bio timezone language profileVisibility email }
 }"""
 USER = """query($id: ID!) {
-  user(id: $id) { id name role bio email emailVerified timezone profileVisibility notificationPreferences { type } }
+  user(id: $id) { id name role bio email emailVerified timezone profileVisibility
+    notificationPreferences { type } }
 }"""
 PREFS = """mutation($input: UpdateNotificationPreferencesInput!) {
   updateNotificationPreferences(input: $input) { type email push inApp }

@@ -11,7 +11,8 @@ Wired: video ready/failed (COURSE_UPDATE, pipelines/video_ingest.py), certificat
     reply to a thread   notify(type="REPLY", key=f"post:{post.id}", ...)
     new message         notify(type="NEW_MESSAGE", key=f"message:{message.id}", ...)
     mention             notify(type="MENTION", key=f"mention:{post.id}", ...)
-    announcement        notify_many(user_ids=students, type="ANNOUNCEMENT", key=f"announcement:{a.id}")
+    announcement        notify_many(user_ids=students, type="ANNOUNCEMENT",
+                        key=f"announcement:{a.id}")
     assignment due soon notify_many(type="ASSIGNMENT_DUE", key=f"due:{assignment.id}:24h"), from a
                         scheduled job of the assessments module
     payment receipt     notify(type="SYSTEM", priority="HIGH", key=f"payment:{payment.id}",

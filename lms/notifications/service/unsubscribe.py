@@ -27,7 +27,8 @@ def token(user_id: uuid.UUID, kind: NotificationType, settings: Settings | None 
 
 
 def unsubscribe_url(user_id: uuid.UUID, kind: NotificationType, settings: Settings) -> str:
-    return f"{settings.public_url.rstrip('/')}/notifications/unsubscribe?token={token(user_id, kind, settings)}"
+    base = settings.public_url.rstrip("/")
+    return f"{base}/notifications/unsubscribe?token={token(user_id, kind, settings)}"
 
 
 def unsubscribe(session: Session, raw: str) -> NotificationType:
