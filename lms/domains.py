@@ -13,7 +13,16 @@ from types import ModuleType
 
 # Shared parts every domain builds on (their tables included), then the domains.
 KERNEL = ("jobs", "audit")
-DOMAINS = ("users", "courses", "content", "enrollments", "admin", "notifications", "payments", "search")
+DOMAINS = (
+    "users",
+    "courses",
+    "content",
+    "enrollments",
+    "admin",
+    "notifications",
+    "payments",
+    "search",
+)
 
 
 def _modules(suffix: str, names: tuple[str, ...]) -> list[ModuleType]:

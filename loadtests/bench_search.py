@@ -19,9 +19,10 @@ For each query the same service call is first made in this process with its SQL 
 that SQL is replayed on a plain psycopg connection (`raw_sql_*`: the database's own time
 for the statements one search runs), then the query goes through the API (`p50_ms`,
 `p95_ms`: what a client sees, with HTTP, GraphQL and the query log write); pairing them
-query by query lets both see the same load on a shared machine. `typo_recall` is the share of typo queries whose
-intended course (or one with the very same title: generated titles repeat) is among the
-first 10 hits; typo queries are filtered only by their course's own language. Nothing is asserted; the last line is JSON.
+query by query lets both see the same load on a shared machine. `typo_recall` is the share
+of typo queries whose intended course (or one with the very same title: generated titles
+repeat) is among the first 10 hits; typo queries are filtered only by their course's own
+language. Nothing is asserted; the last line is JSON.
 `--keep` leaves the database for another run with `--database NAME` (no regeneration).
 """
 
@@ -202,7 +203,8 @@ def generate(conninfo: str, courses: int, lessons: int, owner: uuid.UUID) -> Non
                     cover_variants, enrollment_count, rating_average, rating_count,
                     created_at, updated_at, published_at)
                 SELECT gen_random_uuid(), 'bench-' || g,
-                    initcap(pg_temp.pick(%(lead)s::text[])) || ' ' || initcap(pg_temp.pick(%(topic)s::text[]))
+                    initcap(pg_temp.pick(%(lead)s::text[])) || ' '
+                        || initcap(pg_temp.pick(%(topic)s::text[]))
                         || ' ' || initcap(pg_temp.pick(%(noun)s::text[])) || ' ' || %(connector)s
                         || ' ' || initcap(pg_temp.pick(%(audience)s::text[])),
                     '<p>' || pg_temp.phrase(%(text)s::text[] || %(topic)s::text[], 30) || '</p>',
