@@ -354,6 +354,24 @@ def generate_upload_url(
 ) -> dict[str, Any]:
     """Register a video asset for a course or lesson and return a signed PUT target for its source."""
     settings = settings or get_settings()
+    asset = register_video(session, viewer, input=input, settings=settings)
+    target = get_storage(settings).upload_target(
+        asset.source_key,
+        content_type=asset.content_type,
+        size_bytes=asset.size_bytes,
+        max_bytes=settings.video_max_bytes,
+        expires_at=_expiry(settings.upload_url_minutes),
+    )
+    return _ticket(
+        target, asset.source_key, settings.video_max_bytes, video=video_view(asset, settings)
+    )
+
+
+def register_video(
+    session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings
+) -> VideoAsset:
+    """A new UPLOADING video asset, after every check an upload needs (role, content type,
+    size limit, the course or lesson it is for)."""
     user_id = require_role(viewer, *UPLOADERS)
     content_type = _content_type(input.get("content_type", ""), VIDEO_CONTENT_TYPES)
     size = _size(input.get("size_bytes"), settings.video_max_bytes)
@@ -378,16 +396,7 @@ def generate_upload_url(
     )
     session.add(asset)
     session.flush()
-    target = get_storage(settings).upload_target(
-        asset.source_key,
-        content_type=content_type,
-        size_bytes=size,
-        max_bytes=settings.video_max_bytes,
-        expires_at=_expiry(settings.upload_url_minutes),
-    )
-    return _ticket(
-        target, asset.source_key, settings.video_max_bytes, video=video_view(asset, settings)
-    )
+    return asset
 
 
 def upload_course_resource(

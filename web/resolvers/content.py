@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ariadne import EnumType, MutationType, QueryType, SubscriptionType
 
-from lms.content import service
+from lms.content import multipart, service
 from lms.events.topics import VIDEO_PROCESSING
 from web.events import EventView
 from web.service_fields import bind_service_fields
@@ -24,6 +24,7 @@ bind_service_fields(
         "myVideoAssets": (service.list_video_assets, {"mine": True}),
         "fileAssets": service.list_file_assets,
         "myFileAssets": (service.list_file_assets, {"mine": True}),
+        "multipartUploadParts": multipart.multipart_upload_parts,
     },
     settings=True,
 )
@@ -38,6 +39,9 @@ bind_service_fields(
         "deleteFileAsset": service.delete_file_asset,
         "retryProcessingJob": service.retry_processing_job,
         "cancelProcessingJob": service.cancel_processing_job,
+        "startMultipartUpload": multipart.start_multipart_upload,
+        "completeMultipartUpload": multipart.complete_multipart_upload,
+        "abortMultipartUpload": multipart.abort_multipart_upload,
     },
     write=True,
     settings=True,
