@@ -17,7 +17,7 @@ from tests.s3_server import s3_server
 from tests.support import LMS, GraphQLClient, Process, create_user, free_port, start_worker
 
 BUCKET = "lyceum-content-test"
-STREAM = """query($l: ID!, $f: String) { generateStreamingUrl(lessonId: $l, format: $f) { url format } }"""
+STREAM = """query($l: ID!, $f: StreamFormat) { generateStreamingUrl(lessonId: $l, format: $f) { url format } }"""
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_s3_upload_process_and_stream(s3_services, s3_env, tmp_path_factory, med
     assert part.status_code == 206 and len(part.content) == 100
     assert {s["codec_type"] for s in _probe(hls)} == {"video", "audio"}
 
-    dash = api.data(STREAM, {"l": str(lesson_id), "f": "dash"}, token)["generateStreamingUrl"][
+    dash = api.data(STREAM, {"l": str(lesson_id), "f": "DASH"}, token)["generateStreamingUrl"][
         "url"
     ]
     assert "<MPD" in httpx.get(dash).text
