@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from gql import Client, gql
 from gql.transport.exceptions import TransportQueryError
@@ -14,7 +15,9 @@ from lms.courses.models import CourseInstructor, InstructorRole
 from lms.db import session_scope
 from lms.users.models import Role
 from tests.content.conftest import COMPLETE, UPLOAD, make_course, put
-from tests.support import create_user
+from tests.e2e.test_event_bus import wait_health
+from tests.rabbitmq_node import RabbitNode
+from tests.support import LMS, GraphQLClient, Process, create_user, free_port
 
 pytestmark = pytest.mark.usefixtures("media_worker")
 
@@ -172,3 +175,49 @@ async def test_instructors_and_admins_may_watch_others_may_not(content_api, educ
         with pytest.raises(TransportQueryError) as refused:
             await first_update(content_api, who, target)
         assert refused.value.errors[0]["extensions"]["code"] == code
+
+
+@pytest.fixture
+def private_broker():
+    with RabbitNode() as node:
+        yield node
+
+
+async def test_after_a_broker_restart_the_stream_sends_the_state_it_missed(
+    private_broker, media_files
+):
+    """An event lost while the bus was down is made up for by the current state."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {"LMS_BROKER_URL": private_broker.url, "LMS_PUBLIC_URL": base_url}
+    api_process = Process([*LMS, "serve", "--port", str(port)], env)
+    api_process.wait_for("Running on")
+    api = GraphQLClient(base_url)
+    try:
+        user, token = create_user(Role.EDUCATOR)
+        _, lesson_id = make_course(user.id)
+        path = media_files["clip_360"]
+        ticket = register(api, token, lesson_id, path)
+        put(ticket, path.read_bytes())
+        async with (
+            Client(transport=transport(api, token)) as session,
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+        ):
+            stream = session.subscribe(UPDATES, variable_values={"id": ticket["videoAsset"]["id"]})
+            async with asyncio.timeout(30):
+                first = (await stream.__anext__())["videoProcessingUpdated"]
+            assert first["status"] == "UPLOADING"
+
+            private_broker.stop()
+            await wait_health(http, "degraded")
+            # Completed while the bus is down: its event is lost, the database has the change.
+            await asyncio.to_thread(api.data, COMPLETE, {"key": ticket["fileKey"]}, token)
+            await asyncio.to_thread(private_broker.start)
+            await wait_health(http, "ok")
+
+            async with asyncio.timeout(60):
+                recovered = (await stream.__anext__())["videoProcessingUpdated"]
+            assert recovered["status"] == "PROCESSING" and recovered["jobId"]
+    finally:
+        api.close()
+        api_process.stop()
