@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     image_url_minutes: int = Field(24 * 60, ge=1, le=7 * 24 * 60)
     video_max_bytes: int = Field(10 * 1024**3, ge=1024)
     resource_max_bytes: int = Field(200 * 1024**2, ge=1024)
+    # Resumable (multipart) video uploads: the part size (S3 needs 5 MiB at least, except
+    # for the last part; it grows when a file would need more than 10,000 parts) and how
+    # long an unfinished upload is kept before the cleanup aborts it.
+    upload_part_bytes: int = Field(16 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3)
+    multipart_upload_hours: int = Field(24, ge=1, le=7 * 24)
     video_min_seconds: float = Field(1.0, ge=0)
     video_max_seconds: float = Field(4 * 3600.0, gt=0)
     video_max_width: int = Field(4096, ge=16)

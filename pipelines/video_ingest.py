@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ from lms.content.steps import STEP_BY_KIND, STEP_MAX_ATTEMPTS, STEPS, Step, next
 from lms.courses.models import Course, Lesson
 from lms.db import session_scope
 from lms.errors import LmsError, PermanentJobError, TransientJobError
+from lms.events.bus import publish_event
+from lms.events.topics import VIDEO_PROCESSING
 from lms.jobs import states
-from lms.jobs.lifecycle import JobCancelled
+from lms.jobs.lifecycle import JobCancelled, Progress
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import enqueue, retry_job
 from lms.models import utcnow
@@ -151,6 +154,7 @@ def begin(parent_id: uuid.UUID, settings: Settings) -> str | None:
             progress=sum(s.weight for s in STEPS[: STEPS.index(pending)]),
             progress_message=f"{pending.name} queued",
         )
+        content.publish_processing(session, asset)
         return pending.name
 
 
@@ -190,6 +194,7 @@ def run_step(kind: str, job: JobContext) -> dict[str, Any]:
     step = STEP_BY_KIND[kind]
     settings = job.settings
     ref = _load(job)
+    job = replace(job, progress=_ReportedProgress(job.progress, ref, step, settings))
     folder = work_dir(settings, ref.id, ref.version)
     try:
         result = _STEP_FUNCTIONS[step.name](ref, job, folder, settings)
@@ -226,6 +231,36 @@ def run_step(kind: str, job: JobContext) -> dict[str, Any]:
     if step.name != "finalize":
         _advance(ref, step, job.job_id, result, settings)
     return result
+
+
+class _ReportedProgress:
+    """The step's `Progress`, whose ticks also reach `videoProcessingUpdated` subscribers (the
+    job event is keyed by the step's job id, which the uploader does not know)."""
+
+    def __init__(self, progress: Progress, ref: AssetRef, step: Step, settings: Settings):
+        self._progress, self._ref, self._step, self._settings = progress, ref, step, settings
+        self._done_before = sum(s.weight for s in STEPS[: STEPS.index(step)])
+        self._last = 0.0
+
+    def __call__(self, fraction: float, message: str | None = None, *, force: bool = False) -> None:
+        self._progress(fraction, message, force=force)
+        now = time.monotonic()
+        if not force and now - self._last < self._progress.interval:
+            return  # as often as the job row is written, no more
+        self._last = now
+        update = content.processing_update(
+            video_asset_id=self._ref.id,
+            status=AssetStatus.PROCESSING.value,
+            step=self._step.name,
+            step_status=JobStatus.RUNNING.value,
+            progress=self._done_before + self._step.weight * max(0.0, min(fraction, 1.0)),
+            message=message,
+            job_id=self._ref.pipeline_job_id,
+        )
+        publish_event(VIDEO_PROCESSING, update, self._settings)
+
+    def __getattr__(self, name: str) -> Any:  # check(), cancel_requested(), …
+        return getattr(self._progress, name)
 
 
 def _load(job: JobContext) -> AssetRef:
@@ -298,6 +333,7 @@ def _advance(
             progress=sum(s.weight for s in STEPS[: STEPS.index(following)]),
             progress_message=f"{step.name} done",
         )
+        content.publish_processing(session, asset)
 
 
 def _end_step(

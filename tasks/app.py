@@ -36,6 +36,11 @@ app.conf.beat_schedule = {
     # Notifications held by quiet hours or a digest window; expiry.
     "notifications-release": {"task": "notifications.release", "schedule": 60.0},
     "notifications-expire": {"task": "notifications.expire", "schedule": 86400.0},
+    # Content: abort multipart uploads abandoned past LMS_MULTIPART_UPLOAD_HOURS.
+    "content-abort-abandoned-uploads": {
+        "task": "content.abort_abandoned_uploads",
+        "schedule": 3600.0,
+    },
     # Payments: handle Stripe events whose webhook never arrived.
     "payments-reconcile": {"task": "payments.schedule_reconcile", "schedule": 300.0},
     # Search: index courses whose job was held back or lost; words, counters, trending.

@@ -15,6 +15,7 @@ from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from lms.config import get_settings
+from lms.content import multipart
 from lms.content import service as content
 from lms.content.models import AssetStatus, FileAsset
 from lms.content.sniff import IMAGE_TYPES, sniff
@@ -150,3 +151,12 @@ def purge(job: JobContext) -> dict:
         for folder in _scratch(job.settings).glob(f"video-{parts[1]}-*"):
             shutil.rmtree(folder, ignore_errors=True)
     return {"prefix": prefix, "removed": removed}
+
+
+@app.task(name="content.abort_abandoned_uploads", ignore_result=True)
+def abort_abandoned_uploads() -> int:
+    """Abort multipart uploads left unfinished past their expiry (hourly, by beat); on the
+    `default` queue, so a backlog of transcodes never holds it up."""
+    settings = get_settings()
+    with session_scope(settings) as session:
+        return multipart.abort_abandoned_uploads(session, settings)

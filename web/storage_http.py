@@ -6,6 +6,8 @@ fetch relative playlist and segment URLs with plain GETs:
 - `PUT /storage/u/{expires}/{signature}/{key}?ct=…&max=…` (local storage only): the
   signature covers the key, the one content type and the size cap; the body streams to disk
   and is cut off at the cap.
+- The same route with `?upload=…&ct=…&size=…&part=…` takes one part of a resumable upload
+  per PUT, placed by `Content-Range: bytes a-b/total` (see `_upload_part`).
 - `GET /storage/s/{expires}/{signature}/{key}[?name=…][&download=1]`: the signature covers
   the key or a folder above it (one signature for a whole HLS/DASH ladder), or the key and
   its file name. Local files are served with HTTP Range. On S3, playlists are served from
@@ -104,6 +106,8 @@ async def upload(expires: int, signature: str, key: str) -> Response:
     storage = get_storage(settings)
     if not isinstance(storage, LocalStorage):
         return _error(404, "NOT_FOUND", "Uploads go straight to the object store.")
+    if "upload" in request.args:
+        return await _upload_part(storage, settings, expires, signature, key)
     content_type = request.args.get("ct", "")
     try:
         max_bytes = int(request.args.get("max", ""))
@@ -145,6 +149,73 @@ async def upload(expires: int, signature: str, key: str) -> Response:
     return Response(
         json.dumps({"fileKey": key, "sizeBytes": size}), status=201, content_type="application/json"
     )
+
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+async def _upload_part(
+    storage: LocalStorage, settings: Settings, expires: int, signature: str, key: str
+) -> Response:
+    """One chunk of a resumable upload: `Content-Range: bytes a-b/total` must be exactly one
+    part. It is stored whole or not at all, so after a dropped connection `list_parts` shows
+    only complete parts and the client sends the rest."""
+    args = request.args
+    upload_id, content_type = args.get("upload", ""), args.get("ct", "")
+    try:
+        total, part_bytes = int(args.get("size", "")), int(args.get("part", ""))
+    except ValueError:
+        return _error(403, "SIGNATURE_INVALID", "This link is not valid.")
+    denied = _denied(
+        lambda: signing.verify(
+            signing.multipart_scope(key, upload_id, content_type, total, part_bytes),
+            expires,
+            signature,
+            purpose=PUT_PURPOSE,
+            settings=settings,
+        )
+    )
+    if denied:
+        return denied
+    sent_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if sent_type != content_type:
+        return _error(415, "UNSUPPORTED_CONTENT_TYPE", f"This upload accepts {content_type} only.")
+    match = _CONTENT_RANGE.match(request.headers.get("Content-Range", ""))
+    start, end, whole = (int(g) for g in match.groups()) if match else (-1, -1, -1)
+    if (
+        whole != total
+        or start % part_bytes
+        or start >= total
+        or end - start + 1 != min(part_bytes, total - start)
+    ):
+        return _error(
+            416,
+            "PART_NUMBER_OUT_OF_RANGE",
+            f"Content-Range must be one part: bytes a-b/{total}, a a multiple of {part_bytes}.",
+        )
+    folder = storage.multipart_dir(upload_id)
+    if not folder.is_dir():
+        return _error(404, "MULTIPART_UPLOAD_NOT_FOUND", "This upload was completed or aborted.")
+    expected = end - start + 1
+    target = storage.part_path(upload_id, start // part_bytes + 1)
+    partial = folder / f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.part"
+    size = 0
+    try:
+        with open(partial, "wb") as handle:
+            async for chunk in request.body:
+                size += len(chunk)
+                if size > expected:
+                    return _error(413, "FILE_TOO_LARGE", f"This part is {expected} bytes.")
+                await asyncio.to_thread(handle.write, chunk)
+        if size != expected:
+            return _error(400, "PART_INCOMPLETE", f"This part is {expected} bytes; got {size}.")
+        os.replace(partial, target)
+    except FileNotFoundError:  # aborted meanwhile: its folder is gone
+        return _error(404, "MULTIPART_UPLOAD_NOT_FOUND", "This upload was completed or aborted.")
+    finally:
+        partial.unlink(missing_ok=True)
+    body = {"partNumber": start // part_bytes + 1, "sizeBytes": size}
+    return Response(json.dumps(body), status=201, content_type="application/json")
 
 
 # --- downloads and streams -----------------------------------------------------------

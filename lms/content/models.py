@@ -113,3 +113,40 @@ class FileAsset(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MultipartStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"  # parts may be sent
+    COMPLETED = "COMPLETED"
+    ABORTED = "ABORTED"
+
+
+class MultipartUpload(Base):
+    """A resumable upload of a video's source in parts (S3 multipart, or chunked local PUTs).
+
+    The video asset is registered (UPLOADING) when the upload starts; completing joins the
+    parts into `key` and starts ingest. Uploads left ACTIVE past `expires_at` are aborted by
+    the scheduled cleanup (their asset goes with them)."""
+
+    __tablename__ = "multipart_uploads"
+    __table_args__ = (Index("ix_multipart_uploads_status_expires", "status", "expires_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    video_asset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("video_assets.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(500))
+    storage_upload_id: Mapped[str] = mapped_column(String(1024))  # S3's UploadId, or ours
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    part_bytes: Mapped[int] = mapped_column(BigInteger)
+    part_count: Mapped[int] = mapped_column()
+    status: Mapped[MultipartStatus] = mapped_column(
+        Enum(MultipartStatus, native_enum=False, length=16), default=MultipartStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()

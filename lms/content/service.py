@@ -28,7 +28,7 @@ from lms.content.steps import PIPELINE_KIND, PURGE_KIND, RESOURCE_KIND, STEP_MAX
 from lms.courses.models import Course, CourseInstructor, Lesson
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.bus import publish_event
-from lms.events.topics import CONTENT
+from lms.events.topics import CONTENT, VIDEO_PROCESSING
 from lms.jobs import states
 from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import after_commit, cancel_job, enqueue, retry_job
@@ -265,6 +265,14 @@ def _publish(session: Session, kind: str, asset: VideoAsset | FileAsset) -> None
         "courseId": str(asset.course_id) if asset.course_id else None,
     }
     after_commit(session, lambda: publish_event(CONTENT, data))
+    if isinstance(asset, VideoAsset):
+        publish_processing(session, asset)
+
+
+def publish_processing(session: Session, asset: VideoAsset) -> None:
+    """After commit, tell `videoProcessingUpdated` subscribers where the video stands now."""
+    update = processing_event(processing_status(session, asset))
+    after_commit(session, lambda: publish_event(VIDEO_PROCESSING, update))
 
 
 # --- views --------------------------------------------------------------------------------
@@ -347,6 +355,24 @@ def generate_upload_url(
     """Register a video asset for a course or lesson and return a signed PUT target for its
     source."""
     settings = settings or get_settings()
+    asset = register_video(session, viewer, input=input, settings=settings)
+    target = get_storage(settings).upload_target(
+        asset.source_key,
+        content_type=asset.content_type,
+        size_bytes=asset.size_bytes,
+        max_bytes=settings.video_max_bytes,
+        expires_at=_expiry(settings.upload_url_minutes),
+    )
+    return _ticket(
+        target, asset.source_key, settings.video_max_bytes, video=video_view(asset, settings)
+    )
+
+
+def register_video(
+    session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings
+) -> VideoAsset:
+    """A new UPLOADING video asset, after every check an upload needs (role, content type,
+    size limit, the course or lesson it is for)."""
     user_id = require_role(viewer, *UPLOADERS)
     content_type = _content_type(input.get("content_type", ""), VIDEO_CONTENT_TYPES)
     size = _size(input.get("size_bytes"), settings.video_max_bytes)
@@ -371,16 +397,7 @@ def generate_upload_url(
     )
     session.add(asset)
     session.flush()
-    target = get_storage(settings).upload_target(
-        asset.source_key,
-        content_type=content_type,
-        size_bytes=size,
-        max_bytes=settings.video_max_bytes,
-        expires_at=_expiry(settings.upload_url_minutes),
-    )
-    return _ticket(
-        target, asset.source_key, settings.video_max_bytes, video=video_view(asset, settings)
-    )
+    return asset
 
 
 def upload_course_resource(
@@ -773,6 +790,62 @@ def video_processing_status(
 ) -> dict[str, Any]:
     """Where a video's processing stands: overall, and step by step."""
     return processing_status(session, _managed_video(session, viewer, video_asset_id))
+
+
+def processing_update(
+    *,
+    video_asset_id: Any,
+    status: str,
+    step: str | None,
+    step_status: str | None,
+    progress: float,
+    message: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    job_id: Any = None,
+) -> dict[str, Any]:
+    """One `videoProcessingUpdated` payload (the bus carries it as is: camelCase, strings)."""
+    progress = round(max(0.0, min(progress, 1.0)), 4)
+    return {
+        "videoAssetId": str(video_asset_id),
+        "status": status,
+        "step": step,
+        "stepStatus": step_status,
+        "progress": progress,
+        "percent": round(progress * 100, 1),
+        "message": message,
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "jobId": str(job_id) if job_id else None,
+        "at": utcnow().isoformat(),
+    }
+
+
+def processing_event(status: dict[str, Any]) -> dict[str, Any]:
+    """A `processing_status` view as one update: the step in hand is the first one that
+    started and has not succeeded, else the last one that did."""
+    started = [s for s in status["steps"] if s["status"] != "PENDING"]
+    step = next(
+        (s for s in started if s["status"] != "SUCCEEDED"), started[-1] if started else None
+    )
+    return processing_update(
+        video_asset_id=status["video_asset_id"],
+        status=status["status"],
+        step=step["name"] if step else None,
+        step_status=step["status"] if step else None,
+        progress=status["progress"],
+        message=step["message"] if step else None,
+        error_code=status["error_code"],
+        error_message=status["error_message"],
+        job_id=status["job_id"],
+    )
+
+
+def video_processing_update(
+    session: Session, viewer: Viewer, *, video_asset_id: Any
+) -> dict[str, Any]:
+    """The current `videoProcessingUpdated` state (uploader, the course's instructors, admins)."""
+    return processing_event(video_processing_status(session, viewer, video_asset_id=video_asset_id))
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -121,6 +121,22 @@ class ContentPayload(TypedDict):
     courseId: str | None
 
 
+class VideoProcessingPayload(TypedDict):
+    """Where one video's processing stands, as `videoProcessingUpdated` shows it."""
+
+    videoAssetId: str
+    status: str  # the asset's: UPLOADING, PROCESSING, READY, FAILED
+    step: str | None  # validate, transcode, images, finalize; None before the first is queued
+    stepStatus: str | None
+    progress: float  # the whole pipeline, 0..1
+    percent: float  # the same, 0..100 (one decimal)
+    message: str | None
+    errorCode: str | None
+    errorMessage: str | None
+    jobId: str | None
+    at: str
+
+
 class AlertPayload(TypedDict, total=False):
     id: str
     queueName: str | None
@@ -171,6 +187,9 @@ LESSON_PROGRESS = Topic("enrollment.lesson", "enrollmentId", LessonProgressPaylo
 CERTIFICATE_GENERATED = Topic("enrollment.certificate", "enrollmentId", CertificatePayload)
 COURSE_COMPLETED = Topic("enrollment.completed", "enrollmentId", CourseCompletedPayload)
 CONTENT = Topic("content", "id", ContentPayload, "media and file asset status")
+VIDEO_PROCESSING = Topic(
+    "content.processing", "videoAssetId", VideoProcessingPayload, "a video's processing progress"
+)
 ALERT = Topic("admin.alert", "queueName", AlertPayload, "new and escalated queue alerts")
 QUEUE_STATS = Topic("admin.queue_stats", None, QueueStatsPayload, "queue statistics snapshots")
 NOTIFICATION_RECEIVED = Topic("notification.received", "userId", NotificationPayload)
@@ -187,6 +206,7 @@ TOPICS: dict[str, Topic] = {
         CERTIFICATE_GENERATED,
         COURSE_COMPLETED,
         CONTENT,
+        VIDEO_PROCESSING,
         ALERT,
         QUEUE_STATS,
         NOTIFICATION_RECEIVED,

@@ -37,6 +37,15 @@ class UploadTarget:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PartInfo:
+    """One stored part of a multipart upload."""
+
+    number: int
+    size: int
+    etag: str
+
+
 def check_key(key: str) -> str:
     """Keys are relative, with no `..` or empty segments: they can never escape the root."""
     if (
@@ -127,6 +136,39 @@ class Storage(ABC):
         self, key: str, *, content_type: str, size_bytes: int, max_bytes: int, expires_at: datetime
     ) -> UploadTarget:
         """A URL the client PUTs the object to, valid until `expires_at`."""
+
+    # Multipart uploads: the client sends parts (resumable: `list_parts` says which arrived),
+    # then the service joins them into `key`. `FileNotFoundError` for an unknown upload.
+    @abstractmethod
+    def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Open a multipart upload to `key`; returns its upload id."""
+
+    @abstractmethod
+    def part_target(
+        self,
+        key: str,
+        upload_id: str,
+        number: int,
+        *,
+        offset: int,
+        size_bytes: int,
+        part_bytes: int,
+        total_bytes: int,
+        content_type: str,
+        expires_at: datetime,
+    ) -> UploadTarget:
+        """Where the client PUTs part `number` (`size_bytes` bytes from `offset`)."""
+
+    @abstractmethod
+    def list_parts(self, key: str, upload_id: str) -> list[PartInfo]: ...
+
+    @abstractmethod
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartInfo]) -> None:
+        """Join `parts` (in order) into the object `key` and close the upload."""
+
+    @abstractmethod
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an unknown upload is not an error."""
 
     def presigned_get(
         self, key: str, *, expires_at: datetime, content_disposition: str | None = None

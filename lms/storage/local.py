@@ -7,16 +7,21 @@ serves them through HMAC-signed, expiring URLs (`lms.storage.signing`, served by
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from lms.config import Settings
-from lms.storage.base import ObjectInfo, Storage, UploadTarget, check_key
-from lms.storage.signing import PUT_PURPOSE, UPLOAD_ROUTE, sign, upload_scope
+from lms.storage.base import ObjectInfo, PartInfo, Storage, UploadTarget, check_key
+from lms.storage.signing import PUT_PURPOSE, UPLOAD_ROUTE, multipart_scope, sign, upload_scope
+
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class LocalStorage(Storage):
@@ -109,3 +114,77 @@ class LocalStorage(Storage):
             headers={"Content-Type": content_type},
             expires_at=expires_at,
         )
+
+    # --- resumable uploads: parts are files under `.uploads/{id}/` (never listed as keys) ---
+
+    def multipart_dir(self, upload_id: str) -> Path:
+        if not _UPLOAD_ID.match(upload_id or ""):
+            raise FileNotFoundError(upload_id)
+        return self.root / ".uploads" / upload_id
+
+    def part_path(self, upload_id: str, number: int) -> Path:
+        return self.multipart_dir(upload_id) / f"{number:05d}"
+
+    def create_multipart(self, key: str, *, content_type: str) -> str:
+        check_key(key)
+        upload_id = uuid.uuid4().hex
+        self.multipart_dir(upload_id).mkdir(parents=True)
+        return upload_id
+
+    def part_target(
+        self,
+        key: str,
+        upload_id: str,
+        number: int,
+        *,
+        offset: int,
+        size_bytes: int,
+        part_bytes: int,
+        total_bytes: int,
+        content_type: str,
+        expires_at: datetime,
+    ) -> UploadTarget:
+        # One signature for the whole upload; `Content-Range` says which part a PUT carries.
+        expires = int(expires_at.timestamp())
+        scope = multipart_scope(check_key(key), upload_id, content_type, total_bytes, part_bytes)
+        signature = sign(scope, expires, purpose=PUT_PURPOSE, settings=self.settings)
+        query = urlencode(
+            {"upload": upload_id, "ct": content_type, "size": total_bytes, "part": part_bytes}
+        )
+        end = offset + size_bytes - 1
+        return UploadTarget(
+            url=f"{self.public_url}{UPLOAD_ROUTE}/{expires}/{signature}/{key}?{query}",
+            method="PUT",
+            headers={
+                "Content-Type": content_type,
+                "Content-Range": f"bytes {offset}-{end}/{total_bytes}",
+            },
+            expires_at=expires_at,
+        )
+
+    def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
+        folder = self.multipart_dir(upload_id)
+        if not folder.is_dir():
+            raise FileNotFoundError(upload_id)
+        parts = []
+        for path in sorted(folder.iterdir()):
+            if path.name.isdigit():
+                stat = path.stat()
+                tag = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+                parts.append(PartInfo(int(path.name), stat.st_size, tag[:32]))
+        return parts
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartInfo]) -> None:
+        def fill(handle):
+            for part in parts:
+                with open(self.part_path(upload_id, part.number), "rb") as source:
+                    shutil.copyfileobj(source, handle, 1024 * 1024)
+
+        self._write(key, fill)
+        shutil.rmtree(self.multipart_dir(upload_id), ignore_errors=True)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            shutil.rmtree(self.multipart_dir(upload_id), ignore_errors=True)
+        except FileNotFoundError:
+            pass

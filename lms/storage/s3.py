@@ -12,7 +12,15 @@ from datetime import datetime
 from pathlib import Path
 
 from lms.models import utcnow
-from lms.storage.base import ObjectInfo, Storage, StorageError, UploadTarget, check_key, guess_type
+from lms.storage.base import (
+    ObjectInfo,
+    PartInfo,
+    Storage,
+    StorageError,
+    UploadTarget,
+    check_key,
+    guess_type,
+)
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
 
@@ -172,6 +180,84 @@ class S3Storage(Storage):
         return UploadTarget(
             url=url, method="PUT", headers={"Content-Type": content_type}, expires_at=expires_at
         )
+
+    def create_multipart(self, key: str, *, content_type: str) -> str:
+        created = self._call(
+            "multipart create",
+            key,
+            self.client.create_multipart_upload,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            ContentType=content_type,
+        )
+        return created["UploadId"]
+
+    def part_target(
+        self,
+        key: str,
+        upload_id: str,
+        number: int,
+        *,
+        offset: int,
+        size_bytes: int,
+        part_bytes: int,
+        total_bytes: int,
+        content_type: str,
+        expires_at: datetime,
+    ) -> UploadTarget:
+        # The signed Content-Length makes S3 refuse a part of any other size.
+        url = self.client.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "UploadId": upload_id,
+                "PartNumber": number,
+                "ContentLength": size_bytes,
+            },
+            ExpiresIn=self._seconds_until(expires_at),
+            HttpMethod="PUT",
+        )
+        return UploadTarget(url=url, method="PUT", headers={}, expires_at=expires_at)
+
+    def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:
+        paginator = self.client.get_paginator("list_parts")
+        pages = self._call(
+            "multipart list",
+            key,
+            lambda: list(
+                paginator.paginate(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+            ),
+        )
+        return [
+            PartInfo(int(part["PartNumber"]), int(part["Size"]), part["ETag"])
+            for page in pages
+            for part in page.get("Parts", [])
+        ]
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartInfo]) -> None:
+        self._call(
+            "multipart complete",
+            key,
+            self.client.complete_multipart_upload,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"ETag": p.etag, "PartNumber": p.number} for p in parts]},
+        )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self._call(
+                "multipart abort",
+                key,
+                self.client.abort_multipart_upload,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
+            )
+        except FileNotFoundError:
+            pass  # already gone
 
     def presigned_get(
         self, key: str, *, expires_at: datetime, content_disposition: str | None = None

@@ -181,3 +181,11 @@ def content_disposition(name: str, *, download: bool) -> str:
 def upload_scope(key: str, content_type: str, max_bytes: int) -> str:
     """What an upload signature covers: the key, the one content type and the size cap."""
     return f"{key}\n{content_type}\n{max_bytes}"
+
+
+def multipart_scope(
+    key: str, upload_id: str, content_type: str, total_bytes: int, part_bytes: int
+) -> str:
+    """What a resumable local upload's signature covers: one upload of one key, its content
+    type, its exact size and its part size (each chunk's `Content-Range` must fall on a part)."""
+    return f"{key}\nmultipart={upload_id}\n{content_type}\n{total_bytes}\n{part_bytes}"
