@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-__all__ = ["CertificateData"]
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["CertificateData", "CertificateImageError", "check_image"]
+
+IMAGE_FORMATS = ("PNG", "JPEG")
 
 _MONTHS = (
     "January",
@@ -35,6 +40,9 @@ class CertificateData:
     verification_url: str
     version: int = 1
     school_name: str = "Lyceum"
+    # Optional PNG/JPEG bytes: a signature drawn above the instructors line, a seal in a corner.
+    signature_image: bytes | None = field(default=None, repr=False)
+    seal_image: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("student_name", "course_title", "certificate_code", "verification_url"):
@@ -44,6 +52,10 @@ class CertificateData:
             raise ValueError("issued_at must be timezone-aware (UTC)")
         if self.version < 1:
             raise ValueError("version starts at 1")
+        for name in ("signature_image", "seal_image"):
+            image = getattr(self, name)
+            if image is not None:
+                check_image(image, name)
 
     @property
     def instructors(self) -> tuple[str, ...]:
@@ -65,3 +77,33 @@ class CertificateData:
         if len(names) == 1:
             return f"Instructor: {names[0]}"
         return f"Instructors: {', '.join(names[:-1])} and {names[-1]}"
+
+
+class CertificateImageError(ValueError):
+    """An image for the certificate is not a readable PNG or JPEG."""
+
+    code = "INVALID_CERTIFICATE_IMAGE"  # stable, for job errors and start-up messages
+
+
+def check_image(data: bytes, name: str = "image") -> tuple[int, int]:
+    """Return the (width, height) in pixels of PNG/JPEG ``data``; raise CertificateImageError.
+
+    Checked when the data is built, so a broken file fails with its name, not deep in ReportLab.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, size = image.format, image.size
+            image.load()  # decodes it all: catches truncated or corrupt files
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
+        raise CertificateImageError(f"{name} is not a readable PNG or JPEG image ({exc})") from None
+    if kind not in IMAGE_FORMATS:
+        raise CertificateImageError(f"{name} must be a PNG or JPEG image, not {kind}")
+    if not (size[0] and size[1]):
+        raise CertificateImageError(f"{name} has no pixels")
+    return size

@@ -8,11 +8,12 @@ drawn with the first font of its chain that has a glyph for it, so "Zoë 李雷"
 inside one line. ReportLab cannot embed CFF-flavoured OpenType (Noto CJK ``.otf``/``.ttc``),
 hence only TrueType candidates below.
 
-Without DejaVu the chains end in the built-in fonts. A character that no font has is
-replaced (by its unaccented letter when there is one, else "?") rather than printed as an
-empty box, and the renderer logs it: a visible, explainable substitution beats a silent one.
-Serif faces have no Arabic or Hebrew, so every chain also holds DejaVu Sans of the same
-weight before the CJK fallback. Right-to-left text is shaped and reordered per line
+Only without any TrueType font do the chains fall back to the built-in fonts, which a PDF
+cannot embed; with DejaVu every font drawn is embedded (as a subset). A character that no
+font has is replaced (by its unaccented letter when there is one, else "?") rather than
+printed as an empty box, and the renderer logs it: a visible, explainable substitution
+beats a silent one. Serif faces have no Arabic or Hebrew, so every chain also holds DejaVu
+Sans of the same weight before the CJK fallback. Right-to-left text is shaped and reordered per line
 (``certificates.rtl``), since ReportLab draws characters left to right as given.
 """
 
@@ -148,8 +149,9 @@ def _typeface(primary_file: str, builtin: str, *fallback_files: str) -> Typeface
     # Primary look first, then same-weight sans (Arabic, Hebrew, more symbols), then CJK.
     chain = [name for name in (_register(file) for file in (primary_file, *fallback_files)) if name]
     chain += [name for name in (_register(file) for file in CJK_FALLBACK_FILES) if name]
-    chain.append(builtin)
-    return Typeface(tuple(chain))
+    # Built-in fonts cannot be embedded (viewers substitute their own): use one only when no
+    # TrueType font exists at all; otherwise a glyph no font has becomes a substitute.
+    return Typeface(tuple(chain) or (builtin,))
 
 
 @functools.cache

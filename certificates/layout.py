@@ -5,17 +5,19 @@ and lets the PDF writer stay a dumb loop. Units are PDF points, origin bottom-le
 
 The page, top to bottom: school name, title, then a centred block (the student's name, the
 course, the instructors) and a bottom band with the issue date, the certificate id and the
-QR code of the verification URL with the URL printed under it.
+QR code of the verification URL with the URL printed under it. An optional signature image
+goes between the course and the instructors line (its caption); an optional seal sits in
+the top right corner, and the school name narrows to stay clear of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from reportlab.lib.pagesizes import A4, landscape, letter
 
-from certificates.data import CertificateData
+from certificates.data import CertificateData, check_image
 from certificates.fitting import fit_lines
 from certificates.fonts import Align, Typeface, body, body_bold, heading, script
 from certificates.qr import qr_modules
@@ -26,6 +28,7 @@ __all__ = [
     "Rule",
     "Frame",
     "QrCode",
+    "ImageBox",
     "CertificateLayout",
     "page_size",
     "layout_certificate",
@@ -40,6 +43,9 @@ MUTED = "#5A6270"  # connecting phrases and labels
 TITLE = "Certificate of Completion"
 SIDE_MARGIN = 84.0  # text never comes closer to the page edge than this
 QR_SIZE = 84.0  # ~3 cm: scans from arm's length, still modest on the page
+SIGNATURE_BOX = (180.0, 44.0)  # largest signature drawn (width, height); aspect is kept
+SEAL_BOX = 72.0  # 1 inch: the seal's largest side
+SEAL_INSET = 40.0  # from the page edges, inside the frames (inner frame at 26)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,16 @@ class QrCode:
 
 
 @dataclass(frozen=True)
+class ImageBox:
+    kind: Literal["signature", "seal"]
+    data: bytes = field(repr=False)
+    x: float  # bottom-left corner
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
 class CertificateLayout:
     width: float
     height: float
@@ -98,6 +114,7 @@ class CertificateLayout:
     rules: list[Rule]
     texts: list[TextLine]
     qr: QrCode
+    images: list[ImageBox] = field(default_factory=list)
 
 
 def page_size(paper: Paper) -> tuple[float, float]:
@@ -116,9 +133,18 @@ def layout_certificate(data: CertificateData, *, paper: Paper = "A4") -> Certifi
     content = width - 2 * SIDE_MARGIN
     texts: list[TextLine] = []
     rules: list[Rule] = []
+    images: list[ImageBox] = []
 
+    school_width = content
+    if data.seal_image is not None:
+        w, h = _fitted(data.seal_image, SEAL_BOX, SEAL_BOX)
+        seal = ImageBox(
+            "seal", data.seal_image, width - SEAL_INSET - w, height - SEAL_INSET - h, w, h
+        )
+        images.append(seal)
+        school_width = min(content, 2 * (seal.x - 8 - cx))  # centred, so narrow on both sides
     school_size, (school,) = fit_lines(
-        body_bold(), data.school_name.upper(), max_width=content, max_size=13, min_size=8
+        body_bold(), data.school_name.upper(), max_width=school_width, max_size=13, min_size=8
     )
     texts.append(TextLine(school, body_bold(), school_size, cx, height - 80, color=GOLD))
     title_y = height - 128
@@ -130,20 +156,39 @@ def layout_certificate(data: CertificateData, *, paper: Paper = "A4") -> Certifi
     rules += band_rules
 
     # The middle block is stacked at y = 0 downwards, then centred between title and band.
-    block, block_rules, block_height = _middle_block(data, cx, content)
     region_top, region_bottom = title_y - 36, qr.y + qr.size + 14
+    signature = _fitted(data.signature_image, *SIGNATURE_BOX) if data.signature_image else None
+    block, block_rules, block_height, sign_at = _middle_block(data, cx, content, signature)
+    if signature and block_height > region_top - region_bottom:
+        # Long names and titles come first: the signature shrinks (to half) to make room.
+        scale = max(0.5, 1 - (block_height - region_top + region_bottom) / signature[1])
+        signature = (signature[0] * scale, signature[1] * scale)
+        block, block_rules, block_height, sign_at = _middle_block(data, cx, content, signature)
     # Spare room goes 40% above, 60% below: optically centred, the band below looks heavier.
     shift = region_top - max(0.0, 0.4 * (region_top - region_bottom - block_height))
     texts += [_moved(t, shift) for t in block]
     rules += [Rule(r.x1, r.x2, r.y + shift, r.thickness, r.color) for r in block_rules]
+    if signature and data.signature_image is not None:
+        w, h = signature
+        images.append(
+            ImageBox("signature", data.signature_image, cx - w / 2, sign_at + shift, w, h)
+        )
 
     frames = [Frame(18, 2.4, INK), Frame(26, 0.8, GOLD)]
-    return CertificateLayout(width, height, frames, rules, texts, qr)
+    return CertificateLayout(width, height, frames, rules, texts, qr, images)
+
+
+def _fitted(image: bytes, max_width: float, max_height: float) -> tuple[float, float]:
+    """The largest (width, height) within the box with the image's aspect ratio."""
+    pixels_w, pixels_h = check_image(image)
+    scale = min(max_width / pixels_w, max_height / pixels_h)
+    return pixels_w * scale, pixels_h * scale
 
 
 def _middle_block(
-    data: CertificateData, cx: float, content: float
-) -> tuple[list[TextLine], list[Rule], float]:
+    data: CertificateData, cx: float, content: float, signature: tuple[float, float] | None
+) -> tuple[list[TextLine], list[Rule], float, float]:
+    """Lines, rules, height and the bottom of the signature's area (all relative to y = 0)."""
     texts: list[TextLine] = []
     rules: list[Rule] = []
     y = 0.0  # baseline of the last line placed; we walk downwards
@@ -188,12 +233,19 @@ def _middle_block(
         max_lines=1,
         color=MUTED,
     )
-    stack(heading(), data.course_title, gap=10, max_size=24, min_size=14, max_lines=2, color=INK)
+    course_size, _ = stack(
+        heading(), data.course_title, gap=10, max_size=24, min_size=14, max_lines=2, color=INK
+    )
+    sign_at = 0.0
+    if signature:
+        # Clear of the course's descenders above; the instructors line below is its caption.
+        y -= 0.25 * course_size + 8 + signature[1]
+        sign_at = y
     if data.instructors_line:
         stack(
             body(), data.instructors_line, gap=12, max_size=12, min_size=9, max_lines=2, color=MUTED
         )
-    return texts, rules, -y + 4  # + a descender's worth below the last baseline
+    return texts, rules, -y + 4, sign_at  # + a descender's worth below the last baseline
 
 
 def _bottom_band(data: CertificateData, width: float) -> tuple[list[TextLine], list[Rule], QrCode]:

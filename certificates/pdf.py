@@ -1,20 +1,32 @@
 """Certificate PDFs: one landscape page drawn with ReportLab's canvas.
 
 Output is byte-for-byte deterministic for identical input (``invariant=1`` pins the
-creation date and document id; font subsets are named in order of use), so a re-run job
-rewrites the same file and caches and checksums stay valid.
+document id; font subsets are named in order of use; the creation and modification dates
+are the certificate's issue time, not the clock), so a re-run job rewrites the same file and
+caches and checksums stay valid. Every font drawn is embedded when TrueType fonts are
+installed (see ``certificates.fonts``), so the paper looks the same in every viewer.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC
 
 from reportlab.lib.colors import HexColor
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from certificates.data import CertificateData
-from certificates.layout import TITLE, CertificateLayout, Paper, QrCode, layout_certificate
+from certificates.fonts import body
+from certificates.layout import (
+    TITLE,
+    CertificateLayout,
+    ImageBox,
+    Paper,
+    QrCode,
+    layout_certificate,
+)
 
 __all__ = ["CertificateData", "Paper", "render_certificate_pdf"]
 
@@ -37,7 +49,12 @@ def render_certificate_pdf(
         pagesize=(layout.width, layout.height),
         invariant=1,
         pageCompression=1 if compress else 0,
+        # The default initial font is Helvetica, which every page then references unembedded.
+        initialFontName=body().fonts[0],
     )
+    issued = data.issued_at.astimezone(UTC)
+    # ReportLab passes its (invariant) timestamp; /CreationDate and /ModDate print this instead.
+    canvas.setDateFormatter(lambda *_clock: issued.strftime("D:%Y%m%d%H%M%S+00'00'"))
     canvas.setTitle(f"{TITLE}: {data.course_title}")
     canvas.setAuthor(data.school_name)
     canvas.setSubject(f"Awarded to {data.student_name}, certificate {data.certificate_code}")
@@ -69,6 +86,20 @@ def _draw(canvas: Canvas, layout: CertificateLayout) -> None:
         canvas.setFillColor(HexColor(text.color))
         text.face.draw(canvas, text.x, text.y, text.text, text.size, text.align)
     _draw_qr(canvas, layout.qr)
+    for image in layout.images:
+        _draw_image(canvas, image)
+
+
+def _draw_image(canvas: Canvas, image: ImageBox) -> None:
+    # mask="auto" keeps a PNG's transparency, so a signature does not sit on a white block.
+    canvas.drawImage(
+        ImageReader(io.BytesIO(image.data)),
+        image.x,
+        image.y,
+        image.width,
+        image.height,
+        mask="auto",
+    )
 
 
 def _draw_qr(canvas: Canvas, qr: QrCode) -> None:

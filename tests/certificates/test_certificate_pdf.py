@@ -8,6 +8,7 @@ in a content stream are not the characters).
 
 import base64
 import hashlib
+import io
 import logging
 import re
 import subprocess
@@ -492,3 +493,146 @@ def test_blank_required_fields_are_refused(field):
 def test_version_starts_at_one():
     with pytest.raises(ValueError):
         certificate(version=0)
+
+
+# ----------------------------------------------------------------------------------------
+# Read back with pypdf: embedded fonts, dates, images
+
+
+def pypdf_reader(data: bytes):
+    from pypdf import PdfReader
+
+    return PdfReader(io.BytesIO(data))
+
+
+def font_descriptors(reader) -> dict[str, object]:
+    """Every font a page uses (Type0 fonts through their descendants) -> its descriptor."""
+    found = {}
+    for page in reader.pages:
+        for name, ref in page["/Resources"]["/Font"].items():
+            font = ref.get_object()
+            for part in [font, *(d.get_object() for d in font.get("/DescendantFonts", []))]:
+                if part.get("/Subtype") != "/Type0":
+                    descriptor = part.get("/FontDescriptor")
+                    found[f"{name} {part.get('/BaseFont')}"] = (
+                        descriptor and descriptor.get_object()
+                    )
+    return found
+
+
+@pytest.mark.parametrize("name", ["Ada Lovelace", "Zoë Σωκράτης 李雷 \u2603 \U0001f600 \u0e01"])
+def test_every_font_in_the_pdf_is_embedded(name):
+    assert "DejaVu" in body().fonts[0], "scripts/bootstrap installs Debian's fonts-dejavu-core"
+    reader = pypdf_reader(render_certificate_pdf(certificate(student_name=name)))
+    fonts = font_descriptors(reader)
+    assert fonts
+    for font, descriptor in fonts.items():
+        assert descriptor is not None, f"{font} is not embedded (no /FontDescriptor)"
+        assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), f"{font} not embedded"
+
+
+def test_creation_and_modification_dates_are_the_issue_time():
+    issued = datetime(2025, 3, 3, 22, 30, 15, tzinfo=timezone(timedelta(hours=-5)))
+    info = pypdf_reader(render_certificate_pdf(certificate(issued_at=issued))).metadata
+    assert info.creation_date == issued and info.modification_date == issued
+    assert info.creation_date.utcoffset() == timedelta(0)  # written in UTC
+    assert info.title == "Certificate of Completion: Introduction to Distributed Systems"
+    assert info.author == "Lyceum"
+    assert info.subject.startswith("Awarded to Ada Lovelace, certificate LYC-")
+    later = pypdf_reader(render_certificate_pdf(certificate(issued_at=ISSUED + timedelta(1))))
+    assert later.metadata.creation_date == ISSUED + timedelta(days=1)
+
+
+def png(size: tuple[int, int], mode: str = "RGBA", kind: str = "PNG") -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new(mode, size, (255, 255, 255, 0) if mode == "RGBA" else "white")
+    ImageDraw.Draw(image).ellipse((2, 2, size[0] - 3, size[1] - 3), outline="navy", width=3)
+    out = io.BytesIO()
+    image.save(out, format=kind)
+    return out.getvalue()
+
+
+SIGNATURE = png((300, 90))
+SEAL = png((160, 160), mode="RGB", kind="JPEG")
+
+
+def image_xobjects(data: bytes) -> list:
+    reader = pypdf_reader(data)
+    resources = reader.pages[0]["/Resources"]
+    xobjects = resources.get("/XObject", {})
+    return [x.get_object() for x in xobjects.values() if x.get_object()["/Subtype"] == "/Image"]
+
+
+def test_signature_and_seal_are_drawn_as_two_images():
+    data = certificate(signature_image=SIGNATURE, seal_image=SEAL)
+    pdf_bytes = render_certificate_pdf(data)
+    images = image_xobjects(pdf_bytes)
+    assert len(images) == 2
+    assert sorted((i["/Width"], i["/Height"]) for i in images) == [(160, 160), (300, 90)]
+    assert render_certificate_pdf(data) == pdf_bytes  # still deterministic
+    text = PdfFile(pdf_bytes).text(PdfFile(pdf_bytes).pages[0])
+    assert "Instructors: Grace Hopper and Alan Turing" in text and "LYCEUM" in text
+
+
+def test_without_images_there_are_none_and_the_layout_is_unchanged():
+    assert image_xobjects(render_certificate_pdf(certificate())) == []
+    assert layout_certificate(certificate()).images == []
+
+
+def boxes_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("paper", ["A4", "letter"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"student_name": LONG_NAME, "course_title": LONG_TITLE},
+        {"school_name": "The Extraordinarily Long Named International School of Everything"},
+        {"instructor_names": []},
+    ],
+)
+def test_image_areas_keep_clear_of_text_and_the_qr_code(paper, changes):
+    data = certificate(signature_image=SIGNATURE, seal_image=SEAL, **changes)
+    layout = layout_certificate(data, paper=paper)
+    signature, seal = sorted(layout.images, key=lambda i: i.kind)[::-1]
+    assert (signature.kind, seal.kind) == ("signature", "seal")
+    inner = layout.frames[-1].inset
+    qr = layout.qr
+    for image in layout.images:
+        box = (image.x, image.y, image.x + image.width, image.y + image.height)
+        assert inner + 4 <= box[0] and box[2] <= layout.width - inner - 4
+        assert inner + 4 <= box[1] and box[3] <= layout.height - inner - 4
+        assert not boxes_overlap(box, (qr.x, qr.y - 20, qr.x + qr.size, qr.y + qr.size))
+        for line in layout.texts:
+            # Generous glyph box: descenders to 0.25 em below, accents to 0.95 em above.
+            text_box = (line.left, line.y - 0.25 * line.size, line.right, line.y + 0.95 * line.size)
+            assert not boxes_overlap(box, text_box), (image.kind, line.text)
+    # The seal sits in the top right corner; the signature above the instructors line.
+    assert seal.x + seal.width > 0.85 * layout.width and seal.y > 0.75 * layout.height
+    assert max(seal.width, seal.height) == pytest.approx(72)
+    instructors = [t for t in layout.texts if t.text.startswith("Instructor")]
+    if instructors:
+        assert signature.y > instructors[0].y > signature.y - 30
+    assert signature.height >= 22  # shrunk at most to half for long names, never dropped
+    assert signature.width / signature.height == pytest.approx(300 / 90)
+
+
+def test_invalid_image_bytes_are_refused_with_a_stable_code():
+    from PIL import Image
+
+    from certificates.data import CertificateImageError
+
+    gif = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(gif, format="GIF")
+    for field, bad in [
+        ("signature_image", b"not an image"),
+        ("seal_image", SIGNATURE[: len(SIGNATURE) // 2]),  # truncated
+        ("seal_image", gif.getvalue()),
+    ]:
+        with pytest.raises(CertificateImageError, match=field) as caught:
+            certificate(**{field: bad})
+        assert caught.value.code == "INVALID_CERTIFICATE_IMAGE"
+        assert isinstance(caught.value, ValueError)  # callers treating bad data alike still work
