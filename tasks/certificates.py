@@ -10,13 +10,17 @@ from __future__ import annotations
 from certificates import CertificateData, render_certificate_pdf
 from lms.config import Settings
 from lms.enrollments.certificates import IssueSnapshot
+from lms.enrollments.settings import enrollment_settings
 from lms.errors import PermanentJobError
 from lms.storage import get_storage
 
 
 def certificate_data(snapshot: IssueSnapshot) -> CertificateData:
-    """What the PDF prints; blank names fail at once (no retry can fix them)."""
+    """What the PDF prints; blank names or a broken signature/seal file fail at once (no
+    retry can fix them) with a stable code: INVALID_CERTIFICATE_DATA, INVALID_CERTIFICATE_IMAGE.
+    """
     try:
+        signature, seal = enrollment_settings().certificate_images()
         return CertificateData(
             student_name=snapshot.student_name,
             course_title=snapshot.course_title,
@@ -26,9 +30,12 @@ def certificate_data(snapshot: IssueSnapshot) -> CertificateData:
             verification_url=snapshot.verification_url,
             version=snapshot.version,
             school_name=snapshot.school_name,
+            signature_image=signature,
+            seal_image=seal,
         )
-    except ValueError as error:
-        raise PermanentJobError(str(error), code="INVALID_CERTIFICATE_DATA") from None
+    except ValueError as error:  # CertificateImageError is one, with its own code
+        code = getattr(error, "code", "INVALID_CERTIFICATE_DATA")
+        raise PermanentJobError(str(error), code=code) from None
 
 
 def render_pdf(snapshot: IssueSnapshot) -> bytes:
