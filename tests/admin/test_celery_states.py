@@ -1,7 +1,7 @@
 """Celery's own view of job tasks agrees with the job rows: a Celery events receiver (what
 Flower and exporters use) beside a real worker counts the same successes and failures as
-`jobDashboard`, a failure carries its error code and message, and a job cancelled while
-running ends its task as revoked."""
+`jobDashboard`, a failure carries its error code and message, a retry is Celery's retry,
+and a job cancelled while running ends its task as revoked."""
 
 from __future__ import annotations
 
@@ -73,7 +73,11 @@ def admin(api):
 
 @pytest.fixture(scope="module")
 def worker():
-    process = start_worker("default", concurrency=2)
+    process = start_worker(
+        "default",
+        {"LMS_JOB_EXTRA_TASK_MODULES": "tests.admin.console_tasks"},
+        concurrency=2,
+    )
     yield process
     process.stop()
 
@@ -133,3 +137,17 @@ def test_a_job_cancelled_while_running_ends_its_task_revoked(api, admin, worker,
         celery.wait_for(lambda: celery.of_type("task-revoked", {task_id}))
         ended = {e["type"] for e in celery.events if e.get("uuid") == task_id}
         assert not ended & {"task-succeeded", "task-failed"}
+
+
+def test_a_retried_job_is_a_celery_retry_then_a_success(api, admin, worker):
+    with CeleryEvents() as celery, JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = str(enqueue(session, "tests.flaky_once").id)
+        assert watcher.wait(job_id)["status"] == "SUCCEEDED"
+        task_id = task_id_of(job_id)
+        celery.wait_for(lambda: celery.of_type("task-succeeded", {task_id}))
+        retried = celery.of_type("task-retried", {task_id})
+        assert len(retried) == 1
+        assert watcher.statuses(job_id).count("RETRYING") == 1
+        assert "the remote end hung up" in retried[0]["exception"]
+        assert not celery.of_type("task-failed", {task_id})
