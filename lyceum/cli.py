@@ -296,9 +296,9 @@ def cmd_up(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lms", description="Lyceum learning platform")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="migrate, then run API + worker + scheduler").set_defaults(
-        func=cmd_up
-    )
+    sub.add_parser(
+        "up", help="migrate, then run API + worker + scheduler + events monitor"
+    ).set_defaults(func=cmd_up)
     serve = sub.add_parser("serve", help="run the API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)

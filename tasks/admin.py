@@ -8,39 +8,27 @@ from datetime import datetime
 
 from celery.signals import celeryd_after_setup
 
-from lms.admin import alerts, exports, retention
-from lms.admin.broker_stats import queue_depths
-from lms.admin.inspection import inspect_workers
+from lms.admin import exports, housekeeping, retention
 from lms.admin.models import QueueState
 from lms.admin.settings import admin_settings
-from lms.admin.stats import collect_stats, snapshot_event
 from lms.config import get_settings
 from lms.db import session_scope
-from lms.events.bus import publish_event
-from lms.events.topics import QUEUE_STATS
-from lms.jobs.queues import QUEUES
 from tasks.app import app
 from tasks.base import JobContext, job_task
 
 log = logging.getLogger(__name__)
 
 
+# `lms beat` runs these two itself (lms/admin/housekeeping.py); the tasks remain for a
+# one-off round from a tool or benchmark.
 @app.task(name="admin.evaluate_alerts", ignore_result=True)
 def evaluate_alerts() -> int:
-    """Run the alert rules; new alerts are stored and published on `jobAlerts`."""
-    return len(alerts.evaluate())
+    return housekeeping.evaluate_alerts(get_settings())
 
 
 @app.task(name="admin.publish_queue_stats", ignore_result=True, expires=10)
 def publish_queue_stats() -> None:
-    """Publish a `queueStatsUpdated` snapshot (a stale one is worthless: it expires)."""
-    settings = get_settings()
-    depths = queue_depths(QUEUES, settings)
-    # Only the filesystem transport needs workers to count consumers.
-    inspection = inspect_workers(settings) if settings.broker_is_filesystem else None
-    with session_scope(settings) as session:
-        stats = collect_stats(session, depths, inspection)
-    publish_event(QUEUE_STATS, snapshot_event(stats), settings)
+    housekeeping.publish_queue_stats(get_settings())
 
 
 @app.task(name="admin.roll_up_events", ignore_result=True)

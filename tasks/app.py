@@ -29,9 +29,8 @@ app.conf.include = [
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
 ]
 app.conf.beat_schedule = {
-    # Operator monitoring: alert rules, live queue stats (queueStatsUpdated), event retention.
-    "admin-evaluate-alerts": {"task": "admin.evaluate_alerts", "schedule": 30.0},
-    "admin-publish-queue-stats": {"task": "admin.publish_queue_stats", "schedule": 5.0},
+    # Operator monitoring: event retention. Alert rules and live queue stats run inside
+    # `lms beat` itself (tasks/housekeeping.py), never behind a paused or flooded queue.
     "admin-roll-up-events": {"task": "admin.roll_up_events", "schedule": 3600.0},
     # Notifications held by quiet hours or a digest window; expiry.
     "notifications-release": {"task": "notifications.release", "schedule": 60.0},
@@ -77,8 +76,9 @@ def use_lms_logging(loglevel=None, **_kwargs) -> None:
 
 @signals.beat_init.connect
 def _job_housekeeping(sender=None, **_kwargs) -> None:
-    """The reaper (expired leases) and the relay (unpublished jobs) run inside the scheduler
-    itself, not as tasks: a paused or flooded queue can never starve them."""
+    """The reaper (expired leases), the relay (unpublished jobs), queue stats and alert rules
+    run inside the scheduler itself, not as tasks: a paused or flooded queue can never
+    starve them."""
     from tasks.housekeeping import start_housekeeping
 
     start_housekeeping(settings)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore
 from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
@@ -53,6 +54,17 @@ def _finish_deferred_writes(**_kwargs: Any) -> None:
     writer.flush()
 
 
+class JobFailed(Exception):
+    """Raised once the job row is recorded FAILED, so the Celery task ends as FAILURE too
+    (events, Flower, exporters agree with `jobDashboard`). Its args are the error code and
+    message; `task_acks_on_failure_or_timeout` acks the message, so nothing redelivers it,
+    and `JobTask.throws` keeps it to one log line: the job row holds the traceback."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code, self.message = code, message
+
+
 @dataclass
 class JobContext:
     job_id: uuid.UUID
@@ -65,6 +77,7 @@ class JobContext:
 
 class JobTask(Task):
     abstract = True
+    throws = (JobFailed,)
 
     def run_job(self, job_id: str, perform: Callable[[JobContext], dict | None]) -> None:
         settings = get_settings()
@@ -101,34 +114,50 @@ class JobTask(Task):
         try:
             result = perform(context)
         except JobCancelled:
-            lifecycle.cancelled(key, attempt, settings=settings)
+            if lifecycle.cancelled(key, attempt, settings=settings) is not None:
+                self._end_revoked()
         except TRANSIENT_ERRORS as error:
             self._transient(job, error, settings)
         except LmsError as error:
-            lifecycle.fail(key, attempt, error.code, error.message, settings=settings)
+            self._fail(key, attempt, error.code, error.message, settings)
         except Exception as error:  # noqa: BLE001 - an unknown failure is recorded, not lost
             log.exception("job %s (%s) crashed", key, job.kind)
-            lifecycle.fail(
+            self._fail(
                 key,
                 attempt,
                 "INTERNAL_ERROR",
                 f"{type(error).__name__}: {error}",
-                settings=settings,
+                settings,
                 traceback=lifecycle.format_traceback(error),
             )
         else:
             lifecycle.succeed(key, attempt, result, settings=settings, later=True)
 
+    def _fail(self, key, attempt: int, code: str, message: str, settings, **extra) -> None:
+        # Only the attempt that recorded the failure says so to Celery: a superseded attempt
+        # (the reaper took the job over) ends quietly.
+        if lifecycle.fail(key, attempt, code, message, settings=settings, **extra) is not None:
+            raise JobFailed(code, message)
+
+    def _end_revoked(self) -> None:
+        """A job cancelled while running: Celery has no exception for REVOKED, so announce
+        it as a revoked task would be, then end the task without a result (`Ignore`)."""
+        try:
+            self.send_event("task-revoked", terminated=False, signum=None, expired=False)
+        except Exception:  # the row is recorded; the event is a courtesy
+            log.warning("could not announce revoked task %s", self.request.id, exc_info=True)
+        raise Ignore()
+
     def _transient(self, job, error: BaseException, settings: Settings) -> None:
         code = getattr(error, "code", None) or "TRANSIENT_FAILURE"
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         if job.attempts >= job.max_attempts:
-            lifecycle.fail(
+            self._fail(
                 job.id,
                 job.attempts,
                 code,
                 f"gave up after {job.attempts} attempts: {message}",
-                settings=settings,
+                settings,
             )
             return
         delay = lifecycle.backoff_seconds(job.attempts)

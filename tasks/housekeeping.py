@@ -1,37 +1,55 @@
-"""The scheduler's own loop for the job machinery: reaper and relay, each on its interval."""
+"""The scheduler's own loops: the job machinery (reaper, relay) and operator monitoring
+(queue stats, alert rules), each round on its interval. Two threads, so a slow Celery
+inspect during alert evaluation never delays the reaper."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 
+from lms.admin.housekeeping import evaluate_alerts, publish_queue_stats
+from lms.admin.settings import admin_settings
 from lms.config import Settings
 from lms.jobs.reaper import reap_expired
 from lms.jobs.service import relay_unpublished
 from lms.jobs.settings import job_settings
 
 log = logging.getLogger("lms.jobs.housekeeping")
+Round = tuple[Callable[[Settings], object], float]
 
 
 def start_housekeeping(settings: Settings) -> threading.Thread:
-    thread = threading.Thread(target=_loop, args=(settings,), name="job-housekeeping", daemon=True)
+    tuning, monitoring = job_settings(), admin_settings()
+    jobs: list[Round] = [
+        (reap_expired, tuning.reaper_interval_seconds),
+        (relay_unpublished, tuning.relay_interval_seconds),
+    ]
+    operators: list[Round] = [
+        (publish_queue_stats, monitoring.stats_interval_seconds),
+        (evaluate_alerts, monitoring.alert_interval_seconds),
+    ]
+    log.info(
+        "job housekeeping: reaper every %gs, relay every %gs; "
+        "monitoring: queue stats every %gs, alerts every %gs",
+        tuning.reaper_interval_seconds,
+        tuning.relay_interval_seconds,
+        monitoring.stats_interval_seconds,
+        monitoring.alert_interval_seconds,
+    )
+    threading.Thread(
+        target=_loop, args=(settings, operators), name="monitoring-housekeeping", daemon=True
+    ).start()
+    thread = threading.Thread(
+        target=_loop, args=(settings, jobs), name="job-housekeeping", daemon=True
+    )
     thread.start()
     return thread
 
 
-def _loop(settings: Settings) -> None:
-    tuning = job_settings()
-    rounds = (
-        (reap_expired, tuning.reaper_interval_seconds),
-        (relay_unpublished, tuning.relay_interval_seconds),
-    )
+def _loop(settings: Settings, rounds: list[Round]) -> None:
     due = [time.monotonic()] * len(rounds)
-    log.info(
-        "job housekeeping: reaper every %gs, relay every %gs",
-        tuning.reaper_interval_seconds,
-        tuning.relay_interval_seconds,
-    )
     stop = threading.Event()
     while True:
         for index, (run, every) in enumerate(rounds):

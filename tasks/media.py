@@ -28,13 +28,13 @@ from media.errors import MediaError
 from media.images import resize_image
 from pipelines import video_ingest
 from tasks.app import app
-from tasks.base import JobContext, job_task, start_attempt
+from tasks.base import JobContext, JobFailed, job_task, start_attempt
 
 log = logging.getLogger(__name__)
 RESOURCE_THUMBNAIL_SIZES = (640, 320)
 
 
-@app.task(name=PIPELINE_KIND, bind=True, base=Task)
+@app.task(name=PIPELINE_KIND, bind=True, base=Task, throws=(JobFailed,))
 def ingest(task: Task, job_id: str) -> None:
     """Start (or resume after a retry) a video's pipeline. The job stays RUNNING: the steps
     finish it (`finalize` succeeds it, a failed or cancelled step ends it)."""
@@ -51,14 +51,17 @@ def ingest(task: Task, job_id: str) -> None:
         video_ingest.begin(key, settings)
     except Exception as error:  # noqa: BLE001 - recorded on the job, not lost
         log.exception("pipeline %s could not start", key)
-        lifecycle.fail(
+        message = f"{type(error).__name__}: {error}"
+        failed = lifecycle.fail(
             key,
             job.attempts,
             "INTERNAL_ERROR",
-            f"{type(error).__name__}: {error}",
+            message,
             settings=settings,
             traceback=lifecycle.format_traceback(error),
         )
+        if failed is not None:  # Celery's view agrees with the row: FAILURE, acked
+            raise JobFailed("INTERNAL_ERROR", message) from error
 
 
 def _step_task(kind: str):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.admin import workers as known_workers
+from lms.admin.access import require_control, require_operator
 from lms.admin.broker_stats import queue_depths
 from lms.admin.inspection import Inspection, inspect_workers
 from lms.admin.models import AlertSeverity, QueueAlert
@@ -30,8 +31,7 @@ from lms.events.topics import ALERT
 from lms.jobs.queues import QUEUES
 from lms.jobs.service import after_commit
 from lms.models import utcnow
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Viewer
 
 
 def alert_view(alert: QueueAlert) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def open_alerts(
     session: Session, viewer: Viewer, *, queue_name: str | None = None
 ) -> list[dict[str, Any]]:
     """Alerts not yet cleared, newest first (admins)."""
-    require_role(viewer, Role.ADMIN)
+    require_operator(viewer)
     query = select(QueueAlert).where(QueueAlert.cleared_at.is_(None))
     if queue_name is not None:
         query = query.where(QueueAlert.queue == queue_name)
@@ -165,7 +165,7 @@ def clear_alerts(
 ) -> list[dict[str, Any]]:
     """Clear the open alerts of a queue, or every open alert (admins). Cleared system alerts
     about gone workers also forget those workers: the operator has acknowledged them."""
-    actor = require_role(viewer, Role.ADMIN)
+    actor = require_control(viewer)
     if queue_name is not None and queue_name not in QUEUES:
         raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
     query = select(QueueAlert).where(QueueAlert.cleared_at.is_(None))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.admin import workers as known_workers
+from lms.admin.access import require_operator
 from lms.admin.alerts import alert_view
 from lms.admin.broker_stats import QueueDepth
 from lms.admin.inspection import Inspection, WorkerInfo
@@ -24,8 +25,7 @@ from lms.errors import ValidationFailed
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Viewer
 
 MAX_HISTORY = 1000
 RECENT_FAILURES = 20
@@ -60,7 +60,7 @@ def queue_health(
     inspection: Inspection | None,
 ) -> list[dict[str, Any]]:
     """HEALTHY / WARNING / ERROR with the reasons, for one queue or all (admins)."""
-    require_role(viewer, Role.ADMIN)
+    require_operator(viewer)
     queues = _queues(queue_name)
     tuning = admin_settings()
     stats = collect_stats(session, depths, inspection, queues)
@@ -76,7 +76,7 @@ def realtime_stats(
     inspection: Inspection | None,
 ) -> dict[str, Any]:
     """Depth, consumers and counts of every queue right now (admins)."""
-    require_role(viewer, Role.ADMIN)
+    require_operator(viewer)
     return snapshot_event(collect_stats(session, depths, inspection))
 
 
@@ -98,7 +98,7 @@ def job_dashboard(
     session: Session, viewer: Viewer, *, depths: dict[str, QueueDepth], inspection: Inspection
 ) -> dict[str, Any]:
     """Every queue with counts, rates, durations and health; workers; alerts; failures (admins)."""
-    require_role(viewer, Role.ADMIN)
+    require_operator(viewer)
     tuning = admin_settings()
     stats = collect_stats(session, depths, inspection)
     activity = collect_activity(session)
@@ -164,7 +164,7 @@ def job_event_history(
     session: Session, viewer: Viewer, *, queue_name: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """The latest job events, newest first, of one queue or all (admins)."""
-    require_role(viewer, Role.ADMIN)
+    require_operator(viewer)
     queues = _queues(queue_name)
     limit = 100 if limit is None else limit
     if not 1 <= limit <= MAX_HISTORY:

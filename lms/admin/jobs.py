@@ -1,4 +1,4 @@
-"""Operators' view of jobs: details with events, and retries. Admins only."""
+"""Operators' view of jobs: details with events, and retries. Who may look and who may act."""
 
 from __future__ import annotations
 
@@ -8,19 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms import audit
+from lms.admin.access import require_control, require_operator
 from lms.errors import NotFound, ValidationFailed
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.queues import QUEUES
 from lms.jobs.service import get_job, retry_job
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Viewer
 
 MAX_BULK_RETRY = 1000
-
-
-def require_operator(viewer: Viewer):
-    """Operators are admins: job history, live queues and their streams are theirs."""
-    return require_role(viewer, Role.ADMIN)
 
 
 def may_see_traceback(viewer: Viewer) -> bool:
@@ -55,7 +50,7 @@ def retry_jobs(
     since: datetime | None = None,
 ) -> list[Job]:
     """Retry one job, or every failed job of a queue; each as the same job, never a copy."""
-    actor = require_operator(viewer)
+    actor = require_control(viewer)
     if (job_id is None) == (queue_name is None):
         raise ValidationFailed("give exactly one of jobId or queueName", code="BAD_USER_INPUT")
     if job_id is not None:

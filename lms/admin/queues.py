@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.admin import inspection
+from lms.admin.access import require_control
 from lms.admin.broker_stats import purge_queue
 from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
@@ -35,8 +36,7 @@ from lms.jobs import states
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def prepare(
     session: Session, viewer: Viewer, *, queue_name: str, action: str, reason: str | None = None
 ) -> QueuePlan:
     """Validate, record the new queue state and the audit entry (admins)."""
-    actor = require_role(viewer, Role.ADMIN)
+    actor = require_control(viewer)
     if queue_name not in QUEUES:
         raise ValidationFailed(
             f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE"
@@ -160,7 +160,7 @@ def finish(
     session: Session, viewer: Viewer, *, outcome: QueueOutcome, settings: Settings | None = None
 ) -> QueueOutcome:
     """Record what the broker did: paused workers, or the CANCELLED rows of a purge (admins)."""
-    require_role(viewer, Role.ADMIN)
+    require_control(viewer)
     state = _state(session, outcome.queue_name)
     if outcome.action == QueueAction.PAUSE.value:
         state.paused_workers = sorted(

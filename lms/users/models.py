@@ -24,6 +24,8 @@ class Role(enum.StrEnum):
     STUDENT = "STUDENT"
     EDUCATOR = "EDUCATOR"
     ADMIN = "ADMIN"
+    # Sees every operator view (queues, jobs, workers, alerts, audit) but changes nothing.
+    OPERATOR = "OPERATOR"
 
 
 class ProfileVisibility(enum.StrEnum):

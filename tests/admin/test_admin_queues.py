@@ -326,8 +326,11 @@ def test_metrics_show_queue_depth_consumers_and_workers(api, worker):
 
 def test_operator_page_is_served(api):
     page = api.http.get("/admin/queues")
-    assert page.status_code == 200 and "jobDashboard" in page.text
+    assert page.status_code == 200 and "/admin/static/admin_console.js" in page.text
     assert "connect-src 'self'" in page.headers["content-security-policy"]
+    script = api.http.get("/admin/static/admin_console.js")
+    assert script.status_code == 200 and "jobDashboard" in script.text
+    assert api.http.get("/admin/static/secrets.py").status_code == 404
 
 
 def test_every_admin_action_is_in_the_audit_log(admin):

@@ -82,6 +82,9 @@ def test_the_wheel_builds_without_packaging_warnings_and_ships_its_data(wheel):
         "lms/migrations/versions/0001_foundation.py",
         "lms/templates/email/verify_email.html",
         "web/static/admin_queues.html",
+        "web/static/admin_console.js",
+        "web/static/admin_charts.js",
+        "web/static/admin_console.css",
         "web/static/graphiql/graphiql.min.js",
         "web/static/graphiql/react-dom.production.min.js",
     ):

@@ -13,7 +13,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType, QueryType, SubscriptionType
 
 from lms.admin import alerts as admin_alerts
-from lms.admin import dashboard, exports, queues
+from lms.admin import audit_log, dashboard, exports, job_search, queues
 from lms.admin import jobs as admin_jobs
 from lms.admin.broker_stats import queue_depths
 from lms.admin.inspection import Inspection, inspect_workers
@@ -62,6 +62,42 @@ def resolve_downloads(job: dict, info) -> list[dict]:
 @job_type.field("errorTraceback")
 def resolve_error_traceback(job: dict, info) -> str | None:
     return job["error_traceback"] if admin_jobs.may_see_traceback(info.context.viewer) else None
+
+
+@job_type.field("children")
+async def resolve_children(job: dict, info) -> list[dict]:
+    ctx = info.context
+    children = await ctx.read(job_search.children_of, ctx.require_viewer(), job["id"])
+    return [job_view(child) for child in children]
+
+
+@query.field("jobs")
+async def resolve_jobs(_, info, filter: dict | None = None, offset: int = 0, limit: int = 50):
+    ctx = info.context
+    page = await ctx.read(
+        job_search.search_jobs, ctx.require_viewer(), filter=filter, offset=offset, limit=limit
+    )
+    return {**page, "items": [job_view(job) for job in page["items"]]}
+
+
+@query.field("jobHistory")
+async def resolve_job_history(
+    _, info, queue_name: str | None = None, hours: int = 6, bucket_minutes: int = 10
+) -> list[dict]:
+    ctx = info.context
+    return await ctx.read(
+        job_search.job_history,
+        ctx.require_viewer(),
+        queue_name=queue_name,
+        hours=hours,
+        bucket_minutes=bucket_minutes,
+    )
+
+
+@query.field("adminAuditLog")
+async def resolve_admin_audit_log(_, info, limit: int = 50) -> list[dict]:
+    ctx = info.context
+    return await ctx.read(audit_log.control_actions, ctx.require_viewer(), limit=limit)
 
 
 @query.field("jobDetails")
