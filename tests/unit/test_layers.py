@@ -22,11 +22,8 @@ DOMAINS = {
 }  # fmt: skip
 PUBLIC_MODULES = {"service", "events", "errors", "access"}
 KNOWN_MODEL_CROSSINGS = {
-    ("lms/admin/alerts.py", "lms.users.models"),
-    ("lms/admin/dashboard.py", "lms.users.models"),
-    ("lms/admin/exports.py", "lms.users.models"),
-    ("lms/admin/jobs.py", "lms.users.models"),
-    ("lms/admin/queues.py", "lms.users.models"),
+    ("lms/admin/access.py", "lms.users.models"),
+    ("lms/admin/audit_log.py", "lms.users.models"),
     ("lms/content/access.py", "lms.courses.models"),
     ("lms/content/service.py", "lms.courses.models"),
     ("lms/content/service.py", "lms.users.models"),
