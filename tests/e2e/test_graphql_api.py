@@ -152,7 +152,7 @@ def test_bad_tokens_are_refused_with_a_code(api):
 def test_health_and_metrics(api):
     health = api.http.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert health.json() == {"status": "ok", "database": "ok", "broker": "ok", "events": "ok"}
     with session_scope() as session:
         enqueue(session, "system.noop")
     metrics = api.http.get("/metrics").text

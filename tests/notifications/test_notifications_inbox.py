@@ -132,7 +132,7 @@ async def test_another_users_notifications_and_streams_are_refused(api):
     _admin, admin_token = create_user(Role.ADMIN)
     mine = str(produce(owner.id))
     assert api.error_codes(ONE, {"id": mine}, other_token) == ["NOTIFICATION_NOT_FOUND"]
-    assert api.error_codes(ONE, {"id": "not-an-id"}, other_token) == ["NOTIFICATION_NOT_FOUND"]
+    assert api.error_codes(ONE, {"id": "not-an-id"}, other_token) == ["BAD_USER_INPUT"]
     assert api.error_codes(MARK, {"i": {"notificationId": mine}}, other_token) == [
         "NOTIFICATION_NOT_FOUND"
     ]
