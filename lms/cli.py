@@ -30,6 +30,7 @@ from lms.config import (
 )
 from lms.jobs.queues import LONG_QUEUES, QUEUES
 from lms.logs import configure_logging
+from lms.observability.sentry import init_sentry
 
 MEDIA_TOOLS = ("ffmpeg", "ffprobe")
 
@@ -126,6 +127,7 @@ def cmd_serve(args) -> int:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     check_port_free(host, port)  # before start-up work (the event bus) logs anything
+    init_sentry(settings, "api")
     app = create_app(settings)
     try:
         asyncio.run(serve(app, config))
@@ -162,6 +164,7 @@ def cmd_worker(args) -> int:
         )
     if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.uid:
         _quiet_root_warning(get_settings())
+    init_sentry(get_settings(), "worker")  # before the pool forks: children inherit it
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
@@ -190,7 +193,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_beat(args) -> int:
-    _checked_settings(var_dir=True)  # its schedule file
+    init_sentry(_checked_settings(var_dir=True), "scheduler")  # var_dir: its schedule file
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner

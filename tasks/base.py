@@ -23,6 +23,8 @@ from lms.errors import LmsError, TransientJobError
 from lms.jobs import leases, lifecycle, writer
 from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
+from lms.observability import sentry
+from lms.observability.context import tagged
 from tasks.app import app
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def _own_database_connections(**_kwargs: Any) -> None:
 def _finish_deferred_writes(**_kwargs: Any) -> None:
     """A pool process that exits cleanly lands its last success writes and bus events."""
     writer.flush()
+    sentry.flush()
 
 
 @dataclass
@@ -90,7 +93,9 @@ class JobTask(Task):
         )
         leases.hold(key, attempt, settings)
         try:
-            self._perform_and_record(job, context, perform)
+            tags = {"job_id": key, "job_kind": job.kind, "queue": job.queue, "attempt": attempt}
+            with tagged(**tags, user_id=job.requested_by_id):
+                self._perform_and_record(job, context, perform)
         finally:
             leases.release(key)
 

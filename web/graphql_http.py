@@ -14,6 +14,7 @@ from graphql import DocumentNode, OperationDefinitionNode, parse, specified_rule
 from quart import Blueprint, Response, current_app, request
 
 from lms.logs import request_id
+from lms.observability.context import set_tags
 from lms.security import ANONYMOUS
 from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token, client_address
@@ -141,6 +142,7 @@ async def graphql_http() -> Response:
 
     async def execute() -> tuple[int, dict]:
         viewer, auth_error = await authenticate(svc, bearer_token(authorization))
+        set_tags(user_id=viewer.user_id, operation=operation_name.get())
         ip = client_address(request.remote_addr, request.headers, svc.settings)
         context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
         started = time.perf_counter()
@@ -188,7 +190,9 @@ def websocket_app(holder: dict) -> GraphQL:
 
     def context_value(websocket, data) -> Context:
         operation_name.set(operation_label(data if isinstance(data, dict) else {}))
-        return Context(holder["services"], viewer=websocket.scope.get("lms.viewer", ANONYMOUS))
+        viewer = websocket.scope.get("lms.viewer", ANONYMOUS)
+        set_tags(user_id=viewer.user_id, operation=operation_name.get())
+        return Context(holder["services"], viewer=viewer)
 
     def rules(context, document, data):
         return validation_rules(holder["services"])(context, document, data)
