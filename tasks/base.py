@@ -23,7 +23,7 @@ from lms.errors import LmsError, TransientJobError
 from lms.jobs import leases, lifecycle, writer
 from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
-from lms.observability import sentry
+from lms.observability import sentry, tracing
 from lms.observability.context import tagged
 from tasks.app import app
 
@@ -54,6 +54,7 @@ def _finish_deferred_writes(**_kwargs: Any) -> None:
     """A pool process that exits cleanly lands its last success writes and bus events."""
     writer.flush()
     sentry.flush()
+    tracing.flush()
 
 
 @dataclass
@@ -94,7 +95,15 @@ class JobTask(Task):
         leases.hold(key, attempt, settings)
         try:
             tags = {"job_id": key, "job_kind": job.kind, "queue": job.queue, "attempt": attempt}
-            with tagged(**tags, user_id=job.requested_by_id):
+            # The message's trace context, else the row's (a message sent without one).
+            parent = self.request.get("traceparent") or job.traceparent
+            attributes = {f"lms.{name}": str(value) for name, value in tags.items()}
+            with (
+                tagged(**tags, user_id=job.requested_by_id),
+                tracing.span(
+                    f"job {job.kind}", traceparent=parent, kind="CONSUMER", attributes=attributes
+                ),
+            ):
                 self._perform_and_record(job, context, perform)
         finally:
             leases.release(key)

@@ -14,6 +14,7 @@ from graphql import DocumentNode, OperationDefinitionNode, parse, specified_rule
 from quart import Blueprint, Response, current_app, request
 
 from lms.logs import request_id
+from lms.observability import tracing
 from lms.observability.context import set_tags
 from lms.security import ANONYMOUS
 from web import response_cache
@@ -46,6 +47,17 @@ def operation_label(data: dict) -> str | None:
         return operation.selection_set.selections[0].name.value
     except Exception:  # noqa: BLE001 - no query, or one that does not parse: the error says so
         return None
+
+
+def operation_type(data: dict) -> str:
+    """`query`, `mutation` or `subscription`: the first operation's (for a span's name)."""
+    try:
+        operation = next(
+            d for d in _parse(data["query"]).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        return operation.operation.value
+    except Exception:  # noqa: BLE001 - a query that does not parse: its error says so
+        return "graphql"
 
 
 def cached_parser(_context, data: dict) -> DocumentNode:
@@ -141,24 +153,35 @@ async def graphql_http() -> Response:
     operation_name.set(operation_label(data))
 
     async def execute() -> tuple[int, dict]:
-        viewer, auth_error = await authenticate(svc, bearer_token(authorization))
-        set_tags(user_id=viewer.user_id, operation=operation_name.get())
-        ip = client_address(request.remote_addr, request.headers, svc.settings)
-        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
-        started = time.perf_counter()
-        success, result = await graphql(
-            build_schema(),
-            data,
-            context_value=context,
-            query_parser=cached_parser,
-            query_validator=cached_validator,
-            validation_rules=validation_rules(svc),
-            error_formatter=format_error,
-            logger=error_log,
-            debug=svc.settings.debug,
-            introspection=svc.settings.env != "production" or svc.settings.graphiql,
-        )
-        GRAPHQL_SECONDS.labels("ok" if success else "error").observe(time.perf_counter() - started)
+        label = operation_name.get() or "anonymous"
+        with tracing.span(
+            f"{operation_type(data)} {label}",  # never the query text with its arguments
+            traceparent=request.headers.get("traceparent"),
+            kind="SERVER",
+            attributes={"graphql.operation.name": label},
+        ) as current:
+            viewer, auth_error = await authenticate(svc, bearer_token(authorization))
+            set_tags(user_id=viewer.user_id, operation=operation_name.get())
+            ip = client_address(request.remote_addr, request.headers, svc.settings)
+            context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
+            started = time.perf_counter()
+            success, result = await graphql(
+                build_schema(),
+                data,
+                context_value=context,
+                query_parser=cached_parser,
+                query_validator=cached_validator,
+                validation_rules=validation_rules(svc),
+                error_formatter=format_error,
+                logger=error_log,
+                debug=svc.settings.debug,
+                introspection=svc.settings.env != "production" or svc.settings.graphiql,
+            )
+            elapsed = time.perf_counter() - started
+            GRAPHQL_SECONDS.labels("ok" if success else "error").observe(elapsed)
+            if result.get("errors"):
+                codes = {e.get("extensions", {}).get("code") for e in result["errors"]}
+                tracing.mark_error(current, ",".join(sorted(filter(None, codes))))
         return (200 if "data" in result else 400), result
 
     # Anonymous public catalog queries may be answered whole from the response cache.
