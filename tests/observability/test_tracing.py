@@ -9,9 +9,11 @@ import uuid
 import httpx
 import pytest
 
-from lms.config import ConfigError, load_settings
+from lms.config import ConfigError, get_settings, load_settings
 from lms.db import session_scope
+from lms.jobs.broker import publisher
 from lms.jobs.models import Job
+from lms.jobs.service import enqueue
 from lms.users.models import Role
 from tests.observability.otlp_server import OtlpServer
 from tests.support import create_user, start_api, start_worker
@@ -77,3 +79,28 @@ def test_a_request_and_the_job_it_asked_for_are_one_trace(collector):
     with session_scope() as session:
         row = session.get(Job, uuid.UUID(job.attributes["lms.job_id"]))
     assert row.traceparent.startswith(f"00-{trace}-{enqueue.span_id}-")  # stored with the job
+
+
+def test_the_worker_follows_the_trace_context_of_the_message(collector):
+    """A job row without trace context (enqueued with tracing off) whose message carries
+    one: the worker's span joins the message's trace."""
+    dead_broker = get_settings().model_copy(
+        update={"broker_url": "amqp://guest:guest@127.0.0.1:1//"}
+    )
+    with session_scope() as session:  # the after-commit publish fails: we send it ourselves
+        job_id = enqueue(session, "system.noop", settings=dead_broker).id
+    trace, parent = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    worker = start_worker("default", env={"LMS_OTEL_ENDPOINT": collector.endpoint})
+    try:
+        publisher().send_task(
+            "system.noop",
+            args=[str(job_id)],
+            queue="default",
+            headers={"traceparent": f"00-{trace}-{parent}-01"},
+        )
+        [job] = collector.wait_until(
+            lambda spans: [s for s in spans if s.attributes.get("lms.job_id") == str(job_id)]
+        )
+    finally:
+        worker.stop()
+    assert (job.name, job.trace_id, job.parent_id) == ("job system.noop", trace, parent)
