@@ -24,7 +24,12 @@ from web.explorer import page as explorer_page
 from web.input_hygiene import LiteralHygiene, variables_rule
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.query_cost import cost_limit_rule
-from web.metrics import GRAPHQL_SECONDS
+from web.metrics import (
+    GRAPHQL_ERRORS,
+    GRAPHQL_OPERATION_SECONDS,
+    GRAPHQL_OPERATIONS,
+    GRAPHQL_SECONDS,
+)
 from web.schema import build_schema
 
 blueprint = Blueprint("graphql", __name__)
@@ -47,6 +52,18 @@ def operation_label(data: dict) -> str | None:
         return operation.selection_set.selections[0].name.value
     except Exception:  # noqa: BLE001 - no query, or one that does not parse: the error says so
         return None
+
+
+def root_field(data: dict) -> str:
+    """The first root field of the document's first operation (a metric label bounded by
+    the schema, unlike the client's operationName); "-" for a document that does not parse."""
+    try:
+        operation = next(
+            d for d in _parse(data["query"]).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        return operation.selection_set.selections[0].name.value[:100]
+    except Exception:  # noqa: BLE001 - no query, or one that does not parse
+        return "-"
 
 
 def operation_type(data: dict) -> str:
@@ -179,9 +196,16 @@ async def graphql_http() -> Response:
             )
             elapsed = time.perf_counter() - started
             GRAPHQL_SECONDS.labels("ok" if success else "error").observe(elapsed)
-            if result.get("errors"):
-                codes = {e.get("extensions", {}).get("code") for e in result["errors"]}
-                tracing.mark_error(current, ",".join(sorted(filter(None, codes))))
+            # Only a validated document's field: a refused one could name anything.
+            field = root_field(data) if "data" in result else "-"
+            errors = result.get("errors") or []
+            GRAPHQL_OPERATIONS.labels(field, "error" if errors else "ok").inc()
+            GRAPHQL_OPERATION_SECONDS.labels(field).observe(elapsed)
+            codes = {e.get("extensions", {}).get("code") or "UNKNOWN" for e in errors}
+            for code in codes:
+                GRAPHQL_ERRORS.labels(field, code).inc()
+            if codes:
+                tracing.mark_error(current, ",".join(sorted(codes)))
         return (200 if "data" in result else 400), result
 
     # Anonymous public catalog queries may be answered whole from the response cache.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
@@ -22,6 +22,25 @@ from lms.models import utcnow
 REGISTRY = CollectorRegistry()
 GRAPHQL_SECONDS = Histogram(
     "lms_graphql_request_seconds", "GraphQL HTTP request time", ["outcome"], registry=REGISTRY
+)
+# Labelled by the root field (bounded by the schema), never by the client's operationName.
+GRAPHQL_OPERATIONS = Counter(
+    "lms_graphql_operations",
+    "GraphQL operations by root field and outcome (ok, error)",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+)
+GRAPHQL_ERRORS = Counter(
+    "lms_graphql_errors",
+    "GraphQL errors by root field and stable error code",
+    ["operation", "code"],
+    registry=REGISTRY,
+)
+GRAPHQL_OPERATION_SECONDS = Histogram(
+    "lms_graphql_operation_seconds",
+    "GraphQL operation time by root field",
+    ["operation"],
+    registry=REGISTRY,
 )
 
 

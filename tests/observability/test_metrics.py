@@ -1,0 +1,39 @@
+"""GraphQL operations on `/metrics`: count by outcome, errors by code, duration, each by
+root field (bounded by the schema, whatever operationName a client sends)."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import start_api
+
+RESET = "mutation Reset($email: String!) { requestPasswordReset(input: {email: $email}) }"
+
+
+def samples(text: str) -> dict[tuple, float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_graphql_operations_are_counted_by_root_field_outcome_and_code():
+    api, base_url = start_api()
+    try:
+        for name in ("Reset", "AnotherNameForTheSameThing"):
+            query = RESET.replace("mutation Reset", f"mutation {name}")
+            body = {"query": query, "variables": {"email": "nope"}, "operationName": name}
+            httpx.post(f"{base_url}/graphql", json=body, timeout=30)
+        httpx.post(f"{base_url}/graphql", json={"query": "{ noSuchField }"}, timeout=30)
+        scraped = samples(httpx.get(f"{base_url}/metrics", timeout=30).text)
+    finally:
+        api.stop()
+    field = ("operation", "requestPasswordReset")
+    assert scraped[("lms_graphql_operations_total", (field, ("outcome", "error")))] == 2
+    assert scraped[("lms_graphql_errors_total", (("code", "INVALID_EMAIL"), field))] == 2
+    assert scraped[("lms_graphql_operation_seconds_count", (field,))] == 2
+    refused = (("code", "GRAPHQL_VALIDATION_FAILED"), ("operation", "-"))
+    assert scraped[("lms_graphql_errors_total", refused)] == 1
+    assert not [key for key in scraped if ("operation", "noSuchField") in key[1]]
