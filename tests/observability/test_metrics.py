@@ -3,6 +3,8 @@ root field (bounded by the schema, whatever operationName a client sends)."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -24,7 +26,11 @@ def test_graphql_operations_are_counted_by_root_field_outcome_and_code():
     try:
         for name in ("Reset", "AnotherNameForTheSameThing"):
             query = RESET.replace("mutation Reset", f"mutation {name}")
-            body = {"query": query, "variables": {"email": "nope"}, "operationName": name}
+            body = {
+                "query": query,
+                "variables": {"email": f"nope-{uuid.uuid4().hex}"},
+                "operationName": name,
+            }
             httpx.post(f"{base_url}/graphql", json=body, timeout=30)
         httpx.post(f"{base_url}/graphql", json={"query": "{ noSuchField }"}, timeout=30)
         scraped = samples(httpx.get(f"{base_url}/metrics", timeout=30).text)
