@@ -84,6 +84,7 @@ def init_sentry(settings, component: str) -> bool:
         release=settings.sentry_release or release(),
         environment=settings.sentry_environment or settings.env,
         traces_sample_rate=settings.sentry_traces_sample_rate,
+        trace_propagation_targets=[],  # no sentry-trace headers to Stripe, S3, SendGrid…
         send_default_pii=False,
         include_local_variables=False,  # frame locals hold e-mails, tokens, payloads
         max_request_body_size="never",
