@@ -49,6 +49,11 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
+def _age(now, then) -> float:
+    then = then if then.tzinfo else then.replace(tzinfo=now.tzinfo)  # SQLite drops the zone
+    return max(0.0, (now - then).total_seconds())
+
+
 class JobCollector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -62,8 +67,33 @@ class JobCollector:
             "Run time of jobs finished in the last hour",
             labels=["queue", "quantile"],
         )
-        since = utcnow() - timedelta(hours=1)
+        oldest = GaugeMetricFamily(
+            "lms_queue_oldest_waiting_seconds",
+            "Age of the oldest QUEUED job per queue (the OLDEST_WAITING alert's figure)",
+            labels=["queue"],
+        )
+        outbox = GaugeMetricFamily(
+            "lms_outbox_unpublished", "Committed QUEUED jobs not yet published to the broker"
+        )
+        outbox_age = GaugeMetricFamily(
+            "lms_outbox_oldest_seconds", "Age of the oldest unpublished job (0 when none)"
+        )
+        now = utcnow()
+        since = now - timedelta(hours=1)
         with session_scope(self.settings) as session:
+            for queue, first in session.execute(
+                select(Job.queue, func.min(Job.created_at))
+                .where(Job.status == JobStatus.QUEUED)
+                .group_by(Job.queue)
+            ):
+                oldest.add_metric([queue], _age(now, first))
+            count, first = session.execute(
+                select(func.count(), func.min(Job.created_at)).where(
+                    Job.status == JobStatus.QUEUED, Job.published_at.is_(None)
+                )
+            ).one()
+            outbox.add_metric([], count)
+            outbox_age.add_metric([], _age(now, first) if first is not None else 0.0)
             for queue, status, count in session.execute(
                 select(Job.queue, Job.status, func.count()).group_by(Job.queue, Job.status)
             ):
@@ -83,6 +113,9 @@ class JobCollector:
                 durations.add_metric([queue, str(q)], _quantile(values, q))
         yield counts
         yield durations
+        yield oldest
+        yield outbox
+        yield outbox_age
 
 
 DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600)
