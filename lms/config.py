@@ -135,6 +135,16 @@ class Settings(BaseSettings):
         "veryfast", pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$"
     )
     media_work_dir: Path | None = None  # scratch space for ffmpeg; default var_dir/"work"
+    # Observability (lms/observability): each part is off until configured.
+    sentry_dsn: str = ""
+    sentry_environment: str = ""  # empty: LMS_ENV
+    sentry_release: str = ""  # empty: lyceum@<installed version>
+    sentry_traces_sample_rate: float = Field(0.0, ge=0, le=1)
+    sentry_queue_size: int = Field(100, ge=1)  # events waiting to be sent; more are dropped
+    otel_endpoint: str = ""  # OTLP/HTTP base URL, e.g. http://collector:4318
+    otel_sample_ratio: float = Field(1.0, ge=0, le=1)  # of new traces (parents are followed)
+    otel_service_name: str = "lyceum"
+    otel_queue_size: int = Field(2048, ge=1)  # spans waiting to be exported; more are dropped
 
     @field_validator("database_url", "broker_url", "storage_url")
     @classmethod
@@ -152,6 +162,20 @@ class Settings(BaseSettings):
 
             validate_email_url(value)
         return value
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _sentry_dsn(cls, value: str) -> str:
+        from lms.observability.sentry import check_dsn
+
+        return check_dsn(value) if value else value
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _otel_endpoint(cls, value: str) -> str:
+        if value and (_scheme(value) not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError("an OTLP/HTTP endpoint is a URL like http://collector:4318")
+        return value.rstrip("/")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import lms.all_models  # noqa: F401 - every mapper known before the first session
 from lms.config import ConfigError, Settings, get_settings
+from lms.observability import tracing
 
 
 def driver_url(url: str, *, asynchronous: bool) -> str:
@@ -59,6 +60,7 @@ def _engine_options(url: str) -> dict:
 def _configure(sync_engine: Engine) -> None:
     if sync_engine.dialect.name == "sqlite":
         event.listen(sync_engine, "connect", _sqlite_pragmas)
+    tracing.instrument_engine(sync_engine)
 
 
 def build_sync_engine(settings: Settings) -> Engine:

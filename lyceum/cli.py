@@ -30,16 +30,25 @@ from lms.config import (
 )
 from lms.jobs.queues import LONG_QUEUES, QUEUES
 from lms.logs import configure_logging
+from lms.observability.sentry import init_sentry
+from lms.observability.tracing import init_tracing
 
 MEDIA_TOOLS = ("ffmpeg", "ffprobe")
 
 
-def _checked_settings(*, database: bool = True, var_dir: bool = False) -> Settings:
+def _checked_settings(
+    *, database: bool = True, var_dir: bool = False, component: str | None = None
+) -> Settings:
     """Settings checked before a command starts; `var_dir`: the command itself keeps state
-    there (beat's schedule), whatever the configuration."""
+    there (beat's schedule), whatever the configuration; `component`: a long-running
+    process that reports errors and traces (before any database engine exists, so every
+    engine is instrumented)."""
     settings = get_settings()
     check_domain_settings()
     configure_logging(settings.log_format, settings.log_level)
+    if component:
+        init_sentry(settings, component)
+        init_tracing(settings, component)
     if var_dir or settings.keeps_state_in_var_dir:
         prepare_var_dir(settings)
     if database:
@@ -117,7 +126,7 @@ def cmd_serve(args) -> int:
 
     from web.app import create_app
 
-    settings = _checked_settings()
+    settings = _checked_settings(component="api")
     host, port = args.host or settings.host, args.port or settings.port
     config = Config()
     config.bind = [f"{host}:{port}"]
@@ -154,7 +163,7 @@ def _quiet_root_warning(settings: Settings) -> None:
 
 
 def cmd_worker(args) -> int:
-    _checked_settings()
+    _checked_settings(component="worker")  # before the pool forks: children inherit it
     if "media" in args.queues.split(",") and (missing := missing_media_tools()):
         raise StartupError(
             f"the media queue needs {' and '.join(missing)} on PATH; install ffmpeg "
@@ -190,7 +199,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_beat(args) -> int:
-    _checked_settings(var_dir=True)  # its schedule file
+    _checked_settings(var_dir=True, component="scheduler")  # var_dir: its schedule file
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner

@@ -24,6 +24,8 @@ from lms.errors import LmsError, TransientJobError
 from lms.jobs import leases, lifecycle, writer
 from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
+from lms.observability import sentry, tracing
+from lms.observability.context import tagged
 from tasks.app import app
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ def _own_database_connections(**_kwargs: Any) -> None:
 def _finish_deferred_writes(**_kwargs: Any) -> None:
     """A pool process that exits cleanly lands its last success writes and bus events."""
     writer.flush()
+    sentry.flush()
+    tracing.flush()
 
 
 class JobFailed(Exception):
@@ -103,7 +107,17 @@ class JobTask(Task):
         )
         leases.hold(key, attempt, settings)
         try:
-            self._perform_and_record(job, context, perform)
+            tags = {"job_id": key, "job_kind": job.kind, "queue": job.queue, "attempt": attempt}
+            # The message's trace context, else the row's (a message sent without one).
+            parent = self.request.get("traceparent") or job.traceparent
+            attributes = {f"lms.{name}": str(value) for name, value in tags.items()}
+            with (
+                tagged(**tags, user_id=job.requested_by_id),
+                tracing.span(
+                    f"job {job.kind}", traceparent=parent, kind="CONSUMER", attributes=attributes
+                ),
+            ):
+                self._perform_and_record(job, context, perform)
         finally:
             leases.release(key)
 

@@ -23,6 +23,8 @@ from lms.content.steps import PIPELINE_KIND, PURGE_KIND, RESOURCE_KIND, STEPS
 from lms.db import session_scope
 from lms.errors import PermanentJobError
 from lms.jobs import lifecycle
+from lms.observability import tracing
+from lms.observability.context import tagged
 from lms.storage import get_storage
 from media.errors import MediaError
 from media.images import resize_image
@@ -47,8 +49,19 @@ def ingest(task: Task, job_id: str) -> None:
         raise task.retry(countdown=5, max_retries=None, exc=error) from error
     if job is None:
         return
+    tags = {"job_id": key, "job_kind": PIPELINE_KIND, "queue": job.queue}
     try:
-        video_ingest.begin(key, settings)
+        # The pipeline's span: each step is enqueued under it, and enqueues the next.
+        with (
+            tagged(**tags, user_id=job.requested_by_id),
+            tracing.span(
+                f"job {PIPELINE_KIND}",
+                traceparent=task.request.get("traceparent") or job.traceparent,
+                kind="CONSUMER",
+                attributes={f"lms.{name}": str(value) for name, value in tags.items()},
+            ),
+        ):
+            video_ingest.begin(key, settings)
     except Exception as error:  # noqa: BLE001 - recorded on the job, not lost
         log.exception("pipeline %s could not start", key)
         message = f"{type(error).__name__}: {error}"

@@ -14,6 +14,8 @@ from graphql import DocumentNode, OperationDefinitionNode, parse, specified_rule
 from quart import Blueprint, Response, current_app, request
 
 from lms.logs import request_id
+from lms.observability import tracing
+from lms.observability.context import set_tags
 from lms.security import ANONYMOUS
 from web import response_cache
 from web.context import Context, Services, authenticate, bearer_token, client_address
@@ -22,7 +24,12 @@ from web.explorer import page as explorer_page
 from web.input_hygiene import LiteralHygiene, variables_rule
 from web.limits import alias_limit_rule, depth_limit_rule
 from web.query_cost import cost_limit_rule
-from web.metrics import GRAPHQL_SECONDS
+from web.metrics import (
+    GRAPHQL_ERRORS,
+    GRAPHQL_OPERATION_SECONDS,
+    GRAPHQL_OPERATIONS,
+    GRAPHQL_SECONDS,
+)
 from web.schema import build_schema
 
 blueprint = Blueprint("graphql", __name__)
@@ -45,6 +52,29 @@ def operation_label(data: dict) -> str | None:
         return operation.selection_set.selections[0].name.value
     except Exception:  # noqa: BLE001 - no query, or one that does not parse: the error says so
         return None
+
+
+def root_field(data: dict) -> str:
+    """The first root field of the document's first operation (a metric label bounded by
+    the schema, unlike the client's operationName); "-" for a document that does not parse."""
+    try:
+        operation = next(
+            d for d in _parse(data["query"]).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        return operation.selection_set.selections[0].name.value[:100]
+    except Exception:  # noqa: BLE001 - no query, or one that does not parse
+        return "-"
+
+
+def operation_type(data: dict) -> str:
+    """`query`, `mutation` or `subscription`: the first operation's (for a span's name)."""
+    try:
+        operation = next(
+            d for d in _parse(data["query"]).definitions if isinstance(d, OperationDefinitionNode)
+        )
+        return operation.operation.value
+    except Exception:  # noqa: BLE001 - a query that does not parse: its error says so
+        return "graphql"
 
 
 def cached_parser(_context, data: dict) -> DocumentNode:
@@ -140,23 +170,42 @@ async def graphql_http() -> Response:
     operation_name.set(operation_label(data))
 
     async def execute() -> tuple[int, dict]:
-        viewer, auth_error = await authenticate(svc, bearer_token(authorization))
-        ip = client_address(request.remote_addr, request.headers, svc.settings)
-        context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
-        started = time.perf_counter()
-        success, result = await graphql(
-            build_schema(),
-            data,
-            context_value=context,
-            query_parser=cached_parser,
-            query_validator=cached_validator,
-            validation_rules=validation_rules(svc),
-            error_formatter=format_error,
-            logger=error_log,
-            debug=svc.settings.debug,
-            introspection=svc.settings.env != "production" or svc.settings.graphiql,
-        )
-        GRAPHQL_SECONDS.labels("ok" if success else "error").observe(time.perf_counter() - started)
+        label = operation_name.get() or "anonymous"
+        with tracing.span(
+            f"{operation_type(data)} {label}",  # never the query text with its arguments
+            traceparent=request.headers.get("traceparent"),
+            kind="SERVER",
+            attributes={"graphql.operation.name": label},
+        ) as current:
+            viewer, auth_error = await authenticate(svc, bearer_token(authorization))
+            set_tags(user_id=viewer.user_id, operation=operation_name.get())
+            ip = client_address(request.remote_addr, request.headers, svc.settings)
+            context = Context(svc, viewer=viewer, auth_error=auth_error, client_ip=ip)
+            started = time.perf_counter()
+            success, result = await graphql(
+                build_schema(),
+                data,
+                context_value=context,
+                query_parser=cached_parser,
+                query_validator=cached_validator,
+                validation_rules=validation_rules(svc),
+                error_formatter=format_error,
+                logger=error_log,
+                debug=svc.settings.debug,
+                introspection=svc.settings.env != "production" or svc.settings.graphiql,
+            )
+            elapsed = time.perf_counter() - started
+            GRAPHQL_SECONDS.labels("ok" if success else "error").observe(elapsed)
+            # Only a validated document's field: a refused one could name anything.
+            field = root_field(data) if "data" in result else "-"
+            errors = result.get("errors") or []
+            GRAPHQL_OPERATIONS.labels(field, "error" if errors else "ok").inc()
+            GRAPHQL_OPERATION_SECONDS.labels(field).observe(elapsed)
+            codes = {e.get("extensions", {}).get("code") or "UNKNOWN" for e in errors}
+            for code in codes:
+                GRAPHQL_ERRORS.labels(field, code).inc()
+            if codes:
+                tracing.mark_error(current, ",".join(sorted(codes)))
         return (200 if "data" in result else 400), result
 
     # Anonymous public catalog queries may be answered whole from the response cache.
@@ -188,7 +237,9 @@ def websocket_app(holder: dict) -> GraphQL:
 
     def context_value(websocket, data) -> Context:
         operation_name.set(operation_label(data if isinstance(data, dict) else {}))
-        return Context(holder["services"], viewer=websocket.scope.get("lms.viewer", ANONYMOUS))
+        viewer = websocket.scope.get("lms.viewer", ANONYMOUS)
+        set_tags(user_id=viewer.user_id, operation=operation_name.get())
+        return Context(holder["services"], viewer=viewer)
 
     def rules(context, document, data):
         return validation_rules(holder["services"])(context, document, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import func, select
 
@@ -23,11 +23,35 @@ REGISTRY = CollectorRegistry()
 GRAPHQL_SECONDS = Histogram(
     "lms_graphql_request_seconds", "GraphQL HTTP request time", ["outcome"], registry=REGISTRY
 )
+# Labelled by the root field (bounded by the schema), never by the client's operationName.
+GRAPHQL_OPERATIONS = Counter(
+    "lms_graphql_operations",
+    "GraphQL operations by root field and outcome (ok, error)",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+)
+GRAPHQL_ERRORS = Counter(
+    "lms_graphql_errors",
+    "GraphQL errors by root field and stable error code",
+    ["operation", "code"],
+    registry=REGISTRY,
+)
+GRAPHQL_OPERATION_SECONDS = Histogram(
+    "lms_graphql_operation_seconds",
+    "GraphQL operation time by root field",
+    ["operation"],
+    registry=REGISTRY,
+)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
     index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
     return sorted_values[index]
+
+
+def _age(now, then) -> float:
+    then = then if then.tzinfo else then.replace(tzinfo=now.tzinfo)  # SQLite drops the zone
+    return max(0.0, (now - then).total_seconds())
 
 
 class JobCollector:
@@ -43,8 +67,33 @@ class JobCollector:
             "Run time of jobs finished in the last hour",
             labels=["queue", "quantile"],
         )
-        since = utcnow() - timedelta(hours=1)
+        oldest = GaugeMetricFamily(
+            "lms_queue_oldest_waiting_seconds",
+            "Age of the oldest QUEUED job per queue (the OLDEST_WAITING alert's figure)",
+            labels=["queue"],
+        )
+        outbox = GaugeMetricFamily(
+            "lms_outbox_unpublished", "Committed QUEUED jobs not yet published to the broker"
+        )
+        outbox_age = GaugeMetricFamily(
+            "lms_outbox_oldest_seconds", "Age of the oldest unpublished job (0 when none)"
+        )
+        now = utcnow()
+        since = now - timedelta(hours=1)
         with session_scope(self.settings) as session:
+            for queue, first in session.execute(
+                select(Job.queue, func.min(Job.created_at))
+                .where(Job.status == JobStatus.QUEUED)
+                .group_by(Job.queue)
+            ):
+                oldest.add_metric([queue], _age(now, first))
+            count, first = session.execute(
+                select(func.count(), func.min(Job.created_at)).where(
+                    Job.status == JobStatus.QUEUED, Job.published_at.is_(None)
+                )
+            ).one()
+            outbox.add_metric([], count)
+            outbox_age.add_metric([], _age(now, first) if first is not None else 0.0)
             for queue, status, count in session.execute(
                 select(Job.queue, Job.status, func.count()).group_by(Job.queue, Job.status)
             ):
@@ -64,6 +113,9 @@ class JobCollector:
                 durations.add_metric([queue, str(q)], _quantile(values, q))
         yield counts
         yield durations
+        yield oldest
+        yield outbox
+        yield outbox_age
 
 
 DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600)

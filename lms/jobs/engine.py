@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine, driver_url
+from lms.observability import tracing
 
 
 @functools.lru_cache(maxsize=8)
@@ -39,6 +40,7 @@ def _postgres_engine(database_url: str, durable: bool) -> Engine:
         def _relaxed(dbapi_connection, _record) -> None:
             dbapi_connection.execute("SET synchronous_commit TO off")
 
+    tracing.instrument_engine(engine)
     return engine
 
 

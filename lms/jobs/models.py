@@ -63,6 +63,8 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     worker: Mapped[str | None] = mapped_column(String(200))
     celery_task_id: Mapped[str | None] = mapped_column(String(64))
+    # W3C trace context of the span that enqueued it: the worker's spans join that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
     # The running attempt's lease (its holder is `worker`, its fencing token `attempts`):
     # renewed while the work runs; once past, the reaper retries or fails the job.
     lease_expires_at: Mapped[datetime | None] = mapped_column()

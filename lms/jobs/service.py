@@ -31,6 +31,7 @@ from lms.jobs.records import insert_queued
 from lms.jobs.settings import job_settings
 from lms.jobs.states import JOB_TOPIC, job_event_data, record_event  # noqa: F401 - re-exported
 from lms.models import new_id, utcnow
+from lms.observability import tracing
 
 log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
@@ -48,6 +49,7 @@ class Outgoing:
     # Until then this publisher owns the publishing (set with the row); past it, it must
     # claim the row again first, since a relay may have taken it over.
     claimed_until: datetime | None = None
+    traceparent: str | None = None  # sent as a message header (lms/observability/tracing)
 
 
 def enqueue(
@@ -62,6 +64,26 @@ def enqueue(
     settings: Settings | None = None,
 ) -> Job:
     """Record a job in `session`'s transaction; it is published after that commit."""
+    attributes = {"lms.job.kind": kind, "lms.job.queue": queue_for(kind)}
+    with tracing.span(f"enqueue {kind}", kind="PRODUCER", attributes=attributes) as current:
+        job = _enqueue(
+            session, kind, payload, subject, requested_by_id, parent_id, max_attempts, settings
+        )
+        if current is not None:
+            current.set_attribute("lms.job.id", str(job.id))
+        return job
+
+
+def _enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None,
+    subject: tuple[str, str] | None,
+    requested_by_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    max_attempts: int | None,
+    settings: Settings | None,
+) -> Job:
     settings = settings or get_settings()
     queue = queue_for(kind)
     if _draining(session, queue):
@@ -85,6 +107,7 @@ def enqueue(
         created_at=now,
         updated_at=now,
         publish_claimed_until=claim,
+        traceparent=tracing.current_traceparent(),  # the enqueue span's
     )
     if not session.info.get(_ENQUEUED):
         # The first job of a transaction: one statement (row, event, draining check).
@@ -99,7 +122,9 @@ def enqueue(
         session.add(job)
         record_event(session, job, message="queued", settings=settings)
     session.info[_ENQUEUED] = True
-    _publish_after_commit(session, Outgoing(job.id, kind, job.queue, settings, claim))
+    _publish_after_commit(
+        session, Outgoing(job.id, kind, job.queue, settings, claim, job.traceparent)
+    )
     return job
 
 
@@ -209,6 +234,7 @@ def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> 
                 queue=item.queue,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+                headers={"traceparent": item.traceparent} if item.traceparent else None,
             )
         except Exception:  # noqa: BLE001 - committed work is never lost: the relay republishes
             log.warning(
@@ -314,11 +340,12 @@ def relay_unpublished(settings: Settings | None = None, *, older_than: float | N
         update(_JOBS)
         .where(_JOBS.c.id.in_(candidates.scalar_subquery()), *_UNPUBLISHED, _claim_free(now))
         .values(publish_claimed_until=until)
-        .returning(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.queue)
+        .returning(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.queue, _JOBS.c.traceparent)
     )
     rows = states.retrying_db(lambda: _execute(settings, claim), "relay claim")
     return publish_jobs(
-        [Outgoing(row.id, row.kind, row.queue, settings, until) for row in rows], settings
+        [Outgoing(row.id, row.kind, row.queue, settings, until, row.traceparent) for row in rows],
+        settings,
     )
 
 
@@ -390,7 +417,9 @@ def retry_job(
     )
     if not changed:
         raise Conflict("the job changed meanwhile; try again", code="JOB_NOT_RETRYABLE")
-    _publish_after_commit(session, Outgoing(job.id, job.kind, job.queue, settings, claim))
+    _publish_after_commit(
+        session, Outgoing(job.id, job.kind, job.queue, settings, claim, job.traceparent)
+    )
     return job
 
 

@@ -60,6 +60,7 @@ _RETURNED = [
         "requested_by_id",
         "cancel_requested",
         "lease_expires_at",
+        "traceparent",  # the worker's spans continue the trace that enqueued the job
     )
 ]
 _now = bindparam("now", type_=_jobs.c.updated_at.type)

@@ -1,0 +1,134 @@
+"""OpenTelemetry traces, exported over OTLP/HTTP when `LMS_OTEL_ENDPOINT` is set.
+
+A GraphQL operation is a span named by its operation (never the query text); its database
+queries are SQLAlchemy spans; enqueueing a job is a span whose W3C `traceparent` is stored
+on the job row and carried in the Celery message, so the worker's span for the job (and
+the jobs it enqueues in turn, such as pipeline steps) continue the request's trace.
+
+The SDK is an optional extra (`pip install lyceum[tracing]`): with it absent or tracing
+off, every helper here is a cheap no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+_enabled = False
+_provider = None
+_instrumented: weakref.WeakSet = weakref.WeakSet()
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def init_tracing(settings, component: str) -> bool:
+    """Install the tracer provider for this process (`component`: api, worker, scheduler)."""
+    global _enabled, _provider
+    if not settings.otel_endpoint:
+        return False
+    try:
+        from opentelemetry import trace
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    except ImportError as error:
+        from lms.config import ConfigError
+
+        raise ConfigError(
+            "LMS_OTEL_ENDPOINT is set but OpenTelemetry is not installed: "
+            "pip install 'lyceum[tracing]'"
+        ) from error
+    resource = Resource.create(
+        {"service.name": settings.otel_service_name, "lms.component": component}
+    )
+    provider = TracerProvider(
+        resource=resource, sampler=ParentBased(TraceIdRatioBased(settings.otel_sample_ratio))
+    )
+    # Spans wait in a bounded queue for a background exporter: an unreachable collector
+    # never slows a request or a job; what overflows is dropped (the SDK logs the count).
+    exporter = OTLPSpanExporter(endpoint=f"{settings.otel_endpoint}/v1/traces", timeout=5)
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=settings.otel_queue_size)
+    )
+    trace.set_tracer_provider(provider)
+    _provider, _enabled = provider, True
+    log.info("tracing: exporting %s spans to %s", component, settings.otel_endpoint)
+    return True
+
+
+def instrument_engine(engine) -> None:
+    """SQLAlchemy spans for one engine (a sync engine; an async one's `sync_engine`).
+
+    Per engine rather than `SQLAlchemyInstrumentor().instrument()`, which instruments once
+    per process and patches `create_engine` globally (too late for modules that imported
+    it already)."""
+    if not _enabled or engine in _instrumented:
+        return
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    usage = metrics.get_meter("lms.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    # enable_commenter off: the statement text stays what it was (no comment appended).
+    EngineTracer(trace.get_tracer("lms.sqlalchemy"), engine, usage, enable_commenter=False)
+    _instrumented.add(engine)
+
+
+@contextlib.contextmanager
+def span(
+    name: str,
+    *,
+    traceparent: str | None = None,
+    kind: str = "INTERNAL",
+    attributes: Mapping[str, Any] | None = None,
+) -> Iterator[Any]:
+    """A span around a block, a child of `traceparent` when given (else of the current
+    span); yields the span, or None when tracing is off."""
+    if not _enabled:
+        yield None
+        return
+    from opentelemetry import trace
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    parent = None
+    if traceparent:
+        parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    tracer = trace.get_tracer("lms")
+    attrs = {key: value for key, value in (attributes or {}).items() if value is not None}
+    with tracer.start_as_current_span(
+        name, context=parent, kind=getattr(trace.SpanKind, kind), attributes=attrs
+    ) as current:
+        yield current
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, to hand the trace to another process."""
+    if not _enabled:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier.get("traceparent")
+
+
+def mark_error(current, description: str) -> None:
+    if current is not None:
+        from opentelemetry.trace import Status, StatusCode
+
+        current.set_status(Status(StatusCode.ERROR, description))
+
+
+def flush(timeout_ms: int = 2000) -> None:
+    """Export what is queued before a process ends."""
+    if _provider is not None:
+        _provider.force_flush(timeout_ms)
