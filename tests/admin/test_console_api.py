@@ -32,7 +32,9 @@ def people(api):
 
 @pytest.fixture(scope="module")
 def finished(people):
-    """Three good jobs and two broken ones (a payload the task cannot read), all finished."""
+    """Three good jobs and two broken ones (a payload the task cannot read), all finished;
+    `since` bounds the table to them (other tests of the run leave jobs of their own)."""
+    since = datetime.now(UTC).isoformat()
     worker = start_worker("default")
     try:
         with JobWatcher() as watcher:
@@ -48,7 +50,7 @@ def finished(people):
                 watcher.wait(job_id)
     finally:
         worker.stop()
-    return {"good": good, "broken": broken}
+    return {"good": good, "broken": broken, "since": since}
 
 
 def test_a_read_only_operator_sees_everything_and_changes_nothing(api, people, finished):
@@ -76,7 +78,14 @@ def test_the_jobs_table_filters_and_searches(api, people, finished):
     _, token = people["operator"]
     failed = api.data(
         JOBS,
-        {"f": {"queueName": "default", "status": "FAILED", "errorCode": "INTERNAL_ERROR"}},
+        {
+            "f": {
+                "queueName": "default",
+                "status": "FAILED",
+                "errorCode": "INTERNAL_ERROR",
+                "createdAfter": finished["since"],
+            }
+        },
         token,
     )["jobs"]
     assert failed["total"] == 2
