@@ -152,7 +152,8 @@ def test_messages_left_by_kombus_stock_transport_are_delivered(tmp_path):
             message = queue.get(timeout=5)
             message.ack()
             received.append(message.payload)
-    assert received == [{"n": 0}, {"n": 1}, {"n": 2}]
+    # Each exactly once; their order is the stock transport's (millisecond names that tie).
+    assert sorted(message["n"] for message in received) == [0, 1, 2]
 
 
 # Names of its own: kombu keeps bindings it made in a process-wide state and would skip
