@@ -16,9 +16,10 @@ from lms.users.models import User
 MAX_ENTRIES = 500
 
 
-def control_actions(session: Session, viewer, *, limit: int = 50) -> list[dict[str, Any]]:
+def control_actions(session: Session, viewer, *, limit: int | None = 50) -> list[dict[str, Any]]:
     """The latest `admin.*` audit entries, newest first (admins and operators)."""
     require_operator(viewer)
+    limit = 50 if limit is None else limit  # an explicit null means the default
     if not 1 <= limit <= MAX_ENTRIES:
         raise ValidationFailed(f"limit must be 1..{MAX_ENTRIES}", code="BAD_USER_INPUT")
     rows = session.execute(

@@ -33,12 +33,13 @@ def search_jobs(
     viewer,
     *,
     filter: dict[str, Any] | None = None,
-    offset: int = 0,
-    limit: int = 50,
+    offset: int | None = 0,
+    limit: int | None = 50,
 ) -> dict[str, Any]:
     """A page of jobs, newest first, matching every filter given (admins and operators)."""
     require_operator(viewer)
     f = filter or {}
+    offset, limit = offset or 0, 50 if limit is None else limit  # explicit nulls: defaults
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise ValidationFailed(
             f"limit must be 1..{MAX_PAGE} and offset at least 0", code="BAD_USER_INPUT"
@@ -98,11 +99,14 @@ def job_history(
     viewer,
     *,
     queue_name: str | None = None,
-    hours: int = 6,
-    bucket_minutes: int = 10,
+    hours: int | None = 6,
+    bucket_minutes: int | None = 10,
 ) -> list[dict[str, Any]]:
     """Finished jobs per time bucket, oldest first: counts, p50/p95 run time, failure rate."""
     require_operator(viewer)
+    # An explicit null means the default, as it does for every other optional argument.
+    hours = 6 if hours is None else hours
+    bucket_minutes = 10 if bucket_minutes is None else bucket_minutes
     if not 1 <= hours <= MAX_CHART_HOURS or not 1 <= bucket_minutes <= 24 * 60:
         raise ValidationFailed(
             f"hours must be 1..{MAX_CHART_HOURS} and bucketMinutes 1..1440", code="BAD_USER_INPUT"
