@@ -24,6 +24,7 @@ from lms.errors import LmsError, TransientJobError
 from lms.jobs import leases, lifecycle, writer
 from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
+from lms.jobs.models import JobStatus
 from lms.observability import sentry, tracing
 from lms.observability.context import tagged
 from tasks.app import app
@@ -95,6 +96,10 @@ class JobTask(Task):
         except TRANSIENT_DB as error:  # database away: keep the message, try later
             raise self.retry(countdown=5, max_retries=None, exc=error) from error
         if job is None:
+            # A delivery of a cancelled job ends revoked even when the revoke broadcast
+            # missed this worker (it was down, or the job was cancelled before publishing).
+            if lifecycle.status_of(key, settings) == JobStatus.CANCELLED:
+                self._end_revoked()
             return
         attempt = job.attempts
         context = JobContext(

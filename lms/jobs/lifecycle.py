@@ -102,6 +102,17 @@ def _not_started(job_id: uuid.UUID, *, redelivered: bool, settings: Settings) ->
         lose(job_id, row.attempts, settings=settings)
 
 
+def status_of(job_id: uuid.UUID, settings: Settings) -> JobStatus | None:
+    """The job's status as recorded (None: no such job)."""
+    query = select(Job.status).where(Job.id == job_id)
+
+    def read():
+        with job_engine(settings).connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    return retrying_db(read, f"job {job_id} status read")
+
+
 def lose(job_id: uuid.UUID, attempt: int, *, settings: Settings) -> Transition | None:
     """Fail a job whose attempts ran out without an outcome (`WORKER_LOST`) and alert."""
     message = f"no attempt finished: {attempt} attempt(s) lost their worker (poison message?)"

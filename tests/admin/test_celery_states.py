@@ -15,6 +15,7 @@ from celery.events import EventReceiver
 
 from lms.db import session_scope
 from lms.jobs.broker import publisher
+from lms.jobs.models import Job, JobStatus
 from lms.jobs.service import cancel_job, enqueue
 from lms.users.models import Role
 from tests.admin.helpers import CLEAR_ALERTS, reset_queue_states
@@ -137,6 +138,22 @@ def test_a_job_cancelled_while_running_ends_its_task_revoked(api, admin, worker,
         celery.wait_for(lambda: celery.of_type("task-revoked", {task_id}))
         ended = {e["type"] for e in celery.events if e.get("uuid") == task_id}
         assert not ended & {"task-succeeded", "task-failed"}
+
+
+def test_a_cancelled_job_whose_revoke_was_missed_ends_its_task_revoked(api, admin, worker):
+    with CeleryEvents() as celery:
+        with session_scope() as session:
+            job = enqueue(session, "system.noop", {"steps": 1})
+            job_id = job.id
+            session.flush()
+            cancel_job(session, job_id)
+        # A message no revoke ever named, as a worker that was down at cancel time sees it.
+        task_id = publisher().send_task("system.noop", args=[str(job_id)], queue="default").id
+        celery.wait_for(lambda: celery.of_type("task-revoked", {task_id}))
+        ended = {e["type"] for e in celery.events if e.get("uuid") == task_id}
+        assert not ended & {"task-succeeded", "task-failed"}
+    with session_scope() as session:
+        assert session.get(Job, job_id).status == JobStatus.CANCELLED
 
 
 def test_a_retried_job_is_a_celery_retry_then_a_success(api, admin, worker):
