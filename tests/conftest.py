@@ -94,3 +94,23 @@ def api():
     yield client
     client.close()
     process.stop()
+
+
+# Tests that break things on purpose (killed workers, a stopped broker, cut database
+# connections), soak the embedded stack or build the wheel need the machine to themselves:
+# short leases and recovery deadlines assume no second test competes for the two cores.
+SERIAL = (
+    "faults/",
+    "broker/",
+    "packaging/",
+    "e2e/test_embedded_soak.py",
+    "e2e/test_event_bus.py",
+    "e2e/test_lms_up.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = Path(__file__).parent
+    for item in items:
+        if Path(item.fspath).relative_to(tests).as_posix().startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
