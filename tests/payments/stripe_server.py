@@ -4,7 +4,8 @@ localstripe (in process) keeps customers, payment methods, payment intents, plan
 subscriptions, invoices, refunds and events, and sends webhooks signed with Stripe's scheme
 (`t=…,v1=HMAC-SHA256(secret, "t.body")`). Added here, on the same aiohttp app:
 
-- Checkout Sessions (`/v1/checkout/sessions`), with idempotency keys honoured as Stripe does;
+- Checkout Sessions (`/v1/checkout/sessions`); idempotency keys honoured on every POST as
+  Stripe does (a repeated key replays the first answer);
 - Prices (`/v1/prices`, kept as localstripe plans) and `items[][price]` on subscriptions;
 - `refund.created` and `customer.subscription.updated` events, which localstripe never sends;
 - test controls under `/_test/`: pay, fail or expire a checkout (optionally without sending
@@ -117,7 +118,10 @@ class StripeServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         path = request.path
-        self.requests.append((request.method, path, request.headers.get("Idempotency-Key")))
+        key = request.headers.get("Idempotency-Key")
+        self.requests.append((request.method, path, key))
+        if request.method == "POST" and key and key in self._idempotent:
+            return server.json_response(self._idempotent[key])  # Stripe replays its answer
         try:
             if path.startswith("/_test/"):
                 return await self._test_control(request)
@@ -131,6 +135,8 @@ class StripeServer:
         except UserError as error:
             return error.to_response()
         if request.method == "POST" and response.status == 200:
+            if key:
+                self._idempotent[key] = _json(response)
             await self._after(request, response)
         return response
 

@@ -11,7 +11,11 @@ from sqlalchemy import select, update
 from lms.db import session_scope
 from lms.enrollments.models import Enrollment
 from lms.models import utcnow
+from lms.payments import gateway
 from lms.payments.models import Payment, Refund
+from lms.payments.service.reconcile import reconcile
+from lms.payments.service.refunds import begin_refund, send_refund
+from lms.security import Viewer
 from lms.users.models import Role
 from tests.payments.support import (
     ELIGIBILITY,
@@ -148,3 +152,47 @@ def test_a_refund_that_fails_frees_its_amount_again(shop, stripe_http, jobs):
     assert (after["status"], after["refundedAmount"]) == ("PAID", 0)
     answer = shop.data(ELIGIBILITY, {"e": payment["enrollmentId"]}, token)
     assert answer["getRefundEligibility"]["refundableAmount"] == 8000
+
+
+def test_a_refund_whose_request_never_reached_stripe_is_resent_and_made_once(
+    shop, stripe_http, jobs
+):
+    teacher, _ = create_user(Role.EDUCATOR)
+    student, token = create_user(Role.STUDENT)
+    course = paid_course(teacher.id, price=10000, currency="USD")
+    payment = buy(shop, stripe_http, jobs, token, course)
+    viewer = Viewer(student.id, Role.STUDENT)
+    # One request's process died before Stripe heard of it; another's answer was lost on
+    # the way back, and Stripe's refund.created webhook settles that one.
+    with session_scope() as session:
+        unsent = begin_refund(session, viewer, input={"payment_id": payment["id"], "amount": 3000})
+    with session_scope() as session:
+        unanswered = begin_refund(
+            session, viewer, input={"payment_id": payment["id"], "amount": 2000}
+        )
+    made = send_refund(unanswered)
+    assert jobs.handled(stripe_event_of("refund.created", made["id"])) == "SUCCEEDED"
+    with session_scope() as session:
+        session.execute(
+            update(Refund)
+            .where(Refund.id.in_([unsent.refund_id, unanswered.refund_id]))
+            .values(created_at=utcnow() - timedelta(minutes=5))
+        )
+
+    assert reconcile()["refunds_resent"] == 1
+    assert reconcile()["refunds_resent"] == 0  # nothing is left to resend
+    for order in (unsent, unanswered):
+        refund = shop.data(GET_REFUND, {"id": str(order.refund_id)}, token)["getRefund"]
+        assert (refund["status"], refund["amount"]) == ("SUCCEEDED", order.amount)
+    held = gateway.client().v1.refunds.list({"payment_intent": unsent.payment_intent})
+    assert sorted(r.metadata["refund_id"] for r in held.data) == sorted(
+        [str(unsent.refund_id), str(unanswered.refund_id)]
+    )
+    after = shop.data(GET_PAYMENT, {"id": payment["id"]}, token)["getPayment"]
+    assert (after["status"], after["refundedAmount"]) == ("PARTIALLY_REFUNDED", 5000)
+
+
+def stripe_event_of(kind: str, object_id: str) -> str:
+    """The id of Stripe's `kind` event about `object_id`, read through the stripe library."""
+    events = gateway.client().v1.events.list({"limit": 100}).auto_paging_iter()
+    return next(e.id for e in events if e.type == kind and e.data.object.id == object_id)

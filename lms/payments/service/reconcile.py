@@ -1,5 +1,6 @@
 """Reconciliation: list Stripe's recent events and handle any whose webhook never arrived,
-so a missed delivery costs minutes, not a lost sale (`payments.reconcile`, on a schedule)."""
+so a missed delivery costs minutes, not a lost sale, and resend refunds whose request got no
+answer (`payments.reconcile`, on a schedule)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from lms.db import session_scope
 from lms.payments import gateway
 from lms.payments.events import HANDLED_EVENTS
+from lms.payments.service.refunds import resend_unanswered
 from lms.payments.service.webhooks import store_fetched
 from lms.payments.settings import PaymentSettings, payment_settings
 
@@ -16,7 +18,7 @@ def reconcile(settings: PaymentSettings | None = None) -> dict[str, int]:
     """Store and queue every handled-type event of the look-back window not seen yet."""
     settings = settings or payment_settings()
     if not settings.configured:
-        return {"listed": 0, "recovered": 0}
+        return {"listed": 0, "recovered": 0, "refunds_resent": 0}
     stripe = gateway.client(settings)
     since = int(time.time()) - settings.reconcile_minutes * 60
     listed = recovered = 0
@@ -29,4 +31,5 @@ def reconcile(settings: PaymentSettings | None = None) -> dict[str, int]:
         with session_scope() as session:  # one event per transaction: a failure loses one
             if store_fetched(session, data):
                 recovered += 1
-    return {"listed": listed, "recovered": recovered}
+    resent = resend_unanswered(settings)
+    return {"listed": listed, "recovered": recovered, "refunds_resent": resent}

@@ -18,11 +18,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms.db import session_scope
 from lms.errors import ValidationFailed
 from lms.models import utcnow
 from lms.payments import gateway
 from lms.payments.access import parse_uuid, visible_payment
-from lms.payments.errors import PaymentNotFound, RefundNotEligible, RefundNotFound
+from lms.payments.errors import (
+    PaymentNotFound,
+    PaymentProviderError,
+    RefundNotEligible,
+    RefundNotFound,
+)
 from lms.payments.models import (
     Payment,
     PaymentKind,
@@ -301,3 +307,39 @@ def refunds_of(session: Session, _viewer: Viewer, payment_ids: list[uuid.UUID]):
     for row in rows:
         found[row.payment_id].append(row)
     return [found[key] for key in payment_ids]
+
+
+# A request whose Stripe call never happened or never answered (the API process died, the
+# line dropped) leaves a PENDING refund without Stripe's id; after this long it is resent.
+RESEND_AFTER = timedelta(minutes=2)
+
+
+def resend_unanswered(settings: PaymentSettings | None = None) -> int:
+    """Send again every refund whose request got no answer from Stripe; the idempotency key
+    is our refund id, so one Stripe made already is answered, never made twice."""
+    settings = settings or payment_settings()
+    with session_scope() as session:
+        rows = session.execute(
+            select(Refund.id, Refund.amount, Payment.stripe_payment_intent_id)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(
+                Refund.status == RefundStatus.PENDING,
+                Refund.stripe_refund_id.is_(None),
+                Refund.created_at < utcnow() - RESEND_AFTER,
+            )
+            .order_by(Refund.created_at)
+            .limit(500)
+        ).all()
+    resent = 0
+    for row in rows:
+        order = RefundOrder(row.id, row.stripe_payment_intent_id, row.amount)
+        try:
+            answer = send_refund(order, settings)
+        except PaymentProviderError as error:
+            with session_scope() as session:
+                refund_refused(session, None, refund_id=row.id, reason=str(error))
+            continue
+        with session_scope() as session:
+            apply_refund(session, answer)
+        resent += 1
+    return resent
