@@ -6,7 +6,12 @@ import uuid
 
 from lms.db import session_scope
 from lms.notifications.service import create_batch, delete_expired
-from lms.notifications.service.delivery import release_due, send_emails, send_pushes
+from lms.notifications.service.delivery import (
+    release_due,
+    send_emails,
+    send_pushes,
+    settle_abandoned,
+)
 from lms.notifications.service.producer import EMAIL_JOB, FANOUT_JOB, PUSH_JOB, Spec
 from lms.notifications.settings import notifications_settings
 from tasks.app import app
@@ -41,8 +46,10 @@ def send_notification_pushes(job: JobContext) -> dict:
 
 @app.task(name="notifications.release", ignore_result=True)
 def release() -> int:
-    """Deliveries whose quiet hours or digest window ended (scheduled by beat)."""
+    """Deliveries whose quiet hours or digest window ended, and those whose sending job
+    ended without them (scheduled by beat)."""
     with session_scope() as session:
+        settle_abandoned(session)
         return release_due(session)
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from lms.config import get_settings
 from lms.db import session_scope
-from lms.notifications.models import Notification
+from lms.jobs.service import cancel_job
+from lms.notifications.models import Notification, NotificationDelivery
 from lms.notifications.service import notify_many
-from lms.notifications.service.delivery import release_due, send_emails
+from lms.notifications.service.delivery import release_due, send_emails, settle_abandoned
 from lms.users.models import Role
 from tests.notifications.conftest import delivery, emails_to
 from tests.notifications.test_notifications_inbox import produce
@@ -145,6 +146,33 @@ def test_quiet_hours_hold_email_but_not_in_app(api, worker, watcher):
         "Urgent reply",
         "New reply in your thread",
     }
+
+
+def test_deliveries_of_a_cancelled_sending_job_fail_instead_of_waiting_for_ever(
+    api, worker, watcher
+):
+    user, token = create_user(Role.STUDENT)
+    now = datetime.now(UTC)
+    window = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=1)).strftime("%H:%M"),
+    }
+    api.data(PREFS, {"i": {"quietHours": window}}, token)
+    held = produce(user.id, type="REPLY", title="A reply in quiet hours")
+    opens = datetime.fromisoformat(statuses(api, token, held)["EMAIL"]["notBefore"])
+    # The window ends, its sending job is queued, and an operator cancels that job.
+    with session_scope() as session:
+        release_due(session, now=opens + timedelta(seconds=1))
+        job_id = session.scalar(
+            select(NotificationDelivery.job_id).where(NotificationDelivery.notification_id == held)
+        )
+        cancel_job(session, job_id)
+    assert statuses(api, token, held)["EMAIL"]["status"] == "QUEUED"
+    with session_scope() as session:  # the scheduled sweep
+        assert settle_abandoned(session) >= 1
+    email = statuses(api, token, held)["EMAIL"]
+    assert (email["status"], email["errorCode"]) == ("FAILED", "DELIVERY_ABANDONED")
+    assert emails_to(user.email) == []
 
 
 def test_an_announcement_fans_out_as_one_job_in_batches(api, worker, watcher):

@@ -306,3 +306,27 @@ def release_due(session: Session, *, now: datetime | None = None) -> int:
                 d.job_id = job.id
     session.flush()
     return len(due)
+
+
+def settle_abandoned(session: Session) -> int:
+    """Deliveries whose sending job ended without sending them (an operator cancelled or
+    cleared it, or it failed at its attempt limit) are FAILED with the job's reason, never
+    left QUEUED or SENDING for good."""
+    from lms.jobs.models import Job, JobStatus
+
+    ended = select(Job.id).where(Job.status.in_((JobStatus.FAILED, JobStatus.CANCELLED)))
+    settled = session.execute(
+        update(NotificationDelivery)
+        .where(
+            NotificationDelivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
+            NotificationDelivery.job_id.in_(ended),
+        )
+        .values(
+            status=DeliveryStatus.FAILED,
+            error_code="DELIVERY_ABANDONED",
+            error_message="its sending job was cancelled or failed before sending it",
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return settled.rowcount or 0
