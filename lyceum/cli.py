@@ -162,6 +162,17 @@ def _quiet_root_warning(settings: Settings) -> None:
         )
 
 
+def _shared_metrics(*, serve: bool) -> None:
+    """Metrics of this process and its pool children go to LMS_METRICS_DIR, where the API's
+    /metrics reads them; a worker also serves them on LMS_WORKER_METRICS_PORT if set."""
+    from lms.observability.multiprocess import serve_directory, write_to_directory
+
+    settings = get_settings()
+    write_to_directory(settings.metrics_dir)
+    if serve and settings.worker_metrics_port:
+        serve_directory(settings.metrics_dir, settings.worker_metrics_port)
+
+
 def cmd_worker(args) -> int:
     _checked_settings(component="worker")  # before the pool forks: children inherit it
     if "media" in args.queues.split(",") and (missing := missing_media_tools()):
@@ -171,6 +182,7 @@ def cmd_worker(args) -> int:
         )
     if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.uid:
         _quiet_root_warning(get_settings())
+    _shared_metrics(serve=True)
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
@@ -200,6 +212,7 @@ def cmd_worker(args) -> int:
 
 def cmd_beat(args) -> int:
     _checked_settings(var_dir=True, component="scheduler")  # var_dir: its schedule file
+    _shared_metrics(serve=False)
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
