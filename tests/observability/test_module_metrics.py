@@ -110,8 +110,12 @@ def _served() -> dict:
     return samples(render(get_settings()).decode())
 
 
-def test_a_worker_process_deliveries_reach_the_apis_metrics():
+DASHBOARD = "{ jobDashboard { workers { hostname state heartbeatAt } } }"
+
+
+async def test_a_worker_reports_its_heartbeat_and_its_deliveries_reach_the_apis_metrics():
     settings = get_settings()
+    _, token = create_user(Role.ADMIN)
     worker = start_worker("email")
     try:
         with JobWatcher() as watcher:
@@ -130,8 +134,16 @@ def test_a_worker_process_deliveries_reach_the_apis_metrics():
                 job_id = enqueue(session, "email.send", payload=payload).id
             done = watcher.wait(job_id)
             assert done["status"] == "SUCCEEDED", (done, worker.output[-3000:])
+        app = create_app(settings)
+        async with app.quart.test_app() as test_app:  # the operator console's query
+            response = await test_app.test_client().post(
+                "/graphql", json={"query": DASHBOARD}, headers={"Authorization": f"Bearer {token}"}
+            )
+            workers = (await response.get_json())["data"]["jobDashboard"]["workers"]
     finally:
         worker.stop()
+    online = [w for w in workers if w["state"] == "ONLINE"]
+    assert online and all(w["heartbeatAt"] for w in online)  # written by the worker itself
     scraped = _served()  # the API's /metrics, rendered in this process
     sent = ("lms_deliveries_total", (("channel", "email"), ("outcome", "sent")))
     assert scraped[sent] >= 1
