@@ -279,6 +279,9 @@ def cmd_up(args) -> int:
     settings = _checked_settings()
     check_port_free(settings.host, settings.port)
     cmd_migrate(args)
+    from lms.observability.multiprocess import clear_directory
+
+    clear_directory(settings.metrics_dir)  # every process writing there starts now
     me = [sys.executable, "-m", "lyceum.cli"]
     queues = list(QUEUES)
     if missing := missing_media_tools():

@@ -30,6 +30,12 @@ def write_to_directory(path: Path) -> None:
     values.ValueClass = values.MultiProcessValue()
 
 
+def clear_directory(path: Path) -> None:
+    """Forget the files of earlier processes (only when none of them is running)."""
+    for stale in path.glob("*.db") if path.is_dir() else ():
+        stale.unlink(missing_ok=True)
+
+
 def directory_families(path: Path | None) -> list[Metric]:
     """The metrics the worker and scheduler processes wrote to `path`, summed per label set."""
     if path is None or not path.is_dir() or not any(path.glob("*.db")):
