@@ -69,9 +69,9 @@ async def healthz() -> Response:
 
 READY_TIMEOUT = 5.0
 PROBE_KEY = "readyz/probe"  # never written: a stat of it proves the storage answers
-# The latest failure of each component in this process, shown until the next one, so an
-# operator sees what went wrong a minute ago even once the component is back.
-_last_errors: dict[str, tuple[str, float]] = {}
+# The app's latest failure of each component, shown until the next one, so an operator
+# sees what went wrong a minute ago even once the component is back.
+LAST_ERRORS = "LMS_READY_LAST_ERRORS"
 
 
 def _stat_storage(settings) -> None:
@@ -97,21 +97,21 @@ def _in_thread(fn, *args) -> Callable[[], Awaitable[None]]:
     return lambda: asyncio.get_running_loop().run_in_executor(_probe, fn, *args)
 
 
-async def _timed(name: str, check: Callable[[], Awaitable[None]]) -> dict:
+async def _timed(name: str, check: Callable[[], Awaitable[None]], last_errors: dict) -> dict:
     started = time.perf_counter()
     try:
         await asyncio.wait_for(check(), READY_TIMEOUT)
         status = "ok"
     except TimeoutError:
         status = "error"
-        _last_errors[name] = (f"no answer within {READY_TIMEOUT:g} s", time.time())
+        last_errors[name] = (f"no answer within {READY_TIMEOUT:g} s", time.time())
     except Exception as error:  # noqa: BLE001 - report, don't crash the probe
         status = "error"
-        _last_errors[name] = (_describe(error).removeprefix("error: "), time.time())
+        last_errors[name] = (_describe(error).removeprefix("error: "), time.time())
     return {
         "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-        **_last(_last_errors.get(name)),
+        **_last(last_errors.get(name)),
     }
 
 
@@ -135,7 +135,10 @@ async def readyz() -> Response:
     }
     if settings.redis_url:
         checks["redis"] = lambda: _ping_redis(settings.redis_url)
-    results = await asyncio.gather(*(_timed(name, check) for name, check in checks.items()))
+    last_errors = current_app.config.setdefault(LAST_ERRORS, {})
+    results = await asyncio.gather(
+        *(_timed(name, check, last_errors) for name, check in checks.items())
+    )
     components = dict(zip(checks, results, strict=True))
     components["events"] = {
         "status": "ok" if services.hub.connected else "degraded",
