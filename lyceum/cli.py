@@ -234,9 +234,11 @@ def cmd_export_schema(_args) -> int:
 
 
 def cmd_relay(_args) -> int:
+    settings = _checked_settings()
+    _shared_metrics(serve=False)  # its count joins the scheduler's on /metrics
     from lms.jobs.service import relay_unpublished
 
-    print(f"lms: published {relay_unpublished(_checked_settings(), older_than=0)} job(s)")
+    print(f"lms: published {relay_unpublished(settings, older_than=0)} job(s)")
     return 0
 
 
