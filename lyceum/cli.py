@@ -162,13 +162,19 @@ def _quiet_root_warning(settings: Settings) -> None:
         )
 
 
-def _shared_metrics(*, serve: bool) -> None:
+def _shared_metrics(*, serve: bool, owner: str | None = None) -> None:
     """Metrics of this process and its pool children go to LMS_METRICS_DIR, where the API's
-    /metrics reads them; a worker also serves them on LMS_WORKER_METRICS_PORT if set."""
+    /metrics reads them; a worker also serves them on LMS_WORKER_METRICS_PORT if set.
+    `owner`: the user a root-started worker becomes (`--uid`), who must write there too."""
     from lms.observability.multiprocess import serve_directory, write_to_directory
 
     settings = get_settings()
     write_to_directory(settings.metrics_dir)
+    if owner is not None:
+        import pwd
+
+        user = pwd.getpwnam(owner) if not owner.isdigit() else pwd.getpwuid(int(owner))
+        os.chown(settings.metrics_dir, user.pw_uid, user.pw_gid)
     if serve and settings.worker_metrics_port:
         serve_directory(settings.metrics_dir, settings.worker_metrics_port)
 
@@ -182,7 +188,7 @@ def cmd_worker(args) -> int:
         )
     if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.uid:
         _quiet_root_warning(get_settings())
-    _shared_metrics(serve=True)
+    _shared_metrics(serve=True, owner=args.uid)
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner

@@ -7,13 +7,15 @@ API's `/metrics` adds in with `merged`.
 
 from __future__ import annotations
 
+import logging
 import resource
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 
+log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()
 
 WEBSOCKET_CONNECTIONS = Gauge(
@@ -59,7 +61,16 @@ MEDIA_CPU_SECONDS = Counter(
 
 def delivered(channel: str, outcome: str, count: int = 1) -> None:
     if count:
-        DELIVERIES.labels(channel, outcome).inc(count)
+        _count(lambda: DELIVERIES.labels(channel, outcome), count)
+
+
+def _count(counter: Callable[[], Counter], amount: float) -> None:
+    """Count in a job: a metrics folder that cannot be written (full disk, wrong owner) is
+    logged, never the job's failure (a labelled child opens its file when first made)."""
+    try:
+        counter().inc(amount)
+    except OSError:
+        log.warning("a metric was not counted", exc_info=True)
 
 
 @contextmanager
@@ -75,8 +86,8 @@ def transcoding(media_seconds: float) -> Iterator[None]:
 
     before = children()
     yield
-    MEDIA_CPU_SECONDS.inc(max(0.0, children() - before))
-    MEDIA_SECONDS.inc(max(0.0, media_seconds))
+    _count(lambda: MEDIA_CPU_SECONDS, max(0.0, children() - before))
+    _count(lambda: MEDIA_SECONDS, max(0.0, media_seconds))
 
 
 def merged(*sources: Iterable[Metric]) -> list[Metric]:
