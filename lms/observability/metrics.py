@@ -33,7 +33,7 @@ SUBSCRIPTIONS = Gauge(
 )
 BUS_RECONNECTS = Counter(
     "lms_event_bus_reconnects",
-    "Times an event-bus listener connected again after losing the broker",
+    "Times an event-bus listener connected after a lost or failed connection",
     registry=REGISTRY,
 )
 RELAY_REPUBLISHED = Counter(
