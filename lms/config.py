@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     otel_sample_ratio: float = Field(1.0, ge=0, le=1)  # of new traces (parents are followed)
     otel_service_name: str = "lyceum"
     otel_queue_size: int = Field(2048, ge=1)  # spans waiting to be exported; more are dropped
+    # Worker and scheduler processes write their metrics here; the API's /metrics adds them
+    # up (lms/observability/metrics.py). Default var_dir/"metrics".
+    metrics_dir: Path | None = None
+    worker_metrics_port: int = Field(0, ge=0, le=65535)  # 0: no port of the worker's own
 
     @field_validator("database_url", "broker_url", "storage_url")
     @classmethod
@@ -198,6 +202,8 @@ class Settings(BaseSettings):
             self.email_url = f"outbox:{var / 'outbox'}"
         if not self.storage_url:
             self.storage_url = f"file:{var / 'storage'}"
+        if self.metrics_dir is None:
+            self.metrics_dir = var / "metrics"
         if self.env == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("LMS_SECRET_KEY must be set in production")
         if self.env == "production":

@@ -162,6 +162,23 @@ def _quiet_root_warning(settings: Settings) -> None:
         )
 
 
+def _shared_metrics(*, serve: bool, owner: str | None = None) -> None:
+    """Metrics of this process and its pool children go to LMS_METRICS_DIR, where the API's
+    /metrics reads them; a worker also serves them on LMS_WORKER_METRICS_PORT if set.
+    `owner`: the user a root-started worker becomes (`--uid`), who must write there too."""
+    from lms.observability.multiprocess import serve_directory, write_to_directory
+
+    settings = get_settings()
+    write_to_directory(settings.metrics_dir)
+    if owner is not None:
+        import pwd
+
+        user = pwd.getpwnam(owner) if not owner.isdigit() else pwd.getpwuid(int(owner))
+        os.chown(settings.metrics_dir, user.pw_uid, user.pw_gid)
+    if serve and settings.worker_metrics_port:
+        serve_directory(settings.metrics_dir, settings.worker_metrics_port)
+
+
 def cmd_worker(args) -> int:
     _checked_settings(component="worker")  # before the pool forks: children inherit it
     if "media" in args.queues.split(",") and (missing := missing_media_tools()):
@@ -171,6 +188,7 @@ def cmd_worker(args) -> int:
         )
     if hasattr(os, "geteuid") and os.geteuid() == 0 and not args.uid:
         _quiet_root_warning(get_settings())
+    _shared_metrics(serve=True, owner=args.uid)
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
@@ -200,6 +218,7 @@ def cmd_worker(args) -> int:
 
 def cmd_beat(args) -> int:
     _checked_settings(var_dir=True, component="scheduler")  # var_dir: its schedule file
+    _shared_metrics(serve=False)
     from tasks.app import app
 
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
@@ -221,9 +240,11 @@ def cmd_export_schema(_args) -> int:
 
 
 def cmd_relay(_args) -> int:
+    settings = _checked_settings()
+    _shared_metrics(serve=False)  # its count joins the scheduler's on /metrics
     from lms.jobs.service import relay_unpublished
 
-    print(f"lms: published {relay_unpublished(_checked_settings(), older_than=0)} job(s)")
+    print(f"lms: published {relay_unpublished(settings, older_than=0)} job(s)")
     return 0
 
 
@@ -266,6 +287,9 @@ def cmd_up(args) -> int:
     settings = _checked_settings()
     check_port_free(settings.host, settings.port)
     cmd_migrate(args)
+    from lms.observability.multiprocess import clear_directory
+
+    clear_directory(settings.metrics_dir)  # every process writing there starts now
     me = [sys.executable, "-m", "lyceum.cli"]
     queues = list(QUEUES)
     if missing := missing_media_tools():

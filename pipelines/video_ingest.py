@@ -45,6 +45,7 @@ from lms.jobs.models import TERMINAL, Job, JobStatus
 from lms.jobs.service import enqueue, retry_job
 from lms.models import utcnow
 from lms.notifications.service import notify
+from lms.observability import metrics
 from lms.storage import Storage, StorageError, get_storage, video_images_prefix, video_stream_prefix
 from lms.users.models import User
 from media.errors import CANCELLED as MEDIA_CANCELLED
@@ -482,16 +483,17 @@ def transcode(ref: AssetRef, job: JobContext, folder: Path, settings: Settings) 
     rungs = media.plan_ladder(info.width, info.height)
     out = folder / "stream"
     shutil.rmtree(out, ignore_errors=True)
-    result = media.transcode_ladder(
-        src,
-        out,
-        rungs,
-        segment_seconds=settings.media_segment_seconds,
-        preset=settings.media_preset,
-        on_progress=lambda fraction, message: job.progress(fraction * 0.9, message, force=True),
-        should_cancel=job.progress.cancel_requested,
-        source=info,
-    )
+    with metrics.transcoding(info.duration):  # media seconds per ffmpeg CPU second
+        result = media.transcode_ladder(
+            src,
+            out,
+            rungs,
+            segment_seconds=settings.media_segment_seconds,
+            preset=settings.media_preset,
+            on_progress=lambda fraction, message: job.progress(fraction * 0.9, message, force=True),
+            should_cancel=job.progress.cancel_requested,
+            source=info,
+        )
     renditions = [
         {
             "name": r.name,

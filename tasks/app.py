@@ -82,3 +82,6 @@ def _job_housekeeping(sender=None, **_kwargs) -> None:
     from tasks.housekeeping import start_housekeeping
 
     start_housekeeping(settings)
+
+
+from tasks import heartbeat  # noqa: E402, F401 - connects the worker's own heartbeat

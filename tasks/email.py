@@ -8,9 +8,10 @@ again. The Message-ID is derived from the job too, so receivers can de-duplicate
 
 from __future__ import annotations
 
-from lms.errors import LmsError
+from lms.errors import LmsError, PermanentJobError
 from lms.jobs import effects
 from lms.mail import mail_backend, render_email
+from lms.observability import metrics
 from tasks.base import JobContext, job_task
 
 EFFECT = "email"
@@ -44,7 +45,11 @@ def send_email(job: JobContext) -> dict:
     except LmsError as error:
         if error.code not in _AMBIGUOUS:  # refused: nothing went out, a retry may send
             effects.forget(key, job.settings)
+        # Permanent refusals fail the job; the rest are retried by the job machinery.
+        permanent = isinstance(error, PermanentJobError)
+        metrics.delivered("email", "failed" if permanent else "deferred")
         raise
+    metrics.delivered("email", "sent")
     effects.mark_done(
         key, job_id=job.job_id, effect=EFFECT, provider_id=delivered, settings=job.settings
     )

@@ -13,6 +13,7 @@ from quart import Quart, Response, request
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
+from lms.observability.metrics import WEBSOCKET_CONNECTIONS
 from web import (
     account_pages,
     admin_page,
@@ -105,6 +106,7 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
             "service": "lyceum",
             "graphql": "/graphql",
             "health": "/healthz",
+            "ready": "/readyz",
             "metrics": "/metrics",
         }
         return Response(json.dumps(body), content_type="application/json")
@@ -125,7 +127,8 @@ class Dispatcher:
 
     async def _route(self, scope, receive, send) -> None:
         if scope["type"] == "websocket" and scope["path"].rstrip("/") == "/graphql":
-            await self.websocket_app(scope, receive, send)
+            with WEBSOCKET_CONNECTIONS.track_inprogress():
+                await self.websocket_app(scope, receive, send)
         else:
             await self.quart(scope, receive, send)
 

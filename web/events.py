@@ -19,6 +19,7 @@ from typing import Any
 from lms.config import Settings
 from lms.events.bus import EventListener
 from lms.events.topics import ANY, Topic, routing_word
+from lms.observability.metrics import SUBSCRIPTIONS
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
@@ -50,6 +51,11 @@ class EventHub:
     @property
     def connected(self) -> bool:
         return self._listener is not None and self._listener.connected.is_set()
+
+    @property
+    def last_error(self) -> tuple[str, float] | None:
+        """The listener's latest disconnect: what happened, and when (epoch seconds)."""
+        return self._listener.last_error if self._listener is not None else None
 
     def _from_thread(self, topic: Topic, data: dict[str, Any]) -> None:
         key = topic.key_of(data)
@@ -85,6 +91,7 @@ class EventHub:
             bound = asyncio.wrap_future(self._listener.bind(topic, slot[1]))
             self._binding[slot] = bound
         queues.add(queue)
+        SUBSCRIPTIONS.labels(topic.name).inc()
         try:
             if slot in self._binding:
                 # Later subscribers of the key wait for the same binding as the first one.
@@ -93,6 +100,7 @@ class EventHub:
                 self._binding.pop(slot, None)
             yield queue
         finally:
+            SUBSCRIPTIONS.labels(topic.name).dec()
             queues.discard(queue)
             if not queues and self._subscribers.get(slot) is queues:
                 del self._subscribers[slot]

@@ -18,8 +18,9 @@ from lms.db import session_scope
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
+from lms.observability.metrics import REGISTRY, merged
+from lms.observability.multiprocess import directory_families
 
-REGISTRY = CollectorRegistry()
 GRAPHQL_SECONDS = Histogram(
     "lms_graphql_request_seconds", "GraphQL HTTP request time", ["outcome"], registry=REGISTRY
 )
@@ -184,8 +185,18 @@ class QueueCollector:
         yield from (depth, consumers, paused, up, answering, histograms)
 
 
+class _Merged:
+    """This process's metrics plus those its workers wrote to the metrics folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self):
+        return merged(REGISTRY.collect(), directory_families(self.settings.metrics_dir))
+
+
 def render(settings: Settings) -> bytes:
     registry = CollectorRegistry()
     registry.register(JobCollector(settings))
     registry.register(QueueCollector(settings))
-    return generate_latest(REGISTRY) + generate_latest(registry)
+    return generate_latest(_Merged(settings)) + generate_latest(registry)

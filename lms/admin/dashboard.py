@@ -128,7 +128,8 @@ def job_dashboard(
             }
         )
     gone = known_workers.gone_workers(session, inspection)
-    workers = [worker_view(w) for w in [*inspection.workers, *gone]]
+    online = known_workers.with_heartbeats(session, inspection.workers)
+    workers = [worker_view(w) for w in [*online, *gone]]
     if not inspection.answering:
         overall = worse(overall, ERROR)
     elif gone:

@@ -39,6 +39,7 @@ class WorkerInfo:
     registered: list[str] = field(default_factory=list)
     active_jobs: list[dict[str, Any]] = field(default_factory=list)
     last_seen_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # the worker's own, from the known-workers table
 
 
 @dataclass

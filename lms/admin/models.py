@@ -52,6 +52,8 @@ class KnownWorker(Base):
     queues: Mapped[list[str]] = mapped_column(JSON, default=list)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Written by the worker process itself (tasks/heartbeat.py), not by an inspection.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class QueueAlert(Base):

@@ -29,6 +29,8 @@ class AdminSettings(BaseSettings):
     export_url_seconds: int = Field(24 * 3600, ge=60)
     stats_interval_seconds: float = Field(5.0, gt=0)
     alert_interval_seconds: float = Field(30.0, gt=0)
+    # How often a worker writes its own heartbeat to the known-workers table.
+    worker_heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
 
 
 @functools.lru_cache(maxsize=1)

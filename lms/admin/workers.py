@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -33,6 +34,29 @@ def remember(session: Session, inspection: Inspection, tuning: AdminSettings) ->
     ]
 
 
+def heartbeat(session: Session, hostname: str, queues: list[str]) -> None:
+    """A worker process reports in (tasks/heartbeat.py): its row, with the time, now."""
+    now = utcnow()
+    row = session.get(KnownWorker, hostname)
+    if row is None:
+        row = KnownWorker(hostname=hostname, queues=queues, first_seen_at=now, last_seen_at=now)
+        session.add(row)
+    row.heartbeat_at = now
+
+
+def with_heartbeats(session: Session, workers: list[WorkerInfo]) -> list[WorkerInfo]:
+    """`workers` with each one's own last heartbeat filled in."""
+    names = [w.hostname for w in workers]
+    beats = dict(
+        session.execute(
+            select(KnownWorker.hostname, KnownWorker.heartbeat_at).where(
+                KnownWorker.hostname.in_(names)
+            )
+        ).all()
+    )
+    return [replace(w, heartbeat_at=beats.get(w.hostname)) for w in workers]
+
+
 def gone_workers(session: Session, inspection: Inspection) -> list[WorkerInfo]:
     """Known workers that did not answer this inspection, as GONE entries."""
     answering = {w.hostname for w in inspection.workers}
@@ -42,6 +66,7 @@ def gone_workers(session: Session, inspection: Inspection) -> list[WorkerInfo]:
             state="GONE",
             queues=list(row.queues or []),
             last_seen_at=row.last_seen_at,
+            heartbeat_at=row.heartbeat_at,
         )
         for row in session.scalars(select(KnownWorker).order_by(KnownWorker.hostname))
         if row.hostname not in answering

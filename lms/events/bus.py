@@ -18,6 +18,7 @@ import logging
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -30,6 +31,7 @@ from lms.config import Settings, get_settings
 from lms.events.topics import ANY, TOPICS, Topic
 from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args
+from lms.observability.metrics import BUS_RECONNECTS
 
 log = logging.getLogger(__name__)
 KEYED_EXCHANGE = Exchange("lms.events.keyed", type="topic", durable=True, auto_delete=False)
@@ -137,6 +139,7 @@ class EventListener:
         self.queue_name = name or f"lms.events.{socket.gethostname()}.{uuid.uuid4().hex[:8]}"
         self.ready = threading.Event()  # set at the first connection
         self.connected = threading.Event()
+        self.last_error: tuple[str, float] | None = None  # (what, time.time()) for /readyz
         self._wanted: set[str] = (
             {EVERYTHING} if routes is None else {t.routing_key(k) for t, k in routes}
         )
@@ -199,6 +202,7 @@ class EventListener:
                 if self.connected.is_set():
                     delay = BACKOFF_START  # a fresh loss: retry soon
                 self.connected.clear()
+                self.last_error = (f"{type(error).__name__}: {error}", time.time())
                 self._release_waiting()
                 # Subscriptions may exist that missed events (even before a first connection).
                 reconnected = True
@@ -242,6 +246,8 @@ class EventListener:
                 self.queue_name,
                 len(bound),
             )
+            if reconnected:
+                BUS_RECONNECTS.inc()
             if self.on_connect is not None:
                 self.on_connect(reconnected)
             while not self._stop.is_set():

@@ -32,6 +32,7 @@ from lms.jobs.settings import job_settings
 from lms.jobs.states import JOB_TOPIC, job_event_data, record_event  # noqa: F401 - re-exported
 from lms.models import new_id, utcnow
 from lms.observability import tracing
+from lms.observability.metrics import RELAY_REPUBLISHED
 
 log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
@@ -343,10 +344,12 @@ def relay_unpublished(settings: Settings | None = None, *, older_than: float | N
         .returning(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.queue, _JOBS.c.traceparent)
     )
     rows = states.retrying_db(lambda: _execute(settings, claim), "relay claim")
-    return publish_jobs(
+    published = publish_jobs(
         [Outgoing(row.id, row.kind, row.queue, settings, until, row.traceparent) for row in rows],
         settings,
     )
+    RELAY_REPUBLISHED.inc(published)
+    return published
 
 
 def get_job(session: Session, job_id: uuid.UUID | str) -> Job:

@@ -3,12 +3,14 @@ step in the media worker, each step's enqueue a child of the one before it."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from lms.content.steps import PIPELINE_KIND, STEPS
 from lms.users.models import Role
 from tests.content.conftest import PLAYER_ORIGIN, clip, make_course, upload_video
 from tests.observability.otlp_server import OtlpServer
+from tests.observability.test_metrics import samples
 from tests.support import LMS, GraphQLClient, Process, create_user, free_port, start_worker
 
 
@@ -34,6 +36,7 @@ def test_complete_upload_yields_one_trace_through_every_pipeline_step(collector,
     client = GraphQLClient(base_url)
     try:
         api.wait_for("Running on")
+        before = samples(httpx.get(f"{base_url}/metrics", timeout=60).text)
         asset = upload_video(client, token, lesson_id, video)
         kinds = [PIPELINE_KIND, *(step.kind for step in STEPS)]
 
@@ -44,6 +47,7 @@ def test_complete_upload_yields_one_trace_through_every_pipeline_step(collector,
             return all(f"job {kind}" in names for kind in kinds) and (root, mine)
 
         root, spans = collector.wait_until(whole_trace, timeout=120)
+        after = samples(httpx.get(f"{base_url}/metrics", timeout=60).text)
     finally:
         client.close()
         api.stop()
@@ -57,3 +61,8 @@ def test_complete_upload_yields_one_trace_through_every_pipeline_step(collector,
     assert {s.attributes.get("lms.job_id") for s in spans if s.name == f"job {PIPELINE_KIND}"} == {
         asset["processingJobId"]
     }
+    # The media worker's transcode, added into the API's /metrics from the metrics folder.
+    media = ("lms_media_transcoded_seconds_total", ())
+    cpu = ("lms_media_transcode_cpu_seconds_total", ())
+    assert after[media] - before.get(media, 0) == pytest.approx(4, abs=0.5)
+    assert after[cpu] > before.get(cpu, 0)

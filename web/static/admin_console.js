@@ -160,7 +160,7 @@ async function onTick() {
 const DASHBOARD = `{ jobDashboard { health workersAnswering inspectionError
   queues { queueName health { status reasons { code message } }
     stats { depth consumers waiting running retrying succeeded failed oldestWaitingSeconds paused draining } }
-  workers { hostname state queues active reserved poolSize processed lastSeenAt activeJobs { jobId kind } }
+  workers { hostname state queues active reserved poolSize processed lastSeenAt heartbeatAt activeJobs { jobId kind } }
   alerts { id severity queueName rule message raisedAt resolvedAt } } }`;
 
 async function loadDashboard() {
@@ -172,6 +172,7 @@ async function loadDashboard() {
     for (const key of ["active", "reserved", "poolSize", "processed"]) cell(tr, w[key], "num");
     cell(tr, w.activeJobs.map((j) => `${j.kind || "?"} ${(j.jobId || "").slice(0, 8)}`).join(", "));
     timeCell(tr, w.lastSeenAt);
+    timeCell(tr, w.heartbeatAt);
   }, "no worker known");
   $("#inspection").textContent = d.workersAnswering ? "" : (d.inspectionError || "no worker answering");
   fill("#alerts", d.alerts, (tr, a) => {

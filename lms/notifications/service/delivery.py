@@ -23,6 +23,7 @@ from lms.db import session_scope
 from lms.errors import LmsError, PermanentJobError, TransientJobError
 from lms.mail import mail_backend, render_email
 from lms.models import utcnow
+from lms.observability import metrics
 from lms.notifications.models import (
     DeliveryStatus,
     Notification,
@@ -161,17 +162,21 @@ def send_emails(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
         contact = contacts.get(group[0][0].user_id)
         if contact is None:
             _finish(ids, DeliveryStatus.FAILED, settings, "USER_GONE", "the account was deleted")
+            metrics.delivered("email", "failed")
             continue
         try:
             backend.send(_email_for(group, contact, settings))
         except PermanentJobError as error:
             status = DeliveryStatus.BOUNCED if error.code in BOUNCE_CODES else DeliveryStatus.FAILED
             _finish(ids, status, settings, error.code, error.message)
+            metrics.delivered("email", status.value.lower())
             failed += 1
             continue
         except (TransientJobError, ConnectionError, TimeoutError) as error:
             transient = error if isinstance(error, LmsError) else TransientJobError(str(error))
+            metrics.delivered("email", "deferred")
             continue  # stays SENDING: the job's retry sends it with the same Message-ID
+        metrics.delivered("email", "sent")
         done.extend(ids)
     if done:
         _finish(done, DeliveryStatus.SENT, settings)
@@ -248,6 +253,7 @@ def send_pushes(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
             with session_scope(settings) as session:
                 for subscription_id in gone:
                     push.gone(session, subscription_id)
+        metrics.delivered("push", "sent" if ok else "failed")
         if ok:
             done.append(delivery.id)
             if len(done) >= FINISH_EVERY:
