@@ -27,9 +27,9 @@ from lms.courses.slugs import available_slug, change_slug, checked_slug, course_
 from lms.errors import Conflict
 from lms.jobs.service import enqueue
 from lms.models import new_id, utcnow
-from lms.search.indexing import request_reindex
-from lms.security import Viewer, require_role
-from lms.users.models import Role, User
+from lms.search import service as search
+from lms.security import Role, Viewer, require_role
+from lms.users import service as users
 
 
 RESIZE_COVER_JOB = "courses.resize_cover"
@@ -126,7 +126,7 @@ def update_course(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
     if data.get("status") is not None:
         _change_status(course, CourseStatus(data["status"]))
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     course.updated_at = utcnow()
     return course
 
@@ -212,9 +212,7 @@ def _set_co_instructors(session: Session, course: Course, raw_ids: list[Any]) ->
         for key in rules.id_list(raw_ids, field="coInstructorIds", maximum=rules.CO_INSTRUCTORS_MAX)
         if key != course.owner_id
     ]
-    educators = set(
-        session.scalars(select(User.id).where(User.id.in_(ids), User.role == Role.EDUCATOR))
-    )
+    educators = users.educators_among(session, ids)
     invalid = [str(key) for key in ids if key not in educators]
     if invalid:
         raise rules.invalid(
@@ -288,7 +286,7 @@ def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseR
             course.status, course.archived_at = CourseStatus.ARCHIVED, utcnow()
             course.updated_at = course.archived_at
         bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-        request_reindex(session, course.id)  # search documents follow it
+        search.request_reindex(session, course.id)  # search documents follow it
         return DeleteCourseResult(course.id, "ARCHIVED", course)
     # Modules, lessons, instructors, tags, prerequisites, slug history: ON DELETE CASCADE.
     session.execute(delete(Course).where(Course.id == course.id))
@@ -300,5 +298,5 @@ def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseR
         requested_by_id=viewer.user_id,
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     return DeleteCourseResult(course.id, "DELETED", None)

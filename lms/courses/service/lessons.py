@@ -14,7 +14,7 @@ from lms.courses.catalog_version import bump_catalog_version
 from lms.courses.models import Course, CourseModule, Lesson, LessonType
 from lms.errors import NotFound
 from lms.models import new_id, utcnow
-from lms.search.indexing import request_reindex
+from lms.search import service as search
 from lms.security import Viewer
 from lms.courses.service.modules import editable_module
 from lms.courses.service.ordering import apply_order, checked_order
@@ -102,7 +102,7 @@ def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[s
         **fields,
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     session.add(lesson)
     module.updated_at = course.updated_at = now
     return lesson
@@ -134,7 +134,7 @@ def update_lesson(session: Session, viewer: Viewer, *, id: Any, data: dict[str, 
     for name, value in fields.items():
         setattr(lesson, name, value)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     lesson.updated_at = course.updated_at = utcnow()
     return lesson
 
@@ -151,7 +151,7 @@ def delete_lesson(session: Session, viewer: Viewer, *, id: Any) -> CourseModule:
     )
     module = session.get(CourseModule, module_id)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     module.updated_at = course.updated_at = utcnow()
     return module
 
@@ -166,6 +166,6 @@ def reorder_lessons(
         session, Lesson, checked_order(data.get("lesson_ids") or [], current, field="lessonIds")
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     module.updated_at = course.updated_at = utcnow()
     return module

@@ -13,7 +13,7 @@ from lms.courses.catalog_version import bump_catalog_version
 from lms.courses.models import Course, CourseModule
 from lms.errors import NotFound
 from lms.models import new_id, utcnow
-from lms.search.indexing import request_reindex
+from lms.search import service as search
 from lms.security import Viewer
 from lms.courses.service.ordering import apply_order, checked_order
 
@@ -66,7 +66,7 @@ def add_module(
         updated_at=now,
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     session.add(module)
     course.updated_at = now
     return module
@@ -82,7 +82,7 @@ def update_module(
     if "description" in data:
         module.description = rules.rich(data["description"], field="description")
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     module.updated_at = course.updated_at = utcnow()
     return module
 
@@ -98,7 +98,7 @@ def delete_module(session: Session, viewer: Viewer, *, id: Any) -> Course:
         .values(position=CourseModule.position - 1)
     )
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     course.updated_at = utcnow()
     return course
 
@@ -116,6 +116,6 @@ def reorder_modules(
     order = checked_order(data.get("module_ids") or [], current, field="moduleIds")
     apply_order(session, CourseModule, order)
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     course.updated_at = utcnow()
     return course

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.config import get_settings
@@ -16,14 +15,14 @@ from lms.courses.models import Course, CourseStatus
 from lms.courses.publication import PublicationCheck, not_publishable, unmet_requirements
 from lms.errors import Conflict, Forbidden
 from lms.models import utcnow
-from lms.search.indexing import request_reindex
+from lms.search import service as search
 from lms.security import Viewer
-from lms.users.models import User
+from lms.users import service as users
 
 
 def require_verified_email(session: Session, user_id: uuid.UUID) -> None:
     """`EMAIL_NOT_VERIFIED` unless the user has verified their email address (Users module)."""
-    if session.scalar(select(User.email_verified_at).where(User.id == user_id)) is None:
+    if not users.email_verified(session, user_id):
         raise Forbidden(
             "verify your email address before publishing a course", code="EMAIL_NOT_VERIFIED"
         )
@@ -59,6 +58,6 @@ def publish_course(session: Session, viewer: Viewer, *, id: Any) -> Course:
         course.published_at = course.published_at or now
         course.archived_at = None
     bump_catalog_version(session)  # cached anonymous catalog responses are stale now
-    request_reindex(session, course.id)  # search documents follow it
+    search.request_reindex(session, course.id)  # search documents follow it
     course.updated_at = now
     return course

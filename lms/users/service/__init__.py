@@ -14,10 +14,10 @@ from lms.users.service.common import (
     normalize_email,
     token_hash,
 )
+from lms.users.service.directory import contacts, educators_among, email_verified
 from lms.users.service.profiles import (
     AVATAR_JOB,
     MAX_BIO,
-    contacts,
     get_user,
     me,
     update_notification_preferences,
@@ -67,6 +67,8 @@ __all__ = [
     "create_account",
     "create_admin",
     "credentials_for",
+    "educators_among",
+    "email_verified",
     "get_user",
     "logout",
     "me",

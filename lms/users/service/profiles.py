@@ -1,4 +1,4 @@
-"""Profiles: reading them (as the viewer may), changing them, contacts for other modules."""
+"""Profiles: reading them (as the viewer may) and changing them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import uuid
 import zoneinfo
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms import audit
@@ -26,16 +25,6 @@ from lms.users.service.views import user_view
 
 MAX_BIO = 2000
 AVATAR_JOB = "users.avatar_resize"
-
-
-def contacts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
-    """Email, name and time zone of many users, for modules that address them (notifications)."""
-    rows = session.execute(
-        select(User.id, User.email, User.name, User.timezone).where(User.id.in_(user_ids))
-    )
-    return {
-        row.id: {"email": row.email, "name": row.name, "timezone": row.timezone} for row in rows
-    }
 
 
 def me(session: Session, viewer: Viewer) -> dict[str, Any]:
