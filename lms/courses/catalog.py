@@ -21,8 +21,7 @@ from lms.courses.models import Course, CourseInstructor, CourseStatus, CourseTag
 from lms.errors import ValidationFailed
 from lms.pagination import Connection, connection, invalid_cursor, page_request, query_key
 from lms.sanitize import plain_text
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Role, Viewer, require_role
 
 SEARCH_MAX = 200
 

@@ -29,9 +29,7 @@ KNOWN_MODEL_CROSSINGS = {
     ("lms/content/service.py", "lms.users.models"),
     ("lms/courses/batch.py", "lms.enrollments.models"),
     ("lms/courses/batch.py", "lms.users.models"),
-    ("lms/courses/catalog.py", "lms.users.models"),
     ("lms/courses/publication.py", "lms.content.models"),
-    ("lms/courses/service.py", "lms.users.models"),
     ("lms/enrollments/access.py", "lms.courses.models"),
     ("lms/enrollments/certificates.py", "lms.courses.models"),
     ("lms/enrollments/certificates.py", "lms.users.models"),
@@ -55,7 +53,6 @@ KNOWN_MODEL_CROSSINGS = {
     ("lms/payments/service/subscriptions.py", "lms.users.models"),
     ("lms/payments/service/webhooks.py", "lms.users.models"),
     ("lms/users/models.py", "lms.notifications.models"),  # old names of moved enums
-    ("lms/courses/service.py", "lms.search.indexing"),
     ("lms/search/indexing.py", "lms.courses.models"),  # a read model built from course rows
     ("lms/search/service/courses.py", "lms.courses.models"),
 }

@@ -1,0 +1,50 @@
+"""Course, module and lesson operations: validate, authorize, change; never commit.
+
+Inputs are the GraphQL input objects as dicts with snake_case keys. In updates, a key
+that is absent leaves the value alone and a key sent as null clears it (where clearing
+makes sense: enrollment limit, category, cover image). One module per section; every
+public name is re-exported here, so callers import `lms.courses.service` and never a section.
+"""
+
+from lms.courses.service.courses import (
+    DELETE_STORAGE_JOB,
+    MANUAL_TRANSITIONS,
+    RESIZE_COVER_JOB,
+    DeleteCourseResult,
+    create_course,
+    delete_course,
+    has_enrollments,
+    update_course,
+)
+from lms.courses.service.lessons import add_lesson, delete_lesson, reorder_lessons, update_lesson
+from lms.courses.service.modules import add_module, delete_module, reorder_modules, update_module
+from lms.courses.service.publishing import (
+    publish_course,
+    require_verified_email,
+    validate_course_publication,
+)
+from lms.courses.service.reads import get_course, get_course_by_slug
+
+__all__ = [
+    "DELETE_STORAGE_JOB",
+    "MANUAL_TRANSITIONS",
+    "RESIZE_COVER_JOB",
+    "DeleteCourseResult",
+    "add_lesson",
+    "add_module",
+    "create_course",
+    "delete_course",
+    "delete_lesson",
+    "delete_module",
+    "get_course",
+    "get_course_by_slug",
+    "has_enrollments",
+    "publish_course",
+    "reorder_lessons",
+    "reorder_modules",
+    "require_verified_email",
+    "update_course",
+    "update_lesson",
+    "update_module",
+    "validate_course_publication",
+]

@@ -1,0 +1,32 @@
+"""What other domains may ask about users, so they need not read the users' tables."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms.users.models import Role, User
+
+
+def contacts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, str]]:
+    """Email, name and time zone of many users, for modules that address them (notifications)."""
+    rows = session.execute(
+        select(User.id, User.email, User.name, User.timezone).where(User.id.in_(user_ids))
+    )
+    return {
+        row.id: {"email": row.email, "name": row.name, "timezone": row.timezone} for row in rows
+    }
+
+
+def educators_among(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The ids among `user_ids` that belong to educators (one statement)."""
+    return set(
+        session.scalars(select(User.id).where(User.id.in_(user_ids), User.role == Role.EDUCATOR))
+    )
+
+
+def email_verified(session: Session, user_id: uuid.UUID) -> bool:
+    """Whether the user has confirmed their email address (False for an unknown user)."""
+    return session.scalar(select(User.email_verified_at).where(User.id == user_id)) is not None
