@@ -36,6 +36,9 @@ SEEN_COUNTS = """() => {
   }).observe(document.querySelector("#queues"),
              {subtree: true, childList: true, characterData: true});
 }"""
+# The processed counts of the workers table, summed (the 7th column).
+PROCESSED = """() => [...document.querySelectorAll("#workers tbody tr")]
+  .reduce((total, tr) => total + (parseInt(tr.children[6]?.textContent) || 0), 0)"""
 JOBS = "query($f: JobFilter) { jobs(filter: $f) { total items { id status attempts } } }"
 
 
@@ -114,6 +117,9 @@ def test_an_operator_works_the_console(api, admin, worker, page):
     # reload; every value it showed was a count the jobs really passed through.
     before = default_counts(api, token)
     started = datetime.now(UTC) - timedelta(seconds=1)
+    first_worker = page.locator("#workers tbody tr").first.locator("td").nth(6)
+    expect(first_worker).to_have_text(re.compile(r"^\d+$"))
+    processed = page.evaluate(PROCESSED)
     page.evaluate(SEEN_COUNTS)
     with JobWatcher() as watcher:
         with session_scope() as session:
@@ -132,6 +138,13 @@ def test_an_operator_works_the_console(api, admin, worker, page):
         before["failed"] + BROKEN,
     )
     assert statuses(good) == {JobStatus.SUCCEEDED: GOOD}
+    # The workers table agrees: its processed count grew by exactly the burst.
+    page.wait_for_function(
+        "(target) => (" + PROCESSED + ")() >= target",
+        arg=processed + GOOD + BROKEN,
+        timeout=120_000,
+    )
+    assert page.evaluate(PROCESSED) == processed + GOOD + BROKEN
     seen = [int(text) for text in page.evaluate("window.seenSucceeded")]
     assert seen == sorted(seen)
     during = {count for count in seen if before["succeeded"] < count < after["succeeded"]}
