@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from lms.models import utcnow
 
 AHEAD = 3
+SCHEMA = "learning_event_partitions"  # the partitions' own schema (see the migration)
 
 
 def _month(start: date, shift: int) -> date:
@@ -30,7 +31,9 @@ def ensure_months(session: Session, ahead: int = AHEAD) -> list[str]:
     existing = set(
         session.scalars(
             text(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "SELECT n.nspname || '.' || c.relname FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE i.inhparent = 'learning_events'::regclass"
             )
         )
@@ -39,13 +42,13 @@ def ensure_months(session: Session, ahead: int = AHEAD) -> list[str]:
     this_month = utcnow().date().replace(day=1)
     for shift in range(ahead + 1):
         start, end = _month(this_month, shift), _month(this_month, shift + 1)
-        name = f"learning_events_{start:%Y%m}"
+        name = f"{SCHEMA}.learning_events_{start:%Y%m}"
         if name in existing:
             continue
         bounds = {"start": f"{start} 00:00+00", "end": f"{end} 00:00+00"}
         stray = session.scalar(
             text(
-                "SELECT EXISTS (SELECT 1 FROM learning_events_default "
+                f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.learning_events_default "
                 "WHERE timestamp >= CAST(:start AS timestamptz) "
                 "AND timestamp < CAST(:end AS timestamptz))"
             ),

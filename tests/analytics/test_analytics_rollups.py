@@ -188,3 +188,22 @@ def test_watched_segments_treat_long_jumps_as_seeks():
     assert watched_segments(10, 15) == {2}
     assert watched_segments(0, 300) == {60}  # a seek: only where playing resumed
     assert watched_segments(40, 20) == {4}  # backwards: a seek back
+
+
+def test_events_land_in_their_month_partition_on_postgresql():
+    from sqlalchemy import text
+
+    from lms.analytics.partitions import SCHEMA, ensure_months
+
+    _educator, educator_id = person(Role.EDUCATOR)
+    course = make_course(educator_id)
+    student = person()[1]
+    event(student, "enrolled", "course", course.id, course.id, days_ago=40)
+    with session_scope() as session:
+        assert ensure_months(session) == []  # the migration made them ahead of time
+        where = session.scalar(
+            text("SELECT tableoid::regclass::text FROM learning_events WHERE actor_id = :a"),
+            {"a": student},
+        )
+    month = (utcnow() - __import__("datetime").timedelta(days=40)).strftime("%Y%m")
+    assert where == f"{SCHEMA}.learning_events_{month}"

@@ -18,6 +18,7 @@ branch_labels = None
 depends_on = None
 
 MONTHS_BACK, MONTHS_AHEAD = 24, 24  # lms.analytics.partitions adds later months
+PARTITIONS = "learning_event_partitions"  # lms.analytics.partitions.SCHEMA
 
 
 def _month(start: date, shift: int) -> date:
@@ -169,13 +170,19 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_learning_events_stored_at", ["stored_at"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
-        # Rows outside every month land in the default partition rather than failing.
-        op.execute("CREATE TABLE learning_events_default PARTITION OF learning_events DEFAULT")
+        # Partitions live in their own schema, out of the way of the models' tables. Rows
+        # outside every month land in the default partition rather than failing.
+        op.execute(f"CREATE SCHEMA IF NOT EXISTS {PARTITIONS}")
+        op.execute(
+            f"CREATE TABLE {PARTITIONS}.learning_events_default "
+            "PARTITION OF learning_events DEFAULT"
+        )
         today = datetime.now(UTC).date().replace(day=1)
         for shift in range(-MONTHS_BACK, MONTHS_AHEAD + 1):
             start, end = _month(today, shift), _month(today, shift + 1)
             op.execute(
-                f"CREATE TABLE learning_events_{start:%Y%m} PARTITION OF learning_events "
+                f"CREATE TABLE {PARTITIONS}.learning_events_{start:%Y%m} "
+                "PARTITION OF learning_events "
                 f"FOR VALUES FROM ('{start} 00:00+00') TO ('{end} 00:00+00')"
             )
 
@@ -201,3 +208,5 @@ def downgrade() -> None:
     op.drop_table("analytics_course_students")
     op.drop_table("analytics_course_daily")
     op.drop_table("analytics_badges")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP SCHEMA IF EXISTS {PARTITIONS} CASCADE")
