@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lms.analytics.models import Badge, CourseStudent, StudentDaily
 from lms.models import utcnow
-from lms.notifications.service import notify
+from lms.notifications.service import notify, notify_many
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ RULES = (
 )
 TITLES = {rule.badge: rule.title for rule in RULES}
 STREAK_DAYS = 7
+FAN_OUT_ABOVE = 20
 
 
 def longest_streak(days: Iterable[date]) -> int:
@@ -92,7 +93,11 @@ def case_bool(column):
 
 
 def award_badges(session: Session, users: Iterable[uuid.UUID] | None) -> int:
-    """Award what the rules say to `users` (everyone, when None); returns new awards."""
+    """Award what the rules say to `users` (everyone, when None); returns new awards.
+
+    One insert per rule and batch (`ON CONFLICT DO NOTHING RETURNING`: only new awards come
+    back), then a notification to each new holder: one by one for a few, as one fan-out job
+    for many (a full rollup may award thousands at once)."""
     chosen = None if users is None else sorted(set(users))
     if chosen == []:
         return 0
@@ -101,29 +106,36 @@ def award_badges(session: Session, users: Iterable[uuid.UUID] | None) -> int:
     )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    awarded = 0
+    new: dict[str, list[uuid.UUID]] = {rule.badge: [] for rule in RULES}
     for batch in batches:
-        for user, totals in _totals(session, batch).items():
-            for rule in RULES:
-                if not rule.earned(totals):
-                    continue
+        totals = _totals(session, batch)
+        for rule in RULES:
+            earned = [user for user, values in totals.items() if rule.earned(values)]
+            for start in range(0, len(earned), 2000):
                 now = utcnow()
-                done = session.execute(
+                rows = [
+                    {"user_id": u, "badge": rule.badge, "awarded_at": now}
+                    for u in earned[start : start + 2000]
+                ]
+                stmt = (
                     insert(Badge)
-                    .values(user_id=user, badge=rule.badge, awarded_at=now)
+                    .values(rows)
                     .on_conflict_do_nothing(index_elements=["user_id", "badge"])
                 )
-                if done.rowcount:
-                    awarded += 1
-                    notify(
-                        session,
-                        user_id=user,
-                        type="SYSTEM",
-                        title=f"New badge: {rule.title}",
-                        key=f"badge:{user}:{rule.badge}",
-                        data={"badge": rule.badge},
-                    )
-    return awarded
+                new[rule.badge].extend(session.scalars(stmt.returning(Badge.user_id)))
+    for rule in RULES:
+        holders = new[rule.badge]
+        spec = {
+            "type": "SYSTEM",
+            "title": f"New badge: {rule.title}",
+            "data": {"badge": rule.badge},
+        }
+        if len(holders) > FAN_OUT_ABOVE:
+            notify_many(session, user_ids=holders, key=f"badge:{rule.badge}", **spec)
+        else:
+            for user in holders:
+                notify(session, user_id=user, key=f"badge:{user}:{rule.badge}", **spec)
+    return sum(len(h) for h in new.values())
 
 
 def badges_of(session: Session, user_id: uuid.UUID) -> list[dict]:

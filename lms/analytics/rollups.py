@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, delete, distinct, func, select, tuple_
+from sqlalchemy import Date, and_, case, cast, delete, distinct, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -317,8 +317,43 @@ def watched_segments(start: int, end: int) -> set[int]:
     return set(range(start // SEGMENT_SECONDS, last // SEGMENT_SECONDS + 1))
 
 
+_SEGMENTS_PG = f"""
+INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
+SELECT w.object_id, s.segment, (array_agg(w.course_id))[1], count(DISTINCT w.actor_id)
+FROM (
+    SELECT object_id, course_id, actor_id,
+           (context->'video'->>'from')::int AS f, (context->'video'->>'to')::int AS t
+    FROM learning_events
+    WHERE object_type = 'lesson' AND verb = 'progressed' AND course_id IS NOT NULL
+      AND context IS NOT NULL AND (context->'video') IS NOT NULL {{scope}}
+) w
+CROSS JOIN LATERAL generate_series(
+    CASE WHEN w.t < w.f OR w.t - w.f > {SEEK_SECONDS} THEN greatest(w.t, 0) / {SEGMENT_SECONDS}
+         ELSE w.f / {SEGMENT_SECONDS} END,
+    CASE WHEN w.t < w.f OR w.t - w.f > {SEEK_SECONDS} THEN greatest(w.t, 0) / {SEGMENT_SECONDS}
+         ELSE greatest(w.f, ceil(w.t / {SEGMENT_SECONDS}.0)::int * {SEGMENT_SECONDS} - 1)
+              / {SEGMENT_SECONDS} END
+) AS s(segment)
+GROUP BY w.object_id, s.segment
+"""
+
+
 def _segments(session: Session, lessons: Iterable[str] | None) -> None:
-    """Rebuild the watched-segment counts of `lessons` (all, when None) from their reports."""
+    """Rebuild the watched-segment counts of `lessons` (all, when None) from their reports:
+    one set-based statement on PostgreSQL, Python on SQLite (same rules:
+    `watched_segments`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        if lessons is None:
+            session.execute(delete(LessonSegment))
+            session.execute(text(_SEGMENTS_PG.format(scope="")))
+            return
+        for chunk in _chunks(sorted(lessons)):
+            session.execute(delete(LessonSegment).where(LessonSegment.lesson_id.in_(chunk)))
+            session.execute(
+                text(_SEGMENTS_PG.format(scope="AND object_id = ANY(:lessons)")),
+                {"lessons": chunk},
+            )
+        return
     where = [E.object_type == "lesson", E.verb == "progressed", E.context.is_not(None)]
     chunks = [None] if lessons is None else list(_chunks(sorted(lessons)))
     for chunk in chunks:
