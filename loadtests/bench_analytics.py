@@ -58,7 +58,6 @@ COURSE_ANALYTICS = """query($c: ID!) { courseAnalytics(courseId: $c) {
 # One row per event: i picks the student, the course among the student's five, the verb
 # (by i % 100), the lesson and the day. Progress grows with the day, positions walk a video.
 _EVENTS = """
-WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM courses WHERE slug LIKE 'bench-%%')
 INSERT INTO learning_events (id, timestamp, stored_at, actor_id, verb, object_type,
     object_id, course_id, result, context, score, seconds, amount, currency, progress)
 SELECT gen_random_uuid(), ts, now() - %(stored_ago)s * interval '1 second', actor, verb,
@@ -77,8 +76,7 @@ SELECT gen_random_uuid(), ts, now() - %(stored_ago)s * interval '1 second', acto
 FROM (
     SELECT i,
         md5('student-' || (i %% %(students)s))::uuid AS actor,
-        (SELECT ids[1 + ((i %% %(students)s) * 7 + (i / %(students)s) %% 5) %% %(courses)s] FROM c)
-            AS course,
+        ((i %% %(students)s) * 7 + (i / %(students)s) %% 5) %% %(courses)s AS course_n,
         (i %% 10) AS lesson,
         ((i * 13) %% 60) * 10 AS pos,
         (i * 7919) %% %(days)s AS age_days,
@@ -94,6 +92,8 @@ FROM (
         CASE WHEN (i * 31) %% 100 < 5 THEN 1.0 ELSE ((i * 37) %% 100) / 100.0 END AS score
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
 ) e
+JOIN (SELECT id AS course, (row_number() OVER (ORDER BY id) - 1)::int AS n
+      FROM courses WHERE slug LIKE 'bench-%%') c ON c.n = e.course_n
 """
 
 
