@@ -124,6 +124,18 @@ class LessonSegment(Base):
     viewers: Mapped[int] = mapped_column(default=0)
 
 
+class LessonViewer(Base):
+    """Who watched which segment (PostgreSQL): a new row is a new viewer of the segment, so
+    incremental runs add to `analytics_lesson_segments` only what is really new."""
+
+    __tablename__ = "analytics_lesson_viewers"
+
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segment: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+
+
 class RevenueDaily(Base):
     __tablename__ = "analytics_revenue_daily"
 

@@ -32,6 +32,7 @@ from lms.analytics.models import (
     LearningEvent,
     LessonDaily,
     LessonSegment,
+    LessonViewer,
     RevenueDaily,
     StudentDaily,
     Watermark,
@@ -219,6 +220,7 @@ class Touched:
         self.lessons_by_day: dict[date, set[str]] = defaultdict(set)
         self.items_by_day: dict[date, set[str]] = defaultdict(set)
         self.pairs: set[tuple[uuid.UUID, uuid.UUID]] = set()  # (course, user)
+        self.users_by_day: dict[date, set[uuid.UUID]] = defaultdict(set)
         self.video_lessons: set[str] = set()
         self.users: set[uuid.UUID] = set()
         self.events = 0
@@ -248,6 +250,7 @@ def _touched(session: Session, since: datetime) -> Touched:
             continue
         when = _as_date(raw_day)
         touched.courses_by_day[when].add(course_id)
+        touched.users_by_day[when].add(actor_id)
         touched.pairs.add((course_id, actor_id))
         if object_type == "lesson":
             touched.lessons_by_day[when].add(object_id)
@@ -278,6 +281,10 @@ def _stage_one(session: Session, touched: Touched | None) -> None:
             start, end = _day_bounds(day)
             for chunk in _chunks(ids):
                 where = and_(E.timestamp >= start, E.timestamp < end, column.in_(chunk))
+                if name == "student":  # only the students who did something that day
+                    for users in _chunks(touched.users_by_day[day]):
+                        _upsert(session, table, build(and_(where, E.actor_id.in_(users))), keys)
+                    continue
                 _upsert(session, table, build(where), keys)
 
 
@@ -326,9 +333,8 @@ def watched_segments(start: int, end: int) -> set[int]:
     return set(range(start // SEGMENT_SECONDS, last // SEGMENT_SECONDS + 1))
 
 
-_SEGMENTS_PG = f"""
-INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
-SELECT w.object_id, s.segment, (array_agg(w.course_id))[1], count(DISTINCT w.actor_id)
+_WATCHED_PG = f"""
+SELECT DISTINCT w.object_id, s.segment, w.actor_id, w.course_id
 FROM (
     SELECT object_id, course_id, actor_id,
            (context->'video'->>'from')::int AS f, (context->'video'->>'to')::int AS t
@@ -343,25 +349,49 @@ CROSS JOIN LATERAL generate_series(
          ELSE greatest(w.f, ceil(w.t / {SEGMENT_SECONDS}.0)::int * {SEGMENT_SECONDS} - 1)
               / {SEGMENT_SECONDS} END
 ) AS s(segment)
-GROUP BY w.object_id, s.segment
+"""
+# New (lesson, segment, viewer) rows only come back from the insert, so adding their count
+# is exact and a re-run adds nothing.
+_NEW_VIEWERS_PG = f"""
+WITH new AS (
+    INSERT INTO analytics_lesson_viewers (lesson_id, segment, user_id, course_id)
+    {_WATCHED_PG.format(scope="AND stored_at >= :since")}
+    ON CONFLICT DO NOTHING
+    RETURNING lesson_id, segment, course_id
+)
+INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
+SELECT lesson_id, segment, (array_agg(course_id))[1], count(*) FROM new
+GROUP BY lesson_id, segment
+ON CONFLICT (lesson_id, segment)
+DO UPDATE SET viewers = analytics_lesson_segments.viewers + excluded.viewers
 """
 
 
-def _segments(session: Session, lessons: Iterable[str] | None) -> None:
-    """Rebuild the watched-segment counts of `lessons` (all, when None) from their reports:
-    one set-based statement on PostgreSQL, Python on SQLite (same rules:
-    `watched_segments`)."""
+def _segments(session: Session, lessons: Iterable[str] | None, since: datetime | None) -> None:
+    """Video drop-off. PostgreSQL: who watched which segment is kept
+    (`analytics_lesson_viewers`), so a run adds only new viewers to the counts (a full run
+    rebuilds both). SQLite: the touched lessons' counts are recomputed in Python (same
+    rules: `watched_segments`)."""
     if session.get_bind().dialect.name == "postgresql":
-        if lessons is None:
+        if since is None:
+            session.execute(delete(LessonViewer))
             session.execute(delete(LessonSegment))
-            session.execute(text(_SEGMENTS_PG.format(scope="")))
-            return
-        for chunk in _chunks(sorted(lessons)):
-            session.execute(delete(LessonSegment).where(LessonSegment.lesson_id.in_(chunk)))
             session.execute(
-                text(_SEGMENTS_PG.format(scope="AND object_id = ANY(:lessons)")),
-                {"lessons": chunk},
+                text(
+                    "INSERT INTO analytics_lesson_viewers "
+                    "(lesson_id, segment, user_id, course_id) " + _WATCHED_PG.format(scope="")
+                )
             )
+            session.execute(
+                text(
+                    "INSERT INTO analytics_lesson_segments "
+                    "(lesson_id, segment, course_id, viewers) "
+                    "SELECT lesson_id, segment, (array_agg(course_id))[1], count(*) "
+                    "FROM analytics_lesson_viewers GROUP BY lesson_id, segment"
+                )
+            )
+        else:
+            session.execute(text(_NEW_VIEWERS_PG), {"since": since})
         return
     where = [E.object_type == "lesson", E.verb == "progressed", E.context.is_not(None)]
     chunks = [None] if lessons is None else list(_chunks(sorted(lessons)))
@@ -447,7 +477,11 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
     lap("daily")
     _stage_two_students(session, touched)
     lap("students")
-    _segments(session, None if touched is None else touched.video_lessons)
+    _segments(
+        session,
+        None if touched is None else touched.video_lessons,
+        None if touched is None else mark.stored_at - LAG,
+    )
     lap("segments")
     awarded = award_badges(session, None if touched is None else touched.users)
     lap("badges")

@@ -97,6 +97,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("lesson_id", "segment", name=op.f("pk_analytics_lesson_segments")),
     )
     op.create_table(
+        "analytics_lesson_viewers",
+        sa.Column("lesson_id", sa.String(length=64), nullable=False),
+        sa.Column("segment", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("course_id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "lesson_id", "segment", "user_id", name=op.f("pk_analytics_lesson_viewers")
+        ),
+    )
+    op.create_table(
         "analytics_revenue_daily",
         sa.Column("course_id", sa.Uuid(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -199,6 +209,7 @@ def downgrade() -> None:
     op.drop_table("analytics_student_daily")
     op.drop_table("analytics_revenue_daily")
     op.drop_table("analytics_lesson_segments")
+    op.drop_table("analytics_lesson_viewers")
     with op.batch_alter_table("analytics_lesson_daily", schema=None) as batch_op:
         batch_op.drop_index("ix_analytics_lesson_daily_course_id")
     op.drop_table("analytics_lesson_daily")
