@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,11 @@ def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, 
         user: {"completed": completed or 0, "perfect": perfect or 0, "lessons": lessons or 0}
         for user, completed, perfect, lessons in session.execute(query)
     }
+    if session.get_bind().dialect.name == "postgresql":
+        streaks = _streaks_pg(session, users)
+        for user, values in totals.items():
+            values["streak"] = streaks.get(user, 0)
+        return totals
     # Only students with 7+ active days can hold a 7-day streak: fetch their days alone.
     S = StudentDaily
     candidates = select(S.user_id).group_by(S.user_id)
@@ -86,6 +91,23 @@ def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, 
     for user, values in totals.items():
         values["streak"] = longest_streak(days.get(user, ()))
     return totals
+
+
+# Gaps and islands: consecutive days share `day - row_number`; only 7+ day runs come back.
+_STREAKS_PG = """
+SELECT user_id, max(length) FROM (
+    SELECT user_id, count(*) AS length FROM (
+        SELECT user_id, day - (row_number() OVER (PARTITION BY user_id ORDER BY day))::int AS run
+        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily {scope}) d
+    ) r GROUP BY user_id, run HAVING count(*) >= :days
+) s GROUP BY user_id
+"""
+
+
+def _streaks_pg(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, int]:
+    scope = "" if users is None else "WHERE user_id = ANY(:users)"
+    parameters = {"days": STREAK_DAYS} | ({} if users is None else {"users": list(users)})
+    return dict(session.execute(text(_STREAKS_PG.format(scope=scope)), parameters).all())
 
 
 def case_bool(column):

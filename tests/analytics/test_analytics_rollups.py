@@ -207,3 +207,21 @@ def test_events_land_in_their_month_partition_on_postgresql():
         )
     month = (utcnow() - __import__("datetime").timedelta(days=40)).strftime("%Y%m")
     assert where == f"{SCHEMA}.learning_events_{month}"
+
+
+def test_seven_days_in_a_row_earn_the_streak_badge_and_six_do_not():
+    _educator, educator_id = person(Role.EDUCATOR)
+    course = make_course(educator_id)
+    steady, patchy = person()[1], person()[1]
+    for day in range(7):
+        event(steady, "progressed", "lesson", course.lessons[0], course.id, days_ago=day)
+        if day != 3:  # a gap: two runs of three days
+            event(patchy, "progressed", "lesson", course.lessons[0], course.id, days_ago=day)
+    rolled_up()
+    with session_scope() as session:
+        held = set(
+            session.execute(
+                select(Badge.user_id, Badge.badge).where(Badge.user_id.in_([steady, patchy]))
+            )
+        )
+    assert held == {(steady, "STREAK_7_DAYS")}
