@@ -21,13 +21,15 @@ COURSE = """query($c: ID!) { courseAnalytics(courseId: $c) {
   courseId title students smallGroup enrollments activeStudents certificates
   funnel { enrolled started halfway completed } averageGrade gradeDistribution { grade students }
   revenue { currency purchases paid refunds refunded net }
-  lessons { lessonId completions videoDropOff segmentSeconds } items { itemId attempts correct difficulty }
+  lessons { lessonId completions videoDropOff segmentSeconds }
+  items { itemId attempts correct difficulty }
   atRiskStudents { userId name reasons { kind value message } } daily { date enrollments } } }"""
 STUDENT = """query($u: ID!) { studentAnalytics(userId: $u) {
   userId activeDays currentStreak longestStreak lessonsCompleted averageScore
   badges { badge } courses { courseId title progress averageScore } } }"""
 DASHBOARD = """{ dashboardMetrics { role student { userId lessonsCompleted }
-  courses { courseId students atRisk } platform { activeStudents enrollments revenue { currency paid } } } }"""
+  courses { courseId students atRisk }
+  platform { activeStudents enrollments revenue { currency paid } } } }"""
 PLATFORM = """query($i: PlatformMetricsInput!) { platformMetrics(input: $i) {
   startDate endDate series { metric currency total points { date value } } } }"""
 TRENDING = """query($l: Int, $r: DateRangeInput!) { trendingCourses(limit: $l, dateRange: $r) {
@@ -51,9 +53,16 @@ def school():
     for index, student in enumerate(ids):
         event(student, "enrolled", "course", course.id, course.id, days_ago=10)
         progress = [90.0, 80.0, 70.0, 60.0, 10.0, 0.0][index]
-        event(student, "progressed", "lesson", course.lessons[0], course.id,
-              days_ago=9 if index == 4 else 1, result={"progress": progress, "duration": "PT60S"},
-              context={"video": {"from": 0, "to": 10 if index % 2 else 20}})  # fmt: skip
+        event(
+            student,
+            "progressed",
+            "lesson",
+            course.lessons[0],
+            course.id,
+            days_ago=9 if index == 4 else 1,
+            result={"progress": progress, "duration": "PT60S"},
+            context={"video": {"from": 0, "to": 10 if index % 2 else 20}},
+        )
     # The fifth student fails 2 of 3 graded items and has not visited for 9 days.
     for score in (0.2, 0.3, 0.9):
         event(
@@ -242,9 +251,13 @@ def test_a_paid_checkout_and_its_refund_are_learning_events():
     _student, student_id = person()
     with session_scope() as session:
         payment = Payment(
-            user_id=student_id, course_id=uuid.UUID(course.id), kind=PaymentKind.COURSE,
-            status=PaymentStatus.PENDING, amount=2500, currency="EUR",
-        )  # fmt: skip
+            user_id=student_id,
+            course_id=uuid.UUID(course.id),
+            kind=PaymentKind.COURSE,
+            status=PaymentStatus.PENDING,
+            amount=2500,
+            currency="EUR",
+        )
         session.add(payment)
         session.flush()
         assert mark_paid(session, payment, payment_intent="pi_test")

@@ -21,8 +21,14 @@ REPORT_FIELDS = "id kind status progress errorCode downloads { format name path 
 COURSE_REPORT = (
     f"mutation($i: CourseReportInput!) {{ generateCourseReport(input: $i) {{ {REPORT_FIELDS} }} }}"
 )
-STUDENT_REPORT = f"mutation($i: StudentReportInput!) {{ generateStudentReport(input: $i) {{ {REPORT_FIELDS} }} }}"
-EXPORT = f"mutation($i: LearningStatementsExportInput!) {{ exportLearningStatements(input: $i) {{ {REPORT_FIELDS} }} }}"
+STUDENT_REPORT = (
+    "mutation($i: StudentReportInput!) "
+    f"{{ generateStudentReport(input: $i) {{ {REPORT_FIELDS} }} }}"
+)
+EXPORT = (
+    "mutation($i: LearningStatementsExportInput!) "
+    f"{{ exportLearningStatements(input: $i) {{ {REPORT_FIELDS} }} }}"
+)
 REPORT = f"query($id: ID!) {{ analyticsReport(id: $id) {{ {REPORT_FIELDS} }} }}"
 
 
@@ -74,8 +80,16 @@ def test_course_and_student_reports_and_the_xapi_export(http, worker, watcher, t
     students = [create_user(Role.STUDENT) for _ in range(5)]
     for index, (student, _token) in enumerate(students):
         event(student.id, "enrolled", "course", course.id, course.id, days_ago=3)
-        event(student.id, "progressed", "lesson", course.lessons[0], course.id, days_ago=index % 3,
-              result={"progress": 20.0 * index, "duration": "PT120S"}, context={"video": {"from": 0, "to": 30 - 5 * index}})  # fmt: skip
+        event(
+            student.id,
+            "progressed",
+            "lesson",
+            course.lessons[0],
+            course.id,
+            days_ago=index % 3,
+            result={"progress": 20.0 * index, "duration": "PT120S"},
+            context={"video": {"from": 0, "to": 30 - 5 * index}},
+        )
         event(
             student.id,
             "scored",

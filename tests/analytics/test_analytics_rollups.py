@@ -126,11 +126,25 @@ def test_rollups_are_incremental_idempotent_and_fold_late_events_into_their_day(
     for index, student in enumerate(students):
         event(student, "enrolled", "course", course.id, course.id)
         # Watching 0→20 s, then 20→30 s for the first student only: segments 0..3, then 4..5.
-        event(student, "progressed", "lesson", lesson, course.id,
-              result={"progress": 50.0, "duration": "PT20S"}, context={"video": {"from": 0, "to": 20}})  # fmt: skip
+        event(
+            student,
+            "progressed",
+            "lesson",
+            lesson,
+            course.id,
+            result={"progress": 50.0, "duration": "PT20S"},
+            context={"video": {"from": 0, "to": 20}},
+        )
         if index == 0:
-            event(student, "progressed", "lesson", lesson, course.id,
-                  result={"progress": 100.0, "duration": "PT10S"}, context={"video": {"from": 20, "to": 30}})  # fmt: skip
+            event(
+                student,
+                "progressed",
+                "lesson",
+                lesson,
+                course.id,
+                result={"progress": 100.0, "duration": "PT10S"},
+                context={"video": {"from": 20, "to": 30}},
+            )
     rolled_up()
     first = _snapshot(course.id)
     today = utcnow().date()

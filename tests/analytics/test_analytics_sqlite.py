@@ -61,8 +61,14 @@ def test_events_rollups_queries_and_reports_on_sqlite(tmp_path):
         module = CourseModule(course_id=course.id, title="Part 1", position=0)
         session.add(module)
         session.flush()
-        lesson = Lesson(module_id=module.id, course_id=course.id, title="Watch", type=LessonType.VIDEO,
-                        position=0, duration_seconds=600)  # fmt: skip
+        lesson = Lesson(
+            module_id=module.id,
+            course_id=course.id,
+            title="Watch",
+            type=LessonType.VIDEO,
+            position=0,
+            duration_seconds=600,
+        )
         session.add(lesson)
     viewers = {role: Viewer(user.id, role) for role, user in people.items()}
     student = viewers[Role.STUDENT]
@@ -70,9 +76,15 @@ def test_events_rollups_queries_and_reports_on_sqlite(tmp_path):
         view = enrollments.enroll_in_course(session, student, input={"course_id": course.id})
     with sessions.begin() as session:
         enrollments.update_lesson_progress(
-            session, student,
-            input={"enrollment_id": view.id, "lesson_id": lesson.id, "position_seconds": 15, "time_spent_seconds": 15},
-        )  # fmt: skip
+            session,
+            student,
+            input={
+                "enrollment_id": view.id,
+                "lesson_id": lesson.id,
+                "position_seconds": 15,
+                "time_spent_seconds": 15,
+            },
+        )
     for _ in range(2):  # idempotent on SQLite too
         with sessions.begin() as session:
             roll_up(session)
