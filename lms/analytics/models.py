@@ -160,6 +160,20 @@ class ItemDaily(Base):
     correct: Mapped[int] = mapped_column(default=0)
 
 
+class ItemResponseDaily(Base):
+    """Each student's answers to a quiz item per day: what item discrimination needs."""
+
+    __tablename__ = "analytics_item_responses"
+    __table_args__ = (Index("ix_analytics_item_responses_course_id", "course_id"),)
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    correct: Mapped[int] = mapped_column(default=0)
+
+
 class Badge(Base):
     """An achievement, awarded once per student and rule."""
 

@@ -29,6 +29,7 @@ from lms.analytics.models import (
     CourseDaily,
     CourseStudent,
     ItemDaily,
+    ItemResponseDaily,
     LearningEvent,
     LessonDaily,
     LessonSegment,
@@ -188,8 +189,29 @@ def _daily_statements(dialect: str):
             .group_by(E.object_id, day, *([E.course_id] if dialect == "postgresql" else []))
         )
 
+    def responses(where):
+        return (
+            select(
+                E.object_id.label("item_id"),
+                E.actor_id.label("user_id"),
+                day,
+                func.max(E.course_id).label("course_id")
+                if dialect != "postgresql"
+                else E.course_id.label("course_id"),
+                func.count().label("attempts"),
+                _count_if(E.score >= 1.0).label("correct"),
+            )
+            .where(
+                E.verb == "answered", E.object_type == "question", E.course_id.is_not(None), where
+            )
+            .group_by(
+                E.object_id, E.actor_id, day, *([E.course_id] if dialect == "postgresql" else [])
+            )
+        )
+
     return {
         "course": (CourseDaily.__table__, ["course_id", "day"], course),
+        "responses": (ItemResponseDaily.__table__, ["item_id", "user_id", "day"], responses),
         "student": (StudentDaily.__table__, ["user_id", "course_id", "day"], student),
         "lesson": (LessonDaily.__table__, ["lesson_id", "day"], lesson),
         "revenue": (RevenueDaily.__table__, ["course_id", "day", "currency"], revenue),
@@ -274,6 +296,7 @@ def _stage_one(session: Session, touched: Touched | None) -> None:
         "revenue": (touched.courses_by_day, E.course_id),
         "lesson": (touched.lessons_by_day, E.object_id),
         "item": (touched.items_by_day, E.object_id),
+        "responses": (touched.items_by_day, E.object_id),
     }
     for name, (table, keys, build) in statements.items():
         groups, column = by_key[name]

@@ -22,7 +22,7 @@ COURSE = """query($c: ID!) { courseAnalytics(courseId: $c) {
   funnel { enrolled started halfway completed } averageGrade gradeDistribution { grade students }
   revenue { currency purchases paid refunds refunded net }
   lessons { lessonId completions videoDropOff segmentSeconds }
-  items { itemId attempts correct difficulty }
+  items { itemId attempts correct difficulty discrimination }
   atRiskStudents { userId name reasons { kind value message } } daily { date enrollments } } }"""
 STUDENT = """query($u: ID!) { studentAnalytics(userId: $u) {
   userId activeDays currentStreak longestStreak lessonsCompleted averageScore
@@ -129,7 +129,10 @@ async def test_course_analytics_for_its_educator(api, school):
         "D": 0,
         "F": 1,
     }
-    assert data["items"] == [{"itemId": "item-1", "attempts": 4, "correct": 3, "difficulty": 0.75}]
+    # The top two by average score answered right, of the bottom two only one answered: wrong.
+    assert data["items"] == [
+        {"itemId": "item-1", "attempts": 4, "correct": 3, "difficulty": 0.75, "discrimination": 1.0}
+    ]
     video = next(
         lesson for lesson in data["lessons"] if lesson["lessonId"] == school["course"].lessons[0]
     )

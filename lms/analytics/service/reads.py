@@ -3,6 +3,7 @@ trending courses and top students. Every one reads rollup tables, never raw even
 
 from __future__ import annotations
 
+import math
 import statistics
 import uuid
 from collections import defaultdict
@@ -19,6 +20,7 @@ from lms.analytics.models import (
     CourseDaily,
     CourseStudent,
     ItemDaily,
+    ItemResponseDaily,
     LessonDaily,
     LessonSegment,
     RevenueDaily,
@@ -194,7 +196,39 @@ def _lessons(session: Session, course_id: uuid.UUID) -> list[dict]:
     return sorted(lessons.values(), key=lambda e: e["lesson_id"])
 
 
-def _items(session: Session, course_id: uuid.UUID) -> list[dict]:
+def _discrimination(
+    session: Session, course_id: uuid.UUID, students: list[CourseStudent]
+) -> dict[str, float | None]:
+    """Upper-lower index per item: the share right among the top 27 % of the course by
+    average score, minus the share among the bottom 27 % (from -1 to 1; higher separates
+    strong from weak students better). None under the minimum group or without answers."""
+    averages = {s.user_id: s.score_sum / s.graded for s in students if s.graded}
+    if len(averages) < analytics_settings().min_group:
+        return {}
+    ranked = sorted(averages, key=lambda user: (averages[user], str(user)))
+    size = math.ceil(0.27 * len(ranked))
+    lower, upper = set(ranked[:size]), set(ranked[-size:])
+    R = ItemResponseDaily
+    answers: dict[str, dict[uuid.UUID, tuple[int, int]]] = defaultdict(dict)
+    for item, user, attempts, correct in session.execute(
+        select(R.item_id, R.user_id, func.sum(R.attempts), func.sum(R.correct))
+        .where(R.course_id == course_id)
+        .group_by(R.item_id, R.user_id)
+    ):
+        answers[item][user] = (int(attempts), int(correct))
+
+    def share(item: str, group: set) -> float | None:
+        rates = [c / a for u, (a, c) in answers[item].items() if u in group and a]
+        return sum(rates) / len(rates) if rates else None
+
+    found = {}
+    for item in answers:
+        high, low = share(item, upper), share(item, lower)
+        found[item] = None if high is None or low is None else high - low
+    return found
+
+
+def _items(session: Session, course_id: uuid.UUID, students: list[CourseStudent]) -> list[dict]:
     I = ItemDaily  # noqa: E741
     rows = session.execute(
         select(I.item_id, func.sum(I.attempts), func.sum(I.correct))
@@ -202,6 +236,7 @@ def _items(session: Session, course_id: uuid.UUID) -> list[dict]:
         .group_by(I.item_id)
         .order_by(I.item_id)
     )
+    discrimination = _discrimination(session, course_id, students)
     return [
         {
             "item_id": item,
@@ -209,6 +244,7 @@ def _items(session: Session, course_id: uuid.UUID) -> list[dict]:
             "correct": int(correct),
             # Classical difficulty: the share answering right (lower is harder).
             "difficulty": (correct / attempts) if attempts else None,
+            "discrimination": discrimination.get(item),
         }
         for item, attempts, correct in rows
     ]
@@ -277,7 +313,7 @@ def course_analytics(session: Session, viewer: Viewer, *, course_id: Any) -> dic
         "revenue": _revenue(session, RevenueDaily.course_id == course.id),
         "daily": _daily(session, course.id, today - timedelta(days=DAILY_DAYS - 1), today),
         "lessons": _lessons(session, course.id),
-        "items": _items(session, course.id),
+        "items": _items(session, course.id, students),
         "at_risk_students": _at_risk(session, students, today),
     }
 

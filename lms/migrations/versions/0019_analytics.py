@@ -97,6 +97,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("lesson_id", "segment", name=op.f("pk_analytics_lesson_segments")),
     )
     op.create_table(
+        "analytics_item_responses",
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("course_id", sa.Uuid(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("correct", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "item_id", "user_id", "day", name=op.f("pk_analytics_item_responses")
+        ),
+    )
+    with op.batch_alter_table("analytics_item_responses", schema=None) as batch_op:
+        batch_op.create_index("ix_analytics_item_responses_course_id", ["course_id"], unique=False)
+    op.create_table(
         "analytics_lesson_viewers",
         sa.Column("lesson_id", sa.String(length=64), nullable=False),
         sa.Column("segment", sa.Integer(), nullable=False),
@@ -210,6 +224,9 @@ def downgrade() -> None:
     op.drop_table("analytics_revenue_daily")
     op.drop_table("analytics_lesson_segments")
     op.drop_table("analytics_lesson_viewers")
+    with op.batch_alter_table("analytics_item_responses", schema=None) as batch_op:
+        batch_op.drop_index("ix_analytics_item_responses_course_id")
+    op.drop_table("analytics_item_responses")
     with op.batch_alter_table("analytics_lesson_daily", schema=None) as batch_op:
         batch_op.drop_index("ix_analytics_lesson_daily_course_id")
     op.drop_table("analytics_lesson_daily")
