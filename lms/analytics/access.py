@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.analytics.models import CourseStudent
 from lms.analytics.errors import (
     CourseAnalyticsForbidden,
     DateRangeTooLong,
@@ -52,8 +53,6 @@ def student_scope(session: Session, viewer: Viewer, user_id: Any) -> tuple[uuid.
     if viewer.is_admin or student == me:
         return student, None
     taught = instructed_course_ids(me)
-    from lms.analytics.models import CourseStudent
-
     shared = session.scalar(
         select(CourseStudent.course_id)
         .where(CourseStudent.user_id == student, CourseStudent.course_id.in_(taught))

@@ -22,6 +22,7 @@ from lms.analytics.rollups import SEGMENT_SECONDS
 from lms.analytics.service import reads
 from lms.analytics.settings import analytics_settings
 from lms.config import Settings
+from lms.errors import NotFound
 from lms.jobs.models import Job
 from lms.jobs.service import enqueue, get_job
 from lms.security import Viewer
@@ -83,9 +84,7 @@ def analytics_report(session: Session, viewer: Viewer, *, id: Any) -> Job:
     missing = ReportNotFound("report not found")
     try:
         job = get_job(session, access.parse_uuid(id, missing))
-    except ReportNotFound:
-        raise
-    except Exception:
+    except NotFound:  # JOB_NOT_FOUND: say which kind of thing is missing
         raise missing from None
     if job.kind not in KINDS or not (viewer.is_admin or job.requested_by_id == viewer.user_id):
         raise missing
