@@ -36,6 +36,7 @@ from lms.jobs.models import TERMINAL, Job
 from lms.jobs.service import enqueue
 from lms.models import utcnow
 from lms.notifications.service import notify
+from lms.analytics.service import record
 from lms.security import Viewer, require_authenticated, require_role
 from lms.storage import signing
 from lms.users.models import Role, User
@@ -454,6 +455,16 @@ def record_issued(
     if cert.status_list_index is None:
         cert.status_list_index = free_status_list_index(session)
     view = certificate_view(cert)
+    if first:
+        record(
+            session,
+            actor_id=snapshot.student_id,
+            verb="earned",
+            object_type="certificate",
+            object_id=cert.id,
+            course_id=cert.course_id,
+            result={"completion": True},
+        )
     notify(
         session,
         user_id=snapshot.student_id,

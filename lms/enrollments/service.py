@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lms import pagination
 from lms.courses.models import Course, CoursePrerequisite, CourseStatus, LessonType
+from lms.analytics.service import duration, record
 from lms.enrollments import progress as rules
 from lms.enrollments.access import own_enrollment, parse_id, teaches, visible_enrollment
 from lms.enrollments.certificates import start_issuance
@@ -212,6 +213,7 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
     if rules.summarize(enrollment, lessons, progress):
         _complete(session, enrollment, now, requested_by_id=student_id)
     session.flush()
+    _record_enrolled(session, enrollment)
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
     notify(
@@ -248,6 +250,15 @@ def withdraw_enrollment(
             now,
         )
         enrollment.drop_reason = (reason or "").strip() or None
+        record(
+            session,
+            actor_id=enrollment.student_id,
+            verb="withdrew",
+            object_type="course",
+            object_id=enrollment.course_id,
+            course_id=enrollment.course_id,
+            result={"progress": enrollment.progress_percent},
+        )
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
     return view
@@ -261,6 +272,7 @@ def grant_paid_enrollment(
     course = _course(session, course_id, lock=True)
     existing = _existing(session, student_id, course.id, lock=True)
     now = utcnow()
+    seated = existing is None or existing.status == EnrollmentStatus.DROPPED
     if existing is not None:
         if existing.status == EnrollmentStatus.DROPPED:
             existing.status, existing.dropped_at, existing.drop_reason = (
@@ -281,9 +293,23 @@ def grant_paid_enrollment(
         session.add(enrollment)
         course.enrollment_count += 1
     session.flush()
+    if seated:  # a new or resumed seat
+        _record_enrolled(session, enrollment)
     view = enrollment_view(session, enrollment)
     publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
     return enrollment.id
+
+
+def _record_enrolled(session: Session, enrollment: Enrollment) -> None:
+    record(
+        session,
+        actor_id=enrollment.student_id,
+        verb="enrolled",
+        object_type="course",
+        object_id=enrollment.course_id,
+        course_id=enrollment.course_id,
+        result={"progress": enrollment.progress_percent},
+    )
 
 
 def revoke_paid_enrollment(session: Session, *, enrollment_id: uuid.UUID, reason: str) -> None:
@@ -397,7 +423,8 @@ def _progress_change(
         enrollment.time_spent_seconds,
     )
     finished = rules.summarize(enrollment, lessons, progress)
-    if finished and enrollment.status == EnrollmentStatus.ACTIVE:
+    completed_now = finished and enrollment.status == EnrollmentStatus.ACTIVE
+    if completed_now:
         _complete(session, enrollment, now, requested_by_id=viewer.user_id)
     changed = before != (row.percent, row.position_seconds, row.time_spent_seconds, row.completed)
     if changed or old_summary != (
@@ -410,9 +437,50 @@ def _progress_change(
     view = enrollment_view(session, enrollment)
     lesson_view = lesson_progress_view(enrollment.id, lesson.id, row)
     if changed:  # an identical retry announces nothing
+        _record_progress(session, enrollment, lesson, before, row, completed_course=completed_now)
         publish_after_commit(session, LESSON_TOPIC, lesson_event(lesson_view, view))
         publish_after_commit(session, PROGRESS_TOPIC, progress_event(view))
     return ProgressPayload(view, lesson_view)
+
+
+def _record_progress(session, enrollment, lesson, before, row, *, completed_course) -> None:
+    """Learning events of one progress change: the report (with the video positions it
+    covered, for drop-off), a lesson completed now, the course completed now."""
+    old_percent, old_position, old_spent, was_completed = before
+    common = {"actor_id": enrollment.student_id, "course_id": enrollment.course_id}
+    spent = duration(row.time_spent_seconds - old_spent)
+    progress = {"progress": enrollment.progress_percent}
+    if (row.percent, row.position_seconds, row.time_spent_seconds) != before[:3]:
+        context = None
+        if lesson.type == LessonType.VIDEO and row.position_seconds != old_position:
+            context = {"video": {"from": old_position, "to": row.position_seconds}}
+        record(
+            session,
+            verb="progressed",
+            object_type="lesson",
+            object_id=lesson.id,
+            result={**progress, "duration": spent},
+            context=context,
+            **common,
+        )
+    if row.completed and not was_completed:
+        record(
+            session,
+            verb="completed",
+            object_type="lesson",
+            object_id=lesson.id,
+            result={**progress, "completion": True},
+            **common,
+        )
+    if completed_course:
+        record(
+            session,
+            verb="completed",
+            object_type="course",
+            object_id=enrollment.course_id,
+            result={**progress, "completion": True},
+            **common,
+        )
 
 
 def _require_open(lessons, index, progress) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms.analytics.service import record
 from lms.models import utcnow
 from lms.payments.models import Payment, PaymentKind, PaymentStatus, Refund, RefundStatus
 
@@ -26,6 +27,7 @@ def mark_paid(session: Session, payment: Payment, *, payment_intent: str | None)
         return False
     payment.status, payment.paid_at, payment.updated_at = PaymentStatus.PAID, now, now
     payment.failure_code = None
+    _record(session, payment, "purchased", payment.amount)
     fulfil(session, payment)
     settle_refunds(session, payment)
     return True
@@ -58,6 +60,8 @@ def settle_refunds(session: Session, payment: Payment) -> None:
         )
     )
     if refunded != payment.refunded_amount:
+        if payment.status not in OPEN:  # a refund that failed afterwards counts negative
+            _record(session, payment, "refunded", refunded - payment.refunded_amount)
         payment.refunded_amount, payment.updated_at = refunded, utcnow()
     if payment.status in OPEN:
         return  # refunds settle before payment events only if reordered: wait for "paid"
@@ -69,6 +73,19 @@ def settle_refunds(session: Session, payment: Payment) -> None:
         payment.status = PaymentStatus.PARTIALLY_REFUNDED
     else:  # a refund failed after all: the payment stands (access revoked before stays so)
         payment.status = PaymentStatus.PAID
+
+
+def _record(session: Session, payment: Payment, verb: str, amount: int) -> None:
+    """The learning event of money moving (Analytics sums revenue and refunds from it)."""
+    record(
+        session,
+        actor_id=payment.user_id,
+        verb=verb,
+        object_type="course" if payment.kind == PaymentKind.COURSE else "subscription",
+        object_id=payment.course_id or payment.id,
+        course_id=payment.course_id,
+        result={"amount": amount, "currency": payment.currency},
+    )
 
 
 def revoke(session: Session, payment: Payment) -> None:

@@ -1,0 +1,170 @@
+"""Badges and achievements: declarative rules over the rollups, each awarded once.
+
+A rule is a name, a title and a condition on a student's totals (summed from
+`analytics_course_students`) or longest streak of active days. The award row's primary
+key (user, badge) makes it once only; the notification's key makes the message once too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import case, distinct, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lms.analytics.models import Badge, CourseStudent, StudentDaily
+from lms.models import utcnow
+from lms.notifications.service import notify, notify_many
+
+
+@dataclass(frozen=True)
+class Rule:
+    badge: str
+    title: str
+    earned: Callable[[dict], bool]
+
+
+RULES = (
+    Rule("FIRST_COURSE_COMPLETED", "First course completed", lambda t: t["completed"] >= 1),
+    Rule("PERFECT_QUIZ", "A perfect score", lambda t: t["perfect"] >= 1),
+    Rule("TEN_LESSONS", "Ten lessons completed", lambda t: t["lessons"] >= 10),
+    Rule("STREAK_7_DAYS", "Seven days in a row", lambda t: t["streak"] >= 7),
+)
+TITLES = {rule.badge: rule.title for rule in RULES}
+STREAK_DAYS = 7
+FAN_OUT_ABOVE = 20
+
+
+def longest_streak(days: Iterable[date]) -> int:
+    best = run = 0
+    previous = None
+    for day in sorted(set(days)):
+        run = run + 1 if previous is not None and day - previous == timedelta(days=1) else 1
+        best, previous = max(best, run), day
+    return best
+
+
+def current_streak(days: Iterable[date], today: date) -> int:
+    """Consecutive active days ending today or yesterday."""
+    active = set(days)
+    day = today if today in active else today - timedelta(days=1)
+    count = 0
+    while day in active:
+        count, day = count + 1, day - timedelta(days=1)
+    return count
+
+
+def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, dict]:
+    C = CourseStudent
+    query = select(
+        C.user_id,
+        func.sum(case_bool(C.completed)),
+        func.sum(C.perfect),
+        func.sum(C.lesson_completions),
+    ).group_by(C.user_id)
+    if users is not None:
+        query = query.where(C.user_id.in_(users))
+    totals = {
+        user: {"completed": completed or 0, "perfect": perfect or 0, "lessons": lessons or 0}
+        for user, completed, perfect, lessons in session.execute(query)
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        streaks = _streaks_pg(session, users)
+        for user, values in totals.items():
+            values["streak"] = streaks.get(user, 0)
+        return totals
+    # Only students with 7+ active days can hold a 7-day streak: fetch their days alone.
+    S = StudentDaily
+    candidates = select(S.user_id).group_by(S.user_id)
+    if users is not None:
+        candidates = candidates.where(S.user_id.in_(users))
+    candidates = candidates.having(func.count(distinct(S.day)) >= STREAK_DAYS)
+    days: dict[uuid.UUID, set[date]] = {}
+    for user, day in session.execute(
+        select(S.user_id, S.day).where(S.user_id.in_(candidates)).distinct()
+    ):
+        days.setdefault(user, set()).add(day)
+    for user, values in totals.items():
+        values["streak"] = longest_streak(days.get(user, ()))
+    return totals
+
+
+# Gaps and islands: consecutive days share `day - row_number`; only 7+ day runs come back.
+_STREAKS_PG = """
+SELECT user_id, max(length) FROM (
+    SELECT user_id, count(*) AS length FROM (
+        SELECT user_id, day - (row_number() OVER (PARTITION BY user_id ORDER BY day))::int AS run
+        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily {scope}) d
+    ) r GROUP BY user_id, run HAVING count(*) >= :days
+) s GROUP BY user_id
+"""
+
+
+def _streaks_pg(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, int]:
+    scope = "" if users is None else "WHERE user_id = ANY(:users)"
+    parameters = {"days": STREAK_DAYS} | ({} if users is None else {"users": list(users)})
+    return dict(session.execute(text(_STREAKS_PG.format(scope=scope)), parameters).all())
+
+
+def case_bool(column):
+    return case((column, 1), else_=0)
+
+
+def award_badges(session: Session, users: Iterable[uuid.UUID] | None) -> int:
+    """Award what the rules say to `users` (everyone, when None); returns new awards.
+
+    One insert per rule and batch (`ON CONFLICT DO NOTHING RETURNING`: only new awards come
+    back), then a notification to each new holder: one by one for a few, as one fan-out job
+    for many (a full rollup may award thousands at once)."""
+    chosen = None if users is None else sorted(set(users))
+    if chosen == []:
+        return 0
+    batches = (
+        [None] if chosen is None else [chosen[i : i + 2000] for i in range(0, len(chosen), 2000)]
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new: dict[str, list[uuid.UUID]] = {rule.badge: [] for rule in RULES}
+    for batch in batches:
+        totals = _totals(session, batch)
+        for rule in RULES:
+            earned = [user for user, values in totals.items() if rule.earned(values)]
+            for start in range(0, len(earned), 2000):
+                now = utcnow()
+                rows = [
+                    {"user_id": u, "badge": rule.badge, "awarded_at": now}
+                    for u in earned[start : start + 2000]
+                ]
+                stmt = (
+                    insert(Badge)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["user_id", "badge"])
+                )
+                new[rule.badge].extend(session.scalars(stmt.returning(Badge.user_id)))
+    for rule in RULES:
+        holders = new[rule.badge]
+        spec = {
+            "type": "SYSTEM",
+            "title": f"New badge: {rule.title}",
+            "data": {"badge": rule.badge},
+        }
+        if len(holders) > FAN_OUT_ABOVE:
+            notify_many(session, user_ids=holders, key=f"badge:{rule.badge}", **spec)
+        else:
+            for user in holders:
+                notify(session, user_id=user, key=f"badge:{user}:{rule.badge}", **spec)
+    return sum(len(h) for h in new.values())
+
+
+def badges_of(session: Session, user_id: uuid.UUID) -> list[dict]:
+    rows = session.scalars(
+        select(Badge).where(Badge.user_id == user_id).order_by(Badge.awarded_at, Badge.badge)
+    )
+    return [
+        {"badge": b.badge, "title": TITLES.get(b.badge, b.badge), "awarded_at": b.awarded_at}
+        for b in rows
+    ]

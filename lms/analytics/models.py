@@ -1,0 +1,195 @@
+"""Analytics: learning events shaped like xAPI statements, and the daily rollups read by
+every query of the module.
+
+`learning_events` is append-only and partitioned by month on PostgreSQL (the migration
+makes the partitions; the primary key includes the timestamp, as partitioning requires).
+The rollup tables hold values recomputed from events for each affected key, never
+increments, so a re-run or an overlapping run writes the same numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lms.models import Base, new_id, utcnow
+
+
+class LearningEvent(Base):
+    __tablename__ = "learning_events"
+    __table_args__ = (
+        Index("ix_learning_events_stored_at", "stored_at"),
+        Index("ix_learning_events_course_id_timestamp", "course_id", "timestamp"),
+        Index("ix_learning_events_actor_id_timestamp", "actor_id", "timestamp"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    timestamp: Mapped[datetime] = mapped_column(primary_key=True, default=utcnow)
+    # When the row was written: the rollup watermark follows it, so late events count.
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[uuid.UUID] = mapped_column()
+    verb: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(64))
+    course_id: Mapped[uuid.UUID | None] = mapped_column()
+    result: Mapped[dict | None] = mapped_column(JSON)
+    context: Mapped[dict | None] = mapped_column(JSON)
+    # Numbers the rollups sum, lifted out of `result` so GROUP BY needs no JSON functions.
+    score: Mapped[float | None] = mapped_column()  # scaled 0..1
+    seconds: Mapped[int] = mapped_column(default=0)  # time on task this event adds
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)  # minor currency units
+    currency: Mapped[str | None] = mapped_column(String(3))
+    progress: Mapped[float | None] = mapped_column()  # the course percent after the event
+
+
+class CourseDaily(Base):
+    __tablename__ = "analytics_course_daily"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    enrollments: Mapped[int] = mapped_column(default=0)
+    active_students: Mapped[int] = mapped_column(default=0)
+    lesson_completions: Mapped[int] = mapped_column(default=0)
+    completions: Mapped[int] = mapped_column(default=0)
+    certificates: Mapped[int] = mapped_column(default=0)
+    forum_posts: Mapped[int] = mapped_column(default=0)
+    graded: Mapped[int] = mapped_column(default=0)
+    time_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    events: Mapped[int] = mapped_column(default=0)
+
+
+class StudentDaily(Base):
+    __tablename__ = "analytics_student_daily"
+    __table_args__ = (Index("ix_analytics_student_daily_course_id_day", "course_id", "day"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    events: Mapped[int] = mapped_column(default=0)
+    time_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    lesson_completions: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[float] = mapped_column(default=0.0)  # highest course percent that day
+    graded: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[float] = mapped_column(default=0.0)
+    perfect: Mapped[int] = mapped_column(default=0)
+    completed: Mapped[int] = mapped_column(default=0)
+    forum_posts: Mapped[int] = mapped_column(default=0)
+    last_seen: Mapped[datetime] = mapped_column()
+
+
+class CourseStudent(Base):
+    """One student in one course, summed over days (second stage of the rollup)."""
+
+    __tablename__ = "analytics_course_students"
+    __table_args__ = (Index("ix_analytics_course_students_user_id", "user_id"),)
+
+    course_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    progress: Mapped[float] = mapped_column(default=0.0)
+    time_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    lesson_completions: Mapped[int] = mapped_column(default=0)
+    graded: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[float] = mapped_column(default=0.0)
+    perfect: Mapped[int] = mapped_column(default=0)
+    completed: Mapped[bool] = mapped_column(default=False)
+    active_days: Mapped[int] = mapped_column(default=0)
+    last_seen: Mapped[datetime] = mapped_column()
+
+
+class LessonDaily(Base):
+    __tablename__ = "analytics_lesson_daily"
+    __table_args__ = (Index("ix_analytics_lesson_daily_course_id", "course_id"),)
+
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+    viewers: Mapped[int] = mapped_column(default=0)
+    completions: Mapped[int] = mapped_column(default=0)
+    time_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LessonSegment(Base):
+    """Video drop-off: how many students watched each 5-second segment of a lesson."""
+
+    __tablename__ = "analytics_lesson_segments"
+
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segment: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+    viewers: Mapped[int] = mapped_column(default=0)
+
+
+class LessonViewer(Base):
+    """Who watched which segment (PostgreSQL): a new row is a new viewer of the segment, so
+    incremental runs add to `analytics_lesson_segments` only what is really new."""
+
+    __tablename__ = "analytics_lesson_viewers"
+
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segment: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+
+
+class RevenueDaily(Base):
+    __tablename__ = "analytics_revenue_daily"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    purchases: Mapped[int] = mapped_column(default=0)
+    paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunds: Mapped[int] = mapped_column(default=0)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ItemDaily(Base):
+    """Quiz items: attempts and correct answers per day (difficulty = correct / attempts)."""
+
+    __tablename__ = "analytics_item_daily"
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    correct: Mapped[int] = mapped_column(default=0)
+
+
+class ItemResponseDaily(Base):
+    """Each student's answers to a quiz item per day: what item discrimination needs."""
+
+    __tablename__ = "analytics_item_responses"
+    __table_args__ = (Index("ix_analytics_item_responses_course_id", "course_id"),)
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    course_id: Mapped[uuid.UUID] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    correct: Mapped[int] = mapped_column(default=0)
+
+
+class Badge(Base):
+    """An achievement, awarded once per student and rule."""
+
+    __tablename__ = "analytics_badges"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    badge: Mapped[str] = mapped_column(String(40), primary_key=True)
+    awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Watermark(Base):
+    """How far a rollup has read `learning_events.stored_at`."""
+
+    __tablename__ = "analytics_watermarks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stored_at: Mapped[datetime] = mapped_column()
+    runs: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
