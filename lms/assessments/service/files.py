@@ -67,11 +67,12 @@ def check(name: str, data: bytes, allowed: list[str], max_bytes: int) -> str:
 
 
 def decode(raw: dict[str, Any]) -> tuple[str, bytes]:
+    """Name and bytes of a `FileInput` (Ariadne hands `contentBase64` as `content_base_64`)."""
     name = _NAME.sub("_", str(raw.get("name") or "")).strip("._")[:120]
     if not name:
         raise ValidationFailed("a file needs a name", code="BAD_USER_INPUT", field="files")
     try:
-        return name, base64.b64decode(raw.get("content_base64") or "", validate=True)
+        return name, base64.b64decode(raw.get("content_base_64") or "", validate=True)
     except (binascii.Error, ValueError):
         raise ValidationFailed(
             f"{name}: contentBase64 is not base64", code="BAD_USER_INPUT", field="files"

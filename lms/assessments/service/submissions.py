@@ -64,7 +64,8 @@ def submission_view(
         "version": sub.version,
         "status": sub.status,
         "text": sub.text,
-        "files": sub.files,
+        # Ariadne reads `sha256` as `sha_256`.
+        "files": [{**f, "sha_256": f["sha256"]} for f in sub.files],
         "content_hash": sub.content_hash,
         "submitted_at": sub.submitted_at,
         "late_seconds": sub.late_seconds,
