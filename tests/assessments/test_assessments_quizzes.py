@@ -193,6 +193,10 @@ async def test_an_attempt_is_graded_per_type_with_partial_credit_and_no_key_leak
     assert graded == {"status": "GRADED", "score": 15.33, "percent": 66.65, "passed": True}
     mine = (await gql.data(MINE, {"q": quiz["id"]}, student))["quizSubmissionsByStudent"]
     assert [m["score"] for m in mine] == [15.33]
+    # Passing completed the quiz's lesson in Enrollments.
+    progress = """query { myEnrollments { nodes { courseId completedLessons status } } }"""
+    enrolled = (await gql.data(progress, {}, student))["myEnrollments"]["nodes"]
+    assert [(e["completedLessons"], e["status"]) for e in enrolled] == [(1, "COMPLETED")]
 
 
 async def test_answers_are_versioned_and_bad_answers_refused(gql, room):
@@ -247,3 +251,128 @@ async def test_a_quiz_without_questions_is_not_published(gql, room):
     student = room["students"][0]
     assert await gql.codes(QUIZ, {"id": quiz["id"]}, student) == ["QUIZ_NOT_FOUND"]
     assert await gql.codes(CREATE_QUIZ, draft, student) == ["FORBIDDEN"]
+
+
+ADD_QUESTION = (
+    """mutation($i: AddQuizQuestionInput!) { addQuizQuestion(input: $i) { id quizId } }"""
+)
+
+
+async def test_bank_draws_are_stable_per_attempt_and_sequential_navigation_holds(gql, room):
+    educator, student = room["educator"], room["students"][1]
+    course = room["course"].id
+    for n in range(3):
+        question = {"type": "TRUE_FALSE", "prompt": f"Bank {n}", "correctBoolean": True}
+        added = await gql.data(
+            ADD_QUESTION, {"i": {"courseId": course, "question": question}}, educator
+        )
+        assert added["addQuizQuestion"]["quizId"] is None
+    bank = "query($c: ID!) { questionBank(courseId: $c) { id prompt answerKey } }"
+    assert await gql.codes(bank, {"c": course}, student) == ["FORBIDDEN"]
+    assert len((await gql.data(bank, {"c": course}, educator))["questionBank"]) >= 3
+    quiz = (
+        await gql.data(
+            CREATE_QUIZ,
+            {
+                "i": {
+                    "courseId": course,
+                    "title": "Drawn",
+                    "publish": True,
+                    "bankDrawCount": 2,
+                    "shuffleQuestions": True,
+                    "shuffleOptions": True,
+                    "navigation": "SEQUENTIAL",
+                    "questions": [QUESTIONS[0]],
+                }
+            },
+            educator,
+        )
+    )["createQuiz"]
+    assert quiz["questionCount"] == 3
+    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
+    assert len(attempt["questions"]) == 3
+    again = (await gql.data(READ, {"id": attempt["id"]}, student))["quizSubmission"]
+    assert again["questions"] == attempt["questions"]  # same draw, order and option order
+
+    first, second = attempt["questions"][0], attempt["questions"][1]
+
+    def answer_to(question):
+        if question["type"] == "TRUE_FALSE":
+            return {"booleanValue": True}
+        return {"selectedOptionIds": [question["options"][0]["id"]]}
+
+    later = {"questionId": second["id"], "version": 0, **answer_to(second)}
+    await gql.data(ANSWER, {"s": attempt["id"], "i": later}, student)
+    back = {"questionId": first["id"], "version": 0, **answer_to(first)}
+    assert await gql.codes(ANSWER, {"s": attempt["id"], "i": back}, student) == ["QUESTION_LOCKED"]
+
+
+async def test_an_expired_attempt_is_closed_by_reading_it_and_refuses_answers(gql, room):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from lms.assessments.models import QuizAttempt
+    from lms.db import session_scope
+
+    quiz = await make_quiz(gql, room, timeLimitSeconds=60, graceSeconds=5)
+    student = room["students"][1]
+    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
+    started = datetime.fromisoformat(attempt["startedAt"])
+    assert datetime.fromisoformat(attempt["deadline"]) == started + timedelta(seconds=60)
+    assert datetime.fromisoformat(attempt["graceEndsAt"]) == started + timedelta(seconds=65)
+    q = by_type(attempt)
+    answer = {"questionId": q["TRUE_FALSE"]["id"], "version": 0, "booleanValue": False}
+    await gql.data(ANSWER, {"s": attempt["id"], "i": answer}, student)
+    # The minute (and the grace) pass: moved back in the database rather than waited for.
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with session_scope() as session:
+        session.execute(
+            update(QuizAttempt)
+            .where(QuizAttempt.id == attempt["id"])
+            .values(deadline=past - timedelta(seconds=5), closes_at=past)
+        )
+    again = {**answer, "version": 1, "booleanValue": True}
+    assert await gql.codes(ANSWER, {"s": attempt["id"], "i": again}, student) == [
+        "QUIZ_DEADLINE_PASSED"
+    ]
+    read = (await gql.data(READ, {"id": attempt["id"]}, student))["quizSubmission"]
+    assert read["status"] == "GRADED" and read["closedBy"] == "DEADLINE" and read["score"] == 1
+    saved = {a["questionId"]: a for a in read["answers"]}
+    assert saved[q["TRUE_FALSE"]["id"]]["score"] == 1  # the saved answer was graded
+
+
+async def test_correcting_a_question_regrades_closed_attempts_with_a_report(gql, room):
+    educator, student = room["educator"], room["students"][0]
+    one = {"i": {"courseId": room["course"].id, "title": "Fix me", "publish": True,
+                 "questions": [QUESTIONS[0]]}}  # fmt: skip
+    quiz = (await gql.data(CREATE_QUIZ, one, educator))["createQuiz"]
+    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
+    question = attempt["questions"][0]["id"]
+    rome = {"questionId": question, "version": 0, "selectedOptionIds": ["rome"]}
+    await gql.data(ANSWER, {"s": attempt["id"], "i": rome}, student)
+    assert (await gql.data(SUBMIT, {"s": attempt["id"]}, student))["submitQuiz"]["score"] == 0
+    fixed = {
+        **QUESTIONS[0],
+        "options": [{**o, "correct": o["id"] == "rome"} for o in QUESTIONS[0]["options"]],
+    }
+    change = """mutation($id: ID!, $i: QuestionInput!) { updateQuizQuestion(id: $id, input: $i) {
+      question { revision } regrade { attempts changes { submissionId answerBefore answerAfter
+      scoreBefore scoreAfter } } } }"""
+    assert await gql.codes(change, {"id": question, "i": fixed}, student) == ["QUESTION_NOT_FOUND"]
+    report = (await gql.data(change, {"id": question, "i": fixed}, educator))["updateQuizQuestion"]
+    assert report["question"]["revision"] == 2
+    assert report["regrade"] == {
+        "attempts": 1,
+        "changes": [
+            {
+                "submissionId": attempt["id"],
+                "answerBefore": 0.0,
+                "answerAfter": 2.0,
+                "scoreBefore": 0.0,
+                "scoreAfter": 2.0,
+            }
+        ],
+    }
+    mine = (await gql.data(MINE, {"q": quiz["id"]}, student))["quizSubmissionsByStudent"]
+    assert mine[0]["score"] == 2.0
