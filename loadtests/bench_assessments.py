@@ -274,6 +274,7 @@ def run(args: argparse.Namespace) -> dict:
         taken = asyncio.run(taking(base_url, data["taken"], data["takers"], args.in_flight))
         print(f"taking: {taken}", flush=True)
         expired = expiry(data["expiring"], data["expirers"], deadline)
+        api_errors = api.output.count("Traceback")
         return {
             "students": args.students,
             "answer_p50_ms": taken["answer_p50_ms"],
@@ -286,9 +287,14 @@ def run(args: argparse.Namespace) -> dict:
             "taking": taken,
             "expiry": expired,
             "in_flight": args.in_flight,
+            "api_tracebacks": api_errors,
             "loadavg_before": load_before,
             "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         }
+    except BenchAborted:
+        if processes:  # the API's own account of a failed request
+            print(processes[0].output[-6000:], file=sys.stderr)
+        raise
     finally:
         for process in reversed(processes):
             process.stop()

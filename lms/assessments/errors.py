@@ -99,3 +99,7 @@ class NotGradable(Conflict):
     """Grading or a revision request on a submission in the wrong state."""
 
     code = "SUBMISSION_NOT_GRADABLE"
+
+
+class RegradeRequestNotFound(NotFound):
+    code = "REGRADE_REQUEST_NOT_FOUND"

@@ -307,3 +307,39 @@ class SubmissionEvent(Base):
     )
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegradeStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
+class RegradeRequest(Base):
+    """A student's request to regrade one answer, and the grader's answer: the audit trail
+    (who, when, the points before and after)."""
+
+    __tablename__ = "assessment_regrade_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    attempt_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assessment_quiz_attempts.id", ondelete="CASCADE"), index=True
+    )
+    question_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assessment_questions.id", ondelete="CASCADE"), index=True
+    )
+    student_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[RegradeStatus] = mapped_column(
+        _enum(RegradeStatus), default=RegradeStatus.OPEN, index=True
+    )
+    response: Mapped[str | None] = mapped_column(Text)
+    points_before: Mapped[float | None] = mapped_column()
+    points_after: Mapped[float | None] = mapped_column()
+    answered_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    answered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

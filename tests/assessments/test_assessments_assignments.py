@@ -252,3 +252,28 @@ async def test_manual_posting_and_anonymous_grading(gql, room):
     assert named["studentId"] == str(student.id)
     inbox = (await gql.data(INBOX, {}, student))["getUserNotifications"]["nodes"]
     assert any(n["data"].get("assignmentId") == assignment["id"] for n in inbox)
+
+
+async def test_educators_update_and_delete_assignments(gql, room):
+    educator, student = room["educator"], room["students"][0]
+    assignment = await make(gql, room, rubric=RUBRIC)
+    update = """mutation($id: ID!, $i: UpdateAssignmentInput!) {
+      updateAssignment(id: $id, input: $i) { title maxPoints latePolicy { unit } } }"""
+    changes = {
+        "title": "Essay 2",
+        "maxPoints": 20,
+        "latePolicy": {"deductionPercent": 5, "unit": "HOUR"},
+    }
+    assert (await gql.data(update, {"id": assignment["id"], "i": changes}, educator))[
+        "updateAssignment"
+    ] == {"title": "Essay 2", "maxPoints": 20.0, "latePolicy": {"unit": "HOUR"}}
+    bad_rubric = {"rubric": [{"title": "x", "levels": [{"title": "l", "points": -1}]}]}
+    assert await gql.codes(update, {"id": assignment["id"], "i": bad_rubric}, educator) == [
+        "BAD_USER_INPUT"
+    ]
+    assert await gql.codes(update, {"id": assignment["id"], "i": changes}, student) == ["FORBIDDEN"]
+    remove = "mutation($id: ID!) { deleteAssignment(id: $id) }"
+    assert (await gql.data(remove, {"id": assignment["id"]}, educator))["deleteAssignment"]
+    assert await gql.codes(ASSIGNMENT, {"id": assignment["id"]}, student) == [
+        "ASSIGNMENT_NOT_FOUND"
+    ]

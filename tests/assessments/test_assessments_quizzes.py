@@ -376,3 +376,100 @@ async def test_correcting_a_question_regrades_closed_attempts_with_a_report(gql,
     }
     mine = (await gql.data(MINE, {"q": quiz["id"]}, student))["quizSubmissionsByStudent"]
     assert mine[0]["score"] == 2.0
+
+
+async def test_file_responses_are_stored_checked_and_graded_by_hand(gql, room):
+    import base64
+
+    educator, student = room["educator"], room["students"][0]
+    upload = {"type": "FILE_RESPONSE", "prompt": "Upload your lab notes", "points": 3}
+    variables = {"i": {"courseId": room["course"].id, "title": "Lab", "publish": True,
+                       "questions": [upload]}}  # fmt: skip
+    quiz = (await gql.data(CREATE_QUIZ, variables, educator))["createQuiz"]
+    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
+    question = attempt["questions"][0]["id"]
+    elf = {"name": "notes.pdf", "contentBase64": base64.b64encode(b"\x7fELF\x02\x01").decode()}
+    bad = {"questionId": question, "version": 0, "file": elf}
+    assert await gql.codes(ANSWER, {"s": attempt["id"], "i": bad}, student) == [
+        "FILE_CONTENT_MISMATCH"
+    ]
+    pdf = {"name": "notes.pdf", "contentBase64": base64.b64encode(b"%PDF-1.7\n%%EOF").decode()}
+    saved = (await gql.data(ANSWER, {"s": attempt["id"], "i": {**bad, "file": pdf}}, student))[
+        "submitQuizAnswer"
+    ]
+    assert saved["response"]["file"]["name"] == "notes.pdf" and saved["version"] == 1
+    done = (await gql.data(SUBMIT, {"s": attempt["id"]}, student))["submitQuiz"]
+    assert done["status"] == "NEEDS_GRADING" and done["score"] is None
+    waiting = """query($q: ID!) { quizSubmissions(quizId: $q, status: NEEDS_GRADING) { id } }"""
+    assert (await gql.data(waiting, {"q": quiz["id"]}, educator))["quizSubmissions"] == [
+        {"id": attempt["id"]}
+    ]
+    assert await gql.codes(waiting, {"q": quiz["id"]}, student) == ["FORBIDDEN"]
+
+
+async def test_educators_update_and_delete_quizzes(gql, room):
+    educator, student = room["educator"], room["students"][0]
+    quiz = await make_quiz(gql, room)
+    update = """mutation($id: ID!, $i: UpdateQuizInput!) { updateQuiz(id: $id, input: $i) {
+      title attemptsAllowed gradingMethod } }"""
+    changes = {"title": "Renamed", "attemptsAllowed": 3, "gradingMethod": "AVERAGE"}
+    assert (await gql.data(update, {"id": quiz["id"], "i": changes}, educator))["updateQuiz"] == {
+        "title": "Renamed",
+        "attemptsAllowed": 3,
+        "gradingMethod": "AVERAGE",
+    }
+    assert await gql.codes(update, {"id": quiz["id"], "i": {"attemptsAllowed": 0}}, educator) == [
+        "BAD_USER_INPUT"
+    ]
+    assert await gql.codes(update, {"id": quiz["id"], "i": changes}, student) == ["FORBIDDEN"]
+    remove = "mutation($id: ID!) { deleteQuiz(id: $id) }"
+    assert await gql.codes(remove, {"id": quiz["id"]}, student) == ["FORBIDDEN"]
+    assert (await gql.data(remove, {"id": quiz["id"]}, educator))["deleteQuiz"] is True
+    assert await gql.codes(QUIZ, {"id": quiz["id"]}, educator) == ["QUIZ_NOT_FOUND"]
+
+
+async def test_a_regrade_request_is_answered_with_an_audit_trail(gql, room):
+    educator, student, other = room["educator"], *room["students"]
+    short = {**QUESTIONS[3], "points": 2}  # short answer: "Shakespeare"
+    variables = {"i": {"courseId": room["course"].id, "title": "Appeal", "publish": True,
+                       "questions": [short]}}  # fmt: skip
+    quiz = (await gql.data(CREATE_QUIZ, variables, educator))["createQuiz"]
+    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
+    question = attempt["questions"][0]["id"]
+    typo = {"questionId": question, "version": 0, "text": "Shakspeare"}
+    await gql.data(ANSWER, {"s": attempt["id"], "i": typo}, student)
+    ask = """mutation($s: ID!, $i: RequestQuizRegradeInput!) {
+      requestQuizRegrade(submissionId: $s, input: $i) { id status reason } }"""
+    reason = {"questionId": question, "reason": "Only a typo"}
+    assert await gql.codes(ask, {"s": attempt["id"], "i": reason}, student) == [
+        "ATTEMPT_IN_PROGRESS"
+    ]
+    assert (await gql.data(SUBMIT, {"s": attempt["id"]}, student))["submitQuiz"]["score"] == 0
+    assert await gql.codes(ask, {"s": attempt["id"], "i": reason}, other) == [
+        "QUIZ_SUBMISSION_NOT_FOUND"
+    ]
+    asked = (await gql.data(ask, {"s": attempt["id"], "i": reason}, student))["requestQuizRegrade"]
+    assert asked["status"] == "OPEN"
+    assert await gql.codes(ask, {"s": attempt["id"], "i": reason}, student) == [
+        "REGRADE_ALREADY_OPEN"
+    ]
+    answer = """mutation($r: ID!, $i: AnswerQuizRegradeInput!) {
+      answerQuizRegrade(requestId: $r, input: $i) {
+        status response pointsBefore pointsAfter answeredById answeredAt } }"""
+    verdict = {"accept": True, "points": 1.5, "response": "Half credit for the spelling"}
+    assert await gql.codes(answer, {"r": asked["id"], "i": verdict}, student) == [
+        "REGRADE_REQUEST_NOT_FOUND"
+    ]
+    done = (await gql.data(answer, {"r": asked["id"], "i": verdict}, educator))["answerQuizRegrade"]
+    assert done["status"] == "ACCEPTED" and done["answeredById"] == str(educator.id)
+    assert (done["pointsBefore"], done["pointsAfter"]) == (0.0, 1.5) and done["answeredAt"]
+    assert await gql.codes(answer, {"r": asked["id"], "i": verdict}, educator) == [
+        "REGRADE_ALREADY_ANSWERED"
+    ]
+    mine = (await gql.data(MINE, {"q": quiz["id"]}, student))["quizSubmissionsByStudent"]
+    assert mine[0]["score"] == 1.5
+    listing = "query($q: ID!) { quizRegradeRequests(quizId: $q) { status reason response } }"
+    assert (await gql.data(listing, {"q": quiz["id"]}, other))["quizRegradeRequests"] == []
+    assert (await gql.data(listing, {"q": quiz["id"]}, student))["quizRegradeRequests"] == [
+        {"status": "ACCEPTED", "reason": "Only a typo", "response": "Half credit for the spelling"}
+    ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ariadne import MutationType, QueryType
 
-from lms.assessments.service import assignments, attempts, quizzes, submissions
+from lms.assessments.service import assignments, attempts, quizzes, regrades, submissions
 from web.service_fields import bind_service_fields
 
 query = QueryType()
@@ -23,6 +23,7 @@ bind_service_fields(
         "assignmentSubmissions": submissions.assignment_submissions,
         "quizSubmissions": attempts.quiz_submissions,
         "questionBank": quizzes.question_bank,
+        "quizRegradeRequests": regrades.quiz_regrade_requests,
     },
 )
 bind_service_fields(
@@ -47,6 +48,8 @@ bind_service_fields(
         "submitQuizAnswer": attempts.submit_quiz_answer,
         "submitQuiz": attempts.submit_quiz,
         "gradeQuizAnswer": attempts.grade_quiz_answer,
+        "requestQuizRegrade": regrades.request_quiz_regrade,
+        "answerQuizRegrade": regrades.answer_quiz_regrade,
         "createAssignment": assignments.create_assignment,
         "updateAssignment": assignments.update_assignment,
         "deleteAssignment": assignments.delete_assignment,

@@ -325,6 +325,8 @@ def grade_assignment(
     else:
         if override is None:
             raise ValidationFailed("give rubricScores or a score", field="score")
+        if assignment.rubric and not reason:  # a score instead of the rubric: an override
+            raise OverrideReasonRequired("a grade other than the rubric's sum needs a reason")
         raw, scored = float(override), []
     if not 0 <= raw <= assignment.max_points:
         raise ValidationFailed(

@@ -1,8 +1,8 @@
-"""assessments: quizzes, questions, attempts, answers, assignments, submissions
+"""assessments: quizzes, questions, attempts, answers, regrade requests, assignments, submissions
 
 Revision ID: 0017
 Revises: 0007
-Create Date: 2026-12-06 15:16:28.754048
+Create Date: 2026-12-06 15:35:51.583590
 """
 
 from alembic import op
@@ -462,6 +462,82 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "assessment_regrade_requests",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("attempt_id", sa.Uuid(), nullable=False),
+        sa.Column("question_id", sa.Uuid(), nullable=False),
+        sa.Column("student_id", sa.Uuid(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "OPEN", "ACCEPTED", "REJECTED", name="regradestatus", native_enum=False, length=24
+            ),
+            nullable=False,
+        ),
+        sa.Column("response", sa.Text(), nullable=True),
+        sa.Column("points_before", sa.Double(), nullable=True),
+        sa.Column("points_after", sa.Double(), nullable=True),
+        sa.Column("answered_by_id", sa.Uuid(), nullable=True),
+        sa.Column("answered_at", lms.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", lms.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["answered_by_id"],
+            ["users.id"],
+            name=op.f("fk_assessment_regrade_requests_answered_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["assessment_quiz_attempts.id"],
+            name=op.f("fk_assessment_regrade_requests_attempt_id_assessment_quiz_attempts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["question_id"],
+            ["assessment_questions.id"],
+            name=op.f("fk_assessment_regrade_requests_question_id_assessment_questions"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["student_id"],
+            ["users.id"],
+            name=op.f("fk_assessment_regrade_requests_student_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assessment_regrade_requests")),
+    )
+    op.create_index(
+        op.f("ix_assessment_regrade_requests_answered_by_id"),
+        "assessment_regrade_requests",
+        ["answered_by_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_assessment_regrade_requests_attempt_id"),
+        "assessment_regrade_requests",
+        ["attempt_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_assessment_regrade_requests_question_id"),
+        "assessment_regrade_requests",
+        ["question_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_assessment_regrade_requests_status"),
+        "assessment_regrade_requests",
+        ["status"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_assessment_regrade_requests_student_id"),
+        "assessment_regrade_requests",
+        ["student_id"],
+        unique=False,
+    )
+    op.create_table(
         "assessment_submission_events",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("submission_id", sa.Uuid(), nullable=False),
@@ -511,6 +587,23 @@ def downgrade() -> None:
         op.f("ix_assessment_submission_events_actor_id"), table_name="assessment_submission_events"
     )
     op.drop_table("assessment_submission_events")
+    op.drop_index(
+        op.f("ix_assessment_regrade_requests_student_id"), table_name="assessment_regrade_requests"
+    )
+    op.drop_index(
+        op.f("ix_assessment_regrade_requests_status"), table_name="assessment_regrade_requests"
+    )
+    op.drop_index(
+        op.f("ix_assessment_regrade_requests_question_id"), table_name="assessment_regrade_requests"
+    )
+    op.drop_index(
+        op.f("ix_assessment_regrade_requests_attempt_id"), table_name="assessment_regrade_requests"
+    )
+    op.drop_index(
+        op.f("ix_assessment_regrade_requests_answered_by_id"),
+        table_name="assessment_regrade_requests",
+    )
+    op.drop_table("assessment_regrade_requests")
     op.drop_index(
         op.f("ix_assessment_quiz_answers_question_id"), table_name="assessment_quiz_answers"
     )
