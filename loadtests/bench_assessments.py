@@ -295,6 +295,9 @@ def run(args: argparse.Namespace) -> dict:
         print(f"taking: {taken}", flush=True)
         expired = expiry(data["expiring"], data["expirers"], deadline)
         api_errors = api.output.count("Traceback")
+        if api_errors:  # what failed, for the record (stderr)
+            at = api.output.find("Traceback")
+            print(api.output[max(0, at - 2000) : at + 6000], file=sys.stderr)
         return {
             "students": args.students,
             "answer_p50_ms": taken["answer_p50_ms"],
