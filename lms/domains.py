@@ -23,6 +23,7 @@ DOMAINS = (
     "payments",
     "search",
     "analytics",
+    "assessments",
 )
 
 

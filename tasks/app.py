@@ -6,6 +6,7 @@ import logging
 
 from celery import signals
 
+from lms.assessments.settings import assessment_settings
 from lms.config import get_settings
 from lms.jobs.broker import make_celery
 from lms.jobs.settings import job_settings
@@ -25,6 +26,7 @@ app.conf.include = [
     "tasks.payments",
     "tasks.search",
     "tasks.analytics",
+    "tasks.assessments",
     "pipelines.certificate_issuance",
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
@@ -50,6 +52,12 @@ app.conf.beat_schedule = {
     "search-roll-up-trending": {"task": "search.roll_up_trending", "schedule": 600.0},
     # Analytics: learning events folded into the daily rollups from the stored watermark.
     "analytics-roll-up": {"task": "analytics.roll_up", "schedule": 60.0},
+    # Assessments: the server keeps quiz deadlines; reminders of assignments due soon.
+    "assessments-close-expired": {
+        "task": "assessments.close_expired",
+        "schedule": assessment_settings().close_interval_seconds,
+    },
+    "assessments-notify-due-soon": {"task": "assessments.notify_due_soon", "schedule": 600.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)

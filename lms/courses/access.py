@@ -87,3 +87,14 @@ def editable_course(
     if owner_only and role != InstructorRole.OWNER:
         raise Forbidden("only the course's owner may do this", code="FORBIDDEN")
     return course
+
+
+def lesson_course_id(session: Session, lesson_id: uuid.UUID) -> uuid.UUID | None:
+    """The course a lesson belongs to, or None (for modules that attach work to lessons)."""
+    from lms.courses.models import Lesson
+
+    return session.scalar(select(Lesson.course_id).where(Lesson.id == lesson_id))
+
+
+def course_exists(session: Session, course_id: uuid.UUID) -> bool:
+    return session.get(Course, course_id) is not None

@@ -102,3 +102,27 @@ def own_enrollment(session: Session, viewer: Viewer, enrollment_id: Any) -> Enro
     if enrollment.student_id != viewer.user_id:
         raise Forbidden("only the enrolled student records progress", code="NOT_YOUR_ENROLLMENT")
     return enrollment
+
+
+def enrolled_student_ids(session: Session, course_id: uuid.UUID) -> list[uuid.UUID]:
+    """Students with an ACTIVE enrollment in the course (for other modules' notices)."""
+    from lms.enrollments.models import EnrollmentStatus
+
+    return list(
+        session.scalars(
+            select(Enrollment.student_id).where(
+                Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE
+            )
+        )
+    )
+
+
+def enrollment_id_of(
+    session: Session, student_id: uuid.UUID, course_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The student's enrollment in the course, if any (for other modules)."""
+    return session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.student_id == student_id, Enrollment.course_id == course_id
+        )
+    )

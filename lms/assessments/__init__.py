@@ -1,0 +1,2 @@
+"""Assessments: quizzes with server-kept deadlines and autosaved answers, assignments with
+rubrics, late policies and revisions."""

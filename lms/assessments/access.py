@@ -1,0 +1,56 @@
+"""Who may see and do what in Assessments.
+
+- The course's instructors (owner, co-instructors) and admins author quizzes and
+  assignments and see and grade every submission of their courses.
+- Enrolled students take quizzes and submit assignments, and see their own submissions only;
+  anyone else's submission answers "not found", so ids reveal nothing.
+- Nobody grades their own submission (an instructor who is also enrolled included).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lms.courses import access as courses
+from lms.enrollments import access as enrollments
+from lms.errors import Forbidden, NotFound
+from lms.security import Viewer, require_authenticated
+
+
+def parse_id(value: Any, error: type[NotFound], what: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise error(f"{what} not found") from None
+
+
+def teaches(session: Session, viewer: Viewer, course_id: uuid.UUID) -> bool:
+    return viewer.is_admin or enrollments.teaches(session, viewer.user_id, course_id)
+
+
+def require_instructor(session: Session, viewer: Viewer, course_id: uuid.UUID) -> uuid.UUID:
+    user_id = require_authenticated(viewer)
+    if not courses.course_exists(session, course_id):
+        raise courses.course_not_found()
+    if not teaches(session, viewer, course_id):
+        raise Forbidden("only this course's instructors may do this", code="FORBIDDEN")
+    return user_id
+
+
+def require_student(session: Session, viewer: Viewer, course_id: uuid.UUID) -> uuid.UUID:
+    user_id = require_authenticated(viewer)
+    if not enrollments.is_enrolled(session, user_id, course_id):
+        raise Forbidden("enroll in the course first", code="NOT_ENROLLED")
+    return user_id
+
+
+def may_read_course_work(session: Session, viewer: Viewer, course_id: uuid.UUID) -> bool:
+    """Instructors, admins and enrolled students see a course's quizzes and assignments."""
+    if viewer.user_id is None:
+        return False
+    return teaches(session, viewer, course_id) or enrollments.is_enrolled(
+        session, viewer.user_id, course_id
+    )

@@ -1,0 +1,1 @@
+"""The assessments service: what resolvers and jobs call."""

@@ -1,0 +1,348 @@
+"""Quizzes under load: many students taking a quiz at once, and attempts expiring together.
+
+    .venv/bin/python -m loadtests.bench_assessments [--students 500] [--expiring 1000]
+
+Runs on PostgreSQL and RabbitMQ (a database and vhost of its own) with the API (`lms serve`,
+one process), ONE worker (`lms worker -Q default,notifications`) and `lms beat` (the
+deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
+
+- Taking: every student at once over HTTP (`--in-flight` requests at a time): start a
+  20-question quiz, save 20 answers, submit. `answer_p50_ms`/`answer_p95_ms` are the
+  latencies of `submitQuizAnswer`, `submit_p95_ms` of `submitQuiz`.
+- Baseline, same run, same load shape: `quiz(id)` (an authenticated read of one row and its
+  access checks) by the same students; `answer_ratio_p50` = answer p50 / baseline p50.
+- Expiry: `--expiring` attempts (20 saved answers each, stored directly) whose deadlines all
+  fall within one minute; nobody submits them. `closed_within_s_p95` is the 95th percentile
+  of (closed and graded − deadline plus grace) as recorded by the server (goal: < 5 s).
+
+Nothing is asserted; the last line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from loadtests.bench_jobs import BenchAborted, Deadline, percentile
+from loadtests.environment import admin_sql, isolated_broker_url, release, use_environment
+
+BENCH_DB = f"lyceum_bench_assessments_{os.getpid()}"
+BENCH_VHOST = BENCH_DB
+QUESTIONS = 20
+START = "mutation($q: ID!) { startQuizAttempt(quizId: $q) { id questions { id options { id } } } }"
+ANSWER = """mutation($s: ID!, $i: SubmitQuizAnswerInput!) {
+  submitQuizAnswer(submissionId: $s, input: $i) { version } }"""
+SUBMIT = "mutation($s: ID!) { submitQuiz(submissionId: $s) { status score } }"
+BASELINE = "query($q: ID!) { quiz(id: $q) { id title } }"
+
+
+def setup(students: int, expiring: int) -> dict:
+    """A course, its students (enrolled), a published 20-question quiz; tokens."""
+    from sqlalchemy import insert
+
+    from lms.assessments.models import Question, QuestionType, Quiz, QuizStatus
+    from lms.courses.models import Course, CourseInstructor, CourseStatus, InstructorRole
+    from lms.db import session_scope
+    from lms.enrollments.models import Enrollment, EnrollmentStatus
+    from lms.security import issue_access_token
+    from lms.users.models import Role, User
+
+    educator = User(email="teacher@bench.test", name="Teacher", role=Role.EDUCATOR)
+    total = students + expiring
+    users = [
+        {"id": uuid.uuid4(), "email": f"s{k}@bench.test", "name": f"S{k}", "role": Role.STUDENT}
+        for k in range(total)
+    ]
+    with session_scope() as session:
+        session.add(educator)
+        session.flush()
+        course = Course(
+            slug="bench", title="Bench", owner_id=educator.id, status=CourseStatus.PUBLISHED
+        )
+        session.add(course)
+        session.flush()
+        session.add(
+            CourseInstructor(course_id=course.id, user_id=educator.id, role=InstructorRole.OWNER)
+        )
+        session.execute(insert(User), users)
+        session.execute(
+            insert(Enrollment),
+            [
+                {"student_id": u["id"], "course_id": course.id, "status": EnrollmentStatus.ACTIVE}
+                for u in users
+            ],
+        )
+        quizzes = []
+        for title in ("Taken", "Expiring"):
+            quiz = Quiz(
+                course_id=course.id,
+                title=title,
+                status=QuizStatus.PUBLISHED,
+                time_limit_seconds=3600,
+                grace_seconds=0,
+            )
+            session.add(quiz)
+            session.flush()
+            quizzes.append(quiz)
+            for n in range(QUESTIONS):
+                session.add(
+                    Question(
+                        course_id=course.id,
+                        quiz_id=quiz.id,
+                        type=QuestionType.SINGLE_CHOICE,
+                        prompt=f"Question {n}",
+                        points=1.0,
+                        options=[{"id": c, "text": c, "side": None} for c in "abcd"],
+                        key={"correct": ["a"], "partialCredit": "ALL_OR_NOTHING"},
+                        position=n,
+                    )
+                )
+        session.flush()
+        loaded = session.query(User).filter(User.role == Role.STUDENT).all()
+        tokens = {u.id: issue_access_token(u) for u in loaded}
+        return {
+            "taken": str(quizzes[0].id),
+            "expiring": quizzes[1].id,
+            "takers": [tokens[u["id"]] for u in users[:students]],
+            "expirers": [u["id"] for u in users[students:]],
+        }
+
+
+class Failed(Exception):
+    """A request answered with an error: counted in `failures`; that student stops."""
+
+
+async def take(
+    client, token: str, quiz_id: str, lat: dict[str, list[float]], sem, failures: dict
+) -> None:
+    try:
+        await take_quiz(client, token, quiz_id, lat, sem, failures)
+    except Failed:
+        pass
+
+
+async def take_quiz(client, token, quiz_id, lat, sem, failures) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(kind: str, query: str, variables: dict) -> dict:
+        async with sem:
+            started = time.perf_counter()
+            response = await client.post(
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
+            )
+            lat[kind].append(time.perf_counter() - started)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"errors": [{"extensions": {"code": f"HTTP {response.status_code}"}}]}
+        if body.get("errors"):
+            code = body["errors"][0].get("extensions", {}).get("code", "?")
+            failures[f"{kind}:{code}"] = failures.get(f"{kind}:{code}", 0) + 1
+            raise Failed(code)
+        return body["data"]
+
+    await call("baseline", BASELINE, {"q": quiz_id})
+    attempt = (await call("start", START, {"q": quiz_id}))["startQuizAttempt"]
+    for question in attempt["questions"]:
+        choice = random.choice(question["options"])["id"]
+        answer = {"questionId": question["id"], "version": 0, "selectedOptionIds": [choice]}
+        await call("answer", ANSWER, {"s": attempt["id"], "i": answer})
+    await call("baseline", BASELINE, {"q": quiz_id})
+    await call("submit", SUBMIT, {"s": attempt["id"]})
+
+
+async def taking(base_url: str, quiz_id: str, tokens: list[str], in_flight: int) -> dict:
+    import httpx
+
+    lat: dict[str, list[float]] = {"baseline": [], "start": [], "answer": [], "submit": []}
+    failures: dict[str, int] = {}
+    sem = asyncio.Semaphore(in_flight)
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(take(client, t, quiz_id, lat, sem, failures) for t in tokens))
+        wall = time.perf_counter() - started
+    ms = {k: [v * 1000 for v in values] for k, values in lat.items()}
+    return {
+        "wall_s": round(wall, 2),
+        "failures": failures,
+        "requests": sum(len(v) for v in ms.values()),
+        "answer_p50_ms": round(percentile(ms["answer"], 0.5), 1),
+        "answer_p95_ms": round(percentile(ms["answer"], 0.95), 1),
+        "submit_p95_ms": round(percentile(ms["submit"], 0.95), 1),
+        "start_p95_ms": round(percentile(ms["start"], 0.95), 1),
+        "baseline_p50_ms": round(percentile(ms["baseline"], 0.5), 1),
+        "baseline_p95_ms": round(percentile(ms["baseline"], 0.95), 1),
+    }
+
+
+def plant_expiring(quiz_id: uuid.UUID, students: list[uuid.UUID], lead_s: float) -> None:
+    """Attempts whose deadlines fall within one minute from `lead_s` seconds from now."""
+    from sqlalchemy import insert, select
+
+    from lms.assessments.models import AttemptStatus, Question, QuizAnswer, QuizAttempt
+    from lms.db import session_scope
+    from lms.models import utcnow
+
+    with session_scope() as session:
+        questions = list(session.scalars(select(Question.id).where(Question.quiz_id == quiz_id)))
+        first = utcnow() + timedelta(seconds=lead_s)
+        attempts, answers = [], []
+        for n, student in enumerate(students):
+            deadline = first + timedelta(seconds=60 * n / len(students))
+            attempt_id = uuid.uuid4()
+            attempts.append(
+                {
+                    "id": attempt_id,
+                    "quiz_id": quiz_id,
+                    "student_id": student,
+                    "number": 1,
+                    "status": AttemptStatus.IN_PROGRESS,
+                    "seed": n,
+                    "question_ids": [str(q) for q in questions],
+                    "option_orders": {},
+                    "current_position": 0,
+                    "started_at": deadline - timedelta(hours=1),
+                    "deadline": deadline,
+                    "closes_at": deadline,
+                    "max_score": float(len(questions)),
+                }
+            )
+            answers += [
+                {
+                    "attempt_id": attempt_id,
+                    "question_id": q,
+                    "response": {"selected": [random.choice("abcd")]},
+                    "version": 1,
+                    "saved_at": deadline - timedelta(minutes=5),
+                    "feedback": "",
+                }
+                for q in questions
+            ]
+        session.execute(insert(QuizAttempt), attempts)
+        session.execute(insert(QuizAnswer), answers)
+
+
+def expiry(quiz_id: uuid.UUID, students: list[uuid.UUID], deadline: Deadline) -> dict:
+    from sqlalchemy import func, select
+
+    from lms.assessments.models import AttemptStatus, QuizAttempt
+    from lms.db import session_scope
+
+    plant_expiring(quiz_id, students, lead_s=5)
+    while True:
+        with session_scope() as session:
+            left = session.scalar(
+                select(func.count()).where(
+                    QuizAttempt.quiz_id == quiz_id,
+                    QuizAttempt.status == AttemptStatus.IN_PROGRESS,
+                )
+            )
+        if left == 0:
+            break
+        if deadline.left() <= 0:
+            raise BenchAborted(f"{left} attempts never closed")
+        time.sleep(0.5)  # the server closes them; nothing to await from here
+    with session_scope() as session:
+        rows = session.execute(
+            select(QuizAttempt.submitted_at, QuizAttempt.closes_at, QuizAttempt.status).where(
+                QuizAttempt.quiz_id == quiz_id
+            )
+        ).all()
+    delays = [(closed - due).total_seconds() for closed, due, _ in rows]
+    return {
+        "expired_attempts": len(rows),
+        "graded": sum(1 for *_, status in rows if status == AttemptStatus.GRADED),
+        "closed_within_s_p50": round(percentile(delays, 0.5), 2),
+        "closed_within_s_p95": round(percentile(delays, 0.95), 2),
+        "closed_within_s_max": round(max(delays), 2),
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    deadline = Deadline(args.timeout)
+    var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
+    broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
+    use_environment(var_dir, broker_url, BENCH_DB, LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS="1")
+    processes = []
+    try:
+        admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
+        from lms.config import get_settings
+        from lms.migrate import upgrade
+        from tests.support import start_api, start_beat, start_worker
+
+        upgrade(get_settings())
+        data = setup(args.students, args.expiring)
+        api, base_url = start_api()
+        processes += [api, start_worker("default,notifications"), start_beat()]
+        load_before = Path("/proc/loadavg").read_text().split()[:3]
+        print(f"bench: {BENCH_DB}, {args.students} students, loadavg {load_before}", flush=True)
+        taken = asyncio.run(taking(base_url, data["taken"], data["takers"], args.in_flight))
+        print(f"taking: {taken}", flush=True)
+        expired = expiry(data["expiring"], data["expirers"], deadline)
+        api_errors = api.output.count("Traceback")
+        if api_errors:  # what failed, for the record (stderr)
+            at = api.output.find("Traceback")
+            print(api.output[max(0, at - 2000) : at + 6000], file=sys.stderr)
+        return {
+            "students": args.students,
+            "answer_p50_ms": taken["answer_p50_ms"],
+            "answer_p95_ms": taken["answer_p95_ms"],
+            "submit_p95_ms": taken["submit_p95_ms"],
+            "expired_attempts": expired["expired_attempts"],
+            "closed_within_s_p95": expired["closed_within_s_p95"],
+            "baseline_p50_ms": taken["baseline_p50_ms"],
+            "answer_ratio_p50": round(taken["answer_p50_ms"] / taken["baseline_p50_ms"], 2),
+            "taking": taken,
+            "expiry": expired,
+            "in_flight": args.in_flight,
+            "api_tracebacks": api_errors,
+            "loadavg_before": load_before,
+            "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        }
+    except BenchAborted:
+        if processes:  # the API's own account of a failed request
+            print(processes[0].output[-6000:], file=sys.stderr)
+        raise
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        release(BENCH_DB, BENCH_VHOST, own_vhost, var_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--students", type=int, default=500)
+    parser.add_argument("--expiring", type=int, default=1000)
+    # Under the API's 30 pooled database connections (10 + 20 overflow).
+    parser.add_argument("--in-flight", type=int, default=24)
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args(argv)
+    print("loadavg at start:", Path("/proc/loadavg").read_text().strip(), flush=True)
+    try:
+        result = run(args)
+    except BenchAborted as error:
+        print(f"bench aborted: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

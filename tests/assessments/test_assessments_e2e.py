@@ -1,0 +1,120 @@
+"""End to end over HTTP with an API, a worker and `lms beat` as processes: what a student's
+browser receives carries no answer key; the server closes a timed attempt at its deadline by
+the scheduled job; "assignment due soon" reaches the inbox through the notifications worker."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lms.assessments.models import AttemptStatus, QuizAttempt
+from lms.db import session_scope
+from lms.jobs.broker import publisher
+from tests.assessments.support import ANSWER, CREATE_ASSIGNMENT, CREATE_QUIZ, START, classroom
+from lms.security import issue_access_token as issue_token
+from tests.support import GraphQLClient, start_api, start_beat, start_worker
+
+
+@pytest.fixture(scope="module")
+def stack():
+    api_process, base_url = start_api()
+    worker = start_worker("default,notifications")
+    beat = start_beat({"LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS": "1"})
+    client = GraphQLClient(base_url)
+    yield client
+    client.close()
+    for process in (beat, worker, api_process):
+        process.stop()
+
+
+def until(check, timeout: float = 30.0):
+    """Poll the database for a state another process reaches (no event exists for it)."""
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def test_the_server_closes_a_timed_attempt_and_the_wire_carries_no_key(stack):
+    room = classroom()
+    teacher = issue_token(room["educator"])
+    student_user = room["students"][0]
+    student = issue_token(student_user)
+    closes = datetime.now(UTC) + timedelta(seconds=3)
+    quiz = stack.data(
+        CREATE_QUIZ,
+        {
+            "i": {
+                "courseId": room["course"].id,
+                "title": "Timed",
+                "publish": True,
+                "closesAt": closes.isoformat(),
+                "timeLimitSeconds": 600,
+                "questions": [
+                    {
+                        "type": "SINGLE_CHOICE",
+                        "prompt": "2 + 2?",
+                        "options": [
+                            {"id": "four", "text": "4", "correct": True},
+                            {"id": "five", "text": "5"},
+                        ],
+                    }
+                ],
+            }
+        },
+        teacher,
+    )["createQuiz"]
+    body = stack.post(START, {"q": quiz["id"]}, student).text
+    attempt = json.loads(body)["data"]["startQuizAttempt"]
+    # The deadline is min(start + 10 minutes, close): the quiz's close, shown from the start.
+    assert datetime.fromisoformat(attempt["deadline"]) == closes
+    assert '"answerKey":null' in body.replace(" ", "") and "correct" not in body
+    question = attempt["questions"][0]["id"]
+    saved = stack.data(
+        ANSWER,
+        {
+            "s": attempt["id"],
+            "i": {"questionId": question, "version": 0, "selectedOptionIds": ["four"]},
+        },
+        student,
+    )["submitQuizAnswer"]
+    assert saved["version"] == 1
+
+    def closed():
+        with session_scope() as session:
+            row = session.get(QuizAttempt, uuid.UUID(attempt["id"]))
+            return row if row.status != AttemptStatus.IN_PROGRESS else None
+
+    row = until(closed)
+    assert row.closed_by == "DEADLINE" and row.score == 1.0 and row.status == "GRADED"
+    late = {"questionId": question, "version": 1, "selectedOptionIds": ["five"]}
+    assert stack.error_codes(ANSWER, {"s": attempt["id"], "i": late}, student) == ["ATTEMPT_CLOSED"]
+
+
+def test_assignment_due_soon_reaches_the_inbox(stack):
+    room = classroom()
+    teacher = issue_token(room["educator"])
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    assignment = stack.data(
+        CREATE_ASSIGNMENT,
+        {"i": {"courseId": room["course"].id, "title": "Lab report", "dueAt": due}},
+        teacher,
+    )["createAssignment"]
+    publisher().send_task("assessments.notify_due_soon")  # what beat sends every 10 minutes
+    inbox = "query { getUserNotifications { nodes { type title data } } }"
+    for student in room["students"]:
+        token = issue_token(student)
+        nodes = until(lambda t=token: stack.data(inbox, {}, t)["getUserNotifications"]["nodes"])
+        assert nodes == [
+            {
+                "type": "ASSIGNMENT_DUE",
+                "title": "Due soon: Lab report",
+                "data": {"assignmentId": assignment["id"]},
+            }
+        ]
