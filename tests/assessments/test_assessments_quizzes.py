@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
+
+from lms.analytics.models import LearningEvent
+from lms.db import session_scope
 
 from tests.assessments.support import (
     ANSWER,
@@ -191,6 +195,19 @@ async def test_an_attempt_is_graded_per_type_with_partial_credit_and_no_key_leak
     ]
     graded = (await gql.data(grade, {"s": s, "i": essay}, room["educator"]))["gradeQuizAnswer"]
     assert graded == {"status": "GRADED", "score": 15.33, "percent": 66.65, "passed": True}
+    # The graded attempt and each of its answers are learning events for analytics.
+    with session_scope() as session:
+        events = session.scalars(
+            select(LearningEvent).where(
+                LearningEvent.verb.in_(("scored", "answered")),
+                LearningEvent.result.is_not(None),
+                LearningEvent.context["submissionId"].as_string() == s,
+            )
+        ).all()
+    scored = [e for e in events if e.verb == "scored"]
+    assert [(e.object_id, round(e.score, 4)) for e in scored] == [(quiz["id"], 0.6665)]
+    answered = {e.object_id: e.score for e in events if e.verb == "answered"}
+    assert answered[q["SINGLE_CHOICE"]["id"]] == 1.0 and len(answered) == len(answers)
     mine = (await gql.data(MINE, {"q": quiz["id"]}, student))["quizSubmissionsByStudent"]
     assert [m["score"] for m in mine] == [15.33]
     # Passing completed the quiz's lesson in Enrollments.

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from lms.analytics.service import record
 from lms.assessments import access
 from lms.assessments.errors import (
     AttemptClosed,
@@ -316,11 +317,13 @@ def _finish_if_graded(session, attempt, quiz, questions, answers, *, notify_stud
     if pending:
         attempt.status, attempt.score, attempt.passed = AttemptStatus.NEEDS_GRADING, None, None
         return
+    first_grade = attempt.status != AttemptStatus.GRADED
     attempt.score = round(max(0.0, total), 2)  # negative marking never takes a quiz below 0
     attempt.status = AttemptStatus.GRADED
     percent = 100 * attempt.score / attempt.max_score if attempt.max_score else 0.0
     attempt.passed = None if quiz.passing_percent is None else percent >= quiz.passing_percent
-    # analytics: completed (quiz attempt graded)
+    if first_grade:
+        _record_learning(session, attempt, quiz, questions, answers)
     if attempt.passed and quiz.lesson_id is not None:
         _complete_lesson(session, attempt.student_id, quiz.course_id, quiz.lesson_id)
     if notify_student:
@@ -542,4 +545,44 @@ def regrade_question(session: Session, question: Question) -> dict[str, Any]:
 def count_open(session: Session) -> int:
     return session.scalar(
         select(func.count()).where(QuizAttempt.status == AttemptStatus.IN_PROGRESS)
+    )
+
+
+def _record_learning(session, attempt, quiz, questions, answers) -> None:
+    """The graded attempt and each answered question as learning events (analytics reads
+    grades from `scored` and item difficulty from `answered`)."""
+    context = {"attempt": attempt.number, "submissionId": str(attempt.id)}
+    for qid, answer in answers.items():
+        question = questions.get(qid)
+        if question is None or answer.score is None or not question.points:
+            continue
+        record(
+            session,
+            actor_id=attempt.student_id,
+            verb="answered",
+            object_type="question",
+            object_id=qid,
+            course_id=quiz.course_id,
+            result={
+                "score": {
+                    "raw": answer.score,
+                    "max": question.points,
+                    "scaled": max(0.0, answer.score / question.points),
+                }
+            },
+            context={**context, "quizId": str(quiz.id)},
+        )
+    scaled = attempt.score / attempt.max_score if attempt.max_score else 0.0
+    result = {"score": {"raw": attempt.score, "max": attempt.max_score, "scaled": scaled}}
+    if attempt.passed is not None:
+        result["success"] = attempt.passed
+    record(
+        session,
+        actor_id=attempt.student_id,
+        verb="scored",
+        object_type="quiz",
+        object_id=quiz.id,
+        course_id=quiz.course_id,
+        result=result,
+        context=context,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms.analytics.service import record
 from lms.assessments import access, late
 from lms.assessments.errors import (
     AssignmentClosed,
@@ -368,7 +369,17 @@ def grade_assignment(
 def _announce(session: Session, assignment: Assignment, subs: list[AssignmentSubmission]) -> None:
     """Grades the student may now see: notify, complete the lesson."""
     for sub in subs:
-        # analytics: graded (assignment result final for this version)
+        scaled = sub.score / assignment.max_points if assignment.max_points else 0.0
+        record(
+            session,
+            actor_id=sub.student_id,
+            verb="scored",
+            object_type="assignment",
+            object_id=assignment.id,
+            course_id=assignment.course_id,
+            result={"score": {"raw": sub.score, "max": assignment.max_points, "scaled": scaled}},
+            context={"submissionId": str(sub.id), "version": sub.version},
+        )
         notify(
             session,
             user_id=sub.student_id,
