@@ -22,6 +22,7 @@ DOMAINS = (
     "notifications",
     "payments",
     "search",
+    "communication",
 )
 
 

@@ -24,6 +24,7 @@ app.conf.include = [
     "tasks.notifications",
     "tasks.payments",
     "tasks.search",
+    "tasks.communication",
     "pipelines.certificate_issuance",
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
@@ -47,6 +48,8 @@ app.conf.beat_schedule = {
     "search-refresh-terms": {"task": "search.refresh_terms", "schedule": 3600.0},
     "search-refresh-counters": {"task": "search.refresh_counters", "schedule": 300.0},
     "search-roll-up-trending": {"task": "search.roll_up_trending", "schedule": 600.0},
+    # Communication: scheduled announcements whose time has come.
+    "communication-publish-due": {"task": "communication.publish_due", "schedule": 10.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)

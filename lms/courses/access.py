@@ -87,3 +87,15 @@ def editable_course(
     if owner_only and role != InstructorRole.OWNER:
         raise Forbidden("only the course's owner may do this", code="FORBIDDEN")
     return course
+
+
+def lesson_in_course(session: Session, lesson_id: uuid.UUID, course_id: uuid.UUID) -> bool:
+    """Whether the lesson belongs to the course (for other modules' references to lessons)."""
+    from lms.courses.models import Lesson
+
+    return (
+        session.scalar(
+            select(Lesson.id).where(Lesson.id == lesson_id, Lesson.course_id == course_id)
+        )
+        is not None
+    )

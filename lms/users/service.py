@@ -632,6 +632,16 @@ def contacts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dic
     }
 
 
+def member_facts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Name, role and account creation time of many users (messaging rules, rate limits)."""
+    rows = session.execute(
+        select(User.id, User.name, User.role, User.created_at).where(User.id.in_(user_ids))
+    )
+    return {
+        row.id: {"name": row.name, "role": row.role, "created_at": row.created_at} for row in rows
+    }
+
+
 def me(session: Session, viewer: Viewer) -> dict[str, Any]:
     user = session.get(User, require_authenticated(viewer))
     if user is None:
