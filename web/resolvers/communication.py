@@ -88,7 +88,8 @@ async def resolve_thread_posts(thread, info) -> list:
     ctx = info.context
     if thread.get("deleted"):
         return []
-    return await ctx.read(service.thread_posts, ctx.require_viewer(), thread_id=thread["id"])
+    posts = await ctx.read(service.thread_posts, ctx.require_viewer(), thread_id=thread["id"])
+    return [EventView(post) for post in posts]
 
 
 # --- presence and typing: ephemeral, authorized against the database first ---------------------

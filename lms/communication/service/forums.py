@@ -82,12 +82,6 @@ def _check_posting_limits(session: Session, me: uuid.UUID, role: CourseRole, dig
     new = now - created < timedelta(days=settings.new_user_days)
     interval = settings.new_user_post_interval_seconds if new else settings.post_interval_seconds
     mine = select(DiscussionPost).where(DiscussionPost.author_id == me)
-    last = session.scalar(
-        select(func.max(DiscussionPost.created_at)).where(DiscussionPost.author_id == me)
-    )
-    if last is not None and interval and (now - last).total_seconds() < interval:
-        wait = max(1, int(interval - (now - last).total_seconds()) + 1)
-        raise errors.PostingTooFast(f"wait {wait} s before posting again", retryAfter=wait)
     window = now - timedelta(seconds=settings.duplicate_post_seconds)
     duplicate = session.scalar(
         mine.where(DiscussionPost.created_at >= window, DiscussionPost.content_hash == digest)
@@ -96,6 +90,12 @@ def _check_posting_limits(session: Session, me: uuid.UUID, role: CourseRole, dig
     )
     if duplicate is not None:
         raise errors.DuplicatePost("you posted the same text a moment ago")
+    last = session.scalar(
+        select(func.max(DiscussionPost.created_at)).where(DiscussionPost.author_id == me)
+    )
+    if last is not None and interval and (now - last).total_seconds() < interval:
+        wait = max(1, int(interval - (now - last).total_seconds()) + 1)
+        raise errors.PostingTooFast(f"wait {wait} s before posting again", retryAfter=wait)
     cap = max(1, settings.posts_per_day // 10) if new else settings.posts_per_day
     today = session.scalar(
         select(func.count()).where(
