@@ -73,7 +73,12 @@ class RedisPresence:
     def __init__(self, url: str, prefix: str) -> None:
         import redis.asyncio as redis
 
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # A bounded pool that waits for a free connection: a burst of heartbeats queues up
+        # instead of failing with "Too many connections".
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=32, timeout=5, socket_timeout=2, socket_connect_timeout=2
+        )
+        self._client = redis.Redis(connection_pool=pool)
         self._prefix = prefix
 
     def _keys(self, course: str) -> tuple[str, str]:
@@ -84,7 +89,9 @@ class RedisPresence:
         now = time.time()
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.zscore(scores, user).zadd(scores, {user: now + ttl}).hset(statuses, user, status)
-            pipe.expire(scores, int(ttl) * 10).expire(statuses, int(ttl) * 10)
+            # The sets go with the course's last member (no heartbeat for ten TTLs).
+            keep = max(60, int(ttl) * 10)
+            pipe.expire(scores, keep).expire(statuses, keep)
             previous, *_ = await pipe.execute()
         return previous is None or float(previous) <= now
 
@@ -127,8 +134,9 @@ class _Pending:
 class Presence:
     """One per API process and event loop: the store and the batching flusher."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, autoflush: bool = True) -> None:
         self.settings = settings
+        self.autoflush = autoflush  # False: the caller flushes (benchmarks, tests)
         self.store = (
             RedisPresence(settings.redis_url, settings.rate_limit_prefix)
             if settings.redis_url
@@ -140,6 +148,8 @@ class Presence:
         self.broadcasts = 0
 
     def _start(self) -> None:
+        if not self.autoflush:
+            return
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._run())
 
@@ -150,6 +160,10 @@ class Presence:
                 await self.flush()
             except Exception:  # Redis away for a moment: the next round tries again
                 log.warning("presence flush failed", exc_info=True)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
 
     async def flush(self) -> int:
         """Broadcast what changed per course since the last flush; the number of broadcasts."""
