@@ -10,7 +10,8 @@ from tests.communication.conftest import course_with, person
 
 POST = """id threadId authorId parentId content score upvotes downvotes myVote isSolution
   isEndorsed isHidden editedAt isDeleted revisions { content editorId }"""
-THREAD = f"""id courseId lessonId title category isPinned isLocked isClosed solutionPostId replyCount
+THREAD = f"""id courseId lessonId title category isPinned isLocked isClosed solutionPostId
+  replyCount
   openingPost {{ {POST} }} posts {{ {POST} }}"""
 CREATE = f"""mutation($c: ID!, $i: CreateThreadInput!) {{
   createDiscussionThread(courseId: $c, input: $i) {{ {THREAD} }} }}"""

@@ -15,7 +15,8 @@ from lms.config import get_settings
 from lms.db import session_scope
 from tests.communication.conftest import course_with, person
 
-PRESENCE = "query($c: ID!) { coursePresence(courseId: $c) { courseId count countOnly users { userId status } } }"
+PRESENCE = """query($c: ID!) { coursePresence(courseId: $c) {
+  courseId count countOnly users { userId status } } }"""
 BEAT = """mutation($s: PresenceStatus!, $c: ID) { updatePresence(status: $s, courseId: $c) {
   userId status courseId expiresInSeconds } }"""
 START = """mutation($c: String, $t: ID) { startTyping(conversationId: $c, threadId: $t) {

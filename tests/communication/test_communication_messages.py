@@ -8,13 +8,16 @@ import base64
 from lms.users.models import Role
 from tests.communication.conftest import course_with, person
 
-MESSAGE = "id conversationId senderId content readAt deletedForEveryone attachments { fileName contentType sizeBytes url }"
-SEND = f"""mutation($r: ID!, $i: MessageInput!) {{ sendMessage(recipientId: $r, input: $i) {{ {MESSAGE} }} }}"""
+MESSAGE = """id conversationId senderId content readAt deletedForEveryone
+  attachments { fileName contentType sizeBytes url }"""
+SEND = f"""mutation($r: ID!, $i: MessageInput!) {{
+  sendMessage(recipientId: $r, input: $i) {{ {MESSAGE} }} }}"""
 UNREAD = "{ unreadMessageCount { total byConversation { conversationId count } } }"
 CONVERSATIONS = """query($p: PaginationInput) { conversations(pagination: $p) { totalCount
   pageInfo { hasNextPage endCursor }
   nodes { id kind unreadCount participants { userId } lastMessage { id content } } } }"""
-MESSAGES = f"""query($c: String!, $p: PaginationInput) {{ conversationMessages(conversationId: $c, pagination: $p) {{
+MESSAGES = f"""query($c: String!, $p: PaginationInput) {{
+  conversationMessages(conversationId: $c, pagination: $p) {{
   totalCount nodes {{ {MESSAGE} }} }} }}"""
 READ = f"mutation($m: ID!) {{ markMessageAsRead(messageId: $m) {{ {MESSAGE} }} }}"
 READ_ALL = "mutation($c: String!) { markConversationAsRead(conversationId: $c) }"
@@ -125,7 +128,8 @@ async def test_bad_messages_are_refused_whole_and_scripts_never_survive(api):
     assert (await api.data(teacher, NOTIFICATIONS))["getUserNotifications"]["nodes"] == []
 
     payload = {
-        "content": '<p onclick="steal()">Look <script>alert(1)</script><a href="javascript:x">here</a></p>',
+        "content": '<p onclick="steal()">Look <script>alert(1)</script>'
+        '<a href="javascript:x">here</a></p>',
         "attachments": [{"fileName": "diagram.png", "contentType": "image/png", "data": PNG}],
     }
     message = (await api.data(student, SEND, r=teacher.id, i=payload))["sendMessage"]
