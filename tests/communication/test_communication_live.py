@@ -64,7 +64,7 @@ async def test_enter_and_leave_are_batched_and_large_courses_get_counts(monkeypa
     presence = Presence(settings, autoflush=False)  # this test flushes
     assert isinstance(presence.store, RedisPresence)
     course = str(uuid.uuid4())
-    users = [str(uuid.uuid4()) for _ in range(100)]
+    users = [str(uuid.uuid4()) for _ in range(300)]
     await asyncio.gather(*(presence.update(course, user, "ONLINE") for user in users))
     await asyncio.gather(*(presence.update(course, user, "ONLINE") for user in users))  # beats
     assert await presence.flush() == 1  # one broadcast for 300 arrivals and their heartbeats
