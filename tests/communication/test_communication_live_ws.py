@@ -5,6 +5,9 @@ A worker runs the announcement fan-out into the students' notifications."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +20,7 @@ from sqlalchemy import select
 from lms.communication.models import Announcement
 from lms.db import session_scope
 from tests.communication.conftest import course_with, person
-from tests.support import GraphQLClient, JobWatcher, start_api, start_worker
+from tests.support import LMS, GraphQLClient, JobWatcher, Process, start_api
 
 RECEIVED = gql("subscription($u: ID!) { messageReceived(userId: $u) { id senderId content } }")
 UPDATED = gql("""subscription($u: ID!) { conversationUpdated(userId: $u) {
@@ -49,11 +52,23 @@ INBOX = "{ getUserNotifications { nodes { type title data } } }"
 
 @pytest.fixture(scope="module")
 def server():
+    """An API process, and a worker for the notification fan-out started beside it (the two
+    start-ups overlap)."""
+    worker = Process(
+        [*LMS, "worker", "-Q", "notifications", "-c", "1", "-n", f"comm-{uuid.uuid4().hex[:6]}@%h"]
+    )
     process, base_url = start_api()
     client = GraphQLClient(base_url)
+    client.worker = worker
     yield client
     client.close()
-    process.stop()
+    for child in (process, worker):  # both stop at once
+        os.killpg(child.popen.pid, signal.SIGTERM)
+    for child in (process, worker):
+        try:
+            child.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def connect(server, who) -> Client:
@@ -161,34 +176,31 @@ async def test_forum_posts_typing_and_presence_reach_course_members_live(server,
 async def test_a_published_announcement_reaches_students_live_and_in_their_inbox(server, api):
     course = course_with(students=2)
     student = course.students[0]
-    worker = start_worker("notifications")
-    try:
-        with JobWatcher() as watcher:
-            async with connect(server, student) as ws:
-                stream = ws.subscribe(ANNOUNCED, variable_values={"c": course.id})
-                published = []
+    server.worker.wait_for(" ready.")
+    with JobWatcher() as watcher:
+        async with connect(server, student) as ws:
+            stream = ws.subscribe(ANNOUNCED, variable_values={"c": course.id})
+            published = []
 
-                async def publish(n: int):
-                    made = await api.data(
-                        course.teacher,
-                        ANNOUNCE,
-                        c=course.id,
-                        i={"title": f"News {n}", "content": "!"},
-                    )
-                    announcement = made["createAnnouncement"]["id"]
-                    await api.data(course.teacher, PUBLISH, a=announcement)
-                    published.append(announcement)
+            async def publish(n: int):
+                made = await api.data(
+                    course.teacher,
+                    ANNOUNCE,
+                    c=course.id,
+                    i={"title": f"News {n}", "content": "!"},
+                )
+                announcement = made["createAnnouncement"]["id"]
+                await api.data(course.teacher, PUBLISH, a=announcement)
+                published.append(announcement)
 
-                event = (await first_event(stream, publish))["announcementPublished"]
-                assert event["status"] == "PUBLISHED" and event["id"] in published
-            with session_scope() as session:
-                jobs = session.scalars(
-                    select(Announcement.fanout_job_id).where(Announcement.id.in_(published))
-                ).all()
-            for job in jobs:
-                assert watcher.wait(job)["status"] == "SUCCEEDED"
-    finally:
-        worker.stop()
+            event = (await first_event(stream, publish))["announcementPublished"]
+            assert event["status"] == "PUBLISHED" and event["id"] in published
+        with session_scope() as session:
+            jobs = session.scalars(
+                select(Announcement.fanout_job_id).where(Announcement.id.in_(published))
+            ).all()
+        for job in jobs:
+            assert watcher.wait(job)["status"] == "SUCCEEDED"
     for member in course.students:
         inbox = (await api.data(member, INBOX))["getUserNotifications"]["nodes"]
         assert sorted(n["title"] for n in inbox) == sorted(
