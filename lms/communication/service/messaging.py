@@ -161,12 +161,24 @@ def _conversation_update(
     message_id: uuid.UUID | None,
 ) -> None:
     at = iso(utcnow())
+    counts = dict(
+        session.execute(
+            select(MessageReceipt.user_id, func.count())
+            .where(
+                MessageReceipt.conversation_id == conversation_id,
+                MessageReceipt.user_id.in_(user_ids),
+                MessageReceipt.read_at.is_(None),
+                MessageReceipt.hidden_at.is_(None),
+            )
+            .group_by(MessageReceipt.user_id)
+        ).all()
+    )
     payloads = [
         {
             "userId": str(user),
             "conversationId": str(conversation_id),
             "reason": reason,
-            "unreadCount": unread_in(session, user, [conversation_id])[conversation_id],
+            "unreadCount": counts.get(user, 0),
             "messageId": str(message_id) if message_id else None,
             "at": at,
         }
