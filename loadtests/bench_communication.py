@@ -117,6 +117,7 @@ async def subscribe(ws_url: str, token: str, query: str, variables: dict, gate, 
 
 
 sent_to: dict[str, str] = {}
+send_errors: dict[str, int] = {}
 
 
 class Inbox:
@@ -147,9 +148,15 @@ async def send_all(http, senders, targets: list[str]) -> tuple[dict[str, float],
                 "/graphql", json={"query": SEND, "variables": {"r": recipient}}, headers=headers
             )
             at = time.time()
+            if response.status_code != 200:
+                code = f"HTTP {response.status_code}"
+                send_errors[code] = send_errors.get(code, 0) + 1
+                continue
             body = response.json()
-            if body.get("errors"):
-                raise BenchAborted(f"sendMessage failed: {body['errors']}")
+            if body.get("errors"):  # counted, and the API's log says why
+                code = body["errors"][0].get("extensions", {}).get("code", "?")
+                send_errors[code] = send_errors.get(code, 0) + 1
+                continue
             message = body["data"]["sendMessage"]["id"]
             answered[message] = at
             sent_to[message] = recipient
@@ -192,7 +199,8 @@ async def messaging(args, base_url: str, ws_url: str, people) -> tuple[dict, dic
     senders = people[: args.senders]
     recipients = people[args.senders : args.senders + args.clients]
     inbox, gate, tasks = Inbox(), asyncio.Semaphore(OPEN_AT_ONCE), []
-    limits = httpx.Limits(max_connections=args.senders)
+    # Idle connections are dropped before the server's keep-alive (5 s) closes them under us.
+    limits = httpx.Limits(max_connections=args.senders, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
         try:
 
@@ -252,7 +260,8 @@ async def presence(args, base_url: str, ws_url: str, course: str, people) -> dic
     task = await subscribe(
         ws_url, watcher_token, PRESENCE, {"c": course}, asyncio.Semaphore(1), on_event
     )
-    limits = httpx.Limits(max_connections=args.senders)
+    # Idle connections are dropped before the server's keep-alive (5 s) closes them under us.
+    limits = httpx.Limits(max_connections=args.senders, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
 
         async def beat(token: str):
@@ -323,6 +332,7 @@ async def bench(args, base_url: str, people, course: str) -> dict:
         "presence_heartbeats_per_s": present["presence_heartbeats_per_s"],
         "presence_broadcasts": present["presence_broadcasts"],
         "presence_count_seen": present["presence_count_seen"],
+        "send_errors": send_errors,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
 
@@ -350,7 +360,11 @@ def run(args) -> dict:
         course, people = make_people(needed)
         api, base_url = start_api()
         print(f"bench: database {BENCH_DB}, broker {broker_url.rsplit('@', 1)[-1]}", flush=True)
-        return asyncio.run(bench(args, base_url, people, course))
+        try:
+            return asyncio.run(bench(args, base_url, people, course))
+        except Exception:
+            print("bench: the API's last lines:\n" + "".join(api.lines[-60:]), file=sys.stderr)
+            raise
     finally:
         if api is not None:
             api.stop()

@@ -86,7 +86,7 @@ _bind(
 @thread_type.field("posts")
 async def resolve_thread_posts(thread, info) -> list:
     ctx = info.context
-    if thread.get("deleted"):
+    if thread.get("isDeleted"):
         return []
     posts = await ctx.read(service.thread_posts, ctx.require_viewer(), thread_id=thread["id"])
     return [EventView(post) for post in posts]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lms.communication import access
-from lms.communication.errors import NotCourseMember
+from lms.communication.errors import ConversationNotFound, NotCourseMember
 from lms.communication.service.announcements import (
     announcements,
     can_watch_course,
@@ -43,7 +43,6 @@ from lms.communication.service.messaging import (
     unblock_user,
     unread_message_count,
 )
-from lms.communication.errors import ConversationNotFound
 from lms.errors import ValidationFailed
 from lms.security import Viewer, require_authenticated
 

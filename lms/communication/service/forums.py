@@ -314,9 +314,7 @@ def delete_discussion_thread(session: Session, viewer: Viewer, *, thread_id: Any
     if not (access.moderates(role) or thread.author_id == me):
         raise Forbidden("only the thread's author or an instructor may delete it")
     thread.deleted_at = thread.updated_at = utcnow()
-    session.flush()
-    payload = {"id": str(thread.id), "threadId": str(thread.id), "deleted": True}
-    events.after_commit_publish(session, events.THREAD_UPDATED, [payload])
+    _thread_changed(session, viewer, thread, role)  # watchers learn it is gone (isDeleted)
     return True
 
 

@@ -124,6 +124,7 @@ def thread_view(
         "lastPostAt": iso(thread.last_post_at),
         "openingPost": opening,
         "posts": posts or [],
+        "isDeleted": thread.deleted_at is not None,
     }
 
 
