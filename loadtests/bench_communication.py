@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -361,7 +362,15 @@ def run(args) -> dict:
         api, base_url = start_api()
         print(f"bench: database {BENCH_DB}, broker {broker_url.rsplit('@', 1)[-1]}", flush=True)
         try:
-            return asyncio.run(bench(args, base_url, people, course))
+            result = asyncio.run(bench(args, base_url, people, course))
+            # Why sends failed, from the API's own log (exception lines, by type).
+            kinds: dict[str, int] = {}
+            for line in api.lines:
+                match = re.match(r"^([\w.]+(?:Error|Exception|Timeout)): ", line)
+                if match:
+                    kinds[match.group(1)] = kinds.get(match.group(1), 0) + 1
+            result["api_exceptions"] = kinds
+            return result
         except Exception:
             print("bench: the API's last lines:\n" + "".join(api.lines[-60:]), file=sys.stderr)
             raise
