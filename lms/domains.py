@@ -24,6 +24,7 @@ DOMAINS = (
     "search",
     "analytics",
     "assessments",
+    "communication",
 )
 
 

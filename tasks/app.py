@@ -27,6 +27,7 @@ app.conf.include = [
     "tasks.search",
     "tasks.analytics",
     "tasks.assessments",
+    "tasks.communication",
     "pipelines.certificate_issuance",
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
@@ -58,6 +59,8 @@ app.conf.beat_schedule = {
         "schedule": assessment_settings().close_interval_seconds,
     },
     "assessments-notify-due-soon": {"task": "assessments.notify_due_soon", "schedule": 600.0},
+    # Communication: scheduled announcements whose time has come.
+    "communication-publish-due": {"task": "communication.publish_due", "schedule": 10.0},
 }
 app.conf.beat_schedule_filename = str(settings.var_dir / "celerybeat-schedule")
 logging.getLogger("lms").setLevel(logging.INFO)

@@ -15,7 +15,7 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -178,6 +178,19 @@ def _title(raw: str | None, file_name: str) -> str:
 
 def _expiry(minutes: int) -> datetime:
     return (utcnow() + timedelta(minutes=minutes)).replace(microsecond=0)
+
+
+def detect_file_type(data: bytes, declared: str) -> str | None:
+    """What `data` really is (by its first bytes, as course resources are checked), or None
+    for what is never accepted: executables, scripts, HTML, SVG, unknown binaries."""
+    import tempfile
+
+    from lms.content.sniff import sniff
+
+    with tempfile.NamedTemporaryFile(prefix="lms-sniff-") as handle:
+        handle.write(data)
+        handle.flush()
+        return sniff(Path(handle.name), declared)
 
 
 def signed_url(

@@ -98,3 +98,15 @@ def lesson_course_id(session: Session, lesson_id: uuid.UUID) -> uuid.UUID | None
 
 def course_exists(session: Session, course_id: uuid.UUID) -> bool:
     return session.get(Course, course_id) is not None
+
+
+def lesson_in_course(session: Session, lesson_id: uuid.UUID, course_id: uuid.UUID) -> bool:
+    """Whether the lesson belongs to the course (for other modules' references to lessons)."""
+    from lms.courses.models import Lesson
+
+    return (
+        session.scalar(
+            select(Lesson.id).where(Lesson.id == lesson_id, Lesson.course_id == course_id)
+        )
+        is not None
+    )

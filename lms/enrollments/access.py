@@ -75,6 +75,20 @@ def enrolled_course_ids(user_id: uuid.UUID):
     )
 
 
+def enrolled_student_ids(session: Session, course_id: uuid.UUID) -> list[uuid.UUID]:
+    """Students ACTIVE or COMPLETED in the course (announcement fan-out, for other modules)."""
+    from lms.enrollments.models import EnrollmentStatus
+
+    return list(
+        session.scalars(
+            select(Enrollment.student_id).where(
+                Enrollment.course_id == course_id,
+                Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+            )
+        )
+    )
+
+
 def visible_enrollment(
     session: Session, viewer: Viewer, enrollment_id: Any, *, lock: bool = False
 ) -> Enrollment:
@@ -104,7 +118,7 @@ def own_enrollment(session: Session, viewer: Viewer, enrollment_id: Any) -> Enro
     return enrollment
 
 
-def enrolled_student_ids(session: Session, course_id: uuid.UUID) -> list[uuid.UUID]:
+def active_student_ids(session: Session, course_id: uuid.UUID) -> list[uuid.UUID]:
     """Students with an ACTIVE enrollment in the course (for other modules' notices)."""
     from lms.enrollments.models import EnrollmentStatus
 

@@ -179,6 +179,16 @@ class QueueStatsPayload(TypedDict):
     queues: list[dict[str, Any]]
 
 
+class CommunicationPayload(TypedDict, total=False):
+    """Communication events carry the view their GraphQL type shows (camelCase), plus the
+    key field: `userId` (the recipient), `threadId`, `courseId` or `scope`."""
+
+    userId: str
+    threadId: str
+    courseId: str
+    scope: str  # typing: "conversation-<id>" or "thread-<id>"
+
+
 JOB = Topic("job", "jobId", JobEventPayload, "every job status change and progress mark")
 ENROLLMENT_PROGRESS = Topic(
     "enrollment.progress", "enrollmentId", EnrollmentProgressPayload, "course progress"
@@ -197,6 +207,15 @@ NOTIFICATION_READ = Topic("notification.read", "userId", NotificationReadPayload
 # Read marks change the unread count; a new notification carries its count itself.
 UNREAD_COUNT = Topic("notification.unread", "userId", UnreadCountPayload, "a user's unread count")
 
+# Communication: one event per recipient (messages), per thread, per course, per typing scope.
+MESSAGE_RECEIVED = Topic("message.received", "userId", CommunicationPayload, "a new message")
+CONVERSATION_UPDATED = Topic("conversation.updated", "userId", CommunicationPayload)
+DISCUSSION_POST = Topic("discussion.post", "threadId", CommunicationPayload, "a new reply")
+THREAD_UPDATED = Topic("discussion.thread", "threadId", CommunicationPayload)
+ANNOUNCEMENT_PUBLISHED = Topic("announcement.published", "courseId", CommunicationPayload)
+PRESENCE = Topic("presence", "courseId", CommunicationPayload, "batched enter/leave")
+TYPING = Topic("typing", "scope", CommunicationPayload, "typing indicators")
+
 TOPICS: dict[str, Topic] = {
     topic.name: topic
     for topic in (
@@ -212,5 +231,12 @@ TOPICS: dict[str, Topic] = {
         NOTIFICATION_RECEIVED,
         NOTIFICATION_READ,
         UNREAD_COUNT,
+        MESSAGE_RECEIVED,
+        CONVERSATION_UPDATED,
+        DISCUSSION_POST,
+        THREAD_UPDATED,
+        ANNOUNCEMENT_PUBLISHED,
+        PRESENCE,
+        TYPING,
     )
 }

@@ -22,7 +22,7 @@ from lms.assessments.models import (
 from lms.assessments.service import files
 from lms.assessments.service.quizzes import _lesson
 from lms.assessments.settings import assessment_settings
-from lms.enrollments.access import enrolled_student_ids
+from lms.enrollments.access import active_student_ids
 from lms.errors import NotFound, ValidationFailed
 from lms.models import utcnow
 from lms.notifications.service import notify_many
@@ -235,7 +235,7 @@ def notify_due_soon(session: Session) -> int:
             )
         )
         students: list[uuid.UUID] = [
-            s for s in enrolled_student_ids(session, assignment.course_id) if s not in submitted
+            s for s in active_student_ids(session, assignment.course_id) if s not in submitted
         ]
         if students:
             notify_many(

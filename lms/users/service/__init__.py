@@ -14,7 +14,12 @@ from lms.users.service.common import (
     normalize_email,
     token_hash,
 )
-from lms.users.service.directory import contacts, educators_among, email_verified
+from lms.users.service.directory import (
+    contacts,
+    educators_among,
+    email_verified,
+    member_facts,
+)
 from lms.users.service.profiles import (
     AVATAR_JOB,
     MAX_BIO,
@@ -64,6 +69,7 @@ __all__ = [
     "check_registration",
     "clean_name",
     "contacts",
+    "member_facts",
     "create_account",
     "create_admin",
     "credentials_for",

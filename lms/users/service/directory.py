@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,3 +31,13 @@ def educators_among(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUI
 def email_verified(session: Session, user_id: uuid.UUID) -> bool:
     """Whether the user has confirmed their email address (False for an unknown user)."""
     return session.scalar(select(User.email_verified_at).where(User.id == user_id)) is not None
+
+
+def member_facts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Name, role and account creation time of many users (messaging rules, rate limits)."""
+    rows = session.execute(
+        select(User.id, User.name, User.role, User.created_at).where(User.id.in_(user_ids))
+    )
+    return {
+        row.id: {"name": row.name, "role": row.role, "created_at": row.created_at} for row in rows
+    }

@@ -1,0 +1,1 @@
+"""Communication: direct messages, course forums, announcements, presence and typing."""
