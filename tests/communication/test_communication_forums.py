@@ -4,7 +4,13 @@ sanitizing, and Discourse-like posting limits."""
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import select
+
+from lms.analytics.models import LearningEvent
 from lms.communication.settings import communication_settings
+from lms.db import session_scope
 from lms.users.models import Role
 from tests.communication.conftest import course_with, person
 
@@ -89,6 +95,22 @@ async def test_a_question_is_answered_voted_on_and_solved(api):
     assert [n["type"] for n in mentioned] == ["MENTION"]
     helped = (await api.data(helper, NOTIFICATIONS))["getUserNotifications"]["nodes"]
     assert [n["type"] for n in helped] == ["REPLY"]  # the nested quote replied to them
+
+    # The opening post and both replies are learning events (analytics counts forum posts).
+    with session_scope() as session:
+        posted = session.execute(
+            select(LearningEvent.actor_id, LearningEvent.object_type).where(
+                LearningEvent.verb == "commented",
+                LearningEvent.course_id == uuid.UUID(course.id),
+            )
+        ).all()
+    assert sorted((str(a), t) for a, t in posted) == sorted(
+        [
+            (asker.id, "discussion_thread"),
+            (helper.id, "discussion_post"),
+            (asker.id, "discussion_post"),
+        ]
+    )
 
 
 async def test_only_members_see_the_forum_and_instructors_moderate(api):

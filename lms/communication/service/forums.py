@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms.analytics.service import record
 from lms.communication import access, errors, events
 from lms.communication.access import CourseRole
 from lms.communication.models import (
@@ -272,7 +273,15 @@ def create_discussion_thread(
     )
     session.add(opening)
     session.flush()
-    # analytics: posted
+    record(
+        session,
+        actor_id=me,
+        verb="commented",
+        object_type="discussion_thread",
+        object_id=thread.id,
+        course_id=thread.course_id,
+        context={"postId": str(opening.id)},
+    )
     return _thread_view(session, viewer, thread, role, opening=opening)
 
 
@@ -402,7 +411,15 @@ def reply_to_thread(
     thread.reply_count += 1
     thread.last_post_at = now
     session.flush()
-    # analytics: replied
+    record(
+        session,
+        actor_id=me,
+        verb="commented",
+        object_type="discussion_post",
+        object_id=post.id,
+        course_id=thread.course_id,
+        context={"threadId": str(thread.id), "parentId": str(parent.id) if parent else None},
+    )
     _notify_reply(session, viewer, thread, post, parent, input.get("mentioned_user_ids") or [])
     view = post_views(session, viewer, thread, [post], role)[0]
     # What every member sees: no `myVote` of the author's.
