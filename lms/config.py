@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     debug: bool = False
     var_dir: Path = Path("var")
     database_url: str = ""
+    # Each process's PostgreSQL pool; a request that waits longer than the timeout for a
+    # connection is answered SERVICE_BUSY (HTTP 503), not left to hang.
+    db_pool_size: int = Field(10, ge=1, le=500)
+    db_max_overflow: int = Field(20, ge=0, le=500)
+    db_pool_timeout: float = Field(30.0, gt=0, le=600)
     broker_url: str = ""
     email_url: str = ""
     storage_url: str = ""

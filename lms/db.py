@@ -48,13 +48,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, settings: Settings) -> dict:
     if make_url(url).get_backend_name() == "sqlite":
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+    }
 
 
 def _configure(sync_engine: Engine) -> None:
@@ -65,14 +70,14 @@ def _configure(sync_engine: Engine) -> None:
 
 def build_sync_engine(settings: Settings) -> Engine:
     url = driver_url(settings.database_url, asynchronous=False)
-    engine = create_engine(url, **_engine_options(url))
+    engine = create_engine(url, **_engine_options(url, settings))
     _configure(engine)
     return engine
 
 
 def build_async_engine(settings: Settings) -> AsyncEngine:
     url = driver_url(settings.database_url, asynchronous=True)
-    engine = create_async_engine(url, **_engine_options(url))
+    engine = create_async_engine(url, **_engine_options(url, settings))
     _configure(engine.sync_engine)
     return engine
 

@@ -8,8 +8,10 @@ lifespan) to Quart.
 from __future__ import annotations
 
 import json
+import logging
 
 from quart import Quart, Response, request
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lms.config import Settings, get_settings
 from lms.db import build_async_engine, make_async_sessionmaker
@@ -18,6 +20,7 @@ from web import (
     account_pages,
     admin_page,
     certificate_page,
+    errors,
     explorer,
     graphql_http,
     health,
@@ -30,6 +33,7 @@ from web.context import Services
 from web.events import EventHub
 from web.request_ids import with_request_id
 
+log = logging.getLogger(__name__)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -72,6 +76,14 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
         return graphql_http.error_response(
             413, "REQUEST_TOO_LARGE", f"The request body is over {settings.max_body_bytes} bytes."
         )
+
+    @app.errorhandler(PoolTimeout)
+    async def busy(_error) -> Response:
+        # Outside GraphQL (the viewer's lookup, plain routes): the same answer as inside.
+        log.warning("SERVICE_BUSY: no database connection within %ss", settings.db_pool_timeout)
+        response = graphql_http.error_response(503, errors.BUSY, errors.BUSY_MESSAGE)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(404)
     async def not_found(_error) -> Response:

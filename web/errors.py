@@ -12,12 +12,17 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lms.errors import LmsError
 from lms.logs import request_id
 
 log = logging.getLogger("lms.graphql")
 INTERNAL = "INTERNAL_SERVER_ERROR"
+# No database connection came free within LMS_DB_POOL_TIMEOUT: overload, not a bug; the
+# client may retry shortly.
+BUSY = "SERVICE_BUSY"
+BUSY_MESSAGE = "The server is busy; try again in a moment."
 # The client's `operationName`, set per HTTP request (web/graphql_http.py).
 operation_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "lms_operation_name", default=None
@@ -28,6 +33,8 @@ def error_code(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, LmsError):
         return original.code
+    if isinstance(original, PoolTimeout):
+        return BUSY
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"])
     if original is not None and not isinstance(original, GraphQLError):
@@ -50,6 +57,8 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         extensions.update(original.details)
     if rid := request_id.get():
         extensions["requestId"] = rid
+    if code == BUSY:
+        formatted["message"] = BUSY_MESSAGE
     if code == INTERNAL:
         if not debug:
             formatted["message"] = "Internal server error"
@@ -82,6 +91,8 @@ class GraphQLErrorLog(logging.LoggerAdapter):
                 "%s in %s: %s", code, operation, msg.message,
                 exc_info=msg.original_error or msg, extra=extra,
             )  # fmt: skip
+        elif code == BUSY:
+            self.logger.warning("%s in %s: %s", code, operation, msg.message, extra=extra)
         else:
             self.logger.info("%s in %s: %s", code, operation, msg.message, extra=extra)
 
