@@ -242,8 +242,8 @@ def advance(bound: Bound, run: StepRun, result: dict[str, Any]) -> None:
             if row is None or parent.status in TERMINAL or parent.cancel_requested:
                 raise JobCancelled()
             _end_step(session, run, JobStatus.SUCCEEDED, "succeeded", result=result)
-            bound.on_success(session, row, run, result)
             _end(session, parent, JobStatus.SUCCEEDED, bound.done_message, settings, result=result)
+            bound.on_success(session, row, run, result)  # reads the pipeline as ended
             return
         if row is None or parent.status in TERMINAL:
             return
