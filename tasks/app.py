@@ -28,7 +28,7 @@ app.conf.include = [
     "tasks.analytics",
     "tasks.assessments",
     "tasks.communication",
-    "pipelines.certificate_issuance",
+    "pipelines.registry",  # the tasks of every declared pipeline
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),
 ]

@@ -210,3 +210,49 @@ def job_task(kind: str, **options: Any):
         return run
 
     return decorate
+
+
+def parent_job_task(kind: str, begin: Callable[[uuid.UUID, Settings], Any], **options: Any):
+    """Register the task of a job that starts other jobs and stays RUNNING while they work
+    (a pipeline's parent: they end it). `begin(job_id, settings)` runs in the job's span;
+    an error it raises fails the job with `INTERNAL_ERROR`."""
+
+    @app.task(name=kind, bind=True, base=Task, throws=(JobFailed,), **options)
+    def run(task: Task, job_id: str) -> None:
+        settings = get_settings()
+        key = uuid.UUID(job_id)
+        try:
+            # The parent holds no lease: it stays RUNNING while its children (leased) work.
+            job = start_attempt(task, key, settings, leased=False)
+        except TRANSIENT_DB as error:
+            raise task.retry(countdown=5, max_retries=None, exc=error) from error
+        if job is None:
+            return
+        tags = {"job_id": key, "job_kind": kind, "queue": job.queue}
+        try:
+            # The parent's span: each child is enqueued under it, and enqueues the next.
+            with (
+                tagged(**tags, user_id=job.requested_by_id),
+                tracing.span(
+                    f"job {kind}",
+                    traceparent=task.request.get("traceparent") or job.traceparent,
+                    kind="CONSUMER",
+                    attributes={f"lms.{name}": str(value) for name, value in tags.items()},
+                ),
+            ):
+                begin(key, settings)
+        except Exception as error:  # noqa: BLE001 - recorded on the job, not lost
+            log.exception("job %s (%s) could not start its work", key, kind)
+            message = f"{type(error).__name__}: {error}"
+            failed = lifecycle.fail(
+                key,
+                job.attempts,
+                "INTERNAL_ERROR",
+                message,
+                settings=settings,
+                traceback=lifecycle.format_traceback(error),
+            )
+            if failed is not None:  # Celery's view agrees with the row: FAILURE, acked
+                raise JobFailed("INTERNAL_ERROR", message) from error
+
+    return run

@@ -1,6 +1,7 @@
-"""Media tasks on the `media` queue: the ingest pipeline, its steps, resources, purges.
+"""Media tasks on the `media` queue: resource checks and purges.
 
-Thin: the pipeline lives in `pipelines/video_ingest.py`, the media work in `media/`.
+The video ingest pipeline's tasks are registered from its declaration
+(`pipelines/registry.py`, `pipelines/video_ingest.py`); the media work lives in `media/`.
 """
 
 from __future__ import annotations
@@ -11,81 +12,22 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from celery import Task
-from sqlalchemy.exc import OperationalError
-
 from lms.config import get_settings
 from lms.content import multipart
 from lms.content import service as content
 from lms.content.models import AssetStatus, FileAsset
 from lms.content.sniff import IMAGE_TYPES, sniff
-from lms.content.steps import PIPELINE_KIND, PURGE_KIND, RESOURCE_KIND, STEPS
+from lms.content.steps import PURGE_KIND, RESOURCE_KIND
 from lms.db import session_scope
 from lms.errors import PermanentJobError
-from lms.jobs import lifecycle
-from lms.observability import tracing
-from lms.observability.context import tagged
 from lms.storage import get_storage
 from media.errors import MediaError
 from media.images import resize_image
-from pipelines import video_ingest
 from tasks.app import app
-from tasks.base import JobContext, JobFailed, job_task, start_attempt
+from tasks.base import JobContext, job_task
 
 log = logging.getLogger(__name__)
 RESOURCE_THUMBNAIL_SIZES = (640, 320)
-
-
-@app.task(name=PIPELINE_KIND, bind=True, base=Task, throws=(JobFailed,))
-def ingest(task: Task, job_id: str) -> None:
-    """Start (or resume after a retry) a video's pipeline. The job stays RUNNING: the steps
-    finish it (`finalize` succeeds it, a failed or cancelled step ends it)."""
-    settings = get_settings()
-    key = uuid.UUID(job_id)
-    try:
-        # The parent holds no lease: it stays RUNNING while its steps (leased) work.
-        job = start_attempt(task, key, settings, leased=False)
-    except OperationalError as error:
-        raise task.retry(countdown=5, max_retries=None, exc=error) from error
-    if job is None:
-        return
-    tags = {"job_id": key, "job_kind": PIPELINE_KIND, "queue": job.queue}
-    try:
-        # The pipeline's span: each step is enqueued under it, and enqueues the next.
-        with (
-            tagged(**tags, user_id=job.requested_by_id),
-            tracing.span(
-                f"job {PIPELINE_KIND}",
-                traceparent=task.request.get("traceparent") or job.traceparent,
-                kind="CONSUMER",
-                attributes={f"lms.{name}": str(value) for name, value in tags.items()},
-            ),
-        ):
-            video_ingest.begin(key, settings)
-    except Exception as error:  # noqa: BLE001 - recorded on the job, not lost
-        log.exception("pipeline %s could not start", key)
-        message = f"{type(error).__name__}: {error}"
-        failed = lifecycle.fail(
-            key,
-            job.attempts,
-            "INTERNAL_ERROR",
-            message,
-            settings=settings,
-            traceback=lifecycle.format_traceback(error),
-        )
-        if failed is not None:  # Celery's view agrees with the row: FAILURE, acked
-            raise JobFailed("INTERNAL_ERROR", message) from error
-
-
-def _step_task(kind: str):
-    @job_task(kind)
-    def step(job: JobContext) -> dict:
-        return video_ingest.run_step(kind, job)
-
-    return step
-
-
-validate, transcode, images, finalize = (_step_task(step.kind) for step in STEPS)
 
 
 @job_task(RESOURCE_KIND)
@@ -137,7 +79,7 @@ def check_resource(job: JobContext) -> dict:
                 return {"skipped": "deleted"}
             asset.detected_type, asset.size_bytes, asset.thumbnail_keys = detected, size, thumbnails
             asset.status, asset.error_code, asset.error_message = AssetStatus.READY, None, None
-            content._publish(session, "file_asset", asset)
+            content.publish_asset(session, asset)
         return {"detected_type": detected, "size_bytes": size, "thumbnails": len(thumbnails)}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -153,8 +95,7 @@ def _resource_failed(asset_id: uuid.UUID, code: str, message: str, settings) -> 
     with session_scope(settings) as session:
         asset = session.get(FileAsset, asset_id)
         if asset is not None:
-            asset.status, asset.error_code, asset.error_message = AssetStatus.FAILED, code, message
-            content._publish(session, "file_asset", asset)
+            content.mark_failed(session, asset, code, message)
 
 
 @job_task(PURGE_KIND)

@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session
 from lms.config import Settings, get_settings
 from lms.content import access
 from lms.content.models import AssetStatus, FileAsset, VideoAsset
-from lms.content.steps import PIPELINE_KIND, PURGE_KIND, RESOURCE_KIND, STEP_MAX_ATTEMPTS, STEPS
+from lms.content.steps import PURGE_KIND, RESOURCE_KIND, STEP_MAX_ATTEMPTS, STEPS, VIDEO_INGEST
 from lms.courses.models import Course, CourseInstructor, Lesson
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.bus import publish_event
 from lms.events.topics import CONTENT, VIDEO_PROCESSING
-from lms.jobs import states
+from lms.jobs import pipelines
 from lms.jobs.models import TERMINAL, Job, JobStatus
-from lms.jobs.service import after_commit, cancel_job, enqueue, retry_job
+from lms.jobs.service import after_commit, cancel_job, enqueue
 from lms.models import utcnow
 from lms.pagination import connection, page_request, query_key
 from lms.security import Viewer, require_authenticated, require_role
@@ -527,15 +527,9 @@ def start_pipeline(
     settings: Settings | None = None,
 ) -> Job:
     """Record the ingest pipeline job of `asset`; its task starts the first step."""
-    job = enqueue(
-        session,
-        PIPELINE_KIND,
-        {"video_asset_id": str(asset.id)},
-        subject=("video_asset", str(asset.id)),
-        requested_by_id=requested_by_id,
-        settings=settings,
+    job = pipelines.start(
+        session, VIDEO_INGEST, asset.id, requested_by_id=requested_by_id, settings=settings
     )
-    session.flush()  # no ORM relationship orders the job's INSERT before the asset's UPDATE
     asset.pipeline_job_id = job.id
     asset.status = AssetStatus.PROCESSING
     asset.error_code = asset.error_message = None
@@ -672,7 +666,7 @@ def _pipeline_of(session: Session, viewer: Viewer, id: Any) -> tuple[VideoAsset,
     asset_id = key
     if job is not None:
         pipeline = session.get(Job, job.parent_id) if job.parent_id else job
-        if pipeline is None or pipeline.kind != PIPELINE_KIND:
+        if pipeline is None or pipeline.kind != VIDEO_INGEST.kind:
             raise NotFound("not a video processing job", code="JOB_NOT_FOUND")
         asset_id = pipeline.payload.get("video_asset_id")
     elif session.get(VideoAsset, key) is None:
@@ -701,7 +695,7 @@ def retry_processing_job(
         raise Conflict(
             "the source of this video was deleted; upload it again", code="SOURCE_DELETED"
         )
-    retry_job(session, pipeline.id, settings=settings)
+    pipelines.retry(session, VIDEO_INGEST, pipeline, settings=settings)
     asset.status = AssetStatus.PROCESSING
     asset.error_code = asset.error_message = None
     _publish(session, "video_asset", asset)
@@ -717,38 +711,48 @@ def cancel_processing_job(
         raise Conflict(
             f"processing already {pipeline.status.value.lower()}", code="JOB_ALREADY_FINISHED"
         )
-    running_step = False
-    for step in session.scalars(select(Job).where(Job.parent_id == pipeline.id)):
-        if step.status not in TERMINAL:
-            cancel_job(session, step.id, settings=settings)
-            running_step = running_step or step.status == JobStatus.RUNNING
-    if pipeline.status == JobStatus.RUNNING and running_step:
+    if not pipelines.cancel(session, VIDEO_INGEST, pipeline, settings=settings):
         # The running step sees the request within a second, kills ffmpeg and finishes the
         # pipeline as CANCELLED itself (it also removes its scratch files).
-        states.change(
-            session, pipeline, message="cancel requested", settings=settings, cancel_requested=True
-        )
         return processing_status(session, asset)
-    if pipeline.status == JobStatus.RUNNING:
-        states.change(
-            session,
-            pipeline,
-            message="cancelled",
-            status=JobStatus.CANCELLED,
-            settings=settings,
-            finished_at=utcnow(),
-        )
-    else:
-        cancel_job(session, pipeline.id, settings=settings)
     mark_cancelled(session, asset)
     return processing_status(session, asset)
 
 
 def mark_cancelled(session: Session, asset: VideoAsset) -> None:
+    mark_failed(session, asset, "CANCELLED", "processing was cancelled")
+
+
+def mark_failed(session: Session, asset: VideoAsset | FileAsset, code: str, message: str) -> None:
+    """The asset's processing failed with a stable code (subscribers hear of it after commit)."""
     asset.status = AssetStatus.FAILED
-    asset.error_code = "CANCELLED"
-    asset.error_message = "processing was cancelled"
-    _publish(session, "video_asset", asset)
+    asset.error_code, asset.error_message = code, message
+    publish_asset(session, asset)
+
+
+def mark_ready(
+    session: Session, asset: VideoAsset, ladder: dict[str, Any], pictures: dict[str, Any]
+) -> None:
+    """The ingest pipeline's outputs (the transcode and images steps' results) are stored:
+    the video plays from now on, in its lesson too."""
+    asset.renditions = ladder["renditions"]
+    asset.duration_seconds = ladder["duration"]
+    asset.master_key, asset.manifest_key = ladder["master_key"], ladder["manifest_key"]
+    asset.poster_key, asset.thumbnail_keys = pictures["poster_key"], pictures["thumbnail_keys"]
+    asset.storyboard_key, asset.preview_key = pictures["storyboard_key"], pictures["preview_key"]
+    asset.status, asset.error_code, asset.error_message = AssetStatus.READY, None, None
+    asset.ready_at = utcnow()
+    if asset.lesson_id is not None:
+        lesson = session.get(Lesson, asset.lesson_id)
+        if lesson is not None:  # the lesson plays this video from now on
+            lesson.video_asset_id = asset.id
+    follow_video_duration(session, asset)  # however each lesson attached it
+    publish_asset(session, asset)
+
+
+def publish_asset(session: Session, asset: VideoAsset | FileAsset) -> None:
+    """After commit, tell content (and, for a video, processing) subscribers its state."""
+    _publish(session, "video_asset" if isinstance(asset, VideoAsset) else "file_asset", asset)
 
 
 def processing_status(session: Session, asset: VideoAsset) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Certificate records: requesting issuance, what a version prints, recording it, verifying.
 
-The PDF itself is made by the `certificates.issue` job (pipelines/certificate_issuance.py).
+The PDF itself is made by the certificate issuance pipeline (`CERTIFICATE_ISSUANCE`, one
+`certificates.issue` job whose steps pipelines/certificate_issuance.py runs).
 This module owns the rows: a PENDING certificate with its code is recorded in the same
 transaction that completes the enrollment, so the job only fills in a version and a
 re-delivered job finds its work done. Codes come from the pure `certificates.codes`
@@ -32,8 +33,9 @@ from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, E
 from lms.enrollments.settings import EnrollmentSettings, enrollment_settings
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.events.topics import camel
+from lms.jobs import pipelines
 from lms.jobs.models import TERMINAL, Job
-from lms.jobs.service import enqueue
+from lms.jobs.pipelines import RESUME_FROM_START, Pipeline, Step
 from lms.models import utcnow
 from lms.notifications.service import notify
 from lms.analytics.service import record
@@ -41,7 +43,22 @@ from lms.security import Viewer, require_authenticated, require_role
 from lms.storage import signing
 from lms.users.models import Role, User
 
-ISSUE_JOB = "certificates.issue"
+# Inline: the steps pass the PDF in memory, inside one job on the `certificates` queue; a
+# retry runs them all again (each is idempotent: see pipelines/certificate_issuance.py).
+CERTIFICATE_ISSUANCE = Pipeline(
+    name="certificate_issuance",
+    kind="certificates.issue",
+    subject="certificate",
+    steps=(
+        Step("snapshot", weight=0.1),
+        Step("render", weight=0.6),
+        Step("store", weight=0.2),
+        Step("record", weight=0.1),
+    ),
+    inline=True,
+    resume=RESUME_FROM_START,
+)
+ISSUE_JOB = CERTIFICATE_ISSUANCE.kind
 
 
 def verification_url(
@@ -171,14 +188,13 @@ def start_issuance(
 
 
 def _enqueue(session: Session, cert: Certificate, requested_by_id: uuid.UUID | None) -> Job:
-    job = enqueue(
+    job = pipelines.start(
         session,
-        ISSUE_JOB,
-        {"certificate_id": str(cert.id), "version": cert.requested_version},
-        subject=("certificate", str(cert.id)),
+        CERTIFICATE_ISSUANCE,
+        cert.id,
+        payload={"version": cert.requested_version},
         requested_by_id=requested_by_id,
     )
-    session.flush()  # the job row first: no ORM relationship tells the flush that order
     cert.generation_job_id = job.id
     return job
 
