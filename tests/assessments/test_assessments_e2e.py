@@ -5,7 +5,6 @@ the scheduled job; "assignment due soon" reaches the inbox through the notificat
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 from lms.assessments.models import AttemptStatus, QuizAttempt
 from lms.db import session_scope
 from lms.jobs.broker import publisher
+from tests.faults.support import wait_until
 from tests.assessments.support import ANSWER, CREATE_ASSIGNMENT, CREATE_QUIZ, START, classroom
 from lms.security import issue_access_token as issue_token
 from tests.support import GraphQLClient, start_api, start_beat, start_worker
@@ -28,17 +28,6 @@ def stack():
     client.close()
     for process in (beat, worker, api_process):
         process.stop()
-
-
-def until(check, timeout: float = 30.0):
-    """Poll the database for a state another process reaches (no event exists for it)."""
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def test_the_server_closes_a_timed_attempt_and_the_wire_carries_no_key(stack):
@@ -91,7 +80,7 @@ def test_the_server_closes_a_timed_attempt_and_the_wire_carries_no_key(stack):
             row = session.get(QuizAttempt, uuid.UUID(attempt["id"]))
             return row if row.status != AttemptStatus.IN_PROGRESS else None
 
-    row = until(closed)
+    row = wait_until(closed, 30, "the server closes the attempt")
     assert row.closed_by == "DEADLINE" and row.score == 1.0 and row.status == "GRADED"
     late = {"questionId": question, "version": 1, "selectedOptionIds": ["five"]}
     assert stack.error_codes(ANSWER, {"s": attempt["id"], "i": late}, student) == ["ATTEMPT_CLOSED"]
@@ -110,7 +99,11 @@ def test_assignment_due_soon_reaches_the_inbox(stack):
     inbox = "query { getUserNotifications { nodes { type title data } } }"
     for student in room["students"]:
         token = issue_token(student)
-        nodes = until(lambda t=token: stack.data(inbox, {}, t)["getUserNotifications"]["nodes"])
+        nodes = wait_until(
+            lambda t=token: stack.data(inbox, {}, t)["getUserNotifications"]["nodes"],
+            30,
+            "the due-soon notice reaches the inbox",
+        )
         assert nodes == [
             {
                 "type": "ASSIGNMENT_DUE",

@@ -6,12 +6,15 @@ import json
 import os
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from lms.db import session_scope
 from lms.jobs.models import TERMINAL, Job, JobEvent, JobStatus
+
+T = TypeVar("T")
 
 # Leases expire within seconds and the scheduler's reaper looks twice a second, so a lost
 # worker or a lost final write is recovered while the test waits.
@@ -25,12 +28,13 @@ FIGURES = Path(
 )
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:
-    """Re-check database state until it holds (the state is what the test observes)."""
+def wait_until(check: Callable[[], T], timeout: float, what: str, every: float = 0.2) -> T:
+    """Re-check database state until it holds (the state is what the test observes);
+    answers the check's first truthy result."""
     tick = threading.Event()
     for _ in range(int(timeout / every) + 1):
-        if check():
-            return
+        if found := check():
+            return found
         tick.wait(every)
     raise AssertionError(f"{what}: not reached within {timeout:g} s")
 
