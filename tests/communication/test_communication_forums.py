@@ -36,6 +36,8 @@ FLAG = f'mutation($p: ID!) {{ flagPost(postId: $p, reason: "spam") {{ {POST} }} 
 THREADS = f"""query($c: ID!, $f: ThreadFilter, $p: PaginationInput) {{
   discussionThreads(courseId: $c, filter: $f, pagination: $p) {{ totalCount
   pageInfo {{ hasNextPage endCursor }} nodes {{ {THREAD} }} }} }}"""
+QUEUE = """query($c: ID!) { flaggedPosts(courseId: $c) { totalCount
+  nodes { threadTitle flagCount flags { userId reason } post { id isHidden content } } } }"""
 NOTIFICATIONS = "{ getUserNotifications { nodes { type data } } }"
 
 
@@ -181,13 +183,33 @@ async def test_flags_hide_a_post_until_an_instructor_decides_and_scripts_never_s
         assert again["isHidden"] is (index == 2)
     seen = (await api.data(flaggers[0], THREADS, c=course.id))["discussionThreads"]["nodes"][0]
     assert seen["posts"][0]["isHidden"] and seen["posts"][0]["content"] == ""
+
+    # The review queue: instructors see what was flagged, most flagged first, with reasons.
+    opening = thread["createDiscussionThread"]["openingPost"]["id"]
+    await api.data(flaggers[0], FLAG, p=opening)
+    queue = (await api.data(teacher, QUEUE, c=course.id))["flaggedPosts"]
+    assert queue["totalCount"] == 2
+    first, second = queue["nodes"]
+    assert (first["post"]["id"], first["flagCount"], first["post"]["isHidden"]) == (
+        post["id"], 3, True,
+    )  # fmt: skip
+    assert first["post"]["content"].startswith("<p>Hi")  # the instructor reads what to decide on
+    assert sorted(f["userId"] for f in first["flags"]) == sorted(f.id for f in flaggers)
+    assert {f["reason"] for f in first["flags"]} == {"spam"}
+    assert first["threadTitle"] == "Introductions"
+    assert (second["post"]["id"], second["flagCount"], second["post"]["isHidden"]) == (
+        opening, 1, False,
+    )  # fmt: skip
+    assert await api.codes(flaggers[0], QUEUE, c=course.id) == ["FORBIDDEN"]
+
     kept = (await api.data(teacher, EDIT, p=post["id"], i={"isHidden": False}))["updatePost"]
     assert kept["isHidden"] is False and kept["content"].startswith("<p>Hi")
+    left = (await api.data(teacher, QUEUE, c=course.id))["flaggedPosts"]["nodes"]
+    assert [n["post"]["id"] for n in left] == [opening]  # a kept post leaves the queue
     assert await api.codes(author, FLAG, p=post["id"]) == ["OWN_POST"]
 
     # Deleting a reply; the opening post goes with its thread only.
     assert (await api.data(author, DELETE_POST, p=post["id"]))["deletePost"] is True
-    opening = thread["createDiscussionThread"]["openingPost"]["id"]
     assert await api.codes(teacher, DELETE_POST, p=opening) == ["BAD_USER_INPUT"]
     assert await api.codes(flaggers[0], DELETE_POST, p=opening) == ["FORBIDDEN"]
 

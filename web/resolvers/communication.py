@@ -52,6 +52,7 @@ _bind(
         "conversationMessages": service.conversation_messages,
         "unreadMessageCount": service.unread_message_count,
         "discussionThreads": service.discussion_threads,
+        "flaggedPosts": service.flagged_posts,
         "announcements": service.announcements,
     },
     write=False,

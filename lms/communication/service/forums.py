@@ -25,7 +25,7 @@ from lms.communication.models import (
     PostVote,
 )
 from lms.communication.service.paging import keyset_page
-from lms.communication.service.views import connection_view, post_view, thread_view
+from lms.communication.service.views import connection_view, iso, post_view, thread_view
 from lms.communication.settings import communication_settings
 from lms.courses import access as courses
 from lms.errors import Forbidden, ValidationFailed
@@ -577,6 +577,84 @@ def discussion_threads(
     }
     nodes = [_thread_view(session, viewer, t, role, opening=openings.get(t.id)) for t in threads]
     return connection_view(page, nodes)
+
+
+def flagged_posts(
+    session: Session,
+    viewer: Viewer,
+    *,
+    course_id: Any,
+    pagination: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The review queue: the course's posts that members flagged or an instructor hid, most
+    flagged first (so those hidden by flags lead), with every flag's reason. Instructors
+    decide with `updatePost(isHidden)`; keeping a post clears its flags and its place here."""
+    role = access.require_moderator(session, viewer, course_id)
+    course = access.parse_uuid(course_id, errors.NotCourseMember, "course")
+    statement = (
+        select(DiscussionPost)
+        .join(DiscussionThread, DiscussionThread.id == DiscussionPost.thread_id)
+        .where(
+            DiscussionThread.course_id == course,
+            DiscussionThread.deleted_at.is_(None),
+            DiscussionPost.deleted_at.is_(None),
+            (DiscussionPost.flag_count > 0) | DiscussionPost.hidden_at.is_not(None),
+        )
+    )
+    page = keyset_page(
+        session,
+        statement,
+        name="flaggedPosts",
+        arguments={"course": str(course)},
+        pagination=pagination,
+        columns=(DiscussionPost.flag_count, DiscussionPost.created_at, DiscussionPost.id),
+        kinds=(int, type(utcnow()), uuid.UUID),
+        key=lambda p: (p.flag_count, p.created_at, p.id),
+    )
+    posts = page.nodes
+    threads = {
+        t.id: t
+        for t in session.scalars(
+            select(DiscussionThread).where(DiscussionThread.id.in_({p.thread_id for p in posts}))
+        )
+    }
+    flags: dict[uuid.UUID, list[PostFlag]] = {p.id: [] for p in posts}
+    for flag in session.scalars(
+        select(PostFlag)
+        .where(PostFlag.post_id.in_(list(flags)))
+        .order_by(PostFlag.created_at, PostFlag.user_id)
+    ):
+        flags[flag.post_id].append(flag)
+    shown = {
+        post.id: view
+        for thread in threads.values()
+        for post, view in _views_of_thread(session, viewer, thread, posts, role)
+    }
+    nodes = [
+        {
+            "post": shown[p.id],
+            "threadId": str(p.thread_id),
+            "threadTitle": threads[p.thread_id].title,
+            "flagCount": p.flag_count,
+            "flags": [_flag_view(f) for f in flags[p.id]],
+        }
+        for p in posts
+    ]
+    return connection_view(page, nodes)
+
+
+def _flag_view(flag: PostFlag) -> dict[str, Any]:
+    return {
+        "userId": str(flag.user_id),
+        "reason": flag.reason or None,
+        "createdAt": iso(flag.created_at),
+    }
+
+
+def _views_of_thread(session, viewer, thread, posts, role):
+    """(post, view) for the posts of one thread (views need their thread's answer mark)."""
+    mine = [p for p in posts if p.thread_id == thread.id]
+    return zip(mine, post_views(session, viewer, thread, mine, role), strict=True)
 
 
 def can_watch_thread(session: Session, viewer: Viewer, thread_id: Any) -> str:
