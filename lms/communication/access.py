@@ -6,7 +6,7 @@
 - Messages: students write to their courses' instructors and, when allowed
   (`LMS_COMMUNICATION_STUDENTS_MAY_MESSAGE_CLASSMATES`), to classmates; instructors to anyone
   in their courses; admins to anyone; anyone answers someone who wrote to them. A block
-  (either way) stops it.
+  (either way) stops it. A group conversation keeps to one course's members.
 """
 
 from __future__ import annotations

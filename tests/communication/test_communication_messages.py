@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 
+from lms.communication.settings import communication_settings
 from lms.users.models import Role
 from tests.communication.conftest import course_with, person
 
@@ -168,3 +169,69 @@ async def test_deleting_for_everyone_or_for_oneself(api):
     assert await api.codes(outsider, READ, m=second["id"]) == ["MESSAGE_NOT_FOUND"]
     assert await api.codes(outsider, READ_ALL, c=conversation) == ["CONVERSATION_NOT_FOUND"]
     assert await api.codes(outsider, MESSAGES, c="not-an-id") == ["CONVERSATION_NOT_FOUND"]
+
+
+GROUP = f"""mutation($c: ID!, $p: [ID!]!, $i: MessageInput!) {{
+  createGroupConversation(courseId: $c, participantIds: $p, input: $i) {{ {MESSAGE} }} }}"""
+TO = f"""mutation($c: String!, $i: MessageInput!) {{
+  sendToConversation(conversationId: $c, input: $i) {{ {MESSAGE} }} }}"""
+
+
+async def test_a_study_group_within_a_course(api, monkeypatch):
+    course = course_with(students=3)
+    me, first, second = course.students
+    teacher, stranger = course.teacher, person()
+
+    started = await api.data(me, GROUP, c=course.id, p=[first.id, second.id], i=text("Study?"))
+    group = started["createGroupConversation"]["conversationId"]
+    for member in (first, second):
+        unread = (await api.data(member, UNREAD))["unreadMessageCount"]
+        assert unread["byConversation"] == [{"conversationId": group, "count": 1}]
+        [node] = (await api.data(member, CONVERSATIONS))["conversations"]["nodes"]
+        assert node["kind"] == "GROUP" and node["lastMessage"]["content"] == "Study?"
+        assert {p["userId"] for p in node["participants"]} == {me.id, first.id, second.id}
+        inbox = (await api.data(member, NOTIFICATIONS))["getUserNotifications"]["nodes"]
+        assert [n["type"] for n in inbox] == ["NEW_MESSAGE"]
+
+    # Every member writes to the group by its id; the others count it unread.
+    assert await api.data(first, TO, c=group, i=text("Tuesday works"))
+    assert (await api.data(me, UNREAD))["unreadMessageCount"]["total"] == 1
+    assert (await api.data(second, UNREAD))["unreadMessageCount"]["total"] == 2
+    history = (await api.data(second, MESSAGES, c=group))["conversationMessages"]
+    assert [m["content"] for m in history["nodes"]] == ["Tuesday works", "Study?"]
+    assert await api.codes(stranger, TO, c=group, i=text("hi")) == ["CONVERSATION_NOT_FOUND"]
+    assert await api.codes(teacher, MESSAGES, c=group) == ["CONVERSATION_NOT_FOUND"]
+
+    # Who may be in a group, and how many.
+    assert await api.codes(me, GROUP, c=course.id, p=[first.id, stranger.id], i=text("x")) == [
+        "MESSAGING_NOT_ALLOWED"
+    ]
+    assert await api.codes(stranger, GROUP, c=course.id, p=[me.id, first.id], i=text("x")) == [
+        "NOT_COURSE_MEMBER"
+    ]
+    assert await api.codes(me, GROUP, c=course.id, p=[first.id, me.id], i=text("x")) == [
+        "BAD_USER_INPUT"
+    ]  # yourself does not count: that is one other person
+    await api.data(second, BLOCK, u=me.id)
+    assert await api.codes(me, GROUP, c=course.id, p=[first.id, second.id], i=text("x")) == [
+        "USER_BLOCKED"
+    ]
+    monkeypatch.setenv("LMS_COMMUNICATION_GROUP_MAX_MEMBERS", "3")
+    communication_settings.cache_clear()
+    try:
+        everyone = [me.id, first.id, second.id]  # four with the teacher
+        assert await api.codes(teacher, GROUP, c=course.id, p=everyone, i=text("x")) == [
+            "GROUP_TOO_LARGE"
+        ]
+        monkeypatch.setenv("LMS_COMMUNICATION_STUDENTS_MAY_MESSAGE_CLASSMATES", "false")
+        communication_settings.cache_clear()
+        assert await api.codes(first, GROUP, c=course.id, p=[teacher.id, me.id], i=text("x")) == [
+            "MESSAGING_NOT_ALLOWED"
+        ]
+        # Instructors still start groups; refusals above left no conversation behind.
+        assert await api.data(teacher, GROUP, c=course.id, p=[first.id, me.id], i=text("Office"))
+        listed = (await api.data(first, CONVERSATIONS))["conversations"]["nodes"]
+        assert [n["kind"] for n in listed] == ["GROUP", "GROUP"]
+    finally:
+        monkeypatch.undo()
+        communication_settings.cache_clear()

@@ -61,6 +61,8 @@ _bind(
     mutation,
     {
         "sendMessage": service.send_message,
+        "createGroupConversation": service.create_group_conversation,
+        "sendToConversation": service.send_to_conversation,
         "markMessageAsRead": service.mark_message_as_read,
         "markConversationAsRead": service.mark_conversation_as_read,
         "deleteMessage": service.delete_message,

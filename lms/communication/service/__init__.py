@@ -32,6 +32,7 @@ from lms.communication.service.forums import (
     update_post,
     vote_post,
 )
+from lms.communication.service.groups import create_group_conversation, send_to_conversation
 from lms.communication.service.messaging import (
     block_user,
     conversation_messages,
@@ -89,6 +90,8 @@ __all__ = [
     "discussion_threads",
     "flag_post",
     "flagged_posts",
+    "create_group_conversation",
+    "send_to_conversation",
     "mark_conversation_as_read",
     "mark_message_as_read",
     "mark_solution",

@@ -1,4 +1,5 @@
-"""Direct messages: send (with checked attachments), read receipts, unread counts, delete.
+"""Direct messages: send (with checked attachments), read receipts, unread counts, delete;
+`deliver` stores a checked message in any conversation (groups use it too).
 
 A message has one receipt row per member of its conversation: the recipient's read mark
 and "deleted for me" live there, so unread counts are one indexed count and deleting for
@@ -39,7 +40,7 @@ from lms.storage import get_storage
 from lms.users import service as users
 
 
-def _user_not_found() -> NotFound:
+def user_not_found() -> NotFound:
     return NotFound("user not found", code="USER_NOT_FOUND")
 
 
@@ -58,7 +59,7 @@ def blocked_between(session: Session, a: uuid.UUID, b: uuid.UUID) -> bool:
     )
 
 
-def _checked_content(raw: str | None, has_files: bool) -> str:
+def checked_content(raw: str | None, has_files: bool) -> str:
     limit = communication_settings().message_max_chars
     if raw is not None and len(raw) > limit:
         raise errors.too_long("content", limit)
@@ -68,7 +69,7 @@ def _checked_content(raw: str | None, has_files: bool) -> str:
     return content_html
 
 
-def _checked_files(raw: list[dict[str, Any]] | None) -> list[tuple[str, str, bytes]]:
+def checked_files(raw: list[dict[str, Any]] | None) -> list[tuple[str, str, bytes]]:
     """(file name, detected type, bytes) of each attachment; refused as a whole if any fails."""
     settings = communication_settings()
     raw = raw or []
@@ -191,18 +192,18 @@ def send_message(
     session: Session, viewer: Viewer, *, recipient_id: Any, input: dict[str, Any]
 ) -> dict[str, Any]:
     me = require_authenticated(viewer)
-    recipient = access.parse_uuid(recipient_id, type(_user_not_found()), "user")
+    recipient = access.parse_uuid(recipient_id, type(user_not_found()), "user")
     if recipient == me:
         raise ValidationFailed(
             "you cannot message yourself", code="INVALID_RECIPIENT", field="recipientId"
         )
     facts = users.member_facts(session, [me, recipient])
     if recipient not in facts:
-        raise _user_not_found()
+        raise user_not_found()
     if blocked_between(session, me, recipient):
         raise errors.UserBlocked("messages between you and this user are blocked")
-    files = _checked_files(input.get("attachments"))
-    content_html = _checked_content(input.get("content"), bool(files))
+    files = checked_files(input.get("attachments"))
+    content_html = checked_content(input.get("content"), bool(files))
     settings = communication_settings()
     if not (
         access.shares_course(
@@ -213,6 +214,20 @@ def send_message(
         raise errors.MessagingNotAllowed("you share no course with this user")
 
     conversation = _direct_conversation(session, me, recipient)
+    return deliver(session, conversation, me, facts[me]["name"], [recipient], files, content_html)
+
+
+def deliver(
+    session: Session,
+    conversation: Conversation,
+    me: uuid.UUID,
+    sender_name: str | None,
+    recipients: list[uuid.UUID],
+    files: list[tuple[str, str, bytes]],
+    content_html: str,
+) -> dict[str, Any]:
+    """Store a checked message in a conversation: its files, a receipt per member, a
+    NEW_MESSAGE notification and a live event per recipient. The sender's view comes back."""
     now = utcnow()
     message = Message(
         id=new_id(), conversation_id=conversation.id, sender_id=me, content=content_html
@@ -240,27 +255,30 @@ def send_message(
                 is_sender=True,
                 read_at=now,
             ),
-            MessageReceipt(
-                message_id=message.id, user_id=recipient, conversation_id=conversation.id
+            *(
+                MessageReceipt(message_id=message.id, user_id=user, conversation_id=conversation.id)
+                for user in recipients
             ),
         ]
     )
     session.flush()
-    sender_name = facts[me]["name"]
-    notifications.notify(
-        session,
-        user_id=recipient,
-        type="NEW_MESSAGE",
-        title=f"New message from {sender_name}",
-        body=visible_text(content_html)[:200],
-        key=f"message:{message.id}",
-        data={"conversationId": str(conversation.id), "messageId": str(message.id)},
-    )
+    for recipient in recipients:
+        notifications.notify(
+            session,
+            user_id=recipient,
+            type="NEW_MESSAGE",
+            title=f"New message from {sender_name}",
+            body=visible_text(content_html)[:200],
+            key=f"message:{message.id}",
+            data={"conversationId": str(conversation.id), "messageId": str(message.id)},
+        )
     delivered = message_view(message, sender_name=sender_name, with_urls=False)
     events.after_commit_publish(
-        session, events.MESSAGE_RECEIVED, [{**delivered, "userId": str(recipient)}]
+        session,
+        events.MESSAGE_RECEIVED,
+        [{**delivered, "userId": str(recipient)} for recipient in recipients],
     )
-    _conversation_update(session, conversation.id, [recipient, me], "NEW_MESSAGE", message.id)
+    _conversation_update(session, conversation.id, [*recipients, me], "NEW_MESSAGE", message.id)
     return message_view(message, read_at=now, sender_name=sender_name)
 
 
@@ -288,7 +306,7 @@ def mark_message_as_read(session: Session, viewer: Viewer, *, message_id: Any) -
     return message_view(message, read_at=receipt.read_at)
 
 
-def _member_conversation(session: Session, me: uuid.UUID, conversation_id: Any) -> uuid.UUID:
+def member_conversation(session: Session, me: uuid.UUID, conversation_id: Any) -> uuid.UUID:
     key = access.parse_uuid(conversation_id, errors.ConversationNotFound, "conversation")
     member = session.get(ConversationMember, (key, me))
     if member is None:
@@ -298,7 +316,7 @@ def _member_conversation(session: Session, me: uuid.UUID, conversation_id: Any) 
 
 def mark_conversation_as_read(session: Session, viewer: Viewer, *, conversation_id: Any) -> int:
     me = require_authenticated(viewer)
-    key = _member_conversation(session, me, conversation_id)
+    key = member_conversation(session, me, conversation_id)
     marked = session.execute(
         update(MessageReceipt)
         .where(
@@ -349,9 +367,9 @@ def delete_message(session: Session, viewer: Viewer, *, message_id: Any) -> dict
 
 def block_user(session: Session, viewer: Viewer, *, user_id: Any) -> bool:
     me = require_authenticated(viewer)
-    other = access.parse_uuid(user_id, type(_user_not_found()), "user")
+    other = access.parse_uuid(user_id, type(user_not_found()), "user")
     if other == me or other not in users.member_facts(session, [other]):
-        raise _user_not_found()
+        raise user_not_found()
     if session.get(UserBlock, (me, other)) is None:
         session.add(UserBlock(blocker_id=me, blocked_id=other))
         session.flush()
@@ -360,7 +378,7 @@ def block_user(session: Session, viewer: Viewer, *, user_id: Any) -> bool:
 
 def unblock_user(session: Session, viewer: Viewer, *, user_id: Any) -> bool:
     me = require_authenticated(viewer)
-    other = access.parse_uuid(user_id, type(_user_not_found()), "user")
+    other = access.parse_uuid(user_id, type(user_not_found()), "user")
     block = session.get(UserBlock, (me, other))
     if block is not None:
         session.delete(block)
@@ -437,7 +455,7 @@ def conversation_messages(
     pagination: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     me = require_authenticated(viewer)
-    key = _member_conversation(session, me, conversation_id)
+    key = member_conversation(session, me, conversation_id)
     statement = (
         select(Message)
         .join(MessageReceipt, MessageReceipt.message_id == Message.id)
@@ -492,7 +510,7 @@ def unread_message_count(session: Session, viewer: Viewer) -> dict[str, Any]:
 
 def is_member(session: Session, user_id: uuid.UUID, conversation_id: Any) -> bool:
     try:
-        _member_conversation(session, user_id, conversation_id)
+        member_conversation(session, user_id, conversation_id)
     except errors.ConversationNotFound:
         return False
     return True
