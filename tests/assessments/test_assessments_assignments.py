@@ -277,3 +277,42 @@ async def test_educators_update_and_delete_assignments(gql, room):
     assert await gql.codes(ASSIGNMENT, {"id": assignment["id"]}, student) == [
         "ASSIGNMENT_NOT_FOUND"
     ]
+
+
+UPDATE_RUBRIC = """mutation($id: ID!, $i: UpdateAssignmentInput!) {
+  updateAssignment(id: $id, input: $i) { rubric { id points } maxPoints } }"""
+
+
+async def test_a_rubric_is_reused_across_assignments_as_a_copy(gql, room):
+    essay = await make(gql, room, rubric=RUBRIC)
+    educator = room["educator"]
+    reused = await make(gql, room, title="Second essay", rubricFromAssignmentId=essay["id"])
+    assert reused["rubric"] == essay["rubric"] and reused["maxPoints"] == 10
+
+    # A copy: changing the first assignment's rubric leaves the second one's alone.
+    changed = {"rubric": [{"id": "content", "title": "Content", "points": 5}]}
+    await gql.data(UPDATE_RUBRIC, {"id": essay["id"], "i": changed}, educator)
+    kept = (await gql.data(ASSIGNMENT, {"id": reused["id"]}, educator))["assignment"]
+    assert [(c["id"], c["points"]) for c in kept["rubric"]] == [("content", 6.0), ("style", 4.0)]
+    # An existing assignment takes a rubric the same way.
+    plain = await make(gql, room, title="Reflection")
+    taken = {"rubricFromAssignmentId": reused["id"]}
+    updated = await gql.data(UPDATE_RUBRIC, {"id": plain["id"], "i": taken}, educator)
+    assert updated["updateAssignment"]["maxPoints"] == 10
+
+    # Only from assignments one teaches; never both ways at once; never an empty rubric.
+    other = classroom()
+    foreign = {"courseId": other["course"].id, "title": "Copy"}
+    foreign["rubricFromAssignmentId"] = essay["id"]
+    assert await gql.codes(CREATE_ASSIGNMENT, {"i": foreign}, other["educator"]) == [
+        "ASSIGNMENT_NOT_FOUND"
+    ]
+    both = {"rubric": RUBRIC, "rubricFromAssignmentId": essay["id"]}
+    assert await gql.codes(UPDATE_RUBRIC, {"id": plain["id"], "i": both}, educator) == [
+        "BAD_USER_INPUT"
+    ]
+    bare = await make(gql, room, title="No rubric")
+    empty = {"rubricFromAssignmentId": bare["id"]}
+    assert await gql.codes(UPDATE_RUBRIC, {"id": plain["id"], "i": empty}, educator) == [
+        "BAD_USER_INPUT"
+    ]

@@ -75,6 +75,22 @@ def _rubric(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return criteria
 
 
+def _reused_rubric(session: Session, viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
+    """`rubricFromAssignmentId`: the rubric of another assignment the viewer teaches, copied
+    (so editing one later never changes the other's grades)."""
+    source_id = data.get("rubric_from_assignment_id")
+    if source_id is None:
+        return data
+    if data.get("rubric") is not None:
+        raise _bad("give a rubric or rubricFromAssignmentId, not both", "rubricFromAssignmentId")
+    source = session.get(Assignment, access.parse_id(source_id, AssignmentNotFound, "assignment"))
+    if source is None or not access.teaches(session, viewer, source.course_id):
+        raise AssignmentNotFound("assignment not found")
+    if not source.rubric:
+        raise _bad("that assignment has no rubric", "rubricFromAssignmentId")
+    return {**data, "rubric": source.rubric}
+
+
 def _apply(assignment: Assignment, data: dict[str, Any]) -> None:
     for name in PLAIN:
         if name in data:
@@ -157,7 +173,7 @@ def create_assignment(session: Session, viewer: Viewer, *, input: dict[str, Any]
         anonymous_grading=False,
         post_policy=PostPolicy.AUTOMATIC,
     )
-    _apply(assignment, {"title": input.get("title"), **input})
+    _apply(assignment, _reused_rubric(session, viewer, {"title": input.get("title"), **input}))
     session.add(assignment)
     session.flush()
     return assignment_view(session, viewer, assignment)
@@ -196,7 +212,7 @@ def update_assignment(session: Session, viewer: Viewer, *, id: Any, input: dict[
     assignment = editable_assignment(session, viewer, id)
     if "lesson_id" in input:
         assignment.lesson_id = _lesson(session, assignment.course_id, input["lesson_id"])
-    _apply(assignment, input)
+    _apply(assignment, _reused_rubric(session, viewer, input))
     if "due_at" in input:
         assignment.due_soon_notified_at = None  # a new due date earns a new reminder
     assignment.updated_at = utcnow()
