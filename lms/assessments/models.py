@@ -343,3 +343,23 @@ class RegradeRequest(Base):
     )
     answered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuestionRegrade(Base):
+    """One regrade of a corrected question's closed attempts, run as a job (its id is the
+    job's). The before/after report is stored in the transaction that changes the scores, so a
+    re-run of the job returns it rather than regrading again and reporting nothing."""
+
+    __tablename__ = "assessment_question_regrades"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    question_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assessment_questions.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column()  # the question's revision it was asked for
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()

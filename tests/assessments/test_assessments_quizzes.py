@@ -359,42 +359,6 @@ async def test_an_expired_attempt_is_closed_by_reading_it_and_refuses_answers(gq
     assert saved[q["TRUE_FALSE"]["id"]]["score"] == 1  # the saved answer was graded
 
 
-async def test_correcting_a_question_regrades_closed_attempts_with_a_report(gql, room):
-    educator, student = room["educator"], room["students"][0]
-    one = {"i": {"courseId": room["course"].id, "title": "Fix me", "publish": True,
-                 "questions": [QUESTIONS[0]]}}  # fmt: skip
-    quiz = (await gql.data(CREATE_QUIZ, one, educator))["createQuiz"]
-    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
-    question = attempt["questions"][0]["id"]
-    rome = {"questionId": question, "version": 0, "selectedOptionIds": ["rome"]}
-    await gql.data(ANSWER, {"s": attempt["id"], "i": rome}, student)
-    assert (await gql.data(SUBMIT, {"s": attempt["id"]}, student))["submitQuiz"]["score"] == 0
-    fixed = {
-        **QUESTIONS[0],
-        "options": [{**o, "correct": o["id"] == "rome"} for o in QUESTIONS[0]["options"]],
-    }
-    change = """mutation($id: ID!, $i: QuestionInput!) { updateQuizQuestion(id: $id, input: $i) {
-      question { revision } regrade { attempts changes { submissionId answerBefore answerAfter
-      scoreBefore scoreAfter } } } }"""
-    assert await gql.codes(change, {"id": question, "i": fixed}, student) == ["QUESTION_NOT_FOUND"]
-    report = (await gql.data(change, {"id": question, "i": fixed}, educator))["updateQuizQuestion"]
-    assert report["question"]["revision"] == 2
-    assert report["regrade"] == {
-        "attempts": 1,
-        "changes": [
-            {
-                "submissionId": attempt["id"],
-                "answerBefore": 0.0,
-                "answerAfter": 2.0,
-                "scoreBefore": 0.0,
-                "scoreAfter": 2.0,
-            }
-        ],
-    }
-    mine = (await gql.data(MINE, {"q": quiz["id"]}, student))["quizSubmissionsByStudent"]
-    assert mine[0]["score"] == 2.0
-
-
 async def test_file_responses_are_stored_checked_and_graded_by_hand(gql, room):
     import base64
 

@@ -24,6 +24,7 @@ bind_service_fields(
         "quizSubmissions": attempts.quiz_submissions,
         "questionBank": quizzes.question_bank,
         "quizRegradeRequests": regrades.quiz_regrade_requests,
+        "questionRegrades": regrades.question_regrades,
     },
 )
 bind_service_fields(

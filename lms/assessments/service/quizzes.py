@@ -211,9 +211,12 @@ def add_quiz_question(session: Session, viewer: Viewer, *, input: dict[str, Any]
     return question_view(question, with_key=True)
 
 
-def _editable_question(session: Session, viewer: Viewer, question_id: Any) -> Question:
+def editable_question(
+    session: Session, viewer: Viewer, question_id: Any, *, lock: bool = True
+) -> Question:
+    """A question of a course the viewer teaches (QUESTION_NOT_FOUND for anyone else)."""
     question = session.get(
-        Question, access.parse_id(question_id, QuestionNotFound, "question"), with_for_update=True
+        Question, access.parse_id(question_id, QuestionNotFound, "question"), with_for_update=lock
     )
     if question is None or not access.teaches(session, viewer, question.course_id):
         raise QuestionNotFound("question not found")
@@ -223,11 +226,11 @@ def _editable_question(session: Session, viewer: Viewer, question_id: Any) -> Qu
 def update_quiz_question(
     session: Session, viewer: Viewer, *, id: Any, input: dict[str, Any]
 ) -> dict:
-    """Replace a question's content. Closed attempts that used it are regraded at once and
-    the before/after scores come back in `regrade`."""
-    from lms.assessments.service.attempts import regrade_question
+    """Replace a question's content. Closed attempts that used it are regraded by a job whose
+    before/after report comes back in `regrade` once it ran (`questionRegrades`)."""
+    from lms.assessments.service.regrades import schedule_question_regrade
 
-    question = _editable_question(session, viewer, id)
+    question = editable_question(session, viewer, id)
     for name, value in question_input.build(input).items():
         setattr(question, name, value)
     if input.get("position") is not None:
@@ -237,12 +240,12 @@ def update_quiz_question(
     session.flush()
     return {
         "question": question_view(question, with_key=True),
-        "regrade": regrade_question(session, question),
+        "regrade": schedule_question_regrade(session, viewer, question),
     }
 
 
 def delete_quiz_question(session: Session, viewer: Viewer, *, id: Any) -> bool:
-    question = _editable_question(session, viewer, id)
+    question = editable_question(session, viewer, id)
     # Attempts list their questions: a quiz's question is in use once the quiz has attempts,
     # a bank question once someone answered it.
     used = session.scalar(

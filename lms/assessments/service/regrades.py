@@ -1,13 +1,15 @@
-"""Regrade requests: a student asks, with a reason, for one answer of a closed attempt to be
-looked at again; an instructor accepts (with new points) or rejects, with a response. The
-request row is the audit trail: who answered, when, points before and after."""
+"""Regrades. After an instructor corrects a question, a job regrades every closed attempt that
+answered it and keeps the before/after report (`QuestionRegrade`). And regrade requests: a
+student asks, with a reason, for one answer of a closed attempt to be looked at again; an
+instructor accepts (with new points) or rejects, with a response. The request row is the
+audit trail: who answered, when, points before and after."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from lms.assessments import access
@@ -18,20 +20,115 @@ from lms.assessments.errors import (
     RegradeRequestNotFound,
 )
 from lms.assessments.models import (
+    MANUAL_TYPES,
     AttemptStatus,
     Question,
+    QuestionRegrade,
     Quiz,
     QuizAnswer,
     QuizAttempt,
     RegradeRequest,
     RegradeStatus,
 )
-from lms.assessments.service.attempts import _own_attempt, _retotal
-from lms.assessments.service.quizzes import visible_quiz
-from lms.errors import Conflict, ValidationFailed
+from lms.assessments.service.attempts import _own_attempt, _retotal, regrade_question
+from lms.assessments.service.quizzes import editable_question, visible_quiz
+from lms.errors import Conflict, PermanentJobError, ValidationFailed
+from lms.jobs.models import Job
+from lms.jobs.service import enqueue
 from lms.models import utcnow
 from lms.sanitize import plain_text
 from lms.security import Viewer, require_authenticated
+
+
+REGRADE_QUESTION = "assessments.regrade_question"
+
+
+# --- regrades of corrected questions ---------------------------------------------------------
+
+
+def schedule_question_regrade(
+    session: Session, viewer: Viewer, question: Question
+) -> dict[str, Any] | None:
+    """After a correction: a regrade job when closed attempts answered the question (None when
+    there is nothing to regrade: no such attempt, or a question graded by hand)."""
+    if question.type in MANUAL_TYPES:
+        return None
+    answered = session.scalar(
+        select(
+            exists().where(
+                QuizAnswer.question_id == question.id,
+                QuizAnswer.attempt_id == QuizAttempt.id,
+                QuizAttempt.status != AttemptStatus.IN_PROGRESS,
+            )
+        )
+    )
+    if not answered:
+        return None
+    job = enqueue(
+        session,
+        REGRADE_QUESTION,
+        {"question_id": str(question.id), "revision": question.revision},
+        subject=("question", str(question.id)),
+        requested_by_id=viewer.user_id,
+    )
+    regrade = QuestionRegrade(
+        id=job.id,
+        question_id=question.id,
+        revision=question.revision,
+        requested_by_id=viewer.user_id,
+    )
+    session.add(regrade)
+    session.flush()
+    return regrade_view(regrade, job.status)
+
+
+def run_question_regrade(session: Session, regrade_id: uuid.UUID) -> dict[str, Any]:
+    """The job: regrade and store the report in one transaction. A re-run (the worker died
+    after the commit) returns the stored report instead of finding nothing left to change."""
+    regrade = session.get(QuestionRegrade, regrade_id, with_for_update=True)
+    if regrade is None:
+        raise PermanentJobError("the regrade's question is gone", code="QUESTION_NOT_FOUND")
+    if regrade.report is None:
+        question = session.get(Question, regrade.question_id, with_for_update=True)
+        report = regrade_question(session, question)
+        regrade.report = {
+            "attempts": report["attempts"],
+            "changes": [
+                {key: str(v) if isinstance(v, uuid.UUID) else v for key, v in change.items()}
+                for change in report["changes"]
+            ],
+        }
+        regrade.finished_at = utcnow()
+    return regrade.report
+
+
+def question_regrades(session: Session, viewer: Viewer, *, question_id: Any) -> list[dict]:
+    """Instructors: a question's regrades, newest first, each with its job's status."""
+    question = editable_question(session, viewer, question_id, lock=False)
+    rows = session.execute(
+        select(QuestionRegrade, Job.status)
+        .join(Job, Job.id == QuestionRegrade.id)
+        .where(QuestionRegrade.question_id == question.id)
+        .order_by(QuestionRegrade.created_at.desc())
+    )
+    return [regrade_view(regrade, status) for regrade, status in rows]
+
+
+def regrade_view(regrade: QuestionRegrade, status: Any) -> dict[str, Any]:
+    report = regrade.report or {}
+    return {
+        "id": regrade.id,
+        "question_id": regrade.question_id,
+        "revision": regrade.revision,
+        "status": getattr(status, "value", status),
+        "attempts": report.get("attempts", 0),
+        "changes": report.get("changes", []),
+        "created_at": regrade.created_at,
+        "finished_at": regrade.finished_at,
+    }
+
+
+# --- regrade requests ------------------------------------------------------------------------
 
 
 def view(request: RegradeRequest) -> dict[str, Any]:
