@@ -15,7 +15,11 @@ from tests.payments.support import (
     paid_course,
     post_event,
 )
+from tests.faults.support import wait_until
 from tests.support import create_user
+
+INBOX = """{ getUserNotifications { nodes { type priority title data
+  deliveries { channel status } } } }"""
 
 
 def _checkout(api, token, course_id, **fields) -> dict:
@@ -67,10 +71,22 @@ def test_a_paid_course_is_enrolled_only_once_stripe_confirms_the_payment(
     history = shop.data(HISTORY, {"input": {}}, token)["getPaymentHistory"]
     assert [p["id"] for p in history["nodes"]] == [payment["id"]]
 
-    # A replay of the same event is answered 200 and changes nothing.
+    # The receipt: in the inbox at once, and by email (its delivery is SENT by the worker).
+    def receipts():
+        nodes = shop.data(INBOX, token=token)["getUserNotifications"]["nodes"]
+        found = [n for n in nodes if n["data"].get("paymentId") == payment["id"]]
+        sent = found and {"channel": "EMAIL", "status": "SENT"} in found[0]["deliveries"]
+        return found if sent else None
+
+    [receipt] = wait_until(receipts, 30, "the receipt is emailed")
+    assert (receipt["type"], receipt["priority"]) == ("SYSTEM", "HIGH")
+    assert receipt["title"].startswith("Receipt: 49.00 USD for ")
+
+    # A replay of the same event is answered 200 and changes nothing (no second receipt).
     replay = post_event(shop.http, event)
     assert replay.status_code == 200 and replay.json()["duplicate"] is True
     assert len(_enrolled(shop, token, course)) == 1
+    assert len(receipts()) == 1
     # Every POST to Stripe carried an idempotency key.
     assert [p for p in stripe_server.posts_without_idempotency_key() if p.startswith("/v1/")] == []
 

@@ -119,6 +119,7 @@ def _email_for(
         }
     elif (first.data or {}).get("emailTemplate"):
         template, context = first.data["emailTemplate"], dict(first.data.get("emailContext") or {})
+        context.setdefault("name", contact["name"])  # the producer need not look it up
     else:
         template = "notification"
         context = {"name": contact["name"], "title": first.title, "body": first.body}

@@ -4,19 +4,11 @@ Producers state the type; this module decides the channels from each recipient's
 Every notification carries an idempotency key from its source event, unique per user, so a
 producer that retries (or a fan-out job run twice) never makes a second one.
 
-Wired: video ready/failed (COURSE_UPDATE, pipelines/video_ingest.py), certificate issued
-(CERTIFICATE_ISSUED), enrollment confirmed (ENROLLMENT). For modules still to come:
-
-    grade posted        notify(type="GRADE_POSTED", key=f"grade:{grade.id}", ...)
-    reply to a thread   notify(type="REPLY", key=f"post:{post.id}", ...)
-    new message         notify(type="NEW_MESSAGE", key=f"message:{message.id}", ...)
-    mention             notify(type="MENTION", key=f"mention:{post.id}", ...)
-    announcement        notify_many(user_ids=students, type="ANNOUNCEMENT",
-                        key=f"announcement:{a.id}")
-    assignment due soon notify_many(type="ASSIGNMENT_DUE", key=f"due:{assignment.id}:24h"), from a
-                        scheduled job of the assessments module
-    payment receipt     notify(type="SYSTEM", priority="HIGH", key=f"payment:{payment.id}",
-                        email_template="payment_receipt", email_context=...)
+Wired producers: video ready/failed (COURSE_UPDATE, pipelines/video_ingest.py), certificate
+issued (CERTIFICATE_ISSUED), enrollment confirmed (ENROLLMENT), grade posted (GRADE_POSTED,
+assessments), reply and mention (REPLY, MENTION, forums), new message (NEW_MESSAGE),
+announcement published (ANNOUNCEMENT, a fan-out), assignment due soon (ASSIGNMENT_DUE, a
+scheduled job), payment receipt (SYSTEM, HIGH, `lms/payments/receipts.py`).
 """
 
 from __future__ import annotations

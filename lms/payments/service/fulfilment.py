@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lms.analytics.service import record
 from lms.models import utcnow
 from lms.payments.models import Payment, PaymentKind, PaymentStatus, Refund, RefundStatus
+from lms.payments.receipts import send_receipt
 
 OPEN = (PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.EXPIRED)
 REFUND_REASON = "refunded"
@@ -29,6 +30,7 @@ def mark_paid(session: Session, payment: Payment, *, payment_intent: str | None)
     payment.failure_code = None
     _record(session, payment, "purchased", payment.amount)
     fulfil(session, payment)
+    send_receipt(session, payment)
     settle_refunds(session, payment)
     return True
 

@@ -28,6 +28,7 @@ from lms.payments.models import (
     Subscription,
     SubscriptionStatus,
 )
+from lms.payments.receipts import send_receipt
 from lms.payments.settings import PaymentSettings, payment_settings
 from lms.security import Viewer, require_authenticated
 from lms.users.models import User
@@ -217,6 +218,8 @@ def record_invoice(session: Session, sub: Subscription, invoice: dict, *, paid: 
         session.add(payment)
     if paid and payment.status in (PaymentStatus.PENDING, PaymentStatus.FAILED):
         payment.status, payment.paid_at, payment.fulfilled_at = PaymentStatus.PAID, now, now
+        session.flush()  # the receipt names the payment's id
+        send_receipt(session, payment)
     elif not paid and payment.status == PaymentStatus.PENDING:
         payment.status, payment.failure_code = PaymentStatus.FAILED, "CARD_DECLINED"
     payment.updated_at = now
