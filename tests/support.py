@@ -207,3 +207,49 @@ class GraphQLClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+class Embedded:
+    """`lms up` in a clean folder with only what a newcomer has (no LMS_* settings, a free
+    port), running this checkout's code: SQLite, the filesystem broker, the in-process bus."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.env: dict[str, str | None] = {
+            key: None for key in os.environ if key.startswith("LMS_")
+        } | {"LMS_PORT": str(self.port), "PYTHONPATH": str(ROOT)}
+        self.process = Process([*LMS, "up"], self.env, cwd=folder)
+        self.process.wait_for("Running on")
+        self.process.wait_for(" ready.")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def settings(self) -> Settings:
+        """What the stack's own processes read from the folder (for a JobWatcher)."""
+        from lms.config import load_settings
+
+        blank = dict.fromkeys(("database_url", "broker_url", "email_url", "storage_url"), "")
+        return load_settings(var_dir=self.folder / "var", **blank)
+
+    def python(self, code: str) -> str:
+        """Run `code` in the folder as the stack's processes see it; its last output line."""
+        merged = {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=merged,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        if self.process.popen.poll() is None:
+            self.process.stop()

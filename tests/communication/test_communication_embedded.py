@@ -5,10 +5,6 @@ count, a forum question is answered and solved, presence is seen, as on PostgreS
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -21,9 +17,7 @@ from tests.communication.test_communication_live_ws import (
     connect,
     first_event,
 )
-from tests.support import GraphQLClient, Process, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import Embedded, GraphQLClient
 
 SEED = """
 import json
@@ -46,33 +40,15 @@ class Member:
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """`lms up` in a clean folder with no LMS_* settings, and a course seeded in its database."""
-    folder = tmp_path_factory.mktemp("clean-folder")
-    port = free_port()
-    env = {key: None for key in os.environ if key.startswith("LMS_")} | {
-        "LMS_PORT": str(port),
-        "PYTHONPATH": str(ROOT),
-    }
-    up = Process([sys.executable, "-m", "lyceum.cli", "up"], env, cwd=folder)
-    up.wait_for("Running on")
-    up.wait_for(" ready.")
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    made = json.loads(seeded.stdout.strip().splitlines()[-1])
-    client = GraphQLClient(f"http://127.0.0.1:{port}")
+    """`lms up` in a clean folder, and a course seeded in its database."""
+    stack = Embedded(tmp_path_factory.mktemp("clean-folder"))
+    made = json.loads(stack.python(SEED))
+    client = GraphQLClient(stack.base_url)
     client.course = made["course"]
     client.people = [Member(*pair) for pair in made["people"]]
     yield client
     client.close()
-    up.stop()
+    stack.stop()
 
 
 async def test_a_message_arrives_live_and_is_counted_unread_on_sqlite(embedded):
