@@ -6,7 +6,8 @@
 - Messages: students write to their courses' instructors and, when allowed
   (`LMS_COMMUNICATION_STUDENTS_MAY_MESSAGE_CLASSMATES`), to classmates; instructors to anyone
   in their courses; admins to anyone; anyone answers someone who wrote to them. A block
-  (either way) stops it. A group conversation keeps to one course's members.
+  (either way) stops it. A group conversation keeps to one course's members. A course's
+  instructors may set its own classmates rule (`updateCourseMessagingSettings`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lms.communication.errors import NotCourseMember
+from lms.communication.models import CourseMessaging
 from lms.courses import access as courses
 from lms.enrollments import access as enrollments
 from lms.security import Viewer, require_authenticated
@@ -80,7 +82,8 @@ def shares_course(
     session: Session, sender: Viewer, recipient_id: uuid.UUID, *, classmates: bool
 ) -> bool:
     """Whether the sender's role and courses let them start a conversation with the recipient
-    (one statement: a first message to someone costs one query here, not six)."""
+    (one statement: a first message to someone costs one query here, not six). `classmates`
+    is the deployment's default for courses that set no rule of their own."""
     if sender.is_admin:
         return True
     me = require_authenticated(sender)
@@ -89,10 +92,33 @@ def shares_course(
         _both(taught(me), enrolled(recipient_id)),  # an instructor writes to a student
         _both(taught(me), taught(recipient_id)),  # to a fellow instructor
         _both(enrolled(me), taught(recipient_id)),  # a student to an instructor
+        _classmates(enrolled(me), enrolled(recipient_id), classmates),  # where allowed
     ]
-    if classmates:
-        rules.append(_both(enrolled(me), enrolled(recipient_id)))
     return bool(session.scalar(select(or_(*rules))))
+
+
+def _classmates(mine, theirs, default: bool):
+    """SQL: the two share a course whose rule (or the default) lets students write to
+    classmates."""
+    course = mine.selected_columns[0]
+    shared = mine.where(course.in_(theirs))
+    if default:
+        refused = select(CourseMessaging.course_id).where(
+            CourseMessaging.students_may_message_classmates.is_(False)
+        )
+        shared = shared.where(course.not_in(refused))
+    else:
+        allowed = select(CourseMessaging.course_id).where(
+            CourseMessaging.students_may_message_classmates.is_(True)
+        )
+        shared = shared.where(course.in_(allowed))
+    return shared.exists()
+
+
+def classmates_allowed(session: Session, course_id: uuid.UUID, default: bool) -> bool:
+    """The course's rule for students writing to classmates, else the deployment's default."""
+    own = session.get(CourseMessaging, course_id)
+    return default if own is None else own.students_may_message_classmates
 
 
 def member_viewer(user_id: uuid.UUID) -> Viewer:

@@ -35,6 +35,21 @@ def _user_fk(ondelete: str = "CASCADE"):
     return ForeignKey("users.id", ondelete=ondelete)
 
 
+class CourseMessaging(Base):
+    """A course's own messaging rule, set by its instructors; a course without a row follows
+    the deployment's `LMS_COMMUNICATION_STUDENTS_MAY_MESSAGE_CLASSMATES`."""
+
+    __tablename__ = "communication_course_settings"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Students may write to classmates (direct messages, and starting groups).
+    students_may_message_classmates: Mapped[bool] = mapped_column()
+    updated_by_id: Mapped[uuid.UUID | None] = mapped_column(_user_fk("SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
 

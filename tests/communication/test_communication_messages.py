@@ -7,7 +7,7 @@ import base64
 
 from lms.communication.settings import communication_settings
 from lms.users.models import Role
-from tests.communication.conftest import course_with, person
+from tests.communication.conftest import course_with, enroll_directly, person
 
 MESSAGE = """id conversationId senderId content readAt deletedForEveryone
   attachments { fileName contentType sizeBytes url }"""
@@ -232,6 +232,56 @@ async def test_a_study_group_within_a_course(api, monkeypatch):
         assert await api.data(teacher, GROUP, c=course.id, p=[first.id, me.id], i=text("Office"))
         listed = (await api.data(first, CONVERSATIONS))["conversations"]["nodes"]
         assert [n["kind"] for n in listed] == ["GROUP", "GROUP"]
+    finally:
+        monkeypatch.undo()
+        communication_settings.cache_clear()
+
+
+RULE = """mutation($c: ID!, $allow: Boolean) {
+  updateCourseMessagingSettings(courseId: $c, studentsMayMessageClassmates: $allow) {
+  courseId studentsMayMessageClassmates followsDefault } }"""
+READ_RULE = """query($c: ID!) { courseMessagingSettings(courseId: $c) {
+  studentsMayMessageClassmates followsDefault } }"""
+
+
+async def test_a_course_sets_its_own_rule_for_classmates(api, monkeypatch):
+    course = course_with(students=3)
+    student, classmate, third = course.students
+    teacher = course.teacher
+    shown = (await api.data(student, READ_RULE, c=course.id))["courseMessagingSettings"]
+    assert shown == {"studentsMayMessageClassmates": True, "followsDefault": True}
+
+    closed = await api.data(teacher, RULE, c=course.id, allow=False)
+    assert closed["updateCourseMessagingSettings"] == {
+        "courseId": course.id, "studentsMayMessageClassmates": False, "followsDefault": False,
+    }  # fmt: skip
+    assert await api.codes(student, SEND, r=classmate.id, i=text("hi")) == ["MESSAGING_NOT_ALLOWED"]
+    trio = [classmate.id, third.id]
+    assert await api.codes(student, GROUP, c=course.id, p=trio, i=text("x")) == [
+        "MESSAGING_NOT_ALLOWED"
+    ]
+    assert await api.data(student, SEND, r=teacher.id, i=text("still you"))  # instructors: yes
+    assert await api.data(teacher, GROUP, c=course.id, p=[student.id, classmate.id], i=text("o"))
+    assert await api.codes(student, RULE, c=course.id, allow=True) == ["FORBIDDEN"]
+
+    # Sharing another course that allows it is enough.
+    other = course_with(students=0)
+    for member in (student, classmate):
+        enroll_directly(member.user.id, other.id)
+    assert await api.data(student, SEND, r=classmate.id, i=text("from the other course"))
+
+    # A deployment that forbids it by default; a course may still allow it.
+    monkeypatch.setenv("LMS_COMMUNICATION_STUDENTS_MAY_MESSAGE_CLASSMATES", "false")
+    communication_settings.cache_clear()
+    try:
+        assert await api.codes(third, SEND, r=student.id, i=text("hi")) == ["MESSAGING_NOT_ALLOWED"]
+        opened = await api.data(teacher, RULE, c=course.id, allow=True)
+        assert opened["updateCourseMessagingSettings"]["studentsMayMessageClassmates"] is True
+        assert await api.data(third, SEND, r=student.id, i=text("now I may"))
+        back = await api.data(teacher, RULE, c=course.id, allow=None)
+        assert back["updateCourseMessagingSettings"] == {
+            "courseId": course.id, "studentsMayMessageClassmates": False, "followsDefault": True,
+        }  # fmt: skip
     finally:
         monkeypatch.undo()
         communication_settings.cache_clear()

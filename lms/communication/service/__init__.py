@@ -32,6 +32,10 @@ from lms.communication.service.forums import (
     update_post,
     vote_post,
 )
+from lms.communication.service.course_rules import (
+    course_messaging_settings,
+    update_course_messaging_settings,
+)
 from lms.communication.service.groups import create_group_conversation, send_to_conversation
 from lms.communication.service.messaging import (
     block_user,
@@ -91,6 +95,8 @@ __all__ = [
     "flag_post",
     "flagged_posts",
     "create_group_conversation",
+    "course_messaging_settings",
+    "update_course_messaging_settings",
     "send_to_conversation",
     "mark_conversation_as_read",
     "mark_message_as_read",

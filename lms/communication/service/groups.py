@@ -1,8 +1,9 @@
 """Small group conversations within a course, and writing to any conversation by its id.
 
 A group belongs to one course: everyone in it is a member of that course, students may start
-one only where classmates may write to each other, and nobody is added by someone they
-blocked (or who blocked them). Its size is capped by `LMS_COMMUNICATION_GROUP_MAX_MEMBERS`.
+one only where classmates may write to each other (the course's rule, else the default), and
+nobody is added by someone they blocked (or who blocked them). Its size is capped by
+`LMS_COMMUNICATION_GROUP_MAX_MEMBERS`.
 Messages, receipts, unread counts and deletion work as in a direct conversation.
 """
 
@@ -53,7 +54,8 @@ def create_group_conversation(
     role = access.require_member(session, viewer, course_id)
     course = access.parse_uuid(course_id, errors.NotCourseMember, "course")
     settings = communication_settings()
-    if role == CourseRole.STUDENT and not settings.students_may_message_classmates:
+    default = settings.students_may_message_classmates
+    if role == CourseRole.STUDENT and not access.classmates_allowed(session, course, default):
         raise errors.MessagingNotAllowed("students of this course may not write to classmates")
     others = _others(participant_ids, me)
     if len(others) < 2:
