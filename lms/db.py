@@ -119,6 +119,7 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
 # them wait for one in the pool. No overflow: a connection opened and closed per request
 # under a burst costs more than the wait.
 INTAKE_POOL_SIZE = 8
+INTAKE_APPLICATION_NAME = "lms-intake"  # its connections, as pg_stat_activity shows them
 
 
 def build_intake_engine(settings: Settings) -> AsyncEngine:
@@ -129,6 +130,7 @@ def build_intake_engine(settings: Settings) -> AsyncEngine:
     options = _engine_options(url, settings)
     if make_url(url).get_backend_name() != "sqlite":
         options.update(pool_pre_ping=False, pool_size=INTAKE_POOL_SIZE, max_overflow=0)
+        options["connect_args"] = {"application_name": INTAKE_APPLICATION_NAME}
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
     _configure(engine.sync_engine)
     return engine

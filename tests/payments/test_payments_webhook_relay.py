@@ -1,5 +1,6 @@
-"""Handling jobs recorded off the request path: a stored delivery is never lost, and relays
-running at once queue each delivery exactly once."""
+"""Handling jobs recorded off the request path: a stored delivery is never lost, relays
+running at once queue each delivery exactly once, and the intake survives its database
+connections being dropped."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import json
 import threading
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from lms.db import session_scope
+from lms.db import INTAKE_APPLICATION_NAME, session_scope
 from lms.jobs.models import Job
 from lms.payments.models import DeliveryOutcome, WebhookDelivery
 from lms.payments.service.handling_jobs import relay_stored
 from lms.payments.service.webhooks import receive
 from lms.users.models import Role
-from tests.payments.support import GET_PAYMENT, HANDLE_JOB, event, paid_course, sign
+from tests.payments.support import GET_PAYMENT, HANDLE_JOB, event, paid_course, post_event, sign
 from tests.payments.test_payments_webhook_order import _enrollments, _open_checkout, _withheld
 from tests.support import create_user, start_beat
 
@@ -96,3 +97,29 @@ def test_relays_at_once_queue_each_stored_delivery_once():
         ).all()
     assert len(linked) == 40 and None not in linked and len(set(linked)) == 40
     assert sorted(jobs_per_event) == sorted((event_id, 1) for event_id in ids)
+
+
+def test_a_delivery_after_the_database_dropped_the_intake_connections_is_stored(
+    shop, stripe_http, jobs
+):
+    teacher, _ = create_user(Role.EDUCATOR)
+    _, token = create_user(Role.STUDENT)
+    course = paid_course(teacher.id)
+    warm_up = post_event(shop.http, event("customer.created", {"id": "cus_warm"}))
+    assert warm_up.status_code == 200  # the intake pool holds a connection now
+    with session_scope() as session:  # as a database restart or an idle timeout would
+        dropped = session.scalars(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": INTAKE_APPLICATION_NAME},
+        ).all()
+    assert dropped and all(dropped)
+
+    checkout = _open_checkout(shop, token, course)
+    paid = _withheld(stripe_http, checkout["sessionId"], "pay")
+    answer = post_event(shop.http, paid)
+    assert answer.status_code == 200 and answer.json() == {"received": True, "ignored": False}
+    assert jobs.handled(paid["id"]) == "SUCCEEDED"
+    assert _enrollments(shop, token, course) == ["ACTIVE"]
