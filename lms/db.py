@@ -115,6 +115,27 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
         yield session
 
 
+# A few connections suffice: each intake holds one for a single statement, and callers beyond
+# them wait for one in the pool. No overflow: a connection opened and closed per request
+# under a burst costs more than the wait.
+INTAKE_POOL_SIZE = 8
+INTAKE_APPLICATION_NAME = "lms-intake"  # its connections, as pg_stat_activity shows them
+
+
+def build_intake_engine(settings: Settings) -> AsyncEngine:
+    """An async engine for one-statement writes on a hot path (webhook intake): autocommit,
+    so the statement is its own durable transaction with no BEGIN and COMMIT round trips, and
+    no ping per checkout (the caller retries once on a connection found dead instead)."""
+    url = driver_url(settings.database_url, asynchronous=True)
+    options = _engine_options(url, settings)
+    if make_url(url).get_backend_name() != "sqlite":
+        options.update(pool_pre_ping=False, pool_size=INTAKE_POOL_SIZE, max_overflow=0)
+        options["connect_args"] = {"application_name": INTAKE_APPLICATION_NAME}
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
+    _configure(engine.sync_engine)
+    return engine
+
+
 def make_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

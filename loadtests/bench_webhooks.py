@@ -13,10 +13,13 @@ their Stripe events are made here and signed as Stripe signs them:
 - `--duplicates` of the deliveries re-send an event already in the stream; the whole stream
   is shuffled (events out of order) and sent by `--senders` concurrent clients.
 
-Figures: `accept_p95_ms` (the endpoint's answer), `handled_s` (first send to the last
-handling job finished, seen on the event bus), `double_fulfilments` (handling results that
-fulfilled a payment already fulfilled; goal 0), `lost` (purchases not paid and enrolled at
-the end, plus events never stored; goal 0). Nothing is asserted; the last line is JSON.
+Figures: `accept_p95_ms` (the endpoint's answer), `api_cpu_ms_per_delivery` (the API
+process's CPU time, user + system, from the first send to the last handling job finished,
+per delivery: what one delivery costs the API, relay included, whatever else runs on the
+machine), `handled_s` (first send to the last handling job finished, seen on the event
+bus), `double_fulfilments` (handling results that fulfilled a payment already fulfilled;
+goal 0), `lost` (purchases not paid and enrolled at the end, plus events never stored;
+goal 0). Nothing is asserted; the last line is JSON.
 """
 
 from __future__ import annotations
@@ -205,6 +208,12 @@ def send_all(base_url: str, deliveries: list[dict], senders: int) -> tuple[list[
     return latencies, answers
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def outcome(purchases: list[dict], unique_events: set[str]) -> dict:
     from sqlalchemy import func, select
 
@@ -286,10 +295,12 @@ def run(args: argparse.Namespace) -> dict:
             f"{args.senders} senders; load {load_before}",
             flush=True,
         )
+        cpu_before = cpu_seconds(process.popen.pid)
         started = time.monotonic()
         latencies, answers = send_all(base_url, stream, args.senders)
         sent_s = time.monotonic() - started
         finished = handled.all_done.wait(args.timeout)
+        api_cpu_s = cpu_seconds(process.popen.pid) - cpu_before
         handled_s = (handled.last_at or time.monotonic()) - started
         latencies.sort()
         figures = outcome(purchases, unique)
@@ -303,6 +314,7 @@ def run(args: argparse.Namespace) -> dict:
             "accept_p50_ms": round(statistics.median(latencies), 1),
             "accept_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1),
             "accept_max_ms": round(latencies[-1], 1),
+            "api_cpu_ms_per_delivery": round(api_cpu_s * 1000 / len(stream), 2),
             "sent_s": round(sent_s, 2),
             "handled_s": round(handled_s, 2),
             "all_handled": finished,

@@ -243,8 +243,11 @@ def cmd_relay(_args) -> int:
     settings = _checked_settings()
     _shared_metrics(serve=False)  # its count joins the scheduler's on /metrics
     from lms.jobs.service import relay_unpublished
+    from lms.payments.service.handling_jobs import relay_stored
 
+    queued = relay_stored(settings)  # their jobs are published as they are recorded
     print(f"lms: published {relay_unpublished(settings, older_than=0)} job(s)")
+    print(f"lms: queued {queued} stored Stripe webhook delivery(ies)")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""The scheduler's own loops: the job machinery (reaper, relay) and operator monitoring
-(queue stats, alert rules), each round on its interval. Two threads, so a slow Celery
-inspect during alert evaluation never delays the reaper."""
+"""The scheduler's own loops: the job machinery (reaper, relay, and the relay of stored
+Stripe deliveries still without a handling job) and operator monitoring (queue stats, alert
+rules), each round on its interval. Two threads, so a slow Celery inspect during alert
+evaluation never delays the reaper."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lms.config import Settings
 from lms.jobs.reaper import reap_expired
 from lms.jobs.service import relay_unpublished
 from lms.jobs.settings import job_settings
+from lms.payments.service.handling_jobs import relay_stored
 
 log = logging.getLogger("lms.jobs.housekeeping")
 Round = tuple[Callable[[Settings], object], float]
@@ -25,13 +27,16 @@ def start_housekeeping(settings: Settings) -> threading.Thread:
     jobs: list[Round] = [
         (reap_expired, tuning.reaper_interval_seconds),
         (relay_unpublished, tuning.relay_interval_seconds),
+        # Deliveries an API process stored but died before queueing (its relay thread
+        # normally queues them at once): a crash between the two costs one interval.
+        (relay_stored, tuning.relay_interval_seconds),
     ]
     operators: list[Round] = [
         (publish_queue_stats, monitoring.stats_interval_seconds),
         (evaluate_alerts, monitoring.alert_interval_seconds),
     ]
     log.info(
-        "job housekeeping: reaper every %gs, relay every %gs; "
+        "job housekeeping: reaper every %gs, relays (jobs, Stripe deliveries) every %gs; "
         "monitoring: queue stats every %gs, alerts every %gs",
         tuning.reaper_interval_seconds,
         tuning.relay_interval_seconds,

@@ -14,7 +14,7 @@ from quart import Quart, Response, request
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lms.config import Settings, get_settings
-from lms.db import build_async_engine, make_async_sessionmaker
+from lms.db import build_async_engine, build_intake_engine, make_async_sessionmaker
 from lms.observability.metrics import WEBSOCKET_CONNECTIONS
 from web import (
     account_pages,
@@ -65,11 +65,13 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
         services = Services(settings, make_async_sessionmaker(engine), hub)
         app.config["LMS_SERVICES"] = holder["services"] = services
         app.config["LMS_ENGINE"] = engine
+        app.config["LMS_INTAKE_ENGINE"] = build_intake_engine(settings)  # connects when used
 
     @app.after_serving
     async def stop() -> None:
         await holder["services"].hub.stop()
         await app.config["LMS_ENGINE"].dispose()
+        await app.config["LMS_INTAKE_ENGINE"].dispose()
 
     @app.errorhandler(413)
     async def too_large(_error) -> Response:

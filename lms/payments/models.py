@@ -50,7 +50,7 @@ class SubscriptionStatus(enum.StrEnum):
 
 class DeliveryOutcome(enum.StrEnum):
     INVALID = "INVALID"  # bad signature or body: never handled
-    QUEUED = "QUEUED"
+    QUEUED = "QUEUED"  # to handle; `job_id` is set once a relay has recorded its job
     HANDLED = "HANDLED"
     IGNORED = "IGNORED"  # a type we do not act on
     FAILED = "FAILED"

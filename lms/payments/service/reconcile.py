@@ -1,6 +1,7 @@
 """Reconciliation: list Stripe's recent events and handle any whose webhook never arrived,
 so a missed delivery costs minutes, not a lost sale, and resend refunds whose request got no
-answer (`payments.reconcile`, on a schedule)."""
+answer (`payments.reconcile`, on a schedule). Recovered events are stored like deliveries and
+their handling jobs recorded in one batch at the end (`handling_jobs.relay_stored`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from lms.db import session_scope
 from lms.payments import gateway
 from lms.payments.events import HANDLED_EVENTS
+from lms.payments.service.handling_jobs import relay_stored
 from lms.payments.service.refunds import resend_unanswered
 from lms.payments.service.webhooks import store_fetched
 from lms.payments.settings import PaymentSettings, payment_settings
@@ -31,5 +33,7 @@ def reconcile(settings: PaymentSettings | None = None) -> dict[str, int]:
         with session_scope() as session:  # one event per transaction: a failure loses one
             if store_fetched(session, data):
                 recovered += 1
+    if recovered:
+        relay_stored()
     resent = resend_unanswered(settings)
     return {"listed": listed, "recovered": recovered, "refunds_resent": resent}

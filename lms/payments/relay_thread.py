@@ -1,0 +1,44 @@
+"""The API's relay of stored webhook deliveries: one daemon thread per process.
+
+`wake()` after a delivery is committed; the thread then records the handling jobs of every
+stored delivery still without one (`service.handling_jobs.relay_stored`). Deliveries that
+arrive while a batch is being recorded make the next batch, so under load one transaction
+and one publish burst serve many deliveries, and none of it is on the request path. If this
+process dies first, `lms beat`'s relay round queues what it left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from lms.config import Settings
+
+log = logging.getLogger(__name__)
+_wanted = threading.Event()
+_started = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def wake(settings: Settings) -> None:
+    global _thread
+    _wanted.set()
+    if _thread is None:
+        with _started:
+            if _thread is None:
+                _thread = threading.Thread(
+                    target=_run, args=(settings,), name="payments-relay", daemon=True
+                )
+                _thread.start()
+
+
+def _run(settings: Settings) -> None:
+    from lms.payments.service.handling_jobs import relay_stored
+
+    while True:
+        _wanted.wait()
+        _wanted.clear()
+        try:
+            relay_stored(settings)
+        except Exception:  # noqa: BLE001 - stored deliveries wait for the next wake or beat
+            log.warning("relay of stored webhook deliveries failed", exc_info=True)
