@@ -201,11 +201,11 @@ def raw_group_by(conninfo: str) -> float:
     from sqlalchemy import true
     from sqlalchemy.dialects import postgresql
 
-    from lms.analytics.rollups import _daily_statements
+    from lms.analytics.aggregates import daily_statements
 
     dialect = postgresql.dialect()
     statements = [build(true()).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-                  for _t, _k, build in _daily_statements("postgresql").values()]  # fmt: skip
+                  for _t, _k, build in daily_statements("postgresql").values()]  # fmt: skip
     with psycopg.connect(conninfo) as db:
         db.execute("SET jit = off")  # as the rollup runs: same settings for both
         started = time.perf_counter()

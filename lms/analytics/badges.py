@@ -28,11 +28,12 @@ class Rule:
     earned: Callable[[dict], bool]
 
 
+STREAK_BADGE = "STREAK_7_DAYS"
 RULES = (
     Rule("FIRST_COURSE_COMPLETED", "First course completed", lambda t: t["completed"] >= 1),
     Rule("PERFECT_QUIZ", "A perfect score", lambda t: t["perfect"] >= 1),
     Rule("TEN_LESSONS", "Ten lessons completed", lambda t: t["lessons"] >= 10),
-    Rule("STREAK_7_DAYS", "Seven days in a row", lambda t: t["streak"] >= 7),
+    Rule(STREAK_BADGE, "Seven days in a row", lambda t: t["streak"] >= 7),
 )
 TITLES = {rule.badge: rule.title for rule in RULES}
 STREAK_DAYS = 7
@@ -58,7 +59,9 @@ def current_streak(days: Iterable[date], today: date) -> int:
     return count
 
 
-def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, dict]:
+def _totals(
+    session: Session, users: list[uuid.UUID] | None, streaks_from: date | None = None
+) -> dict[uuid.UUID, dict]:
     C = CourseStudent
     query = select(
         C.user_id,
@@ -73,7 +76,7 @@ def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, 
         for user, completed, perfect, lessons in session.execute(query)
     }
     if session.get_bind().dialect.name == "postgresql":
-        streaks = _streaks_pg(session, users)
+        streaks = _streaks_pg(session, users, streaks_from)
         for user, values in totals.items():
             values["streak"] = streaks.get(user, 0)
         return totals
@@ -98,24 +101,42 @@ _STREAKS_PG = """
 SELECT user_id, max(length) FROM (
     SELECT user_id, count(*) AS length FROM (
         SELECT user_id, day - (row_number() OVER (PARTITION BY user_id ORDER BY day))::int AS run
-        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily {scope}) d
+        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily WHERE {scope}) d
     ) r GROUP BY user_id, run HAVING count(*) >= :days
 ) s GROUP BY user_id
 """
 
 
-def _streaks_pg(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, int]:
-    scope = "" if users is None else "WHERE user_id = ANY(:users)"
-    parameters = {"days": STREAK_DAYS} | ({} if users is None else {"users": list(users)})
-    return dict(session.execute(text(_STREAKS_PG.format(scope=scope)), parameters).all())
+def _streaks_pg(
+    session: Session, users: list[uuid.UUID] | None, since: date | None
+) -> dict[uuid.UUID, int]:
+    """Streaks of 7+ days. With `since` (the first day an incremental run added), only the
+    days from a week before it: a streak that new days can have made lies there, and a
+    student already holding the badge is left out."""
+    scope, parameters = ["true"], {"days": STREAK_DAYS}
+    if users is not None:
+        scope.append("user_id = ANY(:users)")
+        parameters["users"] = list(users)
+    if since is not None:
+        scope.append("day >= :since")
+        scope.append(
+            "user_id NOT IN (SELECT user_id FROM analytics_badges WHERE badge = :streak_badge)"
+        )
+        parameters["since"] = since - timedelta(days=STREAK_DAYS - 1)
+        parameters["streak_badge"] = STREAK_BADGE
+    query = text(_STREAKS_PG.format(scope=" AND ".join(scope)))
+    return dict(session.execute(query, parameters).all())
 
 
 def case_bool(column):
     return case((column, 1), else_=0)
 
 
-def award_badges(session: Session, users: Iterable[uuid.UUID] | None) -> int:
+def award_badges(
+    session: Session, users: Iterable[uuid.UUID] | None, *, streaks_from: date | None = None
+) -> int:
     """Award what the rules say to `users` (everyone, when None); returns new awards.
+    `streaks_from`: the first day new events added (streaks are looked for from there).
 
     One insert per rule and batch (`ON CONFLICT DO NOTHING RETURNING`: only new awards come
     back), then a notification to each new holder: one by one for a few, as one fan-out job
@@ -130,7 +151,7 @@ def award_badges(session: Session, users: Iterable[uuid.UUID] | None) -> int:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     new: dict[str, list[uuid.UUID]] = {rule.badge: [] for rule in RULES}
     for batch in batches:
-        totals = _totals(session, batch)
+        totals = _totals(session, batch, streaks_from)
         for rule in RULES:
             earned = [user for user, values in totals.items() if rule.earned(values)]
             for start in range(0, len(earned), 2000):

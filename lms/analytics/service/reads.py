@@ -26,7 +26,7 @@ from lms.analytics.models import (
     RevenueDaily,
     StudentDaily,
 )
-from lms.analytics.rollups import SEGMENT_SECONDS
+from lms.analytics.dropoff import SEGMENT_SECONDS
 from lms.analytics.settings import analytics_settings
 from lms.enrollments.service import courses_by_id
 from lms.errors import Forbidden, ValidationFailed
