@@ -202,12 +202,15 @@ def raw_group_by(conninfo: str) -> float:
     from sqlalchemy.dialects import postgresql
 
     from lms.analytics.aggregates import daily_statements
+    from lms.analytics.rollups import WORK_MEM
 
     dialect = postgresql.dialect()
     statements = [build(true()).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
                   for _t, _k, build in daily_statements("postgresql").values()]  # fmt: skip
     with psycopg.connect(conninfo) as db:
-        db.execute("SET jit = off")  # as the rollup runs: same settings for both
+        # As the rollup runs: same settings for both.
+        db.execute("SET jit = off")
+        db.execute(f"SET work_mem = '{WORK_MEM}'")
         started = time.perf_counter()
         for index, statement in enumerate(statements):
             db.execute(f"CREATE TEMP TABLE raw_{index} AS {statement}")

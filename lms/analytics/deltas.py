@@ -29,6 +29,7 @@ from sqlalchemy import (
     distinct,
     func,
     or_,
+    select,
     text,
     true,
 )
@@ -89,6 +90,21 @@ _batch = Table(
 )
 
 
+# The batch's per-student totals (its columns are those of `analytics_course_students`), and
+# the students each badge total moved for.
+_totals_of_batch = Table(
+    f"{BATCH}_students", MetaData(), *(Column(c.name, c.type) for c in CourseStudent.__table__.c)
+)
+MOVED = ("completed", "perfect", "lessons", "streak")
+_MOVED = f"""
+SELECT array_agg(DISTINCT user_id) FILTER (WHERE completed),
+       array_agg(DISTINCT user_id) FILTER (WHERE perfect > 0),
+       array_agg(DISTINCT user_id) FILTER (WHERE lesson_completions > 0),
+       array_agg(DISTINCT user_id) FILTER (WHERE active_days > 0)
+FROM {BATCH}_students
+"""
+
+
 def _add(session: Session, table, select_stmt, keys: list[str]) -> None:
     """INSERT the delta rows; where a row exists, add to it (GREATEST for maxima, OR for
     flags). Columns outside the key that only describe it (a lesson's course) stay."""
@@ -108,10 +124,11 @@ def _add(session: Session, table, select_stmt, keys: list[str]) -> None:
 
 
 class Batch:
-    """What one incremental run folded in."""
+    """What one incremental run folded in: how many events, the students whose badge
+    totals moved (by total: `lms.analytics.badges.Rule.total`) and the first day."""
 
-    def __init__(self, events: int, users: list, first_day: date | None) -> None:
-        self.events, self.users, self.first_day = events, users, first_day
+    def __init__(self, events: int, moved: dict[str, list], first_day: date | None) -> None:
+        self.events, self.moved, self.first_day = events, moved, first_day
 
 
 def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch:
@@ -121,7 +138,7 @@ def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch
     events = session.scalar(text(f"SELECT count(*) FROM {BATCH}"))
     if not events:
         session.execute(text(_PRUNE), {"next_since": next_since})
-        return Batch(0, [], None)
+        return Batch(0, {}, None)
     session.execute(text(_LIST))
     session.execute(text(_PRUNE), {"next_since": next_since})
 
@@ -134,18 +151,22 @@ def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch
     )
     for table, keys, build in statements.values():
         _add(session, table, build(true()), keys)
-    # Per-student course totals from the batch's student days (a new day adds an active one).
+    # Per-student course totals from the batch's student days (a new day adds an active one),
+    # kept for the badge pass: which students' totals moved.
     _table, _keys, student = statements["student"]
     days = student(true()).add_columns(func.bool_or(c.new_student_day).label("new_day"))
     days = days.subquery()
+    totals = course_students(days.c, true(), active_days=func.count().filter(days.c.new_day))
+    compiled = totals.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    session.execute(text(f"CREATE TEMP TABLE {BATCH}_students ON COMMIT DROP AS {compiled}"))
     _add(
         session,
         CourseStudent.__table__,
-        course_students(days.c, true(), active_days=func.count().filter(days.c.new_day)),
+        select(_totals_of_batch),
         ["course_id", "user_id"],
     )
+    moved = session.execute(text(_MOVED)).one()
     add_new_viewers(session, BATCH)
-    users, first_day = session.execute(
-        text(f"SELECT array_agg(DISTINCT actor_id), min(day) FROM {BATCH}")
-    ).one()
-    return Batch(int(events), list(users or []), first_day)
+    first_day = session.scalar(text(f"SELECT min(day) FROM {BATCH}"))
+    moved_by_total = {name: list(users or []) for name, users in zip(MOVED, moved, strict=True)}
+    return Batch(int(events), moved_by_total, first_day)

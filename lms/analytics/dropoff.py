@@ -34,14 +34,20 @@ def watched_segments(start: int, end: int) -> set[int]:
     return set(range(start // SEGMENT_SECONDS, last // SEGMENT_SECONDS + 1))
 
 
+# `context` is json (text): parsed once per row (as jsonb, behind OFFSET 0 so the planner
+# does not copy the parse into every use of the positions).
 _WATCHED_PG = f"""
 SELECT DISTINCT w.object_id, s.segment, w.actor_id, w.course_id
 FROM (
-    SELECT object_id, course_id, actor_id,
-           (context->'video'->>'from')::int AS f, (context->'video'->>'to')::int AS t
-    FROM {{source}}
-    WHERE object_type = 'lesson' AND verb = 'progressed' AND course_id IS NOT NULL
-      AND context IS NOT NULL AND (context->'video') IS NOT NULL {{scope}}
+    SELECT object_id, course_id, actor_id, (v->>'from')::int AS f, (v->>'to')::int AS t
+    FROM (
+        SELECT object_id, course_id, actor_id, context::jsonb->'video' AS v
+        FROM {{source}}
+        WHERE object_type = 'lesson' AND verb = 'progressed' AND course_id IS NOT NULL
+          AND context IS NOT NULL {{scope}}
+        OFFSET 0
+    ) p
+    WHERE v IS NOT NULL
 ) w
 CROSS JOIN LATERAL generate_series(
     CASE WHEN w.t < w.f OR w.t - w.f > {SEEK_SECONDS} THEN greatest(w.t, 0) / {SEGMENT_SECONDS}
@@ -68,6 +74,20 @@ DO UPDATE SET viewers = analytics_lesson_segments.viewers + excluded.viewers
 """
 
 
+# A full run: the watched rows computed once, written as viewers and counted per segment
+# (plain inserts into the emptied tables, no second scan of the viewers).
+_REBUILD_PG = """
+WITH watched AS MATERIALIZED ({watched}),
+viewers AS (
+    INSERT INTO analytics_lesson_viewers (lesson_id, segment, user_id, course_id)
+    SELECT * FROM watched
+)
+INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
+SELECT object_id, segment, (array_agg(course_id))[1], count(*) FROM watched
+GROUP BY object_id, segment
+"""
+
+
 def add_new_viewers(session: Session, source: str) -> None:
     """PostgreSQL: the viewers of `source`'s progress reports (a batch of new events) added
     to the drop-off counts, each (lesson, segment, viewer) once."""
@@ -85,22 +105,8 @@ def rebuild_segments(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(delete(LessonViewer))
         session.execute(delete(LessonSegment))
-        session.execute(
-            text(
-                "INSERT INTO analytics_lesson_viewers "
-                "(lesson_id, segment, user_id, course_id) "
-                + _WATCHED_PG.format(source="learning_events", scope="AND stored_at < :cutoff")
-            ),
-            {"cutoff": cutoff},
-        )
-        session.execute(
-            text(
-                "INSERT INTO analytics_lesson_segments "
-                "(lesson_id, segment, course_id, viewers) "
-                "SELECT lesson_id, segment, (array_agg(course_id))[1], count(*) "
-                "FROM analytics_lesson_viewers GROUP BY lesson_id, segment"
-            )
-        )
+        watched = _WATCHED_PG.format(source="learning_events", scope="AND stored_at < :cutoff")
+        session.execute(text(_REBUILD_PG.format(watched=watched)), {"cutoff": cutoff})
         return
     where = [E.object_type == "lesson", E.verb == "progressed", E.context.is_not(None)]
     chunks = [None] if lessons is None else list(_chunks(sorted(lessons)))

@@ -64,7 +64,6 @@ class CourseDaily(Base):
 
 class StudentDaily(Base):
     __tablename__ = "analytics_student_daily"
-    __table_args__ = (Index("ix_analytics_student_daily_course_id_day", "course_id", "day"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     course_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
