@@ -74,13 +74,13 @@ DO UPDATE SET viewers = analytics_lesson_segments.viewers + excluded.viewers
 """
 
 
-# A full run: the watched rows computed once, written as viewers and counted per segment
-# (plain inserts into the emptied tables, no second scan of the viewers).
+# A full run: the watched rows computed once, written as viewers (in key order, as
+# `rollups._replace` does) and counted per segment; plain inserts into the emptied tables.
 _REBUILD_PG = """
 WITH watched AS MATERIALIZED ({watched}),
 viewers AS (
     INSERT INTO analytics_lesson_viewers (lesson_id, segment, user_id, course_id)
-    SELECT * FROM watched
+    SELECT * FROM watched ORDER BY 1, 2, 3
 )
 INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
 SELECT object_id, segment, (array_agg(course_id))[1], count(*) FROM watched
