@@ -12,13 +12,14 @@ courses): video progress reports with positions, lesson completions, enrolments,
 quizzes, quiz items, payments and forum posts, stored before the run starts.
 
 - `raw_group_by_s`: the daily aggregates the rollup writes (per course, per student and
-  course, per lesson, revenue, quiz items: the same SELECTs) as plain `CREATE TEMP TABLE …
-  AS SELECT … GROUP BY`, no upsert, no second stage.
+  course, per lesson, revenue, quiz items: the same SELECTs, `lms.analytics.aggregates`) as
+  plain `CREATE TEMP TABLE … AS SELECT … GROUP BY`, no index, no second stage; with the
+  rollup's session settings (JIT off, its `work_mem`).
 - `rollup_s`: `lms.analytics.rollups.roll_up(full=True)`, what the scheduled job runs on
-  its first pass: the same aggregates upserted, plus per-student totals, video segments and
-  badges, committed.
+  its first pass: the same aggregates written to the rollup tables, plus per-student
+  totals, video viewers and segments and badges, committed.
 - `incremental_s`: `--incremental` new events (one in ten a late one, days back) stored
-  now, then one incremental run from the watermark.
+  now, then one incremental run from the watermark (on PostgreSQL: their deltas added).
 - `course_analytics_p95_ms`: `courseAnalytics` of random courses through `lms serve`, one
   request at a time, as the educator.
 Nothing is asserted; the last line is JSON.

@@ -134,6 +134,8 @@ class Batch:
 def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch:
     """Add the events stored since `since` and not yet listed to the rollups, list them,
     and forget listed events stored before `next_since` (the next run's look-back)."""
+    # (Dropped first: a second run in the same transaction makes them anew.)
+    session.execute(text(f"DROP TABLE IF EXISTS {BATCH}, {BATCH}_students"))
     session.execute(text(_COPY), {"since": since})
     events = session.scalar(text(f"SELECT count(*) FROM {BATCH}"))
     if not events:
