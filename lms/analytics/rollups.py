@@ -46,7 +46,7 @@ E = LearningEvent
 WATERMARK = "daily"
 LAG = timedelta(minutes=10)  # longest transaction whose events we still fold in
 CHUNK = 2000
-WORK_MEM = "64MB"
+WORK_MEM = "256MB"
 
 
 def _upsert(session: Session, table, select_stmt, keys: list[str]) -> None:

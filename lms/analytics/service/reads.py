@@ -104,7 +104,11 @@ def risk_reasons(row: CourseStudent, median: float | None, today: date) -> list[
     return reasons
 
 
-def _at_risk(session: Session, students: list[CourseStudent], today: date) -> list[dict]:
+def _at_risk(
+    session: Session, students: list[CourseStudent], today: date, *, names: bool = True
+) -> list[dict]:
+    """The students at risk, most reasons first. Without `names`, the API resolves a name
+    only when a query asks for it (`names_of_students`, batched)."""
     cohort = [s.progress for s in students]
     median = statistics.median(cohort) if len(cohort) >= 2 else None
     found = []
@@ -114,9 +118,10 @@ def _at_risk(session: Session, students: list[CourseStudent], today: date) -> li
         reasons = risk_reasons(row, median, today)
         if reasons:
             found.append({"user_id": row.user_id, "reasons": reasons, "progress": row.progress})
-    names = display_names(session, [f["user_id"] for f in found])
-    for item in found:
-        item["name"] = names.get(item["user_id"])
+    if names:
+        named = display_names(session, [f["user_id"] for f in found])
+        for item in found:
+            item["name"] = named.get(item["user_id"])
     found.sort(key=lambda f: (-len(f["reasons"]), f["progress"]))
     return found
 
@@ -332,8 +337,8 @@ def _day_entries(day_rows, first: date, last: date) -> list[dict]:
 
 
 def course_analytics(session: Session, viewer: Viewer, *, course_id: Any) -> dict:
-    """Five round trips: the course and the instructor check, its students, every rollup
-    row it shows (one UNION ALL), the at-risk students' names."""
+    """Four round trips: the course and the instructor check, its students, every rollup
+    row it shows (one UNION ALL); the at-risk students' names only when asked for."""
     course = access.course_for_analytics(session, viewer, course_id)
     settings = analytics_settings()
     today = _today()
@@ -364,8 +369,15 @@ def course_analytics(session: Session, viewer: Viewer, *, course_id: Any) -> dic
         "daily": _day_entries(rollups["day"], first, today),
         "lessons": _lesson_entries(rollups["lesson"], rollups["segment"]),
         "items": _item_entries(rollups["item"], rollups["answers"], students),
-        "at_risk_students": _at_risk(session, students, today),
+        "at_risk_students": _at_risk(session, students, today, names=False),
     }
+
+
+def names_of_students(session: Session, viewer: Viewer, user_ids) -> list[str | None]:
+    """Batch function for the API's dataloader: the names of at-risk students of a course
+    whose analytics `viewer` was allowed to read (only `courseAnalytics` lists them)."""
+    named = display_names(session, user_ids)
+    return [named.get(user_id) for user_id in user_ids]
 
 
 # --- student -----------------------------------------------------------------------------
