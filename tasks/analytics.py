@@ -1,5 +1,6 @@
 """Analytics jobs: the scheduled rollup (resumes from its watermark), report and export
-jobs. All idempotent: rollups recompute the keys they touch, files have fixed keys."""
+jobs. All idempotent: rollups list the events they folded in (or recompute the keys they
+touch, on SQLite), files have fixed keys."""
 
 from __future__ import annotations
 

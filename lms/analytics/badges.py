@@ -1,7 +1,7 @@
 """Badges and achievements: declarative rules over the rollups, each awarded once.
 
-A rule is a name, a title and a condition on a student's totals (summed from
-`analytics_course_students`) or longest streak of active days. The award row's primary
+A rule is a name, a title and a condition on one of a student's totals (summed from
+`analytics_course_students`, or the longest streak of active days). The award row's primary
 key (user, badge) makes it once only; the notification's key makes the message once too.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, distinct, func, select, text
+from sqlalchemy import Uuid, any_, bindparam, case, distinct, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,14 +25,16 @@ from lms.notifications.service import notify, notify_many
 class Rule:
     badge: str
     title: str
-    earned: Callable[[dict], bool]
+    total: str  # the total it reads: an incremental run checks students whose total moved
+    earned: Callable[[int], bool]
 
 
+STREAK_BADGE = "STREAK_7_DAYS"
 RULES = (
-    Rule("FIRST_COURSE_COMPLETED", "First course completed", lambda t: t["completed"] >= 1),
-    Rule("PERFECT_QUIZ", "A perfect score", lambda t: t["perfect"] >= 1),
-    Rule("TEN_LESSONS", "Ten lessons completed", lambda t: t["lessons"] >= 10),
-    Rule("STREAK_7_DAYS", "Seven days in a row", lambda t: t["streak"] >= 7),
+    Rule("FIRST_COURSE_COMPLETED", "First course completed", "completed", lambda n: n >= 1),
+    Rule("PERFECT_QUIZ", "A perfect score", "perfect", lambda n: n >= 1),
+    Rule("TEN_LESSONS", "Ten lessons completed", "lessons", lambda n: n >= 10),
+    Rule(STREAK_BADGE, "Seven days in a row", "streak", lambda n: n >= 7),
 )
 TITLES = {rule.badge: rule.title for rule in RULES}
 STREAK_DAYS = 7
@@ -58,7 +60,20 @@ def current_streak(days: Iterable[date], today: date) -> int:
     return count
 
 
-def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, dict]:
+def _batches(users: Iterable[uuid.UUID], size: int = 2000) -> list[list[uuid.UUID]]:
+    chosen = sorted(set(users))
+    return [chosen[i : i + size] for i in range(0, len(chosen), size)]
+
+
+def _without_badge(session: Session, badge: str, users: list[uuid.UUID]) -> list[uuid.UUID]:
+    """PostgreSQL (incremental runs): `users` who do not hold `badge` yet."""
+    users_array = bindparam("users", users, type_=postgresql.ARRAY(Uuid))
+    held = select(Badge.user_id).where(Badge.badge == badge, Badge.user_id == any_(users_array))
+    holders = set(session.scalars(held))
+    return [user for user in users if user not in holders]
+
+
+def _sums(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, dict]:
     C = CourseStudent
     query = select(
         C.user_id,
@@ -68,29 +83,52 @@ def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, 
     ).group_by(C.user_id)
     if users is not None:
         query = query.where(C.user_id.in_(users))
-    totals = {
+    return {
         user: {"completed": completed or 0, "perfect": perfect or 0, "lessons": lessons or 0}
         for user, completed, perfect, lessons in session.execute(query)
     }
+
+
+def _totals(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, dict]:
+    totals = _sums(session, users)
+    streaks = _streaks(session, users, None)
+    for user, values in totals.items():
+        values["streak"] = streaks.get(user, 0)
+    return totals
+
+
+def _streaks(
+    session: Session, users: list[uuid.UUID] | None, since: date | None
+) -> dict[uuid.UUID, int]:
+    """Longest streaks of 7+ active days (others: absent). With `since` (the first day an
+    incremental run added), only the days from a week before it: a streak that new days
+    can have made lies there."""
+    since = None if since is None else since - timedelta(days=STREAK_DAYS - 1)
     if session.get_bind().dialect.name == "postgresql":
-        streaks = _streaks_pg(session, users)
-        for user, values in totals.items():
-            values["streak"] = streaks.get(user, 0)
-        return totals
+        scope, parameters = ["true"], {"days": STREAK_DAYS}
+        if users is not None:
+            scope.append("user_id = ANY(:users)")
+            parameters["users"] = list(users)
+        if since is not None:
+            scope.append("day >= :since")
+            parameters["since"] = since
+        query = text(_STREAKS_PG.format(scope=" AND ".join(scope)))
+        return dict(session.execute(query, parameters).all())
     # Only students with 7+ active days can hold a 7-day streak: fetch their days alone.
     S = StudentDaily
     candidates = select(S.user_id).group_by(S.user_id)
     if users is not None:
         candidates = candidates.where(S.user_id.in_(users))
+    if since is not None:
+        candidates = candidates.where(S.day >= since)
     candidates = candidates.having(func.count(distinct(S.day)) >= STREAK_DAYS)
     days: dict[uuid.UUID, set[date]] = {}
     for user, day in session.execute(
         select(S.user_id, S.day).where(S.user_id.in_(candidates)).distinct()
     ):
         days.setdefault(user, set()).add(day)
-    for user, values in totals.items():
-        values["streak"] = longest_streak(days.get(user, ()))
-    return totals
+    found = {user: longest_streak(d) for user, d in days.items()}
+    return {user: n for user, n in found.items() if n >= STREAK_DAYS}
 
 
 # Gaps and islands: consecutive days share `day - row_number`; only 7+ day runs come back.
@@ -98,53 +136,66 @@ _STREAKS_PG = """
 SELECT user_id, max(length) FROM (
     SELECT user_id, count(*) AS length FROM (
         SELECT user_id, day - (row_number() OVER (PARTITION BY user_id ORDER BY day))::int AS run
-        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily {scope}) d
+        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily WHERE {scope}) d
     ) r GROUP BY user_id, run HAVING count(*) >= :days
 ) s GROUP BY user_id
 """
-
-
-def _streaks_pg(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, int]:
-    scope = "" if users is None else "WHERE user_id = ANY(:users)"
-    parameters = {"days": STREAK_DAYS} | ({} if users is None else {"users": list(users)})
-    return dict(session.execute(text(_STREAKS_PG.format(scope=scope)), parameters).all())
 
 
 def case_bool(column):
     return case((column, 1), else_=0)
 
 
-def award_badges(session: Session, users: Iterable[uuid.UUID] | None) -> int:
+def award_badges(
+    session: Session,
+    users: Iterable[uuid.UUID] | None,
+    *,
+    moved: dict[str, list[uuid.UUID]] | None = None,
+    streaks_from: date | None = None,
+) -> int:
     """Award what the rules say to `users` (everyone, when None); returns new awards.
+    An incremental run passes instead `moved` (per total, the students whose total it
+    changed: each rule checks only those, without the badge yet) and `streaks_from` (the
+    first day it added: streaks are looked for from a week before).
 
     One insert per rule and batch (`ON CONFLICT DO NOTHING RETURNING`: only new awards come
     back), then a notification to each new holder: one by one for a few, as one fan-out job
     for many (a full rollup may award thousands at once)."""
-    chosen = None if users is None else sorted(set(users))
-    if chosen == []:
-        return 0
-    batches = (
-        [None] if chosen is None else [chosen[i : i + 2000] for i in range(0, len(chosen), 2000)]
-    )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     new: dict[str, list[uuid.UUID]] = {rule.badge: [] for rule in RULES}
-    for batch in batches:
-        totals = _totals(session, batch)
+
+    def award(rule: Rule, earned: list[uuid.UUID]) -> None:
+        for start in range(0, len(earned), 2000):
+            now = utcnow()
+            rows = [
+                {"user_id": u, "badge": rule.badge, "awarded_at": now}
+                for u in earned[start : start + 2000]
+            ]
+            stmt = (
+                insert(Badge)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["user_id", "badge"])
+            )
+            new[rule.badge].extend(session.scalars(stmt.returning(Badge.user_id)))
+
+    if moved is not None:
         for rule in RULES:
-            earned = [user for user, values in totals.items() if rule.earned(values)]
-            for start in range(0, len(earned), 2000):
-                now = utcnow()
-                rows = [
-                    {"user_id": u, "badge": rule.badge, "awarded_at": now}
-                    for u in earned[start : start + 2000]
-                ]
-                stmt = (
-                    insert(Badge)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["user_id", "badge"])
-                )
-                new[rule.badge].extend(session.scalars(stmt.returning(Badge.user_id)))
+            for batch in _batches(moved.get(rule.total, []), size=20_000):
+                batch = _without_badge(session, rule.badge, batch)
+                if not batch:
+                    continue
+                if rule.total == "streak":
+                    found = _streaks(session, batch, streaks_from)
+                else:
+                    found = {u: t[rule.total] for u, t in _sums(session, batch).items()}
+                award(rule, [user for user, n in found.items() if rule.earned(n)])
+    else:
+        chosen = None if users is None else sorted(set(users))
+        for batch in [None] if chosen is None else _batches(chosen):
+            totals = _totals(session, batch)
+            for rule in RULES:
+                award(rule, [u for u, t in totals.items() if rule.earned(t[rule.total])])
     for rule in RULES:
         holders = new[rule.badge]
         spec = {

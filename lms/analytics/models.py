@@ -3,8 +3,9 @@ every query of the module.
 
 `learning_events` is append-only and partitioned by month on PostgreSQL (the migration
 makes the partitions; the primary key includes the timestamp, as partitioning requires).
-The rollup tables hold values recomputed from events for each affected key, never
-increments, so a re-run or an overlapping run writes the same numbers.
+A full rollup rebuilds the rollup tables from the events; on PostgreSQL an incremental run
+adds the deltas of the events it has not yet folded in (`analytics_rolled_events` keeps the
+ones inside the look-back), so a re-run or an overlapping run changes nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ class CourseDaily(Base):
 
 class StudentDaily(Base):
     __tablename__ = "analytics_student_daily"
-    __table_args__ = (Index("ix_analytics_student_daily_course_id_day", "course_id", "day"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     course_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -182,6 +182,17 @@ class Badge(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     badge: Mapped[str] = mapped_column(String(40), primary_key=True)
     awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RolledEvent(Base):
+    """An event already folded into the rollups while it is still inside the watermark's
+    look-back (`LAG`): an incremental run adds only events not listed here, so re-reading
+    the overlap adds nothing twice. Pruned once the watermark has moved past them."""
+
+    __tablename__ = "analytics_rolled_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stored_at: Mapped[datetime] = mapped_column()
 
 
 class Watermark(Base):

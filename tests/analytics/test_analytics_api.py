@@ -144,6 +144,7 @@ async def test_course_analytics_for_its_educator(api, school):
         "FAILING": "failing 2 of 3 graded items",
         "BEHIND_COHORT": "behind the cohort's median progress by 55 %",
     }
+    assert fifth["name"] == "Student Tester"  # read only because the query asks for it
     assert str(school["ids"][0]) not in risky  # completed
     assert [r["kind"] for r in risky[str(school["ids"][5])]["reasons"]] == ["BEHIND_COHORT"]
 

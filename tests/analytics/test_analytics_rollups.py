@@ -17,7 +17,7 @@ from lms.analytics.models import (
     StudentDaily,
     Watermark,
 )
-from lms.analytics.rollups import watched_segments
+from lms.analytics.dropoff import watched_segments
 from lms.db import session_scope
 from lms.enrollments import service as enrollments
 from lms.models import utcnow
@@ -239,3 +239,77 @@ def test_seven_days_in_a_row_earn_the_streak_badge_and_six_do_not():
             )
         )
     assert held == {(steady, "STREAK_7_DAYS")}
+
+
+def _every_rollup(course_id) -> dict:
+    """Every rollup row of one course, as a user of each table would read it."""
+    from lms.analytics.models import (
+        ItemDaily,
+        ItemResponseDaily,
+        LessonDaily,
+        LessonViewer,
+        RevenueDaily,
+    )
+
+    course = uuid.UUID(course_id)
+    tables = (
+        CourseDaily,
+        StudentDaily,
+        CourseStudent,
+        LessonDaily,
+        LessonSegment,
+        LessonViewer,
+        RevenueDaily,
+        ItemDaily,
+        ItemResponseDaily,
+    )
+    with session_scope() as session:
+        return {
+            table.__tablename__: sorted(
+                tuple(str(getattr(row, c.key)) for c in table.__table__.c)
+                for row in session.scalars(select(table).where(table.course_id == course))
+            )
+            for table in tables
+        }
+
+
+def test_incremental_deltas_agree_with_a_full_rebuild_and_count_each_student_once():
+    _educator, educator_id = person(Role.EDUCATOR)
+    course = make_course(educator_id, lessons=(("Intro", "VIDEO", False),))
+    lesson, cid = course.lessons[0], course.id
+    ada, bo = person()[1], person()[1]
+    video = {"video": {"from": 0, "to": 10}}
+    event(ada, "enrolled", "course", cid, cid)
+    event(
+        ada,
+        "progressed",
+        "lesson",
+        lesson,
+        cid,
+        result={"progress": 20.0, "duration": "PT10S"},
+        context=video,
+    )
+    rolled_up()
+    # The same student, lesson and day again in a later run: still one active student, one
+    # viewer, one active day; more time and the higher progress.
+    seen = {"progress": 60.0, "duration": "PT10S"}
+    event(ada, "progressed", "lesson", lesson, cid, result=seen, context=video)
+    event(ada, "answered", "question", f"{cid}-q1", cid, result={"score": {"scaled": 1.0}})
+    event(ada, "scored", "quiz", f"{cid}-quiz", cid, result={"score": {"scaled": 0.4}})
+    event(bo, "progressed", "lesson", lesson, cid, days_ago=2, context=video)  # a late one
+    event(bo, "purchased", "course", cid, cid, result={"amount": 4900, "currency": "USD"})
+    stats = rolled_up()
+    assert stats["mode"] == "incremental" and stats["events"] == 5
+    assert rolled_up()["events"] == 0  # everything in the look-back is listed already
+    incremental = _every_rollup(cid)
+
+    today = utcnow().date()
+    with session_scope() as session:
+        day = session.get(CourseDaily, (uuid.UUID(cid), today))
+        assert (day.active_students, day.events, day.time_seconds) == (2, 6, 20)
+        ada_total = session.get(CourseStudent, (uuid.UUID(cid), ada))
+        assert (ada_total.active_days, ada_total.progress, ada_total.failed) == (1, 60.0, 1)
+    rolled_up(full=True)
+    assert _every_rollup(cid) == incremental
+    rolled_up()
+    assert _every_rollup(cid) == incremental

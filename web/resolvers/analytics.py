@@ -10,6 +10,7 @@ from web.service_fields import bind_service_fields
 query = QueryType()
 mutation = MutationType()
 report_type = ObjectType("AnalyticsReport")
+at_risk_type = ObjectType("AtRiskStudent")
 
 bind_service_fields(
     query,
@@ -53,4 +54,13 @@ def resolve_downloads(job, info) -> list[dict]:
     )
 
 
-bindables = [query, mutation, report_type]
+@at_risk_type.field("name")
+def resolve_at_risk_name(student, info):
+    """Reports carry the name; `courseAnalytics` leaves it to one batched read per request,
+    made only when a query selects it."""
+    if "name" in student:
+        return student["name"]
+    return info.context.loaders.load(reads.names_of_students, student["user_id"])
+
+
+bindables = [query, mutation, report_type, at_risk_type]

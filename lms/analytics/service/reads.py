@@ -10,7 +10,19 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from lms.analytics import access
@@ -26,7 +38,7 @@ from lms.analytics.models import (
     RevenueDaily,
     StudentDaily,
 )
-from lms.analytics.rollups import SEGMENT_SECONDS
+from lms.analytics.dropoff import SEGMENT_SECONDS
 from lms.analytics.settings import analytics_settings
 from lms.enrollments.service import courses_by_id
 from lms.errors import Forbidden, ValidationFailed
@@ -55,29 +67,9 @@ def _titles(session: Session, viewer: Viewer, ids: list[uuid.UUID]) -> dict[uuid
 
 def _revenue(session: Session, where) -> list[dict]:
     R = RevenueDaily
-    rows = session.execute(
-        select(
-            R.currency,
-            func.sum(R.purchases),
-            func.sum(R.paid),
-            func.sum(R.refunds),
-            func.sum(R.refunded),
-        )
-        .where(where)
-        .group_by(R.currency)
-        .order_by(R.currency)
-    )
-    return [
-        {
-            "currency": currency,
-            "purchases": int(purchases or 0),
-            "paid": int(paid or 0),
-            "refunds": int(refunds or 0),
-            "refunded": int(refunded or 0),
-            "net": int((paid or 0) - (refunded or 0)),
-        }
-        for currency, purchases, paid, refunds, refunded in rows
-    ]
+    sums = (func.sum(R.purchases), func.sum(R.paid), func.sum(R.refunds), func.sum(R.refunded))
+    rows = session.execute(select(R.currency, *sums).where(where).group_by(R.currency))
+    return _revenue_rows(rows)
 
 
 # --- at risk ----------------------------------------------------------------------------
@@ -112,7 +104,11 @@ def risk_reasons(row: CourseStudent, median: float | None, today: date) -> list[
     return reasons
 
 
-def _at_risk(session: Session, students: list[CourseStudent], today: date) -> list[dict]:
+def _at_risk(
+    session: Session, students: list[CourseStudent], today: date, *, names: bool = True
+) -> list[dict]:
+    """The students at risk, most reasons first. Without `names`, the API resolves a name
+    only when a query asks for it (`names_of_students`, batched)."""
     cohort = [s.progress for s in students]
     median = statistics.median(cohort) if len(cohort) >= 2 else None
     found = []
@@ -122,9 +118,10 @@ def _at_risk(session: Session, students: list[CourseStudent], today: date) -> li
         reasons = risk_reasons(row, median, today)
         if reasons:
             found.append({"user_id": row.user_id, "reasons": reasons, "progress": row.progress})
-    names = display_names(session, [f["user_id"] for f in found])
-    for item in found:
-        item["name"] = names.get(item["user_id"])
+    if names:
+        named = display_names(session, [f["user_id"] for f in found])
+        for item in found:
+            item["name"] = named.get(item["user_id"])
     found.sort(key=lambda f: (-len(f["reasons"]), f["progress"]))
     return found
 
@@ -155,10 +152,106 @@ def _grades(students: list[CourseStudent], min_group: int) -> tuple[float | None
     return mean, buckets
 
 
-def _lessons(session: Session, course_id: uuid.UUID) -> list[dict]:
-    L = LessonDaily
-    lessons = {
-        lesson_id: {
+# The rollup rows of one course in one round trip: UNION ALL of small GROUP BYs, each row
+# tagged with its kind, a text key or two and up to five numbers (floats: one column type
+# for every branch, on PostgreSQL and SQLite alike).
+_NUMBERS = 5
+
+
+def _branch(kind: str, keys: list, numbers: list, table, where, group_by=()):
+    keys = [cast(k, String) for k in keys] + [cast(null(), String)] * (2 - len(keys))
+    numbers = [cast(n, Float) for n in numbers]
+    numbers += [cast(null(), Float)] * (_NUMBERS - len(numbers))
+    return (
+        select(literal(kind, String), *keys, *numbers)
+        .select_from(table)
+        .where(where)
+        .group_by(*group_by)
+    )
+
+
+def _course_rollups(
+    session: Session, course_id: uuid.UUID, first: date, last: date
+) -> dict[str, list]:
+    """Totals, revenue, the days from `first` to `last`, lessons, drop-off segments, quiz
+    items and each student's answers of one course, by kind."""
+    C, R, L, I = CourseDaily, RevenueDaily, LessonDaily, ItemDaily  # noqa: E741
+    G, A = LessonSegment, ItemResponseDaily
+    total = func.coalesce
+    branches = [
+        _branch(
+            "total",
+            [],
+            [total(func.sum(c), 0) for c in (C.enrollments, C.certificates, C.forum_posts)]
+            + [total(func.sum(C.time_seconds), 0)],
+            C,
+            C.course_id == course_id,
+        ),
+        _branch(
+            "revenue",
+            [R.currency],
+            [func.sum(R.purchases), func.sum(R.paid), func.sum(R.refunds), func.sum(R.refunded)],
+            R,
+            R.course_id == course_id,
+            [R.currency],
+        ),
+        _branch(
+            "day",
+            [C.day],
+            [C.enrollments, C.active_students, C.lesson_completions, C.completions, C.time_seconds],
+            C,
+            and_(C.course_id == course_id, C.day >= first, C.day <= last),
+        ),
+        _branch(
+            "lesson",
+            [L.lesson_id],
+            [func.sum(L.viewers), func.sum(L.completions), func.sum(L.time_seconds)],
+            L,
+            L.course_id == course_id,
+            [L.lesson_id],
+        ),
+        _branch("segment", [G.lesson_id], [G.segment, G.viewers], G, G.course_id == course_id),
+        _branch(
+            "item",
+            [I.item_id],
+            [func.sum(I.attempts), func.sum(I.correct)],
+            I,
+            I.course_id == course_id,
+            [I.item_id],
+        ),
+        _branch(
+            "answers",
+            [A.item_id, A.user_id],
+            [func.sum(A.attempts), func.sum(A.correct)],
+            A,
+            A.course_id == course_id,
+            [A.item_id, A.user_id],
+        ),
+    ]
+    found: dict[str, list] = defaultdict(list)
+    for kind, *row in session.execute(union_all(*branches)):
+        found[kind].append(row)
+    return found
+
+
+def _revenue_rows(rows) -> list[dict]:
+    """(currency, purchases, paid, refunds, refunded) rows, by currency."""
+    return [
+        {
+            "currency": currency,
+            "purchases": int(purchases or 0),
+            "paid": int(paid or 0),
+            "refunds": int(refunds or 0),
+            "refunded": int(refunded or 0),
+            "net": int((paid or 0) - (refunded or 0)),
+        }
+        for currency, purchases, paid, refunds, refunded in sorted(rows)
+    ]
+
+
+def _lesson_entries(lesson_rows, segment_rows) -> list[dict]:
+    def entry(lesson_id: str, viewers=0, completions=0, seconds=0) -> dict:
+        return {
             "lesson_id": lesson_id,
             "viewer_days": int(viewers or 0),
             "completions": int(completions or 0),
@@ -166,39 +259,25 @@ def _lessons(session: Session, course_id: uuid.UUID) -> list[dict]:
             "segment_seconds": SEGMENT_SECONDS,
             "video_drop_off": [],
         }
-        for lesson_id, viewers, completions, seconds in session.execute(
-            select(
-                L.lesson_id, func.sum(L.viewers), func.sum(L.completions), func.sum(L.time_seconds)
-            )
-            .where(L.course_id == course_id)
-            .group_by(L.lesson_id)
-        )
-    }
+
+    lessons = {row[0]: entry(row[0], *row[2:5]) for row in lesson_rows}
     segments: dict[str, dict[int, int]] = defaultdict(dict)
-    for lesson_id, segment, viewers in session.execute(
-        select(LessonSegment.lesson_id, LessonSegment.segment, LessonSegment.viewers).where(
-            LessonSegment.course_id == course_id
-        )
-    ):
-        segments[lesson_id][segment] = viewers
+    for lesson_id, _key, segment, viewers, *_rest in segment_rows:
+        segments[lesson_id][int(segment)] = int(viewers)
     for lesson_id, counts in segments.items():
-        entry = lessons.setdefault(
-            lesson_id,
-            {
-                "lesson_id": lesson_id,
-                "viewer_days": 0,
-                "completions": 0,
-                "time_on_task_seconds": 0,
-                "segment_seconds": SEGMENT_SECONDS,
-            },
-        )
-        entry["video_drop_off"] = [counts.get(i, 0) for i in range(max(counts) + 1)]
+        lessons.setdefault(lesson_id, entry(lesson_id))["video_drop_off"] = [
+            counts.get(i, 0) for i in range(max(counts) + 1)
+        ]
     return sorted(lessons.values(), key=lambda e: e["lesson_id"])
 
 
-def _discrimination(
-    session: Session, course_id: uuid.UUID, students: list[CourseStudent]
-) -> dict[str, float | None]:
+def _lessons(session: Session, course_id: uuid.UUID) -> list[dict]:
+    today = _today()
+    rollups = _course_rollups(session, course_id, today, today)
+    return _lesson_entries(rollups["lesson"], rollups["segment"])
+
+
+def _discrimination(answer_rows, students: list[CourseStudent]) -> dict[str, float | None]:
     """Upper-lower index per item: the share right among the top 27 % of the course by
     average score, minus the share among the bottom 27 % (from -1 to 1; higher separates
     strong from weak students better). None under the minimum group or without answers."""
@@ -208,14 +287,9 @@ def _discrimination(
     ranked = sorted(averages, key=lambda user: (averages[user], str(user)))
     size = math.ceil(0.27 * len(ranked))
     lower, upper = set(ranked[:size]), set(ranked[-size:])
-    R = ItemResponseDaily
     answers: dict[str, dict[uuid.UUID, tuple[int, int]]] = defaultdict(dict)
-    for item, user, attempts, correct in session.execute(
-        select(R.item_id, R.user_id, func.sum(R.attempts), func.sum(R.correct))
-        .where(R.course_id == course_id)
-        .group_by(R.item_id, R.user_id)
-    ):
-        answers[item][user] = (int(attempts), int(correct))
+    for item, user, attempts, correct, *_rest in answer_rows:
+        answers[item][uuid.UUID(user)] = (int(attempts), int(correct))
 
     def share(item: str, group: set) -> float | None:
         rates = [c / a for u, (a, c) in answers[item].items() if u in group and a]
@@ -228,15 +302,8 @@ def _discrimination(
     return found
 
 
-def _items(session: Session, course_id: uuid.UUID, students: list[CourseStudent]) -> list[dict]:
-    I = ItemDaily  # noqa: E741
-    rows = session.execute(
-        select(I.item_id, func.sum(I.attempts), func.sum(I.correct))
-        .where(I.course_id == course_id)
-        .group_by(I.item_id)
-        .order_by(I.item_id)
-    )
-    discrimination = _discrimination(session, course_id, students)
+def _item_entries(item_rows, answer_rows, students: list[CourseStudent]) -> list[dict]:
+    discrimination = _discrimination(answer_rows, students)
     return [
         {
             "item_id": item,
@@ -246,76 +313,71 @@ def _items(session: Session, course_id: uuid.UUID, students: list[CourseStudent]
             "difficulty": (correct / attempts) if attempts else None,
             "discrimination": discrimination.get(item),
         }
-        for item, attempts, correct in rows
+        for item, _key, attempts, correct, *_rest in sorted(item_rows)
     ]
 
 
-def _daily(session: Session, course_id: uuid.UUID, first: date, last: date) -> list[dict]:
-    C = CourseDaily
-    rows = {
-        row.day: row
-        for row in session.scalars(
-            select(C).where(C.course_id == course_id, C.day >= first, C.day <= last)
-        )
-    }
+def _day_entries(day_rows, first: date, last: date) -> list[dict]:
+    rows = {_as_day(row[0]): row[2:7] for row in day_rows}
     days = []
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
-        row = rows.get(day)
+        enrollments, active, lessons, completions, seconds = rows.get(day, (0,) * 5)
         days.append(
             {
                 "date": day.isoformat(),
-                "enrollments": row.enrollments if row else 0,
-                "active_students": row.active_students if row else 0,
-                "lesson_completions": row.lesson_completions if row else 0,
-                "completions": row.completions if row else 0,
-                "time_on_task_seconds": row.time_seconds if row else 0,
+                "enrollments": int(enrollments),
+                "active_students": int(active),
+                "lesson_completions": int(lessons),
+                "completions": int(completions),
+                "time_on_task_seconds": int(seconds),
             }
         )
     return days
 
 
 def course_analytics(session: Session, viewer: Viewer, *, course_id: Any) -> dict:
+    """Four round trips: the course and the instructor check, its students, every rollup
+    row it shows (one UNION ALL); the at-risk students' names only when asked for."""
     course = access.course_for_analytics(session, viewer, course_id)
     settings = analytics_settings()
     today = _today()
-    students = list(
-        session.scalars(select(CourseStudent).where(CourseStudent.course_id == course.id))
-    )
-    totals = session.execute(
-        select(
-            func.coalesce(func.sum(CourseDaily.enrollments), 0),
-            func.coalesce(func.sum(CourseDaily.certificates), 0),
-            func.coalesce(func.sum(CourseDaily.forum_posts), 0),
-            func.coalesce(func.sum(CourseDaily.time_seconds), 0),
-        ).where(CourseDaily.course_id == course.id)
-    ).one()
+    # Plain rows (read like the mapped objects, without building one per student).
+    students = session.execute(
+        select(*CourseStudent.__table__.c).where(CourseStudent.course_id == course.id)
+    ).all()
+    first = today - timedelta(days=DAILY_DAYS - 1)
+    rollups = _course_rollups(session, course.id, first, today)
+    enrollments, certificates, forum_posts, seconds = rollups["total"][0][2:6]
     week_ago = today - timedelta(days=6)
-    active = session.scalar(
-        select(func.count(distinct(StudentDaily.user_id))).where(
-            StudentDaily.course_id == course.id, StudentDaily.day >= week_ago
-        )
-    )
     average, distribution = _grades(students, settings.min_group)
     return {
         "course_id": course.id,
         "title": course.title,
         "students": len(students),
         "small_group": len(students) < settings.min_group,
-        "enrollments": int(totals[0]),
-        "active_students": int(active or 0),
-        "certificates": int(totals[1]),
-        "forum_posts": int(totals[2]),
-        "average_time_on_task_seconds": (int(totals[3]) / len(students)) if students else 0.0,
+        "enrollments": int(enrollments),
+        # Active in the last 7 days: a last visit since then (the days are UTC days).
+        "active_students": sum(1 for s in students if s.last_seen.date() >= week_ago),
+        "certificates": int(certificates),
+        "forum_posts": int(forum_posts),
+        "average_time_on_task_seconds": (int(seconds) / len(students)) if students else 0.0,
         "funnel": _funnel(students),
         "average_grade": average,
         "grade_distribution": distribution,
-        "revenue": _revenue(session, RevenueDaily.course_id == course.id),
-        "daily": _daily(session, course.id, today - timedelta(days=DAILY_DAYS - 1), today),
-        "lessons": _lessons(session, course.id),
-        "items": _items(session, course.id, students),
-        "at_risk_students": _at_risk(session, students, today),
+        "revenue": _revenue_rows(row[:1] + row[2:6] for row in rollups["revenue"]),
+        "daily": _day_entries(rollups["day"], first, today),
+        "lessons": _lesson_entries(rollups["lesson"], rollups["segment"]),
+        "items": _item_entries(rollups["item"], rollups["answers"], students),
+        "at_risk_students": _at_risk(session, students, today, names=False),
     }
+
+
+def names_of_students(session: Session, viewer: Viewer, user_ids) -> list[str | None]:
+    """Batch function for the API's dataloader: the names of at-risk students of a course
+    whose analytics `viewer` was allowed to read (only `courseAnalytics` lists them)."""
+    named = display_names(session, user_ids)
+    return [named.get(user_id) for user_id in user_ids]
 
 
 # --- student -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from lms.analytics import access
 from lms.analytics.errors import ReportNotFound
 from lms.analytics.models import CourseDaily, CourseStudent, StudentDaily
 from lms.analytics.report_pdf import bar_chart, build_csv, build_pdf, line_chart
-from lms.analytics.rollups import SEGMENT_SECONDS
+from lms.analytics.dropoff import SEGMENT_SECONDS
 from lms.analytics.service import reads
 from lms.analytics.settings import analytics_settings
 from lms.config import Settings

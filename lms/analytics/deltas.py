@@ -1,0 +1,174 @@
+"""Incremental rollups on PostgreSQL: the deltas of the events not yet folded in, added to
+the rollup rows they belong to.
+
+The new events are copied once into a batch (a temporary table): those stored since the
+watermark's look-back that `analytics_rolled_events` does not list. They are listed in the
+same transaction, so a re-run or an overlapping run finds nothing new and adds nothing.
+Every aggregate then reads the batch (a few thousand rows), not the events table:
+
+- sums and counts add (`+ excluded`), maxima merge with GREATEST, a late event lands in
+  the row of its own day;
+- counts of distinct students add only the students new to the row: an active student of a
+  course-day (and an active day of a student) when the student-day is not in
+  `analytics_student_daily` yet, a viewer of a lesson-day when that student had no event
+  on the lesson that day among the events already folded in;
+- drop-off: new (lesson, segment, viewer) rows, as before.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    MetaData,
+    Table,
+    case,
+    distinct,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from lms.analytics.aggregates import course_students, daily_statements
+from lms.analytics.dropoff import add_new_viewers
+from lms.analytics.models import CourseStudent, LearningEvent
+
+BATCH = "analytics_batch"
+MAXED = {"progress", "last_seen"}  # merged with GREATEST; other numbers add up
+
+# One statement: the new events, each with two flags. new_student_day: its student-day is
+# not in `analytics_student_daily` yet. new_lesson_viewer: no event of that student on that
+# lesson that day among those folded in already (stored before the look-back, or listed);
+# the UTC day's bounds as timestamptz, so the actor index ranges over that day only.
+_COPY = f"""
+CREATE TEMP TABLE {BATCH} ON COMMIT DROP AS
+SELECT n.*,
+    n.course_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM analytics_student_daily s
+        WHERE s.user_id = n.actor_id AND s.course_id = n.course_id AND s.day = n.day
+    ) AS new_student_day,
+    n.object_type = 'lesson' AND n.course_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM learning_events e
+        WHERE e.actor_id = n.actor_id
+          AND e.timestamp >= n.day::timestamp AT TIME ZONE 'UTC'
+          AND e.timestamp < (n.day + 1)::timestamp AT TIME ZONE 'UTC'
+          AND e.object_type = 'lesson' AND e.object_id = n.object_id
+          AND e.course_id = n.course_id
+          AND (e.stored_at < :since
+               OR EXISTS (SELECT 1 FROM analytics_rolled_events r WHERE r.id = e.id))
+    ) AS new_lesson_viewer
+FROM (
+    SELECT e.id, e.stored_at, e.timestamp, e.actor_id, e.verb, e.object_type, e.object_id,
+           e.course_id, e.context, e.score, e.seconds, e.amount, e.currency, e.progress,
+           timezone('UTC', e.timestamp)::date AS day
+    FROM learning_events e
+    WHERE e.stored_at >= :since
+      AND NOT EXISTS (SELECT 1 FROM analytics_rolled_events r WHERE r.id = e.id)
+) n
+"""
+_LIST = f"""
+INSERT INTO analytics_rolled_events (id, stored_at) SELECT id, stored_at FROM {BATCH}
+ON CONFLICT DO NOTHING
+"""
+_PRUNE = "DELETE FROM analytics_rolled_events WHERE stored_at < :next_since"
+
+# The batch's columns, for the aggregates' SELECTs (the events' columns and the two flags).
+_batch = Table(
+    BATCH,
+    MetaData(),
+    *(Column(c.name, c.type) for c in LearningEvent.__table__.c),
+    Column("day", Date),
+    Column("new_student_day", Boolean),
+    Column("new_lesson_viewer", Boolean),
+)
+
+
+# The batch's per-student totals (its columns are those of `analytics_course_students`), and
+# the students each badge total moved for.
+_totals_of_batch = Table(
+    f"{BATCH}_students", MetaData(), *(Column(c.name, c.type) for c in CourseStudent.__table__.c)
+)
+MOVED = ("completed", "perfect", "lessons", "streak")
+_MOVED = f"""
+SELECT array_agg(DISTINCT user_id) FILTER (WHERE completed),
+       array_agg(DISTINCT user_id) FILTER (WHERE perfect > 0),
+       array_agg(DISTINCT user_id) FILTER (WHERE lesson_completions > 0),
+       array_agg(DISTINCT user_id) FILTER (WHERE active_days > 0)
+FROM {BATCH}_students
+"""
+
+
+def _add(session: Session, table, select_stmt, keys: list[str]) -> None:
+    """INSERT the delta rows; where a row exists, add to it (GREATEST for maxima, OR for
+    flags). Columns outside the key that only describe it (a lesson's course) stay."""
+    columns = [c.name for c in select_stmt.selected_columns]
+    stmt = postgresql.insert(table).from_select(columns, select_stmt)
+    current = table.c
+
+    def merged(name: str):
+        if name in MAXED:
+            return func.greatest(current[name], stmt.excluded[name])
+        if isinstance(current[name].type, Boolean):
+            return or_(current[name], stmt.excluded[name])
+        return current[name] + stmt.excluded[name]
+
+    values = {n: merged(n) for n in columns if n not in keys and n != "course_id"}
+    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=values))
+
+
+class Batch:
+    """What one incremental run folded in: how many events, the students whose badge
+    totals moved (by total: `lms.analytics.badges.Rule.total`) and the first day."""
+
+    def __init__(self, events: int, moved: dict[str, list], first_day: date | None) -> None:
+        self.events, self.moved, self.first_day = events, moved, first_day
+
+
+def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch:
+    """Add the events stored since `since` and not yet listed to the rollups, list them,
+    and forget listed events stored before `next_since` (the next run's look-back)."""
+    # (Dropped first: a second run in the same transaction makes them anew.)
+    session.execute(text(f"DROP TABLE IF EXISTS {BATCH}, {BATCH}_students"))
+    session.execute(text(_COPY), {"since": since})
+    events = session.scalar(text(f"SELECT count(*) FROM {BATCH}"))
+    if not events:
+        session.execute(text(_PRUNE), {"next_since": next_since})
+        return Batch(0, {}, None)
+    session.execute(text(_LIST))
+    session.execute(text(_PRUNE), {"next_since": next_since})
+
+    c = _batch.c
+    statements = daily_statements(
+        "postgresql",
+        events=c,
+        active=func.count(distinct(case((c.new_student_day, c.actor_id)))),
+        viewers=func.count(distinct(case((c.new_lesson_viewer, c.actor_id)))),
+    )
+    for table, keys, build in statements.values():
+        _add(session, table, build(true()), keys)
+    # Per-student course totals from the batch's student days (a new day adds an active one),
+    # kept for the badge pass: which students' totals moved.
+    _table, _keys, student = statements["student"]
+    days = student(true()).add_columns(func.bool_or(c.new_student_day).label("new_day"))
+    days = days.subquery()
+    totals = course_students(days.c, true(), active_days=func.count().filter(days.c.new_day))
+    compiled = totals.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    session.execute(text(f"CREATE TEMP TABLE {BATCH}_students ON COMMIT DROP AS {compiled}"))
+    _add(
+        session,
+        CourseStudent.__table__,
+        select(_totals_of_batch),
+        ["course_id", "user_id"],
+    )
+    moved = session.execute(text(_MOVED)).one()
+    add_new_viewers(session, BATCH)
+    first_day = session.scalar(text(f"SELECT min(day) FROM {BATCH}"))
+    moved_by_total = {name: list(users or []) for name, users in zip(MOVED, moved, strict=True)}
+    return Batch(int(events), moved_by_total, first_day)
