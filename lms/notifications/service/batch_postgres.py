@@ -36,7 +36,6 @@ from lms.notifications.models import (
     Priority,
 )
 from lms.notifications.service.outgoing import (
-    Plan,
     assign_jobs,
     common_payload,
     leaves_now,
@@ -107,6 +106,7 @@ _DELIVERY_COLUMNS = (
     "error_code",
     "created_at",
 )
+_JOB_ID = _DELIVERY_COLUMNS.index("job_id")
 
 
 def create_batch(
@@ -139,9 +139,10 @@ def create_batch(
     ).all()
     if not stored:
         return 0
-    plans: dict[tuple, Plan] = {}
+    plans: dict[tuple, tuple] = {}
 
-    def decide(channel: NotificationChannel, wanted: bool, row) -> Plan:
+    def decide(channel: NotificationChannel, wanted: bool, row) -> tuple:
+        """(status, digest, not_before, error code) as stored, and whether it leaves now."""
         facts = (channel, wanted, row.urgent_passes, row.digest, row.quiet_start, row.quiet_end)
         # The zone matters only for quiet hours and daily digests: most rows share a key.
         zoned = row.quiet_start is not None or row.digest == DigestFrequency.DAILY.value
@@ -149,7 +150,7 @@ def create_batch(
         found = plans.get(key)
         if found is None:
             quiet = None if row.quiet_start is None else (row.quiet_start, row.quiet_end)
-            found = plans[key] = plan(
+            status, digest, not_before = plan(
                 channel,
                 priority,
                 wanted=wanted,
@@ -159,30 +160,33 @@ def create_batch(
                 tz=row.timezone,
                 now=now,
             )
+            error = "PREFERENCE" if status == DeliveryStatus.SKIPPED else None
+            stored_as = (status.value, digest and digest.value, not_before, error)
+            found = plans[key] = (stored_as, leaves_now(status, not_before))
         return found
 
-    deliveries: list[dict[str, Any]] = []
+    # Rows in COPY's column order (_DELIVERY_COLUMNS); the job id is filled in below.
+    deliveries: list[list[Any]] = []
+    leaving: list[tuple[NotificationChannel, uuid.UUID]] = []
+    at: list[int] = []
     ids = iter(_random_ids(len(stored) + sum(row.has_push for row in stored)))
     for row in stored:
         outgoing = [(NotificationChannel.EMAIL, row.wants_email)]
         if row.has_push:
             outgoing.append((NotificationChannel.PUSH, row.wants_push))
         for channel, wanted in outgoing:
-            status, digest, not_before = decide(channel, wanted, row)
+            (status, digest, not_before, error), leaves = decide(channel, wanted, row)
+            delivery_id = next(ids)
+            if leaves:
+                leaving.append((channel, delivery_id))
+                at.append(len(deliveries))
             deliveries.append(
-                {
-                    "id": next(ids),
-                    "notification_id": row.id,
-                    "user_id": row.user_id,
-                    "channel": channel,
-                    "status": status,
-                    "digest": digest,
-                    "not_before": not_before,
-                    "job_id": None,
-                }
+                [delivery_id, row.id, row.user_id, channel.value, status, digest, not_before]
+                + [None, 0, error, now]
             )
-    assign_jobs(session, [d for d in deliveries if leaves_now(d)], settings.delivery_batch)
-    _store_deliveries(session, deliveries, now)
+    for index, job_id in zip(at, assign_jobs(session, leaving, settings.delivery_batch)):
+        deliveries[index][_JOB_ID] = job_id
+    _store_deliveries(session, deliveries)
     common = common_payload(kind, priority, title, spec.body, spec.link, data, now, expires)
     shown = [(row.id, row.user_id, row.unread) for row in stored if row.in_app]
     events.received(session, received_payloads(common, shown))
@@ -196,34 +200,17 @@ def _random_ids(n: int) -> list[uuid.UUID]:
     return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, len(raw), 16)]
 
 
-def _store_deliveries(session: Session, deliveries: list[dict[str, Any]], now) -> None:
+def _store_deliveries(session: Session, deliveries: list[list[Any]]) -> None:
     """One COPY on a worker's (synchronous) connection; in the API, under the async driver,
     an INSERT of the few rows a producer's request makes."""
     if not deliveries:
         return
-    skipped = DeliveryStatus.SKIPPED
-    rows = [
-        (
-            d["id"],
-            d["notification_id"],
-            d["user_id"],
-            d["channel"].value,
-            d["status"].value,
-            d["digest"] and d["digest"].value,
-            d["not_before"],
-            d["job_id"],
-            0,
-            "PREFERENCE" if d["status"] == skipped else None,
-            now,
-        )
-        for d in deliveries
-    ]
     session.flush()  # the sending jobs' rows go first, in this transaction
     driver = session.connection().connection.driver_connection
     if not isinstance(driver, psycopg.Connection):
         session.execute(
             insert(NotificationDelivery.__table__),
-            [dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in rows],
+            [dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in deliveries],
         )
         return
     columns = ", ".join(_DELIVERY_COLUMNS)
@@ -231,5 +218,5 @@ def _store_deliveries(session: Session, deliveries: list[dict[str, Any]], now) -
         driver.cursor() as cursor,
         cursor.copy(f"COPY {_DELIVERIES} ({columns}) FROM STDIN") as copy,
     ):
-        for row in rows:
+        for row in deliveries:
             copy.write_row(row)

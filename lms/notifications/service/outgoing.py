@@ -46,23 +46,28 @@ def plan(
     return DeliveryStatus.QUEUED, digest, max(moments) if moments else None
 
 
-def leaves_now(delivery: dict[str, Any]) -> bool:
-    return delivery["status"] == DeliveryStatus.QUEUED and delivery["not_before"] is None
+def leaves_now(status: DeliveryStatus, not_before: datetime | None) -> bool:
+    return status == DeliveryStatus.QUEUED and not_before is None
 
 
-def assign_jobs(session: Session, deliveries: list[dict[str, Any]], batch: int) -> None:
-    """Batched sending jobs (ids only), recorded in this transaction: the outbox."""
+def assign_jobs(
+    session: Session, leaving: list[tuple[NotificationChannel, uuid.UUID]], batch: int
+) -> list[uuid.UUID]:
+    """Batched sending jobs (delivery ids only) for the deliveries that leave now, recorded
+    in this transaction (the outbox). Returns each delivery's job id, in the given order."""
+    job_of: list[Any] = [None] * len(leaving)
     for channel, kind in (
         (NotificationChannel.EMAIL, EMAIL_JOB),
         (NotificationChannel.PUSH, PUSH_JOB),
     ):
-        mine = [d for d in deliveries if d["channel"] == channel]
+        mine = [i for i, (c, _) in enumerate(leaving) if c == channel]
         chunks = [mine[start : start + batch] for start in range(0, len(mine), batch)]
-        payloads = [{"delivery_ids": [str(d["id"]) for d in chunk]} for chunk in chunks]
+        payloads = [{"delivery_ids": [str(leaving[i][1]) for i in chunk]} for chunk in chunks]
         # One INSERT for the jobs and one confirmed publish burst after commit.
         for chunk, job_id in zip(chunks, enqueue_many(session, kind, payloads), strict=True):
-            for d in chunk:
-                d["job_id"] = job_id
+            for i in chunk:
+                job_of[i] = job_id
+    return job_of
 
 
 def received_payloads(

@@ -246,7 +246,10 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
                     "created_at": now,
                 }
             )
-    assign_jobs(session, [d for d in deliveries if leaves_now(d)], settings.delivery_batch)
+    leaving = [d for d in deliveries if leaves_now(d["status"], d["not_before"])]
+    jobs = assign_jobs(session, [(d["channel"], d["id"]) for d in leaving], settings.delivery_batch)
+    for d, job_id in zip(leaving, jobs, strict=True):
+        d["job_id"] = job_id
     if deliveries:
         _insert(session, NotificationDelivery.__table__, deliveries)
     shown = [row for row in created if row["in_app"]]
