@@ -1,7 +1,7 @@
 """Notifications configuration from `LMS_NOTIFICATION_*` environment variables (and `.env`).
 
 LMS_NOTIFICATION_RETENTION_DAYS=90      expiry of a notification that names none
-LMS_NOTIFICATION_FANOUT_BATCH=2000      rows per insert statement in a fan-out
+LMS_NOTIFICATION_FANOUT_BATCH=10000     recipients per set-wise statement of a fan-out
 LMS_NOTIFICATION_DELIVERY_BATCH=200     emails or pushes per delivery job
 LMS_NOTIFICATION_VAPID_PRIVATE_KEY=     VAPID key (PEM, or raw base64url); empty: one is
                                         made under LMS_VAR_DIR on first use (set it when
@@ -27,7 +27,7 @@ class NotificationsSettings(BaseSettings):
     )
 
     retention_days: int = Field(90, ge=1, le=3650)
-    fanout_batch: int = Field(2000, ge=1, le=20000)
+    fanout_batch: int = Field(10000, ge=1, le=50000)
     delivery_batch: int = Field(200, ge=1, le=5000)
     vapid_private_key: str = ""
     vapid_subject: str = Field("mailto:admin@lyceum.local", pattern=r"^(mailto:|https://)")

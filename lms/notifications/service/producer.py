@@ -13,15 +13,13 @@ scheduled job), payment receipt (SYSTEM, HIGH, `lms/payments/receipts.py`).
 
 from __future__ import annotations
 
-import enum
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -31,7 +29,6 @@ from lms.models import new_id, utcnow
 from lms.notifications import events
 from lms.notifications.models import (
     DeliveryStatus,
-    DigestFrequency,
     Notification,
     NotificationChannel,
     NotificationDelivery,
@@ -39,14 +36,23 @@ from lms.notifications.models import (
     Priority,
     PushSubscription,
 )
-from lms.notifications.service.preferences import Choices, choices_for, parse_type
-from lms.notifications.service.schedule import digest_due, quiet_until
+from lms.notifications.service import batch_postgres
+from lms.notifications.service.outgoing import (
+    EMAIL_JOB,
+    PUSH_JOB,
+    assign_jobs,
+    common_payload,
+    leaves_now,
+    plan,
+    received_payloads,
+)
+from lms.notifications.service.preferences import choices_for, parse_type
 from lms.notifications.service.sql import among
 from lms.notifications.settings import notifications_settings
 from lms.users import service as users
 
-EMAIL_JOB = "email.notifications"  # on the `email` queue, beside the other emails
-PUSH_JOB = "notifications.push"
+__all__ = ["EMAIL_JOB", "FANOUT_JOB", "PUSH_JOB", "Spec", "create_batch", "notify", "notify_many"]
+
 FANOUT_JOB = "notifications.fanout"
 
 
@@ -135,44 +141,12 @@ def notify_many(session: Session, *, user_ids: Sequence[uuid.UUID], **spec: Any)
 
 
 def _insert(session: Session, table, rows: list[dict[str, Any]], returning=None):
-    """INSERT … ON CONFLICT DO NOTHING of many rows in one statement."""
-    if session.get_bind().dialect.name == "postgresql":
-        return _insert_unnest(session, table, rows, returning)
+    """INSERT … ON CONFLICT DO NOTHING of many rows in one statement (SQLite)."""
     statement = sqlite.insert(table).on_conflict_do_nothing()
     if returning is not None:
         return session.execute(statement.returning(*returning), rows).all()
     session.execute(statement, rows)
     return []
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
-
-
-def _insert_unnest(session: Session, table, rows: list[dict[str, Any]], returning):
-    """PostgreSQL: one array per column through `unnest`, so the statement stays small
-    (a multi-row VALUES of thousands of rows costs more to build and parse than to run)."""
-    dialect = session.get_bind().dialect
-    names = list(rows[0])
-    casts = ", ".join(f"CAST(u.{n} AS {table.c[n].type.compile(dialect=dialect)})" for n in names)
-    arrays = ", ".join(f"CAST(:{n} AS TEXT[])" for n in names)
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {casts} "
-        f"FROM unnest({arrays}) AS u({', '.join(names)}) ON CONFLICT DO NOTHING"
-    )
-    if returning is not None:
-        sql += " RETURNING " + ", ".join(column.name for column in returning)
-    params = {n: [_text(row[n]) for row in rows] for n in names}
-    result = session.execute(text(sql), params)
-    return result.all() if returning is not None else []
 
 
 def _push_users(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -185,43 +159,22 @@ def _push_users(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     )
 
 
-def _plan(
-    channel: NotificationChannel,
-    kind: NotificationType,
-    priority: Priority,
-    choices: Choices,
-    tz: str | None,
-    now: datetime,
-) -> tuple[DeliveryStatus, DigestFrequency | None, datetime | None]:
-    """Status, digest and earliest departure of one outgoing delivery."""
-    urgent = priority == Priority.URGENT
-    if not (choices.wants(kind, channel) or (urgent and choices.urgent_passes(kind))):
-        return DeliveryStatus.SKIPPED, None, None
-    if urgent:  # URGENT skips digests and quiet hours
-        return DeliveryStatus.QUEUED, None, None
-    digest = choices.digest.get(kind) if channel == NotificationChannel.EMAIL else None
-    digest = None if digest == DigestFrequency.INSTANT else digest
-    moments = [m for m in (digest_due(now, digest, tz) if digest else None,) if m]
-    quiet = quiet_until(now, choices.quiet, tz)
-    if quiet:
-        moments.append(quiet)
-    return DeliveryStatus.QUEUED, digest, max(moments) if moments else None
-
-
 def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) -> int:
     """Insert one notification per user (skipping keys already there), their deliveries, and
-    the jobs that send what may leave now. Returns how many notifications were new."""
+    the jobs that send what may leave now. Returns how many notifications were new.
+
+    On PostgreSQL one set-wise statement per batch (`batch_postgres`); elsewhere (SQLite,
+    the embedded default) preferences are read per batch and decided here."""
     kind, priority = _check(spec)
+    data = spec_data(spec)
+    if session.get_bind().dialect.name == "postgresql":
+        return batch_postgres.create_batch(session, user_ids, spec, kind, priority, data)
     settings = notifications_settings()
     now = utcnow()
     ids = list(dict.fromkeys(user_ids))
     choices = choices_for(session, ids)
     urgent = priority == Priority.URGENT
     expires = now + timedelta(days=spec.expires_in_days or settings.retention_days)
-    data = dict(spec.data)
-    if spec.email_template:
-        data["emailTemplate"] = spec.email_template
-        data["emailContext"] = spec.email_context or {}
     rows = [
         {
             "id": new_id(),
@@ -255,12 +208,20 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
     deliveries = []
     for row in created:
         user_id = row["user_id"]
+        c = choices[user_id]
         channels = [NotificationChannel.EMAIL]
         if user_id in pushers:
             channels.append(NotificationChannel.PUSH)
         for channel in channels:
-            status, digest, not_before = _plan(
-                channel, kind, priority, choices[user_id], tz.get(user_id), now
+            status, digest, not_before = plan(
+                channel,
+                priority,
+                wanted=c.wants(kind, channel),
+                urgent_passes=c.urgent_passes(kind),
+                digest=c.digest.get(kind),
+                quiet=c.quiet,
+                tz=tz.get(user_id),
+                now=now,
             )
             deliveries.append(
                 {
@@ -277,32 +238,29 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
                     "created_at": now,
                 }
             )
-    _assign_jobs(session, [d for d in deliveries if _leaves_now(d)], settings.delivery_batch)
+    leaving = [d for d in deliveries if leaves_now(d["status"], d["not_before"])]
+    jobs = assign_jobs(session, [(d["channel"], d["id"]) for d in leaving], settings.delivery_batch)
+    for d, job_id in zip(leaving, jobs, strict=True):
+        d["job_id"] = job_id
     if deliveries:
         _insert(session, NotificationDelivery.__table__, deliveries)
     shown = [row for row in created if row["in_app"]]
-    # One event per recipient: it carries the new unread count (`unreadCountChanged` hears it).
     counts = unread_counts(session, [row["user_id"] for row in shown])
-    events.received(session, [_payload(row, counts[row["user_id"]]) for row in shown])
+    common = common_payload(
+        kind, priority, rows[0]["title"], spec.body, spec.link, data, now, expires
+    )
+    received = [(row["id"], row["user_id"], counts[row["user_id"]]) for row in shown]
+    events.received(session, received_payloads(common, received))
     return len(created)
 
 
-def _leaves_now(delivery: dict[str, Any]) -> bool:
-    return delivery["status"] == DeliveryStatus.QUEUED and delivery["not_before"] is None
-
-
-def _assign_jobs(session: Session, deliveries: list[dict[str, Any]], batch: int) -> None:
-    """Batched sending jobs (ids only), recorded in this transaction: the outbox."""
-    for channel, kind in (
-        (NotificationChannel.EMAIL, EMAIL_JOB),
-        (NotificationChannel.PUSH, PUSH_JOB),
-    ):
-        mine = [d for d in deliveries if d["channel"] == channel]
-        for start in range(0, len(mine), batch):
-            chunk = mine[start : start + batch]
-            job = enqueue(session, kind, {"delivery_ids": [str(d["id"]) for d in chunk]})
-            for d in chunk:
-                d["job_id"] = job.id
+def spec_data(spec: Spec) -> dict[str, Any]:
+    """The notification's `data`, with a richer email's template and context in it."""
+    data = dict(spec.data)
+    if spec.email_template:
+        data["emailTemplate"] = spec.email_template
+        data["emailContext"] = spec.email_context or {}
+    return data
 
 
 def unread_counts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -322,20 +280,3 @@ def unread_counts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID
     )
     counts.update({user_id: count for user_id, count in rows})
     return counts
-
-
-def _payload(row: dict[str, Any], unread: int) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "userId": str(row["user_id"]),
-        "type": row["type"].value,
-        "priority": row["priority"].value,
-        "title": row["title"],
-        "body": row["body"],
-        "link": row["link"],
-        "data": {k: v for k, v in row["data"].items() if not k.startswith("email")},
-        "createdAt": row["created_at"].isoformat(),
-        "readAt": None,
-        "expiresAt": row["expires_at"].isoformat(),
-        "unreadCount": unread,
-    }
