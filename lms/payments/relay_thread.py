@@ -3,7 +3,9 @@
 `wake()` after a delivery is committed; the thread then records the handling jobs of every
 stored delivery still without one (`service.handling_jobs.relay_stored`). Deliveries that
 arrive while a batch is being recorded make the next batch, so under load one transaction
-and one publish burst serve many deliveries, and none of it is on the request path. If this
+and one publish burst serve many deliveries, and none of it is on the request path. A pass
+that fails (the database refusing connections, say) is tried again after a pause doubling
+from `FIRST_RETRY` to `LAST_RETRY` seconds, without waiting for another delivery. If this
 process dies first, `lms beat`'s relay round queues what it left.
 """
 
@@ -15,6 +17,7 @@ import threading
 from lms.config import Settings
 
 log = logging.getLogger(__name__)
+FIRST_RETRY, LAST_RETRY = 0.5, 10.0
 _wanted = threading.Event()
 _started = threading.Lock()
 _thread: threading.Thread | None = None
@@ -35,10 +38,15 @@ def wake(settings: Settings) -> None:
 def _run(settings: Settings) -> None:
     from lms.payments.service.handling_jobs import relay_stored
 
+    pause = None  # after a failure: how long until the next try
     while True:
-        _wanted.wait()
+        _wanted.wait(pause)
         _wanted.clear()
         try:
             relay_stored(settings)
-        except Exception:  # noqa: BLE001 - stored deliveries wait for the next wake or beat
-            log.warning("relay of stored webhook deliveries failed", exc_info=True)
+            pause = None
+        except Exception:  # noqa: BLE001 - the deliveries stay stored: try again soon
+            pause = min(LAST_RETRY, pause * 2) if pause else FIRST_RETRY
+            log.warning(
+                "relay of stored webhook deliveries failed; again in %gs", pause, exc_info=True
+            )

@@ -1,6 +1,6 @@
-"""Handling jobs recorded off the request path: a stored delivery is never lost, relays
-running at once queue each delivery exactly once, and the intake survives its database
-connections being dropped."""
+"""Handling jobs recorded off the request path: a stored delivery is never lost (a crash
+before its relay, a draining queue), relays running at once queue each delivery exactly
+once, and the intake survives its database connections being dropped."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import uuid
 
 from sqlalchemy import func, select, text
 
+from lms.admin.models import QueueState
 from lms.db import INTAKE_APPLICATION_NAME, session_scope
 from lms.jobs.models import Job
+from lms.jobs.queues import queue_for
 from lms.payments.models import DeliveryOutcome, WebhookDelivery
 from lms.payments.service.handling_jobs import relay_stored
 from lms.payments.service.webhooks import receive
@@ -121,5 +123,33 @@ def test_a_delivery_after_the_database_dropped_the_intake_connections_is_stored(
     paid = _withheld(stripe_http, checkout["sessionId"], "pay")
     answer = post_event(shop.http, paid)
     assert answer.status_code == 200 and answer.json() == {"received": True, "ignored": False}
+    assert jobs.handled(paid["id"]) == "SUCCEEDED"
+    assert _enrollments(shop, token, course) == ["ACTIVE"]
+
+
+def test_a_delivery_while_the_queue_drains_is_stored_and_handled_once_it_resumes(
+    shop, stripe_http, jobs
+):
+    teacher, _ = create_user(Role.EDUCATOR)
+    _, token = create_user(Role.STUDENT)
+    course = paid_course(teacher.id)
+    checkout = _open_checkout(shop, token, course)
+    paid = _withheld(stripe_http, checkout["sessionId"], "pay")
+    # A first delivery, so the API's relay is up and answers the next one at once (a session
+    # no checkout of ours names: handled as a no-op).
+    other = event("checkout.session.completed", {"id": f"cs_other_{uuid.uuid4().hex}"})
+    assert post_event(shop.http, other).status_code == 200
+    assert jobs.handled(other["id"]) == "SUCCEEDED"
+    with session_scope() as session:  # an operator drains the queue handling jobs go to
+        session.merge(QueueState(queue=queue_for(HANDLE_JOB), draining=True))
+    try:
+        answer = post_event(shop.http, paid)
+        # Stripe gets its 200 at once: the delivery is stored, its job waits for the queue.
+        assert answer.status_code == 200 and answer.json() == {"received": True, "ignored": False}
+        assert _delivery(paid["id"]).outcome == DeliveryOutcome.QUEUED
+    finally:
+        with session_scope() as session:
+            session.merge(QueueState(queue=queue_for(HANDLE_JOB), draining=False))
+    # The API's relay tries again by itself (no other delivery, no beat).
     assert jobs.handled(paid["id"]) == "SUCCEEDED"
     assert _enrollments(shop, token, course) == ["ACTIVE"]
