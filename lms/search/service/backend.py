@@ -181,6 +181,15 @@ class Postgres:
     def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
         return func.similarity(column, typed)
 
+    def estimated_rows(self, session: Session, statement: Select) -> int:
+        """The planner's estimate of how many rows `statement` selects (no row is read):
+        from the column statistics ANALYZE keeps, lexeme frequencies included."""
+        compiled = statement.compile(dialect=session.get_bind().dialect)
+        plan = session.connection().exec_driver_sql(
+            f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params
+        )
+        return int(plan.scalar()[0]["Plan"]["Plan Rows"])
+
 
 _PG_CANDIDATES = text(
     """
@@ -312,6 +321,10 @@ class Sqlite:
 
     def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
         return -func.length(column)  # shorter titles first: closest to what was typed
+
+    def estimated_rows(self, session: Session, statement: Select) -> int:
+        # No planner estimate to ask; an embedded catalog is small enough to count.
+        return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
 
 def _keys(ids: list[uuid.UUID]) -> str:

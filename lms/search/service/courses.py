@@ -7,19 +7,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from lms.courses.access import visible_clause
 from lms.courses.models import Course
 from lms.search.models import SearchCourse
 from lms.search.service.backend import backend_for, render
-from lms.search.service.facets import (
-    checked_facets,
-    checked_filters,
-    facet_results,
-    facet_statement,
-)
+from lms.search.service.counting import count_matches
+from lms.search.service.facets import checked_facets, checked_filters
 from lms.search.service.inputs import checked_page, checked_query
 from lms.search.service.typos import corrections
 from lms.search.settings import search_settings
@@ -65,6 +61,9 @@ class CourseSearchResult:
     facets: list[dict] = field(default_factory=list)
     corrected_query: str | None = None
     backend: str = ""
+    # False past `exact_count_up_to` matches: then the counts are estimates.
+    total_count_is_exact: bool = True
+    facet_counts_are_exact: bool = True
 
     @property
     def has_next_page(self) -> bool:
@@ -89,9 +88,7 @@ def search_courses(
     order = SORTS[sort or "RELEVANCE"]
     backend = backend_for(session, checked.values.get("language"))
 
-    conditions = [
-        c for conds in checked.conditions(SearchCourse.__table__.c).values() for c in conds
-    ]
+    conditions = checked.every(SearchCourse.__table__.c)
 
     def run(q: Query) -> tuple[list, int | None]:
         """The page, and the total when it is known without counting (a short last page)."""
@@ -114,11 +111,6 @@ def search_courses(
             return page_rows, offset + len(page_rows)
         return page_rows, None
 
-    def count(q: Query) -> int:
-        match = backend.course_match(session, q)
-        statement = match.apply(select(func.count()).select_from(SearchCourse)).where(*conditions)
-        return session.scalar(statement) or 0
-
     rows, total = run(parsed)
     corrected = None
     typo_below = search_settings().typo_below
@@ -130,15 +122,16 @@ def search_courses(
             if fixed_total is None or fixed_total > total:
                 parsed, rows, total = fixed, fixed_rows, fixed_total
                 corrected = fixed.corrected_text(shown) if shown else None
-    facet_rows: list[dict] = []
-    if wanted:  # the facet statement counts the total as well
-        found = session.execute(
-            facet_statement(backend.course_match(session, parsed), checked, wanted)
-        )
-        facet_rows, counted = facet_results(found, checked, wanted)
-        total = counted if total is None else total
-    elif total is None:
-        total = count(parsed)
+    # Counted once, for the query finally shown (as typed or corrected).
+    counts = count_matches(
+        session,
+        backend,
+        backend.course_match(session, parsed),
+        checked,
+        wanted,
+        search_settings().exact_count_up_to,
+        known_total=total,
+    )
     ids = [row.course_id for row in rows]
     marked = backend.course_highlights(session, parsed, ids) if ids else {}
     hits = [
@@ -150,7 +143,18 @@ def search_courses(
         )
         for row in rows
     ]
-    return CourseSearchResult(text, total, page, size, hits, facet_rows, corrected, backend.name)
+    return CourseSearchResult(
+        text,
+        counts.total,
+        page,
+        size,
+        hits,
+        counts.facets,
+        corrected,
+        backend.name,
+        counts.total_is_exact,
+        counts.facets_are_exact,
+    )
 
 
 def courses_by_id(session: Session, viewer: Viewer, course_ids: list[uuid.UUID]) -> list:
