@@ -150,21 +150,26 @@ def buckets(result) -> dict[str, dict[str, int]]:
 
 
 def test_matches_past_the_exact_count_are_an_estimate_flagged_as_such(catalog, exact_up_to):
-    first_two = {"page_size": 2}  # a full page: the total is not known from it
+    # A full page sorted by a value: the total is not known from it (ranking by relevance
+    # reads every match of a word found outside titles, and counts them on the way).
+    first_two = {"pagination": {"page_size": 2}, "sort": "RATING"}
     exact_up_to(3)
-    broad = search(catalog, MARKER, pagination=first_two, include_facets=True)
+    broad = search(catalog, MARKER, include_facets=True, **first_two)
     assert len(broad.hits) == 2 and broad.has_next_page
     assert broad.total_count > 3 and not broad.total_count_is_exact
     assert not broad.facet_counts_are_exact
     # Estimated facets stay in the estimate's scale (up to rounding per bucket).
     levels = buckets(broad)["difficulty"]
     assert abs(sum(levels.values()) - broad.total_count) <= len(levels)
+    # Ranking by relevance a word found outside titles reads every match: counted exactly.
+    ranked = search(catalog, MARKER, pagination={"page_size": 2})
+    assert (ranked.total_count, ranked.total_count_is_exact) == (5, True)
     # A page that shows the last match tells the exact total, whatever the window.
     assert search(catalog, MARKER).total_count_is_exact
     assert search(catalog, MARKER).total_count == 5
 
     exact_up_to(5)
-    within = search(catalog, MARKER, pagination=first_two, include_facets=True)
+    within = search(catalog, MARKER, include_facets=True, **first_two)
     assert (within.total_count, within.total_count_is_exact) == (5, True)
     assert within.facet_counts_are_exact
     assert buckets(within)["difficulty"] == {"BEGINNER": 3, "INTERMEDIATE": 1, "ADVANCED": 1}
@@ -177,6 +182,7 @@ def test_filtered_counts_below_the_window_stay_exact(catalog, exact_up_to):
         MARKER,
         filters={"difficulty": ["BEGINNER"]},
         pagination={"page_size": 2},
+        sort="RATING",
         include_facets=True,
     )
     assert (beginners.total_count, beginners.total_count_is_exact) == (3, True)
@@ -190,6 +196,11 @@ def test_filtered_counts_below_the_window_stay_exact(catalog, exact_up_to):
     assert sum(facets["difficulty"].values()) > 3
     selected = [b["value"] for f in beginners.facets for b in f["buckets"] if b["selected"]]
     assert selected == ["BEGINNER"]
+
+    exact_up_to(2)  # now the filtered matches pass the window too
+    two_levels = {"difficulty": ["BEGINNER", "ADVANCED"]}
+    past = search(catalog, MARKER, filters=two_levels, pagination={"page_size": 1}, sort="NEWEST")
+    assert past.total_count > 2 and not past.total_count_is_exact
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from lms.courses.access import visible_clause
@@ -90,11 +90,14 @@ def search_courses(
 
     conditions = checked.every(SearchCourse.__table__.c)
 
+    relevance = sort in (None, "RELEVANCE")
+
     def run(q: Query) -> tuple[list, int | None]:
-        """The page, and the total when it is known without counting (a short last page)."""
+        """The page, and the total when it is known without counting (a short last page, or
+        every match ranked)."""
         match = backend.course_match(session, q)
-        hits = match.apply(select(*HIT_COLUMNS, match.rank)).where(*conditions)
-        if match.tier is not None and sort in (None, "RELEVANCE"):
+        hits = match.apply(select(*HIT_COLUMNS, match.rank.label("score"))).where(*conditions)
+        if match.tier is not None and relevance:
             # Title matches come first: when they fill the page, only they are ranked.
             first = session.execute(
                 hits.where(match.tier)
@@ -104,12 +107,14 @@ def search_courses(
             ).all()
             if len(first) == offset + size:
                 return first[offset:], None
+        if relevance:  # every match is ranked: counting them as well costs nothing more
+            hits = hits.add_columns(func.count().over().label("matches"))
         page_rows = session.execute(
             hits.order_by(*order(match), SearchCourse.course_id).offset(offset).limit(size)
         ).all()
         if 0 < len(page_rows) < size or (offset == 0 and not page_rows):
             return page_rows, offset + len(page_rows)
-        return page_rows, None
+        return page_rows, page_rows[0].matches if relevance and page_rows else None
 
     rows, total = run(parsed)
     corrected = None
@@ -137,7 +142,7 @@ def search_courses(
     hits = [
         CourseHit(
             row,
-            float(row[-1] or 0.0),
+            float(row.score or 0.0),
             render(marked.get(row.course_id, (None, None))[0]),
             render(marked.get(row.course_id, (None, None))[1]),
         )
