@@ -359,3 +359,21 @@ def test_health_reports_the_index(catalog):
         health = service.search_health(session, ANONYMOUS)
     assert health.course_documents >= 5 and health.lesson_documents >= 6
     assert health.backend in {"POSTGRESQL", "SQLITE_FTS5"} and health.terms > 0
+
+
+def test_the_bulk_rebuild_builds_what_index_jobs_build(catalog):
+    from lms.search import indexing
+    from lms.search.models import SearchCourse
+
+    def documents() -> dict:
+        with catalog.session() as session:
+            rows = session.query(SearchCourse).filter(
+                SearchCourse.course_id.in_(catalog.ids.values())
+            )
+            return {r.course_id: (r.title, r.tags, r.title_document, r.document) for r in rows}
+
+    by_jobs = documents()
+    with catalog.session() as session:
+        indexing.rebuild(session)
+    assert documents() == by_jobs and len(by_jobs) == 5
+    assert titles(search(catalog, f"python {MARKER}"))[0] == "Python for Data Analysis"

@@ -59,6 +59,8 @@ class Match:
     # Matches in the title, tags or category: ranked before matches elsewhere, and few
     # enough to fill a first page from their own small index.
     tier: ColumnElement[bool] | None = None
+    # Whether a tier match is a match too, so the tier alone selects (one index scan).
+    tier_implies_match: bool = False
 
     def apply(self, statement: Select) -> Select:
         if self.joined is not None:
@@ -155,6 +157,9 @@ class Postgres:
             self._matches(session, c.document, c.text_config, query),
             self._rank(c.document, c.text_config, query),
             self._matches(session, c.title_document, c.text_config, query),
+            # The document starts with the title document: what the title matches, the
+            # document matches, unless a word is excluded (it may be further on).
+            tier_implies_match=not any(term.negated for c in query.clauses for term in c),
         )
 
     def _headlines(self, model, key, texts, query: Query, ids: list[uuid.UUID]) -> dict:

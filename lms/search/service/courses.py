@@ -96,11 +96,13 @@ def search_courses(
         """The page, and the total when it is known without counting (a short last page, or
         every match ranked)."""
         match = backend.course_match(session, q)
-        hits = match.apply(select(*HIT_COLUMNS, match.rank.label("score"))).where(*conditions)
+        columns = select(*HIT_COLUMNS, match.rank.label("score"))
+        hits = match.apply(columns).where(*conditions)
         if match.tier is not None and relevance:
             # Title matches come first: when they fill the page, only they are ranked.
+            tier = columns.where(*conditions) if match.tier_implies_match else hits
             first = session.execute(
-                hits.where(match.tier)
+                tier.where(match.tier)
                 .order_by(match.rank.desc(), SearchCourse.enrollment_count.desc())
                 .order_by(SearchCourse.course_id)
                 .limit(offset + size)
