@@ -11,8 +11,8 @@ row; search engines stop counting at a window and estimate the rest (Meilisearch
   window that filled up holds a sample, whose counts are scaled to the (estimated) number
   of matches and flagged as estimates;
 - estimates come from the backend: on PostgreSQL a count in a random slice of the courses
-  holding a few hundred matches, scaled up (the slice sized by the planner's statistics);
-  the embedded SQLite catalog is small enough to count.
+  sized by the planner's statistics to hold a few hundred matches, scaled up; the embedded
+  SQLite catalog is small enough to count.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ def count_matches(
     """The total (`known_total` when the page already showed it) and the `wanted` facets."""
     conditions = filters.every(SearchCourse.__table__.c)
     matched = match.apply(select(literal(1)).select_from(SearchCourse))
-    estimated = match.apply(select(literal(1)).select_from(SearchCourse), estimating=True)
     facets, unfiltered = [], 0
     if wanted:
         rows = session.execute(facet_statement(match, filters, wanted, window + 1))
@@ -60,19 +59,14 @@ def count_matches(
     if known_total is not None:
         total, exact = known_total, True
     elif not exact:  # past the window, as counting showed
-        guess = backend.estimated_rows(
-            session, matched.where(*conditions), estimated.where(*conditions)
-        )
-        total = max(window + 1, guess)
+        total = max(window + 1, backend.estimated_rows(session, matched.where(*conditions)))
 
     # A window that filled up holds a sample of the matches: scale its counts to the total.
     scales = {}
     if passing > window:
         scales[False] = total / passing
     if unfiltered > window:
-        everything = (
-            total if not conditions else backend.estimated_rows(session, matched, estimated)
-        )
+        everything = total if not conditions else backend.estimated_rows(session, matched)
         scales[True] = max(window + 1, everything) / unfiltered
     sampled = {f["name"] for f in facets if filters.constrains(f["name"]) in scales}
     facets = [
