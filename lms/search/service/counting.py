@@ -11,7 +11,7 @@ row; search engines stop counting at a window and estimate the rest (Meilisearch
   window that filled up holds a sample, whose counts are scaled to the (estimated) number
   of matches and flagged as estimates;
 - estimates come from the backend: on PostgreSQL a count in a random slice of the courses
-  sized by the planner's statistics to hold a few hundred matches, scaled up; the embedded
+  sized by the planner's statistics to hold about 200 matches, scaled up; the embedded
   SQLite catalog is small enough to count.
 """
 
