@@ -19,7 +19,11 @@ For each query the same service call is first made in this process with its SQL 
 that SQL is replayed on a plain psycopg connection (`raw_sql_*`: the database's own time
 for the statements one search runs), then the query goes through the API (`p50_ms`,
 `p95_ms`: what a client sees, with HTTP, GraphQL and the query log write); pairing them
-query by query lets both see the same load on a shared machine. `typo_recall` is the share
+query by query lets both see the same load on a shared machine. The baseline, in the same
+run, query by query: the same search counting every match exactly (`exact_count_sql_*`,
+what the service did before counting stopped at `LMS_SEARCH_EXACT_COUNT_UP_TO`), whose totals
+also give `estimate_error_*` (|estimate - exact| / exact, over the `estimated_totals`
+searches past the window). `typo_recall` is the share
 of typo queries whose intended course (or one with the very same title: generated titles
 repeat) is among the first 10 hits; typo queries are filtered only by their course's own
 language. Nothing is asserted; the last line is JSON.
@@ -40,6 +44,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python loadtests/bench_search.py`
@@ -161,6 +166,9 @@ CATEGORIES = _w(
     "programming data-science design business music cooking languages science art "
     "photography health finance marketing devops writing"
 )
+
+
+EVERY_MATCH = 10**6  # an exact-count window past any catalog here: the old behaviour
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -315,15 +323,20 @@ def make_queries(sample: list[tuple[str, str, str]], count: int, seed: int = 7) 
 # --- measuring -------------------------------------------------------------------------
 
 
-def captured_sql(query: dict) -> list[tuple[str, dict]]:
-    """The statements one `searchCourses` runs, from the service itself."""
+def captured_sql(query: dict, exact_up_to: int | None = None) -> tuple[list[tuple[str, dict]], Any]:
+    """The statements one `searchCourses` runs, from the service itself, and its result;
+    `exact_up_to` sets how many matches are counted exactly (default: the setting's)."""
     from sqlalchemy import event
 
     from lms.db import session_scope
     from lms.search.service import search_courses
+    from lms.search.settings import search_settings
     from lms.security import ANONYMOUS
 
     statements: list[tuple[str, dict]] = []
+    if exact_up_to is not None:
+        os.environ["LMS_SEARCH_EXACT_COUNT_UP_TO"] = str(exact_up_to)
+    search_settings.cache_clear()
     with session_scope() as session:
         engine = session.get_bind()
 
@@ -332,7 +345,7 @@ def captured_sql(query: dict) -> list[tuple[str, dict]]:
 
         event.listen(engine, "before_cursor_execute", capture)
         try:
-            search_courses(
+            result = search_courses(
                 session,
                 ANONYMOUS,
                 query=query["q"],
@@ -342,7 +355,17 @@ def captured_sql(query: dict) -> list[tuple[str, dict]]:
             )
         finally:
             event.remove(engine, "before_cursor_execute", capture)
-    return statements
+            os.environ.pop("LMS_SEARCH_EXACT_COUNT_UP_TO", None)
+            search_settings.cache_clear()
+    return statements, result
+
+
+def replayed_ms(db, statements: list[tuple[str, dict]]) -> float:
+    started = time.perf_counter()
+    with db.transaction():
+        for statement, parameters in statements:
+            db.execute(statement, parameters).fetchall()
+    return (time.perf_counter() - started) * 1000
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -405,6 +428,7 @@ def run(args: argparse.Namespace) -> dict:
     )
     url = f"http://127.0.0.1:{port}"
     raw_ms, api_ms, hits_found, typos, by_kind = [], [], 0, 0, {}
+    exact_ms, estimate_errors, estimated = [], [], 0
     try:
         if not wait_until_healthy(url, alive=lambda: server.poll() is None):
             raise SystemExit("the API did not start")
@@ -417,12 +441,15 @@ def run(args: argparse.Namespace) -> dict:
             # Each query directly and through the API, one after the other: both figures
             # see the same load on this shared machine.
             for query in queries:
-                statements = captured_sql(query)
-                started = time.perf_counter()
-                with db.transaction():
-                    for statement, parameters in statements:
-                        db.execute(statement, parameters).fetchall()
-                raw_ms.append((time.perf_counter() - started) * 1000)
+                statements, windowed = captured_sql(query)
+                raw_ms.append(replayed_ms(db, statements))
+                # The baseline: the same search counting every match exactly.
+                statements, exact = captured_sql(query, exact_up_to=EVERY_MATCH)
+                exact_ms.append(replayed_ms(db, statements))
+                if not windowed.total_count_is_exact:
+                    estimated += 1
+                    error = abs(windowed.total_count - exact.total_count) / exact.total_count
+                    estimate_errors.append(error)
                 started = time.perf_counter()
                 response = client.post(
                     "/graphql", json={"query": SEARCH, "variables": _vars(query)}
@@ -442,6 +469,7 @@ def run(args: argparse.Namespace) -> dict:
         server.terminate()
         server.wait(timeout=30)
     p95, raw_p95 = percentile(api_ms, 0.95), percentile(raw_ms, 0.95)
+    exact_p95 = percentile(exact_ms, 0.95)
     figures.update(
         {
             "courses": courses,
@@ -453,6 +481,14 @@ def run(args: argparse.Namespace) -> dict:
             "raw_sql_p95_ms": round(raw_p95, 2),
             "api_over_sql_p95": round(p95 / raw_p95, 2) if raw_p95 else None,
             "typo_recall": round(hits_found / typos, 3) if typos else None,
+            "exact_count_sql_p50_ms": round(percentile(exact_ms, 0.5), 2),
+            "exact_count_sql_p95_ms": round(exact_p95, 2),
+            "raw_sql_over_exact_count_sql_p95": round(raw_p95 / exact_p95, 2)
+            if exact_p95
+            else None,
+            "estimated_totals": estimated,
+            "estimate_error_p50": round(percentile(estimate_errors, 0.5), 3),
+            "estimate_error_p95": round(percentile(estimate_errors, 0.95), 3),
             "p95_ms_by_kind": {k: round(percentile(v, 0.95), 2) for k, v in by_kind.items()},
         }
     )

@@ -96,11 +96,13 @@ def _store(session: Session, course: Course) -> None:
     modules = {
         row.id: row.title
         for row in session.execute(
-            select(CourseModule.id, CourseModule.title).where(CourseModule.course_id == course.id)
+            select(CourseModule.id, CourseModule.title)
+            .where(CourseModule.course_id == course.id)
+            .order_by(CourseModule.position, CourseModule.id)  # as the bulk rebuild orders
         )
     }
     lessons = session.scalars(
-        select(Lesson).where(Lesson.course_id == course.id).order_by(Lesson.position)
+        select(Lesson).where(Lesson.course_id == course.id).order_by(Lesson.position, Lesson.id)
     ).all()
     config = text_config(course.language)
     description = _plain(course.description)
@@ -278,37 +280,40 @@ _PG_BULK = (
     "DELETE FROM search_lessons",
     "DELETE FROM search_courses",
     "DELETE FROM search_pending WHERE requested_at <= :started",
+    # Documents built in the INSERT itself: one row version per course, not three (an
+    # UPDATE per document left two dead versions of every row and a table three times the
+    # size, slower to search until vacuumed).
     """
     INSERT INTO search_courses (course_id, slug, title, title_norm, description, tags,
         category, difficulty, language, text_config, price_amount, currency, rating_average,
         rating_count, enrollment_count, duration_seconds, lesson_count, published_at,
-        indexed_at)
-    SELECT c.id, c.slug, c.title, lower(unaccent(c.title)),
-        btrim(regexp_replace(regexp_replace(c.description, '<[^>]*>', ' ', 'g'), '\\s+', ' ',
-              'g')),
-        coalesce((SELECT string_agg(t.tag, ' ') FROM course_tags t WHERE t.course_id = c.id),
-                 ''),
-        c.category, c.difficulty, c.language, CASE split_part(lower(c.language), '-', 1)
-            {config_cases} ELSE 'lyceum_simple' END,
-        c.price_amount, c.currency, c.rating_average, c.rating_count, c.enrollment_count,
-        coalesce(l.seconds, 0), coalesce(l.lessons, 0), c.published_at, :started
-    FROM courses c
-    LEFT JOIN (SELECT course_id, sum(duration_seconds) AS seconds, count(*) AS lessons
-               FROM lessons GROUP BY course_id) l ON l.course_id = c.id
-    WHERE c.status = 'PUBLISHED'
-    """,
-    """
-    UPDATE search_courses s SET title_document =
-        setweight(to_tsvector(s.text_config::regconfig, s.title), 'A')
-     || setweight(to_tsvector(s.text_config::regconfig,
-                              s.tags || ' ' || coalesce(s.category, '')), 'B')
-    """,
-    """
-    UPDATE search_courses s SET document = s.title_document
-     || setweight(to_tsvector(s.text_config::regconfig, s.description), 'C')
-     || setweight(to_tsvector(s.text_config::regconfig, coalesce(
-            (SELECT string_agg(l.title, ' ') FROM lessons l WHERE l.course_id = s.course_id),
-            '')), 'D')
+        indexed_at, title_document, document)
+    SELECT b.*, t.title_document, t.title_document
+         || setweight(to_tsvector(b.text_config::regconfig, b.description), 'C')
+         || setweight(to_tsvector(b.text_config::regconfig, concat_ws(' ',
+                (SELECT string_agg(m.title, ' ' ORDER BY m.position, m.id)
+                 FROM course_modules m WHERE m.course_id = b.course_id),
+                (SELECT string_agg(l.title, ' ' ORDER BY l.position, l.id)
+                 FROM lessons l WHERE l.course_id = b.course_id))), 'D')
+    FROM (
+        SELECT c.id AS course_id, c.slug, c.title, lower(unaccent(c.title)) AS title_norm,
+            btrim(regexp_replace(regexp_replace(c.description, '<[^>]*>', ' ', 'g'), '\\s+',
+                  ' ', 'g')) AS description,
+            coalesce((SELECT string_agg(t.tag, ' ') FROM course_tags t
+                      WHERE t.course_id = c.id), '') AS tags,
+            c.category, c.difficulty, c.language, CASE split_part(lower(c.language), '-', 1)
+                {config_cases} ELSE 'lyceum_simple' END AS text_config,
+            c.price_amount, c.currency, c.rating_average, c.rating_count, c.enrollment_count,
+            coalesce(l.seconds, 0), coalesce(l.lessons, 0), c.published_at, :started
+        FROM courses c
+        LEFT JOIN (SELECT course_id, sum(duration_seconds) AS seconds, count(*) AS lessons
+                   FROM lessons GROUP BY course_id) l ON l.course_id = c.id
+        WHERE c.status = 'PUBLISHED'
+    ) b,
+    LATERAL (SELECT setweight(to_tsvector(b.text_config::regconfig, b.title), 'A')
+                 || setweight(to_tsvector(b.text_config::regconfig,
+                                          b.tags || ' ' || coalesce(b.category, '')), 'B')
+                 AS title_document) t
     """,
     """
     INSERT INTO search_lessons (lesson_id, course_id, module_id, course_title, title, body,

@@ -27,6 +27,8 @@ def embedded(tmp_path_factory):
         "LMS_DATABASE_URL": f"sqlite:///{folder / 'lms.db'}",
         "LMS_BROKER_URL": f"filesystem://{folder / 'broker'}",
         "LMS_VAR_DIR": str(folder),
+        # Fewer than the catalog's 5 matches: totals past it are estimates.
+        "LMS_SEARCH_EXACT_COUNT_UP_TO": "3",
     }
     settings = load_settings(
         database_url=env["LMS_DATABASE_URL"], broker_url=env["LMS_BROKER_URL"], var_dir=folder
@@ -50,8 +52,11 @@ def test_all_five_operations_on_sqlite(embedded):
         """query($m: String!) {
           searchCourses(query: $m, includeFacets: true, sort: RATING,
                         pagination: {pageSize: 2}) {
-            totalCount hasNextPage hits { title isFree highlights { title } }
-            facets { name buckets { value count } } }
+            totalCount totalCountIsExact hasNextPage hits { title isFree highlights { title } }
+            facets { name buckets { value count } } facetCountsAreExact }
+          beginners: searchCourses(query: $m, filters: {difficulty: [BEGINNER]},
+                                   pagination: {pageSize: 2}) {
+            totalCount totalCountIsExact }
           typo: searchCourses(query: "kubernetse ") { correctedQuery hits { title } }
           searchLessons(query: "comma separated") {
             hits { title viewerCanRead highlights { text } } }
@@ -62,7 +67,11 @@ def test_all_five_operations_on_sqlite(embedded):
         {"m": MARKER},
     )
     courses = data["searchCourses"]
+    # Past the window the total is an estimate (on SQLite a count of the matches)...
     assert courses["totalCount"] == 5 and courses["hasNextPage"]
+    assert not courses["totalCountIsExact"] and not courses["facetCountsAreExact"]
+    # ...and within it exact, even when more match before filtering.
+    assert data["beginners"] == {"totalCount": 3, "totalCountIsExact": True}
     assert [hit["title"] for hit in courses["hits"]] == [
         "Cuisine française : les bases",
         "Python for Data Analysis",

@@ -9,6 +9,7 @@ import pytest
 from lms.enrollments.models import Enrollment
 from lms.errors import LmsError
 from lms.search import service
+from lms.search.settings import search_settings
 from lms.security import ANONYMOUS, Viewer
 from lms.users.models import Role
 from tests.search.catalog import MARKER, add_user
@@ -129,6 +130,77 @@ def test_filters_combine_and_facets_can_be_chosen(catalog):
     assert [f["name"] for f in result.facets] == ["price"]
     price = {b["value"]: b["count"] for b in result.facets[0]["buckets"]}
     assert price == {"FREE": 1, "PAID": 1}  # pandas (free) and kubernetes, rating >= 4
+
+
+@pytest.fixture
+def exact_up_to(monkeypatch):
+    """Sets how many matches are counted exactly (`LMS_SEARCH_EXACT_COUNT_UP_TO`)."""
+
+    def setting(limit: int) -> None:
+        monkeypatch.setenv("LMS_SEARCH_EXACT_COUNT_UP_TO", str(limit))
+        search_settings.cache_clear()
+
+    yield setting
+    monkeypatch.delenv("LMS_SEARCH_EXACT_COUNT_UP_TO")
+    search_settings.cache_clear()
+
+
+def buckets(result) -> dict[str, dict[str, int]]:
+    return {f["name"]: {b["value"]: b["count"] for b in f["buckets"]} for f in result.facets}
+
+
+def test_matches_past_the_exact_count_are_an_estimate_flagged_as_such(catalog, exact_up_to):
+    # A full page sorted by a value: the total is not known from it (ranking by relevance
+    # reads every match of a word found outside titles, and counts them on the way).
+    first_two = {"pagination": {"page_size": 2}, "sort": "RATING"}
+    exact_up_to(3)
+    broad = search(catalog, MARKER, include_facets=True, **first_two)
+    assert len(broad.hits) == 2 and broad.has_next_page
+    assert broad.total_count > 3 and not broad.total_count_is_exact
+    assert not broad.facet_counts_are_exact
+    # Estimated facets stay in the estimate's scale (up to rounding per bucket).
+    levels = buckets(broad)["difficulty"]
+    assert abs(sum(levels.values()) - broad.total_count) <= len(levels)
+    # Ranking by relevance a word found outside titles reads every match: counted exactly.
+    ranked = search(catalog, MARKER, pagination={"page_size": 2})
+    assert (ranked.total_count, ranked.total_count_is_exact) == (5, True)
+    # A page that shows the last match tells the exact total, whatever the window.
+    assert search(catalog, MARKER).total_count_is_exact
+    assert search(catalog, MARKER).total_count == 5
+
+    exact_up_to(5)
+    within = search(catalog, MARKER, include_facets=True, **first_two)
+    assert (within.total_count, within.total_count_is_exact) == (5, True)
+    assert within.facet_counts_are_exact
+    assert buckets(within)["difficulty"] == {"BEGINNER": 3, "INTERMEDIATE": 1, "ADVANCED": 1}
+
+
+def test_filtered_counts_below_the_window_stay_exact(catalog, exact_up_to):
+    exact_up_to(3)  # 5 courses match, 3 of them for beginners
+    beginners = search(
+        catalog,
+        MARKER,
+        filters={"difficulty": ["BEGINNER"]},
+        pagination={"page_size": 2},
+        sort="RATING",
+        include_facets=True,
+    )
+    assert (beginners.total_count, beginners.total_count_is_exact) == (3, True)
+    facets = buckets(beginners)
+    # Facets no filter of their own narrows count the 3 beginner courses, exactly...
+    assert facets["price"] == {"FREE": 2, "PAID": 1}
+    assert facets["language"] == {"en": 2, "fr": 1}
+    assert sum(facets["category"].values()) == 3
+    # ...the difficulty facet ignores its filter: all 5 matches, past the window, estimated.
+    assert not beginners.facet_counts_are_exact
+    assert sum(facets["difficulty"].values()) > 3
+    selected = [b["value"] for f in beginners.facets for b in f["buckets"] if b["selected"]]
+    assert selected == ["BEGINNER"]
+
+    exact_up_to(2)  # now the filtered matches pass the window too
+    two_levels = {"difficulty": ["BEGINNER", "ADVANCED"]}
+    past = search(catalog, MARKER, filters=two_levels, pagination={"page_size": 1}, sort="NEWEST")
+    assert past.total_count > 2 and not past.total_count_is_exact
 
 
 @pytest.mark.parametrize(
@@ -287,3 +359,21 @@ def test_health_reports_the_index(catalog):
         health = service.search_health(session, ANONYMOUS)
     assert health.course_documents >= 5 and health.lesson_documents >= 6
     assert health.backend in {"POSTGRESQL", "SQLITE_FTS5"} and health.terms > 0
+
+
+def test_the_bulk_rebuild_builds_what_index_jobs_build(catalog):
+    from lms.search import indexing
+    from lms.search.models import SearchCourse
+
+    def documents() -> dict:
+        with catalog.session() as session:
+            rows = session.query(SearchCourse).filter(
+                SearchCourse.course_id.in_(catalog.ids.values())
+            )
+            return {r.course_id: (r.title, r.tags, r.title_document, r.document) for r in rows}
+
+    by_jobs = documents()
+    with catalog.session() as session:
+        indexing.rebuild(session)
+    assert documents() == by_jobs and len(by_jobs) == 5
+    assert titles(search(catalog, f"python {MARKER}"))[0] == "Python for Data Analysis"

@@ -16,7 +16,9 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Text,
     case,
+    false,
     func,
     literal,
     literal_column,
@@ -25,7 +27,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
@@ -44,6 +46,8 @@ from lms.search.text import (
 )
 
 CANDIDATES = 40
+# Matches an estimated total is counted from (a standard error near 7%).
+SAMPLED_MATCHES = 200
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class Match:
     # Matches in the title, tags or category: ranked before matches elsewhere, and few
     # enough to fill a first page from their own small index.
     tier: ColumnElement[bool] | None = None
+    # Whether a tier match is a match too, so the tier alone selects (one index scan).
+    tier_implies_match: bool = False
 
     def apply(self, statement: Select) -> Select:
         if self.joined is not None:
@@ -78,9 +84,11 @@ class Postgres:
 
     def __init__(self, configs: Iterable[str] | None = None) -> None:
         self.configs = sorted(set(configs or TEXT_CONFIGS.values()) | {SIMPLE})
+        self._stems: dict[Query, list[tuple[str, list[str]]]] = {}
 
     # Each document is matched with the query stemmed in the document's own language: a
-    # French course by the French stemmer, and so on (an OR of one GIN scan per language).
+    # French course by the French stemmer, and so on. Languages that stem a query alike
+    # ("python" is "python" in all of them) share one GIN scan.
 
     def _spelling(self, config: str, words: tuple[str, ...], prefix: bool) -> ColumnElement:
         regconfig = literal(config, REGCONFIG)
@@ -107,12 +115,31 @@ class Postgres:
         on an AND query it would favour terms close together over where they appear."""
         return _fold(func.tsquery_or, [self._term(config, t) for t in query.positive_terms])
 
-    def _matches(self, document, config_column, query: Query) -> ColumnElement[bool]:
+    def _stemmed(self, session: Session, query: Query) -> list[tuple[str, list[str]]]:
+        """(tsquery, configs that stem the query to it) for the languages the index holds:
+        asked once per query and backend, with those languages, in one statement."""
+        if query not in self._stems:
+            languages, *stems = session.execute(
+                select(
+                    _INDEXED_LANGUAGES,
+                    *[self.tsquery(query, config).cast(Text) for config in self.configs],
+                )
+            ).one()
+            indexed = {text_config(language) for language in languages}
+            grouped: dict[str, list[str]] = {}
+            for config, stem in zip(self.configs, stems, strict=True):
+                if config in indexed:
+                    grouped.setdefault(stem, []).append(config)
+            self._stems[query] = list(grouped.items())
+        return self._stems[query]
+
+    def _matches(self, session: Session, document, config_column, query: Query):
         return or_(
+            false(),  # when the index holds no document at all
             *[
-                (config_column == config) & document.op("@@")(self.tsquery(query, config))
-                for config in self.configs
-            ]
+                config_column.in_(configs) & document.op("@@")(literal(stem, TSQUERY))
+                for stem, configs in self._stemmed(session, query)
+            ],
         )
 
     def _per_config(self, config_column, make) -> ColumnElement:
@@ -129,9 +156,12 @@ class Postgres:
         c = SearchCourse
         return Match(
             None,
-            self._matches(c.document, c.text_config, query),
+            self._matches(session, c.document, c.text_config, query),
             self._rank(c.document, c.text_config, query),
-            self._matches(c.title_document, c.text_config, query),
+            self._matches(session, c.title_document, c.text_config, query),
+            # The document starts with the title document: what the title matches, the
+            # document matches, unless a word is excluded (it may be further on).
+            tier_implies_match=not any(term.negated for c in query.clauses for term in c),
         )
 
     def _headlines(self, model, key, texts, query: Query, ids: list[uuid.UUID]) -> dict:
@@ -152,8 +182,8 @@ class Postgres:
 
     def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
         c = SearchLesson
-        in_title = self._matches(c.title_document, c.text_config, query)
-        in_body = self._matches(c.body_document, c.text_config, query)
+        in_title = self._matches(session, c.title_document, c.text_config, query)
+        in_body = self._matches(session, c.body_document, c.text_config, query)
         rank = self._rank(c.title_document, c.text_config, query) + self._rank(
             c.body_document, c.text_config, query
         )
@@ -181,6 +211,33 @@ class Postgres:
     def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
         return func.similarity(column, typed)
 
+    def estimated_rows(self, session: Session, statement: Select) -> int:
+        """How many rows `statement` selects, from a count in a random slice of the courses
+        (their ids are random uuids), scaled up. The slice is sized by the planner's guess
+        to hold about SAMPLED_MATCHES; when the guess was far too low, the count stops at
+        four times that and a slice an eighth the size is counted instead."""
+        share = min(1 / 2, max(2**-20, SAMPLED_MATCHES / max(1, _planned_rows(session, statement))))
+        most = 4 * SAMPLED_MATCHES
+        while True:
+            bound = uuid.UUID(int=int(share * 2**128))
+            sliced = statement.where(SearchCourse.course_id < bound).limit(most).subquery("s")
+            found = session.scalar(select(func.count()).select_from(sliced)) or 0
+            if found < most or share <= 2**-20:
+                return round(found / share)
+            share /= 8
+
+
+def _planned_rows(session: Session, statement: Select) -> int:
+    """The planner's estimate (no row read), from the statistics ANALYZE keeps."""
+    compiled = statement.compile(
+        dialect=session.get_bind().dialect,
+        compile_kwargs={"render_postcompile": True},  # IN lists as plain parameters
+    )
+    plan = session.connection().exec_driver_sql(
+        f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params
+    )
+    return int(plan.scalar()[0]["Plan"]["Plan Rows"])
+
 
 _PG_CANDIDATES = text(
     """
@@ -193,6 +250,20 @@ _PG_CANDIDATES = text(
         LIMIT :limit
     ) t
     """
+)
+# The distinct languages of the index, one probe of the language index each (a loose index
+# scan), rather than one scan of every document: a handful of rows, under a millisecond.
+_INDEXED_LANGUAGES = text(
+    """ARRAY(
+        WITH RECURSIVE found(language) AS (
+            (SELECT language FROM search_courses ORDER BY language LIMIT 1)
+            UNION ALL
+            SELECT (SELECT s.language FROM search_courses s WHERE s.language > found.language
+                    ORDER BY s.language LIMIT 1)
+            FROM found WHERE found.language IS NOT NULL
+        )
+        SELECT language FROM found WHERE language IS NOT NULL
+    )"""
 )
 _MARKS = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
 _TITLE_OPTIONS = f"HighlightAll=true, {_MARKS}"
@@ -312,6 +383,10 @@ class Sqlite:
 
     def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
         return -func.length(column)  # shorter titles first: closest to what was typed
+
+    def estimated_rows(self, session: Session, statement: Select) -> int:
+        # An embedded catalog is small enough to count.
+        return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
 
 def _keys(ids: list[uuid.UUID]) -> str:

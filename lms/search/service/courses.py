@@ -14,12 +14,8 @@ from lms.courses.access import visible_clause
 from lms.courses.models import Course
 from lms.search.models import SearchCourse
 from lms.search.service.backend import backend_for, render
-from lms.search.service.facets import (
-    checked_facets,
-    checked_filters,
-    facet_results,
-    facet_statement,
-)
+from lms.search.service.counting import count_matches
+from lms.search.service.facets import checked_facets, checked_filters
 from lms.search.service.inputs import checked_page, checked_query
 from lms.search.service.typos import corrections
 from lms.search.settings import search_settings
@@ -65,6 +61,9 @@ class CourseSearchResult:
     facets: list[dict] = field(default_factory=list)
     corrected_query: str | None = None
     backend: str = ""
+    # False past `exact_count_up_to` matches: then the counts are estimates.
+    total_count_is_exact: bool = True
+    facet_counts_are_exact: bool = True
 
     @property
     def has_next_page(self) -> bool:
@@ -89,35 +88,35 @@ def search_courses(
     order = SORTS[sort or "RELEVANCE"]
     backend = backend_for(session, checked.values.get("language"))
 
-    conditions = [
-        c for conds in checked.conditions(SearchCourse.__table__.c).values() for c in conds
-    ]
+    conditions = checked.every(SearchCourse.__table__.c)
+
+    relevance = sort in (None, "RELEVANCE")
 
     def run(q: Query) -> tuple[list, int | None]:
-        """The page, and the total when it is known without counting (a short last page)."""
+        """The page, and the total when it is known without counting (a short last page, or
+        every match ranked)."""
         match = backend.course_match(session, q)
-        hits = match.apply(select(*HIT_COLUMNS, match.rank)).where(*conditions)
-        if match.tier is not None and sort in (None, "RELEVANCE"):
+        columns = select(*HIT_COLUMNS, match.rank.label("score"))
+        hits = match.apply(columns).where(*conditions)
+        if match.tier is not None and relevance:
             # Title matches come first: when they fill the page, only they are ranked.
+            tier = columns.where(*conditions) if match.tier_implies_match else hits
             first = session.execute(
-                hits.where(match.tier)
+                tier.where(match.tier)
                 .order_by(match.rank.desc(), SearchCourse.enrollment_count.desc())
                 .order_by(SearchCourse.course_id)
                 .limit(offset + size)
             ).all()
             if len(first) == offset + size:
                 return first[offset:], None
+        if relevance:  # every match is ranked: counting them as well costs nothing more
+            hits = hits.add_columns(func.count().over().label("matches"))
         page_rows = session.execute(
             hits.order_by(*order(match), SearchCourse.course_id).offset(offset).limit(size)
         ).all()
         if 0 < len(page_rows) < size or (offset == 0 and not page_rows):
             return page_rows, offset + len(page_rows)
-        return page_rows, None
-
-    def count(q: Query) -> int:
-        match = backend.course_match(session, q)
-        statement = match.apply(select(func.count()).select_from(SearchCourse)).where(*conditions)
-        return session.scalar(statement) or 0
+        return page_rows, page_rows[0].matches if relevance and page_rows else None
 
     rows, total = run(parsed)
     corrected = None
@@ -130,27 +129,39 @@ def search_courses(
             if fixed_total is None or fixed_total > total:
                 parsed, rows, total = fixed, fixed_rows, fixed_total
                 corrected = fixed.corrected_text(shown) if shown else None
-    facet_rows: list[dict] = []
-    if wanted:  # the facet statement counts the total as well
-        found = session.execute(
-            facet_statement(backend.course_match(session, parsed), checked, wanted)
-        )
-        facet_rows, counted = facet_results(found, checked, wanted)
-        total = counted if total is None else total
-    elif total is None:
-        total = count(parsed)
+    # Counted once, for the query finally shown (as typed or corrected).
+    counts = count_matches(
+        session,
+        backend,
+        backend.course_match(session, parsed),
+        checked,
+        wanted,
+        search_settings().exact_count_up_to,
+        known_total=total,
+    )
     ids = [row.course_id for row in rows]
     marked = backend.course_highlights(session, parsed, ids) if ids else {}
     hits = [
         CourseHit(
             row,
-            float(row[-1] or 0.0),
+            float(row.score or 0.0),
             render(marked.get(row.course_id, (None, None))[0]),
             render(marked.get(row.course_id, (None, None))[1]),
         )
         for row in rows
     ]
-    return CourseSearchResult(text, total, page, size, hits, facet_rows, corrected, backend.name)
+    return CourseSearchResult(
+        text,
+        counts.total,
+        page,
+        size,
+        hits,
+        counts.facets,
+        corrected,
+        backend.name,
+        counts.total_is_exact,
+        counts.facets_are_exact,
+    )
 
 
 def courses_by_id(session: Session, viewer: Viewer, course_ids: list[uuid.UUID]) -> list:

@@ -2,7 +2,8 @@
 
 Every facet is multi-select: its counts are computed with every *other* selected filter
 applied, so choosing "Beginner" still shows how many intermediate courses there are. All
-facets come from one statement: the matched rows once (a CTE), then a GROUP BY per facet.
+facets come from one statement: the first window of matched rows once (a CTE with a LIMIT),
+then a GROUP BY per facet (`counting` says when the window is a sample).
 """
 
 from __future__ import annotations
@@ -67,6 +68,17 @@ class Filters:
             found["rating"].append(c.rating_average >= self.min_rating)
         return found
 
+    def constrains(self, facet: str) -> bool:
+        """Whether a selected filter narrows this facet's own values."""
+        if facet == "price":
+            return bool(self.values.get("price")) or {self.min_price, self.max_price} != {None}
+        if facet == "rating":
+            return self.min_rating is not None
+        return bool(self.values.get(facet))
+
+    def every(self, c: ColumnCollection) -> list[ColumnElement[bool]]:
+        return [cond for conds in self.conditions(c).values() for cond in conds]
+
     def selected(self, facet: str) -> set[str]:
         if facet == "rating":
             return {str(self.min_rating)} if self.min_rating is not None else set()
@@ -111,26 +123,43 @@ def checked_facets(include: bool | None, names: list[str] | None) -> list[str]:
     return list(FACETS) if include else []
 
 
-def facet_statement(match, filters: Filters, wanted: list[str]) -> Select:
-    """(facet, value, count) rows for `wanted` facets over the rows `match` selects, and
-    ("", "", total) for those every filter keeps."""
+def facet_statement(match, filters: Filters, wanted: list[str], limit: int) -> Select:
+    """(facet, value, count) rows for the `wanted` facets, ("", "", n) for the matches every
+    filter keeps and ("#", "", n) for the matches no filter narrows, each over at most
+    `limit` matched rows (LIMIT inside the CTEs: the database stops reading matches there).
+
+    A facet no filter of its own narrows is counted over the filtered matches; a facet with
+    a selected filter over the unfiltered ones, every *other* filter applied (multi-select).
+    """
     c = SearchCourse
     columns = (c.category, c.difficulty, c.language, c.price_amount, c.rating_average)
-    cte = match.apply(select(*columns, c.duration_seconds)).cte("matched")
-    conditions = filters.conditions(cte.c)
+    matched = match.apply(select(*columns, c.duration_seconds))
+    filtered = matched.where(*filters.every(c.__table__.c)).limit(limit).cte("filtered")
+    unfiltered = filtered
+    if any(filters.constrains(facet) for facet in wanted):
+        unfiltered = matched.limit(limit).cte("unfiltered")
+    conditions = filters.conditions(unfiltered.c)
 
-    def others(facet: str) -> list[ColumnElement[bool]]:
-        return [cond for name, conds in conditions.items() if name != facet for cond in conds]
+    def source(facet: str) -> tuple:
+        """The rows a facet is counted over, and the conditions still to apply to them."""
+        if not filters.constrains(facet):
+            return filtered, []
+        return unfiltered, [
+            cond for name, conds in conditions.items() if name != facet for cond in conds
+        ]
 
-    every = [cond for conds in conditions.values() for cond in conds]
-    parts = [select(literal(""), literal(""), func.count()).select_from(cte).where(*every)]
+    parts = [
+        select(literal(""), literal(""), func.count()).select_from(filtered),
+        select(literal("#"), literal(""), func.count()).select_from(unfiltered),
+    ]
     for facet in wanted:
+        cte, others = source(facet)
         if facet == "rating":
             for step in RATING_STEPS:
                 parts.append(
                     select(literal("rating"), literal(str(step)), func.count())
                     .select_from(cte)
-                    .where(cte.c.rating_average >= step, *others("rating"))
+                    .where(cte.c.rating_average >= step, *others)
                 )
             continue
         value = {
@@ -140,19 +169,22 @@ def facet_statement(match, filters: Filters, wanted: list[str]) -> Select:
         parts.append(
             select(literal(facet), value, func.count())
             .select_from(cte)
-            .where(value.is_not(None), *others(facet))
+            .where(value.is_not(None), *others)
             .group_by(value)
         )
     return union_all(*parts)
 
 
-def facet_results(rows, filters: Filters, wanted: list[str]) -> tuple[list[dict], int]:
-    """The facets, in the order asked for, and the total."""
+def facet_results(rows, filters: Filters, wanted: list[str]) -> tuple[list[dict], int, int]:
+    """The facets, in the order asked for; the matches every filter keeps; the matches no
+    filter narrows (both as counted, up to the statement's limit)."""
     buckets: dict[str, list[dict]] = {name: [] for name in wanted}
-    total = 0
+    passing = unfiltered = 0
     for facet, value, count in rows:
         if facet == "":
-            total = count
+            passing = count
+        elif facet == "#":
+            unfiltered = count
         elif count:
             buckets[facet].append({"value": str(value), "count": count})
     ordered = []
@@ -173,4 +205,4 @@ def facet_results(rows, filters: Filters, wanted: list[str]) -> tuple[list[dict]
                 "buckets": [{**b, "selected": b["value"] in selected} for b in found],
             }
         )
-    return ordered, total
+    return ordered, passing, unfiltered
