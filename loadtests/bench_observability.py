@@ -2,11 +2,13 @@
 one run, on the catalog's uncached GraphQL throughput and on the job rate.
 
     .venv/bin/python -m loadtests.bench_observability [--duration 15] [--users 30] [--n 1000]
+        [--rounds 2]
 
 It creates its own PostgreSQL database and RabbitMQ vhost (loadtests/environment.py),
 migrates, seeds `--courses` published courses (run_catalog_load.seed), and starts a local
 OTLP/HTTP collector in this process (it accepts and counts span batches). Then, each
-variant in the order off, on, off (a drift of the machine during the run cancels out):
+variant alternating, off first and last: off, on, off, on, off for `--rounds 2` (each on
+run sits between two off runs, so a drift of the machine during the run cancels out):
 
 - api: `lms serve` with the response cache off, saturated by locust with no think time
   (run_catalog_load's scenario: course lists, one course by id, one by slug) for
@@ -16,9 +18,11 @@ variant in the order off, on, off (a drift of the machine during the run cancels
   does; jobs/s from the first enqueue to the last finish. With tracing on, both the
   enqueuing process and the worker export spans (enqueue, job, SQL).
 
-`tracing_api_cost` and `tracing_jobs_cost` are the fraction lost: 1 - on / mean(off, off)
-(goal: under 0.10). `*_off_spread` is how much the two off runs differ, the noise the cost
-is to be read against. The last line is one JSON object. Nothing is asserted.
+Each round's cost is the fraction lost against its two neighbours, 1 - on / mean(off
+before, off after); `tracing_api_cost` and `tracing_jobs_cost` are the median of the
+rounds (goal: under 0.10), `*_cost_rounds` each round's. `*_off_spread` is how much the off
+runs differ ((max - min) / mean), the noise the cost is to be read against. The last line
+is one JSON object. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +48,11 @@ from loadtests.environment import admin_sql, isolated_broker_url, release, use_e
 
 BENCH_DB = f"lyceum_bench_observability_{os.getpid()}"
 BENCH_VHOST = f"lyceum_bench_observability_{os.getpid()}"
-ORDER = ("off", "on", "off")
+
+
+def order(rounds: int) -> list[str]:
+    """off, then (on, off) per round."""
+    return ["off"] + ["on", "off"] * rounds
 
 
 class Collector:
@@ -157,12 +166,17 @@ def jobs_child(args) -> int:
 # report -------------------------------------------------------------------------------------
 
 
-def cost(runs: list[tuple[str, float]]) -> tuple[float, float]:
-    """(1 - on / mean of the offs, relative spread of the offs)."""
-    offs = [value for variant, value in runs if variant == "off"]
-    [on] = [value for variant, value in runs if variant == "on"]
-    mean = sum(offs) / len(offs)
-    return round(1 - on / mean, 3), round((max(offs) - min(offs)) / mean, 3)
+def cost(runs: list[tuple[str, float]]) -> tuple[float, list[float], float]:
+    """(median of the rounds' costs, each round's 1 - on / mean of the offs beside it,
+    relative spread of all offs); `runs` alternate off, on, off, …, off."""
+    values = [value for _, value in runs]
+    rounds = [
+        round(1 - values[i] / ((values[i - 1] + values[i + 1]) / 2), 3)
+        for i in range(1, len(values) - 1, 2)
+    ]
+    offs = values[0::2]
+    spread = (max(offs) - min(offs)) / (sum(offs) / len(offs))
+    return round(statistics.median(rounds), 3), rounds, round(spread, 3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=1000, help="jobs per jobs run")
     parser.add_argument("--concurrency", type=int, default=2, help="worker pool size")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per child run")
+    parser.add_argument("--rounds", type=int, default=2, help="on runs, each between two off runs")
     parser.add_argument("--jobs-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.jobs_child:
@@ -196,18 +211,19 @@ def main(argv: list[str] | None = None) -> int:
         fixture_path = workdir / "fixture.json"
         fixture_path.write_text(json.dumps(seed(args.courses)))
         print(f"observability bench: {args.courses} courses; collector {collector.endpoint}")
-        for index, variant in enumerate(ORDER):
+        variants = order(max(1, args.rounds))
+        for index, variant in enumerate(variants):
             api.append((variant, api_run(variant, index, args, fixture_path, workdir, collector)))
             print(f"observability bench: api tracing {variant}: {api[-1][1]}", flush=True)
-        for variant in ORDER:
+        for variant in variants:
             jobs.append((variant, jobs_run(variant, args, collector)))
             print(f"observability bench: jobs tracing {variant}: {jobs[-1][1]}", flush=True)
     finally:
         collector.close()
         release(BENCH_DB, BENCH_VHOST, own_vhost)
         shutil.rmtree(workdir, ignore_errors=True)
-    api_cost, api_spread = cost([(v, r["rps"]) for v, r in api])
-    jobs_cost, jobs_spread = cost([(v, r["per_s"]) for v, r in jobs])
+    api_cost, api_rounds, api_spread = cost([(v, r["rps"]) for v, r in api])
+    jobs_cost, jobs_rounds, jobs_spread = cost([(v, r["per_s"]) for v, r in jobs])
     load_after = os.getloadavg()[0]
     print(
         f"load average {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} "
@@ -218,11 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "observability",
         "tracing_api_cost": api_cost,
         "tracing_jobs_cost": jobs_cost,
+        "api_cost_rounds": api_rounds,
+        "jobs_cost_rounds": jobs_rounds,
         "api_off_spread": api_spread,
         "jobs_off_spread": jobs_spread,
         "api_rps": [round(r["rps"], 1) for _, r in api],
         "jobs_per_s": [round(r["per_s"], 1) for _, r in jobs],
-        "order": list(ORDER),
+        "order": variants,
+        "rounds": len(variants) // 2,
         "span_batches": collector.counts["requests"],
         "users": args.users,
         "duration_s": args.duration,
