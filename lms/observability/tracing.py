@@ -88,15 +88,13 @@ def instrument_engine(engine) -> None:
     it already)."""
     if not _enabled or engine in _instrumented:
         return
-    from opentelemetry import metrics, trace
+    from opentelemetry import trace
 
     from lms.observability.sql_spans import NestedEngineTracer
 
-    usage = metrics.get_meter("lms.sqlalchemy").create_up_down_counter(
-        "db.client.connections.usage", unit="connections"
-    )
+    # No pool-usage counter (None): NestedEngineTracer installs no pool listeners.
     # enable_commenter off: the statement text stays what it was (no comment appended).
-    NestedEngineTracer(trace.get_tracer("lms.sqlalchemy"), engine, usage, enable_commenter=False)
+    NestedEngineTracer(trace.get_tracer("lms.sqlalchemy"), engine, None, enable_commenter=False)
     _instrumented.add(engine)
 
 
