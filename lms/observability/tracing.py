@@ -121,6 +121,16 @@ def span(
         yield current
 
 
+def active() -> bool:
+    """A recording span is current: what happens now joins a trace (rather than starting a
+    trace of its own, as a bus event sent by housekeeping would)."""
+    if not _enabled:
+        return False
+    from opentelemetry import trace
+
+    return trace.get_current_span().is_recording()
+
+
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, to hand the trace to another process."""
     if not _enabled:
