@@ -28,10 +28,10 @@ from kombu import Connection, Exchange, Queue
 from kombu.pools import producers
 
 from lms.config import Settings, get_settings
-from lms.observability import tracing
 from lms.events.topics import ANY, TOPICS, Topic
 from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args
+from lms.observability import tracing
 from lms.observability.metrics import BUS_RECONNECTS
 
 log = logging.getLogger(__name__)
