@@ -42,7 +42,7 @@ from lms.events.topics import VIDEO_PROCESSING
 from lms.jobs.lifecycle import JobCancelled
 from lms.jobs.models import Job, JobStatus
 from lms.notifications.service import notify
-from lms.observability import metrics
+from lms.observability import metrics, tracing
 from lms.storage import Storage, get_storage, video_images_prefix, video_stream_prefix
 from lms.users.models import User
 from media.errors import CANCELLED as MEDIA_CANCELLED
@@ -182,6 +182,11 @@ def _media_work(work: Callable[[StepRun], dict[str, Any]]) -> Callable[[StepRun]
 # --- the steps ----------------------------------------------------------------------------
 
 
+def _tool(what: str):
+    """A span for one media tool run (ffprobe or ffmpeg), under the step's job span."""
+    return tracing.span(f"ffmpeg {what}")
+
+
 def _source(ref: AssetRef, folder: Path, storage: Storage) -> Path:
     """The uploaded source in the scratch folder, fetched from storage unless already there."""
     path = folder / ("source" + Path(ref.source_key).suffix)
@@ -204,14 +209,15 @@ def validate(run: StepRun) -> dict[str, Any]:
     src = _source(ref, folder, get_storage(settings))
     job.progress.check()
     job.progress(0.3, "probing", force=True)
-    info = media.validate(
-        src,
-        min_duration=settings.video_min_seconds,
-        max_duration=settings.video_max_seconds,
-        max_width=settings.video_max_width,
-        max_height=settings.video_max_height,
-        name=ref.file_name or None,
-    )
+    with _tool("validate"):
+        info = media.validate(
+            src,
+            min_duration=settings.video_min_seconds,
+            max_duration=settings.video_max_seconds,
+            max_width=settings.video_max_width,
+            max_height=settings.video_max_height,
+            name=ref.file_name or None,
+        )
     with session_scope(settings) as session:
         asset = session.get(VideoAsset, ref.id)
         if asset is not None:
@@ -236,11 +242,13 @@ def transcode(run: StepRun) -> dict[str, Any]:
     ref, job, folder, settings = run.subject, run.job, _folder(run), run.settings
     storage = get_storage(settings)
     src = _source(ref, folder, storage)
-    info = media.probe(src, name=ref.file_name or None)
+    with _tool("probe"):
+        info = media.probe(src, name=ref.file_name or None)
     rungs = media.plan_ladder(info.width, info.height)
     out = folder / "stream"
     shutil.rmtree(out, ignore_errors=True)
-    with metrics.transcoding(info.duration):  # media seconds per ffmpeg CPU second
+    # Media seconds per ffmpeg CPU second, and the ladder's span.
+    with metrics.transcoding(info.duration), _tool("transcode"):
         result = media.transcode_ladder(
             src,
             out,
@@ -322,13 +330,15 @@ def images(run: StepRun) -> dict[str, Any]:
     ref, job, folder, settings = run.subject, run.job, _folder(run), run.settings
     storage = get_storage(settings)
     src = _source(ref, folder, storage)
-    info = media.probe(src, name=ref.file_name or None)
+    with _tool("probe"):
+        info = media.probe(src, name=ref.file_name or None)
     out = folder / "images"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     job.progress(0.05, "poster frame", force=True)
     # The poster is shown large (up to 1920 px): it comes from the source itself.
-    poster = media.poster_frame(src, out / "poster.jpg", source=info)
+    with _tool("poster"):
+        poster = media.poster_frame(src, out / "poster.jpg", source=info)
     thumbs = media.thumbnails(poster, out, stem="thumb")
     job.progress.check()
     # Storyboard tiles (160 px) and the preview (<= 640 px) are small: decoding the
@@ -346,10 +356,12 @@ def images(run: StepRun) -> dict[str, Any]:
     frames = small or src
     job.progress.check()
     job.progress(0.3, "storyboard", force=True)
-    board = media.storyboard(frames, out, source=info)
+    with _tool("storyboard"):
+        board = media.storyboard(frames, out, source=info)
     job.progress.check()
     job.progress(0.6, "animated preview", force=True)
-    preview = media.animated_preview(frames, out / "preview.mp4", source=info)
+    with _tool("preview"):
+        preview = media.animated_preview(frames, out / "preview.mp4", source=info)
     job.progress.check()
     if small is not None:
         small.unlink(missing_ok=True)

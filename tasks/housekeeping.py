@@ -55,6 +55,7 @@ def start_housekeeping(settings: Settings) -> threading.Thread:
 
 def _loop(settings: Settings, rounds: list[Round]) -> None:
     due = [time.monotonic()] * len(rounds)
+    failing = [False] * len(rounds)
     stop = threading.Event()
     while True:
         for index, (run, every) in enumerate(rounds):
@@ -64,5 +65,13 @@ def _loop(settings: Settings, rounds: list[Round]) -> None:
             try:
                 run(settings)
             except Exception:  # noqa: BLE001 - the next round tries again
-                log.warning("%s failed", run.__name__, exc_info=True)
+                # The first failure in a row is an unexpected error (ERROR: one Sentry
+                # event); its repeats every round until it recovers are WARNING lines.
+                level = logging.WARNING if failing[index] else logging.ERROR
+                log.log(level, "%s failed", run.__name__, exc_info=True)
+                failing[index] = True
+            else:
+                if failing[index]:
+                    log.info("%s works again", run.__name__)
+                failing[index] = False
         stop.wait(max(0.05, min(due) - time.monotonic()))

@@ -62,13 +62,15 @@ class Process:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, text: str, timeout: float = 60) -> None:
+    def wait_for(self, text: str, timeout: float = 60, times: int = 1) -> None:
+        """Wait until `times` lines contain `text` (or the process ends)."""
+
+        def seen() -> bool:
+            return sum(text in line for line in self.lines) >= times
+
         with self._changed:
-            found = self._changed.wait_for(
-                lambda: any(text in line for line in self.lines) or self.popen.poll() is not None,
-                timeout,
-            )
-        if not found or not any(text in line for line in self.lines):
+            self._changed.wait_for(lambda: seen() or self.popen.poll() is not None, timeout)
+        if not seen():
             raise AssertionError(f"{text!r} not seen; output:\n{self.output[-4000:]}")
 
     @property

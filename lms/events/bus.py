@@ -31,6 +31,7 @@ from lms.config import Settings, get_settings
 from lms.events.topics import ANY, TOPICS, Topic
 from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args
+from lms.observability import tracing
 from lms.observability.metrics import BUS_RECONNECTS
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,21 @@ def publish_event(
     if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
         return
     key = topic.key_of(data)
+    body: dict[str, Any] = {"topic": topic.name, "key": key, "data": data}
+    if tracing.active():  # sent within a traced request or job: the event joins its trace
+        with tracing.span(f"event {topic.name}", kind="PRODUCER"):
+            body["traceparent"] = tracing.current_traceparent()
+            _publish_one(body, topic, key, settings)
+    else:
+        _publish_one(body, topic, key, settings)
+
+
+def _publish_one(body: dict[str, Any], topic: Topic, key: str, settings: Settings) -> None:
     exchange = event_exchange(settings)
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
             producer.publish(
-                {"topic": topic.name, "key": key, "data": data},
+                body,
                 exchange=exchange,
                 routing_key=topic.routing_key(key),
                 declare=[exchange],
@@ -183,7 +194,13 @@ class EventListener:
     def _on_message(self, body: dict[str, Any], message) -> None:
         try:
             topic = TOPICS.get(body.get("topic", ""))
-            if topic is not None:
+            if topic is not None and (traceparent := body.get("traceparent")):
+                # The subscribers' side of an event sent within a trace: that trace's span.
+                with tracing.span(
+                    f"event {topic.name} received", traceparent=traceparent, kind="CONSUMER"
+                ):
+                    self.callback(topic, body.get("data") or {})
+            elif topic is not None:
                 self.callback(topic, body.get("data") or {})
         except Exception:
             log.exception("event callback failed")

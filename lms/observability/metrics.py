@@ -57,16 +57,23 @@ MEDIA_CPU_SECONDS = Counter(
     "CPU seconds (user + system) ffmpeg spent on those transcodes",
     registry=REGISTRY,
 )
+TELEMETRY_DROPPED = Counter(
+    "lms_telemetry_dropped",
+    "Spans (otlp) and error events (sentry) never sent: a full queue or a failed export",
+    ["sink", "reason"],
+    registry=REGISTRY,
+)
 
 
 def delivered(channel: str, outcome: str, count: int = 1) -> None:
     if count:
-        _count(lambda: DELIVERIES.labels(channel, outcome), count)
+        count_safely(lambda: DELIVERIES.labels(channel, outcome), count)
 
 
-def _count(counter: Callable[[], Counter], amount: float) -> None:
-    """Count in a job: a metrics folder that cannot be written (full disk, wrong owner) is
-    logged, never the job's failure (a labelled child opens its file when first made)."""
+def count_safely(counter: Callable[[], Counter], amount: float) -> None:
+    """Count in a job or an SDK's thread: a metrics folder that cannot be written (full
+    disk, wrong owner) is logged, never the job's failure (a labelled child opens its file
+    when first made)."""
     try:
         counter().inc(amount)
     except OSError:
@@ -86,8 +93,8 @@ def transcoding(media_seconds: float) -> Iterator[None]:
 
     before = children()
     yield
-    _count(lambda: MEDIA_CPU_SECONDS, max(0.0, children() - before))
-    _count(lambda: MEDIA_SECONDS, max(0.0, media_seconds))
+    count_safely(lambda: MEDIA_CPU_SECONDS, max(0.0, children() - before))
+    count_safely(lambda: MEDIA_SECONDS, max(0.0, media_seconds))
 
 
 def merged(*sources: Iterable[Metric]) -> list[Metric]:

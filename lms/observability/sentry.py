@@ -71,6 +71,8 @@ def init_sentry(settings, component: str) -> bool:
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.logging import LoggingIntegration
 
+    from lms.observability.sentry_transport import CountingTransport
+
     integrations: list = [
         LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
         CeleryIntegration(monitor_beat_tasks=False),
@@ -95,7 +97,8 @@ def init_sentry(settings, component: str) -> bool:
         # reports what `web.errors` logs at ERROR (INTERNAL_SERVER_ERROR) only.
         disabled_integrations=[AriadneIntegration()],
         # A dead Sentry never slows requests: events wait in a bounded queue, sent by a
-        # background thread; what overflows is dropped and counted in client reports.
+        # background thread; what overflows or fails is dropped and counted on /metrics.
+        transport=CountingTransport,
         transport_queue_size=settings.sentry_queue_size,
         shutdown_timeout=2,
     )

@@ -5,6 +5,12 @@ queries are SQLAlchemy spans; enqueueing a job is a span whose W3C `traceparent`
 on the job row and carried in the Celery message, so the worker's span for the job (and
 the jobs it enqueues in turn, such as pipeline steps) continue the request's trace.
 
+SQL statements run outside any traced operation (a job's claim before its span opens, a
+deferred write, housekeeping) make no span: alone in a trace of their own they say nothing,
+and they were half the spans a short job cost. Spans the exporter cannot deliver (a queue
+overflow, a collector that does not answer) are counted on `/metrics` as
+`lms_telemetry_dropped_total{sink="otlp"}`.
+
 The SDK is an optional extra (`pip install lyceum[tracing]`): with it absent or tracing
 off, every helper here is a cheap no-op.
 """
@@ -20,6 +26,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 _enabled = False
 _provider = None
+_tracer = None  # made once: `get_tracer` builds a new Tracer on every call
+_propagator = None
+EXPORT_BATCH = 512  # the SDK's default batch, capped by a smaller queue
 _instrumented: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -29,7 +38,7 @@ def enabled() -> bool:
 
 def init_tracing(settings, component: str) -> bool:
     """Install the tracer provider for this process (`component`: api, worker, scheduler)."""
-    global _enabled, _provider
+    global _enabled, _provider, _tracer, _propagator
     if not settings.otel_endpoint:
         return False
     try:
@@ -37,8 +46,10 @@ def init_tracing(settings, component: str) -> bool:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        from lms.observability.span_export import CountingBatchProcessor, CountingExporter
     except ImportError as error:
         from lms.config import ConfigError
 
@@ -53,13 +64,18 @@ def init_tracing(settings, component: str) -> bool:
         resource=resource, sampler=ParentBased(TraceIdRatioBased(settings.otel_sample_ratio))
     )
     # Spans wait in a bounded queue for a background exporter: an unreachable collector
-    # never slows a request or a job; what overflows is dropped (the SDK logs the count).
+    # never slows a request or a job; what overflows or fails to export is dropped, counted.
     exporter = OTLPSpanExporter(endpoint=f"{settings.otel_endpoint}/v1/traces", timeout=5)
     provider.add_span_processor(
-        BatchSpanProcessor(exporter, max_queue_size=settings.otel_queue_size)
+        CountingBatchProcessor(
+            CountingExporter(exporter),
+            max_queue_size=settings.otel_queue_size,
+            max_export_batch_size=min(EXPORT_BATCH, settings.otel_queue_size),
+        )
     )
     trace.set_tracer_provider(provider)
     _provider, _enabled = provider, True
+    _tracer, _propagator = trace.get_tracer("lms"), TraceContextTextMapPropagator()
     log.info("tracing: exporting %s spans to %s", component, settings.otel_endpoint)
     return True
 
@@ -72,14 +88,13 @@ def instrument_engine(engine) -> None:
     it already)."""
     if not _enabled or engine in _instrumented:
         return
-    from opentelemetry import metrics, trace
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry import trace
 
-    usage = metrics.get_meter("lms.sqlalchemy").create_up_down_counter(
-        "db.client.connections.usage", unit="connections"
-    )
+    from lms.observability.sql_spans import NestedEngineTracer
+
+    # No pool-usage counter (None): NestedEngineTracer installs no pool listeners.
     # enable_commenter off: the statement text stays what it was (no comment appended).
-    EngineTracer(trace.get_tracer("lms.sqlalchemy"), engine, usage, enable_commenter=False)
+    NestedEngineTracer(trace.get_tracer("lms.sqlalchemy"), engine, None, enable_commenter=False)
     _instrumented.add(engine)
 
 
@@ -97,27 +112,31 @@ def span(
         yield None
         return
     from opentelemetry import trace
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    parent = None
-    if traceparent:
-        parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
-    tracer = trace.get_tracer("lms")
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
     attrs = {key: value for key, value in (attributes or {}).items() if value is not None}
-    with tracer.start_as_current_span(
+    with _tracer.start_as_current_span(
         name, context=parent, kind=getattr(trace.SpanKind, kind), attributes=attrs
     ) as current:
         yield current
+
+
+def active() -> bool:
+    """A recording span is current: what happens now joins a trace (rather than starting a
+    trace of its own, as a bus event sent by housekeeping would)."""
+    if not _enabled:
+        return False
+    from opentelemetry import trace
+
+    return trace.get_current_span().is_recording()
 
 
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, to hand the trace to another process."""
     if not _enabled:
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
     carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier)
+    _propagator.inject(carrier)
     return carrier.get("traceparent")
 
 

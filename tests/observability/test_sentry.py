@@ -122,3 +122,30 @@ def test_an_unexpected_job_error_arrives_once_with_its_tags(sentry):
     [exception] = event["exception"]["values"][-1:]
     assert exception["value"] == "unexpected state for [email]"  # scrubbed before sending
     assert "lovelace" not in str(event)
+
+
+def test_a_failing_scheduler_round_arrives_once_however_often_it_fails(sentry, tmp_path):
+    """`lms beat` on its own SQLite database (and the embedded broker): with the jobs table
+    gone, the reaper fails every half second; Sentry hears of it once."""
+    keep = ("LMS_SECRET_KEY",)
+    env = {key: None for key in os.environ if key.startswith("LMS_") and key not in keep} | {
+        "LMS_SENTRY_DSN": sentry.dsn,
+        "LMS_JOB_REAPER_INTERVAL_SECONDS": "0.5",
+        "PYTHONPATH": str(ROOT),
+    }
+    merged = {key: value for key, value in {**os.environ, **env}.items() if value is not None}
+    subprocess.run([*LMS, "migrate"], cwd=tmp_path, env=merged, check=True, timeout=120)
+    beat = Process([*LMS, "beat", "--loglevel", "info"], env, cwd=tmp_path)
+    try:
+        beat.wait_for("job housekeeping:")
+        with sqlite3.connect(tmp_path / "var" / "lms.db") as connection:
+            connection.execute("DROP TABLE job_events")
+            connection.execute("DROP TABLE jobs")
+        beat.wait_for("reap_expired failed", times=4)  # reported, then three repeats
+    finally:
+        beat.stop()  # flushes what the SDK still holds
+    # Each failing round (the reaper, the relay, the queue stats…) arrives once.
+    rounds = [e["logentry"]["params"][0] for e in sentry.events if "logentry" in e]
+    assert "reap_expired" in rounds and len(rounds) == len(set(rounds))
+    assert {e["tags"]["component"] for e in sentry.events} == {"scheduler"}
+    assert "no such table: jobs" in str(sentry.events)

@@ -75,6 +75,8 @@ def test_a_request_and_the_job_it_asked_for_are_one_trace(collector):
     assert api_queries and all(s.parent_id in by_id for s in api_queries)
     assert any("db.statement" in s.attributes for s in worker_queries)
     assert user.email not in repr(spans)  # statements carry placeholders, never values
+    statements = [s for s in collector.spans if "db.statement" in s.attributes]
+    assert all(s.parent_id for s in statements)  # none outside an operation, alone
     assert job.attributes["lms.job_kind"] == "email.send"
     with session_scope() as session:
         row = session.get(Job, uuid.UUID(job.attributes["lms.job_id"]))
