@@ -48,6 +48,7 @@ from lms.content.service.reads import (
     get_video_asset,
     list_file_assets,
     list_video_assets,
+    ready_video_ids,
     video_seconds,
 )
 from lms.content.service.uploads import (
@@ -98,6 +99,7 @@ __all__ = [
     "publish_asset",
     "publish_processing",
     "purge_storage",
+    "ready_video_ids",
     "register_video",
     "retry_processing_job",
     "safe_file_name",

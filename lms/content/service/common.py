@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lms.config import Settings
 from lms.content import access
 from lms.content.models import VideoAsset
-from lms.courses.models import Lesson
+from lms.courses import service as courses
 from lms.errors import Forbidden, NotFound
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated
@@ -41,8 +41,8 @@ def signed_url(
     return signing.api_url(key, expires_at, scope=scope, settings=settings)
 
 
-def find_lesson(session: Session, lesson_id: Any) -> Lesson:
-    lesson = session.get(Lesson, parse_id(lesson_id, "lesson", "LESSON_NOT_FOUND"))
+def find_lesson(session: Session, lesson_id: Any):
+    lesson = courses.lesson_by_id(session, parse_id(lesson_id, "lesson", "LESSON_NOT_FOUND"))
     if lesson is None:
         raise NotFound("lesson not found", code="LESSON_NOT_FOUND")
     return lesson

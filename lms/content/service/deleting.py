@@ -13,7 +13,7 @@ from lms.config import Settings, get_settings
 from lms.content.models import AssetStatus, FileAsset, VideoAsset
 from lms.content.service.common import can_manage_asset, managed_video, parse_id
 from lms.content.steps import PURGE_KIND
-from lms.courses.models import Lesson
+from lms.courses import service as courses
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.jobs.models import TERMINAL, Job
 from lms.jobs.service import after_commit, cancel_job, enqueue
@@ -50,8 +50,7 @@ def delete_video_asset(
     """Delete a video asset: stop its processing, unlink its lesson, purge its stored files."""
     asset = managed_video(session, viewer, id, lock=True)
     _stop_pipeline(session, asset.pipeline_job_id, settings)
-    for lesson in session.scalars(select(Lesson).where(Lesson.video_asset_id == asset.id)):
-        lesson.video_asset_id, lesson.duration_seconds = None, 0  # nothing left to play
+    courses.detach_video(session, asset.id)  # its lessons have nothing left to play
     _purge_later(session, f"videos/{asset.id}/", viewer, settings)
     session.delete(asset)
     return True

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.config import Settings
 from lms.content.models import AssetStatus, FileAsset, VideoAsset
 from lms.content.service.common import managed_video, parse_id
 from lms.content.steps import STEPS, VIDEO_INGEST
-from lms.courses.models import Lesson
+from lms.courses import service as courses
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
 from lms.events.topics import CONTENT, VIDEO_PROCESSING
@@ -26,11 +26,7 @@ from lms.security import Viewer
 
 def follow_video_duration(session: Session, asset: VideoAsset) -> None:
     """Every lesson playing `asset` shows its playing time (called when it becomes READY)."""
-    session.execute(
-        update(Lesson)
-        .where(Lesson.video_asset_id == asset.id)
-        .values(duration_seconds=round(asset.duration_seconds or 0))
-    )
+    courses.follow_video_duration(session, asset.id, asset.duration_seconds)
 
 
 def _publish(session: Session, kind: str, asset: VideoAsset | FileAsset) -> None:
@@ -137,9 +133,7 @@ def mark_ready(
     asset.status, asset.error_code, asset.error_message = AssetStatus.READY, None, None
     asset.ready_at = utcnow()
     if asset.lesson_id is not None:
-        lesson = session.get(Lesson, asset.lesson_id)
-        if lesson is not None:  # the lesson plays this video from now on
-            lesson.video_asset_id = asset.id
+        courses.play_video_in_lesson(session, asset.lesson_id, asset.id)
     follow_video_duration(session, asset)  # however each lesson attached it
     publish_asset(session, asset)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from lms.content.service.common import (
     signed_url,
 )
 from lms.content.service.views import file_view, video_view
-from lms.courses.models import CourseInstructor
+from lms.courses.access import instructed_course_ids
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.pagination import connection, page_request, query_key
 from lms.security import Role, Viewer, require_authenticated
@@ -36,6 +37,19 @@ def video_seconds(session: Session, asset_id: uuid.UUID) -> int | None:
     if row is None or row.status != AssetStatus.READY or not row.duration_seconds:
         return None
     return round(row.duration_seconds)
+
+
+def ready_video_ids(session: Session, asset_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """The ids among `asset_ids` whose video is transcoded and playable (one statement)."""
+    if not asset_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(VideoAsset.id).where(
+                VideoAsset.id.in_(list(asset_ids)), VideoAsset.status == AssetStatus.READY
+            )
+        )
+    )
 
 
 def get_video_asset(
@@ -159,7 +173,7 @@ def _list(
             raise Forbidden(
                 "only educators and admins list assets; use the my… lists", code="FORBIDDEN"
             )
-        taught = select(CourseInstructor.course_id).where(CourseInstructor.user_id == user_id)
+        taught = instructed_course_ids(user_id)
         conditions.append(or_(model.owner_id == user_id, model.course_id.in_(taught)))
     if filter.get("status"):
         conditions.append(model.status == AssetStatus(filter["status"]))

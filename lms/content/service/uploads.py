@@ -20,7 +20,7 @@ from lms.content.service.common import can_manage_asset, expiry, find_lesson, pa
 from lms.content.service.processing import publish_asset
 from lms.content.service.views import file_view, video_view
 from lms.content.steps import RESOURCE_KIND, STEP_MAX_ATTEMPTS, VIDEO_INGEST
-from lms.courses.models import Course, Lesson
+from lms.courses.access import course_exists
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.jobs import pipelines
 from lms.jobs.models import Job
@@ -146,11 +146,11 @@ def detect_file_type(data: bytes, declared: str) -> str | None:
         return sniff(Path(handle.name), declared)
 
 
-def _course(session: Session, course_id: Any) -> Course:
-    course = session.get(Course, parse_id(course_id, "course", "COURSE_NOT_FOUND"))
-    if course is None:
+def _course_id(session: Session, course_id: Any) -> uuid.UUID:
+    key = parse_id(course_id, "course", "COURSE_NOT_FOUND")
+    if not course_exists(session, key):
         raise NotFound("course not found", code="COURSE_NOT_FOUND")
-    return course
+    return key
 
 
 def _require_manager(session: Session, viewer: Viewer, course_id: uuid.UUID) -> None:
@@ -160,7 +160,7 @@ def _require_manager(session: Session, viewer: Viewer, course_id: uuid.UUID) -> 
 
 def _target_course(
     session: Session, viewer: Viewer, course_id: Any, lesson_id: Any
-) -> tuple[uuid.UUID | None, Lesson | None]:
+) -> tuple[uuid.UUID | None, Any]:
     """The course (and lesson) an upload belongs to, checked for the viewer's right to manage it."""
     lesson = find_lesson(session, lesson_id) if lesson_id else None
     if lesson is not None:
@@ -171,9 +171,9 @@ def _target_course(
         _require_manager(session, viewer, lesson.course_id)
         return lesson.course_id, lesson
     if course_id:
-        course = _course(session, course_id)
-        _require_manager(session, viewer, course.id)
-        return course.id, None
+        key = _course_id(session, course_id)
+        _require_manager(session, viewer, key)
+        return key, None
     return None, None
 
 

@@ -23,7 +23,18 @@ from lms.courses.service.publishing import (
     require_verified_email,
     validate_course_publication,
 )
-from lms.courses.service.reads import get_course, get_course_by_slug
+from lms.courses.service.reads import (
+    course_titles,
+    courses_by_id,
+    get_course,
+    get_course_by_slug,
+)
+from lms.courses.service.videos import (
+    detach_video,
+    follow_video_duration,
+    lesson_by_id,
+    play_video_in_lesson,
+)
 
 __all__ = [
     "DELETE_STORAGE_JOB",
@@ -32,13 +43,19 @@ __all__ = [
     "DeleteCourseResult",
     "add_lesson",
     "add_module",
+    "course_titles",
+    "courses_by_id",
     "create_course",
     "delete_course",
     "delete_lesson",
     "delete_module",
+    "detach_video",
+    "follow_video_duration",
     "get_course",
     "get_course_by_slug",
     "has_enrollments",
+    "lesson_by_id",
+    "play_video_in_lesson",
     "publish_course",
     "reorder_lessons",
     "reorder_modules",

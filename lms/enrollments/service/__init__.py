@@ -45,6 +45,7 @@ from lms.enrollments.service.reads import (
 )
 
 __all__ = [
+    "SEATED",
     "AccessView",
     "Eligibility",
     "LessonSummary",
@@ -53,7 +54,6 @@ __all__ = [
     "ProgressPayload",
     "ProgressSummary",
     "Reason",
-    "SEATED",
     "check_enrollment_eligibility",
     "check_lesson_access",
     "complete_enrollment",

@@ -14,7 +14,7 @@ from lms.enrollments.access import parse_id, teaches
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.errors import Forbidden, NotFound
 from lms.security import Viewer, require_authenticated
-from lms.users.models import User
+from lms.users.service import user_exists
 
 SEATED = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)  # take a place in the course
 
@@ -123,7 +123,7 @@ def check_enrollment_eligibility(
     course = find_course(session, course_id)
     if not (viewer.is_admin or student == user_id or teaches(session, user_id, course.id)):
         raise Forbidden("you may check only your own eligibility", code="FORBIDDEN")
-    if session.get(User, student) is None:
+    if not user_exists(session, student):
         raise NotFound("student not found", code="USER_NOT_FOUND")
     return Eligibility(
         student,
