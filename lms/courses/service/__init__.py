@@ -20,7 +20,7 @@ from lms.courses.service.lessons import add_lesson, delete_lesson, reorder_lesso
 from lms.courses.service.modules import add_module, delete_module, reorder_modules, update_module
 from lms.courses.service.publishing import (
     publish_course,
-    require_verified_email,
+    require_verified_publisher,
     validate_course_publication,
 )
 from lms.courses.service.reads import (
@@ -59,7 +59,7 @@ __all__ = [
     "publish_course",
     "reorder_lessons",
     "reorder_modules",
-    "require_verified_email",
+    "require_verified_publisher",
     "update_course",
     "update_lesson",
     "update_module",
