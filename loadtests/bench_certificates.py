@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> dict:
         from lms.config import get_settings
         from lms.jobs.broker import publisher
         from lms.migrate import upgrade
-        from tasks.certificates import render_pdf
+        from tasks.enrollments import render_pdf
         from tests.support import start_worker
 
         upgrade(get_settings())

@@ -2,8 +2,8 @@
 declared as `lms.enrollments.certificates.CERTIFICATE_ISSUANCE` (inline steps, in order):
 
     snapshot  read what the version prints (student, course, instructors, date, code)
-    render    the PDF with ReportLab and a QR code of the verification URL   (tasks.certificates)
-    store     under `certificates/{code}/v{version}.pdf`                       (tasks.certificates)
+    render    the PDF with ReportLab and a QR code of the verification URL   (tasks.enrollments)
+    store     under `certificates/{code}/v{version}.pdf`                       (tasks.enrollments)
     record    version, content hash, status ISSUED; in the same transaction the
               `email.send` job with the links; after commit the `certificateGenerated`
               (and, for the first version, `courseCompleted`) events
@@ -29,7 +29,7 @@ from lms.enrollments.certificates import (
 from lms.errors import PermanentJobError
 from pipelines import engine
 from pipelines.engine import Stop, StepRun
-from tasks.certificates import render_pdf, store_pdf
+from tasks.enrollments import render_pdf, store_pdf
 
 
 def _payload(run: StepRun) -> tuple[uuid.UUID, int]:

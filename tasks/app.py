@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 from celery import signals
 
 from lms.assessments.settings import assessment_settings
 from lms.config import get_settings
+from lms.domains import DOMAINS
 from lms.jobs.broker import make_celery
 from lms.jobs.settings import job_settings
 from lms.logs import configure_logging
@@ -17,17 +19,8 @@ app = make_celery(settings)
 app.conf.include = [
     "tasks.system",
     "tasks.email",
-    "tasks.courses",
-    "tasks.users",
-    "tasks.admin",
-    "tasks.media",
-    "tasks.certificates",
-    "tasks.notifications",
-    "tasks.payments",
-    "tasks.search",
-    "tasks.analytics",
-    "tasks.assessments",
-    "tasks.communication",
+    # Each domain's tasks, in the module named by it (`tasks/<domain>.py`), found by name.
+    *(f"tasks.{name}" for name in DOMAINS if importlib.util.find_spec(f"tasks.{name}")),
     "pipelines.registry",  # the tasks of every declared pipeline
     # Extra job kinds a deployment (or a fault test) adds: LMS_JOB_EXTRA_TASK_MODULES.
     *filter(None, (name.strip() for name in job_settings().extra_task_modules.split(","))),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from lms.errors import Forbidden
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Role, Viewer, require_role
 
 
 def require_operator(viewer: Viewer):

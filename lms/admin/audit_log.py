@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from lms.admin.access import require_operator
 from lms.audit.models import AuditEntry
 from lms.errors import ValidationFailed
-from lms.users.models import User
+from lms.users.service import contacts
 
 MAX_ENTRIES = 500
 
@@ -22,13 +22,14 @@ def control_actions(session: Session, viewer, *, limit: int | None = 50) -> list
     limit = 50 if limit is None else limit  # an explicit null means the default
     if not 1 <= limit <= MAX_ENTRIES:
         raise ValidationFailed(f"limit must be 1..{MAX_ENTRIES}", code="BAD_USER_INPUT")
-    rows = session.execute(
-        select(AuditEntry, User.email)
-        .outerjoin(User, User.id == AuditEntry.actor_id)
+    entries = session.scalars(
+        select(AuditEntry)
         .where(AuditEntry.action.like("admin.%"))
         .order_by(AuditEntry.created_at.desc())
         .limit(limit)
     ).all()
+    actors = contacts(session, list({e.actor_id for e in entries if e.actor_id is not None}))
+    rows = [(entry, actors.get(entry.actor_id, {}).get("email")) for entry in entries]
     return [
         {
             "id": entry.id,

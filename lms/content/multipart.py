@@ -108,7 +108,7 @@ def _view(
     else:
         wanted = missing[:TARGETS_PER_CALL]
     storage = get_storage(settings)
-    expires_at = service._expiry(settings.upload_url_minutes)
+    expires_at = service.expiry(settings.upload_url_minutes)
     targets = []
     for number in wanted:
         offset, size = _part_range(upload, number)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from lms.courses.models import Course, CourseInstructor, CourseStatus, InstructorRole
@@ -94,6 +94,41 @@ def lesson_course_id(session: Session, lesson_id: uuid.UUID) -> uuid.UUID | None
     from lms.courses.models import Lesson
 
     return session.scalar(select(Lesson.course_id).where(Lesson.id == lesson_id))
+
+
+def teaches(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID) -> bool:
+    """Whether the user is one of the course's instructors (for other modules)."""
+    if user_id is None:
+        return False
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
+                )
+            )
+        )
+    )
+
+
+def teaches_or_owns(
+    session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID | None
+) -> bool:
+    """Whether the user is one of the course's instructors or its owner (for other modules)."""
+    if user_id is None or course_id is None:
+        return False
+    return (
+        session.scalar(
+            select(CourseInstructor.user_id).where(
+                CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
+            )
+        )
+        is not None
+        or session.scalar(
+            select(Course.id).where(Course.id == course_id, Course.owner_id == user_id)
+        )
+        is not None
+    )
 
 
 def course_exists(session: Session, course_id: uuid.UUID) -> bool:

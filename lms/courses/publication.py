@@ -60,18 +60,10 @@ class PublicationCheck:
 
 def ready_video_assets(session: Session, asset_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
     """The ids among `asset_ids` whose video is transcoded and playable (one statement)."""
-    # Imported here: content's models refer to lessons, so a module-level import would cycle.
-    from lms.content.models import AssetStatus, VideoAsset
+    # Imported here: the content service builds on courses, so a module-level import would cycle.
+    from lms.content.service import ready_video_ids
 
-    if not asset_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(VideoAsset.id).where(
-                VideoAsset.id.in_(list(asset_ids)), VideoAsset.status == AssetStatus.READY
-            )
-        )
-    )
+    return ready_video_ids(session, asset_ids)
 
 
 def unmet_requirements(session: Session, course: Course) -> list[Requirement]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from lms.courses.models import CourseInstructor
+from lms.courses import access as courses
 from lms.enrollments.models import Enrollment
 from lms.errors import Forbidden, NotFound
 from lms.security import Viewer, require_authenticated
@@ -35,17 +35,7 @@ def enrollment_not_found() -> NotFound:
 
 
 def teaches(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID) -> bool:
-    if user_id is None:
-        return False
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
-                )
-            )
-        )
-    )
+    return courses.teaches(session, user_id, course_id)
 
 
 def is_enrolled(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:

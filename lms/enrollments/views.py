@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.courses.models import Course
+from lms.courses.service import course_titles
 from lms.enrollments.models import Enrollment, EnrollmentStatus, LessonProgress
-from lms.users.models import User
+from lms.users.access import display_names
 
 
 @dataclass(frozen=True)
@@ -50,18 +49,8 @@ def enrollment_views(session: Session, enrollments: Sequence[Enrollment]) -> lis
     """Views with the student's name and the course's title (two reads for any number)."""
     student_ids = {e.student_id for e in enrollments}
     course_ids = {e.course_id for e in enrollments}
-    names = (
-        dict(session.execute(select(User.id, User.name).where(User.id.in_(student_ids))).all())
-        if student_ids
-        else {}
-    )
-    titles = (
-        dict(
-            session.execute(select(Course.id, Course.title).where(Course.id.in_(course_ids))).all()
-        )
-        if course_ids
-        else {}
-    )
+    names = display_names(session, student_ids)
+    titles = course_titles(session, course_ids)
     return [
         EnrollmentView(
             e.id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, union
+from sqlalchemy import union
 from sqlalchemy.orm import Session
 
 from lms.errors import Forbidden, Unauthenticated
@@ -56,19 +56,14 @@ def shares_course(session: Session, viewer_id: uuid.UUID, user_id: uuid.UUID) ->
     """Whether two users meet in a course (for ENROLLED_ONLY profiles): both enrolled in it
     (active or completed), or one teaching it while the other is enrolled."""
     # Imported here: courses and enrollments both build on users.
-    from lms.courses.models import CourseInstructor
-    from lms.enrollments.models import Enrollment, EnrollmentStatus
+    from lms.courses.access import instructed_course_ids
+    from lms.enrollments.access import enrolled_course_ids
 
     def courses(person: uuid.UUID, *, teaching: bool):
-        enrolled = select(Enrollment.course_id).where(
-            Enrollment.student_id == person,
-            Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
-        )
+        enrolled = enrolled_course_ids(person)
         if not teaching:
             return enrolled
-        return union(
-            enrolled, select(CourseInstructor.course_id).where(CourseInstructor.user_id == person)
-        )
+        return union(enrolled, instructed_course_ids(person))
 
     # Both may teach, but two instructors alone do not "share a course" as classmates do.
     viewer_courses = set(session.scalars(courses(viewer_id, teaching=True)))
@@ -78,9 +73,5 @@ def shares_course(session: Session, viewer_id: uuid.UUID, user_id: uuid.UUID) ->
     if enrolled_overlap:
         return True
     viewer_enrolled = set(session.scalars(courses(viewer_id, teaching=False)))
-    user_teaching = set(
-        session.scalars(
-            select(CourseInstructor.course_id).where(CourseInstructor.user_id == user_id)
-        )
-    )
+    user_teaching = set(session.scalars(instructed_course_ids(user_id)))
     return bool(viewer_enrolled & user_teaching)

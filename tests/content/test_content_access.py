@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
+from lms.db import session_scope
+from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.users.models import Role
 from tests.content.conftest import UPLOAD, make_course
 from tests.support import create_user
@@ -31,6 +35,27 @@ def test_student_not_enrolled_cannot_stream(api):
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert "enroll" in body["errors"][0]["message"]
     assert api.error_codes(STREAM, {"l": str(lesson_id)}) == ["UNAUTHENTICATED"]
+
+
+def test_enrolled_students_may_stream_until_they_withdraw(api):
+    owner, _ = create_user(Role.EDUCATOR)
+    course_id, lesson_id = make_course(owner.id)
+    student, token = create_user(Role.STUDENT)
+    with session_scope() as session:
+        session.add(Enrollment(student_id=student.id, course_id=course_id))
+
+    def enrolled_as(status: EnrollmentStatus) -> list[str]:
+        with session_scope() as session:
+            query = update(Enrollment).where(Enrollment.student_id == student.id)
+            session.execute(query.values(status=status))
+        return api.error_codes(STREAM, {"l": str(lesson_id)}, token)
+
+    # Past the access check, the lesson simply has no video yet.
+    assert enrolled_as(EnrollmentStatus.ACTIVE) == ["VIDEO_NOT_FOUND"]
+    assert enrolled_as(EnrollmentStatus.COMPLETED) == ["VIDEO_NOT_FOUND"]
+    assert enrolled_as(EnrollmentStatus.DROPPED) == ["FORBIDDEN"]
+    reason = api.execute(STREAM, {"l": str(lesson_id)}, token)["errors"][0]["extensions"]
+    assert reason["reason"] == "NOT_ENROLLED"
 
 
 def test_instructor_of_a_lesson_without_video_gets_not_found(api):

@@ -20,7 +20,7 @@ from lms.enrollments.certificates import IssueSnapshot
 from lms.enrollments.settings import enrollment_settings
 from lms.errors import PermanentJobError
 from lms.users.models import Role
-from tasks.certificates import render_pdf
+from tasks.enrollments import render_pdf
 from tests.enrollments.support import issued_certificate
 from tests.support import JobWatcher, create_user, start_worker
 

@@ -22,31 +22,44 @@ def _string(node: ast.AST) -> str | None:
 
 
 def raised_codes() -> dict[str, str]:
-    """Codes written in the source: `code="X"`/`error_code="X"` arguments, `code = "X"`
+    """Codes written in the source: `code="X"`/`error_code="X"` arguments, the first argument
+    of a helper whose first parameter is `code` (`invalid("X", message, field)`), `code = "X"`
     class attributes and `{"code": "X"}` entries, with where each was first seen."""
     found: dict[str, str] = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "migrations" in path.parts:
-                continue
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                candidates: list[ast.AST] = []
-                if isinstance(node, ast.Call):
-                    candidates = [k.value for k in node.keywords if k.arg in ("code", "error_code")]
-                elif isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == "code" for t in node.targets
-                ):
-                    candidates = [node.value]
-                elif isinstance(node, ast.Dict):
-                    candidates = [
-                        value
-                        for key, value in zip(node.keys, node.values, strict=True)
-                        if isinstance(key, ast.Constant) and key.value == "code"
-                    ]
-                for candidate in candidates:
-                    code = _string(candidate)
-                    if code:
-                        found.setdefault(code, f"{path.relative_to(ROOT)}:{candidate.lineno}")
+    trees = [
+        (path, ast.parse(path.read_text(), str(path)))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+    helpers = {  # functions whose first parameter is the code
+        node.name
+        for _, tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and [a.arg for a in node.args.args[:1]] == ["code"]
+    }
+    for path, tree in trees:
+        for node in ast.walk(tree):
+            candidates: list[ast.AST] = []
+            if isinstance(node, ast.Call):
+                candidates = [k.value for k in node.keywords if k.arg in ("code", "error_code")]
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in helpers and node.args:
+                    candidates.append(node.args[0])
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "code" for t in node.targets
+            ):
+                candidates = [node.value]
+            elif isinstance(node, ast.Dict):
+                candidates = [
+                    value
+                    for key, value in zip(node.keys, node.values, strict=True)
+                    if isinstance(key, ast.Constant) and key.value == "code"
+                ]
+            for candidate in candidates:
+                code = _string(candidate)
+                if code:
+                    found.setdefault(code, f"{path.relative_to(ROOT)}:{candidate.lineno}")
     return found
 
 
@@ -73,5 +86,6 @@ def test_every_schema_code_has_a_description():
 
 def test_the_scan_finds_codes_where_they_are_raised():
     found = raised_codes()
-    # One of each form the scan reads: a keyword, a class attribute, a dict entry.
-    assert {"EMAIL_TAKEN", "RATE_LIMITED", "QUERY_TOO_DEEP"} <= set(found)
+    # One of each form the scan reads: a keyword, a class attribute, a dict entry, a helper's
+    # first argument.
+    assert {"EMAIL_TAKEN", "RATE_LIMITED", "QUERY_TOO_DEEP", "TITLE_REQUIRED"} <= set(found)

@@ -20,10 +20,21 @@ from lms.courses.service.lessons import add_lesson, delete_lesson, reorder_lesso
 from lms.courses.service.modules import add_module, delete_module, reorder_modules, update_module
 from lms.courses.service.publishing import (
     publish_course,
-    require_verified_email,
+    require_verified_publisher,
     validate_course_publication,
 )
-from lms.courses.service.reads import get_course, get_course_by_slug
+from lms.courses.service.reads import (
+    course_titles,
+    courses_by_id,
+    get_course,
+    get_course_by_slug,
+)
+from lms.courses.service.videos import (
+    detach_video,
+    follow_video_duration,
+    lesson_by_id,
+    play_video_in_lesson,
+)
 
 __all__ = [
     "DELETE_STORAGE_JOB",
@@ -32,17 +43,23 @@ __all__ = [
     "DeleteCourseResult",
     "add_lesson",
     "add_module",
+    "course_titles",
+    "courses_by_id",
     "create_course",
     "delete_course",
     "delete_lesson",
     "delete_module",
+    "detach_video",
+    "follow_video_duration",
     "get_course",
     "get_course_by_slug",
     "has_enrollments",
+    "lesson_by_id",
+    "play_video_in_lesson",
     "publish_course",
     "reorder_lessons",
     "reorder_modules",
-    "require_verified_email",
+    "require_verified_publisher",
     "update_course",
     "update_lesson",
     "update_module",

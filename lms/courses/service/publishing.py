@@ -20,7 +20,7 @@ from lms.security import Viewer
 from lms.users import service as users
 
 
-def require_verified_email(session: Session, user_id: uuid.UUID) -> None:
+def require_verified_publisher(session: Session, user_id: uuid.UUID) -> None:
     """`EMAIL_NOT_VERIFIED` unless the user has verified their email address (Users module)."""
     if not users.email_verified(session, user_id):
         raise Forbidden(
@@ -50,7 +50,7 @@ def publish_course(session: Session, viewer: Viewer, *, id: Any) -> Course:
         raise not_publishable(unmet)
     now = utcnow()
     if not viewer.is_admin:
-        require_verified_email(session, viewer.user_id)
+        require_verified_publisher(session, viewer.user_id)
     if get_settings().course_review_required and not viewer.is_admin:
         course.status, course.submitted_at = CourseStatus.PENDING_REVIEW, now
     else:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.courses import rules
-from lms.courses.access import visible_course
+from lms.courses.access import visible_clause, visible_course
 from lms.courses.models import Course
 from lms.courses.slugs import course_id_for_slug
 from lms.errors import NotFound
@@ -27,3 +30,20 @@ def get_course_by_slug(session: Session, viewer: Viewer, *, slug: str) -> Course
     if course_id is None:
         raise NotFound("course not found", code="COURSE_NOT_FOUND")
     return visible_course(session, viewer, course_id)
+
+
+def course_titles(session: Session, course_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Titles of many courses, whoever may see them (for other modules' views; one read)."""
+    ids = set(course_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(select(Course.id, Course.title).where(Course.id.in_(ids))).all())
+
+
+def courses_by_id(
+    session: Session, viewer: Viewer, course_ids: list[uuid.UUID]
+) -> list[Course | None]:
+    """Batch read for other modules' `course` fields: each course when the viewer may see it."""
+    rows = session.scalars(select(Course).where(Course.id.in_(course_ids), visible_clause(viewer)))
+    found = {course.id: course for course in rows}
+    return [found.get(key) for key in course_ids]

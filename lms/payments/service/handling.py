@@ -23,7 +23,7 @@ from lms.payments.events import CHECKOUT_EVENTS, INVOICE_EVENTS, REFUND_EVENTS, 
 from lms.payments.models import DeliveryOutcome, Payment, PaymentStatus, WebhookDelivery
 from lms.payments.service import fulfilment, refunds, subscriptions
 from lms.payments.settings import PaymentSettings, payment_settings
-from lms.users.models import User
+from lms.users.service import contacts
 
 
 class EventNotReady(TransientJobError):
@@ -127,14 +127,14 @@ def _subscription(
     elif kind == "invoice.payment_failed":
         subscriptions.record_invoice(session, sub, obj, paid=False)
         if subscriptions.renewal_failed(session, sub, settings):
-            user = session.get(User, sub.user_id)
+            user = contacts(session, [sub.user_id]).get(sub.user_id)
             if user is not None:
                 request_email(
                     session,
                     template="subscription_payment_failed",
-                    to=user.email,
+                    to=user["email"],
                     context={
-                        "name": user.name,
+                        "name": user["name"],
                         "plan": sub.plan,
                         "grace_until": sub.grace_until.strftime("%Y-%m-%d"),
                     },

@@ -31,7 +31,7 @@ from lms.payments.models import (
 from lms.payments.receipts import send_receipt
 from lms.payments.settings import PaymentSettings, payment_settings
 from lms.security import Viewer, require_authenticated
-from lms.users.models import User
+from lms.users.service import contacts, lock_user
 
 STRIPE_STATUS = {status.value.lower(): status for status in SubscriptionStatus}
 OPEN = (*LIVE_SUBSCRIPTION, SubscriptionStatus.INCOMPLETE, SubscriptionStatus.PAST_DUE)
@@ -73,7 +73,7 @@ def begin_subscription(
             code="PLAN_NOT_FOUND",
             field="plan",
         )
-    session.get(User, user_id, with_for_update=True)  # one subscription request at a time
+    lock_user(session, user_id)  # one subscription request at a time
     live = session.scalar(
         select(Subscription).where(
             Subscription.user_id == user_id,
@@ -90,7 +90,7 @@ def begin_subscription(
     return SubscriptionOrder(
         sub.id,
         user_id,
-        session.get(User, user_id).email,
+        contacts(session, [user_id])[user_id]["email"],
         settings.plans[plan],
         customer.stripe_customer_id if customer else None,
         input.get("payment_method_id"),

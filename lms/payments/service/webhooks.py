@@ -29,8 +29,7 @@ from lms.payments.errors import PaymentNotFound
 from lms.payments.events import HANDLE_JOB, HANDLED_EVENTS
 from lms.payments.models import DeliveryOutcome, WebhookDelivery
 from lms.payments.settings import PaymentSettings, payment_settings
-from lms.security import Viewer, require_role
-from lms.users.models import Role
+from lms.security import Role, Viewer, require_role
 
 KEPT_HEADERS = ("stripe-signature", "content-type", "user-agent", "content-length")
 MAX_STORED_BODY = 256 * 1024

@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from lms.courses.access import visible_clause
-from lms.courses.models import Course
+from lms.courses import service as courses
 from lms.search.models import SearchCourse
 from lms.search.service.backend import backend_for, render
 from lms.search.service.counting import count_matches
@@ -166,6 +165,4 @@ def search_courses(
 
 def courses_by_id(session: Session, viewer: Viewer, course_ids: list[uuid.UUID]) -> list:
     """Batch read for `CourseSearchHit.course`: the course when the viewer may see it."""
-    rows = session.scalars(select(Course).where(Course.id.in_(course_ids), visible_clause(viewer)))
-    found = {course.id: course for course in rows}
-    return [found.get(key) for key in course_ids]
+    return courses.courses_by_id(session, viewer, course_ids)

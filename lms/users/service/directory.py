@@ -28,6 +28,16 @@ def educators_among(session: Session, user_ids: list[uuid.UUID]) -> set[uuid.UUI
     )
 
 
+def lock_user(session: Session, user_id: uuid.UUID) -> None:
+    """Lock the user's row for this transaction: another domain's requests for one user
+    (a subscription, say) then run one at a time."""
+    session.get(User, user_id, with_for_update=True)
+
+
+def user_exists(session: Session, user_id: uuid.UUID) -> bool:
+    return session.get(User, user_id) is not None
+
+
 def email_verified(session: Session, user_id: uuid.UUID) -> bool:
     """Whether the user has confirmed their email address (False for an unknown user)."""
     return session.scalar(select(User.email_verified_at).where(User.id == user_id)) is not None

@@ -1,4 +1,4 @@
-"""Media tasks on the `media` queue: resource checks and purges.
+"""Content tasks (on the `media` queue): resource checks, purges, abandoned multipart uploads.
 
 The video ingest pipeline's tasks are registered from its declaration
 (`pipelines/registry.py`, `pipelines/video_ingest.py`); the media work lives in `media/`.

@@ -1,4 +1,5 @@
-"""Certificate steps for the issuance pipeline: render a version's PDF, store it.
+"""Enrollments tasks: the certificate steps of the issuance pipeline (render a version's PDF,
+store it).
 
 Thin wrappers over the pure `certificates` library and the storage interface; the
 workflow that strings them together with the database lives in
