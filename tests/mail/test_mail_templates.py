@@ -77,6 +77,19 @@ CASES = {
         "Your all-access-monthly subscription payment did not go through",
         ["all-access-monthly", "2026-12-13"],
     ),
+    "payment_receipt": (
+        {
+            "name": "Ann",
+            "item": "Linear Algebra",
+            "amount": "49.00 USD",
+            "payment_id": "2f1c0e4a-0000-4000-8000-000000000001",
+            "paid_at": "2026-12-06 18:00 UTC",
+            "link": "https://lyceum.test/courses/1",
+            "unsubscribe_url": "https://lyceum.test/notifications/unsubscribe?token=t",
+        },
+        "Your receipt: 49.00 USD for Linear Algebra",
+        ["Linear Algebra", "49.00 USD", "2f1c0e4a-0000-4000-8000-000000000001"],
+    ),
     "test": ({}, "Lyceum test email", ["test email from Lyceum"]),
     "notification": (
         {
