@@ -15,6 +15,7 @@ from lms.errors import Conflict
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.service import cancel_job, enqueue, relay_unpublished, retry_job
 from lms.mail.jobs import request_email
+from tests.faults.support import wait_until
 from tests.support import JobWatcher, start_beat, start_worker
 
 
@@ -58,9 +59,10 @@ def test_committed_job_is_published_once_with_its_stamp():
     before = queue_depth("default")
     with session_scope() as session:
         job_id = enqueue(session, "system.noop").id
-    job = load(job_id)
-    assert job.published_at is not None and job.celery_task_id
-    assert queue_depth("default") == before + 1
+    assert queue_depth("default") == before + 1  # sent before the commit returned
+    # The stamp is written a moment later, off the producer's path (lms.jobs.stamps).
+    job = wait_until(lambda: (row := load(job_id)).published_at and row, 10, "publish stamp")
+    assert job.celery_task_id
     # nothing is left for the relay: it publishes only what was never published
     assert relay_unpublished(older_than=0) == 0
 
