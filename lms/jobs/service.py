@@ -174,7 +174,12 @@ def _flush_outbox(session: Session) -> None:
     except RuntimeError:
         loop = None
     if loop is None:
-        _deliver(outgoing, callbacks)
+        # A synchronous caller: bus events and fan-out bursts now, in order (a subscriber
+        # sees QUEUED before the job can run); the jobs' messages on the publishing
+        # threads, so the caller's next transaction does not wait for the broker.
+        _run(callbacks)
+        if outgoing:
+            publishing.submit(_deliver, outgoing, [])
     else:
         # In the API, broker round trips must not stall the event loop nor borrow its
         # default executor (argon2, the health probe): publishing has threads of its own.
@@ -183,13 +188,16 @@ def _flush_outbox(session: Session) -> None:
         publishing.submit(_deliver, outgoing, callbacks)
 
 
-def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
-    # Events first, so a subscriber sees QUEUED before a fast worker's RUNNING.
+def _run(callbacks: list) -> None:
     for callback in callbacks:
         try:
             callback()
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
+
+
+def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
+    _run(callbacks)  # events first, so a subscriber sees QUEUED before a worker's RUNNING
     if not outgoing:
         return
     settings = outgoing[0].settings or get_settings()
