@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, false, or_, select, update
+from sqlalchemy import bindparam, event, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from lms.admin.models import QueueState
@@ -201,7 +201,8 @@ def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
     if not outgoing:
         return
     settings = outgoing[0].settings or get_settings()
-    if publishing.broker_down(settings.broker_url):  # the relay sends them later
+    if publishing.broker_down(settings.broker_url):  # the relay sends them, from now on
+        _give_up_claims(outgoing, settings)
         return
     if publish_jobs(outgoing, settings, stamp_later=True) < len(outgoing):
         publishing.mark_down(settings.broker_url)
@@ -305,6 +306,33 @@ def _release_claims(job_ids: list[uuid.UUID], settings: Settings) -> None:
         _execute(settings, release)
     except Exception:  # noqa: BLE001 - the claim then simply expires
         log.warning("could not release publish claims", exc_info=True)
+
+
+_GIVE_UP = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("job_id"),
+        _JOBS.c.published_at.is_(None),
+        _JOBS.c.publish_claimed_until == bindparam("claimed_until"),  # still ours
+    )
+    .values(publish_claimed_until=None)
+)
+
+
+def _give_up_claims(outgoing: list[Outgoing], settings: Settings) -> None:
+    """Hand jobs this publisher will not send to the relay at once (not when the claim
+    lapses); a claim a relay has taken since is left alone."""
+    rows = [
+        {"job_id": item.job_id, "claimed_until": item.claimed_until}
+        for item in outgoing
+        if item.claimed_until is not None
+    ]
+    if not rows:
+        return
+    try:
+        _execute(settings, _GIVE_UP, rows)
+    except Exception:  # noqa: BLE001 - the claim then simply expires
+        log.warning("could not give up publish claims", exc_info=True)
 
 
 def relay_unpublished(settings: Settings | None = None, *, older_than: float | None = None) -> int:
