@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
 
 from lms.config import Settings, get_settings
@@ -97,8 +98,10 @@ def _publish_one(body: dict[str, Any], topic: Topic, key: str, settings: Setting
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1},
             )
-    except Exception:
+    except Exception as error:
         log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
+        if isinstance(error, (OSError, KombuOperationalError)):  # the broker is away:
+            publishing.mark_down(settings.broker_url)  # the next events skip its retries
 
 
 def publish_events(

@@ -22,7 +22,7 @@ from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
 from lms.jobs import publishing
-from lms.jobs import states
+from lms.jobs import stamps, states
 from lms.jobs.broker import publisher
 from lms.jobs.engine import job_engine
 from lms.jobs.models import TERMINAL, Job, JobStatus
@@ -174,7 +174,12 @@ def _flush_outbox(session: Session) -> None:
     except RuntimeError:
         loop = None
     if loop is None:
-        _deliver(outgoing, callbacks)
+        # A synchronous caller: bus events and fan-out bursts now, in order (a subscriber
+        # sees QUEUED before the job can run); the jobs' messages on the publishing
+        # threads, so the caller's next transaction does not wait for the broker.
+        _run(callbacks)
+        if outgoing:
+            publishing.submit(_deliver, outgoing, [])
     else:
         # In the API, broker round trips must not stall the event loop nor borrow its
         # default executor (argon2, the health probe): publishing has threads of its own.
@@ -183,19 +188,23 @@ def _flush_outbox(session: Session) -> None:
         publishing.submit(_deliver, outgoing, callbacks)
 
 
-def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
-    # Events first, so a subscriber sees QUEUED before a fast worker's RUNNING.
+def _run(callbacks: list) -> None:
     for callback in callbacks:
         try:
             callback()
         except Exception:  # noqa: BLE001 - the commit stands; the relay/bus recover
             log.exception("after-commit callback failed")
+
+
+def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
+    _run(callbacks)  # events first, so a subscriber sees QUEUED before a worker's RUNNING
     if not outgoing:
         return
     settings = outgoing[0].settings or get_settings()
-    if publishing.broker_down(settings.broker_url):  # the relay sends them later
+    if publishing.broker_down(settings.broker_url):  # the relay sends them, from now on
+        _give_up_claims(outgoing, settings)
         return
-    if publish_jobs(outgoing, settings) < len(outgoing):
+    if publish_jobs(outgoing, settings, stamp_later=True) < len(outgoing):
         publishing.mark_down(settings.broker_url)
     else:
         publishing.mark_up(settings.broker_url)
@@ -210,8 +219,12 @@ def _drop_outbox(session: Session, previous_transaction) -> None:
         session.info.pop(_ENQUEUED, None)
 
 
-def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> int:
+def publish_jobs(
+    outgoing: list[Outgoing], settings: Settings | None = None, *, stamp_later: bool = False
+) -> int:
     """Send each job to its queue, then stamp `published_at`. Failures are left to the relay.
+
+    `stamp_later`: the stamps go to the writer thread, batched with others (lms.jobs.stamps).
 
     Only the owner of a row's publish claim publishes it: an item whose claim is running
     out is claimed again first (and skipped if a relay took it), so a slow after-commit
@@ -245,41 +258,18 @@ def publish_jobs(outgoing: list[Outgoing], settings: Settings | None = None) -> 
             continue
         published.append((item.job_id, task_id))
     if published:
-        _stamp_published(published, settings)
+        (stamps.write_later if stamp_later else stamps.write)(published, settings)
     if failed:
         _release_claims(failed, settings)
     return len(published)
 
 
 _JOBS = Job.__table__
-# One statement for any number of jobs (an executemany): Core, because this runs after
-# every commit that enqueued work and the ORM's bulk-update bookkeeping costs more than
-# the round trip itself.
-_STAMP = (
-    update(_JOBS)
-    .where(_JOBS.c.id == bindparam("job_id"))
-    .values(published_at=bindparam("published_at"), celery_task_id=bindparam("task_id"))
-)
 _UNPUBLISHED = (_JOBS.c.published_at.is_(None), _JOBS.c.status == JobStatus.QUEUED)
 
 
 def _claim_free(now: datetime):
     return or_(_JOBS.c.publish_claimed_until.is_(None), _JOBS.c.publish_claimed_until < now)
-
-
-def _stamp_published(published: list[tuple[uuid.UUID, str]], settings: Settings) -> None:
-    """Record `published_at` and the Celery task id of jobs that reached the broker."""
-    now = utcnow()
-    rows = [
-        {"job_id": job_id, "published_at": now, "task_id": task_id} for job_id, task_id in published
-    ]
-    # Each stamp stands alone, autocommitted without waiting for the WAL flush: a stamp lost
-    # in a database crash means a republish by the relay once the claim expires, and the
-    # guarded start drops that duplicate.
-    states.retrying_db(
-        lambda: _execute(settings, _STAMP, rows, durable=False),
-        f"stamp of {len(rows)} published job(s)",
-    )
 
 
 def _execute(settings: Settings, statement, params=None, *, durable: bool = True) -> list:
@@ -316,6 +306,33 @@ def _release_claims(job_ids: list[uuid.UUID], settings: Settings) -> None:
         _execute(settings, release)
     except Exception:  # noqa: BLE001 - the claim then simply expires
         log.warning("could not release publish claims", exc_info=True)
+
+
+_GIVE_UP = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("job_id"),
+        _JOBS.c.published_at.is_(None),
+        _JOBS.c.publish_claimed_until == bindparam("claimed_until"),  # still ours
+    )
+    .values(publish_claimed_until=None)
+)
+
+
+def _give_up_claims(outgoing: list[Outgoing], settings: Settings) -> None:
+    """Hand jobs this publisher will not send to the relay at once (not when the claim
+    lapses); a claim a relay has taken since is left alone."""
+    rows = [
+        {"job_id": item.job_id, "claimed_until": item.claimed_until}
+        for item in outgoing
+        if item.claimed_until is not None
+    ]
+    if not rows:
+        return
+    try:
+        _execute(settings, _GIVE_UP, rows)
+    except Exception:  # noqa: BLE001 - the claim then simply expires
+        log.warning("could not give up publish claims", exc_info=True)
 
 
 def relay_unpublished(settings: Settings | None = None, *, older_than: float | None = None) -> int:

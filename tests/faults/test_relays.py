@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from lms.config import get_settings
 from lms.db import session_scope
+from lms.jobs import publishing
 from lms.jobs.broker import publisher
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.service import enqueue, relay_unpublished
@@ -103,6 +104,7 @@ def test_a_late_after_commit_publish_and_the_relay_publish_each_job_once():
     for _ in range(300):
         with session_scope() as session:
             job_ids.append(str(enqueue(session, "system.noop", settings=late).id))
+    assert publishing.flush(60)  # every after-commit publish has sent or given way
     stop.set()
     for relay in relays:
         relay.join(120)

@@ -12,9 +12,11 @@ from sqlalchemy import select
 from lms.config import get_settings
 from lms.db import session_scope
 from lms.errors import Conflict
+from lms.jobs import publishing
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.service import cancel_job, enqueue, relay_unpublished, retry_job
 from lms.mail.jobs import request_email
+from tests.faults.support import wait_until
 from tests.support import JobWatcher, start_beat, start_worker
 
 
@@ -58,9 +60,10 @@ def test_committed_job_is_published_once_with_its_stamp():
     before = queue_depth("default")
     with session_scope() as session:
         job_id = enqueue(session, "system.noop").id
-    job = load(job_id)
-    assert job.published_at is not None and job.celery_task_id
-    assert queue_depth("default") == before + 1
+    # Sent by the publishing threads and stamped by the writer thread, off the producer's path.
+    wait_until(lambda: queue_depth("default") == before + 1, 10, "the job's message")
+    job = wait_until(lambda: (row := load(job_id)).published_at and row, 10, "publish stamp")
+    assert job.celery_task_id
     # nothing is left for the relay: it publishes only what was never published
     assert relay_unpublished(older_than=0) == 0
 
@@ -92,6 +95,7 @@ def test_lost_publish_is_recovered_by_the_relay(worker):
     with JobWatcher() as watcher:
         with session_scope() as session:
             job_id = enqueue(session, "system.noop", settings=dead_broker).id
+        assert publishing.flush()  # the after-commit publish failed and released its claim
         assert load(job_id).published_at is None
         assert relay_unpublished(older_than=0) == 1
         assert watcher.wait(job_id)["status"] == "SUCCEEDED"

@@ -10,6 +10,7 @@ import uuid
 
 from lms.config import get_settings
 from lms.db import session_scope
+from lms.jobs import publishing
 from lms.jobs.service import enqueue, relay_unpublished
 from lms.observability.multiprocess import directory_families
 from lms.users.models import Role
@@ -97,6 +98,7 @@ def test_the_relay_counts_what_it_republishes():
     )
     with session_scope() as session:  # committed, never published: the relay's work
         enqueue(session, "system.noop", settings=dead_broker)
+    assert publishing.flush()  # its after-commit publish failed and released the claim
     app_before = _served()
     relayed = relay_unpublished(older_than=0)
     assert relayed >= 1
