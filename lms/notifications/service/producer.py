@@ -120,7 +120,9 @@ def notify(
         email_template=email_template,
         email_context=email_context,
     )
-    create_batch(session, [user_id], spec)
+    created = _create(session, [user_id], spec)
+    if created:  # the usual case: its id is known, no read back
+        return created[0]["id"]
     return session.scalar(
         select(Notification.id).where(
             Notification.user_id == user_id, Notification.idempotency_key == key
@@ -219,6 +221,11 @@ def _plan(
 def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) -> int:
     """Insert one notification per user (skipping keys already there), their deliveries, and
     the jobs that send what may leave now. Returns how many notifications were new."""
+    return len(_create(session, user_ids, spec))
+
+
+def _create(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) -> list[dict[str, Any]]:
+    """`create_batch`, returning the rows of the notifications that were new."""
     kind, priority = _check(spec)
     settings = notifications_settings()
     now = utcnow()
@@ -252,7 +259,7 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
         session, Notification.__table__, rows, returning=(Notification.id, Notification.user_id)
     )
     if not inserted:
-        return 0
+        return []
     new = {row.id for row in inserted}
     created = [row for row in rows if row["id"] in new]
     tz = {
@@ -292,7 +299,7 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
     # One event per recipient: it carries the new unread count (`unreadCountChanged` hears it).
     counts = unread_counts(session, [row["user_id"] for row in shown])
     events.received(session, [_payload(row, counts[row["user_id"]]) for row in shown])
-    return len(created)
+    return created
 
 
 def _leaves_now(delivery: dict[str, Any]) -> bool:
