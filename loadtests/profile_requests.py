@@ -9,10 +9,12 @@ and the domain's). Operations: the uncached catalog page (anonymous `courses`, 2
 the scenario of `run_catalog_load.py`), an authenticated cheap read (`quiz(id)`), an
 authenticated cheap mutation (`submitQuizAnswer`) and `sendMessage`.
 
-For each it prints wall ms per request, SQL statements per request (counted with
-SQLAlchemy's `before_cursor_execute` on every engine), the thread-pool hops per request
-(`AsyncSession.run_sync`/greenlet spawns are counted as sessions opened), and the top
-functions by own time. Nothing is asserted; the last line is one JSON object.
+For each it prints wall and CPU ms per request, SQL statements per request (counted with
+SQLAlchemy's `before_cursor_execute` on every engine of the process, so a job stamped
+published by the publisher thread counts too), the sessions that began a transaction per
+request (`after_begin`), own time by package, the statements of one request, and with `-v`
+the top functions by own and cumulative time. Nothing is asserted; the last line is one
+JSON object.
 """
 
 from __future__ import annotations
