@@ -12,9 +12,9 @@ GraphQL `data` (the runner checks that before measuring):
     GET /plain/course/<id>                    `course(id)`
     GET /plain/course-by-slug/<slug>          `courseBySlug(slug)`
 
-What it leaves out is exactly GraphQL's work: parsing, validation, per-field resolution
-and the dataloaders' per-batch sessions (here one session reads everything, as a
-hand-written endpoint would). It runs under hypercorn, like `lms serve`. Not part of the
+What it leaves out is exactly GraphQL's work: parsing, validation, the viewer's lookup
+and per-field resolution (both read everything in one session, as a hand-written endpoint
+would). It runs under hypercorn, like `lms serve`. Not part of the
 product (lives in loadtests/, never imported by web/).
 """
 

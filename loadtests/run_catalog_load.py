@@ -550,7 +550,13 @@ def main(argv: list[str] | None = None) -> int:
                 "browse_think_s": [args.wait_min, args.wait_max],
                 "results": results,
                 "targets": summary,
+                # The headline figure: uncached GraphQL's saturation throughput
+                # over the plain route's, same run (None without a saturate phase).
+                "uncached_ratio_to_plain": summary.get("graphql-nocache", {}).get(
+                    "throughput_ratio_to_plain"
+                ),
                 "load_avg_before": round(load_before, 2),
+                "load_avg_after": round(os.getloadavg()[0], 2),
             },
             separators=(",", ":"),
         )

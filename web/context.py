@@ -1,7 +1,9 @@
-"""Per-request context: settings, the viewer, short database sessions, the event hub.
+"""Per-request context: settings, the viewer, database access, the event hub.
 
-Resolvers never share one AsyncSession (graphql-core runs siblings concurrently): each
-service call opens its own short session through `run`.
+Over HTTP a request has one database session, taken in turn by its resolvers
+(`web.request_session`); a context without one (websocket subscriptions, which live for
+hours) opens a short session per service call instead. Either way resolvers never use one
+AsyncSession at the same time (graphql-core runs siblings concurrently).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from lms.config import Settings
 from lms.errors import Unauthenticated
@@ -19,6 +22,7 @@ from lms.security import ANONYMOUS, Viewer, decode_access_token, viewer_for
 from lms.users.models import User
 from web.dataloaders import Loaders
 from web.events import EventHub
+from web.request_session import RequestSession
 
 T = TypeVar("T")
 
@@ -39,13 +43,14 @@ class Context:
     auth_error: Unauthenticated | None = None
     client_ip: str | None = None  # the peer address, for per-IP rate limits
     extras: dict[str, Any] = field(default_factory=dict)
+    db: RequestSession | None = None  # the HTTP request's session; None: short sessions
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
     def loaders(self) -> Loaders:
-        """This request's dataloaders (batched reads, each batch in its own short session)."""
+        """This request's dataloaders (batched reads, the batches of a moment in one call)."""
         if self._loaders is None:
-            self._loaders = Loaders(self.services.sessions, self.viewer)
+            self._loaders = Loaders(self.run_sync, self.viewer)
         return self._loaders
 
     @property
@@ -62,15 +67,25 @@ class Context:
             raise self.auth_error
         return self.viewer
 
-    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a sync service function in its own short read session."""
+    async def run_sync(self, call: Callable[[Session], T]) -> T:
+        """`call(session)` for reading: in the request's session, else a short one."""
+        if self.db is not None:
+            return await self.db.read(call)
         async with self.services.sessions() as session:
-            return await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
+            return await session.run_sync(call)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a sync service function for reading."""
+        return await self.run_sync(lambda sync: fn(sync, *args, **kwargs))
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a sync service function in its own transaction and commit it here, at the edge."""
-        async with self.services.sessions() as session, session.begin():
-            result = await session.run_sync(lambda sync: fn(sync, *args, **kwargs))
+        """Run a sync service function in a transaction and commit it here, at the edge."""
+        call = lambda sync: fn(sync, *args, **kwargs)  # noqa: E731
+        if self.db is not None:
+            result = await self.db.write(call)
+        else:
+            async with self.services.sessions() as session, session.begin():
+                result = await session.run_sync(call)
         self._loaders = None  # reads cached before this write are stale now
         return result
 
@@ -114,15 +129,21 @@ def bearer_token(header: str | None) -> str | None:
 
 
 async def authenticate(
-    services: Services, token: str | None
+    services: Services, token: str | None, db: RequestSession | None = None
 ) -> tuple[Viewer, Unauthenticated | None]:
-    """Resolve a bearer token to a viewer; a bad token yields anonymous plus the error."""
+    """Resolve a bearer token to a viewer; a bad token yields anonymous plus the error.
+
+    With the request's session the user row is read there, and stays in its identity map
+    for the services that look the viewer up again."""
     if not token:
         return ANONYMOUS, None
     try:
         claims = decode_access_token(token, services.settings)
-        async with services.sessions() as session:
-            user = await session.get(User, claims.user_id)
+        if db is not None:
+            user = await db.read(lambda session: session.get(User, claims.user_id))
+        else:
+            async with services.sessions() as session:
+                user = await session.get(User, claims.user_id)
         return viewer_for(claims, user), None
     except Unauthenticated as error:
         return ANONYMOUS, error

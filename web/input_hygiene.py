@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLList,
@@ -24,6 +25,7 @@ from graphql import (
     GraphQLScalarType,
     IntValueNode,
     Node,
+    OperationDefinitionNode,
     StringValueNode,
     ValidationRule,
     VariableDefinitionNode,
@@ -83,15 +85,29 @@ def variables_rule(variables: Any) -> type[ValidationRule]:
     """A rule that checks this request's variable values against their declared types."""
     values = variables if isinstance(variables, dict) else {}
 
+    def check(schema: Any, node: VariableDefinitionNode) -> GraphQLError | None:
+        name = node.variable.name.value
+        if name not in values:
+            return None
+        problem = _problem(type_from_ast(schema, node.type), values[name], f"${name}")
+        return _error(problem, node, f"${name}") if problem else None
+
     class VariableHygiene(ValidationRule):
         def enter_variable_definition(self, node: VariableDefinitionNode, *_args) -> None:
-            name = node.variable.name.value
-            if name not in values:
-                return
-            declared = type_from_ast(self.context.schema, node.type)
-            problem = _problem(declared, values[name], f"${name}")
-            if problem:
-                self.report_error(_error(problem, node, f"${name}"))
+            error = check(self.context.schema, node)
+            if error is not None:
+                self.report_error(error)
+
+        @staticmethod
+        def errors_for(schema: Any, document: DocumentNode) -> list[GraphQLError]:
+            """The same checks without a visit of the whole document (per request)."""
+            found = (
+                check(schema, node)
+                for definition in document.definitions
+                if isinstance(definition, OperationDefinitionNode)
+                for node in definition.variable_definitions or ()
+            )
+            return [error for error in found if error is not None]
 
     VariableHygiene.reads_variables = True  # run per request, never cached
     return VariableHygiene

@@ -160,15 +160,22 @@ def cost_limit_rule(max_cost: int, variables: dict[str, Any] | None) -> type[Val
         reads_variables = True
 
         def enter_document(self, node, *_args):
-            cost = document_cost(self.context.schema, node, variables)
-            if cost > max_cost:
-                self.report_error(
-                    GraphQLError(
-                        f"Query costs {cost}; the maximum is {max_cost}. Ask for smaller pages "
-                        "or fewer nested lists.",
-                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": max_cost},
-                    )
-                )
+            for error in self.errors_for(self.context.schema, node):
+                self.report_error(error)
             return self.BREAK
+
+        @staticmethod
+        def errors_for(schema, document) -> list[GraphQLError]:
+            """The same check without a visit of the whole document (per request)."""
+            cost = document_cost(schema, document, variables)
+            if cost <= max_cost:
+                return []
+            return [
+                GraphQLError(
+                    f"Query costs {cost}; the maximum is {max_cost}. Ask for smaller pages "
+                    "or fewer nested lists.",
+                    extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": max_cost},
+                )
+            ]
 
     return CostLimit

@@ -11,6 +11,7 @@ from ariadne import load_schema_from_path, make_executable_schema
 from graphql import GraphQLSchema, print_schema
 
 import web.resolvers
+from web import field_resolvers
 from web.scalars import bigint_scalar, datetime_scalar, json_scalar
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -28,7 +29,9 @@ def _bindables() -> list:
 def build_schema() -> GraphQLSchema:
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     # camelCase in the schema, snake_case in Python (fields, arguments and inputs).
-    return make_executable_schema(type_defs, *_bindables(), convert_names_case=True)
+    schema = make_executable_schema(type_defs, *_bindables(), convert_names_case=True)
+    field_resolvers.install(schema)
+    return schema
 
 
 def printed_schema() -> str:

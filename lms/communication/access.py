@@ -16,7 +16,7 @@ import enum
 import uuid
 from typing import Any
 
-from sqlalchemy import exists, literal, or_, select
+from sqlalchemy import exists, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from lms.communication.errors import NotCourseMember
@@ -86,6 +86,15 @@ def shares_course(
     is the deployment's default for courses that set no rule of their own."""
     if sender.is_admin:
         return True
+    return bool(
+        session.scalar(select(shares_course_clause(sender, recipient_id, classmates=classmates)))
+    )
+
+
+def shares_course_clause(sender: Viewer, recipient_id: uuid.UUID, *, classmates: bool):
+    """The condition `shares_course` evaluates, to select along with other checks."""
+    if sender.is_admin:
+        return true()
     me = require_authenticated(sender)
     taught, enrolled = courses.instructed_course_ids, enrollments.enrolled_course_ids
     rules = [
@@ -94,7 +103,7 @@ def shares_course(
         _both(enrolled(me), taught(recipient_id)),  # a student to an instructor
         _classmates(enrolled(me), enrolled(recipient_id), classmates),  # where allowed
     ]
-    return bool(session.scalar(select(or_(*rules))))
+    return or_(*rules)
 
 
 def _classmates(mine, theirs, default: bool):

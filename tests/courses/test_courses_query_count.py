@@ -19,6 +19,7 @@ from lms.db import build_async_engine, make_async_sessionmaker
 from lms.security import ANONYMOUS, Viewer
 from lms.users.models import Role
 from tests.courses.seed import seed_courses
+from tests.http_api import running_api
 from web.context import Context, Services
 from web.errors import format_error
 from web.events import EventHub
@@ -97,3 +98,17 @@ async def test_catalog_page_statement_count_does_not_grow_with_the_page(
     # page + totalCount + one batch each: tags, prerequisites, instructors, stats, modules,
     # lessons, lesson content
     assert small_count == large_count == 9
+
+
+async def test_over_http_the_page_reads_on_one_connection_with_the_same_statements(
+    services, catalog
+):
+    """`POST /graphql` gives the request one session: the page, its count and its seven
+    batches run on one pooled connection (not one checkout per batch)."""
+    in_process, _ = await catalog_page(services, ANONYMOUS, catalog, 50)
+    variables = {"f": {"category": catalog}, "first": 50}
+    async with running_api() as api:
+        over_http = (await api.data(CATALOG_PAGE, variables))["courses"]
+        assert api.checkouts == 1
+        assert len(api.statements) == 9, api.statements
+    assert over_http == in_process

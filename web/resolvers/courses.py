@@ -1,19 +1,24 @@
-"""Courses: thin resolvers over `lms.courses`; nested fields come from per-request dataloaders."""
+"""Courses: thin resolvers over `lms.courses`; nested fields come from per-request dataloaders.
+
+The course queries read ahead: with the page (or the course) they read, in the same
+database call, the batches its selection will ask for (tags, instructors, statistics,
+modules, their lessons), so every nested field finds its value ready and the page
+completes without a task per field (`web/lookahead.py`, `Loaders.preload`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ariadne import MutationType, ObjectType, QueryType
-from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
-    GraphQLResolveInfo,
-    InlineFragmentNode,
-    SelectionSetNode,
-)
+from graphql import FieldNode, GraphQLResolveInfo
+from sqlalchemy.orm import Session
 
 from lms.courses import batch, catalog, cover, service
 from lms.courses.access import can_edit
 from lms.courses.models import Course
+from web.dataloaders import Loaders
+from web.lookahead import below, selection
 from web.service_fields import bind_service_fields
 
 query = QueryType()
@@ -23,55 +28,81 @@ module_type = ObjectType("CourseModule")
 lesson_type = ObjectType("Lesson")
 cover_variant_type = ObjectType("CourseCoverVariant")
 
+STATS = {"moduleCount", "lessonCount", "totalDurationSeconds"}
 
-def _selects(info: GraphQLResolveInfo, name: str) -> bool:
-    """Whether the query selects `name` directly under this field (through fragments too)."""
 
-    def search(selection_set: SelectionSetNode | None) -> bool:
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode) and selection.name.value == name:
-                return True
-            if isinstance(selection, InlineFragmentNode) and search(selection.selection_set):
-                return True
-            if isinstance(selection, FragmentSpreadNode):
-                fragment = info.fragments.get(selection.name.value)
-                if fragment is not None and search(fragment.selection_set):
-                    return True
-        return False
-
-    return any(search(node.selection_set) for node in info.field_nodes)
+def read_ahead(
+    session: Session,
+    info: GraphQLResolveInfo,
+    loaders: Loaders,
+    courses: list[Course],
+    wanted: dict[str, list[FieldNode]],
+) -> None:
+    """Preload the batches that the `wanted` fields of `courses` resolve from."""
+    ids = [course.id for course in courses]
+    if not ids:
+        return
+    if "tags" in wanted:
+        loaders.preload(session, batch.tags_by_course, ids)
+    if "prerequisites" in wanted:
+        loaders.preload(session, batch.prerequisites_by_course, ids)
+    if "instructors" in wanted or "viewerCanEdit" in wanted:
+        loaders.preload(session, batch.instructors_by_course, ids)
+    if STATS & wanted.keys():
+        loaders.preload(session, batch.stats_by_course, ids)
+    if "modules" not in wanted:
+        return
+    modules = loaders.preload(session, batch.modules_by_course, ids)
+    in_module = below(info, wanted["modules"])
+    if "lessons" in in_module or "durationSeconds" in in_module:
+        module_ids = [module.id for group in modules for module in group]
+        lessons = loaders.preload(session, batch.lessons_by_module, module_ids)
+        if "content" in below(info, in_module.get("lessons", [])):
+            lesson_ids = [lesson.id for group in lessons for lesson in group]
+            loaders.preload(session, batch.lesson_content, lesson_ids)
 
 
 # --- queries -------------------------------------------------------------------------
 
 
-bind_service_fields(
-    query, {"course": service.get_course, "courseBySlug": service.get_course_by_slug}
-)
+def _course_resolver(fn):
+    async def resolve(_, info, **arguments) -> Course:
+        ctx = info.context
+        viewer, loaders, wanted = ctx.require_viewer(), ctx.loaders, selection(info)
+
+        def read(session: Session) -> Course:
+            course = fn(session, viewer, **arguments)
+            read_ahead(session, info, loaders, [course], wanted)
+            return course
+
+        return await ctx.run_sync(read)
+
+    return resolve
 
 
-@query.field("courses")
-async def resolve_courses(_, info, filter: dict | None = None, pagination: dict | None = None):
-    ctx = info.context
-    return await ctx.read(
-        catalog.list_courses,
-        ctx.require_viewer(),
-        filter=filter,
-        pagination=pagination,
-        with_total=_selects(info, "totalCount"),
-    )
+query.set_field("course", _course_resolver(service.get_course))
+query.set_field("courseBySlug", _course_resolver(service.get_course_by_slug))
 
 
-@query.field("myCourses")
-async def resolve_my_courses(_, info, filter: dict | None = None, pagination: dict | None = None):
-    ctx = info.context
-    return await ctx.read(
-        catalog.list_my_courses,
-        ctx.require_viewer(),
-        filter=filter,
-        pagination=pagination,
-        with_total=_selects(info, "totalCount"),
-    )
+def _list_resolver(fn):
+    async def resolve(_, info, filter: dict | None = None, pagination: dict | None = None):
+        ctx = info.context
+        viewer, loaders = ctx.require_viewer(), ctx.loaders
+        with_total = "totalCount" in selection(info)
+        wanted = selection(info, "edges", "node")
+
+        def read(session: Session) -> Any:
+            page = fn(session, viewer, filter=filter, pagination=pagination, with_total=with_total)
+            read_ahead(session, info, loaders, page.nodes, wanted)
+            return page
+
+        return await ctx.run_sync(read)
+
+    return resolve
+
+
+query.set_field("courses", _list_resolver(catalog.list_courses))
+query.set_field("myCourses", _list_resolver(catalog.list_my_courses))
 
 
 # --- mutations -----------------------------------------------------------------------
@@ -123,9 +154,10 @@ def resolve_modules(course: Course, info):
 
 
 def _stat(name: str):
-    async def resolve(course: Course, info) -> int:
-        stats = await info.context.loaders.load(batch.stats_by_course, course.id)
-        return getattr(stats, name)
+    def resolve(course: Course, info):
+        return info.context.loaders.then(
+            batch.stats_by_course, course.id, lambda stats: getattr(stats, name)
+        )
 
     return resolve
 
@@ -136,9 +168,13 @@ course_type.set_field("totalDurationSeconds", _stat("total_duration_seconds"))
 
 
 @course_type.field("viewerCanEdit")
-async def resolve_viewer_can_edit(course: Course, info) -> bool:
-    instructors = await info.context.loaders.load(batch.instructors_by_course, course.id)
-    return can_edit(info.context.viewer, (instructor.user_id for instructor in instructors))
+def resolve_viewer_can_edit(course: Course, info):
+    viewer = info.context.viewer
+    return info.context.loaders.then(
+        batch.instructors_by_course,
+        course.id,
+        lambda instructors: can_edit(viewer, (instructor.user_id for instructor in instructors)),
+    )
 
 
 @course_type.field("coverImage")
@@ -172,9 +208,12 @@ def resolve_lessons(module, info):
 
 
 @module_type.field("durationSeconds")
-async def resolve_module_duration(module, info) -> int:
-    lessons = await info.context.loaders.load(batch.lessons_by_module, module.id)
-    return sum(lesson.duration_seconds for lesson in lessons)
+def resolve_module_duration(module, info):
+    return info.context.loaders.then(
+        batch.lessons_by_module,
+        module.id,
+        lambda lessons: sum(lesson.duration_seconds for lesson in lessons),
+    )
 
 
 @lesson_type.field("content")

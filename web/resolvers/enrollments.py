@@ -69,7 +69,7 @@ async def resolve_download_url(
 ) -> str | None:
     if certificate.storage_key is None or certificate.status != CertificateStatus.ISSUED:
         return None
-    slug = await info.context.loaders.load(certificates.course_slugs, certificate.course_id)
+    slug = await info.context.loaders.fetch(certificates.course_slugs, certificate.course_id)
     return certificates.download_url(
         certificate.storage_key,
         file_name=certificates.pdf_file_name(certificate.id, slug),

@@ -222,8 +222,21 @@ def submit_quiz_answer(
 ) -> dict:
     """Save one answer. `version` is the version the client last saw (0: none yet); a save
     based on an older version is refused, so a second tab cannot silently overwrite. The
-    same save sent twice (a retry after a lost reply) is answered with the stored answer."""
-    attempt = _own_attempt(session, viewer, submission_id)
+    same save sent twice (a retry after a lost reply) is answered with the stored answer.
+
+    The hot path of a quiz: four statements (the attempt locked with its quiz's navigation,
+    the question with this attempt's answer to it, the write; plus the viewer's lookup)."""
+    user_id = require_authenticated(viewer)
+    attempt_id = access.parse_id(submission_id, QuizSubmissionNotFound, "quiz submission")
+    found = session.execute(
+        select(QuizAttempt, Quiz.navigation)
+        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+        .where(QuizAttempt.id == attempt_id)
+        .with_for_update(of=QuizAttempt)
+    ).first()
+    if found is None or found[0].student_id != user_id:
+        raise QuizSubmissionNotFound("quiz submission not found")
+    attempt, navigation = found
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed("this attempt is closed")
     if attempt.closes_at is not None and utcnow() > attempt.closes_at:
@@ -232,19 +245,23 @@ def submit_quiz_answer(
     if question_id not in attempt.question_ids:
         raise QuestionNotInAttempt("that question is not part of this attempt")
     position = attempt.question_ids.index(question_id)
-    quiz = session.get(Quiz, attempt.quiz_id)
-    if quiz.navigation == Navigation.SEQUENTIAL:
+    if navigation == Navigation.SEQUENTIAL:
         if position < attempt.current_position:
             raise QuestionLocked("sequential quiz: earlier questions cannot be changed")
         attempt.current_position = position
-    question = session.get(Question, uuid.UUID(question_id))
+    pair = session.execute(
+        select(Question, QuizAnswer)
+        .outerjoin(
+            QuizAnswer,
+            (QuizAnswer.question_id == Question.id) & (QuizAnswer.attempt_id == attempt.id),
+        )
+        .where(Question.id == uuid.UUID(question_id))
+    ).first()
+    if pair is None:  # removed from the quiz since the attempt drew it
+        raise QuestionNotInAttempt("that question is not part of this attempt")
+    question, answer = pair
     response = _response(question, input, attempt)
     base = int(input.get("version") or 0)
-    answer = session.scalar(
-        select(QuizAnswer).where(
-            QuizAnswer.attempt_id == attempt.id, QuizAnswer.question_id == question.id
-        )
-    )
     current = answer.version if answer else 0
     if answer is not None and base == current - 1 and answer.response == response:
         return answer_view(answer, scores=False, feedback=False)  # a retried save

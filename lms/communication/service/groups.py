@@ -29,6 +29,7 @@ from lms.communication.service.messaging import (
 )
 from lms.communication.settings import communication_settings
 from lms.errors import ValidationFailed
+from lms.models import utcnow
 from lms.security import Viewer, require_authenticated
 from lms.users import service as users
 
@@ -79,12 +80,13 @@ def create_group_conversation(
             raise errors.UserBlocked(f"messages between you and user {other} are blocked")
     files = checked_files(input.get("attachments"))
     content_html = checked_content(input.get("content"), bool(files))
-    group = Conversation(kind=ConversationKind.GROUP, course_id=course)
+    now = utcnow()
+    group = Conversation(kind=ConversationKind.GROUP, course_id=course, last_message_at=now)
     session.add(group)
     session.flush()
     session.add_all(ConversationMember(conversation_id=group.id, user_id=u) for u in [me, *others])
     session.flush()
-    return deliver(session, group, me, facts[me]["name"], others, files, content_html)
+    return deliver(session, group.id, me, facts[me]["name"], others, files, content_html, now)
 
 
 def send_to_conversation(
@@ -107,4 +109,6 @@ def send_to_conversation(
     files = checked_files(input.get("attachments"))
     content_html = checked_content(input.get("content"), bool(files))
     name = users.member_facts(session, [me]).get(me, {}).get("name")
-    return deliver(session, conversation, me, name, members, files, content_html)
+    now = utcnow()
+    conversation.last_message_at = now
+    return deliver(session, conversation.id, me, name, members, files, content_html, now)

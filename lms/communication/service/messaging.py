@@ -44,19 +44,18 @@ def user_not_found() -> NotFound:
     return NotFound("user not found", code="USER_NOT_FOUND")
 
 
-def blocked_between(session: Session, a: uuid.UUID, b: uuid.UUID) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    or_(
-                        and_(UserBlock.blocker_id == a, UserBlock.blocked_id == b),
-                        and_(UserBlock.blocker_id == b, UserBlock.blocked_id == a),
-                    )
-                )
-            )
+def blocked_clause(a: uuid.UUID, b: uuid.UUID):
+    """SQL: either of the two blocked the other."""
+    return exists().where(
+        or_(
+            and_(UserBlock.blocker_id == a, UserBlock.blocked_id == b),
+            and_(UserBlock.blocker_id == b, UserBlock.blocked_id == a),
         )
     )
+
+
+def blocked_between(session: Session, a: uuid.UUID, b: uuid.UUID) -> bool:
+    return bool(session.scalar(select(blocked_clause(a, b))))
 
 
 def checked_content(raw: str | None, has_files: bool) -> str:
@@ -120,6 +119,23 @@ def _direct_conversation(session: Session, me: uuid.UUID, other: uuid.UUID) -> C
         return conversation
     except IntegrityError:
         return session.scalars(select(Conversation).where(Conversation.direct_key == key)).one()
+
+
+def _touch_direct_conversation(session: Session, me: uuid.UUID, other: uuid.UUID, now) -> uuid.UUID:
+    """The id of the two people's conversation, its `last_message_at` set to `now`: one
+    UPDATE … RETURNING when it exists (every message but the first), else created."""
+    found = session.scalar(
+        update(Conversation)
+        .where(Conversation.direct_key == _direct_key(me, other))
+        .values(last_message_at=now)
+        .returning(Conversation.id)
+        .execution_options(synchronize_session=False)
+    )
+    if found is not None:
+        return found
+    conversation = _direct_conversation(session, me, other)
+    conversation.last_message_at = now
+    return conversation.id
 
 
 def _wrote_to(session: Session, sender: uuid.UUID, recipient: uuid.UUID) -> bool:
@@ -200,63 +216,77 @@ def send_message(
     facts = users.member_facts(session, [me, recipient])
     if recipient not in facts:
         raise user_not_found()
-    if blocked_between(session, me, recipient):
+    settings = communication_settings()
+    # Blocks and shared courses in one statement (checked and reported in this order).
+    blocked, shared = session.execute(
+        select(
+            blocked_clause(me, recipient),
+            access.shares_course_clause(
+                viewer, recipient, classmates=settings.students_may_message_classmates
+            ),
+        )
+    ).one()
+    if blocked:
         raise errors.UserBlocked("messages between you and this user are blocked")
     files = checked_files(input.get("attachments"))
     content_html = checked_content(input.get("content"), bool(files))
-    settings = communication_settings()
-    if not (
-        access.shares_course(
-            session, viewer, recipient, classmates=settings.students_may_message_classmates
-        )
-        or _wrote_to(session, recipient, me)
-    ):
+    if not (shared or _wrote_to(session, recipient, me)):
         raise errors.MessagingNotAllowed("you share no course with this user")
 
-    conversation = _direct_conversation(session, me, recipient)
-    return deliver(session, conversation, me, facts[me]["name"], [recipient], files, content_html)
+    now = utcnow()
+    conversation_id = _touch_direct_conversation(session, me, recipient, now)
+    return deliver(
+        session, conversation_id, me, facts[me]["name"], [recipient], files, content_html, now
+    )
 
 
 def deliver(
     session: Session,
-    conversation: Conversation,
+    conversation_id: uuid.UUID,
     me: uuid.UUID,
     sender_name: str | None,
     recipients: list[uuid.UUID],
     files: list[tuple[str, str, bytes]],
     content_html: str,
+    now,
 ) -> dict[str, Any]:
-    """Store a checked message in a conversation: its files, a receipt per member, a
-    NEW_MESSAGE notification and a live event per recipient. The sender's view comes back."""
-    now = utcnow()
+    """Store a checked message in a conversation whose `last_message_at` the caller set to
+    `now`: its files, a receipt per member, a NEW_MESSAGE notification and a live event per
+    recipient. The sender's view comes back."""
     message = Message(
-        id=new_id(), conversation_id=conversation.id, sender_id=me, content=content_html
+        id=new_id(), conversation_id=conversation_id, sender_id=me, content=content_html
     )
     # Files are written before the commit under keys of this message: a rollback leaves
     # only unreachable bytes behind, never a message pointing at nothing.
     storage = get_storage()
     message.attachments = []
     for index, (name, kind, data) in enumerate(files):
-        key = f"messages/{conversation.id}/{message.id}/{index}-{name}"
+        key = f"messages/{conversation_id}/{message.id}/{index}-{name}"
         storage.put_bytes(key, data, content_type=kind)
         message.attachments.append(
             {"fileName": name, "contentType": kind, "sizeBytes": len(data), "storageKey": key}
         )
     message.created_at = now
     session.add(message)
-    conversation.last_message_at = now
     session.flush()
+    # The same columns in every row, so the flush sends them as one INSERT.
     session.add_all(
         [
             MessageReceipt(
                 message_id=message.id,
                 user_id=me,
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 is_sender=True,
                 read_at=now,
             ),
             *(
-                MessageReceipt(message_id=message.id, user_id=user, conversation_id=conversation.id)
+                MessageReceipt(
+                    message_id=message.id,
+                    user_id=user,
+                    conversation_id=conversation_id,
+                    is_sender=False,
+                    read_at=None,
+                )
                 for user in recipients
             ),
         ]
@@ -270,7 +300,7 @@ def deliver(
             title=f"New message from {sender_name}",
             body=visible_text(content_html)[:200],
             key=f"message:{message.id}",
-            data={"conversationId": str(conversation.id), "messageId": str(message.id)},
+            data={"conversationId": str(conversation_id), "messageId": str(message.id)},
         )
     delivered = message_view(message, sender_name=sender_name, with_urls=False)
     events.after_commit_publish(
@@ -278,7 +308,7 @@ def deliver(
         events.MESSAGE_RECEIVED,
         [{**delivered, "userId": str(recipient)} for recipient in recipients],
     )
-    _conversation_update(session, conversation.id, [*recipients, me], "NEW_MESSAGE", message.id)
+    _conversation_update(session, conversation_id, [*recipients, me], "NEW_MESSAGE", message.id)
     return message_view(message, read_at=now, sender_name=sender_name)
 
 
