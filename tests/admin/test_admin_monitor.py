@@ -25,6 +25,7 @@ from tests.admin.helpers import (
     reset_queue_states,
     wait_for_event,
 )
+from tests.faults.support import wait_until
 from tests.support import LMS, JobWatcher, Process, create_user, start_worker
 
 WORKERS = (
@@ -74,7 +75,8 @@ def test_a_revoked_task_is_reconciled_with_its_job(api, admin, monitor, worker):
     api.data(MANAGE, {"q": "default", "a": "PAUSE", "r": "monitor test"}, token)
     with JobWatcher() as watcher:
         job_id = enqueue_job("system.noop")
-        task_id = task_id_of(job_id)
+        # The task id is stamped once the message is out (the publisher's writer thread).
+        task_id = wait_until(lambda: task_id_of(job_id), 30, "the job's task id is stamped")
         assert publisher().control.revoke(task_id, reply=True, timeout=10, limit=1)
         api.data(MANAGE, {"q": "default", "a": "RESUME", "r": "monitor test"}, token)
         # The worker drops the revoked message; only the monitor can tell the job row.

@@ -263,6 +263,10 @@ async def test_a_course_sets_its_own_rule_for_classmates(api, monkeypatch):
     assert await api.data(student, SEND, r=teacher.id, i=text("still you"))  # instructors: yes
     assert await api.data(teacher, GROUP, c=course.id, p=[student.id, classmate.id], i=text("o"))
     assert await api.codes(student, RULE, c=course.id, allow=True) == ["FORBIDDEN"]
+    missing = "00000000-0000-4000-8000-000000000000"  # admins too: only courses that exist
+    assert await api.codes(person(Role.ADMIN), RULE, c=missing, allow=False) == [
+        "NOT_COURSE_MEMBER"
+    ]
 
     # Sharing another course that allows it is enough.
     other = course_with(students=0)
