@@ -220,7 +220,9 @@ def cmd_beat(args) -> int:
     _checked_settings(var_dir=True, component="scheduler")  # var_dir: its schedule file
     _shared_metrics(serve=False)
     from tasks.app import app
+    from tasks.beat import StoppingBeat
 
+    app.Beat = app.subclass_with_self(StoppingBeat)
     quiet = ["--quiet"] if get_settings().log_format == "json" else []  # no text banner
     app.start([*quiet, "beat", "--loglevel", args.loglevel or get_settings().log_level])
     return 0
