@@ -1,5 +1,11 @@
 """Video drop-off: how many students watched each 5-second segment of a lesson, from the
-positions of their progress reports."""
+positions of their progress reports.
+
+Who watched what is kept as one row per (lesson, viewer) with the watched segments as
+ranges (`analytics_lesson_watch`). A run merges the ranges of new reports into it (a union,
+so a re-run or a late event changes nothing twice) and adds to each segment's count
+(`analytics_lesson_segments`) only the segments a row gained. A full run rebuilds both.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from lms.analytics.models import LearningEvent, LessonSegment, LessonViewer
+from lms.analytics.models import LearningEvent, LessonSegment, LessonWatch
 
 E = LearningEvent
 SEGMENT_SECONDS = 5
 SEEK_SECONDS = 60  # a jump longer than this between two reports was a seek, not watching
-CHUNK = 2000
+CHUNK = 500
 
 
 def _chunks(values: Iterable, size: int = CHUNK):
@@ -34,12 +41,34 @@ def watched_segments(start: int, end: int) -> set[int]:
     return set(range(start // SEGMENT_SECONDS, last // SEGMENT_SECONDS + 1))
 
 
-# `context` is json (text): parsed once per row (as jsonb, behind OFFSET 0 so the planner
-# does not copy the parse into every use of the positions).
-_WATCHED_PG = f"""
-SELECT DISTINCT w.object_id, s.segment, w.actor_id, w.course_id
+def as_ranges(segments: Iterable[int]) -> list[list[int]]:
+    """Segments as sorted [first, end) ranges (how SQLite stores them)."""
+    ranges: list[list[int]] = []
+    for segment in sorted(set(segments)):
+        if ranges and ranges[-1][1] == segment:
+            ranges[-1][1] += 1
+        else:
+            ranges.append([segment, segment + 1])
+    return ranges
+
+
+def from_ranges(ranges) -> set[int]:
+    return {s for first, end in ranges or [] for s in range(first, end)}
+
+
+# PostgreSQL. Each report as its watched segments [lo, hi] (the rules of `watched_segments`,
+# without a row per segment). `context` is json (text): parsed once per row, behind OFFSET 0
+# so the planner does not copy the parse into every use of the positions.
+_SPANS_PG = f"""
+SELECT object_id, course_id, actor_id,
+    CASE WHEN t < f OR t - f > {SEEK_SECONDS} THEN greatest(t, 0) / {SEGMENT_SECONDS}
+         ELSE f / {SEGMENT_SECONDS} END AS lo,
+    CASE WHEN t < f OR t - f > {SEEK_SECONDS} THEN greatest(t, 0) / {SEGMENT_SECONDS}
+         ELSE greatest(f, ceil(t / {SEGMENT_SECONDS}.0)::int * {SEGMENT_SECONDS} - 1)
+              / {SEGMENT_SECONDS} END AS hi
 FROM (
-    SELECT object_id, course_id, actor_id, (v->>'from')::int AS f, (v->>'to')::int AS t
+    SELECT object_id, course_id, actor_id,
+        coalesce((v->>'from')::int, 0) AS f, coalesce((v->>'to')::int, 0) AS t
     FROM (
         SELECT object_id, course_id, actor_id, context::jsonb->'video' AS v
         FROM {{source}}
@@ -48,100 +77,146 @@ FROM (
         OFFSET 0
     ) p
     WHERE v IS NOT NULL
+    OFFSET 0
 ) w
-CROSS JOIN LATERAL generate_series(
-    CASE WHEN w.t < w.f OR w.t - w.f > {SEEK_SECONDS} THEN greatest(w.t, 0) / {SEGMENT_SECONDS}
-         ELSE w.f / {SEGMENT_SECONDS} END,
-    CASE WHEN w.t < w.f OR w.t - w.f > {SEEK_SECONDS} THEN greatest(w.t, 0) / {SEGMENT_SECONDS}
-         ELSE greatest(w.f, ceil(w.t / {SEGMENT_SECONDS}.0)::int * {SEGMENT_SECONDS} - 1)
-              / {SEGMENT_SECONDS} END
-) AS s(segment)
 """
-# New (lesson, segment, viewer) rows only come back from the insert, so adding their count
-# is exact and a re-run adds nothing.
-_NEW_VIEWERS_PG = """
-WITH new AS (
-    INSERT INTO analytics_lesson_viewers (lesson_id, segment, user_id, course_id)
-    {watched}
-    ON CONFLICT DO NOTHING
-    RETURNING lesson_id, segment, course_id
+# One row per (lesson, viewer): the union of their reports' ranges.
+_WATCH_PG = """
+SELECT object_id AS lesson_id, actor_id AS user_id, (array_agg(course_id))[1] AS course_id,
+    range_agg(int4range(lo, hi + 1)) AS segments
+FROM ({spans}) s
+GROUP BY object_id, actor_id
+"""
+# The viewers of each segment, from rows of (lesson_id, course_id, segments).
+_COUNT_PG = """
+SELECT lesson_id, s AS segment, (array_agg(course_id))[1] AS course_id, count(*) AS viewers
+FROM {rows} AS x, unnest(x.segments) AS r, generate_series(lower(r), upper(r) - 1) AS s
+GROUP BY lesson_id, s
+"""
+
+# A full run: the rows written in primary-key order (an index filled page after page, as
+# `rollups._replace` does), then counted.
+_REBUILD_PG = f"""
+WITH watch AS (
+    INSERT INTO analytics_lesson_watch (lesson_id, user_id, course_id, segments)
+    SELECT * FROM ({{watch}}) w ORDER BY lesson_id, user_id
+    RETURNING lesson_id, course_id, segments
 )
 INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
-SELECT lesson_id, segment, (array_agg(course_id))[1], count(*) FROM new
-GROUP BY lesson_id, segment
+{_COUNT_PG.format(rows="watch")}
+"""
+
+# An incremental run: what each row gains (its new ranges minus those it had, read in the
+# statement's snapshot, before the merge) is counted; the merge is a union.
+_ADD_PG = f"""
+WITH batch AS ({{watch}}),
+gained AS (
+    SELECT b.lesson_id, b.course_id,
+        b.segments - coalesce(w.segments, '{{{{}}}}'::int4multirange) AS segments
+    FROM batch b
+    LEFT JOIN analytics_lesson_watch w ON w.lesson_id = b.lesson_id AND w.user_id = b.user_id
+),
+merged AS (
+    INSERT INTO analytics_lesson_watch (lesson_id, user_id, course_id, segments)
+    SELECT * FROM batch ORDER BY lesson_id, user_id
+    ON CONFLICT (lesson_id, user_id)
+    DO UPDATE SET segments = analytics_lesson_watch.segments + excluded.segments
+)
+INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
+{_COUNT_PG.format(rows="gained")}
 ON CONFLICT (lesson_id, segment)
 DO UPDATE SET viewers = analytics_lesson_segments.viewers + excluded.viewers
 """
 
 
-# A full run: the watched rows computed once, written as viewers (in key order, as
-# `rollups._replace` does) and counted per segment; plain inserts into the emptied tables.
-_REBUILD_PG = """
-WITH watched AS MATERIALIZED ({watched}),
-viewers AS (
-    INSERT INTO analytics_lesson_viewers (lesson_id, segment, user_id, course_id)
-    SELECT * FROM watched ORDER BY 1, 2, 3
-)
-INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
-SELECT object_id, segment, (array_agg(course_id))[1], count(*) FROM watched
-GROUP BY object_id, segment
-"""
-
-
 def add_new_viewers(session: Session, source: str) -> None:
-    """PostgreSQL: the viewers of `source`'s progress reports (a batch of new events) added
-    to the drop-off counts, each (lesson, segment, viewer) once."""
-    watched = _WATCHED_PG.format(source=source, scope="")
-    session.execute(text(_NEW_VIEWERS_PG.format(watched=watched)))
+    """PostgreSQL: the progress reports of `source` (a batch of new events) merged into
+    who watched what, and the segments gained added to the drop-off counts."""
+    spans = _SPANS_PG.format(source=source, scope="")
+    session.execute(text(_ADD_PG.format(watch=_WATCH_PG.format(spans=spans))))
 
 
-def rebuild_segments(
-    session: Session, lessons: Iterable[str] | None, cutoff: datetime | None = None
-) -> None:
-    """Video drop-off. PostgreSQL (every lesson, events stored before `cutoff`): who watched
-    which segment is kept (`analytics_lesson_viewers`), so that incremental runs add only
-    new viewers. SQLite: the given lessons' counts (every lesson's, when None) are
-    recomputed in Python (same rules: `watched_segments`)."""
+def rebuild_segments(session: Session, cutoff: datetime | None = None) -> None:
+    """Video drop-off from every progress report (PostgreSQL: those stored before `cutoff`)."""
+    session.execute(delete(LessonWatch))
+    session.execute(delete(LessonSegment))
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(delete(LessonViewer))
-        session.execute(delete(LessonSegment))
-        watched = _WATCHED_PG.format(source="learning_events", scope="AND stored_at < :cutoff")
-        session.execute(text(_REBUILD_PG.format(watched=watched)), {"cutoff": cutoff})
+        scope = "" if cutoff is None else "AND stored_at < :cutoff"
+        spans = _SPANS_PG.format(source="learning_events", scope=scope)
+        statement = _REBUILD_PG.format(watch=_WATCH_PG.format(spans=spans))
+        session.execute(text(statement), {"cutoff": cutoff})
         return
-    where = [E.object_type == "lesson", E.verb == "progressed", E.context.is_not(None)]
-    chunks = [None] if lessons is None else list(_chunks(sorted(lessons)))
-    for chunk in chunks:
-        query = select(E.object_id, E.course_id, E.actor_id, E.context).where(*where)
-        if chunk is not None:
-            query = query.where(E.object_id.in_(chunk))
-        seen: dict[str, dict[uuid.UUID, set[int]]] = defaultdict(lambda: defaultdict(set))
-        course_of: dict[str, uuid.UUID] = {}
-        for lesson_id, course_id, actor_id, context in session.execute(query):
-            video = (context or {}).get("video")
-            if not video or course_id is None:
-                continue
-            course_of[lesson_id] = course_id
-            seen[lesson_id][actor_id] |= watched_segments(
-                int(video.get("from") or 0), int(video.get("to") or 0)
+    _merge_sqlite(session, None)
+
+
+def fold_in_recent(session: Session, since: datetime) -> None:
+    """SQLite's incremental run: the reports stored since `since` merged in (re-reading the
+    overlap of the previous run gains nothing)."""
+    _merge_sqlite(session, E.stored_at >= since)
+
+
+def _merge_sqlite(session: Session, where) -> None:
+    """The same merge in Python: the reports' segments per (lesson, viewer) with the rules
+    of `watched_segments`, unioned into the stored rows, the gained segments counted."""
+    query = select(E.object_id, E.actor_id, E.course_id, E.context).where(
+        E.object_type == "lesson",
+        E.verb == "progressed",
+        E.course_id.is_not(None),
+        E.context.is_not(None),
+    )
+    if where is not None:
+        query = query.where(where)
+    seen: dict[tuple[str, uuid.UUID], set[int]] = defaultdict(set)
+    course_of: dict[str, uuid.UUID] = {}
+    for lesson_id, actor_id, course_id, context in session.execute(query):
+        video = (context or {}).get("video")
+        if not video:
+            continue
+        course_of[lesson_id] = course_id
+        seen[(lesson_id, actor_id)] |= watched_segments(
+            int(video.get("from") or 0), int(video.get("to") or 0)
+        )
+    had: dict[tuple[str, uuid.UUID], set[int]] = {}
+    if where is not None:
+        for pairs in _chunks(seen):
+            rows = session.execute(
+                select(LessonWatch.lesson_id, LessonWatch.user_id, LessonWatch.segments).where(
+                    tuple_(LessonWatch.lesson_id, LessonWatch.user_id).in_(pairs)
+                )
             )
-        if chunk is not None:
-            session.execute(delete(LessonSegment).where(LessonSegment.lesson_id.in_(chunk)))
-        else:
-            session.execute(delete(LessonSegment))
-        rows = []
-        for lesson_id, by_actor in seen.items():
-            counts: dict[int, int] = defaultdict(int)
-            for segments in by_actor.values():
-                for segment in segments:
-                    counts[segment] += 1
-            rows.extend(
+            had.update(((lesson, user), from_ranges(ranges)) for lesson, user, ranges in rows)
+    gained: dict[tuple[str, int], int] = defaultdict(int)
+    watch_rows = []
+    for (lesson_id, user_id), segments in seen.items():
+        before = had.get((lesson_id, user_id), set())
+        for segment in segments - before:
+            gained[(lesson_id, segment)] += 1
+        if not segments <= before:
+            watch_rows.append(
                 {
                     "lesson_id": lesson_id,
-                    "segment": segment,
+                    "user_id": user_id,
                     "course_id": course_of[lesson_id],
-                    "viewers": viewers,
+                    "segments": as_ranges(segments | before),
                 }
-                for segment, viewers in counts.items()
             )
-        if rows:
-            session.execute(LessonSegment.__table__.insert(), rows)
+    for rows in _chunks(watch_rows):
+        insert = sqlite.insert(LessonWatch).values(rows)
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["lesson_id", "user_id"],
+                set_={"segments": insert.excluded.segments},
+            )
+        )
+    counts = [
+        {"lesson_id": lesson, "segment": segment, "course_id": course_of[lesson], "viewers": n}
+        for (lesson, segment), n in sorted(gained.items())
+    ]
+    for rows in _chunks(counts):
+        insert = sqlite.insert(LessonSegment).values(rows)
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["lesson_id", "segment"],
+                set_={"viewers": LessonSegment.viewers + insert.excluded.viewers},
+            )
+        )

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, String
+from sqlalchemy.dialects.postgresql import INT4MULTIRANGE
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.models import Base, new_id, utcnow
@@ -117,6 +119,7 @@ class LessonSegment(Base):
     """Video drop-off: how many students watched each 5-second segment of a lesson."""
 
     __tablename__ = "analytics_lesson_segments"
+    __table_args__ = (Index("ix_analytics_lesson_segments_course_id", "course_id"),)
 
     lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     segment: Mapped[int] = mapped_column(primary_key=True)
@@ -124,16 +127,18 @@ class LessonSegment(Base):
     viewers: Mapped[int] = mapped_column(default=0)
 
 
-class LessonViewer(Base):
-    """Who watched which segment (PostgreSQL): a new row is a new viewer of the segment, so
-    incremental runs add to `analytics_lesson_segments` only what is really new."""
+class LessonWatch(Base):
+    """Which 5-second segments of a lesson's video one student watched: one row per lesson
+    and viewer, the segments as ranges (PostgreSQL `int4multirange`; SQLite: JSON
+    `[[first, end), …]`). Runs merge new ranges into it (a union: a re-run or a late event
+    adds nothing twice) and add to `analytics_lesson_segments` only the segments it gains."""
 
-    __tablename__ = "analytics_lesson_viewers"
+    __tablename__ = "analytics_lesson_watch"
 
     lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    segment: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     course_id: Mapped[uuid.UUID] = mapped_column()
+    segments: Mapped[Any] = mapped_column(JSON().with_variant(INT4MULTIRANGE(), "postgresql"))
 
 
 class RevenueDaily(Base):

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from lms.analytics import deltas
 from lms.analytics.aggregates import course_students, daily_statements, day_of
 from lms.analytics.badges import award_badges
-from lms.analytics.dropoff import rebuild_segments
+from lms.analytics.dropoff import fold_in_recent, rebuild_segments
 from lms.analytics.models import (
     CourseStudent,
     LearningEvent,
@@ -97,7 +97,6 @@ class Touched:
         self.items_by_day: dict[date, set[str]] = defaultdict(set)
         self.pairs: set[tuple[uuid.UUID, uuid.UUID]] = set()  # (course, user)
         self.users_by_day: dict[date, set[uuid.UUID]] = defaultdict(set)
-        self.video_lessons: set[str] = set()
         self.users: set[uuid.UUID] = set()
         self.events = 0
 
@@ -130,8 +129,6 @@ def _touched(session: Session, since: datetime) -> Touched:
         touched.pairs.add((course_id, actor_id))
         if object_type == "lesson":
             touched.lessons_by_day[when].add(object_id)
-            if verb == "progressed":
-                touched.video_lessons.add(object_id)
         elif object_type == "question" and verb == "answered":
             touched.items_by_day[when].add(object_id)
     return touched
@@ -232,7 +229,7 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
         lap("daily")
         _stage_two_students(session, None)
         lap("students")
-        rebuild_segments(session, None, cutoff)
+        rebuild_segments(session, cutoff)
         lap("segments")
         if postgres:
             session.execute(delete(RolledEvent))
@@ -252,7 +249,7 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
             lap("daily")
             _stage_two_students(session, touched)
             lap("students")
-            rebuild_segments(session, touched.video_lessons)
+            fold_in_recent(session, since)
             lap("segments")
         awarded = award_badges(session, touched.users)
     lap("badges")

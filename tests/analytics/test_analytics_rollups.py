@@ -247,7 +247,7 @@ def _every_rollup(course_id) -> dict:
         ItemDaily,
         ItemResponseDaily,
         LessonDaily,
-        LessonViewer,
+        LessonWatch,
         RevenueDaily,
     )
 
@@ -258,7 +258,7 @@ def _every_rollup(course_id) -> dict:
         CourseStudent,
         LessonDaily,
         LessonSegment,
-        LessonViewer,
+        LessonWatch,
         RevenueDaily,
         ItemDaily,
         ItemResponseDaily,
