@@ -23,8 +23,11 @@ from lms.analytics.errors import (
     StudentAnalyticsForbidden,
 )
 from lms.analytics.settings import analytics_settings
-from lms.courses.access import course_not_found, instructed_course_ids, visible_course
-from lms.enrollments.access import teaches
+from lms.courses.access import (
+    course_not_found,
+    instructed_course_ids,
+    visible_course_and_teaching,
+)
 from lms.errors import NotFound
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated
@@ -39,9 +42,10 @@ def parse_uuid(value: Any, error: Exception) -> uuid.UUID:
 
 def course_for_analytics(session: Session, viewer: Viewer, course_id: Any):
     """The course (for its title) when the viewer may read its analytics."""
-    user_id = require_authenticated(viewer)
-    course = visible_course(session, viewer, parse_uuid(course_id, course_not_found()))
-    if not viewer.is_admin and not teaches(session, user_id, course.id):
+    require_authenticated(viewer)
+    course_uuid = parse_uuid(course_id, course_not_found())
+    course, teaching = visible_course_and_teaching(session, viewer, course_uuid)
+    if not teaching:
         raise CourseAnalyticsForbidden("only the course's instructors and admins see its analytics")
     return course
 

@@ -157,6 +157,7 @@ class ItemDaily(Base):
     """Quiz items: attempts and correct answers per day (difficulty = correct / attempts)."""
 
     __tablename__ = "analytics_item_daily"
+    __table_args__ = (Index("ix_analytics_item_daily_course_id", "course_id"),)
 
     item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)

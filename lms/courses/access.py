@@ -61,6 +61,21 @@ def visible_course(session: Session, viewer: Viewer, course_id: uuid.UUID) -> Co
     return course
 
 
+def visible_course_and_teaching(
+    session: Session, viewer: Viewer, course_id: uuid.UUID
+) -> tuple[Course, bool]:
+    """The course if `viewer` may see it, and whether they teach it (admins: True), in one
+    statement; `COURSE_NOT_FOUND` otherwise."""
+    row = session.execute(
+        select(Course, instructed_clause(viewer)).where(
+            Course.id == course_id, visible_clause(viewer)
+        )
+    ).first()
+    if row is None:
+        raise course_not_found()
+    return row[0], bool(row[1])
+
+
 def editable_course(
     session: Session, viewer: Viewer, course_id: uuid.UUID, *, owner_only: bool = False
 ) -> Course:

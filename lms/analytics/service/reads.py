@@ -7,7 +7,8 @@ import math
 import statistics
 import uuid
 from collections import defaultdict
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from lms.analytics import access
+from lms.analytics.aggregates import day_of
 from lms.analytics.badges import badges_of, current_streak, longest_streak
 from lms.analytics.errors import UnknownMetric
 from lms.analytics.models import (
@@ -153,9 +155,53 @@ def _grades(students: list[CourseStudent], min_group: int) -> tuple[float | None
 
 
 # The rollup rows of one course in one round trip: UNION ALL of small GROUP BYs, each row
-# tagged with its kind, a text key or two and up to five numbers (floats: one column type
+# tagged with its kind, a text key or two and up to nine numbers (floats: one column type
 # for every branch, on PostgreSQL and SQLite alike).
-_NUMBERS = 5
+_NUMBERS = 9
+
+
+@dataclass(frozen=True, slots=True)
+class _Student:
+    """One student's course totals as `courseAnalytics` reads them (a row of the UNION)."""
+
+    user_id: uuid.UUID
+    last_seen: datetime  # midnight UTC of the last visit's day: only the day is used
+    progress: float
+    time_seconds: int
+    lesson_completions: int
+    graded: int
+    failed: int
+    score_sum: float
+    perfect: int
+    completed: bool
+    active_days: int
+
+    @classmethod
+    def of(cls, row) -> _Student:
+        user, day, progress, seconds, lessons, graded, failed, score, perfect, done, days = row
+        return cls(
+            uuid.UUID(user),
+            datetime.combine(_as_day(day), time(), tzinfo=UTC),
+            float(progress),
+            int(seconds),
+            int(lessons),
+            int(graded),
+            int(failed),
+            float(score),
+            int(perfect),
+            bool(done),
+            int(days),
+        )
+
+
+def _student_branch(session: Session, course_id: uuid.UUID):
+    S = CourseStudent
+    dialect = session.get_bind().dialect.name
+    numbers = [S.progress, S.time_seconds, S.lesson_completions, S.graded, S.failed]
+    numbers += [S.score_sum, S.perfect, case((S.completed, 1), else_=0), S.active_days]
+    return _branch(
+        "student", [S.user_id, day_of(S.last_seen, dialect)], numbers, S, S.course_id == course_id
+    )
 
 
 def _branch(kind: str, keys: list, numbers: list, table, where, group_by=()):
@@ -171,10 +217,10 @@ def _branch(kind: str, keys: list, numbers: list, table, where, group_by=()):
 
 
 def _course_rollups(
-    session: Session, course_id: uuid.UUID, first: date, last: date
+    session: Session, course_id: uuid.UUID, first: date, last: date, *, students: bool = False
 ) -> dict[str, list]:
     """Totals, revenue, the days from `first` to `last`, lessons, drop-off segments, quiz
-    items and each student's answers of one course, by kind."""
+    items and each student's answers of one course (and its students' totals), by kind."""
     C, R, L, I = CourseDaily, RevenueDaily, LessonDaily, ItemDaily  # noqa: E741
     G, A = LessonSegment, ItemResponseDaily
     total = func.coalesce
@@ -228,6 +274,8 @@ def _course_rollups(
             [A.item_id, A.user_id],
         ),
     ]
+    if students:
+        branches.append(_student_branch(session, course_id))
     found: dict[str, list] = defaultdict(list)
     for kind, *row in session.execute(union_all(*branches)):
         found[kind].append(row)
@@ -337,17 +385,14 @@ def _day_entries(day_rows, first: date, last: date) -> list[dict]:
 
 
 def course_analytics(session: Session, viewer: Viewer, *, course_id: Any) -> dict:
-    """Four round trips: the course and the instructor check, its students, every rollup
-    row it shows (one UNION ALL); the at-risk students' names only when asked for."""
+    """Two round trips: the course with the instructor check, then every rollup row it
+    shows and its students' totals (one UNION ALL); at-risk names only when asked for."""
     course = access.course_for_analytics(session, viewer, course_id)
     settings = analytics_settings()
     today = _today()
-    # Plain rows (read like the mapped objects, without building one per student).
-    students = session.execute(
-        select(*CourseStudent.__table__.c).where(CourseStudent.course_id == course.id)
-    ).all()
     first = today - timedelta(days=DAILY_DAYS - 1)
-    rollups = _course_rollups(session, course.id, first, today)
+    rollups = _course_rollups(session, course.id, first, today, students=True)
+    students = [_Student.of(row) for row in rollups["student"]]
     enrollments, certificates, forum_posts, seconds = rollups["total"][0][2:6]
     week_ago = today - timedelta(days=6)
     average, distribution = _grades(students, settings.min_group)

@@ -1,6 +1,6 @@
 """analytics: who watched which video segments as one row per (lesson, viewer) with the
-segments as ranges, instead of one row per (lesson, segment, viewer); drop-off counts
-indexed by course (courseAnalytics reads them by course)
+segments as ranges, instead of one row per (lesson, segment, viewer); drop-off counts and
+quiz item days indexed by course (courseAnalytics reads them by course)
 
 The rollups are derived data: the watermark's run count goes back to 0, so the next
 scheduled run is a full one that fills the new table.
@@ -36,10 +36,14 @@ def upgrade() -> None:
     op.drop_table("analytics_lesson_viewers")
     with op.batch_alter_table("analytics_lesson_segments", schema=None) as batch_op:
         batch_op.create_index("ix_analytics_lesson_segments_course_id", ["course_id"])
+    with op.batch_alter_table("analytics_item_daily", schema=None) as batch_op:
+        batch_op.create_index("ix_analytics_item_daily_course_id", ["course_id"])
     op.execute("UPDATE analytics_watermarks SET runs = 0")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("analytics_item_daily", schema=None) as batch_op:
+        batch_op.drop_index("ix_analytics_item_daily_course_id")
     with op.batch_alter_table("analytics_lesson_segments", schema=None) as batch_op:
         batch_op.drop_index("ix_analytics_lesson_segments_course_id")
     op.create_table(
