@@ -82,10 +82,10 @@ FROM (
 """
 # One row per (lesson, viewer): the union of their reports' ranges.
 _WATCH_PG = """
-SELECT object_id AS lesson_id, actor_id AS user_id, (array_agg(course_id))[1] AS course_id,
+SELECT actor_id AS user_id, object_id AS lesson_id, (array_agg(course_id))[1] AS course_id,
     range_agg(int4range(lo, hi + 1)) AS segments
 FROM ({spans}) s
-GROUP BY object_id, actor_id
+GROUP BY actor_id, object_id
 """
 # The viewers of each segment, from rows of (lesson_id, course_id, segments).
 _COUNT_PG = """
@@ -98,8 +98,8 @@ GROUP BY lesson_id, s
 # `rollups._replace` does), then counted.
 _REBUILD_PG = f"""
 WITH watch AS (
-    INSERT INTO analytics_lesson_watch (lesson_id, user_id, course_id, segments)
-    SELECT * FROM ({{watch}}) w ORDER BY lesson_id, user_id
+    INSERT INTO analytics_lesson_watch (user_id, lesson_id, course_id, segments)
+    SELECT * FROM ({{watch}}) w ORDER BY user_id, lesson_id
     RETURNING lesson_id, course_id, segments
 )
 INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
@@ -114,12 +114,12 @@ gained AS (
     SELECT b.lesson_id, b.course_id,
         b.segments - coalesce(w.segments, '{{{{}}}}'::int4multirange) AS segments
     FROM batch b
-    LEFT JOIN analytics_lesson_watch w ON w.lesson_id = b.lesson_id AND w.user_id = b.user_id
+    LEFT JOIN analytics_lesson_watch w ON w.user_id = b.user_id AND w.lesson_id = b.lesson_id
 ),
 merged AS (
-    INSERT INTO analytics_lesson_watch (lesson_id, user_id, course_id, segments)
-    SELECT * FROM batch ORDER BY lesson_id, user_id
-    ON CONFLICT (lesson_id, user_id)
+    INSERT INTO analytics_lesson_watch (user_id, lesson_id, course_id, segments)
+    SELECT * FROM batch ORDER BY user_id, lesson_id
+    ON CONFLICT (user_id, lesson_id)
     DO UPDATE SET segments = analytics_lesson_watch.segments + excluded.segments
 )
 INSERT INTO analytics_lesson_segments (lesson_id, segment, course_id, viewers)
@@ -204,7 +204,7 @@ def _merge_sqlite(session: Session, where) -> None:
         insert = sqlite.insert(LessonWatch).values(rows)
         session.execute(
             insert.on_conflict_do_update(
-                index_elements=["lesson_id", "user_id"],
+                index_elements=["user_id", "lesson_id"],
                 set_={"segments": insert.excluded.segments},
             )
         )

@@ -135,8 +135,10 @@ class LessonWatch(Base):
 
     __tablename__ = "analytics_lesson_watch"
 
-    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The viewer first: a full run sorts its rows by the key, and uuids compare as bytes
+    # where lesson ids compare by collation (half the time for the rebuild's sort).
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    lesson_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     course_id: Mapped[uuid.UUID] = mapped_column()
     segments: Mapped[Any] = mapped_column(JSON().with_variant(INT4MULTIRANGE(), "postgresql"))
 

@@ -23,15 +23,15 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "analytics_lesson_watch",
-        sa.Column("lesson_id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("lesson_id", sa.String(length=64), nullable=False),
         sa.Column("course_id", sa.Uuid(), nullable=False),
         sa.Column(
             "segments",
             sa.JSON().with_variant(postgresql.INT4MULTIRANGE(), "postgresql"),
             nullable=False,
         ),
-        sa.PrimaryKeyConstraint("lesson_id", "user_id", name=op.f("pk_analytics_lesson_watch")),
+        sa.PrimaryKeyConstraint("user_id", "lesson_id", name=op.f("pk_analytics_lesson_watch")),
     )
     op.drop_table("analytics_lesson_viewers")
     with op.batch_alter_table("analytics_lesson_segments", schema=None) as batch_op:
