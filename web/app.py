@@ -32,14 +32,9 @@ from web import (
 from web.context import Services
 from web.events import EventHub
 from web.request_ids import with_request_id
+from web.security_headers import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Resource-Policy": "same-site",
-}
 
 
 def create_quart(settings: Settings, holder: dict) -> Quart:
@@ -50,7 +45,6 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
     app.register_blueprint(admin_page.blueprint)
     app.register_blueprint(explorer.blueprint)
     app.register_blueprint(notifications_http.blueprint)  # one-click unsubscribe links
-    app.register_blueprint(webhooks.blueprint)  # Stripe (Payments module)
     if not settings.app_url:  # emailed links point at the API itself: answer them here
         app.register_blueprint(account_pages.blueprint)
     app.register_blueprint(certificate_page.blueprint)  # the QR code's public page
@@ -129,8 +123,9 @@ def create_quart(settings: Settings, holder: dict) -> Quart:
 
 
 class Dispatcher:
-    """ASGI entry point: websocket /graphql → Ariadne; the rest → Quart; each request with
-    its request id (web/request_ids.py)."""
+    """ASGI entry point: websocket /graphql → Ariadne; /webhooks/stripe → its plain ASGI
+    handler (web/webhooks.py); the rest → Quart; each request with its request id
+    (web/request_ids.py)."""
 
     def __init__(self, quart: Quart, websocket_app) -> None:
         self.quart = quart
@@ -143,6 +138,8 @@ class Dispatcher:
         if scope["type"] == "websocket" and scope["path"].rstrip("/") == "/graphql":
             with WEBSOCKET_CONNECTIONS.track_inprogress():
                 await self.websocket_app(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == webhooks.STRIPE_PATH:
+            await webhooks.stripe_webhook(self.quart.config, scope, receive, send)
         else:
             await self.quart(scope, receive, send)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from lms.users.models import Role
@@ -12,8 +13,10 @@ from tests.payments.support import (
     GET_PAYMENT,
     HISTORY,
     MY_ENROLLMENTS,
+    event,
     paid_course,
     post_event,
+    sign,
 )
 from tests.faults.support import wait_until
 from tests.support import create_user
@@ -121,6 +124,30 @@ def test_forged_stale_and_malformed_deliveries_are_refused_and_stored(shop):
     # A forged delivery never occupies the real event's id: the genuine one is accepted.
     genuine = post_event(shop.http, {**payload, "type": "customer.created"})
     assert genuine.status_code == 200 and genuine.json() == {"received": True, "ignored": True}
+
+
+def test_the_webhook_endpoint_answers_like_the_rest_of_the_api(shop):
+    # It answers ahead of Quart (web/webhooks.py): the shell's headers, codes and limits hold.
+    payload = event("customer.created", {"id": f"cus_{uuid.uuid4().hex}"})
+    body = json.dumps(payload).encode()
+    answer = shop.http.post(
+        "/webhooks/stripe",
+        content=body,
+        headers={"Stripe-Signature": sign(body), "X-Request-ID": "stripe-req-0001"},
+    )
+    assert answer.status_code == 200 and answer.json() == {"received": True, "ignored": True}
+    assert answer.headers["X-Request-ID"] == "stripe-req-0001"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Content-Type"] == "application/json"
+
+    wrong_method = shop.http.get("/webhooks/stripe")
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+    assert wrong_method.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+    too_large = shop.http.post("/webhooks/stripe", content=b"x" * (1_048_576 + 1))
+    assert too_large.status_code == 413
+    error = too_large.json()["errors"][0]["extensions"]
+    assert error["code"] == "REQUEST_TOO_LARGE" and error["requestId"]
 
 
 def test_bad_checkout_requests_get_clear_codes(shop):
