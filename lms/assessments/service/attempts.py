@@ -46,6 +46,7 @@ from lms.assessments import grading
 from lms.assessments.service import files
 from lms.assessments.service.quizzes import is_open, quiz_questions, visible_quiz
 from lms.assessments.service.views import answer_view, attempt_view
+from lms.assessments.settings import assessment_settings
 from lms.enrollments import service as enrollments
 from lms.enrollments.access import enrollment_id_of
 from lms.errors import Forbidden, LmsError, ValidationFailed
@@ -169,8 +170,9 @@ def _own_attempt(session: Session, viewer: Viewer, submission_id: Any) -> QuizAt
     return attempt
 
 
-def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt) -> dict:
-    """The stored form of an answer, refusing ids the question does not have."""
+def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt, upload) -> dict:
+    """The stored form of an answer, refusing ids the question does not have; `upload(ref)`
+    checks and copies a file response's upload (see `files.checked`)."""
     kind = question.type
     ids = {o["id"] for o in question.options}
 
@@ -210,10 +212,8 @@ def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt) ->
             raise ValidationFailed("more blanks than the question has", field="blanks")
         return {"blanks": blanks}
     if kind == QuestionType.FILE_RESPONSE:
-        if not data.get("file"):
-            return {"file": None}
-        stored = files.store(f"quiz/{attempt.id}/{question.id}", data["file"], [], 10 * 1024 * 1024)
-        return {"file": stored}
+        ref = data.get("file_asset_id")
+        return {"file": upload(ref, f"quiz/{attempt.id}/{question.id}") if ref else None}
     raise ValidationFailed("unknown question type")  # unreachable: the enum is closed
 
 
@@ -229,14 +229,14 @@ def submit_quiz_answer(
     user_id = require_authenticated(viewer)
     attempt_id = access.parse_id(submission_id, QuizSubmissionNotFound, "quiz submission")
     found = session.execute(
-        select(QuizAttempt, Quiz.navigation)
+        select(QuizAttempt, Quiz.navigation, Quiz.course_id)
         .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
         .where(QuizAttempt.id == attempt_id)
         .with_for_update(of=QuizAttempt)
     ).first()
     if found is None or found[0].student_id != user_id:
         raise QuizSubmissionNotFound("quiz submission not found")
-    attempt, navigation = found
+    attempt, navigation, course_id = found
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed("this attempt is closed")
     if attempt.closes_at is not None and utcnow() > attempt.closes_at:
@@ -260,7 +260,15 @@ def submit_quiz_answer(
     if pair is None:  # removed from the quiz since the attempt drew it
         raise QuestionNotInAttempt("that question is not part of this attempt")
     question, answer = pair
-    response = _response(question, input, attempt)
+
+    def upload(ref, scope: str) -> dict:
+        limit = assessment_settings().max_file_bytes
+        found = files.checked(
+            session, viewer, ref, course_id=course_id, allowed=[], max_bytes=limit
+        )
+        return files.store(scope, *found, ref)
+
+    response = _response(question, input, attempt, upload)
     base = int(input.get("version") or 0)
     current = answer.version if answer else 0
     if answer is not None and base == current - 1 and answer.response == response:
