@@ -272,6 +272,12 @@ def expiry(quiz_id: uuid.UUID, students: list[uuid.UUID], deadline: Deadline) ->
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace) -> dict:
     deadline = Deadline(args.timeout)
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
@@ -291,7 +297,14 @@ def run(args: argparse.Namespace) -> dict:
         processes += [api, start_worker("default,notifications"), start_beat()]
         load_before = Path("/proc/loadavg").read_text().split()[:3]
         print(f"bench: {BENCH_DB}, {args.students} students, loadavg {load_before}", flush=True)
+        api_cpu, client_cpu = cpu_seconds(api.popen.pid), time.process_time()
         taken = asyncio.run(taking(base_url, data["taken"], data["takers"], args.in_flight))
+        api_cpu, client_cpu = cpu_seconds(api.popen.pid) - api_cpu, time.process_time() - client_cpu
+        # Is the one API process the limit? Its CPU per request, and the share of one core it
+        # used while taking (near 1.0: requests queue for its event loop, not for the database).
+        taken["api_cpu_ms_per_request"] = round(1000 * api_cpu / max(taken["requests"], 1), 2)
+        taken["api_cpu_share"] = round(api_cpu / taken["wall_s"], 2)
+        taken["client_cpu_share"] = round(client_cpu / taken["wall_s"], 2)
         print(f"taking: {taken}", flush=True)
         expired = expiry(data["expiring"], data["expirers"], deadline)
         api_errors = api.output.count("Traceback")
@@ -307,6 +320,8 @@ def run(args: argparse.Namespace) -> dict:
             "closed_within_s_p95": expired["closed_within_s_p95"],
             "baseline_p50_ms": taken["baseline_p50_ms"],
             "answer_ratio_p50": round(taken["answer_p50_ms"] / taken["baseline_p50_ms"], 2),
+            "api_cpu_ms_per_request": taken["api_cpu_ms_per_request"],
+            "api_cpu_share": taken["api_cpu_share"],
             "taking": taken,
             "expiry": expired,
             "in_flight": args.in_flight,
