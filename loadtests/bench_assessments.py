@@ -11,6 +11,10 @@ deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
   latencies of `submitQuizAnswer`, `submit_p95_ms` of `submitQuiz`.
 - Baseline, same run, same load shape: `quiz(id)` (an authenticated read of one row and its
   access checks) by the same students; `answer_ratio_p50` = answer p50 / baseline p50.
+- Where the time goes: `api_cpu_ms_per_request` (the API process's CPU while taking, per
+  request), `api_cpu_share` and `api_runqueue_share` (the shares of the taking wall time its
+  threads ran and waited runnable for a core: together near 1.0, the one process is the
+  limit; a large wait share is the machine's load).
 - Expiry: `--expiring` attempts (20 saved answers each, stored directly) whose deadlines all
   fall within one minute; nobody submits them. `closed_within_s_p95` is the 95th percentile
   of (closed and graded − deadline plus grace) as recorded by the server (goal: < 5 s).
