@@ -11,6 +11,10 @@ deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
   latencies of `submitQuizAnswer`, `submit_p95_ms` of `submitQuiz`.
 - Baseline, same run, same load shape: `quiz(id)` (an authenticated read of one row and its
   access checks) by the same students; `answer_ratio_p50` = answer p50 / baseline p50.
+- Where the time goes: `api_cpu_ms_per_request` (the API process's CPU while taking, per
+  request), `api_cpu_share` and `api_runqueue_share` (the shares of the taking wall time its
+  threads ran and waited runnable for a core: together near 1.0, the one process is the
+  limit; a large wait share is the machine's load).
 - Expiry: `--expiring` attempts (20 saved answers each, stored directly) whose deadlines all
   fall within one minute; nobody submits them. `closed_within_s_p95` is the 95th percentile
   of (closed and graded − deadline plus grace) as recorded by the server (goal: < 5 s).
@@ -272,6 +276,19 @@ def expiry(quiz_id: uuid.UUID, students: list[uuid.UUID], deadline: Deadline) ->
     }
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """Seconds a process's threads ran on a core, and waited runnable for one, so far
+    (`/proc/…/schedstat`; the wait is the machine's load, not the process's own work)."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            on_cpu, on_queue, _ = (task / "schedstat").read_text().split()
+        except (FileNotFoundError, ValueError):  # a thread that just ended
+            continue
+        ran, waited = ran + int(on_cpu), waited + int(on_queue)
+    return ran / 1e9, waited / 1e9
+
+
 def run(args: argparse.Namespace) -> dict:
     deadline = Deadline(args.timeout)
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
@@ -291,7 +308,18 @@ def run(args: argparse.Namespace) -> dict:
         processes += [api, start_worker("default,notifications"), start_beat()]
         load_before = Path("/proc/loadavg").read_text().split()[:3]
         print(f"bench: {BENCH_DB}, {args.students} students, loadavg {load_before}", flush=True)
+        (ran, waited), client_cpu = cpu_seconds(api.popen.pid), time.process_time()
         taken = asyncio.run(taking(base_url, data["taken"], data["takers"], args.in_flight))
+        after = cpu_seconds(api.popen.pid)
+        ran, waited = after[0] - ran, after[1] - waited
+        client_cpu = time.process_time() - client_cpu
+        # Is the one API process the limit? Its CPU per request; the share of the wall time it
+        # ran (near 1.0: requests queue for its own event loop) and waited runnable for a core
+        # (the machine's other work); the rest it was idle, waiting on the database or clients.
+        taken["api_cpu_ms_per_request"] = round(1000 * ran / max(taken["requests"], 1), 2)
+        taken["api_cpu_share"] = round(ran / taken["wall_s"], 2)
+        taken["api_runqueue_share"] = round(waited / taken["wall_s"], 2)
+        taken["client_cpu_share"] = round(client_cpu / taken["wall_s"], 2)
         print(f"taking: {taken}", flush=True)
         expired = expiry(data["expiring"], data["expirers"], deadline)
         api_errors = api.output.count("Traceback")
@@ -307,6 +335,9 @@ def run(args: argparse.Namespace) -> dict:
             "closed_within_s_p95": expired["closed_within_s_p95"],
             "baseline_p50_ms": taken["baseline_p50_ms"],
             "answer_ratio_p50": round(taken["answer_p50_ms"] / taken["baseline_p50_ms"], 2),
+            "api_cpu_ms_per_request": taken["api_cpu_ms_per_request"],
+            "api_cpu_share": taken["api_cpu_share"],
+            "api_runqueue_share": taken["api_runqueue_share"],
             "taking": taken,
             "expiry": expired,
             "in_flight": args.in_flight,

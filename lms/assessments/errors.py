@@ -95,6 +95,12 @@ class FileTooLarge(ValidationFailed):
     code = "FILE_TOO_LARGE"
 
 
+class FileNotReady(Conflict):
+    """The upload's content check has not finished (or the upload was never completed)."""
+
+    code = "FILE_NOT_READY"
+
+
 class NotGradable(Conflict):
     """Grading or a revision request on a submission in the wrong state."""
 

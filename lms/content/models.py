@@ -29,6 +29,11 @@ class AssetStatus(enum.StrEnum):
 _status = Enum(AssetStatus, native_enum=False, length=16)
 
 
+class FilePurpose(enum.StrEnum):
+    RESOURCE = "RESOURCE"  # a course resource, for the course's enrolled students
+    SUBMISSION = "SUBMISSION"  # a student's upload for their own work: owner and instructors only
+
+
 class VideoAsset(Base):
     __tablename__ = "video_assets"
     __table_args__ = (
@@ -108,6 +113,11 @@ class FileAsset(Base):
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)
     thumbnail_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    purpose: Mapped[FilePurpose] = mapped_column(
+        Enum(FilePurpose, native_enum=False, length=16),
+        default=FilePurpose.RESOURCE,
+        server_default=FilePurpose.RESOURCE.value,
+    )
     job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), index=True
     )

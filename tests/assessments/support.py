@@ -97,7 +97,7 @@ ASSIGNMENT_FIELDS = """id title instructions dueAt cutoffAt maxPoints submission
   rubric { id title points levels { id title points } }"""
 ASUB_FIELDS = """id assignmentId studentId attempt version status text contentHash lateSeconds
   rawScore latePenalty score overrideReason feedback identicalSubmissionIds
-  files { name size contentType sha256 }
+  files { name size contentType sha256 fileAssetId }
   rubricScores { criterionId levelId points comment }
   history { version kind data }"""
 CREATE_ASSIGNMENT = f"""mutation($i: CreateAssignmentInput!) {{

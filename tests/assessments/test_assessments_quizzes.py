@@ -359,35 +359,6 @@ async def test_an_expired_attempt_is_closed_by_reading_it_and_refuses_answers(gq
     assert saved[q["TRUE_FALSE"]["id"]]["score"] == 1  # the saved answer was graded
 
 
-async def test_file_responses_are_stored_checked_and_graded_by_hand(gql, room):
-    import base64
-
-    educator, student = room["educator"], room["students"][0]
-    upload = {"type": "FILE_RESPONSE", "prompt": "Upload your lab notes", "points": 3}
-    variables = {"i": {"courseId": room["course"].id, "title": "Lab", "publish": True,
-                       "questions": [upload]}}  # fmt: skip
-    quiz = (await gql.data(CREATE_QUIZ, variables, educator))["createQuiz"]
-    attempt = (await gql.data(START, {"q": quiz["id"]}, student))["startQuizAttempt"]
-    question = attempt["questions"][0]["id"]
-    elf = {"name": "notes.pdf", "contentBase64": base64.b64encode(b"\x7fELF\x02\x01").decode()}
-    bad = {"questionId": question, "version": 0, "file": elf}
-    assert await gql.codes(ANSWER, {"s": attempt["id"], "i": bad}, student) == [
-        "FILE_CONTENT_MISMATCH"
-    ]
-    pdf = {"name": "notes.pdf", "contentBase64": base64.b64encode(b"%PDF-1.7\n%%EOF").decode()}
-    saved = (await gql.data(ANSWER, {"s": attempt["id"], "i": {**bad, "file": pdf}}, student))[
-        "submitQuizAnswer"
-    ]
-    assert saved["response"]["file"]["name"] == "notes.pdf" and saved["version"] == 1
-    done = (await gql.data(SUBMIT, {"s": attempt["id"]}, student))["submitQuiz"]
-    assert done["status"] == "NEEDS_GRADING" and done["score"] is None
-    waiting = """query($q: ID!) { quizSubmissions(quizId: $q, status: NEEDS_GRADING) { id } }"""
-    assert (await gql.data(waiting, {"q": quiz["id"]}, educator))["quizSubmissions"] == [
-        {"id": attempt["id"]}
-    ]
-    assert await gql.codes(waiting, {"q": quiz["id"]}, student) == ["FORBIDDEN"]
-
-
 async def test_educators_update_and_delete_quizzes(gql, room):
     educator, student = room["educator"], room["students"][0]
     quiz = await make_quiz(gql, room)

@@ -33,6 +33,7 @@ bind_service_fields(
     {
         "generateUploadUrl": service.generate_upload_url,
         "uploadCourseResource": service.upload_course_resource,
+        "uploadSubmissionFile": service.upload_submission_file,
         "completeUpload": service.complete_upload,
         "deleteContent": service.delete_content,
         "deleteVideoAsset": service.delete_video_asset,

@@ -14,7 +14,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lms.analytics.service import record
@@ -46,10 +47,11 @@ from lms.assessments import grading
 from lms.assessments.service import files
 from lms.assessments.service.quizzes import is_open, quiz_questions, visible_quiz
 from lms.assessments.service.views import answer_view, attempt_view
+from lms.assessments.settings import assessment_settings
 from lms.enrollments import service as enrollments
 from lms.enrollments.access import enrollment_id_of
 from lms.errors import Forbidden, LmsError, ValidationFailed
-from lms.models import utcnow
+from lms.models import new_id, utcnow
 from lms.notifications.service import notify
 from lms.security import Viewer, require_authenticated
 
@@ -169,8 +171,9 @@ def _own_attempt(session: Session, viewer: Viewer, submission_id: Any) -> QuizAt
     return attempt
 
 
-def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt) -> dict:
-    """The stored form of an answer, refusing ids the question does not have."""
+def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt, upload) -> dict:
+    """The stored form of an answer, refusing ids the question does not have; `upload(ref)`
+    checks and copies a file response's upload (see `files.checked`)."""
     kind = question.type
     ids = {o["id"] for o in question.options}
 
@@ -210,10 +213,8 @@ def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt) ->
             raise ValidationFailed("more blanks than the question has", field="blanks")
         return {"blanks": blanks}
     if kind == QuestionType.FILE_RESPONSE:
-        if not data.get("file"):
-            return {"file": None}
-        stored = files.store(f"quiz/{attempt.id}/{question.id}", data["file"], [], 10 * 1024 * 1024)
-        return {"file": stored}
+        ref = data.get("file_asset_id")
+        return {"file": upload(ref, f"quiz/{attempt.id}/{question.id}") if ref else None}
     raise ValidationFailed("unknown question type")  # unreachable: the enum is closed
 
 
@@ -224,43 +225,51 @@ def submit_quiz_answer(
     based on an older version is refused, so a second tab cannot silently overwrite. The
     same save sent twice (a retry after a lost reply) is answered with the stored answer.
 
-    The hot path of a quiz: four statements (the attempt locked with its quiz's navigation,
-    the question with this attempt's answer to it, the write; plus the viewer's lookup)."""
+    The hot path of a quiz: three statements (the attempt locked, with its quiz's navigation,
+    the question and this attempt's answer to it, in one; the version-guarded write; plus the
+    viewer's lookup), so the attempt's lock is held across one round trip before COMMIT."""
     user_id = require_authenticated(viewer)
     attempt_id = access.parse_id(submission_id, QuizSubmissionNotFound, "quiz submission")
+    question_id = str(input.get("question_id"))
+    try:
+        question_key = uuid.UUID(question_id)
+    except ValueError:
+        raise QuestionNotInAttempt("that question is not part of this attempt") from None
     found = session.execute(
-        select(QuizAttempt, Quiz.navigation)
+        select(QuizAttempt, Quiz.navigation, Quiz.course_id, Question, QuizAnswer)
         .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+        .outerjoin(Question, Question.id == question_key)
+        .outerjoin(
+            QuizAnswer,
+            (QuizAnswer.attempt_id == QuizAttempt.id) & (QuizAnswer.question_id == question_key),
+        )
         .where(QuizAttempt.id == attempt_id)
         .with_for_update(of=QuizAttempt)
     ).first()
     if found is None or found[0].student_id != user_id:
         raise QuizSubmissionNotFound("quiz submission not found")
-    attempt, navigation = found
+    attempt, navigation, course_id, question, answer = found
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed("this attempt is closed")
     if attempt.closes_at is not None and utcnow() > attempt.closes_at:
         raise DeadlinePassed("the time for this attempt is up", deadline=_iso(attempt.deadline))
-    question_id = str(input.get("question_id"))
-    if question_id not in attempt.question_ids:
+    # A question removed from the quiz since the attempt drew it is gone (None) as well.
+    if question_id not in attempt.question_ids or question is None:
         raise QuestionNotInAttempt("that question is not part of this attempt")
     position = attempt.question_ids.index(question_id)
     if navigation == Navigation.SEQUENTIAL:
         if position < attempt.current_position:
             raise QuestionLocked("sequential quiz: earlier questions cannot be changed")
         attempt.current_position = position
-    pair = session.execute(
-        select(Question, QuizAnswer)
-        .outerjoin(
-            QuizAnswer,
-            (QuizAnswer.question_id == Question.id) & (QuizAnswer.attempt_id == attempt.id),
+
+    def upload(ref, scope: str) -> dict:
+        limit = assessment_settings().max_file_bytes
+        checked = files.checked(
+            session, viewer, ref, course_id=course_id, allowed=[], max_bytes=limit
         )
-        .where(Question.id == uuid.UUID(question_id))
-    ).first()
-    if pair is None:  # removed from the quiz since the attempt drew it
-        raise QuestionNotInAttempt("that question is not part of this attempt")
-    question, answer = pair
-    response = _response(question, input, attempt)
+        return files.store(scope, *checked, ref)
+
+    response = _response(question, input, attempt, upload)
     base = int(input.get("version") or 0)
     current = answer.version if answer else 0
     if answer is not None and base == current - 1 and answer.response == response:
@@ -269,12 +278,61 @@ def submit_quiz_answer(
         raise StaleAnswerVersion(
             f"this answer was saved elsewhere (version {current})", currentVersion=current
         )
+    saved = _write_answer(session, attempt.id, question.id, answer, response)
+    if saved is None:  # another tab's save committed while we read: it wins, we say so
+        current = session.scalar(
+            select(QuizAnswer.version).where(
+                QuizAnswer.attempt_id == attempt.id, QuizAnswer.question_id == question.id
+            )
+        )
+        raise StaleAnswerVersion(
+            f"this answer was saved elsewhere (version {current})", currentVersion=current
+        )
+    if navigation == Navigation.SEQUENTIAL:
+        session.flush()  # the attempt's position
+    return saved
+
+
+def _write_answer(
+    session: Session,
+    attempt_id: uuid.UUID,
+    question_id: uuid.UUID,
+    answer: QuizAnswer | None,
+    response: dict,
+) -> dict | None:
+    """Write the next version of an answer in one statement, only if the version read is still
+    the stored one (under READ COMMITTED a row read in a join may be older than the lock it
+    waited for); None when another save got there first."""
+    now = utcnow()
     if answer is None:
-        answer = QuizAnswer(attempt_id=attempt.id, question_id=question.id, version=0)
-        session.add(answer)
-    answer.response, answer.version, answer.saved_at = response, current + 1, utcnow()
-    session.flush()
-    return answer_view(answer, scores=False, feedback=False)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        make = postgresql.insert if postgres else sqlite.insert
+        statement = (
+            make(QuizAnswer)
+            .values(
+                id=new_id(),
+                attempt_id=attempt_id,
+                question_id=question_id,
+                response=response,
+                version=1,
+                saved_at=now,
+                feedback="",
+            )
+            .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+        )
+        version = 1
+    else:
+        version = answer.version + 1
+        statement = (
+            update(QuizAnswer)
+            .where(QuizAnswer.id == answer.id, QuizAnswer.version == answer.version)
+            .values(response=response, version=version, saved_at=now)
+        )
+    written = session.execute(statement.returning(QuizAnswer.id)).scalar()
+    if written is None:
+        return None
+    view = {"id": written, "question_id": question_id, "response": response, "version": version}
+    return {**view, "saved_at": now, "score": None, "feedback": None}
 
 
 def submit_quiz(session: Session, viewer: Viewer, *, submission_id: Any) -> dict:

@@ -162,16 +162,18 @@ def submit_assignment(session: Session, viewer: Viewer, *, input: dict[str, Any]
     if assignment.cutoff_at and now > assignment.cutoff_at:
         raise AssignmentClosed("the hard cut-off for this assignment has passed")
     text = rich_text(input.get("text") or "")
-    raw_files = input.get("files") or []
+    raw_files = input.get("file_asset_ids") or []
+    if len(set(map(str, raw_files))) != len(raw_files):
+        raise ValidationFailed("the same file twice", field="fileAssetIds")
     kind = assignment.submission_type
     if kind == SubmissionType.TEXT and (raw_files or not text):
         raise ValidationFailed("this assignment takes text only", field="text")
     if kind == SubmissionType.FILE and (text or not raw_files):
-        raise ValidationFailed("this assignment takes files only", field="files")
+        raise ValidationFailed("this assignment takes files only", field="fileAssetIds")
     if not text and not raw_files:
         raise ValidationFailed("submit text or a file", field="text")
     if len(raw_files) > MAX_FILES:
-        raise ValidationFailed(f"at most {MAX_FILES} files", field="files")
+        raise ValidationFailed(f"at most {MAX_FILES} files", field="fileAssetIds")
     subs = list(
         session.scalars(
             select(AssignmentSubmission)
@@ -191,17 +193,20 @@ def submit_assignment(session: Session, viewer: Viewer, *, input: dict[str, Any]
     ):
         raise AttemptLimitReached(f"all {assignment.attempts_allowed} attempts are used")
     # Every file is checked before any is stored: a bad second file stores nothing.
-    decoded = [files.decode(f) for f in raw_files]
-    for name, data in decoded:
-        files.check(name, data, assignment.allowed_extensions, assignment.max_file_bytes)
-    stored = [
-        files.store(
-            f"assignment/{assignment.id}",
-            f,
-            assignment.allowed_extensions,
-            assignment.max_file_bytes,
+    checked = [
+        files.checked(
+            session,
+            viewer,
+            ref,
+            course_id=assignment.course_id,
+            allowed=assignment.allowed_extensions,
+            max_bytes=assignment.max_file_bytes,
         )
-        for f in raw_files
+        for ref in raw_files
+    ]
+    stored = [
+        files.store(f"assignment/{assignment.id}", *found, ref)
+        for found, ref in zip(checked, raw_files, strict=True)
     ]
     digest = hashlib.sha256(
         "\n".join(

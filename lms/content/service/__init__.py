@@ -48,6 +48,7 @@ from lms.content.service.reads import (
     get_video_asset,
     list_file_assets,
     list_video_assets,
+    own_submission_file,
     ready_video_ids,
     video_seconds,
 )
@@ -63,6 +64,7 @@ from lms.content.service.uploads import (
     safe_file_name,
     start_pipeline,
     upload_course_resource,
+    upload_submission_file,
 )
 from lms.content.service.views import file_view, video_view
 
@@ -91,6 +93,7 @@ __all__ = [
     "managed_video",
     "mark_cancelled",
     "mark_failed",
+    "own_submission_file",
     "mark_ready",
     "parse_id",
     "processing_event",
@@ -106,6 +109,7 @@ __all__ = [
     "signed_url",
     "start_pipeline",
     "upload_course_resource",
+    "upload_submission_file",
     "video_processing_status",
     "video_processing_update",
     "video_seconds",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.content import access
-from lms.content.models import AssetStatus, FileAsset, VideoAsset
+from lms.content.models import AssetStatus, FileAsset, FilePurpose, VideoAsset
 from lms.content.service.common import (
     can_manage_asset,
     expiry,
@@ -69,13 +69,35 @@ def get_file_asset(
         raise NotFound("file asset not found", code="FILE_ASSET_NOT_FOUND")
     if can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         return file_view(asset, settings)
-    if asset.status == AssetStatus.READY and access.can_view_course_resources(
-        session, viewer, asset.course_id
+    if (
+        asset.status == AssetStatus.READY
+        and asset.purpose == FilePurpose.RESOURCE
+        and access.can_view_course_resources(session, viewer, asset.course_id)
     ):
         return file_view(asset, settings)
     raise Forbidden(
         "only the course's instructors and enrolled students may see this file", code="FORBIDDEN"
     )
+
+
+def own_submission_file(
+    session: Session, viewer: Viewer, *, id: Any, course_id: uuid.UUID
+) -> dict[str, Any]:
+    """The viewer's own upload for work in `course_id` (`uploadSubmissionFile`), as a view
+    without URLs; `FILE_ASSET_NOT_FOUND` for anything else, whoever owns it (nothing is
+    revealed). The caller decides what its status and detected type allow."""
+    user_id = require_authenticated(viewer)
+    asset = session.get(FileAsset, parse_id(id, "file asset", "FILE_ASSET_NOT_FOUND"))
+    if (
+        asset is None
+        or asset.owner_id != user_id
+        or asset.course_id != course_id
+        or asset.purpose != FilePurpose.SUBMISSION
+    ):
+        raise NotFound(
+            "no upload of yours with this id for this course", code="FILE_ASSET_NOT_FOUND"
+        )
+    return file_view(asset, with_urls=False)
 
 
 def generate_streaming_url(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.content import access
-from lms.content.models import AssetStatus, FileAsset, VideoAsset
+from lms.content.models import AssetStatus, FileAsset, FilePurpose, VideoAsset
 from lms.content.service.common import can_manage_asset, expiry, find_lesson, parse_id
 from lms.content.service.processing import publish_asset
 from lms.content.service.views import file_view, video_view
@@ -270,6 +270,45 @@ def upload_course_resource(
         size_bytes=size,
         version=1,
         status=AssetStatus.UPLOADING,
+    )
+    asset.key = f"{file_prefix(asset.id, asset.version)}{name}"
+    session.add(asset)
+    session.flush()
+    target = get_storage(settings).upload_target(
+        asset.key,
+        content_type=content_type,
+        size_bytes=size,
+        max_bytes=settings.resource_max_bytes,
+        expires_at=expiry(settings.upload_url_minutes),
+    )
+    return _ticket(target, asset.key, settings.resource_max_bytes, file=file_view(asset, settings))
+
+
+def upload_submission_file(
+    session: Session, viewer: Viewer, *, input: dict[str, Any], settings: Settings | None = None
+) -> dict[str, Any]:
+    """Register a student's own file for their work in a course (an assignment or a quiz's file
+    response) and return its PUT target. After `completeUpload` the same content check as a
+    course resource runs; only its owner and the course's instructors ever see it."""
+    settings = settings or get_settings()
+    require_authenticated(viewer)
+    content_type = _content_type(input.get("content_type", ""), RESOURCE_CONTENT_TYPES)
+    size = _size(input.get("size_bytes"), settings.resource_max_bytes)
+    course_id = _course_id(session, input.get("course_id"))
+    if not access.can_view_course_resources(session, viewer, course_id):
+        raise Forbidden("enroll in the course to upload work for it", code="FORBIDDEN")
+    name = safe_file_name(input.get("file_name", ""))
+    asset = FileAsset(
+        id=uuid.uuid4(),
+        owner_id=viewer.user_id,
+        course_id=course_id,
+        title=_title(None, input.get("file_name") or name),
+        file_name=name,
+        content_type=content_type,
+        size_bytes=size,
+        version=1,
+        status=AssetStatus.UPLOADING,
+        purpose=FilePurpose.SUBMISSION,
     )
     asset.key = f"{file_prefix(asset.id, asset.version)}{name}"
     session.add(asset)
