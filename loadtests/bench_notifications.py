@@ -140,43 +140,48 @@ BODY = "Read chapter 1 before Monday."
 def raw_copy(ids: list[uuid.UUID]) -> float:
     """The same notification rows (every column the fan-out fills) by one COPY on a fresh
     connection: the floor. Seconds."""
-    from datetime import timedelta
-
     import psycopg
+
+    url = os.environ["LMS_DATABASE_URL"]
+    with psycopg.connect(url) as connection:
+        started = time.perf_counter()
+        copy_rows(connection, ids, "raw-copy")
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def copy_rows(connection, ids: list[uuid.UUID], key: str) -> None:
+    """COPY one announcement's notification rows (not committed)."""
+    from datetime import timedelta
 
     from lms.models import utcnow
 
     now = utcnow()
     expires = now + timedelta(days=90)
-    url = os.environ["LMS_DATABASE_URL"]
-    with psycopg.connect(url) as connection:
-        started = time.perf_counter()
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(
-                "COPY notifications (id, user_id, type, priority, title, body, link, data,"
-                " idempotency_key, in_app, created_at, expires_at) FROM STDIN"
-            ) as copy,
-        ):
-            for user_id in ids:
-                copy.write_row(
-                    (
-                        uuid.uuid4(),
-                        user_id,
-                        "ANNOUNCEMENT",
-                        "NORMAL",
-                        TITLE,
-                        BODY,
-                        None,
-                        "{}",
-                        "raw-copy",
-                        True,
-                        now,
-                        expires,
-                    )
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            "COPY notifications (id, user_id, type, priority, title, body, link, data,"
+            " idempotency_key, in_app, created_at, expires_at) FROM STDIN"
+        ) as copy,
+    ):
+        for user_id in ids:
+            copy.write_row(
+                (
+                    uuid.uuid4(),
+                    user_id,
+                    "ANNOUNCEMENT",
+                    "NORMAL",
+                    TITLE,
+                    BODY,
+                    None,
+                    "{}",
+                    key,
+                    True,
+                    now,
+                    expires,
                 )
-        connection.commit()
-        return time.perf_counter() - started
+            )
 
 
 def run(args: argparse.Namespace) -> dict:
