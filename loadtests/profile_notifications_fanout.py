@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipients", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=None, help="default: the configured one")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--cpu", action="store_true", help="profile this process's CPU time, not wall time"
+    )
     args = parser.parse_args(argv)
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-profile-var-"))
     broker_url, own_vhost = isolated_broker_url(PROFILE_DB)
@@ -54,17 +57,18 @@ def main(argv: list[str] | None = None) -> int:
             create_batch(session, ids[:20], Spec(type="SYSTEM", title="warm-up", key="warm"))
         spec = Spec(type="ANNOUNCEMENT", title="Week 1 is online", key="announcement:profile")
         print("loadavg at start:", Path("/proc/loadavg").read_text().strip(), flush=True)
-        profile = cProfile.Profile()
-        started = time.perf_counter()
+        # On a shared machine wall time is mostly waiting for a core; CPU time is ours.
+        profile = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
         profile.enable()
         for start in range(0, len(ids), batch):
             with session_scope() as session:
                 create_batch(session, ids[start : start + batch], spec)
         profile.disable()
-        took = time.perf_counter() - started
+        took, cpu = time.perf_counter() - started, time.process_time() - cpu
         copy_s = raw_copy(ids)
         print(
-            f"{len(ids)} recipients in batches of {batch}: {took:.3f} s; "
+            f"{len(ids)} recipients in batches of {batch}: {took:.3f} s ({cpu:.3f} s CPU here); "
             f"COPY of the same rows {copy_s:.3f} s (in-process ratio {copy_s / took:.3f}); "
             f"loadavg {Path('/proc/loadavg').read_text().split()[:3]}"
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from lms.config import get_settings
 from lms.db import session_scope
@@ -15,7 +15,7 @@ from lms.jobs.service import cancel_job
 from lms.notifications.models import Notification, NotificationDelivery
 from lms.notifications.service import notify_many
 from lms.notifications.service.delivery import release_due, send_emails, settle_abandoned
-from lms.users.models import Role
+from lms.users.models import Role, User
 from tests.notifications.conftest import delivery, emails_to
 from tests.notifications.test_notifications_inbox import produce
 from tests.support import create_user
@@ -173,6 +173,20 @@ def test_deliveries_of_a_cancelled_sending_job_fail_instead_of_waiting_for_ever(
     email = statuses(api, token, held)["EMAIL"]
     assert (email["status"], email["errorCode"]) == ("FAILED", "DELIVERY_ABANDONED")
     assert emails_to(user.email) == []
+
+
+def test_a_deleted_accounts_deliveries_go_with_its_notifications(api):
+    # Deliveries keep no key to users of their own: the notification's cascade removes them.
+    user, token = create_user(Role.STUDENT)
+    api.data(PREFS, {"i": {"preferences": [{"type": "ANNOUNCEMENT", "digest": "DAILY"}]}}, token)
+    held = produce(user.id, type="ANNOUNCEMENT", title="Week 1 is online")
+    assert statuses(api, token, held)["EMAIL"]["status"] == "QUEUED"
+    with session_scope() as session:
+        session.execute(delete(User).where(User.id == user.id))
+    with session_scope() as session:
+        left = select(func.count()).select_from(NotificationDelivery)
+        assert session.scalar(left.where(NotificationDelivery.user_id == user.id)) == 0
+        assert session.get(Notification, held) is None
 
 
 def test_an_announcement_fans_out_as_one_job_in_batches(api, worker, watcher):
