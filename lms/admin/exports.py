@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.admin.access import require_operator
-from lms.admin.models import QueueAlert
 from lms.admin.settings import admin_settings
 from lms.config import Settings
 from lms.errors import ValidationFailed
-from lms.jobs.models import Job
+from lms.jobs.models import Job, QueueAlert
 from lms.jobs.service import enqueue
 from lms.security import Viewer
 from lms.storage import get_storage, guess_type, signing

@@ -38,14 +38,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.admin.alerts import alert_view
-from lms.admin.models import AlertSeverity, KnownWorker, QueueAlert
+from lms.admin.models import KnownWorker
 from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
 from lms.events.topics import ALERT, QUEUE_STATS
 from lms.jobs import states
-from lms.jobs.models import TERMINAL, Job, JobStatus
+from lms.jobs.alerts import alert_view
+from lms.jobs.models import TERMINAL, AlertSeverity, Job, JobStatus, QueueAlert
 from lms.jobs.service import after_commit, record_event
 from lms.models import utcnow
 

@@ -29,11 +29,10 @@ from lms import audit
 from lms.admin import inspection
 from lms.admin.access import require_control
 from lms.admin.broker_stats import purge_queue
-from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, LmsError, ValidationFailed
 from lms.jobs import states
-from lms.jobs.models import Job, JobStatus
+from lms.jobs.models import Job, JobStatus, QueueState
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 from lms.security import Viewer

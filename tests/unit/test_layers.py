@@ -28,13 +28,8 @@ KNOWN_MODEL_CROSSINGS = {
     ("lms/enrollments/progress.py", "lms.courses.models"),
     ("lms/enrollments/service/eligibility.py", "lms.courses.models"),
     ("lms/enrollments/service/lesson_progress.py", "lms.courses.models"),
-    ("lms/jobs/service.py", "lms.admin.models"),
     ("lms/security.py", "lms.users.models"),
     ("lms/enrollments/progress.py", "lms.content.models"),
-    ("lms/jobs/alerts.py", "lms.admin.alerts"),
-    ("lms/jobs/alerts.py", "lms.admin.models"),
-    ("lms/jobs/fanout.py", "lms.admin.models"),
-    ("lms/jobs/records.py", "lms.admin.models"),
     ("lms/payments/service/checkout.py", "lms.courses.models"),
     ("lms/payments/service/checkout.py", "lms.users.models"),
     ("lms/users/models.py", "lms.notifications.models"),  # old names of moved enums
