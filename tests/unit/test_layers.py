@@ -28,11 +28,9 @@ KNOWN_MODEL_CROSSINGS = {
     ("lms/enrollments/progress.py", "lms.courses.models"),
     ("lms/enrollments/service/eligibility.py", "lms.courses.models"),
     ("lms/enrollments/service/lesson_progress.py", "lms.courses.models"),
-    ("lms/security.py", "lms.users.models"),
     ("lms/enrollments/progress.py", "lms.content.models"),
     ("lms/payments/service/checkout.py", "lms.courses.models"),
     ("lms/payments/service/checkout.py", "lms.users.models"),
-    ("lms/users/models.py", "lms.notifications.models"),  # old names of moved enums
     ("lms/search/indexing.py", "lms.courses.models"),  # a read model built from course rows
 }
 
