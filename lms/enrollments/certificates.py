@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from certificates.codes import is_well_formed, new_certificate_code, normalize_code
 from lms.config import Settings, get_settings
-from lms.courses.models import Course, CourseInstructor
+from lms.courses import service as courses
 from lms.enrollments.access import visible_enrollment
 from lms.enrollments.badges import free_status_list_index, open_badge_url
 from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, publish_after_commit
@@ -39,9 +39,9 @@ from lms.jobs.pipelines import RESUME_FROM_START, Pipeline, Step
 from lms.models import utcnow
 from lms.notifications.service import notify
 from lms.analytics.service import record
-from lms.security import Viewer, require_authenticated, require_role
+from lms.security import Role, Viewer, require_authenticated, require_role
 from lms.storage import signing
-from lms.users.models import Role, User
+from lms.users import service as users
 
 # Inline: the steps pass the PDF in memory, inside one job on the `certificates` queue; a
 # retry runs them all again (each is idempotent: see pipelines/certificate_issuance.py).
@@ -110,8 +110,7 @@ def download_url(
 
 def course_slugs(session: Session, _viewer: Viewer, course_ids: list[uuid.UUID]) -> list[str]:
     """Batch read for certificate file names: a certificate outlives its course's visibility."""
-    rows = session.execute(select(Course.id, Course.slug).where(Course.id.in_(course_ids)))
-    found = {course_id: slug for course_id, slug in rows}
+    found = courses.course_slugs(session, course_ids)
     return [found.get(key, "course") for key in course_ids]
 
 
@@ -412,26 +411,21 @@ def issue_snapshot(
         return "certificate revoked"
     if cert.version >= version:
         return f"version {version} already issued"
-    student = session.get(User, cert.student_id)
-    course = session.get(Course, cert.course_id)
-    if student is None or course is None:
+    student = users.contacts(session, [cert.student_id]).get(cert.student_id)
+    title = courses.course_titles(session, [cert.course_id]).get(cert.course_id)
+    if student is None or title is None:
         return "student or course gone"
-    instructors = session.scalars(
-        select(User.name)
-        .join(CourseInstructor, CourseInstructor.user_id == User.id)
-        .where(CourseInstructor.course_id == course.id)
-        .order_by(CourseInstructor.role.desc(), CourseInstructor.added_at)
-    ).all()
+    instructors = courses.instructor_names(session, cert.course_id)
     es = enrollment_settings()
     return IssueSnapshot(
         cert.id,
         cert.code,
         version,
-        student.id,
-        student.name,
-        student.email,
-        course.title,
-        list(instructors),
+        cert.student_id,
+        student["name"],
+        student["email"],
+        title,
+        instructors,
         cert.completed_at,
         verification_url(cert.code, version=version),
         es.school_name,
@@ -440,8 +434,7 @@ def issue_snapshot(
 
 
 def _course_slug(session: Session, cert: Certificate) -> str:
-    course = session.get(Course, cert.course_id)
-    return course.slug if course is not None else "course"
+    return courses.course_slugs(session, [cert.course_id]).get(cert.course_id, "course")
 
 
 def record_issued(

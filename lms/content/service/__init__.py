@@ -49,6 +49,7 @@ from lms.content.service.reads import (
     list_file_assets,
     list_video_assets,
     ready_video_ids,
+    ready_video_lengths,
     video_seconds,
 )
 from lms.content.service.uploads import (
@@ -100,6 +101,7 @@ __all__ = [
     "publish_processing",
     "purge_storage",
     "ready_video_ids",
+    "ready_video_lengths",
     "register_video",
     "retry_processing_job",
     "safe_file_name",

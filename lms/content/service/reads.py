@@ -52,6 +52,16 @@ def ready_video_ids(session: Session, asset_ids: Collection[uuid.UUID]) -> set[u
     )
 
 
+def ready_video_lengths():
+    """A subquery of the READY videos' `id` and `duration_seconds` (what plays), for another
+    domain to join in its own statement (a course outline stays one read)."""
+    return (
+        select(VideoAsset.id, VideoAsset.duration_seconds)
+        .where(VideoAsset.status == AssetStatus.READY)
+        .subquery("ready_videos")
+    )
+
+
 def get_video_asset(
     session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
 ) -> dict[str, Any]:
