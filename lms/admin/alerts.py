@@ -18,6 +18,7 @@ from lms import audit
 from lms.admin import workers as known_workers
 from lms.admin.access import require_control, require_operator
 from lms.admin.broker_stats import queue_depths
+from lms.admin.errors import AdminCode
 from lms.admin.inspection import Inspection, inspect_workers
 from lms.admin.rules import Condition, queue_conditions
 from lms.admin.settings import AdminSettings, admin_settings
@@ -150,7 +151,7 @@ def clear_alerts(
     about gone workers also forget those workers: the operator has acknowledged them."""
     actor = require_control(viewer)
     if queue_name is not None and queue_name not in QUEUES:
-        raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
+        raise ValidationFailed(f"unknown queue {queue_name!r}", code=AdminCode.UNKNOWN_QUEUE)
     query = select(QueueAlert).where(QueueAlert.cleared_at.is_(None))
     if queue_name is not None:
         query = query.where(QueueAlert.queue == queue_name)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from lms.admin import workers as known_workers
 from lms.admin.access import require_operator
 from lms.admin.broker_stats import QueueDepth
+from lms.admin.errors import AdminCode
 from lms.admin.inspection import Inspection, WorkerInfo
 from lms.admin.rules import ERROR, HEALTHY, WARNING, Condition, queue_conditions, status_of, worse
 from lms.admin.settings import admin_settings
@@ -35,7 +36,8 @@ def _queues(queue_name: str | None) -> tuple[str, ...]:
         return QUEUES
     if queue_name not in QUEUES:
         raise ValidationFailed(
-            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE"
+            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}",
+            code=AdminCode.UNKNOWN_QUEUE,
         )
     return (queue_name,)
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.admin.access import require_operator
+from lms.admin.errors import AdminCode
 from lms.admin.settings import admin_settings
 from lms.config import Settings
 from lms.errors import ValidationFailed
@@ -51,9 +52,9 @@ def request_export(
     """Start an export job for [start_date, end_date) (admins)."""
     actor = require_operator(viewer)
     if end_date <= start_date:
-        raise ValidationFailed("endDate must be after startDate", code="INVALID_DATE_RANGE")
+        raise ValidationFailed("endDate must be after startDate", code=AdminCode.INVALID_DATE_RANGE)
     if end_date - start_date > MAX_PERIOD:
-        raise ValidationFailed("export at most 366 days at once", code="INVALID_DATE_RANGE")
+        raise ValidationFailed("export at most 366 days at once", code=AdminCode.INVALID_DATE_RANGE)
     job = enqueue(
         session,
         EXPORT_KIND,

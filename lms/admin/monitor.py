@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.admin.errors import AdminCode
 from lms.admin.models import KnownWorker
 from lms.config import Settings, get_settings
 from lms.db import session_scope
@@ -406,7 +407,7 @@ class Monitor:
                 session,
                 job,
                 settings=self.settings,
-                error_code="WORKER_LOST",
+                error_code=states.WORKER_LOST,
                 message=(
                     f"monitor: worker {worker.hostname} {worker.gone_reason} while this job was "
                     f"{state}; "
@@ -515,7 +516,7 @@ class Monitor:
             session,
             job,
             settings=self.settings,
-            error_code="CELERY_MISMATCH",
+            error_code=AdminCode.CELERY_MISMATCH,
             message=(
                 f"monitor: Celery reported task {task.task_id} {outcome}{where} "
                 f"but the job is still {job.status.value} "

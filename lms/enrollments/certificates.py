@@ -28,6 +28,7 @@ from lms.config import Settings, get_settings
 from lms.courses import service as courses
 from lms.enrollments.access import visible_enrollment
 from lms.enrollments.badges import free_status_list_index, open_badge_url
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, publish_after_commit
 from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
 from lms.enrollments.settings import EnrollmentSettings, enrollment_settings
@@ -209,7 +210,9 @@ def regenerate_certificate(
             "only the student or an admin may regenerate a certificate", code="FORBIDDEN"
         )
     if enrollment.status != EnrollmentStatus.COMPLETED:
-        raise Conflict("the course is not completed yet", code="ENROLLMENT_NOT_COMPLETED")
+        raise Conflict(
+            "the course is not completed yet", code=EnrollmentCode.ENROLLMENT_NOT_COMPLETED
+        )
     cert = session.scalar(
         select(Certificate).where(Certificate.enrollment_id == enrollment.id).with_for_update()
     )
@@ -217,7 +220,8 @@ def regenerate_certificate(
         return certificate_view(start_issuance(session, enrollment, requested_by_id=user_id))
     if cert.status == CertificateStatus.REVOKED:
         raise Conflict(
-            "this certificate was revoked and cannot be regenerated", code="CERTIFICATE_REVOKED"
+            "this certificate was revoked and cannot be regenerated",
+            code=EnrollmentCode.CERTIFICATE_REVOKED,
         )
     pending = cert.requested_version > cert.version
     job = session.get(Job, cert.generation_job_id) if cert.generation_job_id else None
@@ -236,7 +240,7 @@ def revoke_certificate(
     admin_id = require_role(viewer, Role.ADMIN)
     cert = _by_code(session, certificate_id, lock=True)
     if cert is None:
-        raise NotFound("certificate not found", code="CERTIFICATE_NOT_FOUND")
+        raise NotFound("certificate not found", code=EnrollmentCode.CERTIFICATE_NOT_FOUND)
     if cert.status != CertificateStatus.REVOKED:
         cert.status, cert.revoked_at, cert.revoked_by_id = (
             CertificateStatus.REVOKED,
@@ -528,6 +532,8 @@ def certificate_from_event(data: dict) -> CertificateView:
 def validate_reason(reason: str | None) -> str | None:
     if reason is not None and len(reason) > 500:
         raise ValidationFailed(
-            "a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason"
+            "a reason has at most 500 characters",
+            code=EnrollmentCode.REASON_TOO_LONG,
+            field="reason",
         )
     return reason

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.courses.service import OutlineLesson
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.models import Enrollment, LessonProgress
 from lms.errors import ValidationFailed
 
@@ -47,7 +48,9 @@ def checked_percent(value: float | None) -> float | None:
         return None
     if not math.isfinite(value) or not 0 <= value <= 100:
         raise ValidationFailed(
-            "percentWatched is between 0 and 100", code="INVALID_PERCENT", field="percentWatched"
+            "percentWatched is between 0 and 100",
+            code=EnrollmentCode.INVALID_PERCENT,
+            field="percentWatched",
         )
     return float(value)
 
@@ -56,7 +59,9 @@ def checked_seconds(value: int | None, field: str) -> int | None:
     if value is None:
         return None
     if value < 0:
-        raise ValidationFailed(f"{field} cannot be negative", code="INVALID_SECONDS", field=field)
+        raise ValidationFailed(
+            f"{field} cannot be negative", code=EnrollmentCode.INVALID_SECONDS, field=field
+        )
     return int(value)
 
 

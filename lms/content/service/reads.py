@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.content import access
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, FileAsset, VideoAsset
 from lms.content.service.common import (
     can_manage_asset,
@@ -76,7 +77,7 @@ def get_file_asset(
     require_authenticated(viewer)
     asset = session.get(FileAsset, parse_id(id, "file asset", "FILE_ASSET_NOT_FOUND"))
     if asset is None:
-        raise NotFound("file asset not found", code="FILE_ASSET_NOT_FOUND")
+        raise NotFound("file asset not found", code=ContentCode.FILE_ASSET_NOT_FOUND)
     if can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         return file_view(asset, settings)
     if asset.status == AssetStatus.READY and access.can_view_course_resources(
@@ -104,7 +105,7 @@ def generate_streaming_url(
     fmt = (format or "hls").strip().lower()
     if fmt not in ("hls", "dash"):
         raise ValidationFailed(
-            'format must be "hls" or "dash"', code="INVALID_FORMAT", field="format"
+            'format must be "hls" or "dash"', code=ContentCode.INVALID_FORMAT, field="format"
         )
     asset = session.get(VideoAsset, lesson.video_asset_id) if lesson.video_asset_id else None
     if asset is None or asset.status != AssetStatus.READY:
@@ -118,10 +119,12 @@ def generate_streaming_url(
             or asset
         )
     if asset is None:
-        raise NotFound("this lesson has no video", code="VIDEO_NOT_FOUND")
+        raise NotFound("this lesson has no video", code=ContentCode.VIDEO_NOT_FOUND)
     if asset.status != AssetStatus.READY:
         raise Conflict(
-            "the lesson's video is not ready yet", code="VIDEO_NOT_READY", status=asset.status.value
+            "the lesson's video is not ready yet",
+            code=ContentCode.VIDEO_NOT_READY,
+            status=asset.status.value,
         )
     stream = video_stream_prefix(asset.id, asset.version)
     name = "master.m3u8" if fmt == "hls" else "manifest.mpd"
@@ -133,7 +136,7 @@ def generate_streaming_url(
         if rendition is None:
             raise ValidationFailed(
                 f"no {resolution} rendition; available: {', '.join(r['name'] for r in videos)}",
-                code="RESOLUTION_NOT_AVAILABLE",
+                code=ContentCode.RESOLUTION_NOT_AVAILABLE,
                 field="resolution",
                 available=[r["name"] for r in videos],
             )

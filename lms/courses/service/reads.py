@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms.courses import rules
 from lms.courses.access import visible_clause, visible_course
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CourseInstructor
 from lms.courses.slugs import course_id_for_slug
 from lms.errors import NotFound
@@ -22,7 +23,7 @@ from lms.users.service import user_names
 def get_course(session: Session, viewer: Viewer, *, id: Any) -> Course:
     """One course by id, if the viewer may see it."""
     return visible_course(
-        session, viewer, rules.parse_id(id, code="COURSE_NOT_FOUND", what="course")
+        session, viewer, rules.parse_id(id, code=CourseCode.COURSE_NOT_FOUND, what="course")
     )
 
 
@@ -30,7 +31,7 @@ def get_course_by_slug(session: Session, viewer: Viewer, *, slug: str) -> Course
     """One course by its current or any former slug (old links keep working)."""
     course_id = course_id_for_slug(session, slug)
     if course_id is None:
-        raise NotFound("course not found", code="COURSE_NOT_FOUND")
+        raise NotFound("course not found", code=CourseCode.COURSE_NOT_FOUND)
     return visible_course(session, viewer, course_id)
 
 
@@ -63,11 +64,11 @@ def find_course(session: Session, course_id: Any, *, lock: bool = False) -> Cour
     """One course by id whatever its status (`COURSE_NOT_FOUND` when there is none), for
     modules that explain why it is closed to them (enrolling, buying); `lock` holds its row
     until the transaction ends, so seats are counted one enrollment at a time."""
-    key = rules.parse_id(course_id, code="COURSE_NOT_FOUND", what="course")
+    key = rules.parse_id(course_id, code=CourseCode.COURSE_NOT_FOUND, what="course")
     query = select(Course).where(Course.id == key)
     course = session.scalar(query.with_for_update() if lock else query)
     if course is None:
-        raise NotFound("course not found", code="COURSE_NOT_FOUND")
+        raise NotFound("course not found", code=CourseCode.COURSE_NOT_FOUND)
     return course
 
 

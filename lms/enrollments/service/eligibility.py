@@ -14,6 +14,7 @@ from lms.enrollments.access import parse_id, teaches
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.errors import Forbidden, NotFound
 from lms.security import Viewer, require_authenticated
+from lms.users.errors import UserCode
 from lms.users.service import user_exists
 
 SEATED = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)  # take a place in the course
@@ -100,12 +101,12 @@ def check_enrollment_eligibility(
     """Every reason `student_id` may not enroll in `course_id` (the student, instructors,
     admins)."""
     user_id = require_authenticated(viewer)
-    student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
+    student = parse_id(student_id, code=UserCode.USER_NOT_FOUND, what="student")
     course = courses.find_course(session, course_id)
     if not (viewer.is_admin or student == user_id or teaches(session, user_id, course.id)):
         raise Forbidden("you may check only your own eligibility", code="FORBIDDEN")
     if not user_exists(session, student):
-        raise NotFound("student not found", code="USER_NOT_FOUND")
+        raise NotFound("student not found", code=UserCode.USER_NOT_FOUND)
     return Eligibility(
         student,
         course.id,

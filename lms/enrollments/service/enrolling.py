@@ -15,6 +15,7 @@ from lms.courses import service as courses
 from lms.enrollments import progress as rules
 from lms.enrollments.access import visible_enrollment
 from lms.enrollments.certificates import start_issuance
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.events import PROGRESS_TOPIC, publish_after_commit
 from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
 from lms.enrollments.service.eligibility import existing_enrollment, refusal_reasons
@@ -63,7 +64,9 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
             with session.begin_nested():  # a concurrent twin that got past the lock-free read
                 session.add(enrollment)
         except IntegrityError:
-            raise Conflict("already enrolled in this course", code="ALREADY_ENROLLED") from None
+            raise Conflict(
+                "already enrolled in this course", code=EnrollmentCode.ALREADY_ENROLLED
+            ) from None
         # Counts every student who ever enrolled: the Courses module archives such courses.
         courses.count_enrollment(course)
     lessons = courses.outline(session, course.id)
@@ -96,10 +99,14 @@ def withdraw_enrollment(
     reason = input.get("reason")
     if reason is not None and len(reason) > 500:
         raise ValidationFailed(
-            "a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason"
+            "a reason has at most 500 characters",
+            code=EnrollmentCode.REASON_TOO_LONG,
+            field="reason",
         )
     if enrollment.status == EnrollmentStatus.COMPLETED:
-        raise Conflict("a completed course cannot be withdrawn from", code="ENROLLMENT_COMPLETED")
+        raise Conflict(
+            "a completed course cannot be withdrawn from", code=EnrollmentCode.ENROLLMENT_COMPLETED
+        )
     if enrollment.status == EnrollmentStatus.ACTIVE:  # withdrawing twice changes nothing
         now = utcnow()
         enrollment.status, enrollment.dropped_at, enrollment.updated_at = (

@@ -14,6 +14,7 @@ from lms.analytics.service import duration, record
 from lms.courses.service import OutlineLesson, outline
 from lms.enrollments import progress as rules
 from lms.enrollments.access import own_enrollment, visible_enrollment
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.events import LESSON_TOPIC, PROGRESS_TOPIC, publish_after_commit
 from lms.enrollments.models import Enrollment, EnrollmentStatus, LessonProgress
 from lms.enrollments.service.enrolling import complete_enrollment
@@ -47,7 +48,7 @@ def _lesson_in(lessons: list[OutlineLesson], lesson_id: Any) -> int:
             return index
     raise ValidationFailed(
         "this lesson is not part of the enrollment's course",
-        code="LESSON_NOT_IN_COURSE",
+        code=EnrollmentCode.LESSON_NOT_IN_COURSE,
         field="lessonId",
     )
 
@@ -55,14 +56,15 @@ def _lesson_in(lessons: list[OutlineLesson], lesson_id: Any) -> int:
 def _writable(enrollment: Enrollment) -> None:
     if enrollment.status == EnrollmentStatus.DROPPED:
         raise Conflict(
-            "the enrollment was withdrawn; enroll again to continue", code="ENROLLMENT_NOT_ACTIVE"
+            "the enrollment was withdrawn; enroll again to continue",
+            code=EnrollmentCode.ENROLLMENT_NOT_ACTIVE,
         )
 
 
 def _locked_lesson(access: rules.Access) -> LmsError:
     return Forbidden(
         access.message or "this lesson is locked",
-        code="LESSON_LOCKED",
+        code=EnrollmentCode.LESSON_LOCKED,
         reason=access.reason,
         blockingLessonId=str(access.blocking_lesson_id) if access.blocking_lesson_id else None,
     )
@@ -209,7 +211,7 @@ def complete_lesson(
         if lessons[index].is_video and row.percent < needed - 1e-9:
             raise Conflict(
                 f"watch at least {needed:g} % of this video first",
-                code="VIDEO_NOT_WATCHED",
+                code=EnrollmentCode.VIDEO_NOT_WATCHED,
                 requiredPercent=needed,
                 watchedPercent=row.percent,
             )

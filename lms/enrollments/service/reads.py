@@ -24,6 +24,7 @@ from lms.enrollments.views import (
 )
 from lms.errors import Forbidden
 from lms.security import Role, Viewer, require_authenticated, require_role
+from lms.users.errors import UserCode
 
 
 def get_enrollment(session: Session, viewer: Viewer, *, id: Any) -> EnrollmentView:
@@ -183,7 +184,7 @@ def student_enrollments(
 ) -> pagination.Connection[EnrollmentView]:
     """Any student's enrollments, for admins (and the student themselves)."""
     user_id = require_authenticated(viewer)
-    student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
+    student = parse_id(student_id, code=UserCode.USER_NOT_FOUND, what="student")
     if student != user_id:
         require_role(viewer, Role.ADMIN)
     return _page(
