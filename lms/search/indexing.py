@@ -18,11 +18,11 @@ import html
 import logging
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from lms.courses import service as courses
 from lms.errors import Conflict
 from lms.jobs.service import enqueue
 from lms.models import utcnow
@@ -32,6 +32,9 @@ from lms.search.dialect import insert_ignoring_duplicates, is_postgres, upsert
 from lms.search.models import SearchCourse, SearchLesson, SearchPending, SearchTerm
 from lms.search.text import TEXT_CONFIGS as _CONFIGS
 from lms.search.text import clean, normalize, text_config, words
+
+if TYPE_CHECKING:
+    from lms.courses.service import CourseDocument
 
 log = logging.getLogger(__name__)
 INDEX_JOB = "search.index_course"
@@ -60,6 +63,13 @@ def request_reindex(session: Session, course_id: uuid.UUID) -> None:
         log.warning("search: queue draining, course %s left pending", course_id)
 
 
+def _courses():
+    # Imported when used: the courses service requests reindexing, so it imports this module.
+    from lms.courses import service
+
+    return service
+
+
 def _plain(html_text: str | None) -> str:
     return clean(html.unescape(visible_text(html_text)))
 
@@ -69,7 +79,7 @@ def index_course(session: Session, course_id: uuid.UUID) -> str:
     seen = session.scalar(
         select(SearchPending.requested_at).where(SearchPending.course_id == course_id)
     )
-    course = courses.course_document(session, course_id)
+    course = _courses().course_document(session, course_id)
     if course is None:  # gone or not published
         _remove(session, course_id)
         outcome = "removed"
@@ -92,7 +102,7 @@ def _remove(session: Session, course_id: uuid.UUID) -> None:
         fts.remove_course(session, course_id)
 
 
-def _store(session: Session, course: courses.CourseDocument) -> None:
+def _store(session: Session, course: CourseDocument) -> None:
     tags, lessons = course.tags, course.lessons
     config = text_config(course.language)
     description = _plain(course.description)
@@ -256,7 +266,7 @@ def pending_course_ids(session: Session, older_than: datetime, limit: int = 500)
 
 def published_course_ids(session: Session) -> list[uuid.UUID]:
     """Every course the index should hold, and every one it holds (to drop stale ones)."""
-    wanted = courses.published_course_ids(session)
+    wanted = _courses().published_course_ids(session)
     held = set(session.scalars(select(SearchCourse.course_id)))
     return sorted(wanted | held)
 
