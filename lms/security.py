@@ -1,24 +1,47 @@
-"""Access tokens and the viewer: who is asking, and with which role.
+"""Access tokens, roles and the viewer: who is asking, and with which role.
 
 Access tokens are short-lived HS256 JWTs carrying the role and the user's token version;
 only HS256 is accepted (so `alg: none` and algorithm confusion are refused), and a token
 whose version no longer matches the account (password changed, logout everywhere) fails.
+Accounts themselves are the users domain's: this module sees them only as an `Account`.
 """
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 import jwt
 
 from lms.config import Settings, get_settings
 from lms.errors import Forbidden, Unauthenticated
 from lms.models import utcnow
-from lms.users.models import Role, User
 
 ALGORITHM = "HS256"
+
+
+class Role(enum.StrEnum):
+    """Every account has one (stored on `users.role`); services check it through the viewer."""
+
+    STUDENT = "STUDENT"
+    EDUCATOR = "EDUCATOR"
+    ADMIN = "ADMIN"
+    # Sees every operator view (queues, jobs, workers, alerts, audit) but changes nothing.
+    OPERATOR = "OPERATOR"
+
+
+class Account(Protocol):
+    """What tokens need of a user row (`lms.users.models.User`)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def token_version(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +61,7 @@ class Viewer:
 ANONYMOUS = Viewer()
 
 
-def issue_access_token(user: User, settings: Settings | None = None) -> str:
+def issue_access_token(user: Account, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     now = utcnow()
     claims = {
@@ -79,7 +102,7 @@ def decode_access_token(token: str, settings: Settings | None = None) -> AccessC
         raise Unauthenticated("invalid access token", code="UNAUTHENTICATED") from None
 
 
-def viewer_for(claims: AccessClaims, user: User | None) -> Viewer:
+def viewer_for(claims: AccessClaims, user: Account | None) -> Viewer:
     """The viewer behind verified claims; a deleted user or a stale version is refused."""
     if user is None or user.token_version != claims.token_version:
         raise Unauthenticated("access token no longer valid", code="UNAUTHENTICATED")

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 import media
 from lms.config import Settings
 from lms.content import service as content
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, VideoAsset
 from lms.content.steps import VIDEO_INGEST
 from lms.courses.models import Course, Lesson
@@ -192,7 +193,9 @@ def _source(ref: AssetRef, folder: Path, storage: Storage) -> Path:
     path = folder / ("source" + Path(ref.source_key).suffix)
     info = storage.stat(ref.source_key)
     if info is None:
-        raise PermanentJobError("the uploaded file is missing from storage", code="UPLOAD_MISSING")
+        raise PermanentJobError(
+            "the uploaded file is missing from storage", code=ContentCode.UPLOAD_MISSING
+        )
     if path.is_file() and path.stat().st_size == info.size:
         return path
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,10 @@ from datetime import datetime
 from celery.signals import celeryd_after_setup
 
 from lms.admin import exports, housekeeping, retention
-from lms.admin.models import QueueState
 from lms.admin.settings import admin_settings
 from lms.config import get_settings
 from lms.db import session_scope
+from lms.jobs.models import QueueState
 from tasks.app import app
 from tasks.base import JobContext, job_task
 

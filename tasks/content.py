@@ -15,6 +15,7 @@ from pathlib import Path
 from lms.config import get_settings
 from lms.content import multipart
 from lms.content import service as content
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, FileAsset
 from lms.content.sniff import IMAGE_TYPES, sniff
 from lms.content.steps import PURGE_KIND, RESOURCE_KIND
@@ -53,7 +54,7 @@ def check_resource(job: JobContext) -> dict:
                 settings,
             )
             storage.delete(key)
-            raise PermanentJobError("file too large", code="FILE_TOO_LARGE")
+            raise PermanentJobError("file too large", code=ContentCode.FILE_TOO_LARGE)
         detected = sniff(local, declared)
         if detected is None or detected not in content.RESOURCE_CONTENT_TYPES | {
             "application/vnd.ms-office"

@@ -21,6 +21,7 @@ from lms.courses.cover import (
     cover_version,
     covers_prefix,
 )
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CoverStatus
 from lms.db import session_scope
 from lms.errors import PermanentJobError
@@ -63,7 +64,7 @@ def resize_cover(job: JobContext) -> dict:
                         CoverStatus.FAILED,
                         error.message[:500],
                     )
-            raise PermanentJobError(error.message, code="INVALID_IMAGE") from None
+            raise PermanentJobError(error.message, code=CourseCode.INVALID_IMAGE) from None
         storage.put_tree(prefix, folder / "out")
         variants = [_variant(prefix, path) for path in paths]
     with session_scope(job.settings) as session:

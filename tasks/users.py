@@ -10,6 +10,7 @@ from lms.db import session_scope
 from lms.errors import PermanentJobError
 from lms.storage import get_storage, scratch_dir
 from lms.users import avatars
+from lms.users.errors import UserCode
 from lms.users.models import AvatarStatus
 from media.errors import MediaError
 from media.images import open_image, resize_image
@@ -30,7 +31,7 @@ def resize_avatar(job: JobContext) -> dict:
         except MediaError as error:
             with session_scope(job.settings) as session:
                 avatars.mark(session, user_id, key, AvatarStatus.FAILED)
-            raise PermanentJobError(error.message, code="AVATAR_NOT_AN_IMAGE") from error
+            raise PermanentJobError(error.message, code=UserCode.AVATAR_NOT_AN_IMAGE) from error
         # Fixed sizes are the point of an avatar: crop to a centred square at the largest size
         # (a small picture is scaled up once), then let the media library write every size.
         largest = max(avatars.SIZES)

@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 
 from lms.admin.broker_stats import queue_depths
 from lms.admin.inspection import inspect_workers
-from lms.admin.models import QueueState
 from lms.admin.workers import gone_workers
 from lms.config import Settings
 from lms.db import session_scope
-from lms.jobs.models import Job, JobStatus
+from lms.jobs.models import Job, JobStatus, QueueState
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 from lms.observability.metrics import REGISTRY, merged

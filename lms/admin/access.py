@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lms.admin.errors import AdminCode
 from lms.errors import Forbidden
 from lms.security import Role, Viewer, require_role
 
@@ -16,6 +17,7 @@ def require_control(viewer: Viewer):
     A read-only operator gets a code of its own, so the console can say why."""
     if viewer.role == Role.OPERATOR:
         raise Forbidden(
-            "operators have read-only access; ask an admin to do this", code="OPERATOR_READ_ONLY"
+            "operators have read-only access; ask an admin to do this",
+            code=AdminCode.OPERATOR_READ_ONLY,
         )
     return require_role(viewer, Role.ADMIN)

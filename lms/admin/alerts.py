@@ -18,8 +18,8 @@ from lms import audit
 from lms.admin import workers as known_workers
 from lms.admin.access import require_control, require_operator
 from lms.admin.broker_stats import queue_depths
+from lms.admin.errors import AdminCode
 from lms.admin.inspection import Inspection, inspect_workers
-from lms.admin.models import AlertSeverity, QueueAlert
 from lms.admin.rules import Condition, queue_conditions
 from lms.admin.settings import AdminSettings, admin_settings
 from lms.admin.stats import collect_stats, failure_window
@@ -28,28 +28,12 @@ from lms.db import session_scope
 from lms.errors import ValidationFailed
 from lms.events.bus import publish_event
 from lms.events.topics import ALERT
+from lms.jobs.alerts import alert_view
+from lms.jobs.models import AlertSeverity, QueueAlert
 from lms.jobs.queues import QUEUES
 from lms.jobs.service import after_commit
 from lms.models import utcnow
 from lms.security import Viewer
-
-
-def alert_view(alert: QueueAlert) -> dict[str, Any]:
-    """The GraphQL/bus shape of an alert (JSON-able, camelCase: the `admin.alert` topic)."""
-    return {
-        "id": str(alert.id),
-        "queueName": alert.queue,
-        "rule": alert.rule,
-        "target": alert.target or None,
-        "severity": alert.severity.value,
-        "message": alert.message,
-        "value": alert.value,
-        "threshold": alert.threshold,
-        "raisedAt": alert.raised_at.isoformat(),
-        "lastSeenAt": alert.last_seen_at.isoformat(),
-        "resolvedAt": alert.resolved_at.isoformat() if alert.resolved_at else None,
-        "clearedAt": alert.cleared_at.isoformat() if alert.cleared_at else None,
-    }
 
 
 def system_conditions(
@@ -167,7 +151,7 @@ def clear_alerts(
     about gone workers also forget those workers: the operator has acknowledged them."""
     actor = require_control(viewer)
     if queue_name is not None and queue_name not in QUEUES:
-        raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
+        raise ValidationFailed(f"unknown queue {queue_name!r}", code=AdminCode.UNKNOWN_QUEUE)
     query = select(QueueAlert).where(QueueAlert.cleared_at.is_(None))
     if queue_name is not None:
         query = query.where(QueueAlert.queue == queue_name)

@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from lms.admin import workers as known_workers
 from lms.admin.access import require_operator
-from lms.admin.alerts import alert_view
 from lms.admin.broker_stats import QueueDepth
+from lms.admin.errors import AdminCode
 from lms.admin.inspection import Inspection, WorkerInfo
-from lms.admin.models import QueueAlert
 from lms.admin.rules import ERROR, HEALTHY, WARNING, Condition, queue_conditions, status_of, worse
 from lms.admin.settings import admin_settings
 from lms.admin.stats import collect_activity, collect_stats, failure_window, snapshot_event
 from lms.errors import ValidationFailed
-from lms.jobs.models import Job, JobEvent, JobStatus
+from lms.jobs.alerts import alert_view
+from lms.jobs.models import Job, JobEvent, JobStatus, QueueAlert
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 from lms.security import Viewer
@@ -36,7 +36,8 @@ def _queues(queue_name: str | None) -> tuple[str, ...]:
         return QUEUES
     if queue_name not in QUEUES:
         raise ValidationFailed(
-            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE"
+            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}",
+            code=AdminCode.UNKNOWN_QUEUE,
         )
     return (queue_name,)
 

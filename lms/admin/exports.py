@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.admin.access import require_operator
-from lms.admin.models import QueueAlert
+from lms.admin.errors import AdminCode
 from lms.admin.settings import admin_settings
 from lms.config import Settings
 from lms.errors import ValidationFailed
-from lms.jobs.models import Job
+from lms.jobs.models import Job, QueueAlert
 from lms.jobs.service import enqueue
 from lms.security import Viewer
 from lms.storage import get_storage, guess_type, signing
@@ -52,9 +52,9 @@ def request_export(
     """Start an export job for [start_date, end_date) (admins)."""
     actor = require_operator(viewer)
     if end_date <= start_date:
-        raise ValidationFailed("endDate must be after startDate", code="INVALID_DATE_RANGE")
+        raise ValidationFailed("endDate must be after startDate", code=AdminCode.INVALID_DATE_RANGE)
     if end_date - start_date > MAX_PERIOD:
-        raise ValidationFailed("export at most 366 days at once", code="INVALID_DATE_RANGE")
+        raise ValidationFailed("export at most 366 days at once", code=AdminCode.INVALID_DATE_RANGE)
     job = enqueue(
         session,
         EXPORT_KIND,

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lms.admin.access import require_operator
+from lms.admin.errors import AdminCode
 from lms.errors import ValidationFailed
 from lms.jobs.models import Job, JobStatus
 from lms.jobs.queues import QUEUES
@@ -47,12 +48,14 @@ def search_jobs(
     since, until = f.get("created_after"), f.get("created_before")
     if since and until and since > until:
         raise ValidationFailed(
-            "createdAfter is later than createdBefore", code="INVALID_DATE_RANGE"
+            "createdAfter is later than createdBefore", code=AdminCode.INVALID_DATE_RANGE
         )
     conditions = []
     if f.get("queue_name"):
         if f["queue_name"] not in QUEUES:
-            raise ValidationFailed(f"unknown queue {f['queue_name']!r}", code="UNKNOWN_QUEUE")
+            raise ValidationFailed(
+                f"unknown queue {f['queue_name']!r}", code=AdminCode.UNKNOWN_QUEUE
+            )
         conditions.append(Job.queue == f["queue_name"])
     if f.get("kind"):
         conditions.append(Job.kind == f["kind"])
@@ -112,7 +115,7 @@ def job_history(
             f"hours must be 1..{MAX_CHART_HOURS} and bucketMinutes 1..1440", code="BAD_USER_INPUT"
         )
     if queue_name is not None and queue_name not in QUEUES:
-        raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
+        raise ValidationFailed(f"unknown queue {queue_name!r}", code=AdminCode.UNKNOWN_QUEUE)
     now = utcnow()
     step = timedelta(minutes=bucket_minutes)
     start = now - timedelta(hours=hours)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from lms import audit
 from lms.admin.access import require_control, require_operator
+from lms.admin.errors import AdminCode
 from lms.errors import NotFound, ValidationFailed
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.queues import QUEUES
@@ -57,7 +58,7 @@ def retry_jobs(
         retried = [retry_job(session, job_id)]
     else:
         if queue_name not in QUEUES:
-            raise ValidationFailed(f"unknown queue {queue_name!r}", code="UNKNOWN_QUEUE")
+            raise ValidationFailed(f"unknown queue {queue_name!r}", code=AdminCode.UNKNOWN_QUEUE)
         query = select(Job.id).where(Job.queue == queue_name, Job.status == JobStatus.FAILED)
         if since is not None:
             query = query.where(Job.finished_at >= since)

@@ -38,14 +38,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.admin.alerts import alert_view
-from lms.admin.models import AlertSeverity, KnownWorker, QueueAlert
+from lms.admin.errors import AdminCode
+from lms.admin.models import KnownWorker
 from lms.config import Settings, get_settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
 from lms.events.topics import ALERT, QUEUE_STATS
 from lms.jobs import states
-from lms.jobs.models import TERMINAL, Job, JobStatus
+from lms.jobs.alerts import alert_view
+from lms.jobs.models import TERMINAL, AlertSeverity, Job, JobStatus, QueueAlert
 from lms.jobs.service import after_commit, record_event
 from lms.models import utcnow
 
@@ -406,7 +407,7 @@ class Monitor:
                 session,
                 job,
                 settings=self.settings,
-                error_code="WORKER_LOST",
+                error_code=states.WORKER_LOST,
                 message=(
                     f"monitor: worker {worker.hostname} {worker.gone_reason} while this job was "
                     f"{state}; "
@@ -515,7 +516,7 @@ class Monitor:
             session,
             job,
             settings=self.settings,
-            error_code="CELERY_MISMATCH",
+            error_code=AdminCode.CELERY_MISMATCH,
             message=(
                 f"monitor: Celery reported task {task.task_id} {outcome}{where} "
                 f"but the job is still {job.status.value} "

@@ -29,11 +29,11 @@ from lms import audit
 from lms.admin import inspection
 from lms.admin.access import require_control
 from lms.admin.broker_stats import purge_queue
-from lms.admin.models import QueueState
+from lms.admin.errors import AdminCode
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, LmsError, ValidationFailed
 from lms.jobs import states
-from lms.jobs.models import Job, JobStatus
+from lms.jobs.models import Job, JobStatus, QueueState
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 from lms.security import Viewer
@@ -49,7 +49,7 @@ class QueueAction(enum.StrEnum):
 
 
 class BrokerUnavailable(LmsError):
-    code = "BROKER_UNAVAILABLE"
+    code = AdminCode.BROKER_UNAVAILABLE
 
 
 @dataclass
@@ -88,23 +88,28 @@ def prepare(
     actor = require_control(viewer)
     if queue_name not in QUEUES:
         raise ValidationFailed(
-            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}", code="UNKNOWN_QUEUE"
+            f"unknown queue {queue_name!r}; queues are {', '.join(QUEUES)}",
+            code=AdminCode.UNKNOWN_QUEUE,
         )
     action = QueueAction(action)
     state = _state(session, queue_name)
     plan = QueuePlan(queue_name, action, actor)
     if action == QueueAction.PAUSE:
         if state.paused:
-            raise Conflict(f"{queue_name} is already paused", code="QUEUE_ALREADY_PAUSED")
+            raise Conflict(f"{queue_name} is already paused", code=AdminCode.QUEUE_ALREADY_PAUSED)
         state.paused = True
     elif action == QueueAction.RESUME:
         if not state.paused and not state.draining:
-            raise Conflict(f"{queue_name} is neither paused nor draining", code="QUEUE_NOT_PAUSED")
+            raise Conflict(
+                f"{queue_name} is neither paused nor draining", code=AdminCode.QUEUE_NOT_PAUSED
+            )
         plan.resume_workers = list(state.paused_workers or []) if state.paused else []
         state.paused, state.draining, state.paused_workers = False, False, []
     elif action == QueueAction.DRAIN:
         if state.draining:
-            raise Conflict(f"{queue_name} is already draining", code="QUEUE_ALREADY_DRAINING")
+            raise Conflict(
+                f"{queue_name} is already draining", code=AdminCode.QUEUE_ALREADY_DRAINING
+            )
         state.draining = True
     state.updated_by_id = actor
     state.updated_at = utcnow()
@@ -196,10 +201,10 @@ def cancel_waiting(
             job,
             message="cleared by an operator",
             status=JobStatus.CANCELLED,
-            event_code="QUEUE_CLEARED",
+            event_code=AdminCode.QUEUE_CLEARED,
             settings=settings,
             finished_at=now,
-            error_code="QUEUE_CLEARED",
+            error_code=AdminCode.QUEUE_CLEARED,
             error_message=f"cleared from {queue} by an operator",
         )
     return cleared

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lms.admin.models import AlertSeverity
 from lms.admin.settings import AdminSettings
 from lms.admin.stats import QueueStats, WindowStats
+from lms.jobs.models import AlertSeverity
 
 HEALTHY, WARNING, ERROR = "HEALTHY", "WARNING", "ERROR"
 

@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from lms.admin.broker_stats import QueueDepth
 from lms.admin.inspection import Inspection
-from lms.admin.models import QueueState
 from lms.events.topics import camel
-from lms.jobs.models import Job, JobStatus
+from lms.jobs.models import Job, JobStatus, QueueState
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.content import service
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, MultipartStatus, MultipartUpload, VideoAsset
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.models import utcnow
@@ -55,12 +56,13 @@ def _upload(
         query = query.with_for_update()
     upload = session.scalar(query)
     if upload is None:
-        raise NotFound("no such multipart upload", code="MULTIPART_UPLOAD_NOT_FOUND")
+        raise NotFound("no such multipart upload", code=ContentCode.MULTIPART_UPLOAD_NOT_FOUND)
     if upload.owner_id != viewer.user_id and not viewer.is_admin:
         raise Forbidden("only the uploader may send or finish this upload", code="FORBIDDEN")
     if upload.status != MultipartStatus.ACTIVE:
         raise Conflict(
-            f"this upload is {upload.status.value.lower()}", code="MULTIPART_UPLOAD_CLOSED"
+            f"this upload is {upload.status.value.lower()}",
+            code=ContentCode.MULTIPART_UPLOAD_CLOSED,
         )
     return upload
 
@@ -71,7 +73,8 @@ def _stored_parts(upload: MultipartUpload, settings: Settings) -> dict[int, Part
         parts = get_storage(settings).list_parts(upload.key, upload.storage_upload_id)
     except FileNotFoundError:
         raise Conflict(
-            "the store no longer has this upload; start again", code="MULTIPART_UPLOAD_CLOSED"
+            "the store no longer has this upload; start again",
+            code=ContentCode.MULTIPART_UPLOAD_CLOSED,
         ) from None
     return {
         p.number: p
@@ -95,7 +98,7 @@ def _view(
         if bad:
             raise ValidationFailed(
                 f"part numbers run from 1 to {upload.part_count}",
-                code="PART_NUMBER_OUT_OF_RANGE",
+                code=ContentCode.PART_NUMBER_OUT_OF_RANGE,
                 field="partNumbers",
                 partCount=upload.part_count,
             )
@@ -210,7 +213,7 @@ def complete_multipart_upload(
     if missing:
         raise Conflict(
             f"{len(missing)} of {upload.part_count} parts are missing",
-            code="MULTIPART_PARTS_MISSING",
+            code=ContentCode.MULTIPART_PARTS_MISSING,
             missingParts=missing[:TARGETS_PER_CALL],
         )
     get_storage(settings).complete_multipart(

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CourseInstructor, CourseStatus, InstructorRole
 from lms.errors import Forbidden, NotFound
 from lms.security import Viewer, require_authenticated
@@ -50,7 +51,7 @@ def can_edit(viewer: Viewer, instructor_ids: Iterable[uuid.UUID]) -> bool:
 
 
 def course_not_found() -> NotFound:
-    return NotFound("course not found", code="COURSE_NOT_FOUND")
+    return NotFound("course not found", code=CourseCode.COURSE_NOT_FOUND)
 
 
 def visible_course(session: Session, viewer: Viewer, course_id: uuid.UUID) -> Course:

@@ -28,7 +28,7 @@ from lms.courses.models import (
     LessonType,
 )
 from lms.security import Viewer
-from lms.users.models import User
+from lms.users.service import user_names
 
 Keys = Sequence[uuid.UUID]
 
@@ -85,9 +85,10 @@ def instructors_by_course(
     session: Session, viewer: Viewer, course_ids: Keys
 ) -> list[list[InstructorView]]:
     """Owner first, then co-instructors in the order they were added."""
+    names = user_names()
     rows = session.execute(
-        select(CourseInstructor.course_id, CourseInstructor.role, User.id, User.name)
-        .join(User, User.id == CourseInstructor.user_id)
+        select(CourseInstructor.course_id, CourseInstructor.role, names.c.id, names.c.name)
+        .join(names, names.c.id == CourseInstructor.user_id)
         .where(CourseInstructor.course_id.in_(course_ids))
         .order_by(
             CourseInstructor.course_id, CourseInstructor.role.desc(), CourseInstructor.added_at
@@ -124,7 +125,7 @@ def lesson_content(session: Session, viewer: Viewer, lesson_ids: Keys) -> list[s
     """Each lesson's content, or None where the viewer may not read it: free previews are
     open to all, the rest to the course's instructors, its enrolled students and admins."""
     # Imported here: enrollments build on courses.
-    from lms.enrollments.models import Enrollment, EnrollmentStatus
+    from lms.enrollments.access import enrolled_course_ids
 
     if viewer.is_admin:
         may_read = literal(True)
@@ -137,11 +138,7 @@ def lesson_content(session: Session, viewer: Viewer, lesson_ids: Keys) -> list[s
                 CourseInstructor.course_id == Lesson.course_id,
                 CourseInstructor.user_id == viewer.user_id,
             )
-            | exists().where(
-                Enrollment.course_id == Lesson.course_id,
-                Enrollment.student_id == viewer.user_id,
-                Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
-            )
+            | Lesson.course_id.in_(enrolled_course_ids(viewer.user_id))
         )
     rows = session.execute(
         select(Lesson.id, Lesson.content, may_read).where(Lesson.id.in_(lesson_ids))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from lms.courses import rules
 from lms.courses.access import PUBLIC_STATUSES, instructed_clause
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CourseInstructor, CourseStatus, CourseTag, Difficulty
 from lms.errors import ValidationFailed
 from lms.pagination import Connection, connection, invalid_cursor, page_request, query_key
@@ -100,7 +101,9 @@ def _filters(viewer: Viewer, filter: dict[str, Any], *, mine: bool) -> list[Colu
         try:
             instructor = uuid.UUID(str(filter["instructor_id"]))
         except ValueError:
-            raise rules.invalid("INVALID_ID", "instructorId is not an id", "instructorId") from None
+            raise rules.invalid(
+                CourseCode.INVALID_ID, "instructorId is not an id", "instructorId"
+            ) from None
         conditions.append(
             Course.id.in_(
                 select(CourseInstructor.course_id).where(CourseInstructor.user_id == instructor)
@@ -113,7 +116,7 @@ def _filters(viewer: Viewer, filter: dict[str, Any], *, mine: bool) -> list[Colu
     low, high = filter.get("min_price"), filter.get("max_price")
     if low is not None and high is not None and low > high:
         raise ValidationFailed(
-            "minPrice is above maxPrice", code="INVALID_PRICE_RANGE", field="minPrice"
+            "minPrice is above maxPrice", code=CourseCode.INVALID_PRICE_RANGE, field="minPrice"
         )
     if low is not None:
         conditions.append(Course.price_amount >= low)

@@ -19,6 +19,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from lms.config import Settings
+from lms.courses.errors import CourseCode
 from lms.courses.rules import invalid
 from lms.storage import get_storage, signing
 
@@ -73,19 +74,23 @@ def check_image(data: bytes, *, field: str = "coverImageDataUrl") -> tuple[str, 
         Image.DecompressionBombWarning,
     ):
         raise invalid(
-            "INVALID_IMAGE", "the file is not a JPEG, PNG, WebP or GIF image", field
+            CourseCode.INVALID_IMAGE, "the file is not a JPEG, PNG, WebP or GIF image", field
         ) from None
     if fmt not in ALLOWED_FORMATS:
         raise invalid(
-            "INVALID_IMAGE", f"{fmt} images are not accepted; use JPEG, PNG, WebP or GIF", field
+            CourseCode.INVALID_IMAGE,
+            f"{fmt} images are not accepted; use JPEG, PNG, WebP or GIF",
+            field,
         )
     if width * height > MAX_PIXELS:
         raise invalid(
-            "INVALID_IMAGE", f"the image is {width}x{height}, over {MAX_PIXELS} pixels", field
+            CourseCode.INVALID_IMAGE,
+            f"the image is {width}x{height}, over {MAX_PIXELS} pixels",
+            field,
         )
     if min(width, height) < MIN_SIDE:
         raise invalid(
-            "IMAGE_TOO_SMALL",
+            CourseCode.IMAGE_TOO_SMALL,
             f"covers are at least {MIN_SIDE}x{MIN_SIDE} pixels",
             field,
             minSide=MIN_SIDE,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.courses import rules
+from lms.courses.errors import CourseCode
 from lms.courses.models import (
     Course,
     CourseModule,
@@ -181,6 +182,6 @@ def unmet_requirements(session: Session, course: Course) -> list[Requirement]:
 def not_publishable(unmet: list[Requirement]) -> ValidationFailed:
     return ValidationFailed(
         f"the course cannot be published yet: {len(unmet)} requirement(s) unmet",
-        code="COURSE_NOT_PUBLISHABLE",
+        code=CourseCode.COURSE_NOT_PUBLISHABLE,
         requirements=[requirement.as_extension() for requirement in unmet],
     )

@@ -12,6 +12,7 @@ import re
 import uuid
 from typing import Any
 
+from lms.courses.errors import CourseCode
 from lms.errors import NotFound, ValidationFailed
 from lms.sanitize import plain_text, rich_text
 
@@ -72,10 +73,10 @@ def invalid(code: str, message: str, field: str, **details: Any) -> ValidationFa
 def title(value: str | None, *, field: str = "title") -> str:
     text = plain_text(value)
     if not text:
-        raise invalid("TITLE_REQUIRED", "a title is required", field)
+        raise invalid(CourseCode.TITLE_REQUIRED, "a title is required", field)
     if len(text) > TITLE_MAX:
         raise invalid(
-            "TITLE_TOO_LONG",
+            CourseCode.TITLE_TOO_LONG,
             f"titles are at most {TITLE_MAX} characters",
             field,
             maxLength=TITLE_MAX,
@@ -86,7 +87,7 @@ def title(value: str | None, *, field: str = "title") -> str:
 def rich(value: str | None, *, field: str) -> str:
     if value and len(value) > RICH_TEXT_MAX:
         raise invalid(
-            "TEXT_TOO_LONG",
+            CourseCode.TEXT_TOO_LONG,
             f"{field} is at most {RICH_TEXT_MAX} characters",
             field,
             maxLength=RICH_TEXT_MAX,
@@ -98,7 +99,9 @@ def category(value: str | None) -> str | None:
     text = plain_text(value)
     if len(text) > CATEGORY_MAX:
         raise invalid(
-            "INVALID_CATEGORY", f"categories are at most {CATEGORY_MAX} characters", "category"
+            CourseCode.INVALID_CATEGORY,
+            f"categories are at most {CATEGORY_MAX} characters",
+            "category",
         )
     return text or None
 
@@ -111,7 +114,7 @@ def tags(values: list[str] | None) -> list[str]:
             continue
         if len(tag) > TAG_MAX or not _TAG.match(tag):
             raise invalid(
-                "INVALID_TAG",
+                CourseCode.INVALID_TAG,
                 f"tag {tag[:TAG_MAX]!r}: letters, digits, spaces and + # . - only, "
                 f"at most {TAG_MAX} characters",
                 "tags",
@@ -119,7 +122,9 @@ def tags(values: list[str] | None) -> list[str]:
         if tag not in cleaned:
             cleaned.append(tag)
     if len(cleaned) > TAGS_MAX:
-        raise invalid("TOO_MANY_TAGS", f"at most {TAGS_MAX} tags", "tags", maxTags=TAGS_MAX)
+        raise invalid(
+            CourseCode.TOO_MANY_TAGS, f"at most {TAGS_MAX} tags", "tags", maxTags=TAGS_MAX
+        )
     return cleaned
 
 
@@ -127,17 +132,19 @@ def language(value: str | None) -> str:
     text = (value or "").strip()
     if not _LANGUAGE.match(text):
         raise invalid(
-            "INVALID_LANGUAGE", "language must be a language tag such as en or pt-BR", "language"
+            CourseCode.INVALID_LANGUAGE,
+            "language must be a language tag such as en or pt-BR",
+            "language",
         )
     return text
 
 
 def price_amount(value: int) -> int:
     if value < 0:
-        raise invalid("INVALID_PRICE", "the price cannot be negative", "priceAmount")
+        raise invalid(CourseCode.INVALID_PRICE, "the price cannot be negative", "priceAmount")
     if value > PRICE_MAX:
         raise invalid(
-            "INVALID_PRICE",
+            CourseCode.INVALID_PRICE,
             f"the price is at most {PRICE_MAX} minor units",
             "priceAmount",
             maxPriceAmount=PRICE_MAX,
@@ -149,7 +156,7 @@ def currency(value: str) -> str:
     code = (value or "").strip().upper()
     if code not in CURRENCIES:
         raise invalid(
-            "INVALID_CURRENCY",
+            CourseCode.INVALID_CURRENCY,
             f"unsupported currency {value!r}",
             "currency",
             supported=sorted(CURRENCIES),
@@ -160,7 +167,7 @@ def currency(value: str) -> str:
 def enrollment_limit(value: int | None) -> int | None:
     if value is not None and not 1 <= value <= ENROLLMENT_LIMIT_MAX:
         raise invalid(
-            "INVALID_ENROLLMENT_LIMIT",
+            CourseCode.INVALID_ENROLLMENT_LIMIT,
             f"the enrollment limit is between 1 and {ENROLLMENT_LIMIT_MAX} (or null for no limit)",
             "enrollmentLimit",
         )
@@ -171,7 +178,7 @@ def duration_seconds(value: int | None) -> int:
     value = value or 0
     if not 0 <= value <= LESSON_DURATION_MAX:
         raise invalid(
-            "INVALID_DURATION",
+            CourseCode.INVALID_DURATION,
             f"a lesson lasts between 0 and {LESSON_DURATION_MAX} seconds",
             "durationSeconds",
         )
@@ -183,7 +190,7 @@ def position(value: int | None, count: int, *, field: str = "position") -> int:
     if value is None:
         return count
     if not 0 <= value <= count:
-        raise invalid("INVALID_POSITION", f"position is between 0 and {count}", field)
+        raise invalid(CourseCode.INVALID_POSITION, f"position is between 0 and {count}", field)
     return value
 
 
@@ -201,11 +208,11 @@ def id_list(values: list[Any] | None, *, field: str, maximum: int) -> list[uuid.
         try:
             key = raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
         except ValueError:
-            raise invalid("INVALID_ID", f"{raw!r} is not an id", field) from None
+            raise invalid(CourseCode.INVALID_ID, f"{raw!r} is not an id", field) from None
         if key not in ids:
             ids.append(key)
     if len(ids) > maximum:
-        raise invalid("TOO_MANY_ITEMS", f"at most {maximum} ids", field, maxItems=maximum)
+        raise invalid(CourseCode.TOO_MANY_ITEMS, f"at most {maximum} ids", field, maxItems=maximum)
     return ids
 
 
@@ -214,12 +221,14 @@ def data_url(value: str, *, field: str = "coverImageDataUrl") -> bytes:
     match = _DATA_URL.match(value.strip())
     if not match:
         raise invalid(
-            "INVALID_IMAGE", "send the image as a data URL (data:image/png;base64,...)", field
+            CourseCode.INVALID_IMAGE,
+            "send the image as a data URL (data:image/png;base64,...)",
+            field,
         )
     encoded = match.group("data")
     if len(encoded) > COVER_BYTES_MAX * 4 // 3 + 4:
         raise invalid(
-            "IMAGE_TOO_LARGE",
+            CourseCode.IMAGE_TOO_LARGE,
             f"images are at most {COVER_BYTES_MAX} bytes",
             field,
             maxBytes=COVER_BYTES_MAX,
@@ -227,7 +236,7 @@ def data_url(value: str, *, field: str = "coverImageDataUrl") -> bytes:
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid("INVALID_IMAGE", "the data URL is not valid base64", field) from None
+        raise invalid(CourseCode.INVALID_IMAGE, "the data URL is not valid base64", field) from None
     if not data:
-        raise invalid("INVALID_IMAGE", "the image is empty", field)
+        raise invalid(CourseCode.INVALID_IMAGE, "the image is empty", field)
     return data

@@ -15,6 +15,7 @@ import uuid
 from sqlalchemy import delete, select, union_all
 from sqlalchemy.orm import Session
 
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CourseSlug
 from lms.courses.rules import invalid
 from lms.errors import Conflict
@@ -35,7 +36,7 @@ def checked_slug(value: str) -> str:
     slug = (value or "").strip().lower()
     if not (0 < len(slug) <= SLUG_MAX and _SLUG.match(slug)):
         raise invalid(
-            "INVALID_SLUG",
+            CourseCode.INVALID_SLUG,
             f"slugs are lowercase letters, digits and single hyphens, at most {SLUG_MAX} "
             "characters",
             "slug",
@@ -73,7 +74,7 @@ def change_slug(session: Session, course: Course, new_slug: str) -> None:
         return
     holder = _owners(session, [new_slug]).get(new_slug)
     if holder is not None and holder != course.id:
-        raise Conflict(f"the slug {new_slug!r} is taken", code="SLUG_TAKEN", field="slug")
+        raise Conflict(f"the slug {new_slug!r} is taken", code=CourseCode.SLUG_TAKEN, field="slug")
     # Reclaiming one of the course's own former slugs moves it back out of the history.
     session.execute(delete(CourseSlug).where(CourseSlug.slug == new_slug))
     if course.published_at is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from lms.courses import access as courses
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.models import Enrollment
 from lms.errors import Forbidden, NotFound
 from lms.security import Viewer, require_authenticated
@@ -31,7 +32,7 @@ def parse_id(value: Any, *, code: str, what: str) -> uuid.UUID:
 
 
 def enrollment_not_found() -> NotFound:
-    return NotFound("enrollment not found", code="ENROLLMENT_NOT_FOUND")
+    return NotFound("enrollment not found", code=EnrollmentCode.ENROLLMENT_NOT_FOUND)
 
 
 def teaches(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID) -> bool:
@@ -84,7 +85,7 @@ def visible_enrollment(
 ) -> Enrollment:
     """The enrollment if `viewer` may see it (student, course instructor, admin)."""
     user_id = require_authenticated(viewer)
-    key = parse_id(enrollment_id, code="ENROLLMENT_NOT_FOUND", what="enrollment")
+    key = parse_id(enrollment_id, code=EnrollmentCode.ENROLLMENT_NOT_FOUND, what="enrollment")
     query = select(Enrollment).where(Enrollment.id == key)
     if lock:
         query = query.with_for_update()
@@ -104,7 +105,9 @@ def own_enrollment(session: Session, viewer: Viewer, enrollment_id: Any) -> Enro
     """The viewer's own enrollment, locked: progress changes of one enrollment run one at a time."""
     enrollment = visible_enrollment(session, viewer, enrollment_id, lock=True)
     if enrollment.student_id != viewer.user_id:
-        raise Forbidden("only the enrolled student records progress", code="NOT_YOUR_ENROLLMENT")
+        raise Forbidden(
+            "only the enrolled student records progress", code=EnrollmentCode.NOT_YOUR_ENROLLMENT
+        )
     return enrollment
 
 

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from certificates.codes import is_well_formed, new_certificate_code, normalize_code
 from lms.config import Settings, get_settings
-from lms.courses.models import Course, CourseInstructor
+from lms.courses import service as courses
 from lms.enrollments.access import visible_enrollment
 from lms.enrollments.badges import free_status_list_index, open_badge_url
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.events import CERTIFICATE_TOPIC, COMPLETED_TOPIC, publish_after_commit
 from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
 from lms.enrollments.settings import EnrollmentSettings, enrollment_settings
@@ -39,9 +40,9 @@ from lms.jobs.pipelines import RESUME_FROM_START, Pipeline, Step
 from lms.models import utcnow
 from lms.notifications.service import notify
 from lms.analytics.service import record
-from lms.security import Viewer, require_authenticated, require_role
+from lms.security import Role, Viewer, require_authenticated, require_role
 from lms.storage import signing
-from lms.users.models import Role, User
+from lms.users import service as users
 
 # Inline: the steps pass the PDF in memory, inside one job on the `certificates` queue; a
 # retry runs them all again (each is idempotent: see pipelines/certificate_issuance.py).
@@ -110,8 +111,7 @@ def download_url(
 
 def course_slugs(session: Session, _viewer: Viewer, course_ids: list[uuid.UUID]) -> list[str]:
     """Batch read for certificate file names: a certificate outlives its course's visibility."""
-    rows = session.execute(select(Course.id, Course.slug).where(Course.id.in_(course_ids)))
-    found = {course_id: slug for course_id, slug in rows}
+    found = courses.course_slugs(session, course_ids)
     return [found.get(key, "course") for key in course_ids]
 
 
@@ -210,7 +210,9 @@ def regenerate_certificate(
             "only the student or an admin may regenerate a certificate", code="FORBIDDEN"
         )
     if enrollment.status != EnrollmentStatus.COMPLETED:
-        raise Conflict("the course is not completed yet", code="ENROLLMENT_NOT_COMPLETED")
+        raise Conflict(
+            "the course is not completed yet", code=EnrollmentCode.ENROLLMENT_NOT_COMPLETED
+        )
     cert = session.scalar(
         select(Certificate).where(Certificate.enrollment_id == enrollment.id).with_for_update()
     )
@@ -218,7 +220,8 @@ def regenerate_certificate(
         return certificate_view(start_issuance(session, enrollment, requested_by_id=user_id))
     if cert.status == CertificateStatus.REVOKED:
         raise Conflict(
-            "this certificate was revoked and cannot be regenerated", code="CERTIFICATE_REVOKED"
+            "this certificate was revoked and cannot be regenerated",
+            code=EnrollmentCode.CERTIFICATE_REVOKED,
         )
     pending = cert.requested_version > cert.version
     job = session.get(Job, cert.generation_job_id) if cert.generation_job_id else None
@@ -237,7 +240,7 @@ def revoke_certificate(
     admin_id = require_role(viewer, Role.ADMIN)
     cert = _by_code(session, certificate_id, lock=True)
     if cert is None:
-        raise NotFound("certificate not found", code="CERTIFICATE_NOT_FOUND")
+        raise NotFound("certificate not found", code=EnrollmentCode.CERTIFICATE_NOT_FOUND)
     if cert.status != CertificateStatus.REVOKED:
         cert.status, cert.revoked_at, cert.revoked_by_id = (
             CertificateStatus.REVOKED,
@@ -412,26 +415,21 @@ def issue_snapshot(
         return "certificate revoked"
     if cert.version >= version:
         return f"version {version} already issued"
-    student = session.get(User, cert.student_id)
-    course = session.get(Course, cert.course_id)
-    if student is None or course is None:
+    student = users.contacts(session, [cert.student_id]).get(cert.student_id)
+    title = courses.course_titles(session, [cert.course_id]).get(cert.course_id)
+    if student is None or title is None:
         return "student or course gone"
-    instructors = session.scalars(
-        select(User.name)
-        .join(CourseInstructor, CourseInstructor.user_id == User.id)
-        .where(CourseInstructor.course_id == course.id)
-        .order_by(CourseInstructor.role.desc(), CourseInstructor.added_at)
-    ).all()
+    instructors = courses.instructor_names(session, cert.course_id)
     es = enrollment_settings()
     return IssueSnapshot(
         cert.id,
         cert.code,
         version,
-        student.id,
-        student.name,
-        student.email,
-        course.title,
-        list(instructors),
+        cert.student_id,
+        student["name"],
+        student["email"],
+        title,
+        instructors,
         cert.completed_at,
         verification_url(cert.code, version=version),
         es.school_name,
@@ -440,8 +438,7 @@ def issue_snapshot(
 
 
 def _course_slug(session: Session, cert: Certificate) -> str:
-    course = session.get(Course, cert.course_id)
-    return course.slug if course is not None else "course"
+    return courses.course_slugs(session, [cert.course_id]).get(cert.course_id, "course")
 
 
 def record_issued(
@@ -535,6 +532,8 @@ def certificate_from_event(data: dict) -> CertificateView:
 def validate_reason(reason: str | None) -> str | None:
     if reason is not None and len(reason) > 500:
         raise ValidationFailed(
-            "a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason"
+            "a reason has at most 500 characters",
+            code=EnrollmentCode.REASON_TOO_LONG,
+            field="reason",
         )
     return reason

@@ -17,56 +17,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.content.models import AssetStatus, VideoAsset
-from lms.courses.models import CourseModule, Lesson, LessonType
+from lms.courses.service import OutlineLesson
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.models import Enrollment, LessonProgress
 from lms.errors import ValidationFailed
-
-# Courses may mark lessons optional; until that flag exists every lesson counts.
-_REQUIRED = getattr(Lesson, "is_required", None)
-
-
-@dataclass(frozen=True)
-class OutlineLesson:
-    id: uuid.UUID
-    module_id: uuid.UUID
-    title: str
-    type: LessonType
-    required: bool
-    requires_previous: bool
-    is_free_preview: bool
-    duration_seconds: int
-    # The attached READY video's own length: positions are measured against what plays.
-    playing_seconds: float
-
-
-def outline(session: Session, course_id: uuid.UUID) -> list[OutlineLesson]:
-    """The course's lessons in reading order (module position, then lesson position)."""
-    required = _REQUIRED if _REQUIRED is not None else literal(True)
-    rows = session.execute(
-        select(
-            Lesson.id,
-            Lesson.module_id,
-            Lesson.title,
-            Lesson.type,
-            required,
-            Lesson.requires_previous,
-            Lesson.is_free_preview,
-            Lesson.duration_seconds,
-            func.coalesce(VideoAsset.duration_seconds, Lesson.duration_seconds),
-        )
-        .join(CourseModule, CourseModule.id == Lesson.module_id)
-        .outerjoin(
-            VideoAsset,
-            and_(VideoAsset.id == Lesson.video_asset_id, VideoAsset.status == AssetStatus.READY),
-        )
-        .where(Lesson.course_id == course_id)
-        .order_by(CourseModule.position, Lesson.position, Lesson.id)
-    )
-    return [OutlineLesson(*row) for row in rows]
 
 
 def progress_by_lesson(
@@ -80,7 +37,7 @@ def progress_by_lesson(
 
 def completion_percent(lesson: OutlineLesson, video_share: float) -> float:
     """The share (0..100) at which `lesson` completes by itself."""
-    return 100.0 * video_share if lesson.type == LessonType.VIDEO else 100.0
+    return 100.0 * video_share if lesson.is_video else 100.0
 
 
 # --- input checks ---------------------------------------------------------------------
@@ -91,7 +48,9 @@ def checked_percent(value: float | None) -> float | None:
         return None
     if not math.isfinite(value) or not 0 <= value <= 100:
         raise ValidationFailed(
-            "percentWatched is between 0 and 100", code="INVALID_PERCENT", field="percentWatched"
+            "percentWatched is between 0 and 100",
+            code=EnrollmentCode.INVALID_PERCENT,
+            field="percentWatched",
         )
     return float(value)
 
@@ -100,7 +59,9 @@ def checked_seconds(value: int | None, field: str) -> int | None:
     if value is None:
         return None
     if value < 0:
-        raise ValidationFailed(f"{field} cannot be negative", code="INVALID_SECONDS", field=field)
+        raise ValidationFailed(
+            f"{field} cannot be negative", code=EnrollmentCode.INVALID_SECONDS, field=field
+        )
     return int(value)
 
 

@@ -1,13 +1,16 @@
-"""The operator alert raised when a job fails as `WORKER_LOST` (a poison message).
+"""Queue alerts as the operators see them, and the one the job machinery raises itself: a
+job that fails as `WORKER_LOST` (a poison message).
 
-Stored like the scheduled rules' alerts (`lms.admin.alerts`): one open alert per queue,
-rule and job kind, refreshed rather than duplicated, published on the `admin.alert` topic.
+That alert is stored like the scheduled rules' alerts (`lms.admin.alerts`), in the same
+table: one open alert per queue, rule and job kind, refreshed rather than duplicated,
+published on the `admin.alert` topic in the shape `alert_view` gives.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,17 +18,33 @@ from lms.config import Settings
 from lms.db import session_scope
 from lms.events.bus import publish_event
 from lms.events.topics import ALERT
+from lms.jobs.models import AlertSeverity, QueueAlert
 from lms.models import utcnow
 
 log = logging.getLogger(__name__)
 RULE = "JOB_WORKER_LOST"
 
 
+def alert_view(alert: QueueAlert) -> dict[str, Any]:
+    """The GraphQL/bus shape of an alert (JSON-able, camelCase: the `admin.alert` topic)."""
+    return {
+        "id": str(alert.id),
+        "queueName": alert.queue,
+        "rule": alert.rule,
+        "target": alert.target or None,
+        "severity": alert.severity.value,
+        "message": alert.message,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "raisedAt": alert.raised_at.isoformat(),
+        "lastSeenAt": alert.last_seen_at.isoformat(),
+        "resolvedAt": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "clearedAt": alert.cleared_at.isoformat() if alert.cleared_at else None,
+    }
+
+
 def worker_lost_alert(job, settings: Settings) -> None:
     """Raise (or refresh) the alert for `job`'s kind; never fails the caller."""
-    from lms.admin.alerts import alert_view
-    from lms.admin.models import AlertSeverity, QueueAlert
-
     try:
         with session_scope(settings) as session:
             now = utcnow()

@@ -24,13 +24,12 @@ from kombu.serialization import dumps
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine
 from lms.errors import Conflict
 from lms.jobs import publishing
 from lms.jobs.broker import broker_connection_args, publisher
-from lms.jobs.models import Job, JobEvent, JobStatus
+from lms.jobs.models import Job, JobEvent, JobStatus, QueueState
 from lms.jobs.queues import queue_for
 from lms.jobs.service import Outgoing, after_commit, publish_jobs
 from lms.models import new_id, utcnow

@@ -1,4 +1,5 @@
-"""Job rows: every unit of background work, durable from request to outcome."""
+"""Job rows: every unit of background work, durable from request to outcome; and the
+operators' state of the queues those jobs wait in (controls and alerts)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,68 @@ class JobEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(100))
     worker: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- operator state of the queues (steered and watched from lms.admin) ---------------
+
+
+class AlertSeverity(enum.StrEnum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {AlertSeverity.INFO: 0, AlertSeverity.WARNING: 1, AlertSeverity.CRITICAL: 2}
+
+
+class QueueState(Base):
+    """Operator controls of one queue. No row means: running normally."""
+
+    __tablename__ = "queue_states"
+
+    queue: Mapped[str] = mapped_column(String(50), primary_key=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    draining: Mapped[bool] = mapped_column(default=False)
+    # Workers that consumed the queue when it was paused: RESUME gives it back to them only,
+    # so a worker started for `email` never starts eating `media`.
+    paused_workers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QueueAlert(Base):
+    """An alert raised by a rule; open until an operator clears it."""
+
+    __tablename__ = "queue_alerts"
+    __table_args__ = (Index("ix_queue_alerts_open", "queue", "rule", "cleared_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # None for alerts about the whole system (a worker gone).
+    queue: Mapped[str | None] = mapped_column(String(50))
+    rule: Mapped[str] = mapped_column(String(50))
+    # What the alert is about within the rule (a worker's hostname), "" when the queue says it all.
+    target: Mapped[str] = mapped_column(String(200), default="")
+    severity: Mapped[AlertSeverity] = mapped_column(
+        Enum(AlertSeverity, native_enum=False, length=16)
+    )
+    message: Mapped[str] = mapped_column(String(500))
+    value: Mapped[float | None] = mapped_column()
+    threshold: Mapped[float | None] = mapped_column()
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The condition stopped holding; the alert stays until cleared so nobody misses it.
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    cleared_at: Mapped[datetime | None] = mapped_column(index=True)
+    cleared_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
 
 
 # Delivery records of side effects (lms.jobs.effects) are job tables too.

@@ -15,8 +15,7 @@ from sqlalchemy import exists, insert, literal_column, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.sql.expression import bindparam
 
-from lms.admin.models import QueueState
-from lms.jobs.models import Job, JobEvent
+from lms.jobs.models import Job, JobEvent, QueueState
 
 _jobs = Job.__table__
 _events = JobEvent.__table__

@@ -17,15 +17,13 @@ from typing import Any
 from sqlalchemy import bindparam, event, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from lms.admin.models import QueueState
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
-from lms.jobs import publishing
-from lms.jobs import stamps, states
+from lms.jobs import publishing, stamps, states
 from lms.jobs.broker import publisher
 from lms.jobs.engine import job_engine
-from lms.jobs.models import TERMINAL, Job, JobStatus
+from lms.jobs.models import TERMINAL, Job, JobStatus, QueueState
 from lms.jobs.queues import queue_for
 from lms.jobs.records import insert_queued
 from lms.jobs.settings import job_settings

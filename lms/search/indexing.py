@@ -5,10 +5,11 @@ that could affect search (in the same transaction: the outbox publishes the job 
 commit, a rollback requests nothing). It also marks the course pending, so `searchHealth`
 can report how far the index lags behind.
 
-`index_course` builds a course's documents. It reads the course, its tags, modules and
-lessons straight from the Courses module's tables: search is a read model of them, and
-this is the one place that knows their shape (a courses-side "document" function would
-be the cleaner seam once that module offers one).
+`index_course` builds a course's documents from what the Courses service hands out for
+search (`lms.courses.service.course_document`: fields, tags, module titles, lessons).
+On PostgreSQL the set-based statements (`rebuild`, `refresh_counters`) still name the
+courses' tables in their SQL text: a bulk rebuild of 100,000 courses cannot go through one
+course at a time.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import html
 import logging
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from lms.courses.models import Course, CourseModule, CourseStatus, CourseTag, Lesson
 from lms.errors import Conflict
 from lms.jobs.service import enqueue
 from lms.models import utcnow
@@ -31,6 +32,9 @@ from lms.search.dialect import insert_ignoring_duplicates, is_postgres, upsert
 from lms.search.models import SearchCourse, SearchLesson, SearchPending, SearchTerm
 from lms.search.text import TEXT_CONFIGS as _CONFIGS
 from lms.search.text import clean, normalize, text_config, words
+
+if TYPE_CHECKING:
+    from lms.courses.service import CourseDocument
 
 log = logging.getLogger(__name__)
 INDEX_JOB = "search.index_course"
@@ -59,6 +63,13 @@ def request_reindex(session: Session, course_id: uuid.UUID) -> None:
         log.warning("search: queue draining, course %s left pending", course_id)
 
 
+def _courses():
+    # Imported when used: the courses service requests reindexing, so it imports this module.
+    from lms.courses import service
+
+    return service
+
+
 def _plain(html_text: str | None) -> str:
     return clean(html.unescape(visible_text(html_text)))
 
@@ -68,8 +79,8 @@ def index_course(session: Session, course_id: uuid.UUID) -> str:
     seen = session.scalar(
         select(SearchPending.requested_at).where(SearchPending.course_id == course_id)
     )
-    course = session.get(Course, course_id)
-    if course is None or course.status != CourseStatus.PUBLISHED:
+    course = _courses().course_document(session, course_id)
+    if course is None:  # gone or not published
         _remove(session, course_id)
         outcome = "removed"
     else:
@@ -91,22 +102,11 @@ def _remove(session: Session, course_id: uuid.UUID) -> None:
         fts.remove_course(session, course_id)
 
 
-def _store(session: Session, course: Course) -> None:
-    tags = session.scalars(select(CourseTag.tag).where(CourseTag.course_id == course.id)).all()
-    modules = {
-        row.id: row.title
-        for row in session.execute(
-            select(CourseModule.id, CourseModule.title)
-            .where(CourseModule.course_id == course.id)
-            .order_by(CourseModule.position, CourseModule.id)  # as the bulk rebuild orders
-        )
-    }
-    lessons = session.scalars(
-        select(Lesson).where(Lesson.course_id == course.id).order_by(Lesson.position, Lesson.id)
-    ).all()
+def _store(session: Session, course: CourseDocument) -> None:
+    tags, lessons = course.tags, course.lessons
     config = text_config(course.language)
     description = _plain(course.description)
-    outline = " ".join([*modules.values(), *(lesson.title for lesson in lessons)])
+    outline = " ".join([*course.module_titles, *(lesson.title for lesson in lessons)])
     row = {
         "course_id": course.id,
         "slug": course.slug,
@@ -266,7 +266,7 @@ def pending_course_ids(session: Session, older_than: datetime, limit: int = 500)
 
 def published_course_ids(session: Session) -> list[uuid.UUID]:
     """Every course the index should hold, and every one it holds (to drop stale ones)."""
-    wanted = set(session.scalars(select(Course.id).where(Course.status == CourseStatus.PUBLISHED)))
+    wanted = _courses().published_course_ids(session)
     held = set(session.scalars(select(SearchCourse.course_id)))
     return sorted(wanted | held)
 

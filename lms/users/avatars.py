@@ -20,6 +20,7 @@ from sqlalchemy import update
 from lms.config import Settings, get_settings
 from lms.errors import ValidationFailed
 from lms.storage import get_storage, signing
+from lms.users.errors import UserCode
 from lms.users.models import AvatarStatus, User
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -49,35 +50,36 @@ def parse_data_url(value: str, settings: Settings | None = None) -> AvatarUpload
     if match is None:
         raise ValidationFailed(
             "the avatar must be a base64 data URL (data:image/png;base64,…)",
-            code="AVATAR_NOT_AN_IMAGE",
+            code=UserCode.AVATAR_NOT_AN_IMAGE,
         )
     encoded = value[match.end() :].strip()
     limit = settings.avatar_max_bytes
     if len(encoded) * 3 // 4 > limit + 3:
         raise ValidationFailed(
-            f"the avatar is over {limit} bytes", code="AVATAR_TOO_LARGE", maxBytes=limit
+            f"the avatar is over {limit} bytes", code=UserCode.AVATAR_TOO_LARGE, maxBytes=limit
         )
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ValidationFailed(
-            "the avatar is not valid base64", code="AVATAR_NOT_AN_IMAGE"
+            "the avatar is not valid base64", code=UserCode.AVATAR_NOT_AN_IMAGE
         ) from None
     if len(data) > limit:
         raise ValidationFailed(
-            f"the avatar is over {limit} bytes", code="AVATAR_TOO_LARGE", maxBytes=limit
+            f"the avatar is over {limit} bytes", code=UserCode.AVATAR_TOO_LARGE, maxBytes=limit
         )
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (width, height) = img.format, img.size
             if fmt not in ALLOWED_FORMATS:
                 raise ValidationFailed(
-                    f"avatars must be JPEG, PNG, WebP or GIF, not {fmt}", code="AVATAR_NOT_AN_IMAGE"
+                    f"avatars must be JPEG, PNG, WebP or GIF, not {fmt}",
+                    code=UserCode.AVATAR_NOT_AN_IMAGE,
                 )
             if width * height > MAX_PIXELS:
                 raise ValidationFailed(
                     f"the avatar is {width}x{height}; at most {MAX_PIXELS} pixels",
-                    code="AVATAR_TOO_LARGE",
+                    code=UserCode.AVATAR_TOO_LARGE,
                     maxPixels=MAX_PIXELS,
                 )
             img.verify()  # structure and checksums, without decoding the pixels here
@@ -92,7 +94,7 @@ def parse_data_url(value: str, settings: Settings | None = None) -> AvatarUpload
         Image.DecompressionBombError,
     ):
         raise ValidationFailed(
-            "the avatar is not a readable image", code="AVATAR_NOT_AN_IMAGE"
+            "the avatar is not a readable image", code=UserCode.AVATAR_NOT_AN_IMAGE
         ) from None
     return AvatarUpload(data, fmt, width, height)
 

@@ -15,6 +15,7 @@ from lms.errors import LmsError, Unauthenticated
 from lms.ratelimit import limiter_for
 from lms.security import Viewer
 from lms.users import passwords, service
+from lms.users.errors import UserCode
 from lms.users.lockout import LoginGuard, refused
 
 
@@ -77,7 +78,7 @@ async def login(runner: Runner, *, ip: str | None, email: str, password: str) ->
     ok = await asyncio.to_thread(passwords.verify_password, password_hash, password or "", settings)
     if not ok:
         await failure()
-        raise Unauthenticated("wrong email or password", code="INVALID_CREDENTIALS")
+        raise Unauthenticated("wrong email or password", code=UserCode.INVALID_CREDENTIALS)
     await guard.succeeded(source)
     new_hash = None
     if passwords.needs_rehash(password_hash, settings):

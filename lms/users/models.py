@@ -11,21 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.models import Base, new_id, utcnow
 
-# Preferences belong to lms.notifications (one implementation); re-exported for old imports.
-from lms.notifications.models import (  # noqa: F401
-    NotificationChannel,
-    NotificationPreference,
-    NotificationType,
-    default_preference,
-)
-
-
-class Role(enum.StrEnum):
-    STUDENT = "STUDENT"
-    EDUCATOR = "EDUCATOR"
-    ADMIN = "ADMIN"
-    # Sees every operator view (queues, jobs, workers, alerts, audit) but changes nothing.
-    OPERATOR = "OPERATOR"
+from lms.security import Role
 
 
 class ProfileVisibility(enum.StrEnum):

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from lms.config import Settings, get_settings
 from lms.errors import ValidationFailed
+from lms.users.errors import UserCode
 
 MAX_LENGTH = 128  # argon2 takes any length; a cap keeps a huge "password" from costing CPU
 
@@ -36,7 +37,7 @@ COMMON_PASSWORDS = frozenset(
 
 
 class WeakPassword(ValidationFailed):
-    code = "WEAK_PASSWORD"
+    code = UserCode.WEAK_PASSWORD
 
 
 def check_strength(password: str, *, email: str | None, settings: Settings | None = None) -> None:

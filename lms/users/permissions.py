@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from lms.errors import Forbidden, Unauthenticated
 from lms.security import Viewer, require_authenticated, require_role
+from lms.users.errors import UserCode
 from lms.users.models import Role, User
 
 __all__ = [
@@ -47,7 +48,7 @@ def require_verified_email(session: Session, viewer: Viewer) -> User:
     if user.email_verified_at is None:
         raise Forbidden(
             "confirm your email address first (see the email we sent you)",
-            code="EMAIL_NOT_VERIFIED",
+            code=UserCode.EMAIL_NOT_VERIFIED,
         )
     return user
 

@@ -9,9 +9,9 @@ from gql import Client
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import delete, select
 
-from lms.admin.models import QueueState
 from lms.audit.models import AuditEntry
 from lms.db import session_scope
+from lms.jobs.models import QueueState
 from lms.jobs.service import enqueue
 
 DASHBOARD = """{ jobDashboard { health workersAnswering inspectionError

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from lms.admin.models import QueueAlert
 from lms.db import session_scope
 from lms.jobs.alerts import RULE
 from lms.jobs.broker import publisher
-from lms.jobs.models import Job, JobStatus
+from lms.jobs.models import Job, JobStatus, QueueAlert
 from lms.jobs.service import enqueue
 from tests.faults.support import (
     SHORT_LEASES,

@@ -10,9 +10,8 @@ import uuid
 
 from sqlalchemy import func, select, text
 
-from lms.admin.models import QueueState
 from lms.db import INTAKE_APPLICATION_NAME, session_scope
-from lms.jobs.models import Job
+from lms.jobs.models import Job, QueueState
 from lms.jobs.queues import queue_for
 from lms.payments.models import DeliveryOutcome, WebhookDelivery
 from lms.payments.service.handling_jobs import relay_stored

@@ -5,8 +5,8 @@
 - `lms/` imports neither `web/`, `tasks/` nor `pipelines/` (the `lms` command lives in
   `lyceum/`, which wires them together).
 - A domain (`lms/<domain>/`) reaches another domain only through its `service`, `events`,
-  `errors` or `access` modules. The crossings into other domains' models that predate this
-  rule are listed in `KNOWN_MODEL_CROSSINGS`; the list may only shrink.
+  `errors` or `access` modules, and so do the shared parts of `lms/` (jobs, security, …):
+  no module reads another domain's models. There are no exceptions.
 """
 
 from __future__ import annotations
@@ -20,26 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OURS = ("lms", "web", "tasks", "pipelines", "media", "certificates", "lyceum")
 DOMAINS = set(lms.domains.DOMAINS)  # the one list of domains
 PUBLIC_MODULES = {"service", "events", "errors", "access"}
-KNOWN_MODEL_CROSSINGS = {
-    ("lms/courses/batch.py", "lms.enrollments.models"),
-    ("lms/courses/batch.py", "lms.users.models"),
-    ("lms/enrollments/certificates.py", "lms.courses.models"),
-    ("lms/enrollments/certificates.py", "lms.users.models"),
-    ("lms/enrollments/progress.py", "lms.courses.models"),
-    ("lms/enrollments/service/eligibility.py", "lms.courses.models"),
-    ("lms/enrollments/service/lesson_progress.py", "lms.courses.models"),
-    ("lms/jobs/service.py", "lms.admin.models"),
-    ("lms/security.py", "lms.users.models"),
-    ("lms/enrollments/progress.py", "lms.content.models"),
-    ("lms/jobs/alerts.py", "lms.admin.alerts"),
-    ("lms/jobs/alerts.py", "lms.admin.models"),
-    ("lms/jobs/fanout.py", "lms.admin.models"),
-    ("lms/jobs/records.py", "lms.admin.models"),
-    ("lms/payments/service/checkout.py", "lms.courses.models"),
-    ("lms/payments/service/checkout.py", "lms.users.models"),
-    ("lms/users/models.py", "lms.notifications.models"),  # old names of moved enums
-    ("lms/search/indexing.py", "lms.courses.models"),  # a read model built from course rows
-}
 
 
 def module_name(path: Path) -> list[str]:
@@ -106,9 +86,4 @@ def _crossings() -> set[tuple[str, str]]:
 
 
 def test_domains_reach_each_other_only_through_public_modules():
-    new = _crossings() - KNOWN_MODEL_CROSSINGS
-    assert new == set(), "use the other domain's service or events instead"
-
-
-def test_the_list_of_old_crossings_only_shrinks():
-    assert KNOWN_MODEL_CROSSINGS - _crossings() == set(), "remove the mended crossings"
+    assert _crossings() == set(), "use the other domain's service, access or events instead"

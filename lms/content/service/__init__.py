@@ -50,6 +50,7 @@ from lms.content.service.reads import (
     list_video_assets,
     own_submission_file,
     ready_video_ids,
+    ready_video_lengths,
     video_seconds,
 )
 from lms.content.service.uploads import (
@@ -103,6 +104,7 @@ __all__ = [
     "publish_processing",
     "purge_storage",
     "ready_video_ids",
+    "ready_video_lengths",
     "register_video",
     "retry_processing_job",
     "safe_file_name",

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings
 from lms.content import access
+from lms.content.errors import ContentCode
 from lms.content.models import VideoAsset
 from lms.courses import service as courses
+from lms.courses.errors import CourseCode
 from lms.errors import Forbidden, NotFound
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated
@@ -44,7 +46,7 @@ def signed_url(
 def find_lesson(session: Session, lesson_id: Any):
     lesson = courses.lesson_by_id(session, parse_id(lesson_id, "lesson", "LESSON_NOT_FOUND"))
     if lesson is None:
-        raise NotFound("lesson not found", code="LESSON_NOT_FOUND")
+        raise NotFound("lesson not found", code=CourseCode.LESSON_NOT_FOUND)
     return lesson
 
 
@@ -69,7 +71,7 @@ def managed_video(
         query = query.with_for_update()
     asset = session.scalar(query)
     if asset is None:
-        raise NotFound("video asset not found", code="VIDEO_ASSET_NOT_FOUND")
+        raise NotFound("video asset not found", code=ContentCode.VIDEO_ASSET_NOT_FOUND)
     if not can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         raise Forbidden(
             "only the uploader, the course's instructors and admins may see this video",

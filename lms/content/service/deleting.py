@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, FileAsset, VideoAsset
 from lms.content.service.common import can_manage_asset, managed_video, parse_id
 from lms.content.steps import PURGE_KIND
@@ -60,7 +61,7 @@ def _managed_file(session: Session, viewer: Viewer, asset_id: Any) -> FileAsset:
     require_authenticated(viewer)
     asset = session.get(FileAsset, parse_id(asset_id, "file asset", "FILE_ASSET_NOT_FOUND"))
     if asset is None:
-        raise NotFound("file asset not found", code="FILE_ASSET_NOT_FOUND")
+        raise NotFound("file asset not found", code=ContentCode.FILE_ASSET_NOT_FOUND)
     if not can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         raise Forbidden(
             "only the uploader, the course's instructors and admins may change this file",
@@ -102,7 +103,7 @@ def delete_content(
         asset = session.get(model, uuid.UUID(match.group(2)))
     if asset is None:
         if not viewer.is_admin:
-            raise NotFound("no content with this file key", code="CONTENT_NOT_FOUND")
+            raise NotFound("no content with this file key", code=ContentCode.CONTENT_NOT_FOUND)
     elif not can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         raise Forbidden(
             "only the uploader, the course's instructors and admins may delete this",
@@ -127,11 +128,12 @@ def delete_content(
             )
         if asset.status != AssetStatus.READY:
             raise Conflict(
-                "the source is still needed until the video is ready", code="VIDEO_NOT_READY"
+                "the source is still needed until the video is ready",
+                code=ContentCode.VIDEO_NOT_READY,
             )
         asset.source_deleted = True
     elif storage.stat(key) is None:
-        raise NotFound("no content with this file key", code="CONTENT_NOT_FOUND")
+        raise NotFound("no content with this file key", code=ContentCode.CONTENT_NOT_FOUND)
     # After the commit: a rolled-back request must not have deleted anything.
     after_commit(session, lambda: storage.delete(key))
     return True

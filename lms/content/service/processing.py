@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.config import Settings
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, FileAsset, VideoAsset
 from lms.content.service.common import managed_video, parse_id
 from lms.content.steps import STEPS, VIDEO_INGEST
@@ -63,7 +64,9 @@ def _pipeline_of(session: Session, viewer: Viewer, id: Any) -> tuple[VideoAsset,
         raise NotFound("processing job not found", code="JOB_NOT_FOUND")
     asset = managed_video(session, viewer, asset_id, lock=True)
     if asset.pipeline_job_id is None:
-        raise Conflict("this video was never submitted for processing", code="NOT_PROCESSING")
+        raise Conflict(
+            "this video was never submitted for processing", code=ContentCode.NOT_PROCESSING
+        )
     pipeline = session.scalar(select(Job).where(Job.id == asset.pipeline_job_id).with_for_update())
     if pipeline is None:
         raise NotFound("processing job not found", code="JOB_NOT_FOUND")
@@ -83,7 +86,7 @@ def retry_processing_job(
         )
     if asset.source_deleted:
         raise Conflict(
-            "the source of this video was deleted; upload it again", code="SOURCE_DELETED"
+            "the source of this video was deleted; upload it again", code=ContentCode.SOURCE_DELETED
         )
     pipelines.retry(session, VIDEO_INGEST, pipeline, settings=settings)
     asset.status = AssetStatus.PROCESSING

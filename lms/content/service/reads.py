@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.content import access
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, FileAsset, FilePurpose, VideoAsset
 from lms.content.service.common import (
     can_manage_asset,
@@ -52,6 +53,16 @@ def ready_video_ids(session: Session, asset_ids: Collection[uuid.UUID]) -> set[u
     )
 
 
+def ready_video_lengths():
+    """A subquery of the READY videos' `id` and `duration_seconds` (what plays), for another
+    domain to join in its own statement (a course outline stays one read)."""
+    return (
+        select(VideoAsset.id, VideoAsset.duration_seconds)
+        .where(VideoAsset.status == AssetStatus.READY)
+        .subquery("ready_videos")
+    )
+
+
 def get_video_asset(
     session: Session, viewer: Viewer, *, id: Any, settings: Settings | None = None
 ) -> dict[str, Any]:
@@ -64,9 +75,9 @@ def get_file_asset(
 ) -> dict[str, Any]:
     """One course resource: managers always; enrolled students once it is ready."""
     require_authenticated(viewer)
-    asset = session.get(FileAsset, parse_id(id, "file asset", "FILE_ASSET_NOT_FOUND"))
+    asset = session.get(FileAsset, parse_id(id, "file asset", ContentCode.FILE_ASSET_NOT_FOUND))
     if asset is None:
-        raise NotFound("file asset not found", code="FILE_ASSET_NOT_FOUND")
+        raise NotFound("file asset not found", code=ContentCode.FILE_ASSET_NOT_FOUND)
     if can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         return file_view(asset, settings)
     if (
@@ -87,7 +98,7 @@ def own_submission_file(
     without URLs; `FILE_ASSET_NOT_FOUND` for anything else, whoever owns it (nothing is
     revealed). The caller decides what its status and detected type allow."""
     user_id = require_authenticated(viewer)
-    asset = session.get(FileAsset, parse_id(id, "file asset", "FILE_ASSET_NOT_FOUND"))
+    asset = session.get(FileAsset, parse_id(id, "file asset", ContentCode.FILE_ASSET_NOT_FOUND))
     if (
         asset is None
         or asset.owner_id != user_id
@@ -95,7 +106,8 @@ def own_submission_file(
         or asset.purpose != FilePurpose.SUBMISSION
     ):
         raise NotFound(
-            "no upload of yours with this id for this course", code="FILE_ASSET_NOT_FOUND"
+            "no upload of yours with this id for this course",
+            code=ContentCode.FILE_ASSET_NOT_FOUND,
         )
     return file_view(asset, with_urls=False)
 
@@ -116,7 +128,7 @@ def generate_streaming_url(
     fmt = (format or "hls").strip().lower()
     if fmt not in ("hls", "dash"):
         raise ValidationFailed(
-            'format must be "hls" or "dash"', code="INVALID_FORMAT", field="format"
+            'format must be "hls" or "dash"', code=ContentCode.INVALID_FORMAT, field="format"
         )
     asset = session.get(VideoAsset, lesson.video_asset_id) if lesson.video_asset_id else None
     if asset is None or asset.status != AssetStatus.READY:
@@ -130,10 +142,12 @@ def generate_streaming_url(
             or asset
         )
     if asset is None:
-        raise NotFound("this lesson has no video", code="VIDEO_NOT_FOUND")
+        raise NotFound("this lesson has no video", code=ContentCode.VIDEO_NOT_FOUND)
     if asset.status != AssetStatus.READY:
         raise Conflict(
-            "the lesson's video is not ready yet", code="VIDEO_NOT_READY", status=asset.status.value
+            "the lesson's video is not ready yet",
+            code=ContentCode.VIDEO_NOT_READY,
+            status=asset.status.value,
         )
     stream = video_stream_prefix(asset.id, asset.version)
     name = "master.m3u8" if fmt == "hls" else "manifest.mpd"
@@ -145,7 +159,7 @@ def generate_streaming_url(
         if rendition is None:
             raise ValidationFailed(
                 f"no {resolution} rendition; available: {', '.join(r['name'] for r in videos)}",
-                code="RESOLUTION_NOT_AVAILABLE",
+                code=ContentCode.RESOLUTION_NOT_AVAILABLE,
                 field="resolution",
                 available=[r["name"] for r in videos],
             )

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.content import access
+from lms.content.errors import ContentCode
 from lms.content.models import AssetStatus, FileAsset, FilePurpose, VideoAsset
 from lms.content.service.common import can_manage_asset, expiry, find_lesson, parse_id
 from lms.content.service.processing import publish_asset
 from lms.content.service.views import file_view, video_view
 from lms.content.steps import RESOURCE_KIND, STEP_MAX_ATTEMPTS, VIDEO_INGEST
 from lms.courses.access import course_exists
+from lms.courses.errors import CourseCode
 from lms.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from lms.jobs import pipelines
 from lms.jobs.models import Job
@@ -84,7 +86,7 @@ def _content_type(raw: str, allowed: frozenset[str]) -> str:
     if value not in allowed:
         raise ValidationFailed(
             f"content type {value or '(none)'} is not accepted here",
-            code="UNSUPPORTED_CONTENT_TYPE",
+            code=ContentCode.UNSUPPORTED_CONTENT_TYPE,
             field="contentType",
             allowed=sorted(allowed),
         )
@@ -105,7 +107,7 @@ def _size(raw: Any, limit: int) -> int:
     if size > limit:
         raise ValidationFailed(
             f"the file is over {limit} bytes",
-            code="FILE_TOO_LARGE",
+            code=ContentCode.FILE_TOO_LARGE,
             field="sizeBytes",
             maxBytes=limit,
         )
@@ -149,7 +151,7 @@ def detect_file_type(data: bytes, declared: str) -> str | None:
 def _course_id(session: Session, course_id: Any) -> uuid.UUID:
     key = parse_id(course_id, "course", "COURSE_NOT_FOUND")
     if not course_exists(session, key):
-        raise NotFound("course not found", code="COURSE_NOT_FOUND")
+        raise NotFound("course not found", code=CourseCode.COURSE_NOT_FOUND)
     return key
 
 
@@ -344,24 +346,24 @@ def complete_upload(
     require_authenticated(viewer)
     asset = _asset_by_key(session, file_key, lock=True)
     if asset is None:
-        raise NotFound("no upload with this file key", code="UPLOAD_NOT_FOUND")
+        raise NotFound("no upload with this file key", code=ContentCode.UPLOAD_NOT_FOUND)
     if not can_manage_asset(session, viewer, asset.owner_id, asset.course_id):
         raise Forbidden("only the uploader may complete this upload", code="FORBIDDEN")
     if asset.status != AssetStatus.UPLOADING:
         raise Conflict(
             f"this upload was already completed ({asset.status.value})",
-            code="UPLOAD_ALREADY_COMPLETED",
+            code=ContentCode.UPLOAD_ALREADY_COMPLETED,
         )
     is_video = isinstance(asset, VideoAsset)
     limit = settings.video_max_bytes if is_video else settings.resource_max_bytes
     storage = get_storage(settings)
     info = storage.stat(file_key)
     if info is None:
-        raise Conflict("nothing was uploaded to this file key yet", code="UPLOAD_MISSING")
+        raise Conflict("nothing was uploaded to this file key yet", code=ContentCode.UPLOAD_MISSING)
     if info.size > limit:
         storage.delete(file_key)
         raise ValidationFailed(
-            f"the file is over {limit} bytes", code="FILE_TOO_LARGE", maxBytes=limit
+            f"the file is over {limit} bytes", code=ContentCode.FILE_TOO_LARGE, maxBytes=limit
         )
     asset.size_bytes = info.size
     asset.status = AssetStatus.PROCESSING

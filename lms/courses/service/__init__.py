@@ -16,19 +16,30 @@ from lms.courses.service.courses import (
     has_enrollments,
     update_course,
 )
+from lms.courses.service.documents import (
+    CourseDocument,
+    LessonDocument,
+    course_document,
+    published_course_ids,
+)
 from lms.courses.service.lessons import add_lesson, delete_lesson, reorder_lessons, update_lesson
 from lms.courses.service.modules import add_module, delete_module, reorder_modules, update_module
+from lms.courses.service.outline import OutlineLesson, outline
 from lms.courses.service.publishing import (
     publish_course,
     require_verified_publisher,
     validate_course_publication,
 )
 from lms.courses.service.reads import (
+    course_slugs,
     course_titles,
     courses_by_id,
+    find_course,
     get_course,
     get_course_by_slug,
+    instructor_names,
 )
+from lms.courses.service.seats import count_enrollment, missing_prerequisites, open_for_enrollment
 from lms.courses.service.videos import (
     detach_video,
     follow_video_duration,
@@ -40,9 +51,15 @@ __all__ = [
     "DELETE_STORAGE_JOB",
     "MANUAL_TRANSITIONS",
     "RESIZE_COVER_JOB",
+    "CourseDocument",
     "DeleteCourseResult",
+    "LessonDocument",
+    "OutlineLesson",
     "add_lesson",
     "add_module",
+    "count_enrollment",
+    "course_document",
+    "course_slugs",
     "course_titles",
     "courses_by_id",
     "create_course",
@@ -50,13 +67,19 @@ __all__ = [
     "delete_lesson",
     "delete_module",
     "detach_video",
+    "find_course",
     "follow_video_duration",
     "get_course",
     "get_course_by_slug",
     "has_enrollments",
+    "instructor_names",
     "lesson_by_id",
+    "missing_prerequisites",
+    "open_for_enrollment",
+    "outline",
     "play_video_in_lesson",
     "publish_course",
+    "published_course_ids",
     "reorder_lessons",
     "reorder_modules",
     "require_verified_publisher",

@@ -13,6 +13,7 @@ from lms.config import get_settings
 from lms.courses import cover, rules
 from lms.courses.access import editable_course, visible_clause
 from lms.courses.catalog_version import bump_catalog_version
+from lms.courses.errors import CourseCode
 from lms.courses.models import (
     Course,
     CourseInstructor,
@@ -84,14 +85,14 @@ def _requested_slug(session: Session, value: str | None) -> str | None:
         return None
     slug = checked_slug(value)
     if course_id_for_slug(session, slug) is not None:
-        raise Conflict(f"the slug {slug!r} is taken", code="SLUG_TAKEN", field="slug")
+        raise Conflict(f"the slug {slug!r} is taken", code=CourseCode.SLUG_TAKEN, field="slug")
     return slug
 
 
 def update_course(session: Session, viewer: Viewer, *, id: Any, data: dict[str, Any]) -> Course:
     """Change a course's details; instructors and admins only."""
     course = editable_course(
-        session, viewer, rules.parse_id(id, code="COURSE_NOT_FOUND", what="course")
+        session, viewer, rules.parse_id(id, code=CourseCode.COURSE_NOT_FOUND, what="course")
     )
     if "title" in data:
         course.title = rules.title(data["title"])
@@ -137,12 +138,12 @@ def _change_status(course: Course, target: CourseStatus) -> None:
     if target in (CourseStatus.PUBLISHED, CourseStatus.PENDING_REVIEW):
         raise Conflict(
             "use publishCourse to publish or submit a course for review",
-            code="INVALID_STATUS_TRANSITION",
+            code=CourseCode.INVALID_STATUS_TRANSITION,
         )
     if (course.status, target) not in MANUAL_TRANSITIONS:
         raise Conflict(
             f"a {course.status.value} course cannot become {target.value}",
-            code="INVALID_STATUS_TRANSITION",
+            code=CourseCode.INVALID_STATUS_TRANSITION,
             fromStatus=course.status.value,
             toStatus=target.value,
         )
@@ -162,7 +163,7 @@ def _set_prerequisites(
     ids = rules.id_list(raw_ids, field="prerequisiteIds", maximum=rules.PREREQUISITES_MAX)
     if course.id in ids:
         raise rules.invalid(
-            "PREREQUISITE_CYCLE", "a course cannot require itself", "prerequisiteIds"
+            CourseCode.PREREQUISITE_CYCLE, "a course cannot require itself", "prerequisiteIds"
         )
     found = set(
         session.scalars(select(Course.id).where(Course.id.in_(ids), visible_clause(viewer)))
@@ -170,14 +171,14 @@ def _set_prerequisites(
     missing = [str(key) for key in ids if key not in found]
     if missing:
         raise rules.invalid(
-            "PREREQUISITE_NOT_FOUND",
+            CourseCode.PREREQUISITE_NOT_FOUND,
             "prerequisite course(s) not found",
             "prerequisiteIds",
             missingIds=missing,
         )
     if _reaches(session, ids, course.id):
         raise rules.invalid(
-            "PREREQUISITE_CYCLE",
+            CourseCode.PREREQUISITE_CYCLE,
             "these prerequisites would make courses require each other",
             "prerequisiteIds",
         )
@@ -216,7 +217,7 @@ def _set_co_instructors(session: Session, course: Course, raw_ids: list[Any]) ->
     invalid = [str(key) for key in ids if key not in educators]
     if invalid:
         raise rules.invalid(
-            "INVALID_INSTRUCTOR",
+            CourseCode.INVALID_INSTRUCTOR,
             "co-instructors must be educators",
             "coInstructorIds",
             invalidIds=invalid,
@@ -278,7 +279,10 @@ def has_enrollments(course: Course) -> bool:
 def delete_course(session: Session, viewer: Viewer, *, id: Any) -> DeleteCourseResult:
     """Delete a course without enrollments (files by a job); archive one with enrollments."""
     course = editable_course(
-        session, viewer, rules.parse_id(id, code="COURSE_NOT_FOUND", what="course"), owner_only=True
+        session,
+        viewer,
+        rules.parse_id(id, code=CourseCode.COURSE_NOT_FOUND, what="course"),
+        owner_only=True,
     )
     if has_enrollments(course):
         # Students keep their progress and certificates: the course leaves the catalog only.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from lms.courses import rules
 from lms.courses.access import editable_course
 from lms.courses.catalog_version import bump_catalog_version
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CourseModule, Lesson, LessonType
 from lms.errors import NotFound
 from lms.models import new_id, utcnow
@@ -37,7 +38,7 @@ def _lesson_fields(
         )
         if fields["video_asset_id"] is not None and lesson_type != LessonType.VIDEO:
             raise rules.invalid(
-                "VIDEO_NOT_ALLOWED", "only VIDEO lessons have a video", "videoAssetId"
+                CourseCode.VIDEO_NOT_ALLOWED, "only VIDEO lessons have a video", "videoAssetId"
             )
     for flag in ("is_free_preview", "requires_previous"):
         if data.get(flag) is not None or creating:
@@ -76,7 +77,7 @@ def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[s
     count = session.scalar(select(func.count()).where(Lesson.module_id == module.id))
     if count >= rules.LESSONS_PER_MODULE_MAX:
         raise rules.invalid(
-            "TOO_MANY_LESSONS",
+            CourseCode.TOO_MANY_LESSONS,
             f"a module has at most {rules.LESSONS_PER_MODULE_MAX} lessons",
             "moduleId",
         )
@@ -109,14 +110,14 @@ def add_lesson(session: Session, viewer: Viewer, *, module_id: Any, data: dict[s
 
 
 def _editable_lesson(session: Session, viewer: Viewer, lesson_id: Any) -> tuple[Course, Lesson]:
-    key = rules.parse_id(lesson_id, code="LESSON_NOT_FOUND", what="lesson")
+    key = rules.parse_id(lesson_id, code=CourseCode.LESSON_NOT_FOUND, what="lesson")
     lesson = session.get(Lesson, key)
     if lesson is None:
-        raise NotFound("lesson not found", code="LESSON_NOT_FOUND")
+        raise NotFound("lesson not found", code=CourseCode.LESSON_NOT_FOUND)
     try:
         course = editable_course(session, viewer, lesson.course_id)
     except NotFound:
-        raise NotFound("lesson not found", code="LESSON_NOT_FOUND") from None
+        raise NotFound("lesson not found", code=CourseCode.LESSON_NOT_FOUND) from None
     return course, lesson
 
 

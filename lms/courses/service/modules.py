@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from lms.courses import rules
 from lms.courses.access import editable_course
 from lms.courses.catalog_version import bump_catalog_version
+from lms.courses.errors import CourseCode
 from lms.courses.models import Course, CourseModule
 from lms.errors import NotFound
 from lms.models import new_id, utcnow
@@ -19,10 +20,10 @@ from lms.courses.service.ordering import apply_order, checked_order
 
 
 def _module(session: Session, module_id: Any) -> CourseModule:
-    key = rules.parse_id(module_id, code="MODULE_NOT_FOUND", what="module")
+    key = rules.parse_id(module_id, code=CourseCode.MODULE_NOT_FOUND, what="module")
     module = session.get(CourseModule, key)
     if module is None:
-        raise NotFound("module not found", code="MODULE_NOT_FOUND")
+        raise NotFound("module not found", code=CourseCode.MODULE_NOT_FOUND)
     return module
 
 
@@ -33,7 +34,7 @@ def editable_module(
     try:
         course = editable_course(session, viewer, module.course_id)
     except NotFound:
-        raise NotFound("module not found", code="MODULE_NOT_FOUND") from None
+        raise NotFound("module not found", code=CourseCode.MODULE_NOT_FOUND) from None
     return course, module
 
 
@@ -42,12 +43,14 @@ def add_module(
 ) -> CourseModule:
     """Add a module to a course, at the end or at `position`."""
     course = editable_course(
-        session, viewer, rules.parse_id(course_id, code="COURSE_NOT_FOUND", what="course")
+        session, viewer, rules.parse_id(course_id, code=CourseCode.COURSE_NOT_FOUND, what="course")
     )
     count = session.scalar(select(func.count()).where(CourseModule.course_id == course.id))
     if count >= rules.MODULES_MAX:
         raise rules.invalid(
-            "TOO_MANY_MODULES", f"a course has at most {rules.MODULES_MAX} modules", "courseId"
+            CourseCode.TOO_MANY_MODULES,
+            f"a course has at most {rules.MODULES_MAX} modules",
+            "courseId",
         )
     position = rules.position(data.get("position"), count)
     session.execute(
@@ -108,7 +111,7 @@ def reorder_modules(
 ) -> Course:
     """Put a course's modules in the given order (the full list of its module ids)."""
     course = editable_course(
-        session, viewer, rules.parse_id(course_id, code="COURSE_NOT_FOUND", what="course")
+        session, viewer, rules.parse_id(course_id, code=CourseCode.COURSE_NOT_FOUND, what="course")
     )
     current = session.scalars(
         select(CourseModule.id).where(CourseModule.course_id == course.id)

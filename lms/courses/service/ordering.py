@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from lms.courses import rules
+from lms.courses.errors import CourseCode
 from lms.courses.models import CourseModule, Lesson
 
 
@@ -26,7 +27,7 @@ def checked_order(raw_ids: list[Any], current: list[uuid.UUID], *, field: str) -
     missing = sorted(str(key) for key in known if key not in given)
     if duplicates or unknown or missing:
         raise rules.invalid(
-            "INVALID_ORDER",
+            CourseCode.INVALID_ORDER,
             "give every id exactly once: no duplicates, no ids from elsewhere, none left out",
             field,
             duplicateIds=duplicates,

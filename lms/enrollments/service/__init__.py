@@ -13,7 +13,6 @@ from lms.enrollments.service.eligibility import (
     Reason,
     check_enrollment_eligibility,
     existing_enrollment,
-    find_course,
     refusal_reasons,
 )
 from lms.enrollments.service.enrolling import (
@@ -64,7 +63,6 @@ __all__ = [
     "enrollment_progress",
     "enrollment_progress_percent",
     "existing_enrollment",
-    "find_course",
     "get_enrollment",
     "grant_paid_enrollment",
     "my_enrollments",

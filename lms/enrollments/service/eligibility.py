@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lms.courses.models import Course, CoursePrerequisite, CourseStatus
+from lms.courses import service as courses
 from lms.enrollments.access import parse_id, teaches
 from lms.enrollments.models import Enrollment, EnrollmentStatus
 from lms.errors import Forbidden, NotFound
 from lms.security import Viewer, require_authenticated
+from lms.users.errors import UserCode
 from lms.users.service import user_exists
 
 SEATED = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)  # take a place in the course
@@ -43,40 +44,21 @@ class Eligibility:
         return not self.reasons
 
 
-def find_course(session: Session, course_id: Any, *, lock: bool = False) -> Course:
-    key = parse_id(course_id, code="COURSE_NOT_FOUND", what="course")
-    query = select(Course).where(Course.id == key)
-    course = session.scalar(query.with_for_update() if lock else query)
-    if course is None:
-        raise NotFound("course not found", code="COURSE_NOT_FOUND")
-    return course
-
-
 def refusal_reasons(
-    session: Session, student_id: uuid.UUID, course: Course, existing: Enrollment | None
+    session: Session, student_id: uuid.UUID, course, existing: Enrollment | None
 ) -> list[Reason]:
     """Every reason the student may not enroll, most fundamental first."""
     reasons: list[Reason] = []
-    if course.status != CourseStatus.PUBLISHED:
+    if not courses.open_for_enrollment(course):
         reasons.append(Reason("COURSE_NOT_PUBLISHED", "this course is not open for enrollment"))
     if teaches(session, student_id, course.id):
         reasons.append(Reason("OWN_COURSE", "instructors cannot enroll in their own course"))
     if existing is not None and existing.status in SEATED:
         reasons.append(Reason("ALREADY_ENROLLED", "already enrolled in this course"))
-    missing = session.execute(
-        select(Course.id, Course.title)
-        .join(CoursePrerequisite, CoursePrerequisite.prerequisite_id == Course.id)
-        .where(CoursePrerequisite.course_id == course.id)
-        .where(
-            ~Course.id.in_(
-                select(Enrollment.course_id).where(
-                    Enrollment.student_id == student_id,
-                    Enrollment.status == EnrollmentStatus.COMPLETED,
-                )
-            )
-        )
-        .order_by(Course.title)
-    ).all()
+    completed = select(Enrollment.course_id).where(
+        Enrollment.student_id == student_id, Enrollment.status == EnrollmentStatus.COMPLETED
+    )
+    missing = courses.missing_prerequisites(session, course.id, completed)
     if missing:
         reasons.append(
             Reason(
@@ -119,12 +101,12 @@ def check_enrollment_eligibility(
     """Every reason `student_id` may not enroll in `course_id` (the student, instructors,
     admins)."""
     user_id = require_authenticated(viewer)
-    student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
-    course = find_course(session, course_id)
+    student = parse_id(student_id, code=UserCode.USER_NOT_FOUND, what="student")
+    course = courses.find_course(session, course_id)
     if not (viewer.is_admin or student == user_id or teaches(session, user_id, course.id)):
         raise Forbidden("you may check only your own eligibility", code="FORBIDDEN")
     if not user_exists(session, student):
-        raise NotFound("student not found", code="USER_NOT_FOUND")
+        raise NotFound("student not found", code=UserCode.USER_NOT_FOUND)
     return Eligibility(
         student,
         course.id,

@@ -11,12 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms.analytics.service import record
+from lms.courses import service as courses
 from lms.enrollments import progress as rules
 from lms.enrollments.access import visible_enrollment
 from lms.enrollments.certificates import start_issuance
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.events import PROGRESS_TOPIC, publish_after_commit
 from lms.enrollments.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
-from lms.enrollments.service.eligibility import existing_enrollment, find_course, refusal_reasons
+from lms.enrollments.service.eligibility import existing_enrollment, refusal_reasons
 from lms.enrollments.views import EnrollmentView, enrollment_view, progress_event
 from lms.errors import Conflict, Forbidden, ValidationFailed
 from lms.models import utcnow
@@ -32,7 +34,7 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
     """Enroll the viewer (or resume a withdrawn enrollment with its progress)."""
     student_id = require_authenticated(viewer)
     # The course row lock serializes enrolments of one course: the limit holds under load.
-    course = find_course(session, input.get("course_id"), lock=True)
+    course = courses.find_course(session, input.get("course_id"), lock=True)
     existing = existing_enrollment(session, student_id, course.id, lock=True)
     reasons = refusal_reasons(session, student_id, course, existing)
     if reasons:
@@ -62,10 +64,12 @@ def enroll_in_course(session: Session, viewer: Viewer, *, input: dict[str, Any])
             with session.begin_nested():  # a concurrent twin that got past the lock-free read
                 session.add(enrollment)
         except IntegrityError:
-            raise Conflict("already enrolled in this course", code="ALREADY_ENROLLED") from None
+            raise Conflict(
+                "already enrolled in this course", code=EnrollmentCode.ALREADY_ENROLLED
+            ) from None
         # Counts every student who ever enrolled: the Courses module archives such courses.
-        course.enrollment_count += 1
-    lessons = rules.outline(session, course.id)
+        courses.count_enrollment(course)
+    lessons = courses.outline(session, course.id)
     progress = rules.progress_by_lesson(session, enrollment.id)
     if rules.summarize(enrollment, lessons, progress):
         complete_enrollment(session, enrollment, now, requested_by_id=student_id)
@@ -95,10 +99,14 @@ def withdraw_enrollment(
     reason = input.get("reason")
     if reason is not None and len(reason) > 500:
         raise ValidationFailed(
-            "a reason has at most 500 characters", code="REASON_TOO_LONG", field="reason"
+            "a reason has at most 500 characters",
+            code=EnrollmentCode.REASON_TOO_LONG,
+            field="reason",
         )
     if enrollment.status == EnrollmentStatus.COMPLETED:
-        raise Conflict("a completed course cannot be withdrawn from", code="ENROLLMENT_COMPLETED")
+        raise Conflict(
+            "a completed course cannot be withdrawn from", code=EnrollmentCode.ENROLLMENT_COMPLETED
+        )
     if enrollment.status == EnrollmentStatus.ACTIVE:  # withdrawing twice changes nothing
         now = utcnow()
         enrollment.status, enrollment.dropped_at, enrollment.updated_at = (
@@ -126,7 +134,7 @@ def grant_paid_enrollment(
 ) -> uuid.UUID:
     """Enroll a student whose payment went through (Payments module); idempotent. Other
     rules were checked before checkout: a paid seat is granted even if the course filled up."""
-    course = find_course(session, course_id, lock=True)
+    course = courses.find_course(session, course_id, lock=True)
     existing = existing_enrollment(session, student_id, course.id, lock=True)
     now = utcnow()
     seated = existing is None or existing.status == EnrollmentStatus.DROPPED
@@ -148,7 +156,7 @@ def grant_paid_enrollment(
             updated_at=now,
         )
         session.add(enrollment)
-        course.enrollment_count += 1
+        courses.count_enrollment(course)
     session.flush()
     if seated:  # a new or resumed seat
         _record_enrolled(session, enrollment)

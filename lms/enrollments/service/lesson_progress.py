@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lms.analytics.service import duration, record
-from lms.courses.models import LessonType
+from lms.courses.service import OutlineLesson, outline
 from lms.enrollments import progress as rules
 from lms.enrollments.access import own_enrollment, visible_enrollment
+from lms.enrollments.errors import EnrollmentCode
 from lms.enrollments.events import LESSON_TOPIC, PROGRESS_TOPIC, publish_after_commit
 from lms.enrollments.models import Enrollment, EnrollmentStatus, LessonProgress
 from lms.enrollments.service.enrolling import complete_enrollment
@@ -37,7 +38,7 @@ class ProgressPayload:
     lesson_progress: LessonProgressView
 
 
-def _lesson_in(lessons: list[rules.OutlineLesson], lesson_id: Any) -> int:
+def _lesson_in(lessons: list[OutlineLesson], lesson_id: Any) -> int:
     try:
         key = lesson_id if isinstance(lesson_id, uuid.UUID) else uuid.UUID(str(lesson_id))
     except ValueError:
@@ -47,7 +48,7 @@ def _lesson_in(lessons: list[rules.OutlineLesson], lesson_id: Any) -> int:
             return index
     raise ValidationFailed(
         "this lesson is not part of the enrollment's course",
-        code="LESSON_NOT_IN_COURSE",
+        code=EnrollmentCode.LESSON_NOT_IN_COURSE,
         field="lessonId",
     )
 
@@ -55,14 +56,15 @@ def _lesson_in(lessons: list[rules.OutlineLesson], lesson_id: Any) -> int:
 def _writable(enrollment: Enrollment) -> None:
     if enrollment.status == EnrollmentStatus.DROPPED:
         raise Conflict(
-            "the enrollment was withdrawn; enroll again to continue", code="ENROLLMENT_NOT_ACTIVE"
+            "the enrollment was withdrawn; enroll again to continue",
+            code=EnrollmentCode.ENROLLMENT_NOT_ACTIVE,
         )
 
 
 def _locked_lesson(access: rules.Access) -> LmsError:
     return Forbidden(
         access.message or "this lesson is locked",
-        code="LESSON_LOCKED",
+        code=EnrollmentCode.LESSON_LOCKED,
         reason=access.reason,
         blockingLessonId=str(access.blocking_lesson_id) if access.blocking_lesson_id else None,
     )
@@ -73,7 +75,7 @@ def _progress_change(
 ) -> ProgressPayload:
     """Common frame of every progress write: load, check, change one lesson, summarize, announce."""
     enrollment = own_enrollment(session, viewer, enrollment_id)
-    lessons = rules.outline(session, enrollment.course_id)
+    lessons = outline(session, enrollment.course_id)
     index = _lesson_in(lessons, lesson_id)
     _writable(enrollment)
     progress = rules.progress_by_lesson(session, enrollment.id)
@@ -130,7 +132,7 @@ def _record_progress(session, enrollment, lesson, before, row, *, completed_cour
     progress = {"progress": enrollment.progress_percent}
     if (row.percent, row.position_seconds, row.time_spent_seconds) != before[:3]:
         context = None
-        if lesson.type == LessonType.VIDEO and row.position_seconds != old_position:
+        if lesson.is_video and row.position_seconds != old_position:
             context = {"video": {"from": old_position, "to": row.position_seconds}}
         record(
             session,
@@ -206,14 +208,14 @@ def complete_lesson(
         if row.completed:
             return
         needed = rules.completion_percent(lessons[index], share)
-        if lessons[index].type == LessonType.VIDEO and row.percent < needed - 1e-9:
+        if lessons[index].is_video and row.percent < needed - 1e-9:
             raise Conflict(
                 f"watch at least {needed:g} % of this video first",
-                code="VIDEO_NOT_WATCHED",
+                code=EnrollmentCode.VIDEO_NOT_WATCHED,
                 requiredPercent=needed,
                 watchedPercent=row.percent,
             )
-        row.percent = row.percent if lessons[index].type == LessonType.VIDEO else 100.0
+        row.percent = row.percent if lessons[index].is_video else 100.0
         rules.mark_completed(row, now)
         row.updated_at = now
 
@@ -247,7 +249,7 @@ def check_lesson_access(
 ) -> AccessView:
     """Whether the enrollment's student may open the lesson, and why not."""
     enrollment = visible_enrollment(session, viewer, enrollment_id)
-    lessons = rules.outline(session, enrollment.course_id)
+    lessons = outline(session, enrollment.course_id)
     index = _lesson_in(lessons, lesson_id)
     progress = rules.progress_by_lesson(session, enrollment.id)
     access = rules.lesson_access(

@@ -15,7 +15,6 @@ from lms.courses import service as courses
 from lms.enrollments import progress as rules
 from lms.enrollments.access import parse_id, teaches, visible_enrollment
 from lms.enrollments.models import Enrollment, EnrollmentStatus
-from lms.enrollments.service.eligibility import find_course
 from lms.enrollments.views import (
     EnrollmentView,
     LessonProgressView,
@@ -25,6 +24,7 @@ from lms.enrollments.views import (
 )
 from lms.errors import Forbidden
 from lms.security import Role, Viewer, require_authenticated, require_role
+from lms.users.errors import UserCode
 
 
 def get_enrollment(session: Session, viewer: Viewer, *, id: Any) -> EnrollmentView:
@@ -55,7 +55,7 @@ class ProgressSummary:
 def enrollment_progress(session: Session, viewer: Viewer, *, enrollment_id: Any) -> ProgressSummary:
     """Per-lesson progress in course order, with locks and the lesson to resume."""
     enrollment = visible_enrollment(session, viewer, enrollment_id)
-    lessons = rules.outline(session, enrollment.course_id)
+    lessons = courses.outline(session, enrollment.course_id)
     progress = rules.progress_by_lesson(session, enrollment.id)
     dropped = enrollment.status == EnrollmentStatus.DROPPED
     summaries = []
@@ -157,7 +157,7 @@ def course_enrollments(
 ) -> pagination.Connection[EnrollmentView]:
     """A course's enrollments, for its instructors and admins."""
     user_id = require_authenticated(viewer)
-    course = find_course(session, course_id)
+    course = courses.find_course(session, course_id)
     if not (viewer.is_admin or teaches(session, user_id, course.id)):
         raise Forbidden(
             "only the course's instructors and admins see its enrollments", code="FORBIDDEN"
@@ -184,7 +184,7 @@ def student_enrollments(
 ) -> pagination.Connection[EnrollmentView]:
     """Any student's enrollments, for admins (and the student themselves)."""
     user_id = require_authenticated(viewer)
-    student = parse_id(student_id, code="USER_NOT_FOUND", what="student")
+    student = parse_id(student_id, code=UserCode.USER_NOT_FOUND, what="student")
     if student != user_id:
         require_role(viewer, Role.ADMIN)
     return _page(

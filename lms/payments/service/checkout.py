@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.config import get_settings
-from lms.courses.models import Course
+from lms.courses import service as courses
 from lms.errors import Conflict, NotFound, ValidationFailed
 from lms.models import utcnow
 from lms.payments import gateway
@@ -26,7 +26,7 @@ from lms.payments.errors import PaymentsNotConfigured
 from lms.payments.models import Payment, PaymentKind, PaymentStatus
 from lms.payments.settings import PaymentSettings, payment_settings
 from lms.security import Viewer, require_authenticated
-from lms.users.models import User
+from lms.users import service as users
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,7 @@ def _return_url(value: str | None, default: str, field: str) -> str:
     return value
 
 
-def _course(session: Session, course_id: Any) -> Course:
-    course = session.get(Course, parse_uuid(course_id, error=NotFound, what="course"))
-    if course is None:
-        raise NotFound("course not found", code="COURSE_NOT_FOUND")
-    return course
-
-
-def _check_eligible(session: Session, viewer: Viewer, course: Course) -> None:
+def _check_eligible(session: Session, viewer: Viewer, course) -> None:
     """Every enrolment rule but payment must hold before anyone is asked to pay."""
     from lms.enrollments import service as enrollments
 
@@ -95,7 +88,9 @@ def begin_checkout(
     """Validate a purchase of a course and record its pending payment (or reuse an open one)."""
     user_id = require_authenticated(viewer)
     settings = settings or payment_settings()
-    course = _course(session, input.get("course_id"))
+    course = courses.find_course(
+        session, parse_uuid(input.get("course_id"), error=NotFound, what="course")
+    )
     if course.price_amount <= 0:
         raise Conflict("this course is free: enroll directly", code="COURSE_IS_FREE")
     if not settings.configured:
@@ -135,7 +130,7 @@ def begin_checkout(
     cancel = _return_url(
         input.get("cancel_url"), settings.cancel_url or f"{base}/payments/cancel", "cancelUrl"
     )
-    user = session.get(User, user_id)
+    email = users.email_of(session, user_id)
     # One open checkout per buyer, course and price: clicking "buy" twice pays once.
     payment = session.scalar(
         select(Payment)
@@ -172,7 +167,7 @@ def begin_checkout(
         session.flush()
     return CheckoutPlan(
         payment.id,
-        user.email if user else "",
+        email or "",
         course.title,
         payment.amount,
         payment.currency,

@@ -17,10 +17,12 @@ from lms.users.service.common import (
 from lms.users.service.directory import (
     contacts,
     educators_among,
+    email_of,
     email_verified,
     lock_user,
     member_facts,
     user_exists,
+    user_names,
 )
 from lms.users.service.profiles import (
     AVATAR_JOB,
@@ -75,6 +77,7 @@ __all__ = [
     "create_admin",
     "credentials_for",
     "educators_among",
+    "email_of",
     "email_verified",
     "get_user",
     "lock_user",
@@ -98,6 +101,7 @@ __all__ = [
     "update_notification_preferences",
     "update_profile",
     "user_exists",
+    "user_names",
     "user_view",
     "verify_email",
 ]

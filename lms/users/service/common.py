@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from lms.config import Settings
 from lms.errors import NotFound, PermanentJobError, ValidationFailed
 from lms.mail.templates import parse_address
+from lms.users.errors import UserCode
 from lms.users.models import User
 
 
@@ -38,11 +39,13 @@ def normalize_email(raw: str) -> str:
     """Trimmed and lower-cased; one bare address, or `INVALID_EMAIL`."""
     email = (raw or "").strip().lower()
     if not email or len(email) > 320 or "<" in email or " " in email:
-        raise ValidationFailed("this is not a valid email address", code="INVALID_EMAIL")
+        raise ValidationFailed("this is not a valid email address", code=UserCode.INVALID_EMAIL)
     try:
-        parse_address(email, code="INVALID_EMAIL", what="email")
+        parse_address(email, code=UserCode.INVALID_EMAIL, what="email")
     except PermanentJobError:
-        raise ValidationFailed("this is not a valid email address", code="INVALID_EMAIL") from None
+        raise ValidationFailed(
+            "this is not a valid email address", code=UserCode.INVALID_EMAIL
+        ) from None
     return email
 
 
@@ -50,7 +53,7 @@ def clean_name(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not name or len(name) > MAX_NAME or any(unicodedata.category(c) == "Cc" for c in name):
         raise ValidationFailed(
-            f"the name must have 1 to {MAX_NAME} characters", code="INVALID_NAME"
+            f"the name must have 1 to {MAX_NAME} characters", code=UserCode.INVALID_NAME
         )
     return name
 

@@ -51,3 +51,15 @@ def member_facts(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     return {
         row.id: {"name": row.name, "role": row.role, "created_at": row.created_at} for row in rows
     }
+
+
+def user_names():
+    """A subquery of every user's `id` and `name`, for another domain to join in its own
+    statement (a list of instructors with their names stays one read)."""
+    return select(User.id, User.name).subquery("user_names")
+
+
+def email_of(session: Session, user_id: uuid.UUID) -> str | None:
+    """The user's email; no statement when the request already loaded the user's row."""
+    user = session.get(User, user_id)
+    return user.email if user is not None else None

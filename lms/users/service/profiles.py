@@ -16,6 +16,7 @@ from lms.jobs.service import enqueue
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated
 from lms.users import avatars
+from lms.users.errors import UserCode
 from lms.users.models import AvatarStatus, ProfileVisibility, Role, User
 from lms.users.permissions import require_verified_email, shares_course
 from lms.users.service.common import clean_name, find_user
@@ -59,7 +60,7 @@ def _check_timezone(value: str) -> str:
     if value not in zoneinfo.available_timezones():
         raise ValidationFailed(
             f"unknown time zone {value!r} (use an IANA name like Europe/Paris)",
-            code="INVALID_TIMEZONE",
+            code=UserCode.INVALID_TIMEZONE,
         )
     return value
 
@@ -68,7 +69,7 @@ def _check_language(value: str) -> str:
     value = value.strip()
     if not re.fullmatch(r"[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}", value):
         raise ValidationFailed(
-            f"{value!r} is not a language tag (like en or pt-BR)", code="INVALID_LANGUAGE"
+            f"{value!r} is not a language tag (like en or pt-BR)", code=UserCode.INVALID_LANGUAGE
         )
     return value
 
@@ -107,7 +108,7 @@ def update_profile(
         bio = (fields["bio"] or "").strip() or None
         if bio and len(bio) > MAX_BIO:
             raise ValidationFailed(
-                f"the bio must have at most {MAX_BIO} characters", code="BIO_TOO_LONG"
+                f"the bio must have at most {MAX_BIO} characters", code=UserCode.BIO_TOO_LONG
             )
         user.bio = bio
         changes["bio"] = True

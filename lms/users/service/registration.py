@@ -13,6 +13,7 @@ from lms.config import Settings, get_settings
 from lms.errors import Conflict, Forbidden
 from lms.models import utcnow
 from lms.security import Viewer
+from lms.users.errors import UserCode
 from lms.users.models import Role, User
 from lms.users.service.common import clean_name, normalize_email
 from lms.users.service.sessions import AuthResult, issue_tokens
@@ -41,7 +42,7 @@ def check_registration(
     if session.scalar(
         select(func.count()).select_from(User).where(User.email == registration.email)
     ):
-        raise Conflict("an account with this email already exists", code="EMAIL_TAKEN")
+        raise Conflict("an account with this email already exists", code=UserCode.EMAIL_TAKEN)
     return registration
 
 
@@ -68,7 +69,9 @@ def create_account(
         with session.begin_nested():
             session.flush()
     except IntegrityError:  # a concurrent sign-up with the same email won the race
-        raise Conflict("an account with this email already exists", code="EMAIL_TAKEN") from None
+        raise Conflict(
+            "an account with this email already exists", code=UserCode.EMAIL_TAKEN
+        ) from None
     send_verification(session, user, settings)
     if registration.by_admin:
         audit.record(
@@ -86,7 +89,7 @@ def create_admin(session: Session, *, email: str, name: str, password_hash: str)
     """An admin account from the operator's `lms create-admin` (no viewer: the system acts)."""
     email, name = normalize_email(email), clean_name(name)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
-        raise Conflict("an account with this email already exists", code="EMAIL_TAKEN")
+        raise Conflict("an account with this email already exists", code=UserCode.EMAIL_TAKEN)
     user = User(
         email=email,
         name=name,

@@ -17,6 +17,7 @@ from lms.config import Settings, get_settings
 from lms.errors import Forbidden, LmsError, Unauthenticated, ValidationFailed
 from lms.models import utcnow
 from lms.security import Viewer, issue_access_token
+from lms.users.errors import UserCode
 from lms.users.models import RefreshToken, User
 from lms.users.service.common import find_user, new_token, normalize_email, token_hash
 from lms.users.service.views import user_view
@@ -129,10 +130,10 @@ def rotate_refresh_token(
     query = select(RefreshToken).where(RefreshToken.token_hash == token_hash(raw_token or ""))
     token = session.scalar(query.with_for_update())
     if token is None:
-        return Unauthenticated("unknown refresh token", code="INVALID_REFRESH_TOKEN")
+        return Unauthenticated("unknown refresh token", code=UserCode.INVALID_REFRESH_TOKEN)
     if token.revoked_at is not None:
         return Unauthenticated(
-            "this session was signed out; sign in again", code="REFRESH_TOKEN_REVOKED"
+            "this session was signed out; sign in again", code=UserCode.REFRESH_TOKEN_REVOKED
         )
     if token.rotated_at is not None:
         again = _within_grace(session, token, raw_token)
@@ -141,11 +142,11 @@ def rotate_refresh_token(
         revoke_families(session, token.user_id, reason="REUSE", family_id=token.family_id)
         return Unauthenticated(
             "this refresh token was already used; the session is revoked, sign in again",
-            code="REFRESH_TOKEN_REUSED",
+            code=UserCode.REFRESH_TOKEN_REUSED,
         )
     if token.expires_at <= utcnow():
         return Unauthenticated(
-            "the refresh token expired; sign in again", code="REFRESH_TOKEN_EXPIRED"
+            "the refresh token expired; sign in again", code=UserCode.REFRESH_TOKEN_EXPIRED
         )
     token.rotated_at = utcnow()
     user = find_user(session, token.user_id)
@@ -209,7 +210,7 @@ def logout(
         select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))
     )
     if token is None:
-        raise Unauthenticated("unknown refresh token", code="INVALID_REFRESH_TOKEN")
+        raise Unauthenticated("unknown refresh token", code=UserCode.INVALID_REFRESH_TOKEN)
     if viewer.user_id is not None and viewer.user_id != token.user_id and not viewer.is_admin:
         raise Forbidden("this is not your session", code="FORBIDDEN")
     return revoke_families(session, token.user_id, reason="LOGOUT", family_id=token.family_id)

@@ -16,6 +16,7 @@ from lms.mail.jobs import request_email
 from lms.models import utcnow
 from lms.security import Viewer, require_authenticated
 from lms.storage import signing
+from lms.users.errors import UserCode
 from lms.users.models import OneTimeToken, TokenPurpose, User
 from lms.users.service.common import find_user, link, new_token, normalize_email, token_hash
 from lms.users.service.sessions import revoke_everything
@@ -51,11 +52,15 @@ def _valid_token(
     )
     token = session.scalar(query.with_for_update() if lock else query)
     if token is None:
-        raise ValidationFailed("this link is not valid; ask for a new one", code="INVALID_TOKEN")
+        raise ValidationFailed(
+            "this link is not valid; ask for a new one", code=UserCode.INVALID_TOKEN
+        )
     if token.used_at is not None:
-        raise ValidationFailed("this link was already used; ask for a new one", code="TOKEN_USED")
+        raise ValidationFailed(
+            "this link was already used; ask for a new one", code=UserCode.TOKEN_USED
+        )
     if token.expires_at <= utcnow():
-        raise ValidationFailed("this link expired; ask for a new one", code="TOKEN_EXPIRED")
+        raise ValidationFailed("this link expired; ask for a new one", code=UserCode.TOKEN_EXPIRED)
     return token
 
 

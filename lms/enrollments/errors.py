@@ -1,0 +1,24 @@
+"""The Enrollments module's error codes, the one place they are written (each is also in
+`schemas/errors.graphql`); raised with the types of `lms.errors`, as in `lms/courses/errors.py`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class EnrollmentCode(enum.StrEnum):
+    ALREADY_ENROLLED = "ALREADY_ENROLLED"
+    CERTIFICATE_NOT_FOUND = "CERTIFICATE_NOT_FOUND"
+    CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"
+    ENROLLMENT_COMPLETED = "ENROLLMENT_COMPLETED"
+    ENROLLMENT_NOT_ACTIVE = "ENROLLMENT_NOT_ACTIVE"
+    ENROLLMENT_NOT_COMPLETED = "ENROLLMENT_NOT_COMPLETED"
+    ENROLLMENT_NOT_FOUND = "ENROLLMENT_NOT_FOUND"
+    INVALID_PERCENT = "INVALID_PERCENT"
+    INVALID_SECONDS = "INVALID_SECONDS"
+    LESSON_LOCKED = "LESSON_LOCKED"
+    LESSON_NOT_IN_COURSE = "LESSON_NOT_IN_COURSE"
+    NOT_YOUR_ENROLLMENT = "NOT_YOUR_ENROLLMENT"
+    REASON_TOO_LONG = "REASON_TOO_LONG"
+    VIDEO_NOT_WATCHED = "VIDEO_NOT_WATCHED"

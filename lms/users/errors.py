@@ -1,0 +1,31 @@
+"""The Users module's error codes, the one place they are written (each is also in
+`schemas/errors.graphql`); raised with the types of `lms.errors`:
+`raise Conflict("…", code=UserCode.EMAIL_TAKEN)`.
+Other modules raise USER_NOT_FOUND and EMAIL_NOT_VERIFIED from here too.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class UserCode(enum.StrEnum):
+    AVATAR_NOT_AN_IMAGE = "AVATAR_NOT_AN_IMAGE"
+    AVATAR_TOO_LARGE = "AVATAR_TOO_LARGE"
+    BIO_TOO_LONG = "BIO_TOO_LONG"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_LANGUAGE = "INVALID_LANGUAGE"
+    INVALID_NAME = "INVALID_NAME"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    REFRESH_TOKEN_EXPIRED = "REFRESH_TOKEN_EXPIRED"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    REFRESH_TOKEN_REVOKED = "REFRESH_TOKEN_REVOKED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_USED = "TOKEN_USED"
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
