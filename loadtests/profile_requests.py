@@ -1,13 +1,15 @@
 """Where one GraphQL request's time goes: cProfile and SQL statement counts per operation.
 
     .venv/bin/python -m loadtests.profile_requests [--requests 200] [--top 25] [--only NAME]
+        [--tracing [--rounds 3]]
 
 Runs the real ASGI app (`web.app.create_app`, what `lms serve` serves) in this process on a
 PostgreSQL database and RabbitMQ vhost of its own, and sends it HTTP requests through the
 ASGI interface one at a time (no server, no client: what is left is the shell's own cost
 and the domain's). Operations: the uncached catalog page (anonymous `courses`, 20 cards,
-the scenario of `run_catalog_load.py`), an authenticated cheap read (`quiz(id)`), an
-authenticated cheap mutation (`submitQuizAnswer`) and `sendMessage`.
+the scenario of `run_catalog_load.py`), one course's page (anonymous `course(id)`, the
+same scenario's), an authenticated cheap read (`quiz(id)`), an authenticated cheap
+mutation (`submitQuizAnswer`) and `sendMessage`.
 
 For each it prints wall and CPU ms per request, SQL statements per request (counted with
 SQLAlchemy's `before_cursor_execute` on every engine of the process, so a job stamped
@@ -143,16 +145,16 @@ def seed() -> dict:
     from loadtests.bench_communication import make_people
     from loadtests.run_catalog_load import seed as catalog_seed
 
-    catalog_seed(40)
+    catalog = catalog_seed(40)
     quiz = quiz_setup(3, 0)
     _course, people = make_people(2)
-    return {"quiz": quiz, "people": people}
+    return {"catalog": catalog, "quiz": quiz, "people": people}
 
 
 async def profile(args, fixture: dict) -> dict:
     from loadtests.bench_assessments import ANSWER, BASELINE, START
     from loadtests.bench_communication import SEND
-    from loadtests.run_catalog_load import COURSES
+    from loadtests.run_catalog_load import COURSE, COURSES
     from web.app import create_app
 
     counter = Counter()
@@ -186,6 +188,10 @@ async def profile(args, fixture: dict) -> dict:
         operations = {
             "catalog_courses_anonymous": lambda: (
                 {"query": COURSES, "variables": {"sort": "NEWEST", "first": 20}},
+                None,
+            ),
+            "catalog_course_anonymous": lambda: (
+                {"query": COURSE, "variables": {"id": fixture["catalog"]["ids"][0]}},
                 None,
             ),
             "quiz_read": lambda: ({"query": BASELINE, "variables": {"q": quiz["taken"]}}, token),
