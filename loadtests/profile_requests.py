@@ -277,13 +277,22 @@ async def alternate(app, make, args) -> dict:
     Off means what `LMS_OTEL_ENDPOINT` unset gives: no operation span, hence no SQL span."""
     from lms.observability import tracing
 
-    runs: dict[str, list[float]] = {"off": [], "on": []}
+    runs: list[float] = []
     for variant in ["off"] + ["on", "off"] * args.rounds:
         tracing._enabled = variant == "on"  # the switch `init_tracing` sets
-        runs[variant].append((await measure(app, make, args.requests))["cpu_ms_per_request"])
+        runs.append((await measure(app, make, args.requests))["cpu_ms_per_request"])
     tracing._enabled = True
-    off, on = statistics.median(runs["off"]), statistics.median(runs["on"])
-    return {**runs, "extra_ms": round(on - off, 2), "extra": round(on / off - 1, 3)}
+    # Each on run against the mean of the off runs beside it: a drift of the machine's
+    # load during the run cancels out; the median of the rounds.
+    extra = [runs[i] / ((runs[i - 1] + runs[i + 1]) / 2) - 1 for i in range(1, len(runs), 2)]
+    off = statistics.median(runs[0::2])
+    return {
+        "off": runs[0::2],
+        "on": runs[1::2],
+        "extra_ms": round(statistics.median(extra) * off, 2),
+        "extra": round(statistics.median(extra), 3),
+        "extra_rounds": [round(value, 3) for value in extra],
+    }
 
 
 def flush_traces() -> None:
