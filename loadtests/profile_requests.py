@@ -1,20 +1,27 @@
 """Where one GraphQL request's time goes: cProfile and SQL statement counts per operation.
 
     .venv/bin/python -m loadtests.profile_requests [--requests 200] [--top 25] [--only NAME]
+        [--tracing [--rounds 3]]
 
 Runs the real ASGI app (`web.app.create_app`, what `lms serve` serves) in this process on a
 PostgreSQL database and RabbitMQ vhost of its own, and sends it HTTP requests through the
 ASGI interface one at a time (no server, no client: what is left is the shell's own cost
 and the domain's). Operations: the uncached catalog page (anonymous `courses`, 20 cards,
-the scenario of `run_catalog_load.py`), an authenticated cheap read (`quiz(id)`), an
-authenticated cheap mutation (`submitQuizAnswer`) and `sendMessage`.
+the scenario of `run_catalog_load.py`), one course's page (anonymous `course(id)`, the
+same scenario's), an authenticated cheap read (`quiz(id)`), an authenticated cheap
+mutation (`submitQuizAnswer`) and `sendMessage`.
 
 For each it prints wall and CPU ms per request, SQL statements per request (counted with
 SQLAlchemy's `before_cursor_execute` on every engine of the process, so a job stamped
 published by the publisher thread counts too), the sessions that began a transaction per
 request (`after_begin`), own time by package, the statements of one request, and with `-v`
-the top functions by own and cumulative time. Nothing is asserted; the last line is one
-JSON object.
+the top functions by own and cumulative time. With `--tracing` the process exports its
+spans over OTLP/HTTP to a collector stand-in in this process (bench_observability's), as
+`lms serve` does with `LMS_OTEL_ENDPOINT` set; `cpu_ms_per_request` then includes the
+exporter thread, `main_cpu_ms_per_request` is the request loop's thread alone, and
+`tracing_cpu_ms` has the CPU per request with tracing switched off and on in turn in this
+process (`--rounds` on runs, each between two off runs), and the extra CPU tracing costs.
+Nothing is asserted; the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -137,16 +145,16 @@ def seed() -> dict:
     from loadtests.bench_communication import make_people
     from loadtests.run_catalog_load import seed as catalog_seed
 
-    catalog_seed(40)
+    catalog = catalog_seed(40)
     quiz = quiz_setup(3, 0)
     _course, people = make_people(2)
-    return {"quiz": quiz, "people": people}
+    return {"catalog": catalog, "quiz": quiz, "people": people}
 
 
 async def profile(args, fixture: dict) -> dict:
     from loadtests.bench_assessments import ANSWER, BASELINE, START
     from loadtests.bench_communication import SEND
-    from loadtests.run_catalog_load import COURSES
+    from loadtests.run_catalog_load import COURSE, COURSES
     from web.app import create_app
 
     counter = Counter()
@@ -180,6 +188,10 @@ async def profile(args, fixture: dict) -> dict:
         operations = {
             "catalog_courses_anonymous": lambda: (
                 {"query": COURSES, "variables": {"sort": "NEWEST", "first": 20}},
+                None,
+            ),
+            "catalog_course_anonymous": lambda: (
+                {"query": COURSE, "variables": {"id": fixture["catalog"]["ids"][0]}},
                 None,
             ),
             "quiz_read": lambda: ({"query": BASELINE, "variables": {"q": quiz["taken"]}}, token),
@@ -231,21 +243,62 @@ async def profile(args, fixture: dict) -> dict:
             print(name, results[name], flush=True)
         # The same again without the profiler: the wall time a request costs here.
         for name, make in operations.items():
-            if name not in results:
-                continue
-            began, cpu = time.perf_counter(), time.process_time()
-            for _ in range(args.requests):
-                body, who = make()
-                await asgi_post(app, body, who)
-            results[name]["wall_ms_per_request"] = round(
-                (time.perf_counter() - began) * 1000 / args.requests, 2
-            )
-            results[name]["cpu_ms_per_request"] = round(
-                (time.process_time() - cpu) * 1000 / args.requests, 2
-            )
+            if name in results:
+                results[name].update(await measure(app, make, args.requests))
+        if args.tracing:  # off and on alternating, in this one process
+            for name, make in operations.items():
+                if name in results:
+                    results[name]["tracing_cpu_ms"] = await alternate(app, make, args)
+        return results
         return results
     finally:
         await app.quart.shutdown()
+
+
+async def measure(app, make, requests: int) -> dict:
+    """Wall and CPU ms per request over `requests` requests (CPU of every thread, the
+    exporter's included, and of the request loop's thread alone)."""
+    began, cpu, main_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+    for _ in range(requests):
+        body, who = make()
+        await asgi_post(app, body, who)
+    main_cpu = time.thread_time() - main_cpu
+    flush_traces()  # the spans of these requests exported, inside the CPU measured
+    return {
+        "wall_ms_per_request": round((time.perf_counter() - began) * 1000 / requests, 2),
+        "cpu_ms_per_request": round((time.process_time() - cpu) * 1000 / requests, 2),
+        "main_cpu_ms_per_request": round(main_cpu * 1000 / requests, 2),
+    }
+
+
+async def alternate(app, make, args) -> dict:
+    """CPU ms per request with tracing switched off and on in turn (off first and last),
+    `--rounds` times: the same process, engines and caches, so the difference is tracing's.
+    Off means what `LMS_OTEL_ENDPOINT` unset gives: no operation span, hence no SQL span."""
+    from lms.observability import tracing
+
+    runs: list[float] = []
+    for variant in ["off"] + ["on", "off"] * args.rounds:
+        tracing._enabled = variant == "on"  # the switch `init_tracing` sets
+        runs.append((await measure(app, make, args.requests))["cpu_ms_per_request"])
+    tracing._enabled = True
+    # Each on run against the mean of the off runs beside it: a drift of the machine's
+    # load during the run cancels out; the median of the rounds.
+    extra = [runs[i] / ((runs[i - 1] + runs[i + 1]) / 2) - 1 for i in range(1, len(runs), 2)]
+    off = statistics.median(runs[0::2])
+    return {
+        "off": runs[0::2],
+        "on": runs[1::2],
+        "extra_ms": round(statistics.median(extra) * off, 2),
+        "extra": round(statistics.median(extra), 3),
+        "extra_rounds": [round(value, 3) for value in extra],
+    }
+
+
+def flush_traces() -> None:
+    from lms.observability.tracing import flush
+
+    flush(10_000)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--only", default="", help="comma-separated operation names")
     parser.add_argument("--verbose", "-v", action="store_true", help="print the profiles")
+    parser.add_argument("--tracing", action="store_true", help="export spans to a collector")
+    parser.add_argument("--rounds", type=int, default=3, help="with --tracing: on runs")
     args = parser.parse_args(argv)
     load_before = Path("/proc/loadavg").read_text().strip()
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-profile-"))
@@ -263,16 +318,32 @@ def main(argv: list[str] | None = None) -> int:
     use_environment(var_dir, broker_url, BENCH_DB, LMS_RESPONSE_CACHE="false")
     from loadtests.environment import admin_sql
 
+    collector = None
+    if args.tracing:  # before the first engine is built: its statements are traced too
+        from loadtests.bench_observability import Collector
+
+        collector = Collector()
+        os.environ["LMS_OTEL_ENDPOINT"] = collector.endpoint
+    else:
+        os.environ.pop("LMS_OTEL_ENDPOINT", None)
     try:
         admin_sql(f'CREATE DATABASE "{BENCH_DB}"')
         from lms.config import get_settings
         from lms.migrate import upgrade
+        from lms.observability.tracing import init_tracing
 
+        init_tracing(get_settings(), "api")
         upgrade(get_settings())
         fixture = seed()
         results = asyncio.run(profile(args, fixture))
     finally:
+        flush_traces()
+        if collector is not None:
+            collector.close()
         release(BENCH_DB, BENCH_VHOST, own_vhost, var_dir)
+    results["tracing"] = args.tracing
+    if collector is not None:
+        results["span_batches"] = collector.counts["requests"]
     results["requests"] = args.requests
     results["loadavg_before"] = load_before
     results["loadavg_after"] = Path("/proc/loadavg").read_text().strip()

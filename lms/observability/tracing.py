@@ -1,9 +1,10 @@
 """OpenTelemetry traces, exported over OTLP/HTTP when `LMS_OTEL_ENDPOINT` is set.
 
 A GraphQL operation is a span named by its operation (never the query text); its database
-queries are SQLAlchemy spans; enqueueing a job is a span whose W3C `traceparent` is stored
-on the job row and carried in the Celery message, so the worker's span for the job (and
-the jobs it enqueues in turn, such as pipeline steps) continue the request's trace.
+queries are SQL spans (`sql_spans.py`: those of OpenTelemetry's SQLAlchemy instrumentation,
+made for less CPU); enqueueing a job is a span whose W3C `traceparent` is stored on the job
+row and carried in the Celery message, so the worker's span for the job (and the jobs it
+enqueues in turn, such as pipeline steps) continue the request's trace.
 
 SQL statements run outside any traced operation (a job's claim before its span opens, a
 deferred write, housekeeping) make no span: alone in a trace of their own they say nothing,
@@ -28,6 +29,7 @@ _enabled = False
 _provider = None
 _tracer = None  # made once: `get_tracer` builds a new Tracer on every call
 _propagator = None
+_processor = None  # the batch processor: SQL spans are handed to it finished
 EXPORT_BATCH = 512  # the SDK's default batch, capped by a smaller queue
 _instrumented: weakref.WeakSet = weakref.WeakSet()
 
@@ -38,7 +40,7 @@ def enabled() -> bool:
 
 def init_tracing(settings, component: str) -> bool:
     """Install the tracer provider for this process (`component`: api, worker, scheduler)."""
-    global _enabled, _provider, _tracer, _propagator
+    global _enabled, _provider, _tracer, _propagator, _processor
     if not settings.otel_endpoint:
         return False
     try:
@@ -66,35 +68,27 @@ def init_tracing(settings, component: str) -> bool:
     # Spans wait in a bounded queue for a background exporter: an unreachable collector
     # never slows a request or a job; what overflows or fails to export is dropped, counted.
     exporter = OTLPSpanExporter(endpoint=f"{settings.otel_endpoint}/v1/traces", timeout=5)
-    provider.add_span_processor(
-        CountingBatchProcessor(
-            CountingExporter(exporter),
-            max_queue_size=settings.otel_queue_size,
-            max_export_batch_size=min(EXPORT_BATCH, settings.otel_queue_size),
-        )
+    processor = CountingBatchProcessor(
+        CountingExporter(exporter),
+        max_queue_size=settings.otel_queue_size,
+        max_export_batch_size=min(EXPORT_BATCH, settings.otel_queue_size),
     )
+    provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
-    _provider, _enabled = provider, True
+    _provider, _processor, _enabled = provider, processor, True
     _tracer, _propagator = trace.get_tracer("lms"), TraceContextTextMapPropagator()
     log.info("tracing: exporting %s spans to %s", component, settings.otel_endpoint)
     return True
 
 
 def instrument_engine(engine) -> None:
-    """SQLAlchemy spans for one engine (a sync engine; an async one's `sync_engine`).
-
-    Per engine rather than `SQLAlchemyInstrumentor().instrument()`, which instruments once
-    per process and patches `create_engine` globally (too late for modules that imported
-    it already)."""
+    """SQL spans for one engine (a sync engine; an async one's `sync_engine`), by event
+    listeners of our own (`sql_spans.py`), each engine as it is built."""
     if not _enabled or engine in _instrumented:
         return
-    from opentelemetry import trace
+    from lms.observability.sql_spans import SqlSpans
 
-    from lms.observability.sql_spans import NestedEngineTracer
-
-    # No pool-usage counter (None): NestedEngineTracer installs no pool listeners.
-    # enable_commenter off: the statement text stays what it was (no comment appended).
-    NestedEngineTracer(trace.get_tracer("lms.sqlalchemy"), engine, None, enable_commenter=False)
+    SqlSpans(engine, _processor, _provider.resource)
     _instrumented.add(engine)
 
 
