@@ -124,6 +124,7 @@ def cmd_serve(args) -> int:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
+    from web import gc_tuning
     from web.app import create_app
 
     settings = _checked_settings(component="api")
@@ -136,6 +137,11 @@ def cmd_serve(args) -> int:
     config.graceful_timeout = 5
     check_port_free(host, port)  # before start-up work (the event bus) logs anything
     app = create_app(settings)
+
+    @app.quart.before_serving  # after the app's own start-up: what it made is long-lived
+    async def tune_gc() -> None:
+        gc_tuning.tune()
+
     try:
         asyncio.run(serve(app, config))
     except OSError as error:

@@ -10,6 +10,7 @@ bounded asyncio queue, so a slow client only loses its own oldest events.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -36,6 +37,8 @@ class EventHub:
         self._binding: dict[Slot, asyncio.Future] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: EventListener | None = None
+        self._inbox: collections.deque[tuple[str, str, EventView]] = collections.deque()
+        self._drain_scheduled = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -63,7 +66,18 @@ class EventHub:
         if self._loop is not None and (
             (topic.name, key) in subscribed or (topic.name, ANY) in subscribed
         ):
-            self._loop.call_soon_threadsafe(self._dispatch, topic.name, key, EventView(data))
+            # One wake-up of the loop per batch: events that arrive while the loop is busy
+            # wait in the inbox and are dispatched together by the one `_drain` scheduled.
+            self._inbox.append((topic.name, key, EventView(data)))
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False  # first: an event appended from now on schedules again
+        inbox = self._inbox
+        while inbox:
+            self._dispatch(*inbox.popleft())
 
     def _dispatch(self, name: str, key: str, event: EventView) -> None:
         for slot in ((name, key), (name, ANY)):

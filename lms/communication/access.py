@@ -84,7 +84,12 @@ def shares_course_clause(sender: Viewer, recipient_id: uuid.UUID, *, classmates:
     `classmates` is the deployment's default for courses that set no rule of their own."""
     if sender.is_admin:
         return true()
-    me = require_authenticated(sender)
+    return courses_let_write(require_authenticated(sender), recipient_id, classmates=classmates)
+
+
+def courses_let_write(me, recipient_id, *, classmates: bool):
+    """SQL: a non-admin sender's courses let them write to the recipient. The two ids may
+    be values or bound parameters (a statement built once, `messaging.allowed_check`)."""
     taught, enrolled = courses.instructed_course_ids, enrollments.enrolled_course_ids
     rules = [
         _both(taught(me), enrolled(recipient_id)),  # an instructor writes to a student

@@ -2,17 +2,17 @@
 
 Each topic is keyed (recipient, thread, course or typing scope), so an event costs work only
 in the API processes and for the subscriptions that watch that key. Events go out from one
-background thread, in order, so a request never waits on the broker.
+background thread with the rest of their transaction's events, in order
+(`lms.events.ordered`), so a request never waits on the broker.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lms.events.bus import publish_events
+from lms.events.ordered import publish_after_commit, publish_soon
 from lms.events.topics import (
     ANNOUNCEMENT_PUBLISHED,
     CONVERSATION_UPDATED,
@@ -23,9 +23,6 @@ from lms.events.topics import (
     TYPING,
     Topic,
 )
-from lms.jobs.service import after_commit
-
-_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="communication-events")
 
 __all__ = [
     "ANNOUNCEMENT_PUBLISHED",
@@ -41,11 +38,9 @@ __all__ = [
 
 
 def after_commit_publish(session: Session, topic: Topic, payloads: list[dict[str, Any]]) -> None:
-    if payloads:
-        after_commit(session, lambda: _publisher.submit(publish_events, topic, payloads))
+    publish_after_commit(session, topic, payloads)
 
 
 def publish_now(topic: Topic, payloads: list[dict[str, Any]]) -> None:
     """Ephemeral events (presence, typing): nothing to commit first."""
-    if payloads:
-        _publisher.submit(publish_events, topic, payloads)
+    publish_soon(topic, payloads)

@@ -107,24 +107,33 @@ def _publish_one(body: dict[str, Any], topic: Topic, key: str, settings: Setting
 def publish_events(
     topic: Topic, payloads: list[dict[str, Any]], settings: Settings | None = None
 ) -> None:
-    """Publish many events of one topic on one producer (a fan-out's per-user events): the
-    pool, the declaration and the retry wrapper are paid once, not per event."""
+    """Publish many events of one topic on one producer (a fan-out's per-user events)."""
+    publish_batches([(topic, payloads)], settings)
+
+
+def publish_batches(
+    batches: list[tuple[Topic, list[dict[str, Any]]]], settings: Settings | None = None
+) -> None:
+    """Publish events of several topics, in order, on one producer (a transaction's events):
+    the pool, the declaration and the retry wrapper are paid once, not per event."""
     settings = settings or get_settings()
     exchange = event_exchange(settings)
+    topic = batches[0][0] if batches else None
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
             producer.maybe_declare(exchange)
-            for data in payloads:
-                key = topic.key_of(data)
-                producer.publish(
-                    {"topic": topic.name, "key": key, "data": data},
-                    exchange=exchange,
-                    routing_key=topic.routing_key(key),
-                    serializer="json",
-                    delivery_mode="transient",
-                )
+            for topic, payloads in batches:
+                for data in payloads:
+                    key = topic.key_of(data)
+                    producer.publish(
+                        {"topic": topic.name, "key": key, "data": data},
+                        exchange=exchange,
+                        routing_key=topic.routing_key(key),
+                        serializer="json",
+                        delivery_mode="transient",
+                    )
     except Exception:
-        log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
+        log.warning("event bus publish failed for topic %s", topic and topic.name, exc_info=True)
         publishing.mark_down(settings.broker_url)
 
 

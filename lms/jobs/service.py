@@ -35,6 +35,7 @@ from lms.observability.metrics import RELAY_REPUBLISHED
 log = logging.getLogger(__name__)
 _PENDING = "lms.jobs.pending"
 _AFTER_COMMIT = "lms.jobs.after_commit"
+_AT_COMMIT = "lms.jobs.at_commit"
 _DRAINING = "lms.jobs.draining"
 _ENQUEUED = "lms.jobs.enqueued"
 
@@ -154,15 +155,21 @@ def _publish_after_commit(session: Session, outgoing: Outgoing) -> None:
     session.info.setdefault(_PENDING, []).append(outgoing)
 
 
-def after_commit(session: Session, callback) -> None:
-    """Run `callback()` once this session's transaction has committed (dropped on rollback)."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+def after_commit(session: Session, callback, *, inline: bool = False) -> None:
+    """Run `callback()` once this session's transaction has committed (dropped on rollback).
+
+    `inline`: a callback that only hands work to a thread of its own and never blocks runs
+    in the committing thread, at once, instead of on the publishing threads, where it would
+    wait behind other commits' job publishes (each a broker round trip for its confirm).
+    """
+    session.info.setdefault(_AT_COMMIT if inline else _AFTER_COMMIT, []).append(callback)
 
 
 @event.listens_for(Session, "after_commit")
 def _flush_outbox(session: Session) -> None:
     session.info.pop(_DRAINING, None)
     session.info.pop(_ENQUEUED, None)
+    _run(session.info.pop(_AT_COMMIT, []))
     outgoing = session.info.pop(_PENDING, [])
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     if not outgoing and not callbacks:
@@ -213,6 +220,7 @@ def _drop_outbox(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # only the outermost rollback drops work
         session.info.pop(_PENDING, None)
         session.info.pop(_AFTER_COMMIT, None)
+        session.info.pop(_AT_COMMIT, None)
         session.info.pop(_DRAINING, None)
         session.info.pop(_ENQUEUED, None)
 

@@ -1,29 +1,25 @@
 """Live notification events, keyed by user id and published only after the change commits.
 
-A fan-out publishes one event per recipient and topic; they go out on one producer from a
-single background thread (in order), so the next batch's inserts do not wait for them.
+A fan-out publishes one event per recipient and topic; they go out with the rest of their
+transaction's events on one producer from a single background thread, in order
+(`lms.events.ordered`), so the next batch's inserts do not wait for them.
 The bus is fire-and-forget either way: the database holds the record.
 """
 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lms.events.bus import publish_events
+from lms.events.ordered import publish_after_commit
 from lms.events.topics import NOTIFICATION_READ, NOTIFICATION_RECEIVED, UNREAD_COUNT, Topic
-from lms.jobs.service import after_commit
-
-_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notification-events")
 
 
 def _after_commit(session: Session, topic: Topic, payloads: list[dict[str, Any]]) -> None:
-    if payloads:
-        after_commit(session, lambda: _publisher.submit(publish_events, topic, payloads))
+    publish_after_commit(session, topic, payloads)
 
 
 def received(session: Session, payloads: list[dict[str, Any]]) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Select, Uuid, and_, bindparam, exists, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,6 +95,15 @@ def checked_files(raw: list[dict[str, Any]] | None) -> list[tuple[str, str, byte
             raise errors.attachment_not_allowed(name)
         files.append((name, kind, data))
     return files
+
+
+@functools.cache
+def allowed_check(admin: bool, classmates: bool) -> Select:
+    """`SELECT blocked, shared` for parameters `me` and `recipient`, built once per kind of
+    sender: building and hashing the statement anew cost about 4 ms of CPU per send."""
+    me, recipient = bindparam("me", type_=Uuid), bindparam("recipient", type_=Uuid)
+    shared = true() if admin else access.courses_let_write(me, recipient, classmates=classmates)
+    return select(blocked_clause(me, recipient), shared)
 
 
 def _direct_key(a: uuid.UUID, b: uuid.UUID) -> str:
@@ -218,14 +228,8 @@ def send_message(
         raise user_not_found()
     settings = communication_settings()
     # Blocks and shared courses in one statement (checked and reported in this order).
-    blocked, shared = session.execute(
-        select(
-            blocked_clause(me, recipient),
-            access.shares_course_clause(
-                viewer, recipient, classmates=settings.students_may_message_classmates
-            ),
-        )
-    ).one()
+    check = allowed_check(viewer.is_admin, settings.students_may_message_classmates)
+    blocked, shared = session.execute(check, {"me": me, "recipient": recipient}).one()
     if blocked:
         raise errors.UserBlocked("messages between you and this user are blocked")
     files = checked_files(input.get("attachments"))
