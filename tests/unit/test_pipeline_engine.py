@@ -104,7 +104,10 @@ def run_next_step(parent_id) -> Job:
 
 def test_a_declaration_becomes_tasks_queues_and_checked_code():
     assert set(TASKS) == {DECLARED.kind, f"{PREFIX}.fetch", f"{PREFIX}.crunch"}
-    assert TASKS[f"{PREFIX}.crunch"].time_limit == 30
+    # The declared limit is Celery's soft limit (STEP_TIME_LIMIT); the hard one backs it up.
+    assert TASKS[f"{PREFIX}.crunch"].soft_time_limit == 30
+    assert TASKS[f"{PREFIX}.crunch"].time_limit == 60
+    assert TASKS[f"{PREFIX}.fetch"].soft_time_limit is None
     assert [step.queue for step in DECLARED.steps] == ["analytics", "analytics"]
     assert DECLARED.done_before(DECLARED.step("crunch")) == 0.25
     with pytest.raises(ValueError, match="add up to 1"):
