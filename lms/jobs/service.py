@@ -348,7 +348,11 @@ def _unstamp_stale(settings: Settings, now: datetime) -> None:
         .values(published_at=None, publish_claimed_until=None)
         .returning(_JOBS.c.id)
     )
-    rows = states.retrying_db(lambda: _execute(settings, stale), "relay unstamp")
+    try:
+        rows = states.retrying_db(lambda: _execute(settings, stale), "relay unstamp")
+    except Exception:  # noqa: BLE001 - a safety net: the next round tries again
+        log.warning("relay: could not look for jobs published long ago", exc_info=True)
+        return
     if rows:
         log.warning(
             "relay: %d job(s) published long ago never started; sending them again", len(rows)
