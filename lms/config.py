@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     video_max_seconds: float = Field(4 * 3600.0, gt=0)
     video_max_width: int = Field(4096, ge=16)
     video_max_height: int = Field(2160, ge=16)
+    # Time limits of the video ingest steps: past one, the step ends FAILED with
+    # STEP_TIME_LIMIT and its ffmpeg is killed (a hung tool never holds a worker for good).
+    # Transcoding and images scale with the longest source accepted (video_max_seconds).
+    video_step_time_limit_seconds: float = Field(1800.0, gt=0)  # validate, finalize
+    video_transcode_time_factor: float = Field(3.0, gt=0)
+    video_images_time_factor: float = Field(1.0, gt=0)
     media_segment_seconds: float = Field(4.0, gt=0, le=20)
     media_preset: str = Field(
         "veryfast", pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$"

@@ -18,7 +18,9 @@ on that same worker:
   (`started_at - created_at`, `finished_at`); completion is awaited on the event bus.
 - drains: consumption paused (Celery `cancel_consumer`), N raw tasks sent / N jobs enqueued
   `--batch` per transaction, consumption resumed (`add_consumer`): how fast the worker alone
-  gets through them, with no producer competing for the CPU.
+  gets through them, with no producer competing for the CPU, and the CPU the worker (main
+  process and pool, from /proc) spent per task meanwhile (`raw_drain_worker_cpu_ms`,
+  `jobs_drain_worker_cpu_ms`): steadier than rates on a shared machine.
 - batched enqueue: consumption paused, N jobs recorded by one `enqueue_many` (one INSERT
   per table, one publish burst with publisher confirms collected at the end), consumption
   resumed: `batched_enqueue_per_s` is its send rate (commit, publish, confirm, stamp),
@@ -185,6 +187,7 @@ class Bench:
 
         self.args = args
         self.deadline = deadline
+        self.worker_pid: int | None = None  # set once the worker runs: its CPU per drain
         self.settings = get_settings()
         self.app = publisher(self.settings)  # declares the durable queues
         self.task_events = TaskEvents(self.app)
@@ -253,11 +256,21 @@ class Bench:
         first = time.time()
         sent = self.send_raw_many(n)
         sent_all = time.time()
-        resumed = time.time()
+        resumed, cpu = time.time(), self.worker_cpu()
         self._consumer("add_consumer")
         self.task_events.completion.wait(sent, self.deadline, "raw drain")
         last = max(self.task_events.succeeded[t] for t in sent)
-        return drain_figures(n, first, sent_all, resumed, last)
+        return {**drain_figures(n, first, sent_all, resumed, last), **self.worker_cpu_ms(cpu, n)}
+
+    def worker_cpu(self) -> float | None:
+        return tree_cpu_seconds(self.worker_pid) if self.worker_pid else None
+
+    def worker_cpu_ms(self, before: float | None, n: int) -> dict:
+        """CPU the worker (main process and pool) spent per task since `before`: on a busy
+        machine the wall clock measures the other tenants too, this only our work."""
+        after = self.worker_cpu()
+        used = None if before is None or after is None else (after - before) * 1000 / n
+        return {"worker_cpu_ms": used}
 
     def raw_idle(self, m: int) -> dict:
         sent: dict[str, float] = {}
@@ -311,11 +324,13 @@ class Bench:
         # measures the worker alone, not the worker racing our publishes.
         publishing.flush(max(1.0, self.deadline.left()))
         sent_all = time.time()
-        resumed = time.time()
+        resumed, cpu = time.time(), self.worker_cpu()
         self._consumer("add_consumer")
         self.jobs_done.wait(ids, self.deadline, f"jobs drain ({per_transaction}/transaction)")
+        # The last success write and bus event land on the pool's writer thread: counted.
+        cpu_figures = self.worker_cpu_ms(cpu, n)
         last = self._job_figures(ids, None, None)["last"]
-        return drain_figures(n, first, sent_all, resumed, last)
+        return {**drain_figures(n, first, sent_all, resumed, last), **cpu_figures}
 
     def jobs_batched(self, n: int) -> dict:
         """`enqueue_many` of N jobs in one transaction (one INSERT per table, one confirmed
@@ -500,6 +515,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
             worker = start_worker("default", concurrency=args.concurrency)
         except AssertionError as error:  # " ready." never came
             raise BenchAborted(f"worker did not start: {str(error)[-2000:]}") from None
+        bench.worker_pid = worker.popen.pid
         print(
             f"bench: worker ready (lms worker -Q default -c {args.concurrency}, -E); N={args.n}",
             flush=True,
@@ -750,6 +766,9 @@ def main(argv: list[str] | None = None) -> int:
     def r(value: float, digits: int = 1) -> float:
         return round(value, digits)
 
+    def cpu_ms(row: dict) -> float | None:
+        return None if row.get("worker_cpu_ms") is None else r(row["worker_cpu_ms"], 2)
+
     summary = {
         "n": args.n,
         "concurrency": args.concurrency,
@@ -777,6 +796,9 @@ def main(argv: list[str] | None = None) -> int:
         "raw_drain_per_s": r(raw_drain["per_s"]),
         "jobs_drain_per_s": r(jobs_drain["per_s"]),
         "drain_ratio": r(jobs_drain["per_s"] / raw_drain["per_s"], 3),
+        # CPU of the worker (main process + pool) per task during the drains.
+        "raw_drain_worker_cpu_ms": cpu_ms(raw_drain),
+        "jobs_drain_worker_cpu_ms": cpu_ms(jobs_drain),
         "idle_samples": args.idle,
         "raw_idle_start_p50_ms": r(raw_idle["start_p50_ms"], 2),
         "raw_idle_start_p99_ms": r(raw_idle["start_p99_ms"], 2),

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ from lms.errors import LmsError, PermanentJobError, TransientJobError
 from lms.jobs import states
 from lms.jobs.lifecycle import JobCancelled, Progress
 from lms.jobs.models import TERMINAL, Job, JobStatus
-from lms.jobs.pipelines import Pipeline, Step, latest_steps
+from lms.jobs.pipelines import STEP_TIME_LIMIT, Pipeline, Step, latest_steps
 from lms.jobs.service import enqueue, retry_job
 from lms.models import utcnow
 from lms.storage import StorageError
@@ -332,6 +333,8 @@ def run_step(bound: Bound, step: Step, job: JobContext) -> dict[str, Any]:
     except JobCancelled:
         cancel_running(bound, run)
         raise
+    except SoftTimeLimitExceeded as error:
+        _past_time_limit(bound, run, error)
     except UNAVAILABLE as error:
         if run.last_attempt:
             fail(bound, run, UNAVAILABLE_CODE, str(error))
@@ -348,9 +351,20 @@ def run_step(bound: Bound, step: Step, job: JobContext) -> dict[str, Any]:
         raise
     if last:
         bound.cleanup(run)
-    else:
+        return result
+    try:
         advance(bound, run, result)
+    except SoftTimeLimitExceeded as error:  # the limit struck while handing over
+        _past_time_limit(bound, run, error)
     return result
+
+
+def _past_time_limit(bound: Bound, run: StepRun, error: BaseException) -> None:
+    """The step ran past its declared limit (its ffmpeg was killed as the exception
+    unwound): the step and the pipeline end FAILED with STEP_TIME_LIMIT, never retried."""
+    message = f"{run.step.name} ran past its time limit of {run.step.time_limit:g} s"
+    fail(bound, run, STEP_TIME_LIMIT, message)
+    raise PermanentJobError(message, code=STEP_TIME_LIMIT) from error
 
 
 class _OverallProgress:

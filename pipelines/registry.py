@@ -33,7 +33,12 @@ def declared() -> tuple[engine.Bound, ...]:
 
 
 def _limits(seconds: float | None) -> dict[str, Any]:
-    return {"time_limit": seconds} if seconds else {}
+    """Celery's soft limit at the declared time (the task base and the engine end the step
+    FAILED with STEP_TIME_LIMIT; unwinding kills its ffmpeg), and a hard limit a little later
+    that kills the pool process should the step not unwind (its lease then expires)."""
+    if not seconds:
+        return {}
+    return {"soft_time_limit": seconds, "time_limit": seconds + max(30.0, seconds / 10)}
 
 
 def register(bound: engine.Bound) -> list[Task]:

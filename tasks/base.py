@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
@@ -25,6 +25,7 @@ from lms.jobs import leases, lifecycle, publishing, writer
 from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
 from lms.jobs.models import JobStatus
+from lms.jobs.pipelines import STEP_TIME_LIMIT
 from lms.observability import sentry, tracing
 from lms.observability.context import tagged
 from tasks.app import app
@@ -137,6 +138,9 @@ class JobTask(Task):
         except JobCancelled:
             if lifecycle.cancelled(key, attempt, settings=settings) is not None:
                 self._end_revoked()
+        except SoftTimeLimitExceeded:  # declared limit passed; unwinding killed its tools
+            message = f"{context.kind} ran past its time limit of {self.soft_time_limit} s"
+            self._fail(key, attempt, STEP_TIME_LIMIT, message, settings)
         except TRANSIENT_ERRORS as error:
             self._transient(job, error, settings)
         except LmsError as error:

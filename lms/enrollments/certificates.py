@@ -58,6 +58,7 @@ CERTIFICATE_ISSUANCE = Pipeline(
     ),
     inline=True,
     resume=RESUME_FROM_START,
+    time_limit=enrollment_settings().certificate_time_limit_seconds,
 )
 ISSUE_JOB = CERTIFICATE_ISSUANCE.kind
 

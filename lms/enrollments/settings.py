@@ -41,6 +41,8 @@ class EnrollmentSettings(BaseSettings):
     video_completion_share: float = Field(0.9, ge=0.1, le=1.0)
     certificate_paper: Literal["A4", "letter"] = "A4"
     certificate_link_hours: int = Field(168, ge=1, le=168)
+    # The issuance job's time limit (rendering takes milliseconds; storage may be slow).
+    certificate_time_limit_seconds: float = Field(300.0, gt=0)
     verify_path: str = Field("/certificates/verify/{code}", pattern=r"^/.*\{code\}")
     school_name: str = Field("Lyceum", min_length=1, max_length=100)
     badge_signing_key: str = Field("", validate_default=True)

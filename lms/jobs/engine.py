@@ -8,10 +8,13 @@ the shared autocommit engine.
 
 `durable=False` is for writes whose loss in a PostgreSQL crash something else repairs (a
 lease renewal, an attempt's outcome: the lease expires and the reaper runs the job again;
-a publish stamp: the claim expires and the relay publishes again): their commits skip the
-wait for the WAL flush (`synchronous_commit = off`, never a risk of corruption), which
-costs milliseconds per commit on a busy disk. A start is always durable: a lost start
-would let its outcome be refused as stale.
+a publish stamp: the claim expires and the relay publishes again; a start: the job is
+back as it was, its attempt's later writes are refused as stale, and the relay sends a
+job left QUEUED again, `LMS_JOB_REPUBLISH_AFTER_SECONDS`): their commits skip the wait
+for the WAL flush (`synchronous_commit = off`, never a risk of corruption), which costs
+milliseconds per commit on a busy disk. Only a PostgreSQL crash loses such a commit, and
+only within moments of it: any later durable commit (anyone's) flushes it too; an effect
+record (`lms.jobs.effects`) is one, so no effect leaves under a start that could be lost.
 """
 
 from __future__ import annotations

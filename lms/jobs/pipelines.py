@@ -38,6 +38,8 @@ from lms.models import utcnow
 
 RESUME_AT_FAILED_STEP = "failed_step"  # a retry keeps the steps that succeeded
 RESUME_FROM_START = "start"  # a retry runs every step again
+# A step (or an inline pipeline's job) that ran past its declared time limit.
+STEP_TIME_LIMIT = "STEP_TIME_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,9 @@ class Step:
     name: str
     kind: str = ""  # a child step's job kind (an inline step runs in the pipeline's job)
     weight: float = 0.0  # its share of the pipeline's progress (the weights add up to 1)
-    # A child step's own job: its attempt limit and the seconds before Celery kills its
-    # task (None: no limit). An inline pipeline's steps share the pipeline job's.
+    # A child step's own job: its attempt limit and its time limit in seconds (None: none;
+    # past it the step ends FAILED with STEP_TIME_LIMIT, see `pipelines/registry.py`). An
+    # inline pipeline's steps share the pipeline job's.
     max_attempts: int = 3
     time_limit: float | None = None
 
@@ -66,7 +69,7 @@ class Pipeline:
     inline: bool = False
     resume: str = RESUME_AT_FAILED_STEP
     max_attempts: int | None = None  # the parent job's limit (None: LMS_JOB_MAX_ATTEMPTS)
-    time_limit: float | None = None  # an inline pipeline's job (None: none)
+    time_limit: float | None = None  # an inline pipeline's job, as a step's (None: none)
     _by_name: dict[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -341,6 +341,30 @@ def _give_up_claims(outgoing: list[Outgoing], settings: Settings) -> None:
         log.warning("could not give up publish claims", exc_info=True)
 
 
+def _unstamp_stale(settings: Settings, now: datetime) -> None:
+    """Jobs published long ago that never started become unpublished again, so the relay
+    sends them anew: the message of one was consumed by a start that PostgreSQL lost in a
+    crash (starts do not wait for the WAL flush; see docs/reliability.md)."""
+    stale = (
+        update(_JOBS)
+        .where(
+            _JOBS.c.status == JobStatus.QUEUED,
+            _JOBS.c.published_at < now - timedelta(seconds=job_settings().republish_after_seconds),
+        )
+        .values(published_at=None, publish_claimed_until=None)
+        .returning(_JOBS.c.id)
+    )
+    try:
+        rows = states.retrying_db(lambda: _execute(settings, stale), "relay unstamp")
+    except Exception:  # noqa: BLE001 - a safety net: the next round tries again
+        log.warning("relay: could not look for jobs published long ago", exc_info=True)
+        return
+    if rows:
+        log.warning(
+            "relay: %d job(s) published long ago never started; sending them again", len(rows)
+        )
+
+
 def relay_unpublished(settings: Settings | None = None, *, older_than: float | None = None) -> int:
     """Publish jobs that were committed but never published (a crash between the two).
 
@@ -351,6 +375,7 @@ def relay_unpublished(settings: Settings | None = None, *, older_than: float | N
     wait = settings.relay_after_seconds if older_than is None else older_than
     now = utcnow()
     until = now + timedelta(seconds=job_settings().publish_claim_seconds)
+    _unstamp_stale(settings, now)
     candidates = (
         select(_JOBS.c.id)
         .where(*_UNPUBLISHED, _JOBS.c.created_at <= now - timedelta(seconds=wait), _claim_free(now))

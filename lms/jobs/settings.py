@@ -17,6 +17,11 @@ class JobSettings(BaseSettings):
     # How often the scheduler (`lms beat`) looks for expired leases and unpublished jobs.
     reaper_interval_seconds: float = Field(5.0, gt=0, le=600.0)
     relay_interval_seconds: float = Field(10.0, gt=0, le=600.0)
+    # A job still QUEUED this long after its publish is sent again by the relay: its message
+    # was consumed by a start that a PostgreSQL crash then lost (starts commit without
+    # waiting for the WAL flush). A duplicate for a job merely waiting that long in a backlog
+    # is dropped by the guarded start.
+    republish_after_seconds: float = Field(3600.0, ge=1.0, le=7 * 86400.0)
     # How long a publisher or relay owns the publishing of the jobs it claimed.
     publish_claim_seconds: float = Field(30.0, ge=1.0, le=3600.0)
     # Transient database errors in a status write: tries and the first pause (doubling).

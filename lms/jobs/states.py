@@ -145,9 +145,9 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
-# Commits that must survive a database crash; the others are repaired by lease and reaper
-# if lost (see lms.jobs.engine).
-_DURABLE = frozenset({"start", "cancel_before_start"})
+# Commits that must survive a database crash; the others are repaired if lost: by the
+# lease and the reaper, or (a start) by the relay (see lms.jobs.engine, docs/reliability.md).
+_DURABLE = frozenset({"cancel_before_start"})
 
 
 @dataclass(frozen=True)

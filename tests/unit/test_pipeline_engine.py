@@ -104,7 +104,26 @@ def run_next_step(parent_id) -> Job:
 
 def test_a_declaration_becomes_tasks_queues_and_checked_code():
     assert set(TASKS) == {DECLARED.kind, f"{PREFIX}.fetch", f"{PREFIX}.crunch"}
-    assert TASKS[f"{PREFIX}.crunch"].time_limit == 30
+    # The declared limit is Celery's soft limit (STEP_TIME_LIMIT); the hard one backs it up.
+    assert TASKS[f"{PREFIX}.crunch"].soft_time_limit == 30
+    assert TASKS[f"{PREFIX}.crunch"].time_limit == 60
+    assert TASKS[f"{PREFIX}.fetch"].soft_time_limit is None
+
+
+def test_video_ingest_and_certificates_declare_limits_from_the_settings():
+    from lms.content.steps import VIDEO_INGEST
+    from lms.enrollments.certificates import CERTIFICATE_ISSUANCE
+    from lms.enrollments.settings import enrollment_settings
+    from pipelines.registry import TASKS as REGISTERED
+
+    settings = get_settings()
+    limits = {step.name: step.time_limit for step in VIDEO_INGEST.steps}
+    assert limits["transcode"] == settings.video_max_seconds * settings.video_transcode_time_factor
+    assert limits["validate"] == limits["finalize"] == settings.video_step_time_limit_seconds
+    assert REGISTERED["media.transcode"].soft_time_limit == limits["transcode"]
+    certificate_limit = enrollment_settings().certificate_time_limit_seconds
+    assert CERTIFICATE_ISSUANCE.time_limit == certificate_limit
+    assert REGISTERED["certificates.issue"].soft_time_limit == certificate_limit
     assert [step.queue for step in DECLARED.steps] == ["analytics", "analytics"]
     assert DECLARED.done_before(DECLARED.step("crunch")) == 0.25
     with pytest.raises(ValueError, match="add up to 1"):
