@@ -273,17 +273,7 @@ def upload_course_resource(
         version=1,
         status=AssetStatus.UPLOADING,
     )
-    asset.key = f"{file_prefix(asset.id, asset.version)}{name}"
-    session.add(asset)
-    session.flush()
-    target = get_storage(settings).upload_target(
-        asset.key,
-        content_type=content_type,
-        size_bytes=size,
-        max_bytes=settings.resource_max_bytes,
-        expires_at=expiry(settings.upload_url_minutes),
-    )
-    return _ticket(target, asset.key, settings.resource_max_bytes, file=file_view(asset, settings))
+    return _register_file(session, asset, settings)
 
 
 def upload_submission_file(
@@ -312,13 +302,18 @@ def upload_submission_file(
         status=AssetStatus.UPLOADING,
         purpose=FilePurpose.SUBMISSION,
     )
-    asset.key = f"{file_prefix(asset.id, asset.version)}{name}"
+    return _register_file(session, asset, settings)
+
+
+def _register_file(session: Session, asset: FileAsset, settings: Settings) -> dict[str, Any]:
+    """Store a new file asset under its versioned key and hand out its signed PUT target."""
+    asset.key = f"{file_prefix(asset.id, asset.version)}{asset.file_name}"
     session.add(asset)
     session.flush()
     target = get_storage(settings).upload_target(
         asset.key,
-        content_type=content_type,
-        size_bytes=size,
+        content_type=asset.content_type,
+        size_bytes=asset.size_bytes,
         max_bytes=settings.resource_max_bytes,
         expires_at=expiry(settings.upload_url_minutes),
     )
