@@ -15,6 +15,7 @@ bounded backoff, redeclares its queue and restores every binding.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import socket
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
+from kombu.serialization import dumps
 
 from lms.config import Settings, get_settings
 from lms.events.topics import ANY, TOPICS, Topic
@@ -40,8 +42,10 @@ KEYED_EXCHANGE = Exchange("lms.events.keyed", type="topic", durable=True, auto_d
 FANOUT_EXCHANGE = Exchange("lms.events", type="fanout", durable=True, auto_delete=False)
 EVERYTHING = "#"  # the binding of a listener that wants every topic and key
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0  # seconds between reconnect attempts
+TRANSIENT_DELIVERY = 1  # AMQP delivery mode of `delivery_mode="transient"`
 POLL_SECONDS = 0.05  # how long a binding change may wait for the listener thread
 _connections: dict[tuple[str, str], Connection] = {}
+_kept = threading.local()  # `producer`: (pool, pid, producer) of a thread that keeps one
 _lock = threading.Lock()
 
 Callback = Callable[[Topic, dict[str, Any]], None]
@@ -67,9 +71,17 @@ def _shared_connection(settings: Settings) -> Connection:
 
 
 def publish_event(
-    topic: Topic | str, data: dict[str, Any], settings: Settings | None = None
+    topic: Topic | str,
+    data: dict[str, Any],
+    settings: Settings | None = None,
+    *,
+    keep_producer: bool = False,
 ) -> None:
-    """Publish one event; a broker hiccup is logged, never raised (the DB has the record)."""
+    """Publish one event; a broker hiccup is logged, never raised (the DB has the record).
+
+    `keep_producer`: the calling thread publishes often and lives long (a worker's job
+    writer thread): it keeps one producer of the pool instead of taking and returning one
+    per event."""
     topic = TOPICS[topic] if isinstance(topic, str) else topic
     settings = settings or get_settings()
     if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
@@ -79,15 +91,21 @@ def publish_event(
     if tracing.active():  # sent within a traced request or job: the event joins its trace
         with tracing.span(f"event {topic.name}", kind="PRODUCER"):
             body["traceparent"] = tracing.current_traceparent()
-            _publish_one(body, topic, key, settings)
+            _publish_one(body, topic, key, settings, keep_producer)
     else:
-        _publish_one(body, topic, key, settings)
+        _publish_one(body, topic, key, settings, keep_producer)
 
 
-def _publish_one(body: dict[str, Any], topic: Topic, key: str, settings: Settings) -> None:
+def _publish_one(
+    body: dict[str, Any], topic: Topic, key: str, settings: Settings, keep: bool = False
+) -> None:
     exchange = event_exchange(settings)
+    if keep and exchange is KEYED_EXCHANGE and _publish_kept(body, topic, key, settings):
+        return
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
+            if exchange is KEYED_EXCHANGE and _publish_plain(producer, body, topic, key):
+                return
             producer.publish(
                 body,
                 exchange=exchange,
@@ -102,6 +120,58 @@ def _publish_one(body: dict[str, Any], topic: Topic, key: str, settings: Setting
         log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
         if isinstance(error, (OSError, KombuOperationalError)):  # the broker is away:
             publishing.mark_down(settings.broker_url)  # the next events skip its retries
+
+
+def _publish_kept(body: dict[str, Any], topic: Topic, key: str, settings: Settings) -> bool:
+    """Publish on this thread's own producer (False: not sent, publish the usual way)."""
+    pool = producers[_shared_connection(settings)]
+    kept = getattr(_kept, "producer", None)
+    if kept is not None and (kept[0] is not pool or kept[1] != os.getpid()):
+        _drop_kept()  # another broker, or inherited across a fork
+        kept = None
+    if kept is None:
+        try:
+            kept = _kept.producer = (pool, os.getpid(), pool.acquire(block=True, timeout=5))
+        except Exception:  # noqa: BLE001 - the usual way reports it
+            return False
+    if _publish_plain(kept[2], body, topic, key):
+        return True
+    _drop_kept()  # its connection may be gone: the usual way reconnects
+    return False
+
+
+def _drop_kept() -> None:
+    kept = getattr(_kept, "producer", None)
+    _kept.producer = None
+    if kept is not None and kept[1] == os.getpid():
+        try:
+            kept[2].release()
+        except Exception:  # noqa: BLE001 - a broken producer is simply let go
+            log.debug("could not release a kept bus producer", exc_info=True)
+
+
+def _publish_plain(producer, body: dict[str, Any], topic: Topic, key: str) -> bool:
+    """The same message as `producer.publish` writes, straight to the producer's channel:
+    a worker publishes one per job transition, and kombu's per-call work (the retry
+    wrapper, copying the exchange for `declare`, property handling) cost more CPU than the
+    frame itself. False if it failed (the caller then publishes the full way, which
+    reconnects and retries)."""
+    try:
+        channel = producer.channel
+        if not getattr(channel, "_lms_events_declared", False):  # once per channel, as
+            KEYED_EXCHANGE(channel).declare()  # `maybe_declare` would
+            channel._lms_events_declared = True
+        content_type, encoding, payload = dumps(body, serializer="json")
+        message = channel.prepare_message(
+            payload, 0, content_type, encoding, {}, {"delivery_mode": TRANSIENT_DELIVERY}
+        )
+        channel.basic_publish(
+            message, exchange=KEYED_EXCHANGE.name, routing_key=topic.routing_key(key)
+        )
+    except Exception:  # noqa: BLE001 - the full path below retries and reports
+        log.debug("plain bus publish failed; publishing with retries", exc_info=True)
+        return False
+    return True
 
 
 def publish_events(
