@@ -250,7 +250,6 @@ async def profile(args, fixture: dict) -> dict:
                 if name in results:
                     results[name]["tracing_cpu_ms"] = await alternate(app, make, args)
         return results
-        return results
     finally:
         await app.quart.shutdown()
 
