@@ -1,23 +1,35 @@
 """Quizzes under load: many students taking a quiz at once, and attempts expiring together.
 
     .venv/bin/python -m loadtests.bench_assessments [--students 500] [--expiring 1000]
+        [--think 2-8] [--seed 1] [--saturated-students N] [--in-flight 24]
 
 Runs on PostgreSQL and RabbitMQ (a database and vhost of its own) with the API (`lms serve`,
-one process), ONE worker (`lms worker -Q default,notifications`) and `lms beat` (the
-deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
+one process, as the README documents), ONE worker (`lms worker -Q default,notifications`)
+and `lms beat` (the deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
 
-- Taking: every student at once over HTTP (`--in-flight` requests at a time): start a
-  20-question quiz, save 20 answers, submit. `answer_p50_ms`/`answer_p95_ms` are the
-  latencies of `submitQuizAnswer`, `submit_p95_ms` of `submitQuiz`.
+- Taking, as students do it: every student is active at once, each on a connection of their
+  own, and before each request reads for a think time drawn uniformly from `--think` seconds
+  (2-8 s by default, so about 5 s per question; seeded per student with `--seed`): read the
+  instructions, open the quiz (`quiz(id)`), start a 20-question attempt, save 20 answers,
+  look at the quiz again, submit. No cap on requests in flight (one per student at most).
+  The offered rate is students / mean think time (`offered_rps`, about 100 requests/s for
+  500 students); `achieved_rps` is what was sent over the taking wall time.
+  `answer_p50_ms`/`answer_p95_ms` are the latencies of `submitQuizAnswer`, `submit_p95_ms`
+  of `submitQuiz`. `--think 0` makes this phase the saturation test below instead.
+- Saturation (`saturated_*`, another quiz, `--saturated-students`, 0 skips it): the same
+  requests with NO think time and `--in-flight` requests at a time (24 by default): a closed
+  loop that keeps the one API process busy, so its latency is in-flight x CPU per request,
+  not what a student waits. The figure of the earlier runs in docs/benchmarks.md.
 - Baseline, same run, same load shape: `quiz(id)` (an authenticated read of one row and its
   access checks) by the same students; `answer_ratio_p50` = answer p50 / baseline p50.
-- Where the time goes: `api_cpu_ms_per_request` (the API process's CPU while taking, per
-  request), `api_cpu_share` and `api_runqueue_share` (the shares of the taking wall time its
+- Where the time goes (saturation phase): `api_cpu_ms_per_request` (the API process's CPU
+  per request), `api_cpu_share` and `api_runqueue_share` (the shares of the wall time its
   threads ran and waited runnable for a core: together near 1.0, the one process is the
-  limit; a large wait share is the machine's load).
+  limit; a large wait share is the machine's load). The same for the think-time phase under
+  `taking`.
 - Expiry: `--expiring` attempts (20 saved answers each, stored directly) whose deadlines all
   fall within one minute; nobody submits them. `closed_within_s_p95` is the 95th percentile
-  of (closed and graded − deadline plus grace) as recorded by the server (goal: < 5 s).
+  of (closed and graded - deadline plus grace) as recorded by the server (goal: < 5 s).
 
 Nothing is asserted; the last line is one JSON object with every figure.
 """
@@ -29,6 +41,7 @@ import asyncio
 import json
 import os
 import random
+import ssl
 import sys
 import tempfile
 import time
@@ -90,7 +103,7 @@ def setup(students: int, expiring: int) -> dict:
             ],
         )
         quizzes = []
-        for title in ("Taken", "Expiring"):
+        for title in ("Taken", "Saturated", "Expiring"):
             quiz = Quiz(
                 course_id=course.id,
                 title=title,
@@ -119,7 +132,8 @@ def setup(students: int, expiring: int) -> dict:
         tokens = {u.id: issue_access_token(u) for u in loaded}
         return {
             "taken": str(quizzes[0].id),
-            "expiring": quizzes[1].id,
+            "saturated": str(quizzes[1].id),
+            "expiring": quizzes[2].id,
             "takers": [tokens[u["id"]] for u in users[:students]],
             "expirers": [u["id"] for u in users[students:]],
         }
@@ -129,68 +143,125 @@ class Failed(Exception):
     """A request answered with an error: counted in `failures`; that student stops."""
 
 
-async def take(
-    client, token: str, quiz_id: str, lat: dict[str, list[float]], sem, failures: dict
-) -> None:
+class Load:
+    """One phase's load shape and what it saw: think time per request (uniform over
+    `think`, seeded per student), the cap on requests in flight, latencies by kind."""
+
+    def __init__(self, think: tuple[float, float], in_flight: int, seed: int) -> None:
+        self.think, self.seed, self.cap = think, seed, in_flight
+        self.sem = asyncio.Semaphore(in_flight)
+        self.lat: dict[str, list[float]] = {"baseline": [], "start": [], "answer": [], "submit": []}
+        self.failures: dict[str, int] = {}
+        self.in_flight = self.peak_in_flight = 0
+        self.tls = ssl.create_default_context()
+
+
+async def take(shared, base_url: str, token: str, quiz_id: str, load: Load, student: int) -> None:
+    """One student; with think time on a client (one connection) of their own, as a browser:
+    one pool of 500 connections costs the bench client more CPU than the API (httpcore
+    scans its connections for every request)."""
+    import httpx
+
+    rng = random.Random(f"{load.seed}:{student}")
     try:
-        await take_quiz(client, token, quiz_id, lat, sem, failures)
+        if shared is not None:
+            await take_quiz(shared, token, quiz_id, load, rng)
+        else:
+            # http only, but httpx builds a TLS context per client (60 ms of CPU): share one.
+            tls = load.tls
+            async with httpx.AsyncClient(base_url=base_url, timeout=120, verify=tls) as client:
+                await take_quiz(client, token, quiz_id, load, rng)
     except Failed:
         pass
 
 
-async def take_quiz(client, token, quiz_id, lat, sem, failures) -> None:
+async def take_quiz(client, token: str, quiz_id: str, load: Load, rng: random.Random) -> None:
     headers = {"Authorization": f"Bearer {token}"}
 
     async def call(kind: str, query: str, variables: dict) -> dict:
-        async with sem:
+        if load.think[1] > 0:  # the student reads the question (or the page) first
+            await asyncio.sleep(rng.uniform(*load.think))
+        async with load.sem:
+            load.in_flight += 1
+            load.peak_in_flight = max(load.peak_in_flight, load.in_flight)
             started = time.perf_counter()
-            response = await client.post(
-                "/graphql", json={"query": query, "variables": variables}, headers=headers
-            )
-            lat[kind].append(time.perf_counter() - started)
+            try:
+                response = await client.post(
+                    "/graphql", json={"query": query, "variables": variables}, headers=headers
+                )
+            except Exception as error:  # the connection failed: the student saw an error
+                load.failures[f"{kind}:{type(error).__name__}"] = (
+                    load.failures.get(f"{kind}:{type(error).__name__}", 0) + 1
+                )
+                raise Failed(type(error).__name__) from None
+            finally:
+                load.in_flight -= 1
+            load.lat[kind].append(time.perf_counter() - started)
         try:
             body = response.json()
         except ValueError:
             body = {"errors": [{"extensions": {"code": f"HTTP {response.status_code}"}}]}
         if body.get("errors"):
             code = body["errors"][0].get("extensions", {}).get("code", "?")
-            failures[f"{kind}:{code}"] = failures.get(f"{kind}:{code}", 0) + 1
+            load.failures[f"{kind}:{code}"] = load.failures.get(f"{kind}:{code}", 0) + 1
             raise Failed(code)
         return body["data"]
 
     await call("baseline", BASELINE, {"q": quiz_id})
     attempt = (await call("start", START, {"q": quiz_id}))["startQuizAttempt"]
     for question in attempt["questions"]:
-        choice = random.choice(question["options"])["id"]
+        choice = rng.choice(question["options"])["id"]
         answer = {"questionId": question["id"], "version": 0, "selectedOptionIds": [choice]}
         await call("answer", ANSWER, {"s": attempt["id"], "i": answer})
     await call("baseline", BASELINE, {"q": quiz_id})
     await call("submit", SUBMIT, {"s": attempt["id"]})
 
 
-async def taking(base_url: str, quiz_id: str, tokens: list[str], in_flight: int) -> dict:
+async def taking(base_url: str, quiz_id: str, tokens: list[str], load: Load) -> dict:
     import httpx
 
-    lat: dict[str, list[float]] = {"baseline": [], "start": [], "answer": [], "submit": []}
-    failures: dict[str, int] = {}
-    sem = asyncio.Semaphore(in_flight)
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
+    # Saturation: one pool of `in_flight` connections; think time: a client per student.
+    limits = httpx.Limits(max_connections=load.cap, max_keepalive_connections=load.cap)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as pool:
+        shared = pool if load.think[1] == 0 else None
         started = time.perf_counter()
-        await asyncio.gather(*(take(client, t, quiz_id, lat, sem, failures) for t in tokens))
+        await asyncio.gather(
+            *(take(shared, base_url, t, quiz_id, load, k) for k, t in enumerate(tokens))
+        )
         wall = time.perf_counter() - started
-    ms = {k: [v * 1000 for v in values] for k, values in lat.items()}
+    ms = {k: [v * 1000 for v in values] for k, values in load.lat.items()}
+    requests = sum(len(v) for v in ms.values())
     return {
         "wall_s": round(wall, 2),
-        "failures": failures,
-        "requests": sum(len(v) for v in ms.values()),
+        "failures": load.failures,
+        "requests": requests,
+        "achieved_rps": round(requests / wall, 1),
+        "peak_in_flight": load.peak_in_flight,
         "answer_p50_ms": round(percentile(ms["answer"], 0.5), 1),
         "answer_p95_ms": round(percentile(ms["answer"], 0.95), 1),
+        "answer_p99_ms": round(percentile(ms["answer"], 0.99), 1),
         "submit_p95_ms": round(percentile(ms["submit"], 0.95), 1),
         "start_p95_ms": round(percentile(ms["start"], 0.95), 1),
         "baseline_p50_ms": round(percentile(ms["baseline"], 0.5), 1),
         "baseline_p95_ms": round(percentile(ms["baseline"], 0.95), 1),
     }
+
+
+def measured(api_pid: int, base_url: str, quiz_id: str, tokens: list[str], load: Load) -> dict:
+    """One phase, with the API process's CPU and run-queue wait over it."""
+    (ran, waited), client_cpu = cpu_seconds(api_pid), time.process_time()
+    taken = asyncio.run(taking(base_url, quiz_id, tokens, load))
+    after = cpu_seconds(api_pid)
+    ran, waited = after[0] - ran, after[1] - waited
+    client_cpu = time.process_time() - client_cpu
+    # Is the one API process the limit? Its CPU per request; the share of the wall time it
+    # ran (near 1.0: requests queue for its own event loop) and waited runnable for a core
+    # (the machine's other work); the rest it was idle, waiting on the database or clients.
+    taken["api_cpu_ms_per_request"] = round(1000 * ran / max(taken["requests"], 1), 2)
+    taken["api_cpu_share"] = round(ran / taken["wall_s"], 2)
+    taken["api_runqueue_share"] = round(waited / taken["wall_s"], 2)
+    taken["client_cpu_share"] = round(client_cpu / taken["wall_s"], 2)
+    return taken
 
 
 def plant_expiring(quiz_id: uuid.UUID, students: list[uuid.UUID], lead_s: float) -> None:
@@ -308,24 +379,25 @@ def run(args: argparse.Namespace) -> dict:
         processes += [api, start_worker("default,notifications"), start_beat()]
         load_before = Path("/proc/loadavg").read_text().split()[:3]
         print(f"bench: {BENCH_DB}, {args.students} students, loadavg {load_before}", flush=True)
-        (ran, waited), client_cpu = cpu_seconds(api.popen.pid), time.process_time()
-        taken = asyncio.run(taking(base_url, data["taken"], data["takers"], args.in_flight))
-        after = cpu_seconds(api.popen.pid)
-        ran, waited = after[0] - ran, after[1] - waited
-        client_cpu = time.process_time() - client_cpu
-        # Is the one API process the limit? Its CPU per request; the share of the wall time it
-        # ran (near 1.0: requests queue for its own event loop) and waited runnable for a core
-        # (the machine's other work); the rest it was idle, waiting on the database or clients.
-        taken["api_cpu_ms_per_request"] = round(1000 * ran / max(taken["requests"], 1), 2)
-        taken["api_cpu_share"] = round(ran / taken["wall_s"], 2)
-        taken["api_runqueue_share"] = round(waited / taken["wall_s"], 2)
-        taken["client_cpu_share"] = round(client_cpu / taken["wall_s"], 2)
+        pid = api.popen.pid
+        think = args.think if args.think[1] > 0 else (0.0, 0.0)
+        in_flight = args.students if think[1] > 0 else args.in_flight
+        taken = measured(
+            pid, base_url, data["taken"], data["takers"], Load(think, in_flight, args.seed)
+        )
         print(f"taking: {taken}", flush=True)
+        saturated = taken if think[1] == 0 else {}  # --think 0: that was the saturation test
+        if args.saturated_students and not saturated:
+            tokens = data["takers"][: args.saturated_students]
+            load = Load((0.0, 0.0), args.in_flight, args.seed)
+            saturated = measured(pid, base_url, data["saturated"], tokens, load)
+            print(f"saturated: {saturated}", flush=True)
         expired = expiry(data["expiring"], data["expirers"], deadline)
         api_errors = api.output.count("Traceback")
         if api_errors:  # what failed, for the record (stderr)
             at = api.output.find("Traceback")
             print(api.output[max(0, at - 2000) : at + 6000], file=sys.stderr)
+        mean_think = sum(think) / 2
         return {
             "students": args.students,
             "answer_p50_ms": taken["answer_p50_ms"],
@@ -333,14 +405,27 @@ def run(args: argparse.Namespace) -> dict:
             "submit_p95_ms": taken["submit_p95_ms"],
             "expired_attempts": expired["expired_attempts"],
             "closed_within_s_p95": expired["closed_within_s_p95"],
+            "think_time_s": list(think),
+            # Students / mean think time: what they ask of the API when it answers at once.
+            "offered_rps": round(args.students / mean_think, 1) if mean_think else None,
+            "achieved_rps": taken["achieved_rps"],
+            "peak_in_flight": taken["peak_in_flight"],
+            "failures": sum(taken["failures"].values()),
             "baseline_p50_ms": taken["baseline_p50_ms"],
             "answer_ratio_p50": round(taken["answer_p50_ms"] / taken["baseline_p50_ms"], 2),
             "api_cpu_ms_per_request": taken["api_cpu_ms_per_request"],
-            "api_cpu_share": taken["api_cpu_share"],
-            "api_runqueue_share": taken["api_runqueue_share"],
+            "saturated_students": args.saturated_students,
+            "saturated_in_flight": args.in_flight if saturated else None,
+            "saturated_answer_p50_ms": saturated.get("answer_p50_ms"),
+            "saturated_answer_p95_ms": saturated.get("answer_p95_ms"),
+            "saturated_submit_p95_ms": saturated.get("submit_p95_ms"),
+            "saturated_achieved_rps": saturated.get("achieved_rps"),
+            "saturated_api_cpu_ms_per_request": saturated.get("api_cpu_ms_per_request"),
+            "saturated_api_cpu_share": saturated.get("api_cpu_share"),
+            "saturated_api_runqueue_share": saturated.get("api_runqueue_share"),
             "taking": taken,
+            "saturated": saturated,
             "expiry": expired,
-            "in_flight": args.in_flight,
             "api_tracebacks": api_errors,
             "loadavg_before": load_before,
             "loadavg": Path("/proc/loadavg").read_text().split()[:3],
@@ -355,16 +440,43 @@ def run(args: argparse.Namespace) -> dict:
         release(BENCH_DB, BENCH_VHOST, own_vhost, var_dir)
 
 
+def think_range(text: str) -> tuple[float, float]:
+    """`2-8` (uniform between) or `5` (always) or `0` (none)."""
+    low, _, high = text.partition("-")
+    low_s = float(low)
+    high_s = float(high) if high else low_s
+    if low_s < 0 or high_s < low_s:
+        raise argparse.ArgumentTypeError(f"think time {text!r}: want MIN-MAX seconds, MIN <= MAX")
+    return low_s, high_s
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--students", type=int, default=500)
     parser.add_argument("--expiring", type=int, default=1000)
-    # Under the API's 30 pooled database connections (10 + 20 overflow).
+    parser.add_argument(
+        "--think",
+        type=think_range,
+        default=(2.0, 8.0),
+        help="seconds a student reads before each request, uniform over MIN-MAX "
+        "(default 2-8); 0 makes the taking phase the saturation test",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seeds each student's think times")
+    parser.add_argument(
+        "--saturated-students",
+        type=int,
+        default=None,
+        help="students in the saturation phase (default: --students; 0 skips it)",
+    )
+    # Saturation: under the API's 30 pooled database connections (10 + 20 overflow).
     parser.add_argument("--in-flight", type=int, default=24)
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args(argv)
+    if args.saturated_students is None:
+        args.saturated_students = args.students
+    args.saturated_students = min(args.saturated_students, args.students)
     print("loadavg at start:", Path("/proc/loadavg").read_text().strip(), flush=True)
     try:
         result = run(args)

@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -218,6 +218,56 @@ def _response(question: Question, data: dict[str, Any], attempt: QuizAttempt, up
     raise ValidationFailed("unknown question type")  # unreachable: the enum is closed
 
 
+# The save path's statements, built once with bound parameters (not per request): building
+# and keying a statement of this size costs about as much CPU as the rest of the save, and a
+# prebuilt one keeps its compiled-cache key.
+_SAVE_READ = (
+    select(QuizAttempt, Quiz.navigation, Quiz.course_id, Question, QuizAnswer)
+    .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+    .outerjoin(Question, Question.id == bindparam("question_id"))
+    .outerjoin(
+        QuizAnswer,
+        (QuizAnswer.attempt_id == QuizAttempt.id)
+        & (QuizAnswer.question_id == bindparam("question_id")),
+    )
+    .where(QuizAttempt.id == bindparam("attempt_id"))
+    .with_for_update(of=QuizAttempt)
+)
+# The writes are Core statements on the table: the ORM's bulk path would also evaluate the
+# WHERE against the session's objects, against the bound parameters' empty values.
+_ANSWERS = QuizAnswer.__table__
+_ANSWER_UPDATE = (
+    update(_ANSWERS)
+    .where(_ANSWERS.c.id == bindparam("answer_id"))
+    .where(_ANSWERS.c.version == bindparam("read_version"))
+    .values(
+        response=bindparam("response", type_=_ANSWERS.c.response.type),
+        version=bindparam("version", type_=_ANSWERS.c.version.type),
+        saved_at=bindparam("saved_at", type_=_ANSWERS.c.saved_at.type),
+    )
+    .returning(_ANSWERS.c.id)
+)
+_ANSWER_INSERTS: dict[str, Any] = {}
+
+
+def _answer_insert(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id of a first answer, for this dialect."""
+    statement = _ANSWER_INSERTS.get(dialect)
+    if statement is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        columns = {
+            name: bindparam(name, type_=_ANSWERS.c[name].type)
+            for name in ("id", "attempt_id", "question_id", "response", "saved_at")
+        }
+        statement = _ANSWER_INSERTS[dialect] = (
+            make(_ANSWERS)
+            .values(**columns, version=1, feedback="")
+            .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
+            .returning(_ANSWERS.c.id)
+        )
+    return statement
+
+
 def submit_quiz_answer(
     session: Session, viewer: Viewer, *, submission_id: Any, input: dict[str, Any]
 ) -> dict:
@@ -236,15 +286,7 @@ def submit_quiz_answer(
     except ValueError:
         raise QuestionNotInAttempt("that question is not part of this attempt") from None
     found = session.execute(
-        select(QuizAttempt, Quiz.navigation, Quiz.course_id, Question, QuizAnswer)
-        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
-        .outerjoin(Question, Question.id == question_key)
-        .outerjoin(
-            QuizAnswer,
-            (QuizAnswer.attempt_id == QuizAttempt.id) & (QuizAnswer.question_id == question_key),
-        )
-        .where(QuizAttempt.id == attempt_id)
-        .with_for_update(of=QuizAttempt)
+        _SAVE_READ, {"attempt_id": attempt_id, "question_id": question_key}
     ).first()
     if found is None or found[0].student_id != user_id:
         raise QuizSubmissionNotFound("quiz submission not found")
@@ -304,31 +346,16 @@ def _write_answer(
     the stored one (under READ COMMITTED a row read in a join may be older than the lock it
     waited for); None when another save got there first."""
     now = utcnow()
+    values = {"response": response, "saved_at": now}
     if answer is None:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        make = postgresql.insert if postgres else sqlite.insert
-        statement = (
-            make(QuizAnswer)
-            .values(
-                id=new_id(),
-                attempt_id=attempt_id,
-                question_id=question_id,
-                response=response,
-                version=1,
-                saved_at=now,
-                feedback="",
-            )
-            .on_conflict_do_nothing(index_elements=["attempt_id", "question_id"])
-        )
         version = 1
+        statement = _answer_insert(session.get_bind().dialect.name)
+        values.update(id=new_id(), attempt_id=attempt_id, question_id=question_id)
     else:
         version = answer.version + 1
-        statement = (
-            update(QuizAnswer)
-            .where(QuizAnswer.id == answer.id, QuizAnswer.version == answer.version)
-            .values(response=response, version=version, saved_at=now)
-        )
-    written = session.execute(statement.returning(QuizAnswer.id)).scalar()
+        statement = _ANSWER_UPDATE
+        values.update(answer_id=answer.id, read_version=answer.version, version=version)
+    written = session.execute(statement, values).scalar()
     if written is None:
         return None
     view = {"id": written, "question_id": question_id, "response": response, "version": version}
