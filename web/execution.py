@@ -94,17 +94,56 @@ class LeanExecutionContext(ExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.is_awaitable = is_awaitable
+        # Per selection (graphql-core collects an object's subfields once per request and
+        # list): the plain plan of each field, or None when one field is not plain.
+        self._selection_plans: dict[int, tuple[Any, list | None]] = {}
+
+    def _field_plan(self, parent_type, field_details_list) -> tuple | None:
+        if self.middleware_manager or len(field_details_list) != 1:
+            return None
+        node = field_details_list[0].node
+        field = parent_type.fields.get(node.name.value)
+        if field is None or node.arguments or node.directives:
+            return None
+        return _plan(field)
+
+    def _selection_plan(self, parent_type, grouped_field_set) -> list | None:
+        known = self._selection_plans.get(id(grouped_field_set))
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]
+        plans: list | None = []
+        for response_name, field_details_list in grouped_field_set.items():
+            plan = self._field_plan(parent_type, field_details_list)
+            if plan is None:
+                plans = None
+                break
+            plans.append((response_name, plan))
+        self._selection_plans[id(grouped_field_set)] = (grouped_field_set, plans)
+        return plans
+
+    def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
+        """An object whose selected fields are all plain leaves (an at-risk student's
+        reason: kind, message) as one dict, without a path and a call per field."""
+        plans = self._selection_plan(parent_type, grouped_field_set)
+        if plans is not None:
+            results = {}
+            for response_name, plan in plans:
+                value = _plain_value(plan, source_value)
+                if value is Undefined:
+                    break
+                results[response_name] = value
+            else:
+                return results
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
 
     def execute_field(self, parent_type, source, field_details_list, path, position_context):
-        if not self.middleware_manager and len(field_details_list) == 1:
-            node = field_details_list[0].node
-            field = parent_type.fields.get(node.name.value)
-            if field is not None and not node.arguments and not node.directives:
-                plan = _plan(field)
-                if plan is not None:
-                    value = _plain_value(plan, source)
-                    if value is not Undefined:
-                        return value
+        plan = self._field_plan(parent_type, field_details_list)
+        if plan is not None:
+            value = _plain_value(plan, source)
+            if value is not Undefined:
+                return value
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )

@@ -17,6 +17,7 @@ Every aggregate then reads the batch (a few thousand rows), not the events table
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
@@ -144,26 +145,51 @@ class Batch:
     """What one incremental run folded in: how many events, the students whose badge
     totals moved (by total: `lms.analytics.badges.Rule.total`) and the first day."""
 
-    def __init__(self, events: int, moved: dict[str, list], first_day: date | None) -> None:
+    def __init__(
+        self,
+        events: int,
+        moved: dict[str, list],
+        first_day: date | None,
+        seconds: dict[str, float] | None = None,
+    ) -> None:
         self.events, self.moved, self.first_day = events, moved, first_day
+        self.seconds = seconds or {}  # per step, for the run's report
+
+
+class _Laps:
+    """Seconds per step of a run (what an operator or the benchmark reads to see where an
+    incremental run spent its time)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._clock, 3)
+        self._clock = now
 
 
 def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch:
     """Add the events stored since `since` and not yet listed to the rollups, list them,
     and forget listed events stored before `next_since` (the next run's look-back)."""
+    lap = _Laps()
     # (Dropped first: a second run in the same transaction makes them anew.)
     session.execute(text(f"DROP TABLE IF EXISTS {BATCH}, {BATCH}_students"))
     session.execute(text(_COPY), {"since": since})
     events, first_day, last_day = session.execute(
         text(f"SELECT count(*), min(day), max(day) FROM {BATCH}")
     ).one()
+    lap("copy")
     if not events:
         session.execute(text(_PRUNE), {"next_since": next_since})
-        return Batch(0, {}, None)
+        return Batch(0, {}, None, lap.seconds)
     end = last_day + timedelta(days=1)
     session.execute(text(_VIEWERS), {"since": since, "first": first_day, "end": end})
+    lap("viewers")
     session.execute(text(_LIST), {"next_since": next_since})
     session.execute(text(_PRUNE), {"next_since": next_since})
+    lap("ledger")
 
     c = _batch.c
     statements = daily_statements(
@@ -172,8 +198,9 @@ def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch
         active=func.count(distinct(case((c.new_student_day, c.actor_id)))),
         viewers=func.count(distinct(case((c.new_lesson_viewer, c.actor_id)))),
     )
-    for table, keys, build in statements.values():
+    for name, (table, keys, build) in statements.items():
         _add(session, table, build(true()), keys)
+        lap(name)
     # Per-student course totals from the batch's student days (a new day adds an active one),
     # kept for the badge pass: which students' totals moved.
     _table, _keys, student = statements["student"]
@@ -189,6 +216,8 @@ def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch
         ["course_id", "user_id"],
     )
     moved = session.execute(text(_MOVED)).one()
+    lap("totals")
     add_new_viewers(session, BATCH)
+    lap("dropoff")
     moved_by_total = {name: list(users or []) for name, users in zip(MOVED, moved, strict=True)}
-    return Batch(int(events), moved_by_total, first_day)
+    return Batch(int(events), moved_by_total, first_day, lap.seconds)
