@@ -3,7 +3,8 @@
 through the API, in the same run.
 
     .venv/bin/python loadtests/bench_analytics.py [--events 1000000] [--courses 1000]
-        [--students 50000] [--incremental 10000] [--queries 300]
+        [--students 50000] [--incremental 10000] [--queries 300] [--template NAME]
+        [--drop-template]
 
 It creates its own PostgreSQL database and RabbitMQ vhost, migrates, makes `--courses`
 published courses taught by one educator (ten lessons each) and generates `--events`
@@ -23,7 +24,11 @@ quizzes, quiz items, payments and forum posts, stored before the run starts.
   incremental run from the watermark (on PostgreSQL: their deltas added).
 - `course_analytics_p95_ms`: `courseAnalytics` of random courses through `lms serve`, one
   request at a time, as the educator.
-Nothing is asserted; the last line is JSON.
+
+`--template NAME` keeps the generated database (events, courses, students; before any
+rollup) as a PostgreSQL template named NAME: a later run with the same NAME and sizes
+copies it instead of generating again (a minute or more at full scale). `--drop-template`
+drops it at the end. Nothing is asserted; the last line is JSON.
 """
 
 from __future__ import annotations
@@ -220,7 +225,29 @@ def raw_group_by(conninfo: str) -> float:
         return time.perf_counter() - started
 
 
-def run(args) -> dict:
+def existing_bench(conninfo: str):
+    """The educator and course ids of a database copied from a template."""
+    import psycopg
+
+    from lms.users.models import User
+
+    with psycopg.connect(conninfo) as db:
+        educator_id = db.execute(
+            "SELECT id FROM users WHERE email = 'bench-educator@example.test'"
+        ).fetchone()[0]
+        course_ids = [
+            str(row[0])
+            for row in db.execute("SELECT id FROM courses WHERE slug LIKE 'bench-%' ORDER BY slug")
+        ]
+    from lms.db import session_scope
+
+    with session_scope() as session:
+        educator = session.get(User, educator_id)
+        session.expunge(educator)
+    return educator, course_ids
+
+
+def run(args, *, copied: bool) -> dict:
     import httpx
     import psycopg
 
@@ -233,15 +260,23 @@ def run(args) -> dict:
     settings = get_settings()
     upgrade(settings)
     conninfo = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
-    educator, course_ids = make_courses(args.courses)
-    make_students(args.students)
-    started = time.perf_counter()
-    with psycopg.connect(conninfo, autocommit=True) as db:
-        step = 200_000
-        for first in range(0, args.events, step):
-            generate(db, first, min(args.events, first + step) - 1, args)
-        db.execute("VACUUM ANALYZE learning_events")
-    print(f"{args.events} events generated in {time.perf_counter() - started:.1f} s", flush=True)
+    if copied:
+        educator, course_ids = existing_bench(conninfo)
+        print(f"events copied from template {args.template}", flush=True)
+    else:
+        educator, course_ids = make_courses(args.courses)
+        make_students(args.students)
+        started = time.perf_counter()
+        with psycopg.connect(conninfo, autocommit=True) as db:
+            step = 200_000
+            for first in range(0, args.events, step):
+                generate(db, first, min(args.events, first + step) - 1, args)
+            db.execute("VACUUM ANALYZE")
+        print(f"{args.events} events generated in {time.perf_counter() - started:.1f} s")
+        if args.template:  # kept for the next run, before any rollup touches it
+            release_connections()
+            admin_sql(f'CREATE DATABASE "{args.template}" TEMPLATE "{current_database()}"')
+            print(f"kept as template {args.template}", flush=True)
 
     figures: dict = {"events": args.events, "courses": args.courses, "students": args.students}
     raw = raw_group_by(conninfo)
@@ -310,6 +345,27 @@ def run(args) -> dict:
     return figures
 
 
+def current_database() -> str:
+    return os.environ["LMS_DATABASE_URL"].rsplit("/", 1)[1]
+
+
+def release_connections() -> None:
+    """Close the pooled connections (a database is copied only without connections)."""
+    from lms.db import autocommit_engine, sync_sessionmaker
+
+    for engine in (sync_sessionmaker().kw["bind"], autocommit_engine()):
+        engine.dispose()
+
+
+def template_exists(name: str) -> bool:
+    import psycopg
+
+    from loadtests.environment import PG_ADMIN_URL
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as db:
+        return db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -317,21 +373,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--students", type=int, default=50_000)
     parser.add_argument("--incremental", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--template", help="keep or reuse the generated database by this name")
+    parser.add_argument("--drop-template", action="store_true")
     args = parser.parse_args(argv)
     database = f"lyceum_bench_analytics_{os.getpid()}"
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-analytics-"))
     vhost = f"bench_analytics_{os.getpid()}"
     broker_url, own_vhost = isolated_broker_url(vhost)
     use_environment(var_dir, broker_url, database)
-    admin_sql(f'CREATE DATABASE "{database}"')
+    copied = bool(args.template) and bool(template_exists(args.template))
+    # FILE_COPY: a checkpoint and a copy of the files, not every page through the WAL.
+    admin_sql(
+        f'CREATE DATABASE "{database}" TEMPLATE "{args.template}" STRATEGY FILE_COPY'
+        if copied
+        else f'CREATE DATABASE "{database}"'
+    )
     try:
         with open("/proc/loadavg") as load:
             print("load average at start:", load.read().strip(), flush=True)
-        figures = run(args)
+        figures = run(args, copied=copied)
         with open("/proc/loadavg") as load:
             figures["load_average_end"] = load.read().strip()
     finally:
         release(database, vhost, own_vhost, var_dir)
+        if args.template and args.drop_template:
+            admin_sql(f'DROP DATABASE IF EXISTS "{args.template}" WITH (FORCE)')
     print(json.dumps(figures))
     return 0
 

@@ -19,7 +19,7 @@ from graphql import GraphQLObjectType, GraphQLSchema
 _IS_MAPPING: dict[type, bool] = {}
 
 
-def _is_mapping(kind: type) -> bool:
+def is_mapping(kind: type) -> bool:
     known = _IS_MAPPING.get(kind)
     if known is None:
         known = _IS_MAPPING[kind] = issubclass(kind, Mapping)
@@ -28,7 +28,7 @@ def _is_mapping(kind: type) -> bool:
 
 def read_field(name: str):
     def resolve(parent: Any, info, **arguments: Any) -> Any:
-        if _is_mapping(type(parent)):
+        if is_mapping(type(parent)):
             value = parent.get(name)
         else:
             value = getattr(parent, name, None)

@@ -240,6 +240,7 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
         batch = deltas.fold_in(session, since=since, next_since=started - LAG)
         events = batch.events
         lap("deltas")
+        seconds["delta_steps"] = batch.seconds  # type: ignore[assignment]
         awarded = award_badges(session, None, moved=batch.moved, streaks_from=batch.first_day)
     else:
         touched = _touched(session, since)

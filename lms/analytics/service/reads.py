@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     String,
     and_,
+    bindparam,
     case,
     cast,
     distinct,
@@ -194,9 +195,8 @@ class _Student:
         )
 
 
-def _student_branch(session: Session, course_id: uuid.UUID):
+def _student_branch(dialect: str, course_id):
     S = CourseStudent
-    dialect = session.get_bind().dialect.name
     numbers = [S.progress, S.time_seconds, S.lesson_completions, S.graded, S.failed]
     numbers += [S.score_sum, S.perfect, case((S.completed, 1), else_=0), S.active_days]
     return _branch(
@@ -216,11 +216,30 @@ def _branch(kind: str, keys: list, numbers: list, table, where, group_by=()):
     )
 
 
+# The statement is built once per dialect (and with or without students), with the course
+# and the days as parameters: building this UNION ALL and its cache key took about 20 ms of
+# CPU per request, executing it about 2.5 ms; a built statement keeps its cache key.
+_ROLLUPS: dict[tuple[str, bool], Any] = {}
+
+
 def _course_rollups(
     session: Session, course_id: uuid.UUID, first: date, last: date, *, students: bool = False
 ) -> dict[str, list]:
     """Totals, revenue, the days from `first` to `last`, lessons, drop-off segments, quiz
     items and each student's answers of one course (and its students' totals), by kind."""
+    key = (session.get_bind().dialect.name, students)
+    statement = _ROLLUPS.get(key)
+    if statement is None:
+        statement = _ROLLUPS[key] = _rollups_statement(*key)
+    found: dict[str, list] = defaultdict(list)
+    parameters = {"course_id": course_id, "first": first, "last": last}
+    for kind, *row in session.execute(statement, parameters):
+        found[kind].append(row)
+    return found
+
+
+def _rollups_statement(dialect: str, students: bool):
+    course_id, first, last = bindparam("course_id"), bindparam("first"), bindparam("last")
     C, R, L, I = CourseDaily, RevenueDaily, LessonDaily, ItemDaily  # noqa: E741
     G, A = LessonSegment, ItemResponseDaily
     total = func.coalesce
@@ -275,11 +294,8 @@ def _course_rollups(
         ),
     ]
     if students:
-        branches.append(_student_branch(session, course_id))
-    found: dict[str, list] = defaultdict(list)
-    for kind, *row in session.execute(union_all(*branches)):
-        found[kind].append(row)
-    return found
+        branches.append(_student_branch(dialect, course_id))
+    return union_all(*branches)
 
 
 def _revenue_rows(rows) -> list[dict]:
