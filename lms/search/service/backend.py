@@ -87,6 +87,8 @@ class Postgres:
         self._stems: dict[Query, list[tuple[str, list[str]]]] = {}
         # Word being typed -> its completions as tsquery text (`'a' | 'b'`), or None.
         self._completed: dict[str, str | None] = {}
+        self._indexed: list[str] = []  # configs of the languages the index holds
+        self._course_matches: dict[Query, Match] = {}
         # What the index looked like when first asked (see `index_version`).
         self.version: tuple | None = None
 
@@ -151,6 +153,7 @@ class Postgres:
             ).one()
             self.version = (newest, pending)
             indexed = {text_config(language) for language in languages}
+            self._indexed = [config for config in self.configs if config in indexed]
             grouped: dict[str, list[str]] = {}
             for config, stem in zip(self.configs, stems, strict=True):
                 if config in indexed:
@@ -168,7 +171,10 @@ class Postgres:
         )
 
     def _per_config(self, config_column, make) -> ColumnElement:
-        return case(*[(config_column == config, make(config)) for config in self.configs])
+        # Only the languages the index holds (known once a query was stemmed): each branch
+        # is a tsquery built and compiled per search, in Python.
+        configs = self._indexed or self.configs
+        return case(*[(config_column == config, make(config)) for config in configs])
 
     def _rank(self, document, config_column, query: Query) -> ColumnElement:
         rank = self._per_config(
@@ -177,6 +183,12 @@ class Postgres:
         return func.coalesce(rank, 0.0)
 
     def course_match(self, session: Session, query: Query) -> Match:
+        # Built once per query (the page and the counts use the same).
+        if query not in self._course_matches:
+            self._course_matches[query] = self._course_match(session, query)
+        return self._course_matches[query]
+
+    def _course_match(self, session: Session, query: Query) -> Match:
         # Conditions on `search_courses` itself: no join back to the table by id.
         c = SearchCourse
         return Match(
