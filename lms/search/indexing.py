@@ -169,12 +169,11 @@ def add_terms(session: Session, texts: list[str]) -> None:
 _PG_COURSE_DOCUMENT = text(
     """
     UPDATE search_courses SET title_document = t.title_document, document = t.title_document
+     || setweight(to_tsvector(text_config::regconfig, tags || ' ' || coalesce(category, '')),
+                  'B')
      || setweight(to_tsvector(text_config::regconfig, description), 'C')
      || setweight(to_tsvector(text_config::regconfig, :outline), 'D')
-    FROM (SELECT setweight(to_tsvector(text_config::regconfig, title), 'A')
-              || setweight(to_tsvector(text_config::regconfig,
-                                       tags || ' ' || coalesce(category, '')), 'B')
-                 AS title_document
+    FROM (SELECT setweight(to_tsvector(text_config::regconfig, title), 'A') AS title_document
           FROM search_courses WHERE course_id = :course_id) t
     WHERE course_id = :course_id
     """
@@ -289,6 +288,8 @@ _PG_BULK = (
         rating_count, enrollment_count, duration_seconds, lesson_count, published_at,
         indexed_at, title_document, document)
     SELECT b.*, t.title_document, t.title_document
+         || setweight(to_tsvector(b.text_config::regconfig,
+                                  b.tags || ' ' || coalesce(b.category, '')), 'B')
          || setweight(to_tsvector(b.text_config::regconfig, b.description), 'C')
          || setweight(to_tsvector(b.text_config::regconfig, concat_ws(' ',
                 (SELECT string_agg(m.title, ' ' ORDER BY m.position, m.id)
@@ -311,8 +312,6 @@ _PG_BULK = (
         WHERE c.status = 'PUBLISHED'
     ) b,
     LATERAL (SELECT setweight(to_tsvector(b.text_config::regconfig, b.title), 'A')
-                 || setweight(to_tsvector(b.text_config::regconfig,
-                                          b.tags || ' ' || coalesce(b.category, '')), 'B')
                  AS title_document) t
     """,
     """

@@ -119,6 +119,17 @@ def test_facets_are_multi_select(catalog):
     assert facets["duration"] == {"UNDER_1H": (3, False)}
 
 
+def test_the_language_facet_ignores_the_language_filter(catalog):
+    # Choosing French still shows how many English courses match: multi-select.
+    result = search(catalog, MARKER, filters={"language": ["fr"]}, include_facets=True)
+    assert titles(result) == ["Cuisine française : les bases"]
+    languages = {f["name"]: f for f in result.facets}["language"]["buckets"]
+    assert {b["value"]: (b["count"], b["selected"]) for b in languages} == {
+        "en": (4, False),
+        "fr": (1, True),
+    }
+
+
 def test_filters_combine_and_facets_can_be_chosen(catalog):
     result = search(
         catalog,

@@ -58,8 +58,8 @@ class Match:
     joined: Subquery | None
     condition: ColumnElement[bool]
     rank: ColumnElement
-    # Matches in the title, tags or category: ranked before matches elsewhere, and few
-    # enough to fill a first page from their own small index.
+    # Matches in the title: ranked before matches elsewhere, and few enough to fill a
+    # first page from their own small index.
     tier: ColumnElement[bool] | None = None
     # Whether a tier match is a match too, so the tier alone selects (one index scan).
     tier_implies_match: bool = False
@@ -85,6 +85,19 @@ class Postgres:
     def __init__(self, configs: Iterable[str] | None = None) -> None:
         self.configs = sorted(set(configs or TEXT_CONFIGS.values()) | {SIMPLE})
         self._stems: dict[Query, list[tuple[str, list[str]]]] = {}
+        # Word being typed -> its completions as tsquery text (`'a' | 'b'`), or None.
+        self._completed: dict[str, str | None] = {}
+        self._indexed: list[str] = []  # configs of the languages the index holds
+        self._course_matches: dict[Query, Match] = {}
+        # What the index looked like when first asked (see `index_version`).
+        self.version: tuple | None = None
+
+    def index_version(self, session: Session, query: Query) -> tuple | None:
+        """The newest indexed document and the newest pending reindex request, read with
+        the query's stems (no statement of its own): any index job or rebuild moves one
+        of them, so counts cached under it are still the index's."""
+        self._stemmed(session, query)
+        return self.version
 
     # Each document is matched with the query stemmed in the document's own language: a
     # French course by the French stemmer, and so on. Languages that stem a query alike
@@ -94,8 +107,9 @@ class Postgres:
         regconfig = literal(config, REGCONFIG)
         if len(words) > 1:
             return func.phraseto_tsquery(regconfig, " ".join(words))
-        if prefix:  # words are \w+ only, so the quoted lexeme cannot break out
-            return func.to_tsquery(regconfig, f"'{words[0]}':*")
+        if prefix:  # words are \w+ only, so the quoted lexemes cannot break out
+            typed = words[0]
+            return func.to_tsquery(regconfig, self._completed.get(typed) or f"'{typed}':*")
         return func.plainto_tsquery(regconfig, words[0])
 
     def _term(self, config: str, term: Term) -> ColumnElement:
@@ -119,13 +133,27 @@ class Postgres:
         """(tsquery, configs that stem the query to it) for the languages the index holds:
         asked once per query and backend, with those languages, in one statement."""
         if query not in self._stems:
-            languages, *stems = session.execute(
+            typing = sorted(
+                {t.words[0] for c in query.clauses for t in c if t.prefix} - set(self._completed)
+            )
+            if typing:
+                found = dict(
+                    session.execute(
+                        _PG_COMPLETIONS, {"words": typing, "limit": PREFIX_COMPLETIONS}
+                    ).all()
+                )
+                self._completed.update({word: found.get(word) for word in typing})
+            newest, pending, languages, *stems = session.execute(
                 select(
+                    _NEWEST_DOCUMENT,
+                    _NEWEST_REQUEST,
                     _INDEXED_LANGUAGES,
                     *[self.tsquery(query, config).cast(Text) for config in self.configs],
                 )
             ).one()
+            self.version = (newest, pending)
             indexed = {text_config(language) for language in languages}
+            self._indexed = [config for config in self.configs if config in indexed]
             grouped: dict[str, list[str]] = {}
             for config, stem in zip(self.configs, stems, strict=True):
                 if config in indexed:
@@ -143,7 +171,10 @@ class Postgres:
         )
 
     def _per_config(self, config_column, make) -> ColumnElement:
-        return case(*[(config_column == config, make(config)) for config in self.configs])
+        # Only the languages the index holds (known once a query was stemmed): each branch
+        # is a tsquery built and compiled per search, in Python.
+        configs = self._indexed or self.configs
+        return case(*[(config_column == config, make(config)) for config in configs])
 
     def _rank(self, document, config_column, query: Query) -> ColumnElement:
         rank = self._per_config(
@@ -152,6 +183,12 @@ class Postgres:
         return func.coalesce(rank, 0.0)
 
     def course_match(self, session: Session, query: Query) -> Match:
+        # Built once per query (the page and the counts use the same).
+        if query not in self._course_matches:
+            self._course_matches[query] = self._course_match(session, query)
+        return self._course_matches[query]
+
+    def _course_match(self, session: Session, query: Query) -> Match:
         # Conditions on `search_courses` itself: no join back to the table by id.
         c = SearchCourse
         return Match(
@@ -265,6 +302,28 @@ _INDEXED_LANGUAGES = text(
         SELECT language FROM found WHERE language IS NOT NULL
     )"""
 )
+# A word being typed matches its most used completions in the word table, each a whole
+# word (found by posting lists), rather than every indexed word it starts (a GIN partial
+# match reads and merges all of them: 20,000 rows for "photograph" cost 20-60 ms per
+# statement, and a search runs several). With no completion known, the prefix as typed.
+PREFIX_COMPLETIONS = 8
+_PG_COMPLETIONS = text(
+    """
+    SELECT typed.word, string_agg(quote_literal(c.term), ' | ')
+    FROM unnest(CAST(:words AS text[])) AS typed(word)
+    CROSS JOIN LATERAL (
+        SELECT term FROM search_terms
+        WHERE term LIKE replace(typed.word, '_', '\\_') || '%'
+        ORDER BY documents DESC, term
+        LIMIT :limit
+    ) c
+    GROUP BY typed.word
+    """
+)
+
+
+_NEWEST_DOCUMENT = text("(SELECT max(indexed_at) FROM search_courses)")  # an index probe
+_NEWEST_REQUEST = text("(SELECT max(requested_at) FROM search_pending)")
 _MARKS = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
 _TITLE_OPTIONS = f"HighlightAll=true, {_MARKS}"
 _TEXT_OPTIONS = f'MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … ", {_MARKS}'
@@ -384,6 +443,9 @@ class Sqlite:
     def title_similarity(self, column: ColumnElement, typed: str) -> ColumnElement:
         return -func.length(column)  # shorter titles first: closest to what was typed
 
+    def index_version(self, session: Session, query: Query) -> None:
+        return None  # counts are exact here (see `estimated_rows`): nothing is cached
+
     def estimated_rows(self, session: Session, statement: Select) -> int:
         # An embedded catalog is small enough to count.
         return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
@@ -393,9 +455,7 @@ def _keys(ids: list[uuid.UUID]) -> str:
     return ", ".join(f"'{key.hex}'" for key in ids)  # uuids: hex digits only
 
 
-def backend_for(session: Session, languages: list[str] | None = None) -> Postgres | Sqlite:
-    if not is_postgres(session):
-        return Sqlite()
-    if languages:
-        return Postgres(text_config(language) for language in languages)
-    return Postgres()
+def backend_for(session: Session) -> Postgres | Sqlite:
+    # Every language's stemming even under a language filter: the language facet counts
+    # the matches in the other languages too (multi-select), the filter only narrows.
+    return Postgres() if is_postgres(session) else Sqlite()

@@ -12,11 +12,19 @@ row; search engines stop counting at a window and estimate the rest (Meilisearch
   of matches and flagged as estimates;
 - estimates come from the backend: on PostgreSQL a count in a random slice of the courses
   sized by the planner's statistics to hold about 200 matches, scaled up; the embedded
-  SQLite catalog is small enough to count.
+  SQLite catalog is small enough to count;
+- estimates are kept (in this process) for the same query, filters and facets while the
+  index's version stays (`index_version`: the newest indexed document and the newest
+  reindex request) and for at most `CACHED_SECONDS` (a removed course moves neither), as
+  search engines cache popular queries. Exact counts are never kept: they stay cheap
+  (a window at most) and exact.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, literal, select
@@ -24,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from lms.search.models import SearchCourse
 from lms.search.service.facets import Filters, facet_results, facet_statement
+from lms.search.text import Query
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,24 @@ def count_matches(
     wanted: list[str],
     window: int,
     known_total: int | None = None,
+    query: Query | None = None,
 ) -> Counts:
     """The total (`known_total` when the page already showed it) and the `wanted` facets."""
+    if known_total is not None and not wanted:
+        return Counts(known_total, True, [], True)
+    version = None if query is None else backend.index_version(session, query)
+    key = None if version is None else (version, query, _filters_key(filters), window, *wanted)
+    kept = _ESTIMATES.get(key) if key is not None else None
+    if kept is None:
+        kept = _counted(session, backend, match, filters, wanted, window, known_total)
+        if key is not None and not (kept.total_is_exact and kept.facets_are_exact):
+            _ESTIMATES.put(key, kept)
+    if known_total is not None:  # exact, whatever was kept
+        return Counts(known_total, True, kept.facets, kept.facets_are_exact)
+    return kept
+
+
+def _counted(session, backend, match, filters, wanted, window, known_total) -> Counts:
     conditions = filters.every(SearchCourse.__table__.c)
     matched = match.apply(select(literal(1)).select_from(SearchCourse))
     facets, unfiltered = [], 0
@@ -85,3 +110,43 @@ def _capped_count(session: Session, statement: Select, window: int) -> int:
 def _scaled(facet: dict, scale: float) -> dict:
     buckets = [{**b, "count": round(b["count"] * scale)} for b in facet["buckets"]]
     return {**facet, "buckets": buckets}
+
+
+def _filters_key(filters: Filters) -> tuple:
+    values = tuple(sorted((name, tuple(sorted(v))) for name, v in filters.values.items()))
+    return (values, filters.min_price, filters.max_price, filters.min_rating)
+
+
+CACHED_SECONDS = 60.0
+CACHED_SEARCHES = 4096
+
+
+class _Kept:
+    """Estimated counts by key, the least recently used dropped past CACHED_SEARCHES."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # resolvers run service calls on worker threads
+        self._items: OrderedDict[tuple, tuple[float, Counts]] = OrderedDict()
+
+    def get(self, key: tuple) -> Counts | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or time.monotonic() - found[0] > CACHED_SECONDS:
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key: tuple, counts: Counts) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), counts)
+            self._items.move_to_end(key)
+            while len(self._items) > CACHED_SEARCHES:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_ESTIMATES = _Kept()

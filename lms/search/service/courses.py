@@ -85,7 +85,7 @@ def search_courses(
     checked = checked_filters(filters)
     wanted = checked_facets(include_facets, facets)
     order = SORTS[sort or "RELEVANCE"]
-    backend = backend_for(session, checked.values.get("language"))
+    backend = backend_for(session)
 
     conditions = checked.every(SearchCourse.__table__.c)
 
@@ -137,6 +137,7 @@ def search_courses(
         wanted,
         search_settings().exact_count_up_to,
         known_total=total,
+        query=parsed,
     )
     ids = [row.course_id for row in rows]
     marked = backend.course_highlights(session, parsed, ids) if ids else {}
