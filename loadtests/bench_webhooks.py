@@ -252,7 +252,7 @@ def bare_baseline(stream: list[dict], senders: int) -> dict:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process and its live children so far (/proc/PID/stat,
-    fields 14 and 15): the API's relay runs in a child process."""
+    fields 14 and 15), so work the API hands to a child process still counts."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     children = {
