@@ -118,7 +118,7 @@ def _publish_one(
             )
     except Exception as error:
         log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
-        if isinstance(error, (OSError, KombuOperationalError)):  # the broker is away:
+        if isinstance(error, (OSError, KombuOperationalError, _Unreachable)):  # broker away:
             publishing.mark_down(settings.broker_url)  # the next events skip its retries
 
 
@@ -134,7 +134,13 @@ def _publish_kept(body: dict[str, Any], topic: Topic, key: str, settings: Settin
             kept = _kept.producer = (pool, os.getpid(), pool.acquire(block=True, timeout=5))
         except Exception:  # noqa: BLE001 - the usual way reports it
             return False
-    if _publish_plain(kept[2], body, topic, key):
+    try:
+        if _publish_plain(kept[2], body, topic, key):
+            return True
+    except _Unreachable as error:  # kombu retried the connection already: do not again
+        _drop_kept()
+        log.warning("event bus publish failed for topic %s: %s", topic.name, error.__cause__)
+        publishing.mark_down(settings.broker_url)
         return True
     _drop_kept()  # its connection may be gone: the usual way reconnects
     return False
@@ -150,14 +156,22 @@ def _drop_kept() -> None:
             log.debug("could not release a kept bus producer", exc_info=True)
 
 
+class _Unreachable(Exception):
+    """The broker could not be connected to (after kombu's own retries)."""
+
+
 def _publish_plain(producer, body: dict[str, Any], topic: Topic, key: str) -> bool:
     """The same message as `producer.publish` writes, straight to the producer's channel:
     a worker publishes one per job transition, and kombu's per-call work (the retry
     wrapper, copying the exchange for `declare`, property handling) cost more CPU than the
     frame itself. False if it failed (the caller then publishes the full way, which
-    reconnects and retries)."""
+    reconnects and retries); `_Unreachable` if no connection could be made (kombu has
+    retried that for seconds already: the full way would only wait as long again)."""
     try:
         channel = producer.channel
+    except (OSError, KombuOperationalError) as error:
+        raise _Unreachable() from error
+    try:
         if not getattr(channel, "_lms_events_declared", False):  # once per channel, as
             KEYED_EXCHANGE(channel).declare()  # `maybe_declare` would
             channel._lms_events_declared = True
