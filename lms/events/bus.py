@@ -14,6 +14,7 @@ bounded backoff, redeclares its queue and restores every binding.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -25,6 +26,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
+import amqp
+from amqp import spec as amqp_spec
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
@@ -44,6 +47,7 @@ EVERYTHING = "#"  # the binding of a listener that wants every topic and key
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0  # seconds between reconnect attempts
 TRANSIENT_DELIVERY = 1  # AMQP delivery mode of `delivery_mode="transient"`
 POLL_SECONDS = 0.05  # how long a binding change may wait for the listener thread
+POLL_INBOUND_SECONDS = 0.5  # how often a publishing channel reads what the broker sent
 _connections: dict[tuple[str, str], Connection] = {}
 _kept = threading.local()  # `producer`: (pool, pid, producer) of a thread that keeps one
 _lock = threading.Lock()
@@ -118,7 +122,7 @@ def _publish_one(
             )
     except Exception as error:
         log.warning("event bus publish failed for topic %s", topic.name, exc_info=True)
-        if isinstance(error, (OSError, KombuOperationalError)):  # the broker is away:
+        if isinstance(error, (OSError, KombuOperationalError, _Unreachable)):  # broker away:
             publishing.mark_down(settings.broker_url)  # the next events skip its retries
 
 
@@ -134,7 +138,13 @@ def _publish_kept(body: dict[str, Any], topic: Topic, key: str, settings: Settin
             kept = _kept.producer = (pool, os.getpid(), pool.acquire(block=True, timeout=5))
         except Exception:  # noqa: BLE001 - the usual way reports it
             return False
-    if _publish_plain(kept[2], body, topic, key):
+    try:
+        if _publish_plain(kept[2], body, topic, key):
+            return True
+    except _Unreachable as error:  # kombu retried the connection already: do not again
+        _drop_kept()
+        log.warning("event bus publish failed for topic %s: %s", topic.name, error.__cause__)
+        publishing.mark_down(settings.broker_url)
         return True
     _drop_kept()  # its connection may be gone: the usual way reconnects
     return False
@@ -150,23 +160,79 @@ def _drop_kept() -> None:
             log.debug("could not release a kept bus producer", exc_info=True)
 
 
+class _EventMessage(amqp.Message):
+    """A bus event as `producer.publish(serializer="json", delivery_mode="transient")`
+    sends it. Every event has the same properties, so their wire bytes are built once
+    (py-amqp builds them per message: a fifth of a publish's CPU)."""
+
+    _wire: bytes | None = None
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(
+            payload,
+            priority=0,
+            content_type="application/json",
+            content_encoding="utf-8",
+            application_headers={},
+            delivery_mode=TRANSIENT_DELIVERY,
+        )
+
+    def _serialize_properties(self) -> bytes:
+        wire = _EventMessage._wire
+        if wire is None:
+            wire = _EventMessage._wire = super()._serialize_properties()
+        return wire
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    try:
+        return json.dumps(body).encode()  # the same text kombu's encoder writes
+    except TypeError:  # a datetime, UUID or Decimal: kombu's encoder knows those
+        return dumps(body, serializer="json")[2].encode()
+
+
+def _poll_now_and_then(channel) -> None:
+    """Read what the broker sent this connection (a channel or connection close, a
+    `connection.blocked`), as py-amqp does before every publish, but at most every
+    `POLL_INBOUND_SECONDS`: the read costs more than the publish. A closed channel then
+    shows within that time, and the publish goes the full way."""
+    now = time.monotonic()
+    if now - getattr(channel, "_lms_polled_at", 0.0) < POLL_INBOUND_SECONDS:
+        return
+    channel._lms_polled_at = now
+    try:
+        channel.connection.drain_events(timeout=0)
+    except socket.timeout:  # nothing waiting
+        pass
+
+
+class _Unreachable(Exception):
+    """The broker could not be connected to (after kombu's own retries)."""
+
+
 def _publish_plain(producer, body: dict[str, Any], topic: Topic, key: str) -> bool:
     """The same message as `producer.publish` writes, straight to the producer's channel:
     a worker publishes one per job transition, and kombu's per-call work (the retry
     wrapper, copying the exchange for `declare`, property handling) cost more CPU than the
     frame itself. False if it failed (the caller then publishes the full way, which
-    reconnects and retries)."""
+    reconnects and retries); `_Unreachable` if no connection could be made (kombu has
+    retried that for seconds already: the full way would only wait as long again)."""
     try:
         channel = producer.channel
+    except (OSError, KombuOperationalError) as error:
+        raise _Unreachable() from error
+    try:
         if not getattr(channel, "_lms_events_declared", False):  # once per channel, as
             KEYED_EXCHANGE(channel).declare()  # `maybe_declare` would
             channel._lms_events_declared = True
-        content_type, encoding, payload = dumps(body, serializer="json")
-        message = channel.prepare_message(
-            payload, 0, content_type, encoding, {}, {"delivery_mode": TRANSIENT_DELIVERY}
-        )
-        channel.basic_publish(
-            message, exchange=KEYED_EXCHANGE.name, routing_key=topic.routing_key(key)
+        if not channel.connection:
+            raise ConnectionError("bus channel closed")
+        _poll_now_and_then(channel)
+        channel.send_method(
+            amqp_spec.Basic.Publish,
+            "Bssbb",
+            (0, KEYED_EXCHANGE.name, topic.routing_key(key), False, False),
+            _EventMessage(_json(body)),
         )
     except Exception:  # noqa: BLE001 - the full path below retries and reports
         log.debug("plain bus publish failed; publishing with retries", exc_info=True)

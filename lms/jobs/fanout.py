@@ -14,21 +14,18 @@ with rows the database already has; RUNNING and later events go out as usual.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from kombu import Connection
-from kombu.serialization import dumps
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine
 from lms.errors import Conflict
-from lms.jobs import publishing
-from lms.jobs.broker import broker_connection_args, publisher
+from lms.jobs import confirms, publishing
+from lms.jobs.confirms import TaskMessage
 from lms.jobs.models import Job, JobEvent, JobStatus, QueueState
 from lms.jobs.queues import queue_for
 from lms.jobs.service import Outgoing, after_commit, publish_jobs
@@ -37,8 +34,6 @@ from lms.models import new_id, utcnow
 log = logging.getLogger(__name__)
 # PostgreSQL takes at most 65,535 parameters per statement; a job row has about 15.
 ROWS_PER_STATEMENT = 2000
-CONFIRM_TIMEOUT = 30.0
-CONNECT_TIMEOUT = 3.0
 
 _JOBS, _EVENTS = Job.__table__, JobEvent.__table__
 _STAMP = (
@@ -118,84 +113,19 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
         return 0
     if settings.broker_is_filesystem:  # no confirms to batch there
         return publish_jobs(outgoing, settings)
-    app = publisher(settings)  # declares the durable queues once per process
-    url, options = broker_connection_args(settings)
-    # Confirms are collected for the whole burst below, not waited for after each message.
-    options = {key: value for key, value in options.items() if key != "confirm_publish"}
-    task_ids = [str(uuid.uuid4()) for _ in outgoing]
-    confirms = _Confirms(len(outgoing))
-    try:
-        with Connection(url, transport_options=options, connect_timeout=CONNECT_TIMEOUT) as conn:
-            channel = conn.channel()
-            channel.confirm_select()
-            channel.events["basic_ack"].add(confirms.ack)
-            channel.events["basic_nack"].add(confirms.nack)
-            for item, task_id in zip(outgoing, task_ids):
-                _publish(app, channel, item, task_id)
-            deadline = time.monotonic() + CONFIRM_TIMEOUT
-            while not confirms.complete and time.monotonic() < deadline:
-                conn.drain_events(timeout=max(0.01, deadline - time.monotonic()))
-    except OSError as error:  # refused, reset, timed out (ConnectionError and socket.timeout too)
+    messages = [
+        TaskMessage(item.kind, item.queue, item.job_id, str(uuid.uuid4())) for item in outgoing
+    ]
+    acked, error = confirms.publish_once(settings, messages)
+    if isinstance(error, OSError):  # refused, reset, timed out
         log.warning("publish burst interrupted (%s); the relay sends the rest", error)
         publishing.mark_down(settings.broker_url)
-    except Exception:  # a protocol error: what was confirmed stands, the relay sends the rest
-        log.warning("publish burst failed; the relay sends the rest", exc_info=True)
-    confirmed = [
-        (item.job_id, task_id)
-        for index, (item, task_id) in enumerate(zip(outgoing, task_ids), start=1)
-        if confirms.acked(index)
-    ]
+    elif error is not None:  # a protocol error: what was confirmed stands
+        log.warning("publish burst failed (%s); the relay sends the rest", error)
+    confirmed = [(message.job_id, message.task_id) for message, ok in zip(messages, acked) if ok]
     if confirmed:
         stamped_at = utcnow()
         rows = [{"job_id": j, "published_at": stamped_at, "task_id": t} for j, t in confirmed]
         with autocommit_engine(settings).begin() as connection:
             connection.execute(_STAMP, rows)
     return len(confirmed)
-
-
-def _publish(app, channel, item: Outgoing, task_id: str) -> None:
-    """What `send_task` puts on the wire (Celery's task message, protocol 2), without its
-    per-call routing, signals and producer bookkeeping: a third of a burst's time."""
-    task = app.amqp.as_task_v2(task_id, item.kind, args=[str(item.job_id)])
-    content_type, encoding, body = dumps(task.body, serializer="json")
-    queue = app.amqp.queues[item.queue]
-    message = channel.prepare_message(
-        body,
-        priority=0,
-        content_type=content_type,
-        content_encoding=encoding,
-        headers=task.headers,
-        properties={**task.properties, "delivery_mode": 2},  # persistent
-    )
-    channel.basic_publish(message, exchange=queue.exchange.name, routing_key=queue.routing_key)
-
-
-class _Confirms:
-    """Publisher confirms of one channel: delivery tags 1..n, acked or nacked, possibly
-    several at once (`multiple`: every tag up to this one)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.state: dict[int, bool] = {}
-        self._low = 1  # every tag below this one is settled
-
-    @property
-    def complete(self) -> bool:
-        return len(self.state) >= self.n
-
-    def acked(self, tag: int) -> bool:
-        return self.state.get(tag, False)
-
-    def ack(self, tag: int, multiple: bool) -> None:
-        self._settle(tag, multiple, True)
-
-    def nack(self, tag: int, multiple: bool) -> None:
-        self._settle(tag, multiple, False)
-
-    def _settle(self, tag: int, multiple: bool, ok: bool) -> None:
-        if not multiple:
-            self.state.setdefault(tag, ok)
-            return
-        for earlier in range(self._low, tag + 1):
-            self.state.setdefault(earlier, ok)
-        self._low = max(self._low, tag + 1)

@@ -51,13 +51,42 @@ def submit(fn: Callable[..., object], *args: object) -> Future:
     return future
 
 
+class Batches:
+    """Work handed to the publishing threads in batches: what arrives while a batch is
+    waiting to start joins it, so many commits' publishes share one broker round trip
+    (`deliver(items)` is called with everything added since the last batch began)."""
+
+    def __init__(self, deliver: Callable[[list], object]) -> None:
+        self._deliver = deliver
+        self._items: list = []
+        self._scheduled = False
+        self._pid = os.getpid()
+        self._guard = threading.Lock()
+
+    def add(self, item: object) -> None:
+        with self._guard:
+            if self._pid != os.getpid():  # a forked child: the parent sends what it had
+                self._items, self._scheduled, self._pid = [], False, os.getpid()
+            self._items.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        submit(self._run)
+
+    def _run(self) -> None:
+        with self._guard:
+            items, self._items, self._scheduled = self._items, [], False
+        if items:
+            self._deliver(items)
+
+
 def _settled(future: Future) -> None:
     with _lock:
         _pending.discard(future)
 
 
 def flush(timeout: float = 10.0) -> bool:
-    """Wait until every publish submitted so far has ended (False on timeout)."""
+    """Wait until every publish submitted so far (batches too) has ended (False on timeout)."""
     with _lock:
         waiting = list(_pending)
     return not wait(waiting, timeout).not_done

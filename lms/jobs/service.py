@@ -22,6 +22,7 @@ from lms.errors import Conflict, NotFound
 from lms.events.bus import publish_event
 from lms.jobs import publishing, stamps, states
 from lms.jobs.broker import publisher
+from lms.jobs.confirms import KeptChannel, TaskMessage
 from lms.jobs.engine import job_engine
 from lms.jobs.models import TERMINAL, Job, JobStatus, QueueState
 from lms.jobs.queues import queue_for
@@ -50,6 +51,7 @@ class Outgoing:
     # claim the row again first, since a relay may have taken it over.
     claimed_until: datetime | None = None
     traceparent: str | None = None  # sent as a message header (lms/observability/tracing)
+    event: dict[str, Any] | None = None  # its QUEUED bus event, sent just before the job
 
 
 def enqueue(
@@ -115,15 +117,15 @@ def _enqueue(
         session.info.setdefault(_DRAINING, {})[queue] = event is None
         if event is None:
             raise _draining_refusal(queue)
-        after_commit(
-            session, lambda: publish_event(JOB_TOPIC, job_event_data(job, event), settings)
-        )
+        # Sent after commit by the publishing thread, right before the job's message.
+        queued = job_event_data(job, event)
     else:  # a fan-out: the ORM batches these rows into one INSERT per table at flush
         session.add(job)
         record_event(session, job, message="queued", settings=settings)
+        queued = None
     session.info[_ENQUEUED] = True
     _publish_after_commit(
-        session, Outgoing(job.id, kind, job.queue, settings, claim, job.traceparent)
+        session, Outgoing(job.id, kind, job.queue, settings, claim, job.traceparent, queued)
     )
     return job
 
@@ -179,18 +181,18 @@ def _flush_outbox(session: Session) -> None:
     except RuntimeError:
         loop = None
     if loop is None:
-        # A synchronous caller: bus events and fan-out bursts now, in order (a subscriber
-        # sees QUEUED before the job can run); the jobs' messages on the publishing
-        # threads, so the caller's next transaction does not wait for the broker.
+        # A synchronous caller: bus events and fan-out bursts now; the jobs' messages (each
+        # after its QUEUED event) on the publishing threads, so the caller's next
+        # transaction does not wait for the broker.
         _run(callbacks)
         if outgoing:
-            publishing.submit(_deliver, outgoing, [])
+            _SENDING.add(([], outgoing))
     else:
         # In the API, broker round trips must not stall the event loop nor borrow its
         # default executor (argon2, the health probe): publishing has threads of its own.
         # A process dying before they run loses nothing: the relay publishes what was
         # committed but never published.
-        publishing.submit(_deliver, outgoing, callbacks)
+        _SENDING.add((callbacks, outgoing))
 
 
 def _run(callbacks: list) -> None:
@@ -201,18 +203,29 @@ def _run(callbacks: list) -> None:
             log.exception("after-commit callback failed")
 
 
-def _deliver(outgoing: list[Outgoing], callbacks: list) -> None:
-    _run(callbacks)  # events first, so a subscriber sees QUEUED before a worker's RUNNING
-    if not outgoing:
-        return
-    settings = outgoing[0].settings or get_settings()
-    if publishing.broker_down(settings.broker_url):  # the relay sends them, from now on
-        _give_up_claims(outgoing, settings)
-        return
-    if publish_jobs(outgoing, settings, stamp_later=True) < len(outgoing):
-        publishing.mark_down(settings.broker_url)
-    else:
-        publishing.mark_up(settings.broker_url)
+def _deliver(entries: list[tuple[list, list[Outgoing]]]) -> None:
+    """What the commits since the last batch left to send, on a publishing thread: each
+    commit's callbacks and QUEUED events first (a subscriber sees QUEUED before a worker's
+    RUNNING), then every job of the batch, in confirm mode with one round trip."""
+    by_broker: dict[tuple[str, str], list[Outgoing]] = {}
+    for callbacks, outgoing in entries:
+        _run(callbacks)
+        for item in outgoing:
+            settings = item.settings or get_settings()
+            if item.event is not None:
+                publish_event(JOB_TOPIC, item.event, settings, keep_producer=True)
+            by_broker.setdefault((settings.broker_url, settings.database_url), []).append(item)
+    for items in by_broker.values():
+        settings = items[0].settings or get_settings()
+        if publishing.broker_down(settings.broker_url):  # the relay sends them, from now on
+            _give_up_claims(items, settings)
+        elif _publish(items, settings, stamp_later=True, batched=True)[1]:
+            publishing.mark_down(settings.broker_url)
+        else:
+            publishing.mark_up(settings.broker_url)
+
+
+_SENDING = publishing.Batches(_deliver)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -236,15 +249,47 @@ def publish_jobs(
     out is claimed again first (and skipped if a relay took it), so a slow after-commit
     publish and the relay never both send a job.
     """
-    settings = settings or get_settings()
+    return len(_publish(outgoing, settings or get_settings(), stamp_later=stamp_later)[0])
+
+
+def _publish(
+    outgoing: list[Outgoing], settings: Settings, *, stamp_later: bool, batched: bool = False
+) -> tuple[list[tuple[uuid.UUID, str]], list[uuid.UUID]]:
+    """`publish_jobs`: (job id, task id) of the jobs sent, ids of those that failed.
+    `batched`: on RabbitMQ, every message first, then their confirms (lms.jobs.confirms)."""
+    margin = timedelta(seconds=settings.relay_after_seconds / 2)
+    now = utcnow()
+    owned = [
+        item
+        for item in outgoing
+        if (item.claimed_until is not None and now <= item.claimed_until - margin)
+        or _claim_again(item, settings)
+    ]
+    if batched and not settings.broker_is_filesystem:
+        messages = [
+            TaskMessage(item.kind, item.queue, item.job_id, str(uuid.uuid4()), item.traceparent)
+            for item in owned
+        ]
+        acked = KeptChannel.publish(settings, messages)
+        published = [(m.job_id, m.task_id) for m, ok in zip(messages, acked, strict=True) if ok]
+        failed = [m.job_id for m, ok in zip(messages, acked, strict=True) if not ok]
+    else:
+        published, failed = _send_each(owned, settings)
+    if published:
+        (stamps.write_later if stamp_later else stamps.write)(published, settings)
+    if failed:
+        _release_claims(failed, settings)
+    return published, failed
+
+
+def _send_each(
+    outgoing: list[Outgoing], settings: Settings
+) -> tuple[list[tuple[uuid.UUID, str]], list[uuid.UUID]]:
+    """`send_task` per job, each waiting for its confirm (the relay; the filesystem broker)."""
     app = publisher(settings)
     published: list[tuple[uuid.UUID, str]] = []
     failed: list[uuid.UUID] = []
-    margin = timedelta(seconds=settings.relay_after_seconds / 2)
     for item in outgoing:
-        late = item.claimed_until is None or utcnow() > item.claimed_until - margin
-        if late and not _claim_again(item, settings):
-            continue
         task_id = str(uuid.uuid4())
         try:
             app.send_task(
@@ -263,11 +308,7 @@ def publish_jobs(
             failed.append(item.job_id)
             continue
         published.append((item.job_id, task_id))
-    if published:
-        (stamps.write_later if stamp_later else stamps.write)(published, settings)
-    if failed:
-        _release_claims(failed, settings)
-    return len(published)
+    return published, failed
 
 
 _JOBS = Job.__table__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,31 @@ def test_committed_job_is_published_once_with_its_stamp():
     assert job.celery_task_id
     # nothing is left for the relay: it publishes only what was never published
     assert relay_unpublished(older_than=0) == 0
+
+
+def test_jobs_of_concurrent_commits_are_each_published_once_with_their_queued_event():
+    relay_unpublished(older_than=0)  # what earlier tests left unpublished is sent now
+    before = queue_depth("default")
+    job_ids: list = []
+
+    def enqueue_some(count: int) -> None:
+        for _ in range(count):  # one transaction each, as requests enqueue work
+            with session_scope() as session:
+                job_ids.append(enqueue(session, "system.noop").id)
+
+    with JobWatcher() as watcher:
+        threads = [threading.Thread(target=enqueue_some, args=(50,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert publishing.flush(60)  # the batches that carried them have ended
+        for job_id in job_ids:
+            assert watcher.wait(job_id, statuses=["QUEUED"])["status"] == "QUEUED"
+    wait_until(lambda: queue_depth("default") == before + 200, 10, "200 messages")
+    wait_until(lambda: all(load(job_id).published_at for job_id in job_ids), 10, "publish stamps")
+    assert relay_unpublished(older_than=0) == 0  # none left for the relay, none sent twice
+    assert queue_depth("default") == before + 200
 
 
 def test_email_job_round_trip_through_a_worker(worker):
