@@ -99,6 +99,9 @@ def _cross_site() -> bool:
 
 
 def _refused() -> Response:
+    """The refusal, sent once the request's body is read: a response finished before the
+    body arrived makes the server drop the connection, and a client that sends its next
+    request on it gets no answer at all."""
     return _page(
         "Request refused",
         _alert("this form can only be sent from its own page; open the link from the email again"),
@@ -129,9 +132,9 @@ async def confirm_email_page() -> Response:
 
 @blueprint.post("/verify-email")
 async def confirm_email() -> Response:
+    form = await request.form  # read first: see _refused
     if _cross_site():
         return _refused()
-    form = await request.form
     try:
         user = await _runner().write(service.verify_email, token=form.get("token", ""))
     except LmsError as error:
@@ -181,10 +184,10 @@ async def reset_password_page() -> Response:
 
 @blueprint.post("/reset-password")
 async def reset_password() -> Response:
+    form = await request.form  # read first: see _refused
     if _cross_site():
         return _refused()
     title = "Choose a new password"
-    form = await request.form
     token, password = form.get("token", ""), form.get("password", "")
     runner = _runner()
     try:

@@ -7,7 +7,9 @@ worker wrote, presses the button, and is verified; or sets a new password from a
 from __future__ import annotations
 
 import hashlib
+import http.client
 import re
+import select
 from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -99,6 +101,29 @@ def assert_safe_page(response: httpx.Response) -> None:
 
 def verified(api, access_token: str) -> bool:
     return api.data(ME, token=access_token)["me"]["emailVerified"]
+
+
+def test_a_refused_form_whose_body_comes_late_leaves_the_connection_usable(api):
+    """A cross-site POST is refused only once its body is in: answered before, the server
+    drops the connection, and the client's next request on it gets no answer at all."""
+    address = urlsplit(api.base_url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    body = b"token=anything"
+    connection.putrequest("POST", "/verify-email")
+    connection.putheader("Origin", "https://elsewhere.example")
+    connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders()
+    # The body comes after a pause, as a slow client's would: a server that answers
+    # without it answers within this second.
+    select.select([connection.sock], [], [], 1.0)
+    connection.send(body)
+    refused = connection.getresponse()
+    assert refused.status == 403 and b"its own page" in refused.read()
+    connection.request("GET", "/verify-email?token=anything")  # the same connection
+    page = connection.getresponse()
+    assert page.status == 200 and b"Confirm email address" in page.read()
+    connection.close()
 
 
 def test_sign_up_is_completed_from_the_emailed_link_alone(api, mailbox):
