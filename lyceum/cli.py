@@ -135,10 +135,6 @@ def cmd_serve(args) -> int:
     config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
-    # Longer than a load balancer's idle timeout (60 s on the common ones), so the balancer,
-    # not the API, closes an idle connection: no request lost on a race with our close,
-    # and no new connection per request from clients that pause between requests.
-    config.keep_alive_timeout = 75
     check_port_free(host, port)  # before start-up work (the event bus) logs anything
     app = create_app(settings)
 
