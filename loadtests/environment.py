@@ -11,10 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PG_ADMIN_URL = os.environ.get(
@@ -85,6 +87,25 @@ def release(database: str, vhost: str, own_vhost: bool, *folders: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     if own_vhost:
         rabbitmqctl("delete_vhost", vhost)
+
+
+@contextmanager
+def scratch_environment(name: str) -> Iterator[Path]:
+    """A fresh, migrated database and a vhost named `name`, and a var folder (yielded), for
+    a profiling script in this process; all of it released on the way out."""
+    var_dir = Path(tempfile.mkdtemp(prefix="lyceum-profile-"))
+    broker_url, own_vhost = isolated_broker_url(name)
+    use_environment(var_dir, broker_url, name)
+    try:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_sql(f'CREATE DATABASE "{name}"')
+        from lms.config import get_settings
+        from lms.migrate import upgrade
+
+        upgrade(get_settings())
+        yield var_dir
+    finally:
+        release(name, name, own_vhost, var_dir)
 
 
 def wait_until_healthy(

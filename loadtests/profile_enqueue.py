@@ -20,7 +20,6 @@ import json
 import os
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,10 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from loadtests.environment import isolated_broker_url, release, use_environment  # noqa: E402
+from loadtests.environment import scratch_environment  # noqa: E402
 
 DATABASE = f"lyceum_profile_enqueue_{os.getpid()}"
-VHOST = f"lyceum_profile_enqueue_{os.getpid()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,14 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args(argv)
-    var_dir = Path(tempfile.mkdtemp(prefix="lyceum-profile-"))
-    broker_url, own_vhost = isolated_broker_url(VHOST)
-    use_environment(var_dir, broker_url, DATABASE)
-    from loadtests.environment import admin_sql
-
-    try:
-        admin_sql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin_sql(f'CREATE DATABASE "{DATABASE}"')
+    with scratch_environment(DATABASE):
         from sqlalchemy import text
 
         from lms.config import get_settings
@@ -55,10 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         from lms.jobs import publishing, writer
         from lms.jobs.broker import publisher
         from lms.jobs.service import enqueue
-        from lms.migrate import upgrade
 
         settings = get_settings()
-        upgrade(settings)
         app = publisher(settings)  # declares the durable queues
 
         def run(count: int) -> None:
@@ -109,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         return 0
-    finally:
-        release(DATABASE, VHOST, own_vhost, var_dir)
 
 
 if __name__ == "__main__":
