@@ -38,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--tracing", metavar="URL", help="export spans over OTLP/HTTP to this collector"
+    )
     args = parser.parse_args(argv)
+    if args.tracing:
+        os.environ["LMS_OTEL_ENDPOINT"] = args.tracing
     with scratch_environment(DATABASE):
         from lms.config import get_settings
         from lms.db import session_scope
@@ -47,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from tasks.system import noop
 
         settings = get_settings()
+        if args.tracing:
+            from lms.observability.tracing import init_tracing
+
+            init_tracing(settings, "worker")  # before the first engine: SQL spans too
         warm = 50
         ids: list[str] = []
         for start in range(0, args.n + warm, 100):

@@ -97,12 +97,12 @@ def api():
 
 
 # Tests that break things on purpose (killed workers, a stopped broker, cut database
-# connections), soak the embedded stack or build the wheel need the machine to themselves:
-# short leases and recovery deadlines assume no second test competes for the two cores.
+# connections) or soak the embedded stack need the machine to themselves: short leases and
+# recovery deadlines assume no second test competes for the two cores. (Building the wheel
+# only costs CPU: it runs in the parallel phase.)
 SERIAL = (
     "faults/",
     "broker/",
-    "packaging/",
     "e2e/test_embedded_soak.py",
     "e2e/test_event_bus.py",
     "e2e/test_lms_up.py",
