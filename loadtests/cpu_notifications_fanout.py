@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         from lms.config import get_settings
         from lms.db import session_scope
         from lms.migrate import upgrade
-        from lms.notifications import events
+        from lms.events import ordered
         from lms.notifications.service import Spec, create_batch
 
         upgrade(get_settings())
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                     # The job ends here; its live events go out after, from a background
                     # thread of the same process: their CPU counts, their time does not.
                     fanout.stop_wall()
-                    events._publisher.submit(lambda: None).result()
+                    ordered._thread().submit(lambda: None).result()  # after the events
             with Meter(raw_pid) as copy:
                 copy_rows(raw, ids, f"raw:{n}")
                 raw.commit()
