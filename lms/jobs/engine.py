@@ -15,6 +15,11 @@ for the WAL flush (`synchronous_commit = off`, never a risk of corruption), whic
 milliseconds per commit on a busy disk. Only a PostgreSQL crash loses such a commit, and
 only within moments of it: any later durable commit (anyone's) flushes it too; an effect
 record (`lms.jobs.effects`) is one, so no effect leaves under a start that could be lost.
+
+No SQL spans on these engines (`tracing.instrument_engine`): their statements are the job
+machinery's own bookkeeping, which the job's span and its events already time. With the
+spans' statement listeners on them, every claim, stamp and transition paid SQLAlchemy's
+event dispatch, for spans that were almost never made (most run outside any span).
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from sqlalchemy.engine import make_url
 
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine, driver_url
-from lms.observability import tracing
 
 
 @functools.lru_cache(maxsize=8)
@@ -43,7 +47,6 @@ def _postgres_engine(database_url: str, durable: bool) -> Engine:
         def _relaxed(dbapi_connection, _record) -> None:
             dbapi_connection.execute("SET synchronous_commit TO off")
 
-    tracing.instrument_engine(engine)
     return engine
 
 

@@ -45,7 +45,6 @@ from lms.events.topics import JOB as JOB_TOPIC
 from lms.jobs import writer
 from lms.jobs.engine import job_engine
 from lms.jobs.models import Job, JobEvent, JobStatus
-from lms.observability import tracing
 from lms.jobs.settings import job_settings
 from lms.models import utcnow
 
@@ -267,9 +266,8 @@ class _DriverSql:
     metadata from the cursor description) cost more CPU than the driver's. Parameters and
     the returned row get the same type processing as through SQLAlchemy; a driver error is
     raised as SQLAlchemy's (`retrying_db` and the task base match those), and a dropped
-    connection invalidates the pool as SQLAlchemy does. Used only while nothing would see the
-    engine's statement events (`tracing.statements_unseen`: tests that count statements, or
-    tracing's SQL spans inside a traced job)."""
+    connection invalidates the pool as SQLAlchemy does. Used only while nothing listens to
+    the engine's statement events (tracing's SQL spans, tests that count statements)."""
 
     sql: str
     compiled: Any
@@ -363,7 +361,7 @@ def transition(
 
     def run() -> dict | None:
         if postgres:
-            if tracing.statements_unseen(engine):
+            if not engine._has_events:
                 return _driver_sql(name, engine.dialect).run(engine, params)
             with engine.connect() as connection:
                 return connection.execute(change, params).mappings().one_or_none()
