@@ -7,6 +7,7 @@ own keeps counts honest. Set the environment before anything from `lms` reads it
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -106,6 +107,37 @@ def scratch_environment(name: str) -> Iterator[Path]:
         yield var_dir
     finally:
         release(name, name, own_vhost, var_dir)
+
+
+def job_profile_arguments(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options of the in-process job profiles (`profile_enqueue`, `profile_worker_job`);
+    `--tracing URL` sets `LMS_OTEL_ENDPOINT` before anything from `lms` reads it."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--tracing", metavar="URL", help="export spans over OTLP/HTTP to this collector"
+    )
+    args = parser.parse_args(argv)
+    if args.tracing:
+        os.environ["LMS_OTEL_ENDPOINT"] = args.tracing
+    return args
+
+
+@contextmanager
+def job_profile_environment(name: str, args: argparse.Namespace, component: str):
+    """`scratch_environment` and this process's settings (yielded), tracing installed as
+    `component` when `--tracing` was given: before the first engine, so SQL spans too."""
+    with scratch_environment(name):
+        from lms.config import get_settings
+
+        settings = get_settings()
+        if args.tracing:
+            from lms.observability.tracing import init_tracing
+
+            init_tracing(settings, component)
+        yield settings
 
 
 def wait_until_healthy(

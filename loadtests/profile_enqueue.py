@@ -1,6 +1,6 @@
 """Where a producer's CPU goes per enqueued job, on PostgreSQL and RabbitMQ (issue 11).
 
-    .venv/bin/python -m loadtests.profile_enqueue [--n 1000] [--profile] [--top 40]
+    .venv/bin/python -m loadtests.profile_enqueue [--n 1000] [--profile] [--top 40] [--tracing URL]
 
 In one process, on a database and a vhost of its own, nothing consuming: N `system.noop`
 jobs are enqueued one per committed transaction, as `bench_jobs`'s burst does (the row and
@@ -14,7 +14,6 @@ counted: messages on the queue, jobs stamped published. `--profile` prints the c
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import json
 import os
@@ -27,36 +26,21 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from loadtests.environment import scratch_environment  # noqa: E402
+from loadtests.environment import job_profile_arguments, job_profile_environment  # noqa: E402
 
 DATABASE = f"lyceum_profile_enqueue_{os.getpid()}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--top", type=int, default=40)
-    parser.add_argument(
-        "--tracing", metavar="URL", help="export spans over OTLP/HTTP to this collector"
-    )
-    args = parser.parse_args(argv)
-    if args.tracing:
-        os.environ["LMS_OTEL_ENDPOINT"] = args.tracing
-    with scratch_environment(DATABASE):
+    args = job_profile_arguments(__doc__, argv)
+    with job_profile_environment(DATABASE, args, "api") as settings:
         from sqlalchemy import text
 
-        from lms.config import get_settings
         from lms.db import session_scope
         from lms.jobs import publishing, writer
         from lms.jobs.broker import publisher
         from lms.jobs.service import enqueue
 
-        settings = get_settings()
-        if args.tracing:
-            from lms.observability.tracing import init_tracing
-
-            init_tracing(settings, "worker")  # before the first engine: SQL spans too
         app = publisher(settings)  # declares the durable queues
 
         def run(count: int) -> None:

@@ -1,6 +1,7 @@
 """Where a worker's CPU goes per short job, on PostgreSQL and RabbitMQ (issue 11).
 
     .venv/bin/python -m loadtests.profile_worker_job [--n 1000] [--profile] [--top 40]
+        [--tracing URL]
 
 In one process, on a database and a vhost of its own: N `system.noop` jobs are enqueued
 (nothing consumes them), then each is run here through Celery's own task call
@@ -15,7 +16,6 @@ here; `bench_jobs` measures the whole worker. Nothing is asserted; the last line
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import json
 import os
@@ -28,34 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from loadtests.environment import scratch_environment  # noqa: E402
+from loadtests.environment import job_profile_arguments, job_profile_environment  # noqa: E402
 
 DATABASE = f"lyceum_profile_{os.getpid()}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--top", type=int, default=40)
-    parser.add_argument(
-        "--tracing", metavar="URL", help="export spans over OTLP/HTTP to this collector"
-    )
-    args = parser.parse_args(argv)
-    if args.tracing:
-        os.environ["LMS_OTEL_ENDPOINT"] = args.tracing
-    with scratch_environment(DATABASE):
-        from lms.config import get_settings
+    args = job_profile_arguments(__doc__, argv)
+    with job_profile_environment(DATABASE, args, "worker") as settings:
         from lms.db import session_scope
         from lms.jobs import publishing, writer
         from lms.jobs.service import enqueue
         from tasks.system import noop
 
-        settings = get_settings()
-        if args.tracing:
-            from lms.observability.tracing import init_tracing
-
-            init_tracing(settings, "worker")  # before the first engine: SQL spans too
         warm = 50
         ids: list[str] = []
         for start in range(0, args.n + warm, 100):
