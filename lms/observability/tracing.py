@@ -127,7 +127,7 @@ _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 def _remote_parent(traceparent: str):
     """The span context a W3C `traceparent` names: version 00 (all Lyceum writes) parsed
-    here, in a third of the propagator's time; any other version by the propagator."""
+    here, without the propagator's carrier and context round trip; any other by it."""
     from opentelemetry import trace
 
     found = _TRACEPARENT.fullmatch(traceparent)
