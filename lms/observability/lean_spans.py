@@ -32,8 +32,18 @@ SAMPLED, NOT_SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED), trace.TraceFl
 class LeanSpan(trace.Span):
     """A recording span that becomes a `ReadableSpan` for the processor when it ends."""
 
-    __slots__ = ("_attributes", "_context", "_end", "_events", "_kind", "_name", "_parent")
-    __slots__ += ("_start", "_status", "_maker")
+    __slots__ = (
+        "_attributes",
+        "_context",
+        "_end",
+        "_events",
+        "_kind",
+        "_maker",
+        "_name",
+        "_parent",
+        "_start",
+        "_status",
+    )
 
     def __init__(self, maker, name, context, parent, kind, attributes) -> None:
         self._maker, self._name, self._context, self._parent = maker, name, context, parent
