@@ -100,6 +100,19 @@ def start_worker(
     return worker
 
 
+def purge_queue(name: str) -> int:
+    """Drop the messages waiting on a queue of this run's vhost: those earlier test modules
+    enqueued and never ran (their jobs are theirs, not the test's that counts deliveries).
+    Publishes this process still owes land first, so none arrives after the purge."""
+    from lms.jobs import publishing
+    from lms.jobs.broker import publisher
+
+    publishing.flush(30)
+    app = publisher()
+    with app.connection_for_write() as connection:
+        return app.amqp.queues[name](connection.default_channel).purge() or 0
+
+
 def start_beat(env: dict[str, str] | None = None) -> Process:
     """`lms beat`: the schedule, plus the reaper and relay it runs itself."""
     beat = Process([*LMS, "beat", "--loglevel", "info"], env)
