@@ -14,26 +14,19 @@ from collections import Counter
 import pytest
 
 from lms.db import session_scope
-from lms.jobs.broker import publisher
 from lms.mail.jobs import request_email
 from tests.mail.servers import HoldingHandler
 from lms.jobs.models import JobStatus
 from tests.faults.support import SHORT_LEASES, statuses, unfinished, wait_until
-from tests.support import start_beat, start_worker
+from tests.support import purge_queue, start_beat, start_worker
 
 JOBS = 3
 
 
-def empty_email_queue() -> None:
-    """Earlier tests leave email jobs that no worker consumed (notifications, receipts);
-    this test counts every message its worker sends, so it starts from an empty queue."""
-    with publisher().connection_for_write() as connection:
-        connection.default_channel.queue_purge("email")
-
-
 @pytest.mark.parametrize("held", ["DATA", "QUIT"])
 def test_killed_mid_email_sends_each_message_once(smtp_server, held):
-    empty_email_queue()
+    # This test counts every message its worker sends: e-mails earlier tests queued go.
+    purge_queue("email")
     controller, sink = smtp_server(HoldingHandler(hold=held))
     # The killed attempt holds its lease until it expires; the scheduler's reaper then runs
     # the job again (a redelivery while the lease is live is dropped, never run twice).
