@@ -100,17 +100,21 @@ def start_worker(
     return worker
 
 
-def purge_queue(name: str) -> int:
-    """Drop the messages waiting on a queue of this run's vhost: those earlier test modules
-    enqueued and never ran (their jobs are theirs, not the test's that counts deliveries).
-    Publishes this process still owes land first, so none arrives after the purge."""
+def purge_queues(*names: str, wait: float = 30) -> int:
+    """Drop the messages waiting on this run's queues (`names`, else all of them): those
+    earlier test modules enqueued and never ran, which a test counting what its worker does
+    would count too. Publishes this process still owes land first (up to `wait` seconds), so
+    none arrives after."""
     from lms.jobs import publishing
     from lms.jobs.broker import publisher
 
-    publishing.flush(30)
-    app = publisher()
+    publishing.flush(wait)
+    app = publisher()  # declares the queues
+    purged = 0
     with app.connection_for_write() as connection:
-        return app.amqp.queues[name](connection.default_channel).purge() or 0
+        for name in names or list(app.amqp.queues):
+            purged += app.amqp.queues[name](connection.default_channel).purge() or 0
+    return purged
 
 
 def start_beat(env: dict[str, str] | None = None) -> Process:
