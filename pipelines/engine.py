@@ -329,6 +329,9 @@ def run_step(bound: Bound, step: Step, job: JobContext) -> dict[str, Any]:
     try:
         result = bound.steps[step.name](run)
         if last:
+            # Scratch goes before the pipeline ends: once it reads SUCCEEDED, nothing of it
+            # is left on this host (the outputs are in storage; a re-run fetches again).
+            bound.cleanup(run)
             advance(bound, run, result)
     except JobCancelled:
         cancel_running(bound, run)
@@ -350,7 +353,6 @@ def run_step(bound: Bound, step: Step, job: JobContext) -> dict[str, Any]:
         fail(bound, run, "INTERNAL_ERROR", message, end_step=False)
         raise
     if last:
-        bound.cleanup(run)
         return result
     try:
         advance(bound, run, result)
