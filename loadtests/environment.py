@@ -78,6 +78,10 @@ def admin_sql(sql: str) -> None:
 def release(database: str, vhost: str, own_vhost: bool, *folders: Path) -> None:
     """Undo the environment: close our connections, drop the database, remove the folders,
     delete the vhost if we made it."""
+    if "lms.jobs.stamps" in sys.modules:  # publish stamps still waiting go first
+        from lms.jobs import stamps
+
+        stamps.flush()
     if "lms.db" in sys.modules:
         from lms.db import autocommit_engine, sync_sessionmaker
 

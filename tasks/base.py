@@ -21,7 +21,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from lms.config import Settings, get_settings
 from lms.db import autocommit_engine, sync_sessionmaker
 from lms.errors import LmsError, TransientJobError
-from lms.jobs import leases, lifecycle, publishing, writer
+from lms.jobs import leases, lifecycle, publishing, stamps, writer
 from lms.jobs.engine import job_engine
 from lms.jobs.lifecycle import JobCancelled, Progress
 from lms.jobs.models import JobStatus
@@ -57,6 +57,7 @@ def _finish_deferred_writes(**_kwargs: Any) -> None:
     """A pool process that exits cleanly sends the jobs it enqueued and lands its last
     success writes and bus events."""
     publishing.flush()
+    stamps.flush()
     writer.flush()
     sentry.flush()
     tracing.flush()

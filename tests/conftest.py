@@ -57,7 +57,9 @@ def database():
     upgrade(get_settings())
     yield os.environ["LMS_DATABASE_URL"]
     from lms.db import sync_sessionmaker
+    from lms.jobs import stamps
 
+    stamps.flush()  # publish stamps still waiting, while their database exists
     sync_sessionmaker().kw["bind"].dispose()
     _admin(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
 

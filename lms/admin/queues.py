@@ -183,11 +183,13 @@ def finish(
 def cancel_waiting(
     session: Session, queue: str, purged_at: datetime, settings: Settings | None = None
 ) -> int:
-    """Mark every waiting job whose message the purge may have removed as CANCELLED: those
-    published before the purge ended, and unpublished ones (the relay must not send them)."""
+    """Mark every job that was waiting when the purge ended as CANCELLED: those published
+    before it, and unpublished ones (the relay must not send them). A job committed after
+    it is left alone, even while its publish stamp is still on its way (lms.jobs.stamps)."""
     query = select(Job).where(
         Job.queue == queue,
         Job.status == JobStatus.QUEUED,
+        Job.created_at <= purged_at,
         or_(Job.published_at.is_(None), Job.published_at <= purged_at),
     )
     if session.bind.dialect.name == "postgresql":

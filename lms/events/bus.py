@@ -87,11 +87,36 @@ def publish_event(
     writer thread): it keeps one producer of the pool instead of taking and returning one
     per event."""
     topic = TOPICS[topic] if isinstance(topic, str) else topic
+    _publish_body(topic, topic.key_of(data), {"data": data}, settings, keep_producer)
+
+
+def publish_event_run(
+    topic: Topic,
+    run: list[dict[str, Any]],
+    settings: Settings | None = None,
+    *,
+    keep_producer: bool = False,
+) -> None:
+    """Publish events of one topic and key, in order, as one message: a fast job's RUNNING
+    and SUCCEEDED, written before the first was sent (lms.jobs.writer). The listener hands
+    them to its callback one by one, as if they had come apart."""
+    if len(run) == 1:
+        publish_event(topic, run[0], settings, keep_producer=keep_producer)
+    elif run:
+        _publish_body(topic, topic.key_of(run[0]), {"events": run}, settings, keep_producer)
+
+
+def _publish_body(
+    topic: Topic,
+    key: str,
+    content: dict[str, Any],
+    settings: Settings | None,
+    keep_producer: bool,
+) -> None:
     settings = settings or get_settings()
     if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
         return
-    key = topic.key_of(data)
-    body: dict[str, Any] = {"topic": topic.name, "key": key, "data": data}
+    body: dict[str, Any] = {"topic": topic.name, "key": key, **content}
     if tracing.active():  # sent within a traced request or job: the event joins its trace
         with tracing.span(f"event {topic.name}", kind="PRODUCER"):
             body["traceparent"] = tracing.current_traceparent()
@@ -347,13 +372,23 @@ class EventListener:
                 with tracing.span(
                     f"event {topic.name} received", traceparent=traceparent, kind="CONSUMER"
                 ):
-                    self.callback(topic, body.get("data") or {})
+                    self._dispatch(topic, body)
             elif topic is not None:
-                self.callback(topic, body.get("data") or {})
+                self._dispatch(topic, body)
         except Exception:
             log.exception("event callback failed")
         finally:
             message.ack()
+
+    def _dispatch(self, topic: Topic, body: dict[str, Any]) -> None:
+        if "events" in body:  # a run of one key's events (publish_event_run)
+            for data in body["events"]:
+                try:
+                    self.callback(topic, data or {})
+                except Exception:  # the next events of the run still count
+                    log.exception("event callback failed")
+        else:
+            self.callback(topic, body.get("data") or {})
 
     def _run(self) -> None:
         delay, reconnected = BACKOFF_START, False

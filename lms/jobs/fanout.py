@@ -18,13 +18,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
-from lms.db import autocommit_engine
 from lms.errors import Conflict
-from lms.jobs import confirms, publishing
+from lms.jobs import confirms, publishing, stamps
 from lms.jobs.confirms import TaskMessage
 from lms.jobs.models import Job, JobEvent, JobStatus, QueueState
 from lms.jobs.queues import queue_for
@@ -36,11 +35,6 @@ log = logging.getLogger(__name__)
 ROWS_PER_STATEMENT = 2000
 
 _JOBS, _EVENTS = Job.__table__, JobEvent.__table__
-_STAMP = (
-    update(_JOBS)
-    .where(_JOBS.c.id == bindparam("job_id"))
-    .values(published_at=bindparam("published_at"), celery_task_id=bindparam("task_id"))
-)
 
 
 def enqueue_many(
@@ -123,9 +117,5 @@ def publish_burst(outgoing: list[Outgoing], settings: Settings | None = None) ->
     elif error is not None:  # a protocol error: what was confirmed stands
         log.warning("publish burst failed (%s); the relay sends the rest", error)
     confirmed = [(message.job_id, message.task_id) for message, ok in zip(messages, acked) if ok]
-    if confirmed:
-        stamped_at = utcnow()
-        rows = [{"job_id": j, "published_at": stamped_at, "task_id": t} for j, t in confirmed]
-        with autocommit_engine(settings).begin() as connection:
-            connection.execute(_STAMP, rows)
+    stamps.write(confirmed, settings)
     return len(confirmed)

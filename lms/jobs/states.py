@@ -400,7 +400,7 @@ def transition(
     if publish:
         # In order with the process's other deferred writes, off the worker's path.
         data = job_event_data(job, event)
-        writer.submit(lambda: publish_event(JOB_TOPIC, data, settings, keep_producer=True))
+        writer.submit_event(JOB_TOPIC, data, settings)
     return Transition(job, event)
 
 

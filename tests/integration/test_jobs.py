@@ -14,7 +14,8 @@ from sqlalchemy import select
 from lms.config import get_settings
 from lms.db import session_scope
 from lms.errors import Conflict
-from lms.jobs import publishing
+from lms.jobs import publishing, stamps
+from lms.admin.queues import cancel_waiting
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.service import cancel_job, enqueue, relay_unpublished, retry_job
 from lms.jobs.settings import job_settings
@@ -95,6 +96,32 @@ def test_jobs_of_concurrent_commits_are_each_published_once_with_their_queued_ev
     wait_until(lambda: all(load(job_id).published_at for job_id in job_ids), 10, "publish stamps")
     assert relay_unpublished(older_than=0) == 0  # none left for the relay, none sent twice
     assert queue_depth("default") == before + 200
+
+
+def test_a_job_that_started_before_its_publish_stamp_is_left_unstamped(worker):
+    relay_unpublished(older_than=0)  # what earlier tests left unpublished is sent now
+    with JobWatcher() as watcher:
+        with session_scope() as session:
+            job_id = enqueue(session, "system.noop").id
+        assert watcher.wait(job_id)["status"] == "SUCCEEDED"
+    stamps.flush()  # the stamp waiting out its delay is written now, and changes nothing
+    job = load(job_id)
+    assert job.published_at is None  # no second rewrite of a finished row
+    assert job.celery_task_id  # its start recorded the task id
+    assert relay_unpublished(older_than=0) == 0  # the relay leaves it alone
+
+
+def test_a_purge_cancels_the_jobs_waiting_then_and_spares_those_committed_after_it():
+    with session_scope() as session:
+        purged_at = utcnow()
+        waiting = enqueue(session, "system.noop")
+        waiting.created_at = purged_at - timedelta(seconds=1)  # committed before the purge
+    with session_scope() as session:
+        later = enqueue(session, "system.noop").id  # its publish stamp is still to come
+    with session_scope() as session:
+        cancel_waiting(session, "default", purged_at)
+    assert load(waiting.id).status == JobStatus.CANCELLED
+    assert load(later).status == JobStatus.QUEUED
 
 
 def test_email_job_round_trip_through_a_worker(worker):
