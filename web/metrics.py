@@ -73,7 +73,8 @@ class JobCollector:
             labels=["queue"],
         )
         outbox = GaugeMetricFamily(
-            "lms_outbox_unpublished", "Committed QUEUED jobs not yet published to the broker"
+            "lms_outbox_unpublished",
+            "Committed QUEUED jobs not stamped as published (stamps land up to 5 s late)",
         )
         outbox_age = GaugeMetricFamily(
             "lms_outbox_oldest_seconds", "Age of the oldest unpublished job (0 when none)"
