@@ -68,16 +68,25 @@ def _configure(sync_engine: Engine) -> None:
     tracing.instrument_engine(sync_engine)
 
 
+def _traced(options: dict, url: str, *, asynchronous: bool) -> dict:
+    """`options` with the connection arguments of SQL spans, when tracing is on."""
+    spans = tracing.sql_connect_args(url, asynchronous=asynchronous)
+    if spans:
+        options = {**options, "connect_args": {**options.get("connect_args", {}), **spans}}
+    return options
+
+
 def build_sync_engine(settings: Settings) -> Engine:
     url = driver_url(settings.database_url, asynchronous=False)
-    engine = create_engine(url, **_engine_options(url, settings))
+    engine = create_engine(url, **_traced(_engine_options(url, settings), url, asynchronous=False))
     _configure(engine)
     return engine
 
 
 def build_async_engine(settings: Settings) -> AsyncEngine:
     url = driver_url(settings.database_url, asynchronous=True)
-    engine = create_async_engine(url, **_engine_options(url, settings))
+    options = _traced(_engine_options(url, settings), url, asynchronous=True)
+    engine = create_async_engine(url, **options)
     _configure(engine.sync_engine)
     return engine
 
@@ -131,6 +140,7 @@ def build_intake_engine(settings: Settings) -> AsyncEngine:
     if make_url(url).get_backend_name() != "sqlite":
         options.update(pool_pre_ping=False, pool_size=INTAKE_POOL_SIZE, max_overflow=0)
         options["connect_args"] = {"application_name": INTAKE_APPLICATION_NAME}
+    options = _traced(options, url, asynchronous=True)
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **options)
     _configure(engine.sync_engine)
     return engine

@@ -26,6 +26,8 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 log = logging.getLogger(__name__)
 _enabled = False
 _provider = None
@@ -34,6 +36,7 @@ _processor = None  # the batch processor: SQL spans are handed to it finished
 _maker = None  # our own spans (`lean_spans.py`)
 EXPORT_BATCH = 512  # the SDK's default batch, capped by a smaller queue
 _instrumented: weakref.WeakSet = weakref.WeakSet()
+_recorders: dict[str, tuple] = {}  # database URL -> (its SQL span recorder, cursor classes)
 
 
 def enabled() -> bool:
@@ -85,14 +88,36 @@ def init_tracing(settings, component: str) -> bool:
     return True
 
 
+def sql_connect_args(url: str, *, asynchronous: bool) -> dict:
+    """Connection arguments that make a PostgreSQL engine's statements spans: psycopg's
+    `cursor_factory` (`sql_spans.cursor_classes`); none with tracing off or on SQLite."""
+    parsed = make_url(url)
+    if not _enabled or parsed.get_backend_name() != "postgresql":
+        return {}
+    from lms.observability.sql_spans import Recorder, cursor_classes, url_attributes
+
+    key = parsed.render_as_string(hide_password=False)
+    if key not in _recorders:
+        recorder = Recorder(url_attributes(parsed), _processor, _provider.resource)
+        _recorders[key] = (recorder, cursor_classes(recorder))
+    sync, asynchronous_cursor = _recorders[key][1]
+    return {"cursor_factory": asynchronous_cursor if asynchronous else sync}
+
+
 def instrument_engine(engine) -> None:
-    """SQL spans for one engine (a sync engine; an async one's `sync_engine`), by event
-    listeners of our own (`sql_spans.py`), each engine as it is built."""
+    """SQL spans for one engine (a sync engine; an async one's `sync_engine`), each engine
+    as it is built: on PostgreSQL its cursors make them when it was built with
+    `sql_connect_args` (the pool's liveness ping is left out), otherwise event listeners of
+    our own (`sql_spans.py`)."""
     if not _enabled or engine in _instrumented:
         return
     from lms.observability.sql_spans import SqlSpans
 
-    SqlSpans(engine, _processor, _provider.resource)
+    found = _recorders.get(engine.url.render_as_string(hide_password=False))
+    if found is not None:
+        found[0].skip = getattr(engine.dialect, "_dialect_specific_select_one", None)
+    else:  # SQLite, or an engine built without our cursors
+        SqlSpans(engine, _processor, _provider.resource)
     _instrumented.add(engine)
 
 
