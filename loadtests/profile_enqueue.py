@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         from sqlalchemy import text
 
         from lms.db import session_scope
-        from lms.jobs import publishing, writer
+        from lms.jobs import publishing, stamps, writer
         from lms.jobs.broker import publisher
         from lms.jobs.service import enqueue
 
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def settle() -> None:
             publishing.flush(60)
+            stamps.flush()  # the stamps still waiting out their delay, written now
             writer.flush(60)
 
         run(50)  # connections, compiled statements, the first publish
