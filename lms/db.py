@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import select
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -62,9 +64,26 @@ def _engine_options(url: str, settings: Settings) -> dict:
     }
 
 
+def _socket_ping(dbapi_connection) -> bool:
+    """The pool's pre-ping without a round trip. A pooled connection is idle and Lyceum
+    LISTENs on none, so anything the server sent since is its farewell (a terminated
+    backend, a shutdown, an idle timeout) or, rarely, a notice: either way the connection
+    is replaced. Stands in for the dialect's `;` query, one round trip per checkout (every
+    request and transaction)."""
+    connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    if connection.closed or connection.broken:
+        return False
+    pgconn = connection.pgconn
+    if pgconn.status != psycopg.pq.ConnStatus.OK:
+        return False
+    return not select.select([pgconn.socket], [], [], 0)[0]
+
+
 def _configure(sync_engine: Engine) -> None:
     if sync_engine.dialect.name == "sqlite":
         event.listen(sync_engine, "connect", _sqlite_pragmas)
+    elif sync_engine.dialect.driver == "psycopg":
+        sync_engine.dialect.do_ping = _socket_ping
     tracing.instrument_engine(sync_engine)
 
 
