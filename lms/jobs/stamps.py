@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, text, update
 
 from lms.config import Settings
 from lms.jobs import publishing, writer
@@ -50,6 +50,16 @@ _STAMP = (
     .values(published_at=bindparam("published_at"), celery_task_id=bindparam("task_id"))
 )
 _STAMP_WAITING = _STAMP.where(_JOBS.c.status == JobStatus.QUEUED)
+# The same on PostgreSQL as one statement over arrays: most of these rows have moved on, and
+# a statement per row would cost more than finding that out.
+_STAMP_WAITING_ARRAYS = text(
+    """
+UPDATE jobs SET published_at = stamped.published_at, celery_task_id = stamped.task_id
+FROM unnest(CAST(:job_ids AS uuid[]), CAST(:published_ats AS timestamptz[]),
+            CAST(:task_ids AS varchar[])) AS stamped(job_id, published_at, task_id)
+WHERE jobs.id = stamped.job_id AND jobs.status = 'QUEUED'
+"""
+)
 
 _lock = threading.Lock()
 _owner_pid: int | None = None
@@ -105,6 +115,14 @@ def _write_pending(*, retry: bool = True) -> None:
         _write(rows, settings[database_url], _STAMP_WAITING, retry=retry)
 
 
+def _arrays(rows: list[dict]) -> dict:
+    return {
+        "job_ids": [row["job_id"] for row in rows],
+        "published_ats": [row["published_at"] for row in rows],
+        "task_ids": [row["task_id"] for row in rows],
+    }
+
+
 def _rows(published: Iterable[tuple[uuid.UUID, str]]) -> list[dict]:
     now = utcnow()
     return [{"job_id": job_id, "published_at": now, "task_id": task} for job_id, task in published]
@@ -118,7 +136,10 @@ def _write(rows: list[dict], settings: Settings, statement=_STAMP, *, retry: boo
         # Autocommitted without waiting for the WAL flush: a stamp lost in a database
         # crash costs one republish by the relay, which the guarded start drops.
         with job_engine(settings, durable=False).begin() as connection:
-            connection.execute(statement, rows)
+            if statement is _STAMP_WAITING and connection.dialect.name == "postgresql":
+                connection.execute(_STAMP_WAITING_ARRAYS, _arrays(rows))
+            else:
+                connection.execute(statement, rows)
 
     if retry:
         retrying_db(run, f"stamp of {len(rows)} published job(s)")
