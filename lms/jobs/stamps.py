@@ -4,7 +4,8 @@ The stamp only spares the relay a republish: a lost or late one costs, once the 
 claim lapses, a duplicate message that the guarded start drops. So after-commit publishing
 does not wait for it: the stamps go to the process's writer thread (`lms.jobs.writer`)
 `stamp_delay` seconds later, and every stamp pending then is written in one statement (an
-executemany), instead of one round trip per committed transaction on the producer's path.
+UPDATE over arrays on PostgreSQL, an executemany elsewhere), instead of one round trip per
+committed transaction on the producer's path.
 Those late stamps touch only jobs still QUEUED: a job that started meanwhile has its task
 id from its start and no longer concerns the relay, so most jobs of a busy system are
 never stamped at all (a stamp rewrites the row and every index of `jobs`). The relay stamps
@@ -112,7 +113,7 @@ def _write_pending(*, retry: bool = True) -> None:
         _pending.clear()
         _settings.clear()
     for database_url, rows in pending.items():
-        _write(rows, settings[database_url], _STAMP_WAITING, retry=retry)
+        _write(rows, settings[database_url], waiting=True, retry=retry)
 
 
 def _arrays(rows: list[dict]) -> dict:
@@ -128,7 +129,10 @@ def _rows(published: Iterable[tuple[uuid.UUID, str]]) -> list[dict]:
     return [{"job_id": job_id, "published_at": now, "task_id": task} for job_id, task in published]
 
 
-def _write(rows: list[dict], settings: Settings, statement=_STAMP, *, retry: bool = True) -> None:
+def _write(
+    rows: list[dict], settings: Settings, *, waiting: bool = False, retry: bool = True
+) -> None:
+    """`waiting`: only the jobs still QUEUED (the late stamps)."""
     if not rows:
         return
 
@@ -136,10 +140,12 @@ def _write(rows: list[dict], settings: Settings, statement=_STAMP, *, retry: boo
         # Autocommitted without waiting for the WAL flush: a stamp lost in a database
         # crash costs one republish by the relay, which the guarded start drops.
         with job_engine(settings, durable=False).begin() as connection:
-            if statement is _STAMP_WAITING and connection.dialect.name == "postgresql":
+            if not waiting:
+                connection.execute(_STAMP, rows)
+            elif connection.dialect.name == "postgresql":
                 connection.execute(_STAMP_WAITING_ARRAYS, _arrays(rows))
             else:
-                connection.execute(statement, rows)
+                connection.execute(_STAMP_WAITING, rows)
 
     if retry:
         retrying_db(run, f"stamp of {len(rows)} published job(s)")
