@@ -24,12 +24,18 @@ class Kept(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-@pytest.fixture
-def traced(tmp_path):
+def collected() -> tuple[Kept, SimpleSpanProcessor, TracerProvider]:
+    """A provider whose spans end up in `Kept` through the SDK's own processor."""
     kept = Kept()
     processor = SimpleSpanProcessor(kept)
     provider = TracerProvider(resource=Resource.create({"lms.component": "test"}))
     provider.add_span_processor(processor)
+    return kept, processor, provider
+
+
+@pytest.fixture
+def traced(tmp_path):
+    kept, processor, provider = collected()
     engine = create_engine(f"sqlite:///{tmp_path / 'spans.db'}")
     SqlSpans(engine, processor, provider.resource)
     yield engine, provider.get_tracer("test"), kept
@@ -86,10 +92,7 @@ def traced_postgres(database):
     from lms.db import driver_url
     from lms.observability.sql_spans import Recorder, cursor_classes, url_attributes
 
-    kept = Kept()
-    processor = SimpleSpanProcessor(kept)
-    provider = TracerProvider(resource=Resource.create({"lms.component": "test"}))
-    provider.add_span_processor(processor)
+    kept, processor, provider = collected()
     url = make_url(driver_url(database, asynchronous=False))
     recorder = Recorder(url_attributes(url), processor, provider.resource)
     sync_cursor, async_cursor = cursor_classes(recorder)
