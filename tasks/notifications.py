@@ -36,12 +36,12 @@ def fan_out(job: JobContext) -> dict:
 
 @job_task(EMAIL_JOB)
 def send_notification_emails(job: JobContext) -> dict:
-    return send_emails(job.payload["delivery_ids"], job.settings)
+    return send_emails(job.job_id, job.settings)
 
 
 @job_task(PUSH_JOB)
 def send_notification_pushes(job: JobContext) -> dict:
-    return send_pushes(job.payload["delivery_ids"], job.settings)
+    return send_pushes(job.job_id, job.settings)
 
 
 @app.task(name="notifications.release", ignore_result=True)

@@ -171,23 +171,28 @@ def after_commit(session: Session, callback, *, inline: bool = False) -> None:
 def _flush_outbox(session: Session) -> None:
     session.info.pop(_DRAINING, None)
     session.info.pop(_ENQUEUED, None)
-    _run(session.info.pop(_AT_COMMIT, []))
+    at_commit = session.info.pop(_AT_COMMIT, [])
     outgoing = session.info.pop(_PENDING, [])
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     if not outgoing and not callbacks:
+        _run(at_commit)
         return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is None:
-        # A synchronous caller: bus events and fan-out bursts now; the jobs' messages (each
+        # A synchronous caller: fan-out bursts and bus events now; the jobs' messages (each
         # after its QUEUED event) on the publishing threads, so the caller's next
-        # transaction does not wait for the broker.
+        # transaction does not wait for the broker. A burst goes before the hand-off to
+        # the events' thread: 10,000 live events of a fan-out would hold the GIL while the
+        # burst waits for its confirms (it took 35-70 ms behind them, 30 jobs).
         _run(callbacks)
+        _run(at_commit)
         if outgoing:
             _SENDING.add(([], outgoing))
     else:
+        _run(at_commit)
         # In the API, broker round trips must not stall the event loop nor borrow its
         # default executor (argon2, the health probe): publishing has threads of its own.
         # A process dying before they run loses nothing: the relay publishes what was

@@ -45,7 +45,7 @@ def test_an_email_goes_out_once_with_a_one_click_unsubscribe(api, worker, watche
 
     # A re-run of the delivery job finds it sent: no second email.
     sent = delivery(first)
-    assert send_emails([str(sent.id)], get_settings()) == {"sent": 0}
+    assert send_emails(sent.job_id, get_settings()) == {"sent": 0}
     assert len(emails_to(user.email)) == 1
 
     # The mail client's one-click POST (RFC 8058) switches this type's email off.

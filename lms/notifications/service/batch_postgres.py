@@ -1,65 +1,71 @@
-"""A batch of notifications on PostgreSQL, set-wise: one statement stores them and answers
-what each recipient's deliveries need; the deliveries go in by one COPY.
+"""A batch of notifications on PostgreSQL, set-wise, in two statements.
 
-The statement reads every recipient's preferences (global switches, the type's per-channel
+The first reads every recipient's preferences (global switches, the type's per-channel
 choices, digest, urgent override, quiet hours, time zone, whether they have a push
 subscription) by joins, decides in-app there, inserts the notifications with
 `ON CONFLICT DO NOTHING` (the idempotency key: a re-run skips who was notified) and returns
-the new rows with those facts and the user's new unread count. When an email or push may
-leave (digest window, quiet hours in the user's zone) is decided in Python by
-`outgoing.plan`, once per distinct combination of those facts, not once per recipient.
-Deliveries belong to notifications created by this very statement, so nothing can conflict
-with them: a plain COPY stores them.
+each new row with its user's new unread count and one text `facts`: what decides its email
+and push. When those may leave (digest window, quiet hours in the user's zone) is decided in
+Python by `outgoing.plan`, once per distinct `facts`, not once per recipient. The second
+statement writes the deliveries on the server from the rows' plan numbers (ids made there,
+sending jobs assigned in order, `delivery_batch` to a job): no per-delivery work here.
+The facts come from the first statement's snapshot, so a preference changed meanwhile
+cannot leave a recipient without a plan.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from lms.models import new_id, utcnow
+from lms.models import utcnow
 from lms.notifications import events
 from lms.notifications.models import (
     DeliveryStatus,
     DigestFrequency,
     NotificationChannel,
-    NotificationDelivery,
     NotificationType,
     Priority,
 )
 from lms.notifications.service.outgoing import (
-    assign_jobs,
     common_payload,
     leaves_now,
     plan,
     received_payloads,
+    sending_jobs,
 )
+from lms.notifications.service.sql import array_text
 from lms.notifications.settings import notifications_settings
+
+EMAIL, PUSH = NotificationChannel.EMAIL, NotificationChannel.PUSH
 
 if TYPE_CHECKING:
     from lms.notifications.service.producer import Spec
 
 # Absent choices mean "on" (models.default_preference); URGENT passes a switched-off
 # channel when the type's override allows it (always for SYSTEM). Unknown users are skipped
-# (an account deleted between the announcement and its fan-out).
+# (an account deleted between the announcement and its fan-out). The zone is part of the
+# facts only where it matters (quiet hours, a daily digest), so most recipients share them.
 _STORE = text(
     """
 WITH recipient AS (
-    SELECT u.id AS user_id, u.timezone,
+    SELECT u.id AS user_id,
            coalesce(p.in_app_enabled, true) AND coalesce(c_in_app.enabled, true) AS wants_in_app,
-           coalesce(p.email_enabled, true) AND coalesce(c_email.enabled, true) AS wants_email,
-           coalesce(p.push_enabled, true) AND coalesce(c_push.enabled, true) AS wants_push,
            (CAST(:type AS varchar) = 'SYSTEM' OR coalesce(t.urgent_overrides, true))
                AS urgent_passes,
-           t.digest, p.quiet_start, p.quiet_end,
-           EXISTS (SELECT FROM push_subscriptions s WHERE s.user_id = u.id) AS has_push
+           json_build_array(
+               coalesce(p.email_enabled, true) AND coalesce(c_email.enabled, true),
+               coalesce(p.push_enabled, true) AND coalesce(c_push.enabled, true),
+               CAST(:type AS varchar) = 'SYSTEM' OR coalesce(t.urgent_overrides, true),
+               t.digest, p.quiet_start, p.quiet_end,
+               CASE WHEN p.quiet_start IS NOT NULL OR t.digest = 'DAILY' THEN u.timezone END,
+               EXISTS (SELECT FROM push_subscriptions s WHERE s.user_id = u.id)
+           ) AS facts
     FROM (SELECT DISTINCT unnest(CAST(:user_ids AS uuid[])) AS id) AS asked
     JOIN users u ON u.id = asked.id
     LEFT JOIN notification_profiles p ON p.user_id = u.id
@@ -80,8 +86,8 @@ WITH recipient AS (
     ON CONFLICT DO NOTHING
     RETURNING id, user_id, in_app
 )
-SELECT stored.id, stored.user_id, stored.in_app, r.timezone, r.wants_email, r.wants_push,
-       r.urgent_passes, r.digest, r.quiet_start, r.quiet_end, r.has_push,
+SELECT CAST(stored.id AS text) AS id, CAST(stored.user_id AS text) AS user_id, stored.in_app,
+       CAST(r.facts AS text) AS facts,
        -- this statement's snapshot does not see the row it inserts: hence the 1 +
        CASE WHEN stored.in_app THEN 1 + (
            SELECT count(*) FROM notifications n
@@ -91,26 +97,80 @@ SELECT stored.id, stored.user_id, stored.in_app, r.timezone, r.wants_email, r.wa
 FROM stored JOIN recipient r USING (user_id)
 """
 )
-_DELIVERIES = NotificationDelivery.__tablename__
-_DELIVERY_COLUMNS = (
-    "id",
-    "notification_id",
-    "user_id",
-    "channel",
-    "status",
-    "digest",
-    "not_before",
-    "job_id",
-    "attempts",
-    "error_code",
-    "created_at",
+# Row i of the arrays is delivery i; `plan` numbers a row of the plan arrays (1-based).
+# A plan that leaves now takes the next place in its channel's jobs, `batch` to a job.
+_DELIVER = text(
+    """
+INSERT INTO notification_deliveries (id, notification_id, user_id, channel, status, digest,
+                                     not_before, job_id, attempts, error_code, created_at)
+SELECT gen_random_uuid(), d.notification_id, d.user_id, p.channel, p.status, p.digest,
+       p.not_before,
+       CASE WHEN p.leaves THEN
+           (CASE p.channel WHEN 'EMAIL' THEN CAST(:email_jobs AS uuid[])
+                           ELSE CAST(:push_jobs AS uuid[]) END)
+           [(row_number() OVER (PARTITION BY p.channel, p.leaves ORDER BY d.n) - 1)
+            / :batch + 1]
+       END,
+       0, p.error, :now
+FROM unnest(CAST(:notification_ids AS uuid[]), CAST(:user_ids AS uuid[]),
+            CAST(:plans AS int[])) WITH ORDINALITY AS d(notification_id, user_id, plan, n)
+JOIN unnest(CAST(:channels AS varchar[]), CAST(:statuses AS varchar[]),
+            CAST(:digests AS varchar[]), CAST(:not_befores AS timestamptz[]),
+            CAST(:errors AS varchar[]), CAST(:leaves AS boolean[]))
+     WITH ORDINALITY AS p(channel, status, digest, not_before, error, leaves, plan)
+     USING (plan)
+"""
 )
-_JOB_ID = _DELIVERY_COLUMNS.index("job_id")
+
+
+class _Plans:
+    """The plan arrays of one batch, one entry per distinct (channel, facts), and for each
+    distinct `facts` the plan numbers of its email and push (None without a subscription)."""
+
+    def __init__(self, priority: Priority, now) -> None:
+        self.priority, self.now = priority, now
+        self.of_facts: dict[str, tuple[int, int | None]] = {}
+        self.rows: list[tuple] = []  # (channel, status, digest, not_before, error, leaves)
+
+    def numbers(self, facts: str) -> tuple[int, int | None]:
+        found = self.of_facts.get(facts)
+        if found is None:
+            parsed = json.loads(facts)
+            email, push, urgent_passes, digest, quiet_start, quiet_end, zone, has_push = parsed
+            decided = {
+                "urgent_passes": urgent_passes,
+                "digest": DigestFrequency(digest) if digest else None,
+                "quiet": None if None in (quiet_start, quiet_end) else (quiet_start, quiet_end),
+                "tz": zone,
+            }
+            found = self.of_facts[facts] = (
+                self._add(EMAIL, email, decided),
+                self._add(PUSH, push, decided) if has_push else None,
+            )
+        return found
+
+    def _add(self, channel: NotificationChannel, wanted: bool, facts: dict) -> int:
+        status, digest, not_before = plan(
+            channel, self.priority, wanted=wanted, now=self.now, **facts
+        )
+        error = "PREFERENCE" if status == DeliveryStatus.SKIPPED else None
+        leaves = leaves_now(status, not_before)
+        self.rows.append(
+            (channel.value, status.value, digest and digest.value, not_before, error, leaves)
+        )
+        return len(self.rows)
+
+    def leaves(self, number: int) -> bool:
+        return self.rows[number - 1][5]
+
+    def columns(self) -> dict[str, list]:
+        names = ("channels", "statuses", "digests", "not_befores", "errors", "leaves")
+        return {name: list(column) for name, column in zip(names, zip(*self.rows), strict=True)}
 
 
 def create_batch(
     session: Session,
-    user_ids: Sequence[uuid.UUID],
+    user_ids: Sequence,
     spec: Spec,
     kind: NotificationType,
     priority: Priority,
@@ -123,7 +183,7 @@ def create_batch(
     stored = session.execute(
         _STORE,
         {
-            "user_ids": list(user_ids),
+            "user_ids": array_text(user_ids),
             "type": kind.value,
             "priority": priority.value,
             "title": title,
@@ -138,76 +198,38 @@ def create_batch(
     ).all()
     if not stored:
         return 0
-    plans: dict[tuple, tuple] = {}
-
-    def decide(channel: NotificationChannel, wanted: bool, row) -> tuple:
-        """(status, digest, not_before, error code) as stored, and whether it leaves now."""
-        facts = (channel, wanted, row.urgent_passes, row.digest, row.quiet_start, row.quiet_end)
-        # The zone matters only for quiet hours and daily digests: most rows share a key.
-        zoned = row.quiet_start is not None or row.digest == DigestFrequency.DAILY.value
-        key = (*facts, row.timezone if zoned else None)
-        found = plans.get(key)
-        if found is None:
-            quiet = None if row.quiet_start is None else (row.quiet_start, row.quiet_end)
-            status, digest, not_before = plan(
-                channel,
-                priority,
-                wanted=wanted,
-                urgent_passes=row.urgent_passes,
-                digest=DigestFrequency(row.digest) if row.digest else None,
-                quiet=quiet if quiet and quiet[1] is not None else None,
-                tz=row.timezone,
-                now=now,
-            )
-            error = "PREFERENCE" if status == DeliveryStatus.SKIPPED else None
-            stored_as = (status.value, digest and digest.value, not_before, error)
-            found = plans[key] = (stored_as, leaves_now(status, not_before))
-        return found
-
-    # Rows in COPY's column order (_DELIVERY_COLUMNS); the job id is filled in below.
-    deliveries: list[list[Any]] = []
-    leaving: list[tuple[NotificationChannel, uuid.UUID]] = []
-    at: list[int] = []
-    for row in stored:
-        outgoing = [(NotificationChannel.EMAIL, row.wants_email)]
-        if row.has_push:
-            outgoing.append((NotificationChannel.PUSH, row.wants_push))
-        for channel, wanted in outgoing:
-            (status, digest, not_before, error), leaves = decide(channel, wanted, row)
-            delivery_id = new_id()
-            if leaves:
-                leaving.append((channel, delivery_id))
-                at.append(len(deliveries))
-            deliveries.append(
-                [delivery_id, row.id, row.user_id, channel.value, status, digest, not_before]
-                + [None, 0, error, now]
-            )
-    for index, job_id in zip(at, assign_jobs(session, leaving, settings.delivery_batch)):
-        deliveries[index][_JOB_ID] = job_id
-    _store_deliveries(session, deliveries)
+    plans = _Plans(priority, now)
+    notification_ids: list[str] = []
+    recipients: list[str] = []
+    numbers: list[int] = []
+    leaving = {EMAIL: 0, PUSH: 0}
+    for notification_id, user_id, _, facts, _ in stored:
+        email, push = plans.numbers(facts)
+        for channel, number in ((EMAIL, email), (PUSH, push)):
+            if number is None:  # no push subscription
+                continue
+            notification_ids.append(notification_id)
+            recipients.append(user_id)
+            numbers.append(number)
+            leaving[channel] += plans.leaves(number)
+    jobs = {
+        channel: sending_jobs(session, channel, count, settings.delivery_batch)
+        for channel, count in leaving.items()
+    }
+    session.execute(
+        _DELIVER,
+        {
+            "notification_ids": array_text(notification_ids),
+            "user_ids": array_text(recipients),
+            "plans": array_text(numbers),
+            **plans.columns(),
+            "email_jobs": jobs[EMAIL],
+            "push_jobs": jobs[PUSH],
+            "batch": settings.delivery_batch,
+            "now": now,
+        },
+    )
     common = common_payload(kind, priority, title, spec.body, spec.link, data, now, expires)
-    shown = [(row.id, row.user_id, row.unread) for row in stored if row.in_app]
+    shown = [(i, user, unread) for i, user, in_app, _, unread in stored if in_app]
     events.received(session, received_payloads(common, shown))
     return len(stored)
-
-
-def _store_deliveries(session: Session, deliveries: list[list[Any]]) -> None:
-    """One COPY on a worker's (synchronous) connection; in the API, under the async driver,
-    an INSERT of the few rows a producer's request makes."""
-    if not deliveries:
-        return
-    session.flush()  # the sending jobs' rows go first, in this transaction
-    driver = session.connection().connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        session.execute(
-            insert(NotificationDelivery.__table__),
-            [dict(zip(_DELIVERY_COLUMNS, row, strict=True)) for row in deliveries],
-        )
-        return
-    columns = ", ".join(_DELIVERY_COLUMNS)
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY {_DELIVERIES} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in deliveries:
-            copy.write_row(row)

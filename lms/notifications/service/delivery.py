@@ -45,13 +45,14 @@ SWEEP_LIMIT = 5000
 FINISH_EVERY = 50
 
 
-def _claim(ids: list[uuid.UUID], settings: Settings) -> list[uuid.UUID]:
-    """Take the rows still to send; SENDING ones are a crashed attempt's and are resent."""
+def _claim(job_id: uuid.UUID, settings: Settings) -> list[uuid.UUID]:
+    """Take the job's rows still to send; SENDING ones are a crashed attempt's and are
+    resent."""
     with session_scope(settings) as session:
         claimed = session.scalars(
             update(NotificationDelivery)
             .where(
-                NotificationDelivery.id.in_(ids),
+                NotificationDelivery.job_id == job_id,
                 NotificationDelivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
             )
             .values(
@@ -138,9 +139,10 @@ def _email_for(
     return message
 
 
-def send_emails(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
-    """Send a batch: one email per instant delivery, one digest per user's digest rows."""
-    claimed = _claim([uuid.UUID(i) for i in delivery_ids], settings)
+def send_emails(job_id: uuid.UUID, settings: Settings) -> dict[str, int]:
+    """Send a job's batch: one email per instant delivery, one digest per user's digest
+    rows."""
+    claimed = _claim(job_id, settings)
     if not claimed:
         return {"sent": 0}
     with session_scope(settings) as session:
@@ -203,12 +205,13 @@ def _push_payload(n: Notification) -> str:
     )
 
 
-def send_pushes(delivery_ids: list[str], settings: Settings) -> dict[str, int]:
-    """Push each delivery to every subscription of its user; gone subscriptions are deleted."""
+def send_pushes(job_id: uuid.UUID, settings: Settings) -> dict[str, int]:
+    """Push each of a job's deliveries to every subscription of its user; gone subscriptions
+    are deleted."""
     from pywebpush import WebPushException, webpush
 
     config = notifications_settings()
-    claimed = _claim([uuid.UUID(i) for i in delivery_ids], settings)
+    claimed = _claim(job_id, settings)
     if not claimed:
         return {"sent": 0}
     with session_scope(settings) as session:
@@ -308,7 +311,7 @@ def release_due(session: Session, *, now: datetime | None = None) -> int:
         for chunk in chunks:
             if not chunk:
                 continue
-            job = enqueue(session, kind, {"delivery_ids": [str(d.id) for d in chunk]})
+            job = enqueue(session, kind, {"deliveries": len(chunk)})
             for d in chunk:
                 d.job_id = job.id
     session.flush()

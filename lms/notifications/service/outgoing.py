@@ -50,23 +50,30 @@ def leaves_now(status: DeliveryStatus, not_before: datetime | None) -> bool:
     return status == DeliveryStatus.QUEUED and not_before is None
 
 
-def assign_jobs(
-    session: Session, leaving: list[tuple[NotificationChannel, uuid.UUID]], batch: int
+JOB_KINDS = {NotificationChannel.EMAIL: EMAIL_JOB, NotificationChannel.PUSH: PUSH_JOB}
+
+
+def sending_jobs(
+    session: Session, channel: NotificationChannel, count: int, batch: int
 ) -> list[uuid.UUID]:
-    """Batched sending jobs (delivery ids only) for the deliveries that leave now, recorded
-    in this transaction (the outbox). Returns each delivery's job id, in the given order."""
+    """The jobs that send `count` deliveries of `channel`, `batch` to a job, recorded in this
+    transaction (the outbox: one INSERT, one confirmed publish burst after commit). A job
+    sends the deliveries that name it (`job_id`); its payload only says how many."""
+    sizes = [min(batch, count - start) for start in range(0, count, batch)]
+    return enqueue_many(session, JOB_KINDS[channel], [{"deliveries": n} for n in sizes])
+
+
+def assign_jobs(
+    session: Session, leaving: list[NotificationChannel], batch: int
+) -> list[uuid.UUID]:
+    """Each delivery's sending job, in the given order, for deliveries (their channels)
+    that leave now."""
     job_of: list[Any] = [None] * len(leaving)
-    for channel, kind in (
-        (NotificationChannel.EMAIL, EMAIL_JOB),
-        (NotificationChannel.PUSH, PUSH_JOB),
-    ):
-        mine = [i for i, (c, _) in enumerate(leaving) if c == channel]
-        chunks = [mine[start : start + batch] for start in range(0, len(mine), batch)]
-        payloads = [{"delivery_ids": [str(leaving[i][1]) for i in chunk]} for chunk in chunks]
-        # One INSERT for the jobs and one confirmed publish burst after commit.
-        for chunk, job_id in zip(chunks, enqueue_many(session, kind, payloads), strict=True):
-            for i in chunk:
-                job_of[i] = job_id
+    for channel in JOB_KINDS:
+        mine = [i for i, c in enumerate(leaving) if c == channel]
+        jobs = sending_jobs(session, channel, len(mine), batch)
+        for place, i in enumerate(mine):
+            job_of[i] = jobs[place // batch]
     return job_of
 
 

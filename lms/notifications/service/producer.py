@@ -239,7 +239,7 @@ def create_batch(session: Session, user_ids: Sequence[uuid.UUID], spec: Spec) ->
                 }
             )
     leaving = [d for d in deliveries if leaves_now(d["status"], d["not_before"])]
-    jobs = assign_jobs(session, [(d["channel"], d["id"]) for d in leaving], settings.delivery_batch)
+    jobs = assign_jobs(session, [d["channel"] for d in leaving], settings.delivery_batch)
     for d, job_id in zip(leaving, jobs, strict=True):
         d["job_id"] = job_id
     if deliveries:
