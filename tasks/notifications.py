@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from lms.db import session_scope
-from lms.notifications.service import create_batch, delete_expired
+from lms.notifications.service import create_batch, delete_expired, fanout_batches
 from lms.notifications.service.delivery import (
     release_due,
     send_emails,
@@ -20,17 +22,29 @@ from tasks.base import JobContext, job_task
 
 @job_task(FANOUT_JOB)
 def fan_out(job: JobContext) -> dict:
-    """Insert the notifications in batches (one statement per batch), each batch's commit
-    publishing its sending jobs. A re-run skips recipients already notified (the key)."""
+    """Insert the notifications in batches (one transaction each, `fanout_connections` at
+    once), each batch's commit publishing its sending jobs. A re-run skips recipients
+    already notified (the key), so a batch that failed beside one that committed is safe."""
     spec = Spec(**job.payload["spec"])
     user_ids = [uuid.UUID(u) for u in job.payload["user_ids"]]
-    size = notifications_settings().fanout_batch
-    created = 0
-    for start in range(0, len(user_ids), size):
-        job.progress.check()
+    config = notifications_settings()
+    batches = fanout_batches(user_ids, config.fanout_batch, config.fanout_connections)
+
+    def store(batch: list[uuid.UUID]) -> int:
         with session_scope(job.settings) as session:
-            created += create_batch(session, user_ids[start : start + size], spec)
-        job.progress(min(1.0, (start + size) / len(user_ids)), f"{created} notified")
+            return create_batch(session, batch, spec)
+
+    created = stored = 0
+    with ThreadPoolExecutor(config.fanout_connections, thread_name_prefix="fanout") as pool:
+        for start in range(0, len(batches), config.fanout_connections):
+            wave = batches[start : start + config.fanout_connections]
+            job.progress.check()
+            # Each batch in a copy of this context: its spans stay in the job's trace.
+            created += sum(
+                pool.map(lambda batch: contextvars.copy_context().run(store, batch), wave)
+            )
+            stored += sum(len(batch) for batch in wave)
+            job.progress(stored / len(user_ids), f"{created} notified")
     return {"recipients": len(user_ids), "created": created}
 
 

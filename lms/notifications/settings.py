@@ -2,6 +2,10 @@
 
 LMS_NOTIFICATION_RETENTION_DAYS=90      expiry of a notification that names none
 LMS_NOTIFICATION_FANOUT_BATCH=10000     recipients per set-wise statement of a fan-out
+LMS_NOTIFICATION_FANOUT_CONNECTIONS=2   batches of one fan-out stored at once, each in its
+                                        own transaction on its own connection (a fan-out is
+                                        split into this many batches where each gets at
+                                        least 1,000 recipients)
 LMS_NOTIFICATION_DELIVERY_BATCH=200     emails or pushes per delivery job
 LMS_NOTIFICATION_VAPID_PRIVATE_KEY=     VAPID key (PEM, or raw base64url); empty: one is
                                         made under LMS_VAR_DIR on first use (set it when
@@ -28,6 +32,7 @@ class NotificationsSettings(BaseSettings):
 
     retention_days: int = Field(90, ge=1, le=3650)
     fanout_batch: int = Field(10000, ge=1, le=50000)
+    fanout_connections: int = Field(2, ge=1, le=8)
     delivery_batch: int = Field(200, ge=1, le=5000)
     vapid_private_key: str = ""
     vapid_subject: str = Field("mailto:admin@lyceum.local", pattern=r"^(mailto:|https://)")

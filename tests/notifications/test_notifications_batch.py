@@ -15,12 +15,12 @@ from lms.db import session_scope
 from lms.jobs.models import Job
 from lms.jobs.service import cancel_job
 from lms.notifications.models import Notification, NotificationDelivery, PushSubscription
-from lms.notifications.service import Spec, create_batch
+from lms.notifications.service import Spec, create_batch, notify_many
 from lms.notifications.service.delivery import send_emails
 from lms.notifications.settings import notifications_settings
 from lms.users.models import Role
 from tests.notifications.test_notifications_delivery import PREFS
-from tests.support import create_user
+from tests.support import create_user, start_worker
 
 
 @pytest.fixture
@@ -105,3 +105,30 @@ def test_a_batch_splits_what_leaves_over_jobs_that_send_their_own(api, two_per_j
     with session_scope() as session:  # no worker here: nobody else should send the rest
         for job_id in named:
             cancel_job(session, job_id)
+
+
+def test_a_fan_out_in_batches_stored_two_at_a_time_notifies_each_once(watcher):
+    # Batches of 2: seven recipients make four batches, stored two at a time.
+    worker = start_worker("notifications", env={"LMS_NOTIFICATION_FANOUT_BATCH": "2"})
+    try:
+        users = [create_user(Role.STUDENT)[0] for _ in range(7)]
+        key = f"announcement:{uuid.uuid4()}"
+        with session_scope() as session:
+            job_id = notify_many(
+                session, user_ids=[u.id for u in users], type="ANNOUNCEMENT", title="Exams", key=key
+            )
+        assert watcher.wait(job_id)["status"] == "SUCCEEDED"
+    finally:
+        worker.stop()
+    with session_scope() as session:
+        notified = Counter(
+            session.scalars(select(Notification.user_id).where(Notification.idempotency_key == key))
+        )
+        job = session.get(Job, job_id)
+        assert (job.progress, job.result) == (1.0, {"recipients": 7, "created": 7})
+    assert notified == {u.id: 1 for u in users}
+    emails = [d for d in deliveries_of(key) if d.channel.value == "EMAIL"]
+    assert len(emails) == 7 and all(d.job_id is not None for d in emails)
+    with session_scope() as session:  # no email worker here
+        for sending in {d.job_id for d in emails}:
+            cancel_job(session, sending)

@@ -14,7 +14,13 @@ from lms.notifications.service.preferences import (
     preferences_view,
     update_notification_preferences,
 )
-from lms.notifications.service.producer import Spec, create_batch, notify, notify_many
+from lms.notifications.service.producer import (
+    Spec,
+    create_batch,
+    fanout_batches,
+    notify,
+    notify_many,
+)
 from lms.notifications.service.push import (
     my_push_subscriptions,
     register_push_subscription,
@@ -27,6 +33,7 @@ __all__ = [
     "create_batch",
     "delete_expired",
     "delete_expired_notifications",
+    "fanout_batches",
     "get_notification",
     "get_notification_preferences",
     "get_unread_notification_count",

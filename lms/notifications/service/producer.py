@@ -13,6 +13,7 @@ scheduled job), payment receipt (SYSTEM, HIGH, `lms/payments/receipts.py`).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -51,9 +52,20 @@ from lms.notifications.service.sql import among
 from lms.notifications.settings import notifications_settings
 from lms.users import service as users
 
-__all__ = ["EMAIL_JOB", "FANOUT_JOB", "PUSH_JOB", "Spec", "create_batch", "notify", "notify_many"]
+__all__ = [
+    "EMAIL_JOB",
+    "FANOUT_JOB",
+    "PUSH_JOB",
+    "Spec",
+    "create_batch",
+    "fanout_batches",
+    "notify",
+    "notify_many",
+]
 
 FANOUT_JOB = "notifications.fanout"
+# Below this many recipients per batch, a second connection costs more than it saves.
+PARALLEL_MIN_BATCH = 1000
 
 
 @dataclass
@@ -138,6 +150,18 @@ def notify_many(session: Session, *, user_ids: Sequence[uuid.UUID], **spec: Any)
         subject=("notification", checked.key),
     )
     return job.id
+
+
+def fanout_batches(user_ids: Sequence[uuid.UUID], size: int, connections: int) -> list[list]:
+    """A fan-out's recipients in batches of at most `size`, in order. A fan-out with enough
+    recipients is split into at least `connections` batches, so that they are stored at
+    once: a batch's statements keep one database core busy, and a database has more."""
+    count = len(user_ids)
+    if not count:
+        return []
+    parts = max(math.ceil(count / size), min(connections, count // PARALLEL_MIN_BATCH), 1)
+    step = math.ceil(count / parts)
+    return [list(user_ids[start : start + step]) for start in range(0, count, step)]
 
 
 def _insert(session: Session, table, rows: list[dict[str, Any]], returning=None):
