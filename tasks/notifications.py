@@ -23,21 +23,24 @@ from tasks.base import JobContext, job_task
 @job_task(FANOUT_JOB)
 def fan_out(job: JobContext) -> dict:
     """Insert the notifications in batches (one transaction each, `fanout_connections` at
-    once), each batch's commit publishing its sending jobs. A re-run skips recipients
-    already notified (the key), so a batch that failed beside one that committed is safe."""
+    once on PostgreSQL), each batch's commit publishing its sending jobs. A re-run skips
+    recipients already notified (the key), so a batch that failed beside one that committed
+    is safe."""
     spec = Spec(**job.payload["spec"])
     user_ids = [uuid.UUID(u) for u in job.payload["user_ids"]]
     config = notifications_settings()
-    batches = fanout_batches(user_ids, config.fanout_batch, config.fanout_connections)
+    # SQLite takes one writer at a time: two transactions there would only wait on each other.
+    at_once = 1 if job.settings.embedded else config.fanout_connections
+    batches = fanout_batches(user_ids, config.fanout_batch, at_once)
 
     def store(batch: list[uuid.UUID]) -> int:
         with session_scope(job.settings) as session:
             return create_batch(session, batch, spec)
 
     created = stored = 0
-    with ThreadPoolExecutor(config.fanout_connections, thread_name_prefix="fanout") as pool:
-        for start in range(0, len(batches), config.fanout_connections):
-            wave = batches[start : start + config.fanout_connections]
+    with ThreadPoolExecutor(at_once, thread_name_prefix="fanout") as pool:
+        for start in range(0, len(batches), at_once):
+            wave = batches[start : start + at_once]
             job.progress.check()
             # Each batch in a copy of this context: its spans stay in the job's trace.
             created += sum(
