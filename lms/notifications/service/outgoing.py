@@ -78,7 +78,7 @@ def assign_jobs(
 
 
 def received_payloads(
-    common: dict[str, Any], shown: list[tuple[uuid.UUID, uuid.UUID, int]]
+    common: dict[str, Any], shown: list[tuple[uuid.UUID | str, uuid.UUID | str, int]]
 ) -> list[dict[str, Any]]:
     """`notificationReceived` events of one batch: what all share, plus per recipient the
     notification's id, the user and their new unread count (`unreadCountChanged` hears it)."""
