@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -105,22 +105,33 @@ INSERT INTO notification_deliveries (id, notification_id, user_id, channel, stat
                                      not_before, job_id, attempts, error_code, created_at)
 SELECT gen_random_uuid(), d.notification_id, d.user_id, p.channel, p.status, p.digest,
        p.not_before,
-       CASE WHEN p.leaves THEN
+       CASE WHEN p.leave THEN
            (CASE p.channel WHEN 'EMAIL' THEN CAST(:email_jobs AS uuid[])
                            ELSE CAST(:push_jobs AS uuid[]) END)
-           [(row_number() OVER (PARTITION BY p.channel, p.leaves ORDER BY d.n) - 1)
+           [(row_number() OVER (PARTITION BY p.channel, p.leave ORDER BY d.n) - 1)
             / :batch + 1]
        END,
        0, p.error, :now
 FROM unnest(CAST(:notification_ids AS uuid[]), CAST(:user_ids AS uuid[]),
             CAST(:plans AS int[])) WITH ORDINALITY AS d(notification_id, user_id, plan, n)
-JOIN unnest(CAST(:channels AS varchar[]), CAST(:statuses AS varchar[]),
-            CAST(:digests AS varchar[]), CAST(:not_befores AS timestamptz[]),
-            CAST(:errors AS varchar[]), CAST(:leaves AS boolean[]))
-     WITH ORDINALITY AS p(channel, status, digest, not_before, error, leaves, plan)
+JOIN unnest(CAST(:plan_channel AS varchar[]), CAST(:plan_status AS varchar[]),
+            CAST(:plan_digest AS varchar[]), CAST(:plan_not_before AS timestamptz[]),
+            CAST(:plan_error AS varchar[]), CAST(:plan_leave AS boolean[]))
+     WITH ORDINALITY AS p(channel, status, digest, not_before, error, leave, plan)
      USING (plan)
 """
 )
+
+
+class _Plan(NamedTuple):
+    """One row of the plan arrays: what a delivery of one channel and facts is stored as."""
+
+    channel: str
+    status: str
+    digest: str | None
+    not_before: datetime | None
+    error: str | None
+    leave: bool
 
 
 class _Plans:
@@ -130,7 +141,7 @@ class _Plans:
     def __init__(self, priority: Priority, now) -> None:
         self.priority, self.now = priority, now
         self.of_facts: dict[str, tuple[int, int | None]] = {}
-        self.rows: list[tuple] = []  # (channel, status, digest, not_before, error, leaves)
+        self.rows: list[_Plan] = []
 
     def numbers(self, facts: str) -> tuple[int, int | None]:
         found = self.of_facts.get(facts)
@@ -156,16 +167,16 @@ class _Plans:
         error = "PREFERENCE" if status == DeliveryStatus.SKIPPED else None
         leaves = leaves_now(status, not_before)
         self.rows.append(
-            (channel.value, status.value, digest and digest.value, not_before, error, leaves)
+            _Plan(channel.value, status.value, digest and digest.value, not_before, error, leaves)
         )
         return len(self.rows)
 
     def leaves(self, number: int) -> bool:
-        return self.rows[number - 1][5]
+        return self.rows[number - 1].leave
 
     def columns(self) -> dict[str, list]:
-        names = ("channels", "statuses", "digests", "not_befores", "errors", "leaves")
-        return {name: list(column) for name, column in zip(names, zip(*self.rows), strict=True)}
+        """The `_DELIVER` parameters: one array per field of `_Plan` (`plan_channel` …)."""
+        return {f"plan_{name}": [getattr(row, name) for row in self.rows] for name in _Plan._fields}
 
 
 def create_batch(
