@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # How long the API keeps an idle HTTP connection open. Longer than a load balancer's
+    # idle timeout (60 s on AWS ALB), so the balancer, not the server, closes it: a server
+    # closing first races the next request on that connection (a reset, a 502). A
+    # student's browser reading a question for 10 s reuses its connection, no new one.
+    keep_alive_seconds: float = Field(75.0, gt=0, le=3600)
     graphiql: bool = True
     cors_origins: list[str] = []
     mail_sender: str = "Lyceum <no-reply@lyceum.local>"

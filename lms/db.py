@@ -76,7 +76,11 @@ def _socket_ping(dbapi_connection) -> bool:
     pgconn = connection.pgconn
     if pgconn.status != psycopg.pq.ConnStatus.OK:
         return False
-    return not select.select([pgconn.socket], [], [], 0)[0]
+    # poll, not select: select() refuses descriptors above 1024, which an API holding
+    # hundreds of keep-alive connections hands to its database sockets.
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+    return not poller.poll(0)
 
 
 def _configure(sync_engine: Engine) -> None:

@@ -151,6 +151,7 @@ class Load:
         self.think, self.seed, self.cap = think, seed, in_flight
         self.sem = asyncio.Semaphore(in_flight)
         self.lat: dict[str, list[float]] = {"baseline": [], "start": [], "answer": [], "submit": []}
+        self.at: dict[str, list[float]] = {k: [] for k in self.lat}  # when each was sent
         self.failures: dict[str, int] = {}
         self.in_flight = self.peak_in_flight = 0
         self.tls = ssl.create_default_context()
@@ -197,6 +198,7 @@ async def take_quiz(client, token: str, quiz_id: str, load: Load, rng: random.Ra
             finally:
                 load.in_flight -= 1
             load.lat[kind].append(time.perf_counter() - started)
+            load.at[kind].append(started)
         try:
             body = response.json()
         except ValueError:
@@ -230,6 +232,7 @@ async def taking(base_url: str, quiz_id: str, tokens: list[str], load: Load) -> 
         )
         wall = time.perf_counter() - started
     ms = {k: [v * 1000 for v in values] for k, values in load.lat.items()}
+    print("answer p95 / requests by 15-s window of the phase:", windows(load, started))
     requests = sum(len(v) for v in ms.values())
     return {
         "wall_s": round(wall, 2),
@@ -245,6 +248,23 @@ async def taking(base_url: str, quiz_id: str, tokens: list[str], load: Load) -> 
         "baseline_p50_ms": round(percentile(ms["baseline"], 0.5), 1),
         "baseline_p95_ms": round(percentile(ms["baseline"], 0.95), 1),
     }
+
+
+def windows(load: Load, started: float, width: float = 15.0) -> list[tuple[int, float, int]]:
+    """(window start s, answer p95 ms, requests of any kind sent) per window: where the
+    tail is (the exam-opens burst, the submits at the end, or all along)."""
+    sent: dict[int, int] = {}
+    answers: dict[int, list[float]] = {}
+    for kind, times in load.at.items():
+        for k, at in enumerate(times):
+            w = int((at - started) // width)
+            sent[w] = sent.get(w, 0) + 1
+            if kind == "answer":
+                answers.setdefault(w, []).append(load.lat[kind][k] * 1000)
+    return [
+        (int(w * width), round(percentile(answers.get(w, [0.0]), 0.95), 1), sent[w])
+        for w in sorted(sent)
+    ]
 
 
 def measured(api_pid: int, base_url: str, quiz_id: str, tokens: list[str], load: Load) -> dict:

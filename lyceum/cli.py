@@ -135,6 +135,7 @@ def cmd_serve(args) -> int:
     config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
+    config.keep_alive_timeout = settings.keep_alive_seconds
     check_port_free(host, port)  # before start-up work (the event bus) logs anything
     app = create_app(settings)
 

@@ -77,7 +77,10 @@ class DirectoryWatch:
             time.sleep(timeout)
             return
         watched = [self._wake_read] if self.inotify is None else [self._wake_read, self.inotify]
-        ready, _, _ = select.select(watched, [], [], timeout)
+        poller = select.poll()  # not select(): it refuses descriptors above 1024
+        for descriptor in watched:
+            poller.register(descriptor, select.POLLIN)
+        ready = {descriptor for descriptor, _ in poller.poll(timeout * 1000)}
         if self._wake_read in ready:
             _drain(self._wake_read)
         if self.inotify is not None and self.inotify in ready:

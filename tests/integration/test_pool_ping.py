@@ -4,6 +4,7 @@ statement runs; a live one is handed out as it is."""
 
 from __future__ import annotations
 
+import os
 import select
 
 import psycopg
@@ -26,6 +27,25 @@ def test_a_live_connection_passes_and_a_terminated_one_fails(database):
         # The backend's farewell reaches the socket: wait for it rather than sleep.
         assert select.select([connection.pgconn.socket], [], [], 10)[0]
         assert not _socket_ping(connection)
+
+
+def test_a_connection_whose_descriptor_is_above_select_s_limit_is_pinged_too(database):
+    # An API holding hundreds of keep-alive connections opens its database sockets above
+    # descriptor 1024, where select() raises "filedescriptor out of range" (every request
+    # answered HTTP 500 at 500 connected students).
+    taken = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with psycopg.connect(database) as connection:
+            assert connection.pgconn.socket > 1024
+            assert _socket_ping(connection)
+            terminate(connection.info.backend_pid)
+            poller = select.poll()
+            poller.register(connection.pgconn.socket, select.POLLIN)
+            assert poller.poll(10_000)  # the backend's farewell reached the socket
+            assert not _socket_ping(connection)
+    finally:
+        for descriptor in taken:
+            os.close(descriptor)
 
 
 def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_at_checkout():
