@@ -135,6 +135,7 @@ def setup(students: int, expiring: int) -> dict:
             "saturated": str(quizzes[1].id),
             "expiring": quizzes[2].id,
             "takers": [tokens[u["id"]] for u in users[:students]],
+            "taker_ids": [u["id"] for u in users[:students]],
             "expirers": [u["id"] for u in users[students:]],
         }
 

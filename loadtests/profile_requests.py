@@ -9,7 +9,8 @@ ASGI interface one at a time (no server, no client: what is left is the shell's 
 and the domain's). Operations: the uncached catalog page (anonymous `courses`, 20 cards,
 the scenario of `run_catalog_load.py`), one course's page (anonymous `course(id)`, the
 same scenario's), an authenticated cheap read (`quiz(id)`), an authenticated cheap
-mutation (`submitQuizAnswer`) and `sendMessage`.
+mutation (`submitQuizAnswer`), `startQuizAttempt` and `submitQuiz` (20 saved answers
+graded; each student starts and submits once) and `sendMessage`.
 
 For each it prints wall and CPU ms per request, SQL statements per request (counted with
 SQLAlchemy's `before_cursor_execute` on every engine of the process, so a job stamped
@@ -139,20 +140,27 @@ def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
     return sorted(((k, v / whole) for k, v in totals.items()), key=lambda kv: -kv[1])[:18]
 
 
-def seed() -> dict:
-    """20+ catalog courses, a quiz with 20 questions and its students, two classmates."""
+def seed(takers: int) -> dict:
+    """20+ catalog courses, a quiz with 20 questions and its students, two classmates.
+    Of the students, `takers` start an attempt each (`startQuizAttempt`), and as many have
+    an attempt in progress with 20 saved answers, each submitted once (`submitQuiz`)."""
+    from uuid import UUID
+
+    from loadtests.bench_assessments import plant_expiring
     from loadtests.bench_assessments import setup as quiz_setup
     from loadtests.bench_communication import make_people
     from loadtests.run_catalog_load import seed as catalog_seed
 
     catalog = catalog_seed(40)
-    quiz = quiz_setup(3, 0)
+    quiz = quiz_setup(1 + 2 * takers, 0)
+    submitters = quiz["taker_ids"][1 + takers :]
+    plant_expiring(UUID(quiz["taken"]), submitters, 3600)  # deadlines an hour away
     _course, people = make_people(2)
     return {"catalog": catalog, "quiz": quiz, "people": people}
 
 
 async def profile(args, fixture: dict) -> dict:
-    from loadtests.bench_assessments import ANSWER, BASELINE, START
+    from loadtests.bench_assessments import ANSWER, BASELINE, START, SUBMIT
     from loadtests.bench_communication import SEND
     from loadtests.run_catalog_load import COURSE, COURSES
     from web.app import create_app
@@ -184,6 +192,19 @@ async def profile(args, fixture: dict) -> dict:
                 },
             }
 
+        starters = iter(quiz["takers"][1 : 1 + len(quiz["takers"]) // 2])
+        submitters = iter(
+            zip(
+                quiz["takers"][1 + len(quiz["takers"]) // 2 :],
+                await planted_attempts(quiz["taker_ids"][1 + len(quiz["takers"]) // 2 :]),
+                strict=True,
+            )
+        )
+
+        def submit_body() -> tuple[dict, str]:
+            who, attempt_id = next(submitters)
+            return {"query": SUBMIT, "variables": {"s": attempt_id}}, who
+
         (sender, sender_token), (recipient, _) = fixture["people"]
         operations = {
             "catalog_courses_anonymous": lambda: (
@@ -196,6 +217,11 @@ async def profile(args, fixture: dict) -> dict:
             ),
             "quiz_read": lambda: ({"query": BASELINE, "variables": {"q": quiz["taken"]}}, token),
             "submitQuizAnswer": lambda: (answer_body(), token),
+            "startQuizAttempt": lambda: (
+                {"query": START, "variables": {"q": quiz["taken"]}},
+                next(starters),
+            ),
+            "submitQuiz": submit_body,
             "sendMessage": lambda: ({"query": SEND, "variables": {"r": recipient}}, sender_token),
         }
         results = {}
@@ -252,6 +278,23 @@ async def profile(args, fixture: dict) -> dict:
         return results
     finally:
         await app.quart.shutdown()
+
+
+async def planted_attempts(students: list) -> list[str]:
+    """The ids of the attempts in progress of `students`, in their order."""
+    from sqlalchemy import select
+
+    from lms.assessments.models import QuizAttempt
+    from lms.db import session_scope
+
+    with session_scope() as session:
+        rows = session.execute(
+            select(QuizAttempt.student_id, QuizAttempt.id).where(
+                QuizAttempt.student_id.in_(students)
+            )
+        )
+        by_student = {student: str(attempt) for student, attempt in rows}
+    return [by_student[student] for student in students]
 
 
 async def measure(app, make, requests: int) -> dict:
@@ -333,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
 
         init_tracing(get_settings(), "api")
         upgrade(get_settings())
-        fixture = seed()
+        runs = 2 + (2 * args.rounds + 1 if args.tracing else 0)  # profiled, measured, traced
+        fixture = seed(6 + args.requests * runs)
         results = asyncio.run(profile(args, fixture))
     finally:
         flush_traces()

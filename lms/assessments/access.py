@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -40,17 +40,38 @@ def require_instructor(session: Session, viewer: Viewer, course_id: uuid.UUID) -
     return user_id
 
 
-def require_student(session: Session, viewer: Viewer, course_id: uuid.UUID) -> uuid.UUID:
+def require_student(
+    session: Session, viewer: Viewer, course_id: uuid.UUID, *, known: Standing | None = None
+) -> uuid.UUID:
     user_id = require_authenticated(viewer)
-    if not enrollments.is_enrolled(session, user_id, course_id):
+    enrolled = known.enrolled if known is not None else None
+    if enrolled is None:
+        enrolled = enrollments.is_enrolled(session, user_id, course_id)
+    if not enrolled:
         raise Forbidden("enroll in the course first", code="NOT_ENROLLED")
     return user_id
 
 
 def may_read_course_work(session: Session, viewer: Viewer, course_id: uuid.UUID) -> bool:
     """Instructors, admins and enrolled students see a course's quizzes and assignments."""
+    return standing(session, viewer, course_id).reads_course_work
+
+
+class Standing(NamedTuple):
+    """What the viewer is to one course, read once and handed along a request (a quiz's
+    page and an attempt's start each asked it two to four times)."""
+
+    teaches: bool
+    enrolled: bool | None  # None: not asked (an instructor reads without it)
+
+    @property
+    def reads_course_work(self) -> bool:
+        return self.teaches or bool(self.enrolled)
+
+
+def standing(session: Session, viewer: Viewer, course_id: uuid.UUID) -> Standing:
     if viewer.user_id is None:
-        return False
-    return teaches(session, viewer, course_id) or enrollments.is_enrolled(
-        session, viewer.user_id, course_id
-    )
+        return Standing(False, False)
+    if teaches(session, viewer, course_id):
+        return Standing(True, None)
+    return Standing(False, enrollments.is_enrolled(session, viewer.user_id, course_id))

@@ -8,7 +8,15 @@ from __future__ import annotations
 import asyncio
 
 from lms.security import issue_access_token
-from tests.assessments.support import ANSWER, CREATE_QUIZ, READ, START, classroom
+from tests.assessments.support import (
+    ANSWER,
+    CREATE_QUIZ,
+    READ,
+    START,
+    SUBMISSION_FIELDS,
+    SUBMIT,
+    classroom,
+)
 from tests.http_api import running_api
 
 QUESTIONS = [
@@ -79,3 +87,40 @@ async def test_saving_an_answer_takes_one_connection_and_three_statements(gql):
         read = (await api.data(READ, {"id": attempt["id"]}, token))["quizSubmission"]
         stored = {a["questionId"]: a["response"] for a in read["answers"]}
         assert stored[other] == saved[0]["response"]
+
+
+LIST = f"""query($q: ID!) {{ quizSubmissions(quizId: $q) {{ {SUBMISSION_FIELDS} }} }}"""
+
+
+async def test_the_educator_s_list_of_attempts_costs_the_same_for_two_as_for_one(gql):
+    room = classroom()
+    variables = {
+        "i": {
+            "courseId": room["course"].id,
+            "lessonId": room["course"].lessons[0],
+            "title": "To grade",
+            "publish": True,
+            "questions": QUESTIONS,
+        }
+    }
+    quiz = (await gql.data(CREATE_QUIZ, variables, room["educator"]))["createQuiz"]
+    teacher = issue_access_token(room["educator"])
+    async with running_api() as api:
+        counts, chosen = [], {}
+        for student, choice in zip(room["students"], ("a", "b"), strict=True):
+            token = issue_access_token(student)
+            attempt = (await api.data(START, {"q": quiz["id"]}, token))["startQuizAttempt"]
+            for question in attempt["questions"]:
+                save = {"questionId": question["id"], "version": 0, "selectedOptionIds": [choice]}
+                await api.data(ANSWER, {"s": attempt["id"], "i": save}, token)
+            await api.data(SUBMIT, {"s": attempt["id"]}, token)
+            chosen[attempt["id"]] = choice
+            listed = (await api.data(LIST, {"q": quiz["id"]}, teacher))["quizSubmissions"]
+            counts.append(len(api.statements))
+            # Each attempt shows its own answers and score, never another student's.
+            for row in listed:
+                mine = chosen[row["id"]]
+                assert [a["response"] for a in row["answers"]] == [{"selected": [mine]}] * 3
+                assert row["score"] == (3.0 if mine == "a" else 0.0)
+        assert len(listed) == 2
+        assert counts[0] == counts[1], counts

@@ -45,7 +45,12 @@ from lms.assessments.models import (
 )
 from lms.assessments import grading
 from lms.assessments.service import files
-from lms.assessments.service.quizzes import is_open, quiz_questions, visible_quiz
+from lms.assessments.service.quizzes import (
+    is_open,
+    quiz_questions,
+    visible_quiz,
+    visible_quiz_with_standing,
+)
 from lms.assessments.service.views import answer_view, attempt_view
 from lms.assessments.settings import assessment_settings
 from lms.enrollments import service as enrollments
@@ -104,8 +109,8 @@ def _draw(session: Session, quiz: Quiz, seed: int) -> tuple[list[Question], dict
 
 def start_quiz_attempt(session: Session, viewer: Viewer, *, quiz_id: Any) -> dict:
     """A new attempt, or the one still in progress (a student resuming after a disconnect)."""
-    quiz = visible_quiz(session, viewer, quiz_id)
-    student_id = access.require_student(session, viewer, quiz.course_id)
+    quiz, standing = visible_quiz_with_standing(session, viewer, quiz_id)
+    student_id = access.require_student(session, viewer, quiz.course_id, known=standing)
     _lock_student(session, quiz.id, student_id)
     now = utcnow()
     attempts = list(
@@ -119,7 +124,7 @@ def start_quiz_attempt(session: Session, viewer: Viewer, *, quiz_id: Any) -> dic
     for attempt in attempts:
         if attempt.status == AttemptStatus.IN_PROGRESS:
             if attempt.closes_at is None or now <= attempt.closes_at:
-                return attempt_view(session, viewer, attempt, quiz)
+                return attempt_view(session, viewer, attempt, quiz, instructor=standing.teaches)
             close_attempt(session, attempt, quiz, ClosedBy.DEADLINE)
     if not is_open(quiz, now):
         raise QuizNotOpen("this quiz is not open now", opensAt=_iso(quiz.opens_at))
@@ -150,7 +155,10 @@ def start_quiz_attempt(session: Session, viewer: Viewer, *, quiz_id: Any) -> dic
     )
     session.add(attempt)
     session.flush()
-    return attempt_view(session, viewer, attempt, quiz)
+    by_id = {question.id: question for question in questions}
+    return attempt_view(
+        session, viewer, attempt, quiz, instructor=standing.teaches, questions=by_id, answers={}
+    )
 
 
 def _plus(moment, seconds):
@@ -366,17 +374,23 @@ def submit_quiz(session: Session, viewer: Viewer, *, submission_id: Any) -> dict
     """Close and grade the attempt (idempotent: a closed attempt is returned as it is)."""
     attempt = _own_attempt(session, viewer, submission_id)
     quiz = session.get(Quiz, attempt.quiz_id)
-    if attempt.status == AttemptStatus.IN_PROGRESS:
-        late = attempt.closes_at is not None and utcnow() > attempt.closes_at
-        close_attempt(session, attempt, quiz, ClosedBy.DEADLINE if late else ClosedBy.STUDENT)
-    return attempt_view(session, viewer, attempt, quiz)
-
-
-def close_attempt(session: Session, attempt: QuizAttempt, quiz: Quiz, by: ClosedBy) -> None:
-    """Grade every automatically gradable answer; manual ones wait (NEEDS_GRADING).
-    The caller holds the attempt's row lock."""
     if attempt.status != AttemptStatus.IN_PROGRESS:
-        return
+        return attempt_view(session, viewer, attempt, quiz)
+    late = attempt.closes_at is not None and utcnow() > attempt.closes_at
+    questions, answers = close_attempt(
+        session, attempt, quiz, ClosedBy.DEADLINE if late else ClosedBy.STUDENT
+    )
+    return attempt_view(session, viewer, attempt, quiz, questions=questions, answers=answers)
+
+
+def close_attempt(
+    session: Session, attempt: QuizAttempt, quiz: Quiz, by: ClosedBy
+) -> tuple[dict[uuid.UUID, Question], dict[uuid.UUID, QuizAnswer]]:
+    """Grade every automatically gradable answer; manual ones wait (NEEDS_GRADING).
+    The caller holds the attempt's row lock. Returns the attempt's questions and answers
+    by question id (none when it was closed already)."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return {}, {}
     ids = [uuid.UUID(i) for i in attempt.question_ids]
     questions = {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
     answers = {
@@ -392,8 +406,8 @@ def close_attempt(session: Session, attempt: QuizAttempt, quiz: Quiz, by: Closed
     attempt.submitted_at = utcnow()
     attempt.closed_by = by
     attempt.status = AttemptStatus.NEEDS_GRADING
-    session.flush()
     _finish_if_graded(session, attempt, quiz, questions, answers)
+    return questions, answers
 
 
 def _auto_score(question: Question, answer: QuizAnswer, quiz: Quiz) -> float | None:
@@ -516,11 +530,11 @@ def quiz_submissions_by_student(
     session: Session, viewer: Viewer, *, quiz_id: Any, student_id: Any = None
 ) -> list[dict]:
     """The viewer's attempts; instructors may name a student (`studentId`)."""
-    quiz = visible_quiz(session, viewer, quiz_id)
+    quiz, standing = visible_quiz_with_standing(session, viewer, quiz_id)
     user_id = require_authenticated(viewer)
     target = user_id
     if student_id is not None and str(student_id) != str(user_id):
-        if not access.teaches(session, viewer, quiz.course_id):
+        if not standing.teaches:
             raise Forbidden("students see only their own attempts", code="FORBIDDEN")
         target = access.parse_id(student_id, QuizSubmissionNotFound, "student")
     attempts = list(
@@ -533,7 +547,7 @@ def quiz_submissions_by_student(
     )
     for attempt in attempts:
         _expire(session, attempt, quiz)
-    return [attempt_view(session, viewer, a, quiz) for a in attempts]
+    return _attempt_views(session, viewer, attempts, quiz, instructor=standing.teaches)
 
 
 def quiz_submissions(
@@ -545,8 +559,35 @@ def quiz_submissions(
     query = select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id)
     if status is not None:
         query = query.where(QuizAttempt.status == AttemptStatus(status))
-    attempts = session.scalars(query.order_by(QuizAttempt.started_at))
-    return [attempt_view(session, viewer, a, quiz) for a in attempts]
+    attempts = list(session.scalars(query.order_by(QuizAttempt.started_at)))
+    return _attempt_views(session, viewer, attempts, quiz, instructor=True)
+
+
+def _attempt_views(
+    session: Session, viewer: Viewer, attempts: list[QuizAttempt], quiz: Quiz, *, instructor: bool
+) -> list[dict]:
+    """`attempt_view` of each, their questions and answers read in two statements (an
+    instructor's list of 500 attempts took three statements per attempt)."""
+    ids = {uuid.UUID(i) for attempt in attempts for i in attempt.question_ids}
+    questions = {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
+    answers: dict[uuid.UUID, dict[uuid.UUID, QuizAnswer]] = {a.id: {} for a in attempts}
+    if attempts:
+        for answer in session.scalars(
+            select(QuizAnswer).where(QuizAnswer.attempt_id.in_(list(answers)))
+        ):
+            answers[answer.attempt_id][answer.question_id] = answer
+    return [
+        attempt_view(
+            session,
+            viewer,
+            attempt,
+            quiz,
+            instructor=instructor,
+            questions=questions,
+            answers=answers[attempt.id],
+        )
+        for attempt in attempts
+    ]
 
 
 # --- manual grading and regrades ---------------------------------------------------------

@@ -152,16 +152,27 @@ def editable_quiz(session: Session, viewer: Viewer, quiz_id: Any, *, lock=False)
 
 def visible_quiz(session: Session, viewer: Viewer, quiz_id: Any) -> Quiz:
     """Instructors see drafts; enrolled students published quizzes; others nothing."""
+    return visible_quiz_with_standing(session, viewer, quiz_id)[0]
+
+
+def visible_quiz_with_standing(
+    session: Session, viewer: Viewer, quiz_id: Any
+) -> tuple[Quiz, access.Standing]:
+    """`visible_quiz` and what the viewer is to its course, for the caller to reuse."""
     quiz = session.get(Quiz, access.parse_id(quiz_id, QuizNotFound, "quiz"))
-    if quiz is None or not access.may_read_course_work(session, viewer, quiz.course_id):
+    if quiz is None:
         raise QuizNotFound("quiz not found")
-    if quiz.status != QuizStatus.PUBLISHED and not access.teaches(session, viewer, quiz.course_id):
+    standing = access.standing(session, viewer, quiz.course_id)
+    if not standing.reads_course_work:
         raise QuizNotFound("quiz not found")
-    return quiz
+    if quiz.status != QuizStatus.PUBLISHED and not standing.teaches:
+        raise QuizNotFound("quiz not found")
+    return quiz, standing
 
 
 def get_quiz(session: Session, viewer: Viewer, *, id: Any) -> dict:
-    return quiz_view(session, viewer, visible_quiz(session, viewer, id))
+    quiz, standing = visible_quiz_with_standing(session, viewer, id)
+    return quiz_view(session, viewer, quiz, instructor=standing.teaches)
 
 
 def update_quiz(session: Session, viewer: Viewer, *, id: Any, input: dict[str, Any]) -> dict:

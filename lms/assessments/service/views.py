@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms.assessments import access
@@ -56,20 +56,32 @@ def question_view(
     }
 
 
-def quiz_view(session: Session, viewer: Viewer, quiz: Quiz) -> dict[str, Any]:
+def quiz_view(
+    session: Session, viewer: Viewer, quiz: Quiz, *, instructor: bool | None = None
+) -> dict[str, Any]:
+    """`instructor`: whether the viewer teaches the quiz's course, when the caller knows."""
     from lms.assessments.service.quizzes import quiz_questions
 
-    instructor = access.teaches(session, viewer, quiz.course_id)
+    if instructor is None:
+        instructor = access.teaches(session, viewer, quiz.course_id)
     view = {c.key: getattr(quiz, c.key) for c in Quiz.__table__.columns}
-    own = quiz_questions(session, quiz)
-    view["question_count"] = len(own) + quiz.bank_draw_count
-    # Students meet the questions in their attempt, never here.
-    view["questions"] = [question_view(q, with_key=True) for q in own] if instructor else []
+    if instructor:
+        own = quiz_questions(session, quiz)
+        view["questions"] = [question_view(q, with_key=True) for q in own]
+        view["question_count"] = len(own) + quiz.bank_draw_count
+    else:  # students meet the questions in their attempt, never here: their number only
+        view["questions"] = []
+        view["question_count"] = _question_count(session, quiz) + quiz.bank_draw_count
     view["viewer_can_edit"] = instructor
     view["viewer_grade"] = (
         quiz_grade(session, quiz, viewer.user_id) if viewer.user_id and not instructor else None
     )
     return view
+
+
+def _question_count(session: Session, quiz: Quiz) -> int:
+    count = select(func.count()).select_from(Question).where(Question.quiz_id == quiz.id)
+    return session.scalar(count) or 0
 
 
 def review_open(quiz: Quiz, attempt: QuizAttempt, policy: ReviewPolicy, now: datetime) -> bool:
@@ -81,18 +93,31 @@ def review_open(quiz: Quiz, attempt: QuizAttempt, policy: ReviewPolicy, now: dat
 
 
 def attempt_view(
-    session: Session, viewer: Viewer, attempt: QuizAttempt, quiz: Quiz
+    session: Session,
+    viewer: Viewer,
+    attempt: QuizAttempt,
+    quiz: Quiz,
+    *,
+    instructor: bool | None = None,
+    questions: dict[uuid.UUID, Question] | None = None,
+    answers: dict[uuid.UUID, QuizAnswer] | None = None,
 ) -> dict[str, Any]:
+    """What the caller already read (whether the viewer teaches the course, the attempt's
+    questions and answers by question id) is used instead of being read again."""
     now = utcnow()
-    instructor = access.teaches(session, viewer, quiz.course_id)
+    if instructor is None:
+        instructor = access.teaches(session, viewer, quiz.course_id)
     scores = instructor or review_open(quiz, attempt, quiz.show_scores, now)
     answers_shown = instructor or review_open(quiz, attempt, quiz.show_answers, now)
     ids = [uuid.UUID(i) for i in attempt.question_ids]
-    by_id = {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
-    answers = {
-        a.question_id: a
-        for a in session.scalars(select(QuizAnswer).where(QuizAnswer.attempt_id == attempt.id))
-    }
+    by_id = questions
+    if by_id is None:
+        by_id = {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
+    if answers is None:
+        answers = {
+            a.question_id: a
+            for a in session.scalars(select(QuizAnswer).where(QuizAnswer.attempt_id == attempt.id))
+        }
     questions = [
         question_view(
             by_id[qid],
