@@ -8,6 +8,7 @@ AsyncSession at the same time (graphql-core runs siblings concurrently).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ class Context:
     def loaders(self) -> Loaders:
         """This request's dataloaders (batched reads, the batches of a moment in one call)."""
         if self._loaders is None:
-            self._loaders = Loaders(self.run_sync, self.viewer)
+            # Not `self.run_sync`: a bound method would make this context and its loaders a
+            # reference cycle, freed by the garbage collector instead of as the request ends.
+            read = functools.partial(_run_sync, self.db, self.services.sessions)
+            self._loaders = Loaders(read, self.viewer)
         return self._loaders
 
     @property
@@ -69,10 +73,7 @@ class Context:
 
     async def run_sync(self, call: Callable[[Session], T]) -> T:
         """`call(session)` for reading: in the request's session, else a short one."""
-        if self.db is not None:
-            return await self.db.read(call)
-        async with self.services.sessions() as session:
-            return await session.run_sync(call)
+        return await _run_sync(self.db, self.services.sessions, call)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a sync service function for reading."""
@@ -88,6 +89,17 @@ class Context:
                 result = await session.run_sync(call)
         self._loaders = None  # reads cached before this write are stale now
         return result
+
+
+async def _run_sync(
+    db: RequestSession | None,
+    sessions: async_sessionmaker[AsyncSession],
+    call: Callable[[Session], T],
+) -> T:
+    if db is not None:
+        return await db.read(call)
+    async with sessions() as session:
+        return await session.run_sync(call)
 
 
 def client_address(

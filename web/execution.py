@@ -98,6 +98,16 @@ class LeanExecutionContext(ExecutionContext):
         # list): the plain plan of each field, or None when one field is not plain.
         self._selection_plans: dict[int, tuple[Any, list | None]] = {}
 
+    def build_response(self, data):
+        try:
+            return super().build_response(data)
+        finally:
+            # graphql-core's async helpers hold bound methods of this executor: a reference
+            # cycle that left each request's executor, context and session to the garbage
+            # collector instead of reference counting (young collections of 20-40 ms under
+            # load). Nothing resolves after the response is built.
+            self.async_helpers = None
+
     def _field_plan(self, parent_type, field_details_list) -> tuple | None:
         if self.middleware_manager or len(field_details_list) != 1:
             return None

@@ -22,9 +22,9 @@ from web.context import Context, Services, authenticate, bearer_token, client_ad
 from web.errors import error_log, format_error, operation_name
 from web.execution import LeanExecutionContext
 from web.explorer import page as explorer_page
-from web.input_hygiene import LiteralHygiene, variables_rule
+from web.input_hygiene import LiteralHygiene, VariableHygiene
 from web.limits import alias_limit_rule, depth_limit_rule
-from web.query_cost import cost_limit_rule
+from web.query_cost import CostLimit
 from web.request_session import RequestSession
 from web.metrics import (
     GRAPHQL_ERRORS,
@@ -91,10 +91,10 @@ def validation_rules(services: Services):
         variables = data.get("variables") if isinstance(data.get("variables"), dict) else None
         return [
             LiteralHygiene,
-            variables_rule(data.get("variables")),
+            VariableHygiene(data.get("variables")),
             depth_limit_rule(settings.query_max_depth),
             alias_limit_rule(settings.query_max_aliases),
-            cost_limit_rule(settings.query_max_cost, variables),
+            CostLimit(settings.query_max_cost, variables),
         ]
 
     return rules
@@ -107,7 +107,8 @@ class CachedValidator:
     rules, so it is cached per parsed document (the parse cache hands back the same
     object for the same text). Rules that read the request's variables (the cost limit,
     the variables' hygiene) run on every request: through their `errors_for` when they
-    have one, which skips graphql-core's visit of the whole document with type info.
+    have one, which skips graphql-core's visit of the whole document with type info (those
+    two are per-request objects with `errors_for`, not visitor classes).
     """
 
     def __init__(self, maxsize: int = 2048) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     DocumentNode,
@@ -81,36 +81,35 @@ class LiteralHygiene(ValidationRule):
             self.report_error(_error(f"{value[:60]!r} is not a valid id.", node, "literal"))
 
 
-def variables_rule(variables: Any) -> type[ValidationRule]:
-    """A rule that checks this request's variable values against their declared types."""
-    values = variables if isinstance(variables, dict) else {}
+class VariableHygiene(NamedTuple):
+    """The checks of one request's variable values against their declared types. Not a
+    visitor class: `CachedValidator` runs it through `errors_for`, and a class made per
+    request cost its creation and a garbage collection of it every time."""
 
-    def check(schema: Any, node: VariableDefinitionNode) -> GraphQLError | None:
-        name = node.variable.name.value
-        if name not in values:
-            return None
-        problem = _problem(type_from_ast(schema, node.type), values[name], f"${name}")
-        return _error(problem, node, f"${name}") if problem else None
+    variables: Any
+    reads_variables: bool = True
 
-    class VariableHygiene(ValidationRule):
-        def enter_variable_definition(self, node: VariableDefinitionNode, *_args) -> None:
-            error = check(self.context.schema, node)
-            if error is not None:
-                self.report_error(error)
+    def errors_for(self, schema: Any, document: DocumentNode) -> list[GraphQLError]:
+        values = self.variables if isinstance(self.variables, dict) else {}
+        if not values:
+            return []
+        found = (
+            _variable_error(schema, node, values)
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+            for node in definition.variable_definitions or ()
+        )
+        return [error for error in found if error is not None]
 
-        @staticmethod
-        def errors_for(schema: Any, document: DocumentNode) -> list[GraphQLError]:
-            """The same checks without a visit of the whole document (per request)."""
-            found = (
-                check(schema, node)
-                for definition in document.definitions
-                if isinstance(definition, OperationDefinitionNode)
-                for node in definition.variable_definitions or ()
-            )
-            return [error for error in found if error is not None]
 
-    VariableHygiene.reads_variables = True  # run per request, never cached
-    return VariableHygiene
+def _variable_error(
+    schema: Any, node: VariableDefinitionNode, values: dict[str, Any]
+) -> GraphQLError | None:
+    name = node.variable.name.value
+    if name not in values:
+        return None
+    problem = _problem(type_from_ast(schema, node.type), values[name], f"${name}")
+    return _error(problem, node, f"${name}") if problem else None
 
 
 def _problem(type_: Any, value: Any, where: str) -> str | None:

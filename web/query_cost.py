@@ -11,7 +11,7 @@ refused. Introspection is bounded by the schema itself and costs nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     FieldNode,
@@ -26,7 +26,6 @@ from graphql import (
     ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
     VariableNode,
     get_named_type,
     is_leaf_type,
@@ -153,29 +152,23 @@ def document_cost(schema, document, variables: dict[str, Any] | None = None) -> 
     return max(costs, default=0)
 
 
-def cost_limit_rule(max_cost: int, variables: dict[str, Any] | None) -> type[ValidationRule]:
-    """A rule for one request (it reads the request's variables)."""
+class CostLimit(NamedTuple):
+    """The cost check of one request (it reads the request's variables). Not a visitor
+    class: `CachedValidator` runs it through `errors_for`, and a class made per request
+    cost its creation and a garbage collection of it every time."""
 
-    class CostLimit(ValidationRule):
-        reads_variables = True
+    max_cost: int
+    variables: dict[str, Any] | None
+    reads_variables: bool = True
 
-        def enter_document(self, node, *_args):
-            for error in self.errors_for(self.context.schema, node):
-                self.report_error(error)
-            return self.BREAK
-
-        @staticmethod
-        def errors_for(schema, document) -> list[GraphQLError]:
-            """The same check without a visit of the whole document (per request)."""
-            cost = document_cost(schema, document, variables)
-            if cost <= max_cost:
-                return []
-            return [
-                GraphQLError(
-                    f"Query costs {cost}; the maximum is {max_cost}. Ask for smaller pages "
-                    "or fewer nested lists.",
-                    extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": max_cost},
-                )
-            ]
-
-    return CostLimit
+    def errors_for(self, schema, document) -> list[GraphQLError]:
+        cost = document_cost(schema, document, self.variables)
+        if cost <= self.max_cost:
+            return []
+        return [
+            GraphQLError(
+                f"Query costs {cost}; the maximum is {self.max_cost}. Ask for smaller pages "
+                "or fewer nested lists.",
+                extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.max_cost},
+            )
+        ]
