@@ -31,6 +31,9 @@ and `lms beat` (the deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS
   fall within one minute; nobody submits them. `closed_within_s_p95` is the 95th percentile
   of (closed and graded - deadline plus grace) as recorded by the server (goal: < 5 s).
 
+Also printed per phase: the answer p95 and the requests sent in each 15-s window (the
+exam-opens burst first, the submits last), to see where a tail comes from.
+
 Nothing is asserted; the last line is one JSON object with every figure.
 """
 
