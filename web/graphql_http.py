@@ -6,6 +6,7 @@ import functools
 import json
 import time
 from collections import OrderedDict
+from typing import Any
 
 from ariadne import graphql
 from ariadne.asgi import GraphQL
@@ -142,6 +143,16 @@ class CachedValidator:
 
 cached_validator = CachedValidator()
 
+# How every operation is parsed, validated, executed and its errors reported, over HTTP and
+# over websockets alike.
+SHELL_OPTIONS: dict[str, Any] = {
+    "query_parser": cached_parser,
+    "query_validator": cached_validator,
+    "execution_context_class": LeanExecutionContext,
+    "error_formatter": format_error,
+    "logger": error_log,
+}
+
 
 def error_response(status: int, code: str, message: str) -> Response:
     extensions = {"code": code}
@@ -197,14 +208,10 @@ async def graphql_http() -> Response:
                     build_schema(),
                     data,
                     context_value=context,
-                    query_parser=cached_parser,
-                    query_validator=cached_validator,
                     validation_rules=validation_rules(svc),
-                    execution_context_class=LeanExecutionContext,
-                    error_formatter=format_error,
-                    logger=error_log,
                     debug=svc.settings.debug,
                     introspection=svc.settings.env != "production" or svc.settings.graphiql,
+                    **SHELL_OPTIONS,
                 )
                 elapsed = time.perf_counter() - started
             finally:
@@ -261,11 +268,7 @@ def websocket_app(holder: dict) -> GraphQL:
     return GraphQL(
         build_schema(),
         context_value=context_value,
-        query_parser=cached_parser,
-        query_validator=cached_validator,
         validation_rules=rules,
-        execution_context_class=LeanExecutionContext,
-        error_formatter=format_error,
-        logger=error_log,
         websocket_handler=GraphQLTransportWSHandler(on_connect=on_connect),
+        **SHELL_OPTIONS,
     )

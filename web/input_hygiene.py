@@ -34,6 +34,8 @@ from graphql import (
     type_from_ast,
 )
 
+from web.request_checks import ReportCheck
+
 CODE = "BAD_USER_INPUT"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -88,6 +90,10 @@ class VariableHygiene(NamedTuple):
 
     variables: Any
     reads_variables: bool = True
+
+    def __call__(self, context) -> ReportCheck:
+        """As a graphql-core rule: a visitor reporting `errors_for`."""
+        return ReportCheck(context, self)
 
     def errors_for(self, schema: Any, document: DocumentNode) -> list[GraphQLError]:
         values = self.variables if isinstance(self.variables, dict) else {}

@@ -31,6 +31,8 @@ from graphql import (
     is_leaf_type,
 )
 
+from web.request_checks import ReportCheck
+
 DEFAULT_PAGE = 20  # lms.pagination's default `first`
 MAX_MULTIPLIER = 1000
 DEFAULT_LIST_SIZE = 10
@@ -160,6 +162,10 @@ class CostLimit(NamedTuple):
     max_cost: int
     variables: dict[str, Any] | None
     reads_variables: bool = True
+
+    def __call__(self, context) -> ReportCheck:
+        """As a graphql-core rule: a visitor reporting `errors_for`."""
+        return ReportCheck(context, self)
 
     def errors_for(self, schema, document) -> list[GraphQLError]:
         cost = document_cost(schema, document, self.variables)

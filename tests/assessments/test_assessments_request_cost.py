@@ -29,18 +29,22 @@ QUESTIONS = [
 ]
 
 
-async def test_saving_an_answer_takes_one_connection_and_three_statements(gql):
-    room = classroom()
+async def published_quiz(gql, room: dict, title: str) -> dict:
     variables = {
         "i": {
             "courseId": room["course"].id,
             "lessonId": room["course"].lessons[0],
-            "title": "Costs",
+            "title": title,
             "publish": True,
             "questions": QUESTIONS,
         }
     }
-    quiz = (await gql.data(CREATE_QUIZ, variables, room["educator"]))["createQuiz"]
+    return (await gql.data(CREATE_QUIZ, variables, room["educator"]))["createQuiz"]
+
+
+async def test_saving_an_answer_takes_one_connection_and_three_statements(gql):
+    room = classroom()
+    quiz = await published_quiz(gql, room, "Costs")
     token = issue_access_token(room["students"][0])
     async with running_api() as api:
         attempt = (await api.data(START, {"q": quiz["id"]}, token))["startQuizAttempt"]
@@ -94,16 +98,7 @@ LIST = f"""query($q: ID!) {{ quizSubmissions(quizId: $q) {{ {SUBMISSION_FIELDS} 
 
 async def test_the_educator_s_list_of_attempts_costs_the_same_for_two_as_for_one(gql):
     room = classroom()
-    variables = {
-        "i": {
-            "courseId": room["course"].id,
-            "lessonId": room["course"].lessons[0],
-            "title": "To grade",
-            "publish": True,
-            "questions": QUESTIONS,
-        }
-    }
-    quiz = (await gql.data(CREATE_QUIZ, variables, room["educator"]))["createQuiz"]
+    quiz = await published_quiz(gql, room, "To grade")
     teacher = issue_access_token(room["educator"])
     async with running_api() as api:
         counts, chosen = [], {}

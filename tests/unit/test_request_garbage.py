@@ -12,8 +12,7 @@ from ariadne import graphql
 
 from lms.config import get_settings
 from web.context import Context, Services
-from web.execution import LeanExecutionContext
-from web.graphql_http import cached_parser, cached_validator, validation_rules
+from web.graphql_http import SHELL_OPTIONS, validation_rules
 from web.schema import build_schema
 
 QUERY = "query($skip: Boolean!) { __typename @skip(if: $skip) }"
@@ -28,10 +27,8 @@ async def request(services: Services) -> None:
         build_schema(),
         data,
         context_value=context,
-        query_parser=cached_parser,
-        query_validator=cached_validator,
         validation_rules=validation_rules(services),
-        execution_context_class=LeanExecutionContext,
+        **SHELL_OPTIONS,  # the API's parser, validator, executor and error reporting
     )
     assert success and result == {"data": {"__typename": "Query"}}, result
 
