@@ -79,6 +79,10 @@ def quiz_view(
     return view
 
 
+def _questions_by_id(session: Session, ids) -> dict[uuid.UUID, Question]:
+    return {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
+
+
 def _question_count(session: Session, quiz: Quiz) -> int:
     count = select(func.count()).select_from(Question).where(Question.quiz_id == quiz.id)
     return session.scalar(count) or 0
@@ -110,9 +114,7 @@ def attempt_view(
     scores = instructor or review_open(quiz, attempt, quiz.show_scores, now)
     answers_shown = instructor or review_open(quiz, attempt, quiz.show_answers, now)
     ids = [uuid.UUID(i) for i in attempt.question_ids]
-    by_id = questions
-    if by_id is None:
-        by_id = {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
+    by_id = questions if questions is not None else _questions_by_id(session, ids)
     if answers is None:
         answers = {
             a.question_id: a
