@@ -29,7 +29,7 @@ from sqlalchemy import and_, delete, func, select, text, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lms.analytics import deltas
+from lms.analytics import deltas, rebuild
 from lms.analytics.aggregates import course_students, daily_statements, day_of
 from lms.analytics.badges import award_badges
 from lms.analytics.dropoff import fold_in_recent, rebuild_segments
@@ -134,15 +134,18 @@ def _touched(session: Session, since: datetime) -> Touched:
     return touched
 
 
-def _stage_one(session: Session, touched: Touched | None, cutoff: datetime | None) -> None:
-    """Daily tables: every key rewritten from the events stored before `cutoff` (full), or
-    the touched keys recomputed (SQLite's incremental run)."""
+def _stage_one(
+    session: Session, touched: Touched | None, cutoff: datetime | None, tables=None
+) -> None:
+    """Daily tables: every key rewritten from the events stored before `cutoff` (full: the
+    `tables` named, or all), or the touched keys recomputed (SQLite's incremental run)."""
     dialect = session.get_bind().dialect.name
     statements = daily_statements(dialect)
     if touched is None:  # full: every key, rewritten (the watermark lock keeps runs apart)
         everything = true() if cutoff is None else E.stored_at < cutoff
-        for table, _keys, build in statements.values():
-            _replace(session, table, build(everything))
+        for name, (table, _keys, build) in statements.items():
+            if tables is None or name in tables:
+                _replace(session, table, build(everything))
         return
     by_key = {
         "course": (touched.courses_by_day, E.course_id),
@@ -197,51 +200,106 @@ def _watermark(session: Session) -> Watermark:
     ).one()
 
 
-def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
-    """One rollup run in the caller's transaction: incremental from the watermark, or
-    every key (`full`, also the first run). Returns what it did."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
+def _session_settings(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
         # JIT compiles per partition scanned (4 years of months): seconds of compiling
         # for sub-second statements. Off for this transaction only.
         session.execute(text("SET LOCAL jit = off"))
         # A full run groups every event: hash tables of this size stay in memory instead of
         # spilling to disk in batches (the benchmark's plain GROUP BY gets the same).
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+
+
+class _Laps:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.clock = time_module.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time_module.perf_counter()
+        self.seconds[name], self.clock = round(now - self.clock, 3), now
+
+
+def _rebuild_in_parallel(session: Session, cutoff: datetime) -> tuple[dict[str, float], int]:
+    """PostgreSQL's full run of the tables, in two halves at once (`lms.analytics.rebuild`):
+    returns the seconds of each step and the badges awarded."""
+    awarded = 0
+
+    def students_half(second: Session) -> dict[str, float]:
+        nonlocal awarded
+        lap = _Laps()
+        _stage_one(second, None, cutoff, tables={"student"})
+        lap("student_days")
+        _stage_two_students(second, None)
+        lap("students")
+        awarded = award_badges(second, None)
+        lap("badges")
+        return lap.seconds
+
+    def other_half(own: Session) -> dict[str, float]:
+        lap = _Laps()
+        _stage_one(own, None, cutoff, tables=OTHER_DAILY_TABLES)
+        lap("daily")
+        rebuild_segments(own, cutoff)
+        lap("segments")
+        return lap.seconds
+
+    seconds = rebuild.rebuild(
+        session,
+        settings=_session_settings,
+        students_half=students_half,
+        other_half=other_half,
+    )
+    return seconds, awarded
+
+
+OTHER_DAILY_TABLES = {"course", "responses", "lesson", "revenue", "item"}
+
+
+def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
+    """One rollup run: incremental from the watermark, or every key (`full`, also the first
+    run, and the run after a full one that did not finish). In the caller's transaction,
+    but for PostgreSQL's full run, which also commits a second one (`lms.analytics.rebuild`).
+    Returns what it did."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    _session_settings(session)
     mark = _watermark(session)
     started = utcnow()
-    full = full or mark.runs == 0
+    full = full or mark.runs == 0 or (postgres and rebuild.pending(session))
     since = mark.stored_at - LAG
-    seconds: dict[str, float] = {}
-    clock = time_module.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time_module.perf_counter()
-        seconds[name], clock = round(now - clock, 3), now
+    lap = _Laps()
 
     events: int | None = None
-    if full:
-        # PostgreSQL: rebuilt from the events stored before the look-back; the newer ones
-        # are folded in as deltas and listed, as the next incremental run expects.
-        cutoff = started - LAG if postgres else None
-        _stage_one(session, None, cutoff)
+    if full and postgres:
+        # Rebuilt from the events stored before the look-back; the newer ones are folded in
+        # as deltas and listed, as the next incremental run expects, and their students'
+        # badges checked.
+        cutoff = started - LAG
+        seconds, awarded = _rebuild_in_parallel(session, cutoff)
+        lap.seconds.update(seconds)
+        lap.clock = time_module.perf_counter()
+        session.execute(delete(RolledEvent))
+        batch = deltas.fold_in(session, since=cutoff, next_since=cutoff)
+        lap("newest")
+        awarded += award_badges(session, None, moved=batch.moved, streaks_from=batch.first_day)
+        lap("newest_badges")
+        rebuild.settle(session)
+    elif full:  # SQLite: every key, in the caller's transaction
+        _stage_one(session, None, None)
         lap("daily")
         _stage_two_students(session, None)
         lap("students")
-        rebuild_segments(session, cutoff)
+        rebuild_segments(session, None)
         lap("segments")
-        if postgres:
-            session.execute(delete(RolledEvent))
-            deltas.fold_in(session, since=cutoff, next_since=cutoff)
-            lap("newest")
         awarded = award_badges(session, None)
+        lap("badges")
     elif postgres:
         batch = deltas.fold_in(session, since=since, next_since=started - LAG)
         events = batch.events
         lap("deltas")
-        seconds["delta_steps"] = batch.seconds  # type: ignore[assignment]
+        lap.seconds["delta_steps"] = batch.seconds  # type: ignore[assignment]
         awarded = award_badges(session, None, moved=batch.moved, streaks_from=batch.first_day)
+        lap("badges")
     else:
         touched = _touched(session, since)
         events = touched.events
@@ -253,11 +311,11 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
             fold_in_recent(session, since)
             lap("segments")
         awarded = award_badges(session, touched.users)
-    lap("badges")
+        lap("badges")
     mark.stored_at, mark.runs, mark.updated_at = started, mark.runs + 1, utcnow()
     return {
         "mode": "full" if full else "incremental",
         "events": events,
         "badges": awarded,
-        "seconds": seconds,
+        "seconds": lap.seconds,
     }
