@@ -8,11 +8,23 @@ key (user, badge) makes it once only; the notification's key makes the message o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Uuid, any_, bindparam, case, distinct, func, select, text
+from sqlalchemy import (
+    DateTime,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    case,
+    distinct,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,18 +38,21 @@ class Rule:
     badge: str
     title: str
     total: str  # the total it reads: an incremental run checks students whose total moved
-    earned: Callable[[int], bool]
+    at_least: int  # earned when the total reaches it
+
+    def earned(self, total: int) -> bool:
+        return total >= self.at_least
 
 
 STREAK_BADGE = "STREAK_7_DAYS"
+STREAK_DAYS = 7
 RULES = (
-    Rule("FIRST_COURSE_COMPLETED", "First course completed", "completed", lambda n: n >= 1),
-    Rule("PERFECT_QUIZ", "A perfect score", "perfect", lambda n: n >= 1),
-    Rule("TEN_LESSONS", "Ten lessons completed", "lessons", lambda n: n >= 10),
-    Rule(STREAK_BADGE, "Seven days in a row", "streak", lambda n: n >= 7),
+    Rule("FIRST_COURSE_COMPLETED", "First course completed", "completed", 1),
+    Rule("PERFECT_QUIZ", "A perfect score", "perfect", 1),
+    Rule("TEN_LESSONS", "Ten lessons completed", "lessons", 10),
+    Rule(STREAK_BADGE, "Seven days in a row", "streak", STREAK_DAYS),
 )
 TITLES = {rule.badge: rule.title for rule in RULES}
-STREAK_DAYS = 7
 FAN_OUT_ABOVE = 20
 
 
@@ -73,14 +88,22 @@ def _without_badge(session: Session, badge: str, users: list[uuid.UUID]) -> list
     return [user for user in users if user not in holders]
 
 
+def _total_sums():
+    """Per student, summed over their courses: the totals the rules read."""
+    C = CourseStudent
+    return {
+        "completed": func.sum(case_bool(C.completed)),
+        "perfect": func.sum(C.perfect),
+        "lessons": func.sum(C.lesson_completions),
+    }
+
+
 def _sums(session: Session, users: list[uuid.UUID] | None) -> dict[uuid.UUID, dict]:
     C = CourseStudent
-    query = select(
-        C.user_id,
-        func.sum(case_bool(C.completed)),
-        func.sum(C.perfect),
-        func.sum(C.lesson_completions),
-    ).group_by(C.user_id)
+    sums = _total_sums()
+    query = select(C.user_id, sums["completed"], sums["perfect"], sums["lessons"]).group_by(
+        C.user_id
+    )
     if users is not None:
         query = query.where(C.user_id.in_(users))
     return {
@@ -179,7 +202,11 @@ def award_badges(
             )
             new[rule.badge].extend(session.scalars(stmt.returning(Badge.user_id)))
 
-    if moved is not None:
+    if moved is None and users is None and dialect == "postgresql":
+        # Everyone (a full run): each rule is one INSERT … SELECT, nothing read into Python.
+        for rule in RULES:
+            new[rule.badge] = _award_everyone(session, rule)
+    elif moved is not None:
         for rule in RULES:
             for batch in _batches(moved.get(rule.total, []), size=20_000):
                 batch = _without_badge(session, rule.badge, batch)
@@ -209,6 +236,29 @@ def award_badges(
             for user in holders:
                 notify(session, user_id=user, key=f"badge:{user}:{rule.badge}", **spec)
     return sum(len(h) for h in new.values())
+
+
+def _award_everyone(session: Session, rule: Rule) -> list[uuid.UUID]:
+    """PostgreSQL: `rule`'s badge to every student who earned it; returns the new holders."""
+    if rule.total == "streak":
+        streaks = text(_STREAKS_PG.format(scope="true")).bindparams(days=rule.at_least)
+        earners = select(streaks.columns(user_id=Uuid).subquery().c.user_id)
+    else:
+        C = CourseStudent
+        earners = (
+            select(C.user_id).group_by(C.user_id).having(_total_sums()[rule.total] >= rule.at_least)
+        )
+    now = utcnow()
+    rows = earners.add_columns(
+        literal(rule.badge, String).label("badge"), literal(now, DateTime(True)).label("at")
+    )
+    stmt = (
+        postgresql.insert(Badge)
+        .from_select(["user_id", "badge", "awarded_at"], rows)
+        .on_conflict_do_nothing(index_elements=["user_id", "badge"])
+        .returning(Badge.user_id)
+    )
+    return list(session.scalars(stmt))
 
 
 def badges_of(session: Session, user_id: uuid.UUID) -> list[dict]:

@@ -15,10 +15,11 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from lms.analytics.models import CourseDaily, CourseStudent, Watermark
+from lms.analytics.models import Badge, CourseDaily, CourseStudent, Watermark
 from lms.analytics.rebuild import MARKER
 from lms.config import get_settings
 from lms.db import session_scope
+from lms.notifications.models import Notification
 from lms.users.models import Role
 from tests.analytics.support import event, person, rolled_up
 from tests.enrollments.support import make_course
@@ -150,3 +151,29 @@ def test_a_crash_between_the_two_commits_is_repaired_by_the_next_run():
     assert _figures(course_id) == _rebuilt(student_id)
     rolled_up()
     assert _figures(course_id) == _rebuilt(student_id)
+
+
+def test_a_full_run_awards_badges_from_the_rebuilt_totals_once():
+    rolled_up()
+    _educator, educator_id = person(Role.EDUCATOR)
+    course = make_course(educator_id)
+    _student, student_id = person()
+    event(student_id, "enrolled", "course", course.id, course.id, days_ago=8)
+    for days_ago in range(7, 0, -1):  # seven days in a row
+        event(student_id, "progressed", "lesson", course.lessons[0], course.id, days_ago=days_ago)
+    event(student_id, "completed", "course", course.id, course.id, result={"progress": 100.0})
+    _age_events(uuid.UUID(course.id))  # only a full run reads them
+    assert rolled_up()["badges"] == 0
+    rolled_up(full=True)
+    rolled_up(full=True)  # a second full run awards nothing again
+    with session_scope() as session:
+        badges = session.scalars(
+            select(Badge.badge).where(Badge.user_id == student_id).order_by(Badge.badge)
+        ).all()
+        notes = session.scalars(
+            select(Notification.title)
+            .where(Notification.user_id == student_id, Notification.type == "SYSTEM")
+            .order_by(Notification.title)
+        ).all()
+    assert badges == ["FIRST_COURSE_COMPLETED", "STREAK_7_DAYS"]
+    assert notes == ["New badge: First course completed", "New badge: Seven days in a row"]
