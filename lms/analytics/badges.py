@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     DateTime,
@@ -53,6 +53,8 @@ RULES = (
     Rule(STREAK_BADGE, "Seven days in a row", "streak", STREAK_DAYS),
 )
 TITLES = {rule.badge: rule.title for rule in RULES}
+STREAK_RULES = tuple(rule for rule in RULES if rule.total == "streak")
+TOTAL_RULES = tuple(rule for rule in RULES if rule.total != "streak")  # read course totals
 FAN_OUT_ABOVE = 20
 
 
@@ -135,7 +137,8 @@ def _streaks(
         if since is not None:
             scope.append("day >= :since")
             parameters["since"] = since
-        query = text(_STREAKS_PG.format(scope=" AND ".join(scope)))
+        active = _STUDENT_DAYS.format(scope=" AND ".join(scope))
+        query = text(_STREAKS_PG.format(active=active))
         return dict(session.execute(query, parameters).all())
     # Only students with 7+ active days can hold a 7-day streak: fetch their days alone.
     S = StudentDaily
@@ -154,14 +157,22 @@ def _streaks(
     return {user: n for user, n in found.items() if n >= STREAK_DAYS}
 
 
-# Gaps and islands: consecutive days share `day - row_number`; only 7+ day runs come back.
+# Gaps and islands over (user_id, day) pairs of active days: consecutive days share
+# `day - row_number`; only runs of :days or more come back.
 _STREAKS_PG = """
 SELECT user_id, max(length) FROM (
     SELECT user_id, count(*) AS length FROM (
         SELECT user_id, day - (row_number() OVER (PARTITION BY user_id ORDER BY day))::int AS run
-        FROM (SELECT DISTINCT user_id, day FROM analytics_student_daily WHERE {scope}) d
+        FROM ({active}) d
     ) r GROUP BY user_id, run HAVING count(*) >= :days
 ) s GROUP BY user_id
+"""
+# A student's active days: those of their student days, or the same read from the events (a
+# day with an event in a course), which a full run's rebuild reads beside the student days.
+_STUDENT_DAYS = "SELECT DISTINCT user_id, day FROM analytics_student_daily WHERE {scope}"
+_EVENT_DAYS = """
+SELECT DISTINCT actor_id AS user_id, timezone('UTC', timestamp)::date AS day
+FROM learning_events WHERE course_id IS NOT NULL AND stored_at < :before
 """
 
 
@@ -203,10 +214,8 @@ def award_badges(
             new[rule.badge].extend(session.scalars(stmt.returning(Badge.user_id)))
 
     if moved is None and users is None and dialect == "postgresql":
-        # Everyone (a full run): each rule is one INSERT … SELECT, nothing read into Python.
-        for rule in RULES:
-            new[rule.badge] = _award_everyone(session, rule)
-    elif moved is not None:
+        return award_everyone(session)
+    if moved is not None:
         for rule in RULES:
             for batch in _batches(moved.get(rule.total, []), size=20_000):
                 batch = _without_badge(session, rule.badge, batch)
@@ -223,25 +232,44 @@ def award_badges(
             totals = _totals(session, batch)
             for rule in RULES:
                 award(rule, [u for u, t in totals.items() if rule.earned(t[rule.total])])
-    for rule in RULES:
-        holders = new[rule.badge]
-        spec = {
-            "type": "SYSTEM",
-            "title": f"New badge: {rule.title}",
-            "data": {"badge": rule.badge},
-        }
+    return _notify(session, new)
+
+
+def _notify(session: Session, new: dict[str, list[uuid.UUID]]) -> int:
+    """A notification to each new holder (by badge): one by one for a few, as one fan-out
+    job for many. Returns how many badges were new."""
+    for badge, holders in new.items():
+        spec = {"type": "SYSTEM", "title": f"New badge: {TITLES[badge]}", "data": {"badge": badge}}
         if len(holders) > FAN_OUT_ABOVE:
-            notify_many(session, user_ids=holders, key=f"badge:{rule.badge}", **spec)
+            notify_many(session, user_ids=holders, key=f"badge:{badge}", **spec)
         else:
             for user in holders:
-                notify(session, user_id=user, key=f"badge:{user}:{rule.badge}", **spec)
+                notify(session, user_id=user, key=f"badge:{user}:{badge}", **spec)
     return sum(len(h) for h in new.values())
 
 
-def _award_everyone(session: Session, rule: Rule) -> list[uuid.UUID]:
-    """PostgreSQL: `rule`'s badge to every student who earned it; returns the new holders."""
+def award_everyone(
+    session: Session, rules: Iterable[Rule] = RULES, *, active_before: datetime | None = None
+) -> int:
+    """PostgreSQL (a full run): each rule's badge to every student who earned it, one
+    INSERT … SELECT per rule with nothing read into Python, then the notifications; returns
+    the new awards. Streaks are read from the student days, or with `active_before` from the
+    events stored before it (so that they need not wait for the student days' rebuild)."""
+    new = {rule.badge: _award_everyone(session, rule, active_before) for rule in rules}
+    return _notify(session, new)
+
+
+def _award_everyone(
+    session: Session, rule: Rule, active_before: datetime | None
+) -> list[uuid.UUID]:
+    """`rule`'s badge to every student who earned it; returns the new holders."""
     if rule.total == "streak":
-        streaks = text(_STREAKS_PG.format(scope="true")).bindparams(days=rule.at_least)
+        if active_before is None:
+            active = text(_STREAKS_PG.format(active=_STUDENT_DAYS.format(scope="true")))
+        else:
+            active = text(_STREAKS_PG.format(active=_EVENT_DAYS))
+            active = active.bindparams(before=active_before)
+        streaks = active.bindparams(days=rule.at_least)
         earners = select(streaks.columns(user_id=Uuid).subquery().c.user_id)
     else:
         C = CourseStudent

@@ -2,15 +2,13 @@
 
 A full run rewrites every rollup table from the events stored before its cutoff: bulk
 `INSERT … SELECT … GROUP BY` statements, each on one core (PostgreSQL does not run an
-INSERT's SELECT in parallel). The work falls into two independent halves of about the same
-size, run side by side:
+INSERT's SELECT in parallel). They make independent tasks (a daily table; drop-off; for
+one range of students: their days → their course totals → their badges), which two
+sessions take in turn: the caller's and a second connection's.
 
-- a second connection: student days → per-student course totals → badges;
-- the caller's: the other daily tables (course, lesson, revenue, quiz items) → drop-off.
-
-Each half is its own transaction and none commits before both have finished, so a failure
-in either leaves every table as it was. Between the two commits (the second half's, with
-the watermark's advance, comes last) a crash would leave new student tables beside a stale
+Each session's work is one transaction and neither commits before every task has finished,
+so a failure leaves every table as it was. Between the two commits (the caller's, with the
+watermark's advance, comes last) a crash would leave rebuilt tables beside a stale
 watermark, which an incremental run would add to twice; a marker row committed before the
 work starts, and deleted with the watermark's advance, makes the next run a full one
 instead. Runs still take turns on the watermark's row lock, held by the caller throughout.
@@ -18,8 +16,10 @@ instead. Runs still take turns on the watermark's row lock, held by the caller t
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import delete, select
@@ -42,17 +42,40 @@ def settle(session: Session) -> None:
     session.execute(delete(Watermark).where(Watermark.name == MARKER))
 
 
+Task = Callable[[Session], None]
+
+
 def rebuild(
     session: Session,
     *,
     settings: Callable[[Session], None],
-    students_half: Callable[[Session], dict[str, float]],
-    other_half: Callable[[Session], dict[str, float]],
+    tasks: Sequence[tuple[str, Task]],
 ) -> dict[str, float]:
-    """Run both halves, the students' in a session of its own, and commit that one once
-    both have succeeded; the caller's transaction (the other half) commits after it.
-    `settings` applies the run's session settings to the second transaction. Returns the
-    seconds of each step, and how long the caller waited for the students' half."""
+    """Run `tasks` (a name, a function of a session; longest first) on two sessions at once,
+    the caller's and a second one, each taking the next task when it has finished one, so
+    that both stay busy whatever the data's shape. The second commits once every task has
+    succeeded; the caller's transaction commits after it. A failing task stops the other
+    session after its current task. Returns each task's seconds, and how long the caller
+    waited for the second session's last task."""
+    queue = deque(tasks)
+    lock = threading.Lock()
+    seconds: dict[str, float] = {}
+
+    def drain(own: Session) -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                name, task = queue.popleft()
+            started = time.perf_counter()
+            try:
+                task(own)
+            except BaseException:
+                with lock:
+                    queue.clear()
+                raise
+            seconds[name] = round(time.perf_counter() - started, 3)
+
     engine = session.get_bind().engine
     with engine.begin() as connection:  # the marker, durable before any table changes
         now = utcnow()
@@ -61,14 +84,14 @@ def rebuild(
             .values(name=MARKER, stored_at=now, runs=0, updated_at=now)
             .on_conflict_do_nothing(index_elements=["name"])
         )
-    # On a failure in either half, the pool waits for the other to finish its statement and
-    # the second session's close rolls it back; the caller rolls back its own.
+    # On a failure in either session, the pool waits for the other's current task and the
+    # second session's close rolls it back; the caller rolls back its own.
     with Session(engine) as second, ThreadPoolExecutor(1, "rollup") as pool:
         settings(second)
-        students = pool.submit(students_half, second)
-        seconds = other_half(session)
+        other = pool.submit(drain, second)
+        drain(session)
         waited = time.perf_counter()
-        seconds.update(students.result())
+        other.result()
         seconds["waited"] = round(time.perf_counter() - waited, 3)
         second.commit()
     return seconds

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from lms.analytics import deltas, rebuild
 from lms.analytics.aggregates import course_students, daily_statements, day_of
-from lms.analytics.badges import award_badges
+from lms.analytics.badges import STREAK_RULES, TOTAL_RULES, award_badges, award_everyone
 from lms.analytics.dropoff import fold_in_recent, rebuild_segments
 from lms.analytics.models import (
     CourseStudent,
@@ -221,39 +221,33 @@ class _Laps:
 
 
 def _rebuild_in_parallel(session: Session, cutoff: datetime) -> tuple[dict[str, float], int]:
-    """PostgreSQL's full run of the tables, in two halves at once (`lms.analytics.rebuild`):
-    returns the seconds of each step and the badges awarded."""
-    awarded = 0
+    """PostgreSQL's full run of the tables, as tasks that two sessions take in turn
+    (`lms.analytics.rebuild`), longest first: returns the seconds of each task and the
+    badges awarded."""
+    awarded: list[int] = []
 
-    def students_half(second: Session) -> dict[str, float]:
-        nonlocal awarded
-        lap = _Laps()
-        _stage_one(second, None, cutoff, tables={"student"})
-        lap("student_days")
-        _stage_two_students(second, None)
-        lap("students")
-        awarded = award_badges(second, None)
-        lap("badges")
-        return lap.seconds
+    def students(own: Session) -> None:  # student days → per-student totals → their badges
+        _stage_one(own, None, cutoff, tables={"student"})
+        _stage_two_students(own, None)
+        awarded.append(award_everyone(own, TOTAL_RULES))
 
-    def other_half(own: Session) -> dict[str, float]:
-        lap = _Laps()
-        _stage_one(own, None, cutoff, tables=OTHER_DAILY_TABLES)
-        lap("daily")
-        rebuild_segments(own, cutoff)
-        lap("segments")
-        return lap.seconds
+    def streaks(own: Session) -> None:  # from the events, not waiting for the student days
+        awarded.append(award_everyone(own, STREAK_RULES, active_before=cutoff))
+
+    def daily(name: str):
+        return lambda own: _stage_one(own, None, cutoff, tables={name})
 
     seconds = rebuild.rebuild(
         session,
         settings=_session_settings,
-        students_half=students_half,
-        other_half=other_half,
+        tasks=[
+            ("students", students),
+            ("segments", lambda own: rebuild_segments(own, cutoff)),
+            ("streaks", streaks),
+            *((name, daily(name)) for name in ("course", "lesson", "responses", "item", "revenue")),
+        ],
     )
-    return seconds, awarded
-
-
-OTHER_DAILY_TABLES = {"course", "responses", "lesson", "revenue", "item"}
+    return seconds, sum(awarded)
 
 
 def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
