@@ -2,8 +2,8 @@
 
 A full run rewrites every rollup table from the events stored before its cutoff: bulk
 `INSERT … SELECT … GROUP BY` statements, each on one core (PostgreSQL does not run an
-INSERT's SELECT in parallel). They make independent tasks (a daily table; drop-off; for
-one range of students: their days → their course totals → their badges), which two
+INSERT's SELECT in parallel). They make independent tasks (each daily table; drop-off;
+streak badges; student days → per-student course totals → their badges), which two
 sessions take in turn: the caller's and a second connection's.
 
 Each session's work is one transaction and neither commits before every task has finished,

@@ -1,7 +1,8 @@
 """Rollups: learning events → daily aggregates, resumed from a stored watermark.
 
 A full run (also the first) rebuilds every rollup table from the events with one
-`INSERT … SELECT … GROUP BY` per table. An incremental run reads the events stored since
+`INSERT … SELECT … GROUP BY` per table (on PostgreSQL on two connections at once:
+`lms.analytics.rebuild`). An incremental run reads the events stored since
 the watermark, minus `LAG` so that a transaction that committed late is still seen:
 
 - PostgreSQL (`lms.analytics.deltas`): the deltas of the events not yet folded in are added
