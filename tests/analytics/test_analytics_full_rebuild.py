@@ -77,7 +77,8 @@ def _full_run_killed_at(table: str) -> None:
         while waiting is None and not run.done() and time.monotonic() < deadline:
             waiting = holder.execute(
                 "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "WHERE c.relname = %s AND NOT l.granted",
+                "JOIN pg_database d ON d.oid = l.database "
+                "WHERE c.relname = %s AND NOT l.granted AND d.datname = current_database()",
                 [table],
             ).fetchone()
             if waiting is None:
