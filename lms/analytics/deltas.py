@@ -156,9 +156,9 @@ class Batch:
         self.seconds = seconds or {}  # per step, for the run's report
 
 
-class _Laps:
-    """Seconds per step of a run (what an operator or the benchmark reads to see where an
-    incremental run spent its time)."""
+class Laps:
+    """Seconds per step of a run (what an operator or the benchmark reads to see where a
+    rollup spent its time)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -169,11 +169,16 @@ class _Laps:
         self.seconds[name] = round(now - self._clock, 3)
         self._clock = now
 
+    def add(self, seconds: dict[str, float]) -> None:
+        """Steps timed elsewhere (a full run's tasks); the next step starts now."""
+        self.seconds.update(seconds)
+        self._clock = time.perf_counter()
+
 
 def fold_in(session: Session, *, since: datetime, next_since: datetime) -> Batch:
     """Add the events stored since `since` and not yet listed to the rollups, list them,
     and forget listed events stored before `next_since` (the next run's look-back)."""
-    lap = _Laps()
+    lap = Laps()
     # (Dropped first: a second run in the same transaction makes them anew.)
     session.execute(text(f"DROP TABLE IF EXISTS {BATCH}, {BATCH}_students"))
     session.execute(text(_COPY), {"since": since})

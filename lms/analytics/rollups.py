@@ -19,7 +19,6 @@ watermark's row lock) and a late event lands in its own day. Then per-student to
 
 from __future__ import annotations
 
-import time as time_module
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -211,16 +210,6 @@ def _session_settings(session: Session) -> None:
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
 
-class _Laps:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.clock = time_module.perf_counter()
-
-    def __call__(self, name: str) -> None:
-        now = time_module.perf_counter()
-        self.seconds[name], self.clock = round(now - self.clock, 3), now
-
-
 def _rebuild_in_parallel(session: Session, cutoff: datetime) -> tuple[dict[str, float], int]:
     """PostgreSQL's full run of the tables, as tasks that two sessions take in turn
     (`lms.analytics.rebuild`), longest first: returns the seconds of each task and the
@@ -262,7 +251,7 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
     started = utcnow()
     full = full or mark.runs == 0 or (postgres and rebuild.pending(session))
     since = mark.stored_at - LAG
-    lap = _Laps()
+    lap = deltas.Laps()
 
     events: int | None = None
     if full and postgres:
@@ -271,8 +260,7 @@ def roll_up(session: Session, *, full: bool = False) -> dict[str, Any]:
         # badges checked.
         cutoff = started - LAG
         seconds, awarded = _rebuild_in_parallel(session, cutoff)
-        lap.seconds.update(seconds)
-        lap.clock = time_module.perf_counter()
+        lap.add(seconds)
         session.execute(delete(RolledEvent))
         batch = deltas.fold_in(session, since=cutoff, next_since=cutoff)
         lap("newest")
