@@ -27,8 +27,9 @@ from lms.jobs import confirms, publishing, stamps
 from lms.jobs.confirms import TaskMessage
 from lms.jobs.models import Job, JobEvent, JobStatus, QueueState
 from lms.jobs.queues import queue_for
+from lms.jobs.records import queued_row
 from lms.jobs.service import Outgoing, after_commit, publish_jobs
-from lms.models import new_id, utcnow
+from lms.models import utcnow
 
 log = logging.getLogger(__name__)
 # PostgreSQL takes at most 65,535 parameters per statement; a job row has about 15.
@@ -63,24 +64,12 @@ def enqueue_many(
             queue=queue,
         )
     now = utcnow()
-    ids = [new_id() for _ in payloads]
+    max_attempts = max_attempts or settings.job_max_attempts
     jobs = [
-        {
-            "id": job_id,
-            "kind": kind,
-            "queue": queue,
-            "status": JobStatus.QUEUED,
-            "payload": dict(payload or {}),
-            "subject_type": subject[0] if subject else None,
-            "subject_id": str(subject[1]) if subject else None,
-            "requested_by_id": requested_by_id,
-            "parent_id": parent_id,
-            "max_attempts": max_attempts or settings.job_max_attempts,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for job_id, payload, subject in zip(ids, payloads, subjects or [None] * len(payloads))
+        queued_row(kind, queue, payload, subject, requested_by_id, parent_id, max_attempts, now)
+        for payload, subject in zip(payloads, subjects or [None] * len(payloads))
     ]
+    ids = [job["id"] for job in jobs]
     events = [
         {"job_id": job_id, "status": JobStatus.QUEUED, "message": "queued", "created_at": now}
         for job_id in ids

@@ -26,10 +26,10 @@ from lms.jobs.confirms import KeptChannel, TaskMessage
 from lms.jobs.engine import job_engine
 from lms.jobs.models import TERMINAL, Job, JobStatus, QueueState
 from lms.jobs.queues import queue_for
-from lms.jobs.records import insert_queued
+from lms.jobs.records import insert_queued, queued_row
 from lms.jobs.settings import job_settings
 from lms.jobs.states import JOB_TOPIC, job_event_data, record_event  # noqa: F401 - re-exported
-from lms.models import new_id, utcnow
+from lms.models import utcnow
 from lms.observability import tracing
 from lms.observability.metrics import RELAY_REPUBLISHED
 
@@ -92,34 +92,35 @@ def _enqueue(
         raise _draining_refusal(queue)
     now = utcnow()
     claim = now + timedelta(seconds=settings.relay_after_seconds)
-    job = Job(
-        id=new_id(),
-        kind=kind,
-        queue=queue,
-        status=JobStatus.QUEUED,
-        progress=0.0,
-        attempts=0,
-        payload=payload or {},
-        subject_type=subject[0] if subject else None,
-        subject_id=str(subject[1]) if subject else None,
-        requested_by_id=requested_by_id,
-        parent_id=parent_id,
-        max_attempts=max_attempts or settings.job_max_attempts,
-        cancel_requested=False,
-        created_at=now,
-        updated_at=now,
-        publish_claimed_until=claim,
-        traceparent=tracing.current_traceparent(),  # the enqueue span's
-    )
+    values = {
+        **_UNSET,
+        **queued_row(
+            kind,
+            queue,
+            payload,
+            subject,
+            requested_by_id,
+            parent_id,
+            max_attempts or settings.job_max_attempts,
+            now,
+        ),
+        "progress": 0.0,
+        "attempts": 0,
+        "cancel_requested": False,
+        "publish_claimed_until": claim,
+        "traceparent": tracing.current_traceparent(),  # the enqueue span's
+    }
     if not session.info.get(_ENQUEUED):
         # The first job of a transaction: one statement (row, event, draining check).
-        event = insert_queued(session, job, "queued")
-        session.info.setdefault(_DRAINING, {})[queue] = event is None
-        if event is None:
+        recorded = insert_queued(session, values, "queued")
+        session.info.setdefault(_DRAINING, {})[queue] = recorded is None
+        if recorded is None:
             raise _draining_refusal(queue)
+        job, event = recorded
         # Sent after commit by the publishing thread, right before the job's message.
         queued = job_event_data(job, event)
     else:  # a fan-out: the ORM batches these rows into one INSERT per table at flush
+        job = Job(**values)
         session.add(job)
         record_event(session, job, message="queued", settings=settings)
         queued = None
@@ -128,6 +129,10 @@ def _enqueue(
         session, Outgoing(job.id, kind, job.queue, settings, claim, job.traceparent, queued)
     )
     return job
+
+
+# Every column of a new job that enqueue does not set.
+_UNSET = {column.key: None for column in Job.__table__.columns}
 
 
 def _draining_refusal(queue: str) -> Conflict:

@@ -42,7 +42,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from lms.config import Settings
 from lms.events.bus import publish_event
 from lms.events.topics import JOB as JOB_TOPIC
-from lms.jobs import writer
+from lms.jobs import driver_sql, writer
+from lms.jobs.driver_sql import DriverStatement
 from lms.jobs.engine import job_engine
 from lms.jobs.models import Job, JobEvent, JobStatus
 from lms.jobs.settings import job_settings
@@ -259,27 +260,13 @@ def _statements(name: str, postgres: bool):
 
 
 @dataclass(frozen=True)
-class _DriverSql:
-    """A transition's PostgreSQL statement compiled once to its SQL string and run on the
-    pooled DBAPI connection's own cursor: a worker runs two per job, and SQLAlchemy's
-    per-execution work (cache key and compiled-cache lookup, parameter processing, result
-    metadata from the cursor description) cost more CPU than the driver's. Parameters and
-    the returned row get the same type processing as through SQLAlchemy; a driver error is
-    raised as SQLAlchemy's (`retrying_db` and the task base match those), and a dropped
-    connection invalidates the pool as SQLAlchemy does. Used only while nothing listens to
-    the engine's statement events (tracing's SQL spans, tests that count statements)."""
+class _DriverTransition:
+    """A transition's PostgreSQL statement on the pooled connection's own cursor
+    (`lms.jobs.driver_sql`): a worker runs two per job. The returned row gets the same type
+    processing as through SQLAlchemy."""
 
-    sql: str
-    compiled: Any
-    processors: dict[str, Callable[[Any], Any]]
+    statement: DriverStatement
     columns: tuple[str, ...]
-
-    def parameters(self, values: dict[str, Any]) -> dict[str, Any]:
-        named = self.compiled.construct_params(values)
-        for key, process in self.processors.items():
-            if key in named:
-                named[key] = process(named[key])
-        return named
 
     def run(self, engine, values: dict[str, Any]) -> dict | None:
         dialect = engine.dialect
@@ -289,25 +276,11 @@ class _DriverSql:
         except dbapi_error as error:  # as `engine.connect()` raises it
             raise DBAPIError.instance(None, None, error, dbapi_error, dialect=dialect) from error
         try:
-            parameters = self.parameters(values)
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self.sql, parameters)
-                row = cursor.fetchone()
-            except dbapi_error as error:
-                lost = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
-                if lost:  # replace this connection and the older ones, as SQLAlchemy does
-                    engine.pool._invalidate(connection, error)
-                raise DBAPIError.instance(
-                    self.sql,
-                    parameters,
-                    error,
-                    dbapi_error,
-                    connection_invalidated=lost,
-                    dialect=dialect,
-                ) from error
-            finally:
-                cursor.close()
+
+            def invalidate(error: Exception) -> None:  # this connection and the older ones
+                engine.pool._invalidate(connection, error)
+
+            row = self.statement.fetchone(connection, values, dialect, invalidate)
         finally:
             connection.close()  # back to the pool (an invalidated one is discarded)
         if row is None:
@@ -322,12 +295,11 @@ _LEASE_TYPE = _jobs.c.lease_expires_at.type
 
 
 @functools.cache
-def _driver_sql(name: str, dialect) -> _DriverSql:
-    compiled = _statements(name, True)[0].compile(dialect=dialect)
+def _driver_sql(name: str, dialect) -> _DriverTransition:
     columns = tuple(column.key for column in _RETURNED)
     if _SPECS[name].event:
         columns += ("event_id",)
-    return _DriverSql(str(compiled), compiled, dict(compiled._bind_processors), columns)
+    return _DriverTransition(DriverStatement.compile(_statements(name, True)[0], dialect), columns)
 
 
 def transition(
@@ -361,7 +333,7 @@ def transition(
 
     def run() -> dict | None:
         if postgres:
-            if not engine._has_events:
+            if driver_sql.usable(engine):
                 return _driver_sql(name, engine.dialect).run(engine, params)
             with engine.connect() as connection:
                 return connection.execute(change, params).mappings().one_or_none()

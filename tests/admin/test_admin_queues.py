@@ -20,6 +20,7 @@ from lms.admin import alerts
 from lms.admin.settings import AdminSettings
 from lms.db import session_scope
 from lms.errors import Conflict
+from lms.jobs import publishing
 from lms.jobs.models import Job
 from lms.jobs.service import enqueue
 from lms.storage import signing
@@ -193,6 +194,9 @@ def test_drain_refuses_new_jobs_with_a_code(api, worker, admin):
 def test_queue_with_backlog_and_no_consumer_is_unhealthy_alerted_and_cleared(api, worker, admin):
     _, token = admin
     waiting = [enqueue_job("analytics.admin_test_backlog") for _ in range(2)]
+    # The backlog is what the broker holds: both messages are there once published (the
+    # publishing threads send them after each commit; on a busy machine, a moment later).
+    publishing.flush(10)
     health = api.data(HEALTH, {"q": "analytics"}, token)["queueHealth"]
     assert health[0]["status"] == "ERROR"
     assert "NO_CONSUMER" in [r["code"] for r in health[0]["reasons"]]

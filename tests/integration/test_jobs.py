@@ -7,12 +7,14 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from kombu import Connection
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from lms.config import get_settings
-from lms.db import session_scope
+from lms.db import session_scope, sync_sessionmaker
 from lms.errors import Conflict
 from lms.jobs import publishing, stamps
 from lms.admin.queues import cancel_waiting
@@ -21,6 +23,7 @@ from lms.jobs.service import cancel_job, enqueue, relay_unpublished, retry_job
 from lms.jobs.settings import job_settings
 from lms.mail.jobs import request_email
 from lms.models import utcnow
+from tests.conftest import PG_ADMIN_URL
 from tests.faults.support import wait_until
 from tests.support import JobWatcher, start_beat, start_worker
 
@@ -58,6 +61,37 @@ def test_rolled_back_transaction_starts_no_work():
         raise RuntimeError("the change that needed the job failed")
     assert load(job_id) is None
     assert queue_depth("default") == before
+
+
+def test_enqueue_on_a_connection_the_database_dropped_fails_cleanly_then_works_again():
+    """The producer's INSERT runs on the driver's cursor: a dropped connection must still
+    surface as SQLAlchemy's error (what callers and retries match), leave nothing behind,
+    and take the dead connection out of the pool."""
+    before = queue_depth("default")
+    session = sync_sessionmaker()()
+    try:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            wait_until(
+                lambda: (
+                    not admin.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+                    ).fetchone()
+                ),
+                10,
+                "the backend gone",
+            )
+        with pytest.raises(DBAPIError) as raised:
+            enqueue(session, "system.noop")
+    finally:
+        session.close()
+    assert raised.value.connection_invalidated
+    with session_scope() as session:
+        job = enqueue(session, "system.noop")
+        assert session.get(Job, job.id) is job  # the session's own object for the row
+    assert load(job.id).status == JobStatus.QUEUED
+    wait_until(lambda: queue_depth("default") == before + 1, 10, "only the second job's message")
 
 
 def test_committed_job_is_published_once_with_its_stamp():
