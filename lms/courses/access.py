@@ -116,14 +116,14 @@ def teaches(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID) -
     """Whether the user is one of the course's instructors (for other modules)."""
     if user_id is None:
         return False
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
-                )
-            )
-        )
+    return bool(session.scalar(select(teaches_clause(user_id, course_id))))
+
+
+def teaches_clause(user_id: uuid.UUID, course_id: uuid.UUID) -> ColumnElement[bool]:
+    """`EXISTS` (the user is one of the course's instructors), for a statement of another
+    module that asks it with its own questions."""
+    return exists().where(
+        CourseInstructor.course_id == course_id, CourseInstructor.user_id == user_id
     )
 
 

@@ -56,6 +56,21 @@ def is_enrolled(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> b
     )
 
 
+def relation(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> tuple[bool, bool]:
+    """(teaches, enrolled) for one user and course, in one statement (for other modules
+    whose every request asks both: a quiz's page, an attempt's start)."""
+    from lms.enrollments.models import EnrollmentStatus
+
+    teaches_it = courses.teaches_clause(user_id, course_id)
+    enrolled = exists().where(
+        Enrollment.student_id == user_id,
+        Enrollment.course_id == course_id,
+        Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
+    )
+    row = session.execute(select(teaches_it, enrolled)).one()
+    return bool(row[0]), bool(row[1])
+
+
 def enrolled_course_ids(user_id: uuid.UUID):
     """A subquery: ids of the courses `user_id` is ACTIVE or COMPLETED in (for other modules)."""
     from lms.enrollments.models import EnrollmentStatus

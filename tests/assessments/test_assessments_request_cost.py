@@ -11,6 +11,7 @@ from lms.security import issue_access_token
 from tests.assessments.support import (
     ANSWER,
     CREATE_QUIZ,
+    QUIZ,
     READ,
     START,
     SUBMISSION_FIELDS,
@@ -40,6 +41,23 @@ async def published_quiz(gql, room: dict, title: str) -> dict:
         }
     }
     return (await gql.data(CREATE_QUIZ, variables, room["educator"]))["createQuiz"]
+
+
+async def test_a_students_quiz_page_and_start_ask_their_standing_once(gql):
+    """The exam opens with every student reading the quiz and starting an attempt at once:
+    whether the viewer teaches or is enrolled is one statement in each, not two."""
+    room = classroom()
+    quiz = await published_quiz(gql, room, "Standing")
+    token = issue_access_token(room["students"][0])
+    async with running_api() as api:
+        page = (await api.data(QUIZ, {"id": quiz["id"]}, token))["quiz"]
+        assert page["id"] == quiz["id"]
+        standing = [s for s in api.statements if "course_instructors" in s]
+        assert len(standing) == 1 and "enrollments" in standing[0], api.statements
+        assert len(api.statements) == 5, api.statements
+        await api.data(START, {"q": quiz["id"]}, token)
+        standing = [s for s in api.statements if "course_instructors" in s]
+        assert len(standing) == 1 and "enrollments" in standing[0], api.statements
 
 
 async def test_saving_an_answer_takes_one_connection_and_three_statements(gql):
