@@ -22,13 +22,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
-from lms.errors import Conflict
 from lms.jobs import confirms, publishing, stamps
 from lms.jobs.confirms import TaskMessage
 from lms.jobs.models import Job, JobEvent, JobStatus, QueueState
 from lms.jobs.queues import queue_for
 from lms.jobs.records import queued_row
-from lms.jobs.service import Outgoing, after_commit, publish_jobs
+from lms.jobs.service import Outgoing, after_commit, draining_refusal, publish_jobs
 from lms.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -58,11 +57,7 @@ def enqueue_many(
         return []
     session.flush()  # a parent job added to the session must exist before its children
     if session.execute(select(QueueState.draining).where(QueueState.queue == queue)).scalar():
-        raise Conflict(
-            f"the {queue} queue is draining and accepts no new jobs; try again later",
-            code="QUEUE_DRAINING",
-            queue=queue,
-        )
+        raise draining_refusal(queue)
     now = utcnow()
     max_attempts = max_attempts or settings.job_max_attempts
     jobs = [

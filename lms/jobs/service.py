@@ -89,7 +89,7 @@ def _enqueue(
     settings = settings or get_settings()
     queue = queue_for(kind)
     if _draining(session, queue):
-        raise _draining_refusal(queue)
+        raise draining_refusal(queue)
     now = utcnow()
     claim = now + timedelta(seconds=settings.relay_after_seconds)
     values = {
@@ -115,7 +115,7 @@ def _enqueue(
         recorded = insert_queued(session, values, "queued")
         session.info.setdefault(_DRAINING, {})[queue] = recorded is None
         if recorded is None:
-            raise _draining_refusal(queue)
+            raise draining_refusal(queue)
         job, event = recorded
         # Sent after commit by the publishing thread, right before the job's message.
         queued = job_event_data(job, event)
@@ -135,7 +135,8 @@ def _enqueue(
 _UNSET = {column.key: None for column in Job.__table__.columns}
 
 
-def _draining_refusal(queue: str) -> Conflict:
+def draining_refusal(queue: str) -> Conflict:
+    """What a producer is told when an operator drains `queue` (`enqueue`, `enqueue_many`)."""
     return Conflict(
         f"the {queue} queue is draining and accepts no new jobs; try again later",
         code="QUEUE_DRAINING",
