@@ -170,7 +170,8 @@ def _iso(moment):
     return moment.isoformat() if moment else None
 
 
-def _own_attempt(session: Session, viewer: Viewer, submission_id: Any) -> QuizAttempt:
+def own_attempt(session: Session, viewer: Viewer, submission_id: Any) -> QuizAttempt:
+    """The viewer's own attempt, its row locked; anyone else's is "not found"."""
     user_id = require_authenticated(viewer)
     attempt_id = access.parse_id(submission_id, QuizSubmissionNotFound, "quiz submission")
     attempt = session.get(QuizAttempt, attempt_id, with_for_update=True)
@@ -372,7 +373,7 @@ def _write_answer(
 
 def submit_quiz(session: Session, viewer: Viewer, *, submission_id: Any) -> dict:
     """Close and grade the attempt (idempotent: a closed attempt is returned as it is)."""
-    attempt = _own_attempt(session, viewer, submission_id)
+    attempt = own_attempt(session, viewer, submission_id)
     quiz = session.get(Quiz, attempt.quiz_id)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return attempt_view(session, viewer, attempt, quiz)
@@ -629,11 +630,12 @@ def grade_quiz_answer(
     answer.score, answer.graded_by_id = round(points, 2), user_id
     answer.feedback = str(input.get("feedback") or "")[:10_000]
     session.flush()
-    _retotal(session, attempt, quiz, notify_student=True)
+    retotal(session, attempt, quiz, notify_student=True)
     return attempt_view(session, viewer, attempt, quiz)
 
 
-def _retotal(session: Session, attempt: QuizAttempt, quiz: Quiz, *, notify_student=False):
+def retotal(session: Session, attempt: QuizAttempt, quiz: Quiz, *, notify_student=False):
+    """Total the attempt again from its stored scores (after a manual grade or a regrade)."""
     ids = [uuid.UUID(i) for i in attempt.question_ids]
     questions = {q.id: q for q in session.scalars(select(Question).where(Question.id.in_(ids)))}
     answers = {
@@ -671,7 +673,7 @@ def regrade_question(session: Session, question: Question) -> dict[str, Any]:
         before_answer, before_total = answer.score, attempt.score
         answer.score = _auto_score(question, answer, quiz)
         session.flush()
-        _retotal(session, attempt, quiz)
+        retotal(session, attempt, quiz)
         if answer.score != before_answer:
             changes.append(
                 {

@@ -30,7 +30,7 @@ from lms.assessments.models import (
     RegradeRequest,
     RegradeStatus,
 )
-from lms.assessments.service.attempts import _own_attempt, _retotal, regrade_question
+from lms.assessments.service.attempts import own_attempt, retotal, regrade_question
 from lms.assessments.service.quizzes import editable_question, visible_quiz
 from lms.errors import Conflict, PermanentJobError, ValidationFailed
 from lms.jobs.models import Job
@@ -140,7 +140,7 @@ def view(request: RegradeRequest) -> dict[str, Any]:
 def request_quiz_regrade(
     session: Session, viewer: Viewer, *, submission_id: Any, input: dict[str, Any]
 ) -> dict:
-    attempt = _own_attempt(session, viewer, submission_id)
+    attempt = own_attempt(session, viewer, submission_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         raise AttemptClosed("submit the attempt first", code="ATTEMPT_IN_PROGRESS")
     question_id = str(input.get("question_id"))
@@ -211,7 +211,7 @@ def answer_quiz_regrade(
             session.add(answer)
         answer.score, answer.graded_by_id = round(float(points), 2), user_id
         session.flush()
-        _retotal(session, attempt, quiz)
+        retotal(session, attempt, quiz)
     request.points_after = answer.score if answer else None
     request.status = RegradeStatus.ACCEPTED if accept else RegradeStatus.REJECTED
     request.response = plain_text(input.get("response") or "")[:5000]
