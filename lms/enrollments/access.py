@@ -41,34 +41,25 @@ def teaches(session: Session, user_id: uuid.UUID | None, course_id: uuid.UUID) -
 
 def is_enrolled(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
     """Whether `user_id` has an ACTIVE or COMPLETED enrollment in the course (for other modules)."""
-    from lms.enrollments.models import EnrollmentStatus
-
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Enrollment.student_id == user_id,
-                    Enrollment.course_id == course_id,
-                    Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
-                )
-            )
-        )
-    )
+    return bool(session.scalar(select(_enrolled(user_id, course_id))))
 
 
 def relation(session: Session, user_id: uuid.UUID, course_id: uuid.UUID) -> tuple[bool, bool]:
     """(teaches, enrolled) for one user and course, in one statement (for other modules
     whose every request asks both: a quiz's page, an attempt's start)."""
+    teaches_it = courses.teaches_clause(user_id, course_id)
+    row = session.execute(select(teaches_it, _enrolled(user_id, course_id))).one()
+    return bool(row[0]), bool(row[1])
+
+
+def _enrolled(user_id: uuid.UUID, course_id: uuid.UUID):
     from lms.enrollments.models import EnrollmentStatus
 
-    teaches_it = courses.teaches_clause(user_id, course_id)
-    enrolled = exists().where(
+    return exists().where(
         Enrollment.student_id == user_id,
         Enrollment.course_id == course_id,
         Enrollment.status.in_((EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)),
     )
-    row = session.execute(select(teaches_it, enrolled)).one()
-    return bool(row[0]), bool(row[1])
 
 
 def enrolled_course_ids(user_id: uuid.UUID):
