@@ -16,12 +16,12 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    Text,
     case,
     false,
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -84,10 +84,7 @@ class Postgres:
 
     def __init__(self, configs: Iterable[str] | None = None) -> None:
         self.configs = sorted(set(configs or TEXT_CONFIGS.values()) | {SIMPLE})
-        self._stems: dict[Query, list[tuple[str, list[str]]]] = {}
-        # Word being typed -> its completions as tsquery text (`'a' | 'b'`), or None.
-        self._completed: dict[str, str | None] = {}
-        self._indexed: list[str] = []  # configs of the languages the index holds
+        self._stems: dict[Query, Stems] = {}
         self._course_matches: dict[Query, Match] = {}
         # What the index looked like when first asked (see `index_version`).
         self.version: tuple | None = None
@@ -101,64 +98,31 @@ class Postgres:
 
     # Each document is matched with the query stemmed in the document's own language: a
     # French course by the French stemmer, and so on. Languages that stem a query alike
-    # ("python" is "python" in all of them) share one GIN scan.
+    # ("python" is "python" in all of them) share one GIN scan. The query is stemmed by
+    # the database, once per search, and the statements then carry tsquery literals: no
+    # per-language expression tree is built or compiled in Python.
 
-    def _spelling(self, config: str, words: tuple[str, ...], prefix: bool) -> ColumnElement:
-        regconfig = literal(config, REGCONFIG)
-        if len(words) > 1:
-            return func.phraseto_tsquery(regconfig, " ".join(words))
-        if prefix:  # words are \w+ only, so the quoted lexemes cannot break out
-            typed = words[0]
-            return func.to_tsquery(regconfig, self._completed.get(typed) or f"'{typed}':*")
-        return func.plainto_tsquery(regconfig, words[0])
-
-    def _term(self, config: str, term: Term) -> ColumnElement:
-        spellings = [self._spelling(config, term.words, term.prefix)]
-        spellings += [self._spelling(config, (word,), False) for word in term.corrections]
-        return _fold(func.tsquery_or, spellings)
-
-    def tsquery(self, query: Query, config: str) -> ColumnElement:
-        clauses = []
-        for clause in query.clauses:
-            either = _fold(func.tsquery_or, [self._term(config, term) for term in clause])
-            clauses.append(func.tsquery_not(either) if clause[0].negated else either)
-        return _fold(func.tsquery_and, clauses)
-
-    def rank_query(self, query: Query, config: str) -> ColumnElement:
-        """Every wanted term ORed: ts_rank then sums weights per term (title above text);
-        on an AND query it would favour terms close together over where they appear."""
-        return _fold(func.tsquery_or, [self._term(config, t) for t in query.positive_terms])
-
-    def _stemmed(self, session: Session, query: Query) -> list[tuple[str, list[str]]]:
-        """(tsquery, configs that stem the query to it) for the languages the index holds:
-        asked once per query and backend, with those languages, in one statement."""
+    def _stemmed(self, session: Session, query: Query) -> Stems:
+        """The query as each language the index holds stems it, in one statement (with the
+        index version and the completions of a word being typed)."""
         if query not in self._stems:
-            typing = sorted(
-                {t.words[0] for c in query.clauses for t in c if t.prefix} - set(self._completed)
-            )
-            if typing:
-                found = dict(
-                    session.execute(
-                        _PG_COMPLETIONS, {"words": typing, "limit": PREFIX_COMPLETIONS}
-                    ).all()
-                )
-                self._completed.update({word: found.get(word) for word in typing})
-            newest, pending, languages, *stems = session.execute(
-                select(
-                    _NEWEST_DOCUMENT,
-                    _NEWEST_REQUEST,
-                    _INDEXED_LANGUAGES,
-                    *[self.tsquery(query, config).cast(Text) for config in self.configs],
-                )
-            ).one()
+            sql = _TsquerySql()
+            matching = sql.query(query)
+            ranking = sql.any_of(query.positive_terms)
+            rows = session.execute(
+                text(_PG_STEMS.format(matching=matching, ranking=ranking)),
+                {**sql.params, "configs": self.configs},
+            ).all()
+            newest, pending, languages = rows[0][3:]
             self.version = (newest, pending)
             indexed = {text_config(language) for language in languages}
-            self._indexed = [config for config in self.configs if config in indexed]
-            grouped: dict[str, list[str]] = {}
-            for config, stem in zip(self.configs, stems, strict=True):
+            stems: dict[str, list[str]] = {}
+            ranks: dict[str, list[str]] = {}
+            for config, stem, rank, *_ in rows:
                 if config in indexed:
-                    grouped.setdefault(stem, []).append(config)
-            self._stems[query] = list(grouped.items())
+                    stems.setdefault(stem, []).append(config)
+                    ranks.setdefault(rank, []).append(config)
+            self._stems[query] = Stems(list(stems.items()), list(ranks.items()))
         return self._stems[query]
 
     def _matches(self, session: Session, document, config_column, query: Query):
@@ -166,21 +130,15 @@ class Postgres:
             false(),  # when the index holds no document at all
             *[
                 config_column.in_(configs) & document.op("@@")(literal(stem, TSQUERY))
-                for stem, configs in self._stemmed(session, query)
+                for stem, configs in self._stemmed(session, query).matching
             ],
         )
 
-    def _per_config(self, config_column, make) -> ColumnElement:
-        # Only the languages the index holds (known once a query was stemmed): each branch
-        # is a tsquery built and compiled per search, in Python.
-        configs = self._indexed or self.configs
-        return case(*[(config_column == config, make(config)) for config in configs])
-
-    def _rank(self, document, config_column, query: Query) -> ColumnElement:
-        rank = self._per_config(
-            config_column, lambda config: func.ts_rank(document, self.rank_query(query, config))
-        )
-        return func.coalesce(rank, 0.0)
+    def _rank(self, session: Session, document, config_column, query: Query) -> ColumnElement:
+        # Every wanted term ORed: ts_rank then sums weights per term (title above text);
+        # on an AND query it would favour terms close together over where they appear.
+        ranking = _by_config(config_column, self._stemmed(session, query).ranking)
+        return func.coalesce(func.ts_rank(document, ranking), 0.0)
 
     def course_match(self, session: Session, query: Query) -> Match:
         # Built once per query (the page and the counts use the same).
@@ -194,15 +152,15 @@ class Postgres:
         return Match(
             None,
             self._matches(session, c.document, c.text_config, query),
-            self._rank(c.document, c.text_config, query),
+            self._rank(session, c.document, c.text_config, query),
             self._matches(session, c.title_document, c.text_config, query),
             # The document starts with the title document: what the title matches, the
             # document matches, unless a word is excluded (it may be further on).
             tier_implies_match=not any(term.negated for c in query.clauses for term in c),
         )
 
-    def _headlines(self, model, key, texts, query: Query, ids: list[uuid.UUID]) -> dict:
-        q = self._per_config(model.text_config, lambda config: self.tsquery(query, config))
+    def _headlines(self, session, model, key, texts, query: Query, ids: list[uuid.UUID]):
+        q = _by_config(model.text_config, self._stemmed(session, query).matching)
         config = model.text_config.cast(REGCONFIG)
         return select(
             key,
@@ -214,15 +172,15 @@ class Postgres:
         self, session: Session, query: Query, ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[str, str]]:
         c = SearchCourse
-        statement = self._headlines(c, c.course_id, (c.title, c.description), query, ids)
+        statement = self._headlines(session, c, c.course_id, (c.title, c.description), query, ids)
         return {key: (title, text) for key, title, text in session.execute(statement)}
 
     def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
         c = SearchLesson
         in_title = self._matches(session, c.title_document, c.text_config, query)
         in_body = self._matches(session, c.body_document, c.text_config, query)
-        rank = self._rank(c.title_document, c.text_config, query) + self._rank(
-            c.body_document, c.text_config, query
+        rank = self._rank(session, c.title_document, c.text_config, query) + self._rank(
+            session, c.body_document, c.text_config, query
         )
         return select(c.lesson_id.label("lesson_id"), rank.label("rank")).where(
             in_title | (in_body & readable)
@@ -232,7 +190,7 @@ class Postgres:
         self, session: Session, query: Query, ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[str, str]]:
         c = SearchLesson
-        statement = self._headlines(c, c.lesson_id, (c.title, c.body), query, ids)
+        statement = self._headlines(session, c, c.lesson_id, (c.title, c.body), query, ids)
         return {key: (title, text) for key, title, text in session.execute(statement)}
 
     def typo_candidates(self, session: Session, words: list[str]) -> dict[str, list]:
@@ -288,10 +246,82 @@ _PG_CANDIDATES = text(
     ) t
     """
 )
+
+
 # The distinct languages of the index, one probe of the language index each (a loose index
 # scan), rather than one scan of every document: a handful of rows, under a millisecond.
-_INDEXED_LANGUAGES = text(
-    """ARRAY(
+@dataclass(frozen=True)
+class Stems:
+    """A query as the index's languages stem it: (tsquery text, configs stemming it so)."""
+
+    matching: list[tuple[str, list[str]]]
+    ranking: list[tuple[str, list[str]]]  # every wanted term ORed
+
+
+def _by_config(config_column, stems: list[tuple[str, list[str]]]) -> ColumnElement:
+    """The stemmed tsquery for each row's language: a literal when all languages agree."""
+    if not stems:  # the index holds no document
+        return null().cast(TSQUERY)
+    if len(stems) == 1:
+        return literal(stems[0][0]).cast(TSQUERY)
+    return case(
+        *[(config_column.in_(configs), literal(stem).cast(TSQUERY)) for stem, configs in stems]
+    )
+
+
+class _TsquerySql:
+    """A query tree as tsquery SQL over the configuration `cfg`, its words as parameters
+    (never as tsquery syntax, except a typed word's `'word':*`, of \\w characters only)."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, str] = {}
+
+    def _param(self, value: str) -> str:
+        name = f"w{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def _spelling(self, words: tuple[str, ...], prefix: bool) -> str:
+        if len(words) > 1:
+            return f"phraseto_tsquery(cfg, {self._param(' '.join(words))})"
+        if prefix:
+            # A word being typed matches its most used completions in the word table, each
+            # a whole word (found by posting lists), rather than every indexed word it
+            # starts (a GIN partial match merges all of them: 20,000 rows for "photograph"
+            # cost 20-60 ms per statement). With no completion known, the prefix as typed.
+            like = self._param(words[0].replace("_", "\\_") + "%")
+            typed = self._param(f"'{words[0]}':*")
+            return f"to_tsquery(cfg, coalesce(({_PG_COMPLETIONS.format(like=like)}), {typed}))"
+        return f"plainto_tsquery(cfg, {self._param(words[0])})"
+
+    def _term(self, term: Term) -> str:
+        spellings = [self._spelling(term.words, term.prefix)]
+        spellings += [self._spelling((word,), False) for word in term.corrections]
+        return "(" + " || ".join(spellings) + ")"
+
+    def any_of(self, terms: Iterable[Term]) -> str:
+        return "(" + " || ".join(self._term(term) for term in terms) + ")"
+
+    def query(self, query: Query) -> str:
+        clauses = []
+        for clause in query.clauses:
+            either = self.any_of(clause)
+            clauses.append(f"(!!{either})" if clause[0].negated else either)
+        return " && ".join(clauses)
+
+
+PREFIX_COMPLETIONS = 8
+_PG_COMPLETIONS = f"""SELECT string_agg(quote_literal(term), ' | ') FROM (
+    SELECT term FROM search_terms WHERE term LIKE {{like}}
+    ORDER BY documents DESC, term LIMIT {PREFIX_COMPLETIONS}) completions"""
+# One row per configuration; the index version and its languages are the same scalar
+# subqueries (run once) in every row. The distinct languages come from one probe of the
+# language index each (a loose index scan), not a scan of every document.
+_PG_STEMS = """
+SELECT c.config, CAST(({matching}) AS text), CAST(({ranking}) AS text),
+    (SELECT max(indexed_at) FROM search_courses),
+    (SELECT max(requested_at) FROM search_pending),
+    ARRAY(
         WITH RECURSIVE found(language) AS (
             (SELECT language FROM search_courses ORDER BY language LIMIT 1)
             UNION ALL
@@ -300,40 +330,13 @@ _INDEXED_LANGUAGES = text(
             FROM found WHERE found.language IS NOT NULL
         )
         SELECT language FROM found WHERE language IS NOT NULL
-    )"""
-)
-# A word being typed matches its most used completions in the word table, each a whole
-# word (found by posting lists), rather than every indexed word it starts (a GIN partial
-# match reads and merges all of them: 20,000 rows for "photograph" cost 20-60 ms per
-# statement, and a search runs several). With no completion known, the prefix as typed.
-PREFIX_COMPLETIONS = 8
-_PG_COMPLETIONS = text(
-    """
-    SELECT typed.word, string_agg(quote_literal(c.term), ' | ')
-    FROM unnest(CAST(:words AS text[])) AS typed(word)
-    CROSS JOIN LATERAL (
-        SELECT term FROM search_terms
-        WHERE term LIKE replace(typed.word, '_', '\\_') || '%'
-        ORDER BY documents DESC, term
-        LIMIT :limit
-    ) c
-    GROUP BY typed.word
-    """
-)
-
-
-_NEWEST_DOCUMENT = text("(SELECT max(indexed_at) FROM search_courses)")  # an index probe
-_NEWEST_REQUEST = text("(SELECT max(requested_at) FROM search_pending)")
+    )
+FROM unnest(CAST(:configs AS text[])) AS c(config),
+    LATERAL (SELECT CAST(c.config AS regconfig) AS cfg) r
+"""
 _MARKS = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
 _TITLE_OPTIONS = f"HighlightAll=true, {_MARKS}"
 _TEXT_OPTIONS = f'MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … ", {_MARKS}'
-
-
-def _fold(combine, parts: list[ColumnElement]) -> ColumnElement:
-    result = parts[0]
-    for part in parts[1:]:
-        result = combine(result, part)
-    return result
 
 
 class Sqlite:
