@@ -403,6 +403,7 @@ def run(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         with session_scope() as session:
             indexing.rebuild(session)
+        indexing.vacuum()  # as the rebuild job and command do
         with psycopg.connect(conninfo, autocommit=True) as db:
             db.execute("ANALYZE")
         figures["index_s"] = round(time.perf_counter() - started, 1)

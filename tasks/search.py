@@ -34,7 +34,9 @@ def index_course(job: JobContext) -> dict:
 def rebuild(job: JobContext) -> dict:
     """Every published course indexed again, stale documents dropped, words recounted."""
     with session_scope(job.settings) as session:
-        return {"courses": indexing.rebuild(session)}
+        courses = indexing.rebuild(session)
+    indexing.vacuum(job.settings)
+    return {"courses": courses}
 
 
 @app.task(name="search.index_pending")

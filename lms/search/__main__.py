@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with session_scope() as session:
         courses = indexing.rebuild(session)
+    indexing.vacuum()
     print(f"indexed {courses} published courses")
     return 0
 

@@ -159,21 +159,31 @@ class Postgres:
             tier_implies_match=not any(term.negated for c in query.clauses for term in c),
         )
 
-    def _headlines(self, session, model, key, texts, query: Query, ids: list[uuid.UUID]):
+    def _headlines(self, session: Session, model, texts, query: Query) -> list[ColumnElement]:
         q = _by_config(model.text_config, self._stemmed(session, query).matching)
         config = model.text_config.cast(REGCONFIG)
-        return select(
-            key,
+        return [
             func.ts_headline(config, texts[0], q, _TITLE_OPTIONS),
             func.ts_headline(config, texts[1], q, _TEXT_OPTIONS),
-        ).where(key.in_(ids))
+        ]
 
-    def course_highlights(
-        self, session: Session, query: Query, ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[str, str]]:
+    def with_highlights(self, session: Session, query: Query, page: Select, ordering) -> Select:
+        """The page statement with its highlights (`title_marked`, `text_marked`): one
+        statement, not two. ts_headline runs on the page's rows only (joined back by id),
+        and the page keeps its order (`ordering`, the page's own ORDER BY, now over those
+        rows)."""
+        rows = page.subquery("page")
         c = SearchCourse
-        statement = self._headlines(session, c, c.course_id, (c.title, c.description), query, ids)
-        return {key: (title, text) for key, title, text in session.execute(statement)}
+        title, text_ = self._headlines(session, c, (c.title, c.description), query)
+        return (
+            select(rows, title.label("title_marked"), text_.label("text_marked"))
+            .join(c, c.course_id == rows.c.course_id)
+            .order_by(*ordering)
+        )
+
+    def course_highlights(self, session: Session, query: Query, rows: list) -> dict:
+        """Highlights by course id, from the rows of `with_highlights`."""
+        return {row.course_id: (row.title_marked, row.text_marked) for row in rows}
 
     def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
         c = SearchLesson
@@ -190,7 +200,8 @@ class Postgres:
         self, session: Session, query: Query, ids: list[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[str, str]]:
         c = SearchLesson
-        statement = self._headlines(session, c, c.lesson_id, (c.title, c.body), query, ids)
+        marked = self._headlines(session, c, (c.title, c.body), query)
+        statement = select(c.lesson_id, *marked).where(c.lesson_id.in_(ids))
         return {key: (title, text) for key, title, text in session.execute(statement)}
 
     def typo_candidates(self, session: Session, words: list[str]) -> dict[str, list]:
@@ -358,12 +369,16 @@ class Sqlite:
         ).subquery("m")
         return Match(matched, true(), matched.c.rank)
 
+    def with_highlights(self, session: Session, query: Query, page: Select, ordering) -> Select:
+        return page  # FTS5's highlight() needs the MATCH row: see `course_highlights`
+
     def course_highlights(
-        self, session: Session, query: Query, ids: list[uuid.UUID]
+        self, session: Session, query: Query, rows: list
     ) -> dict[uuid.UUID, tuple[str, str]]:
+        ids = [row.course_id for row in rows]
         if not ids:
             return {}
-        rows = session.execute(
+        marked = session.execute(
             text(
                 f"""SELECT course_id,
                        highlight(search_courses_fts, 1, '{MARK_START}', '{MARK_END}'),
@@ -373,7 +388,7 @@ class Sqlite:
             ),
             {"m": fts.match_expression(query)},
         )
-        return {uuid.UUID(key): (title, description) for key, title, description in rows}
+        return {uuid.UUID(key): (title, description) for key, title, description in marked}
 
     def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
         fts.ensure(session)

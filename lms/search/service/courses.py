@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from lms.courses import service as courses
@@ -21,9 +21,11 @@ from lms.search.settings import search_settings
 from lms.search.text import Query
 from lms.security import Viewer
 
-# What a hit shows: every column but the (large) document.
+# What a hit shows: every column but the documents and the (long) description.
 HIT_COLUMNS = [
-    column for column in SearchCourse.__table__.c if column.name not in ("document", "description")
+    column
+    for column in SearchCourse.__table__.c
+    if column.name not in ("document", "title_document", "description")
 ]
 
 
@@ -97,22 +99,23 @@ def search_courses(
         match = backend.course_match(session, q)
         columns = select(*HIT_COLUMNS, match.rank.label("score"))
         hits = match.apply(columns).where(*conditions)
+
+        def page(statement: Select, ordering: list) -> list:
+            ordering = [*ordering, SearchCourse.course_id]
+            paged = statement.order_by(*ordering).offset(offset).limit(size)
+            return session.execute(backend.with_highlights(session, q, paged, ordering)).all()
+
         if match.tier is not None and relevance:
             # Title matches come first: when they fill the page, only they are ranked.
             tier = columns.where(*conditions) if match.tier_implies_match else hits
-            first = session.execute(
-                tier.where(match.tier)
-                .order_by(match.rank.desc(), SearchCourse.enrollment_count.desc())
-                .order_by(SearchCourse.course_id)
-                .limit(offset + size)
-            ).all()
-            if len(first) == offset + size:
-                return first[offset:], None
+            first = page(
+                tier.where(match.tier), [match.rank.desc(), SearchCourse.enrollment_count.desc()]
+            )
+            if len(first) == size:  # the tier holds this page and the pages before it
+                return first, None
         if relevance:  # every match is ranked: counting them as well costs nothing more
             hits = hits.add_columns(func.count().over().label("matches"))
-        page_rows = session.execute(
-            hits.order_by(*order(match), SearchCourse.course_id).offset(offset).limit(size)
-        ).all()
+        page_rows = page(hits, order(match))
         if 0 < len(page_rows) < size or (offset == 0 and not page_rows):
             return page_rows, offset + len(page_rows)
         return page_rows, page_rows[0].matches if relevance and page_rows else None
@@ -139,8 +142,7 @@ def search_courses(
         known_total=total,
         query=parsed,
     )
-    ids = [row.course_id for row in rows]
-    marked = backend.course_highlights(session, parsed, ids) if ids else {}
+    marked = backend.course_highlights(session, parsed, rows) if rows else {}
     hits = [
         CourseHit(
             row,

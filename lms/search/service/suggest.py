@@ -103,7 +103,12 @@ def log_query(session: Session, viewer: Viewer, *, query: str, results: int) -> 
             # second of the log (trending is a rollup of thousands), so the search does not
             # wait for the WAL flush. Never a risk of corruption; this transaction only.
             session.execute(text("SET LOCAL synchronous_commit TO off"))
-        session.add(SearchQueryLog(query=text_, searcher=_searcher(viewer), results=results))
+        # One INSERT, not a unit of work: this runs after every first page of results.
+        session.execute(
+            insert(SearchQueryLog.__table__).values(
+                query=text_, searcher=_searcher(viewer), results=results
+            )
+        )
 
 
 def roll_up_trending(session: Session) -> int:
