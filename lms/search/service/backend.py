@@ -16,6 +16,8 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Text,
+    any_,
     case,
     false,
     func,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
@@ -129,7 +131,7 @@ class Postgres:
         return or_(
             false(),  # when the index holds no document at all
             *[
-                config_column.in_(configs) & document.op("@@")(literal(stem, TSQUERY))
+                _one_of(config_column, configs) & document.op("@@")(literal(stem, TSQUERY))
                 for stem, configs in self._stemmed(session, query).matching
             ],
         )
@@ -167,22 +169,15 @@ class Postgres:
             func.ts_headline(config, texts[1], q, _TEXT_OPTIONS),
         ]
 
-    def with_highlights(self, session: Session, query: Query, page: Select, ordering) -> Select:
-        """The page statement with its highlights (`title_marked`, `text_marked`): one
-        statement, not two. ts_headline runs on the page's rows only (joined back by id),
-        and the page keeps its order (`ordering`, the page's own ORDER BY, now over those
-        rows)."""
-        rows = page.subquery("page")
+    def highlight_columns(self, session: Session, query: Query) -> list[ColumnElement]:
+        """`title_marked` and `text_marked` for a page's statement (`courses.page_of`): the
+        page and its highlights in one statement, ts_headline on the page's rows only."""
         c = SearchCourse
         title, text_ = self._headlines(session, c, (c.title, c.description), query)
-        return (
-            select(rows, title.label("title_marked"), text_.label("text_marked"))
-            .join(c, c.course_id == rows.c.course_id)
-            .order_by(*ordering)
-        )
+        return [title.label("title_marked"), text_.label("text_marked")]
 
     def course_highlights(self, session: Session, query: Query, rows: list) -> dict:
-        """Highlights by course id, from the rows of `with_highlights`."""
+        """Highlights by course id, from the rows of a page (`highlight_columns`)."""
         return {row.course_id: (row.title_marked, row.text_marked) for row in rows}
 
     def lesson_match(self, session: Session, query: Query, readable: ColumnElement) -> Select:
@@ -276,8 +271,16 @@ def _by_config(config_column, stems: list[tuple[str, list[str]]]) -> ColumnEleme
     if len(stems) == 1:
         return literal(stems[0][0]).cast(TSQUERY)
     return case(
-        *[(config_column.in_(configs), literal(stem).cast(TSQUERY)) for stem, configs in stems]
+        *[(_one_of(config_column, configs), literal(stem).cast(TSQUERY)) for stem, configs in stems]
     )
+
+
+def _one_of(config_column, configs: list[str]) -> ColumnElement[bool]:
+    # One array parameter rather than an IN list, whose parameters are expanded again at
+    # every execution (the planner reads both the same way).
+    if len(configs) == 1:
+        return config_column == configs[0]
+    return config_column == any_(literal(configs, ARRAY(Text)))
 
 
 class _TsquerySql:
@@ -369,8 +372,8 @@ class Sqlite:
         ).subquery("m")
         return Match(matched, true(), matched.c.rank)
 
-    def with_highlights(self, session: Session, query: Query, page: Select, ordering) -> Select:
-        return page  # FTS5's highlight() needs the MATCH row: see `course_highlights`
+    def highlight_columns(self, session: Session, query: Query) -> list:
+        return []  # FTS5's highlight() needs the MATCH row: see `course_highlights`
 
     def course_highlights(
         self, session: Session, query: Query, rows: list

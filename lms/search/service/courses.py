@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, desc, func, select
 from sqlalchemy.orm import Session
 
 from lms.courses import service as courses
@@ -29,19 +29,50 @@ HIT_COLUMNS = [
 ]
 
 
+# A sort is a list of (key, descending); the course id breaks ties.
 def _relevance(match) -> list:
-    tier = [] if match.tier is None else [case((match.tier, 1), else_=0).desc()]
-    return [*tier, match.rank.desc(), SearchCourse.enrollment_count.desc()]
+    tier = [] if match.tier is None else [(case((match.tier, 1), else_=0), True)]
+    return [*tier, (match.rank, True), (SearchCourse.enrollment_count, True)]
 
 
 SORTS = {
     "RELEVANCE": _relevance,
-    "NEWEST": lambda match: [SearchCourse.published_at.desc()],
-    "RATING": lambda match: [SearchCourse.rating_average.desc(), SearchCourse.rating_count.desc()],
-    "POPULARITY": lambda match: [SearchCourse.enrollment_count.desc()],
-    "PRICE_LOW_TO_HIGH": lambda match: [SearchCourse.price_amount.asc()],
-    "PRICE_HIGH_TO_LOW": lambda match: [SearchCourse.price_amount.desc()],
+    "NEWEST": lambda match: [(SearchCourse.published_at, True)],
+    "RATING": lambda match: [
+        (SearchCourse.rating_average, True),
+        (SearchCourse.rating_count, True),
+    ],
+    "POPULARITY": lambda match: [(SearchCourse.enrollment_count, True)],
+    "PRICE_LOW_TO_HIGH": lambda match: [(SearchCourse.price_amount, False)],
+    "PRICE_HIGH_TO_LOW": lambda match: [(SearchCourse.price_amount, True)],
 }
+
+
+def page_of(statement: Select, keys: list, offset: int, size: int, marks: list) -> Select:
+    """One page of `statement` (course ids with their `score`) in the order of `keys`, with
+    each hit's columns and `marks` (highlights) joined back by id. The statement that
+    ranks stays narrow: sorting every match carries its keys, not the hits' columns."""
+    score = statement.selected_columns.score
+    added, order = [], []  # (name, descending)
+    for number, (key, descending) in enumerate([*keys, (SearchCourse.course_id, False)]):
+        if key.compare(score.element):  # the rank: computed once, as the score
+            order.append((score.name, descending))
+            continue
+        added.append(key.label(f"sort_{number}"))
+        order.append((added[-1].name, descending))
+    ids = (
+        statement.add_columns(*added)
+        .order_by(*[desc(name) if descending else name for name, descending in order])
+        .offset(offset)
+        .limit(size)
+        .subquery("page")
+    )
+    counted = [ids.c.matches] if "matches" in ids.c else []
+    return (
+        select(*HIT_COLUMNS, ids.c.score, *counted, *marks)
+        .join_from(ids, SearchCourse, SearchCourse.course_id == ids.c.course_id)
+        .order_by(*[ids.c[name].desc() if desc else ids.c[name] for name, desc in order])
+    )
 
 
 @dataclass
@@ -97,19 +128,19 @@ def search_courses(
         """The page, and the total when it is known without counting (a short last page, or
         every match ranked)."""
         match = backend.course_match(session, q)
-        columns = select(*HIT_COLUMNS, match.rank.label("score"))
-        hits = match.apply(columns).where(*conditions)
+        ranked = select(SearchCourse.course_id, match.rank.label("score"))
+        hits = match.apply(ranked).where(*conditions)
+        marks = backend.highlight_columns(session, q)
 
-        def page(statement: Select, ordering: list) -> list:
-            ordering = [*ordering, SearchCourse.course_id]
-            paged = statement.order_by(*ordering).offset(offset).limit(size)
-            return session.execute(backend.with_highlights(session, q, paged, ordering)).all()
+        def page(statement: Select, keys: list) -> list:
+            return session.execute(page_of(statement, keys, offset, size, marks)).all()
 
         if match.tier is not None and relevance:
             # Title matches come first: when they fill the page, only they are ranked.
-            tier = columns.where(*conditions) if match.tier_implies_match else hits
+            tier = ranked.where(*conditions) if match.tier_implies_match else hits
             first = page(
-                tier.where(match.tier), [match.rank.desc(), SearchCourse.enrollment_count.desc()]
+                tier.where(match.tier),
+                [(match.rank, True), (SearchCourse.enrollment_count, True)],
             )
             if len(first) == size:  # the tier holds this page and the pages before it
                 return first, None

@@ -52,14 +52,14 @@ class Filters:
         """Conditions per facet over columns named as in `search_courses`."""
         found: dict[str, list[ColumnElement[bool]]] = {name: [] for name in FACETS}
         columns = {
-            "category": c.category,
-            "difficulty": c.difficulty,
-            "language": c.language,
-            "price": price_bucket(c.price_amount),
-            "duration": duration_bucket(c.duration_seconds),
+            "category": lambda: c.category,
+            "difficulty": lambda: c.difficulty,
+            "language": lambda: c.language,
+            "price": lambda: price_bucket(c.price_amount),
+            "duration": lambda: duration_bucket(c.duration_seconds),
         }
-        for name, selected in self.values.items():
-            found[name].append(columns[name].in_(selected))
+        for name, selected in self.values.items():  # buckets built only when filtered on
+            found[name].append(columns[name]().in_(selected))
         if self.min_price is not None:
             found["price"].append(c.price_amount >= self.min_price)
         if self.max_price is not None:
