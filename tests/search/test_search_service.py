@@ -214,6 +214,39 @@ def test_filtered_counts_below_the_window_stay_exact(catalog, exact_up_to):
     assert past.total_count > 2 and not past.total_count_is_exact
 
 
+def test_filtered_facets_past_both_windows_are_estimated_from_one_slice(catalog, exact_up_to):
+    from sqlalchemy import event
+
+    exact_up_to(2)  # 4 of the 5 matches pass the filter: both windows fill up
+    statements: list[str] = []
+    with catalog.session() as session:
+        engine = session.get_bind()
+        record = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            past = service.search_courses(
+                session,
+                ANONYMOUS,
+                query=MARKER,
+                filters={"difficulty": ["BEGINNER", "ADVANCED"]},
+                pagination={"page_size": 1},
+                sort="NEWEST",
+                include_facets=True,
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert past.total_count > 2 and not past.total_count_is_exact
+    assert not past.facet_counts_are_exact
+    # The difficulty facet ignores its own filter: its levels together never hold fewer
+    # courses than the filtered total (up to rounding per bucket).
+    levels = buckets(past)["difficulty"]
+    assert sum(levels.values()) + len(levels) >= past.total_count
+    if catalog.settings.database_url.startswith("postgresql"):
+        # One planner estimate and one slice count both totals.
+        assert sum(s.startswith("EXPLAIN") for s in statements) == 1
+        assert sum("course_id < " in s for s in statements) == 1
+
+
 @pytest.mark.parametrize(
     ("sort", "first"),
     [

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    and_,
     any_,
     case,
     false,
@@ -52,6 +53,8 @@ from lms.search.text import (
 CANDIDATES = 40
 # Matches an estimated total is counted from (a standard error near 7%).
 SAMPLED_MATCHES = 200
+# Unfiltered matches read at most beside them (filters keeping a sixteenth or more).
+UNFILTERED_SAMPLED = 16 * SAMPLED_MATCHES
 
 
 @dataclass(frozen=True)
@@ -219,15 +222,54 @@ class Postgres:
         (their ids are random uuids), scaled up. The slice is sized by the planner's guess
         to hold about SAMPLED_MATCHES; when the guess was far too low, the count stops at
         four times that and a slice an eighth the size is counted instead."""
-        share = min(1 / 2, max(2**-20, SAMPLED_MATCHES / max(1, _planned_rows(session, statement))))
-        most = 4 * SAMPLED_MATCHES
+        return _sliced_count(session, statement, _planned_share(session, statement))
+
+    def estimated_both(
+        self, session: Session, matched: Select, conditions: list
+    ) -> tuple[int, int]:
+        """How many rows `matched` selects with the filters' `conditions` and without them,
+        from one random slice (one index scan, not two: the filtered count reads the
+        unfiltered matches of its slice anyway), sized by the planner for the filtered
+        ones. A slice holding more than UNFILTERED_SAMPLED matches is counted again an
+        eighth the size; when it then holds too few filtered matches to be precise (the
+        filters keep little), they are counted on their own in a slice sized for them."""
+        filtered = matched.where(*conditions)
+        share = _planned_share(session, filtered)
+        passes = and_(*conditions).label("passes")
         while True:
             bound = uuid.UUID(int=int(share * 2**128))
-            sliced = statement.where(SearchCourse.course_id < bound).limit(most).subquery("s")
-            found = session.scalar(select(func.count()).select_from(sliced)) or 0
-            if found < most or share <= 2**-20:
-                return round(found / share)
+            sliced = (
+                matched.add_columns(passes)
+                .where(SearchCourse.course_id < bound)
+                .limit(UNFILTERED_SAMPLED)
+                .subquery("s")
+            )
+            found, everything = session.execute(
+                select(func.count().filter(sliced.c.passes), func.count()).select_from(sliced)
+            ).one()
+            if everything < UNFILTERED_SAMPLED or share <= 2**-20:
+                break
             share /= 8
+        wider = min(1 / 2, share * SAMPLED_MATCHES / max(1, found))
+        if found >= SAMPLED_MATCHES / 2 or wider <= share:
+            return round(found / share), round(everything / share)
+        return _sliced_count(session, filtered, wider), round(everything / share)
+
+
+def _planned_share(session: Session, statement: Select) -> float:
+    """The share of the courses expected to hold about SAMPLED_MATCHES of `statement`."""
+    return min(1 / 2, max(2**-20, SAMPLED_MATCHES / max(1, _planned_rows(session, statement))))
+
+
+def _sliced_count(session: Session, statement: Select, share: float) -> int:
+    most = 4 * SAMPLED_MATCHES
+    while True:
+        bound = uuid.UUID(int=int(share * 2**128))
+        sliced = statement.where(SearchCourse.course_id < bound).limit(most).subquery("s")
+        found = session.scalar(select(func.count()).select_from(sliced)) or 0
+        if found < most or share <= 2**-20:
+            return round(found / share)
+        share /= 8
 
 
 def _planned_rows(session: Session, statement: Select) -> int:
@@ -489,6 +531,12 @@ class Sqlite:
     def estimated_rows(self, session: Session, statement: Select) -> int:
         # An embedded catalog is small enough to count.
         return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+
+    def estimated_both(
+        self, session: Session, matched: Select, conditions: list
+    ) -> tuple[int, int]:
+        filtered = matched.where(*conditions)
+        return self.estimated_rows(session, filtered), self.estimated_rows(session, matched)
 
 
 def _keys(ids: list[uuid.UUID]) -> str:

@@ -81,8 +81,12 @@ def _counted(session, backend, match, filters, wanted, window, known_total) -> C
         passing = known_total
 
     total, exact = passing, passing <= window
+    everything = None  # the matches no filter narrows, when estimated
     if known_total is not None:
         total, exact = known_total, True
+    elif not exact and conditions and unfiltered > window:  # both past: one slice for both
+        total, everything = backend.estimated_both(session, matched, conditions)
+        total = max(window + 1, total)
     elif not exact:  # past the window, as counting showed
         total = max(window + 1, backend.estimated_rows(session, matched.where(*conditions)))
 
@@ -91,7 +95,8 @@ def _counted(session, backend, match, filters, wanted, window, known_total) -> C
     if passing > window:
         scales[False] = total / passing
     if unfiltered > window:
-        everything = total if not conditions else backend.estimated_rows(session, matched)
+        if everything is None:
+            everything = total if not conditions else backend.estimated_rows(session, matched)
         scales[True] = max(window + 1, everything) / unfiltered
     sampled = {f["name"] for f in facets if filters.constrains(f["name"]) in scales}
     facets = [
