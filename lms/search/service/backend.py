@@ -51,6 +51,9 @@ from lms.search.text import (
 )
 
 CANDIDATES = 40
+# Type instances made once: each new one is adapted to the dialect and given a cache key
+# again (a fifth of the Python calls of a search, when made per expression).
+_TSQUERY, _REGCONFIG, _CONFIG_NAMES = TSQUERY(), REGCONFIG(), ARRAY(Text)
 # Matches an estimated total is counted from (a standard error near 7%).
 SAMPLED_MATCHES = 200
 # Unfiltered matches read at most beside them (filters keeping a sixteenth or more).
@@ -136,7 +139,7 @@ class Postgres:
         return or_(
             false(),  # when the index holds no document at all
             *[
-                _one_of(config_column, configs) & document.op("@@")(literal(stem, TSQUERY))
+                _one_of(config_column, configs) & document.op("@@")(literal(stem, _TSQUERY))
                 for stem, configs in self._stemmed(session, query).matching
             ],
         )
@@ -168,7 +171,7 @@ class Postgres:
 
     def _headlines(self, session: Session, model, texts, query: Query) -> list[ColumnElement]:
         q = _by_config(model.text_config, self._stemmed(session, query).matching)
-        config = model.text_config.cast(REGCONFIG)
+        config = model.text_config.cast(_REGCONFIG)
         return [
             func.ts_headline(config, texts[0], q, _TITLE_OPTIONS),
             func.ts_headline(config, texts[1], q, _TEXT_OPTIONS),
@@ -325,15 +328,14 @@ class Stems:
     ranking: list[tuple[str, list[str]]]  # every wanted term ORed
 
 
-def _by_config(config_column, stems: list[tuple[str, list[str]]]) -> ColumnElement:
+def _by_config(column, stems: list[tuple[str, list[str]]]) -> ColumnElement:
     """The stemmed tsquery for each row's language: a literal when all languages agree."""
     if not stems:  # the index holds no document
-        return null().cast(TSQUERY)
+        return null().cast(_TSQUERY)
     if len(stems) == 1:
-        return literal(stems[0][0]).cast(TSQUERY)
-    return case(
-        *[(_one_of(config_column, configs), literal(stem).cast(TSQUERY)) for stem, configs in stems]
-    )
+        return literal(stems[0][0]).cast(_TSQUERY)
+    whens = [(_one_of(column, configs), literal(stem).cast(_TSQUERY)) for stem, configs in stems]
+    return case(*whens)
 
 
 def _one_of(config_column, configs: list[str]) -> ColumnElement[bool]:
@@ -341,7 +343,7 @@ def _one_of(config_column, configs: list[str]) -> ColumnElement[bool]:
     # every execution (the planner reads both the same way).
     if len(configs) == 1:
         return config_column == configs[0]
-    return config_column == any_(literal(configs, ARRAY(Text)))
+    return config_column == any_(literal(configs, _CONFIG_NAMES))
 
 
 class _TsquerySql:
