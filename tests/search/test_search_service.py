@@ -247,6 +247,29 @@ def test_filtered_facets_past_both_windows_are_estimated_from_one_slice(catalog,
         assert sum("course_id < " in s for s in statements) == 1
 
 
+def test_relevance_pages_run_through_title_matches_then_the_rest(catalog):
+    from lms.search import indexing
+    from tests.search.catalog import Spec, add_course
+
+    word = "tier" + uuid.uuid4().hex[:8]
+    specs = [Spec(f"{word} {topic}", "A course.", "art") for topic in ("one", "two", "three")]
+    specs += [Spec(f"Plain {topic}", f"Mentions {word} inside.", "art") for topic in ("a", "b")]
+    for spec in specs:
+        with catalog.session() as session:
+            course_id = add_course(session, catalog.owner_id, spec).id
+        with catalog.session() as session:
+            indexing.index_course(session, course_id)
+
+    def ids(result) -> list:
+        return [hit.document.course_id for hit in result.hits]
+
+    everything = search(catalog, word, pagination={"page_size": 5})
+    assert sorted(titles(everything)[:3]) == sorted(spec.title for spec in specs[:3])
+    pages = [search(catalog, word, pagination={"page": n, "page_size": 2}) for n in (1, 2, 3)]
+    assert [hit for page in pages for hit in ids(page)] == ids(everything)
+    assert [page.total_count for page in pages] == [5, 5, 5]
+
+
 @pytest.mark.parametrize(
     ("sort", "first"),
     [
