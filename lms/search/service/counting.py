@@ -73,7 +73,10 @@ def _counted(session, backend, match, filters, wanted, window, known_total) -> C
     matched = match.apply(select(literal(1)).select_from(SearchCourse))
     facets, unfiltered = [], 0
     if wanted:
-        rows = session.execute(facet_statement(match, filters, wanted, window + 1))
+        statement = facet_statement(
+            match, filters, wanted, window + 1, grouping_sets=backend.name == "POSTGRESQL"
+        )
+        rows = session.execute(statement)
         facets, passing, unfiltered = facet_results(rows, filters, wanted)
     elif known_total is None:
         passing = _capped_count(session, matched.where(*conditions), window)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, case, func, literal, select, tuple_, union_all
 from sqlalchemy.sql import ColumnCollection
 
 from lms.sanitize import plain_text
@@ -123,75 +123,107 @@ def checked_facets(include: bool | None, names: list[str] | None) -> list[str]:
     return list(FACETS) if include else []
 
 
-def facet_statement(match, filters: Filters, wanted: list[str], limit: int) -> Select:
+def rating_step(rating: ColumnElement) -> ColumnElement:
+    """The highest step a rating reaches (none below the lowest): counted per step, then
+    summed from the top, as the facet shows "4.0 and up"."""
+    return case(*[(rating >= step, str(step)) for step in RATING_STEPS])
+
+
+def facet_statement(
+    match, filters: Filters, wanted: list[str], limit: int, *, grouping_sets: bool = False
+) -> Select:
     """(facet, value, count) rows for the `wanted` facets, ("", "", n) for the matches every
-    filter keeps and ("#", "", n) for the matches no filter narrows, each over at most
-    `limit` matched rows (LIMIT inside the CTEs: the database stops reading matches there).
+    filter keeps and, when a facet has a filter of its own, ("#", "", n) for the matches
+    no filter narrows, each over at most `limit` matched rows (LIMIT inside the CTEs: the
+    database stops reading matches there).
 
     A facet no filter of its own narrows is counted over the filtered matches; a facet with
     a selected filter over the unfiltered ones, every *other* filter applied (multi-select).
+    With `grouping_sets` (PostgreSQL) the facets of the filtered matches are counted in one
+    pass (`GROUP BY GROUPING SETS`) rather than one scan of the window each.
     """
     c = SearchCourse
-    columns = (c.category, c.difficulty, c.language, c.price_amount, c.rating_average)
-    matched = match.apply(select(*columns, c.duration_seconds))
-    filtered = matched.where(*filters.every(c.__table__.c)).limit(limit).cte("filtered")
-    unfiltered = filtered
-    if any(filters.constrains(facet) for facet in wanted):
-        unfiltered = matched.limit(limit).cte("unfiltered")
-    conditions = filters.conditions(unfiltered.c)
-
-    def source(facet: str) -> tuple:
-        """The rows a facet is counted over, and the conditions still to apply to them."""
-        if not filters.constrains(facet):
-            return filtered, []
-        return unfiltered, [
-            cond for name, conds in conditions.items() if name != facet for cond in conds
-        ]
-
-    parts = [
-        select(literal(""), literal(""), func.count()).select_from(filtered),
-        select(literal("#"), literal(""), func.count()).select_from(unfiltered),
-    ]
-    for facet in wanted:
-        cte, others = source(facet)
-        if facet == "rating":
-            for step in RATING_STEPS:
-                parts.append(
-                    select(literal("rating"), literal(str(step)), func.count())
-                    .select_from(cte)
-                    .where(cte.c.rating_average >= step, *others)
-                )
-            continue
-        value = {
-            "price": price_bucket(cte.c.price_amount),
-            "duration": duration_bucket(cte.c.duration_seconds),
-        }.get(facet, cte.c.get(facet))
-        parts.append(
-            select(literal(facet), value, func.count())
-            .select_from(cte)
-            .where(value.is_not(None), *others)
-            .group_by(value)
+    matched = match.apply(
+        select(
+            c.category,
+            c.difficulty,
+            c.language,
+            c.price_amount,
+            c.rating_average,
+            c.duration_seconds,
+            # Each facet's value as a column: grouped by name, not by an expression.
+            price_bucket(c.price_amount).label("price"),
+            duration_bucket(c.duration_seconds).label("duration"),
+            rating_step(c.rating_average).label("rating"),
         )
+    )
+    filtered = matched.where(*filters.every(c.__table__.c)).limit(limit).cte("filtered")
+    free = [facet for facet in wanted if not filters.constrains(facet)]
+    parts = [_grouped(filtered, free) if grouping_sets else _counted_rows(filtered)]
+    if not grouping_sets:
+        parts += [_facet_counts(filtered, facet, []) for facet in free]
+    constrained = [facet for facet in wanted if filters.constrains(facet)]
+    if constrained:
+        unfiltered = matched.limit(limit).cte("unfiltered")
+        conditions = filters.conditions(unfiltered.c)
+        parts.append(select(literal("#"), literal(""), func.count()).select_from(unfiltered))
+        for facet in constrained:
+            others = [cond for name, conds in conditions.items() if name != facet for cond in conds]
+            parts.append(_facet_counts(unfiltered, facet, others))
     return union_all(*parts)
+
+
+def _counted_rows(cte) -> Select:
+    return select(literal(""), literal(""), func.count()).select_from(cte)
+
+
+def _facet_counts(cte, facet: str, others: list) -> Select:
+    value = cte.c[facet]
+    return (
+        select(literal(facet), value, func.count())
+        .select_from(cte)
+        .where(value.is_not(None), *others)
+        .group_by(value)
+    )
+
+
+def _grouped(cte, facets: list[str]) -> Select:
+    """The rows' count and each facet's counts in one pass: a grouping set per facet and
+    one for the whole window. GROUPING() says which set a row belongs to (its bit is 0)."""
+    if not facets:
+        return _counted_rows(cte)
+    columns = [cte.c[facet] for facet in facets]
+    every = 2 ** len(columns) - 1
+    which = func.grouping(*columns)
+    masks = {every ^ (1 << (len(facets) - 1 - i)): facet for i, facet in enumerate(facets)}
+    name = case(masks, value=which, else_="")
+    value = func.coalesce(*columns) if len(columns) > 1 else columns[0]
+    sets = func.grouping_sets(*[tuple_(column) for column in columns], tuple_())
+    return select(name, value, func.count()).select_from(cte).group_by(sets)
 
 
 def facet_results(rows, filters: Filters, wanted: list[str]) -> tuple[list[dict], int, int]:
     """The facets, in the order asked for; the matches every filter keeps; the matches no
     filter narrows (both as counted, up to the statement's limit)."""
     buckets: dict[str, list[dict]] = {name: [] for name in wanted}
-    passing = unfiltered = 0
+    passing, unfiltered = 0, None
     for facet, value, count in rows:
         if facet == "":
             passing = count
         elif facet == "#":
             unfiltered = count
-        elif count:
+        elif count and value is not None:  # a course with no category has no bucket
             buckets[facet].append({"value": str(value), "count": count})
     ordered = []
     for name in wanted:
         found = buckets[name]
-        if name == "rating":
-            found.sort(key=lambda b: -float(b["value"]))
+        if name == "rating":  # counted per step: "4.0 and up" holds the steps above it too
+            own = {b["value"]: b["count"] for b in found}
+            found, above = [], 0
+            for step in RATING_STEPS:
+                above += own.get(str(step), 0)
+                if above:
+                    found.append({"value": str(step), "count": above})
         elif name == "duration":
             order = [n for n, _ in DURATIONS]
             found.sort(key=lambda b: order.index(b["value"]))
@@ -205,4 +237,5 @@ def facet_results(rows, filters: Filters, wanted: list[str]) -> tuple[list[dict]
                 "buckets": [{**b, "selected": b["value"] in selected} for b in found],
             }
         )
-    return ordered, passing, unfiltered
+    # No facet with a filter of its own: the unfiltered matches were not counted apart.
+    return ordered, passing, passing if unfiltered is None else unfiltered
