@@ -318,8 +318,6 @@ _PG_CANDIDATES = text(
 )
 
 
-# The distinct languages of the index, one probe of the language index each (a loose index
-# scan), rather than one scan of every document: a handful of rows, under a millisecond.
 @dataclass(frozen=True)
 class Stems:
     """A query as the index's languages stem it: (tsquery text, configs stemming it so)."""

@@ -62,7 +62,7 @@ def page_of(statement: Select, keys: list, offset: int, size: int, marks: list) 
         order.append((added[-1].name, descending))
     ids = (
         statement.add_columns(*added)
-        .order_by(*[desc(name) if descending else name for name, descending in order])
+        .order_by(*[desc(name) if down else name for name, down in order])
         .offset(offset)
         .limit(size)
         .subquery("page")
@@ -71,7 +71,7 @@ def page_of(statement: Select, keys: list, offset: int, size: int, marks: list) 
     return (
         select(*HIT_COLUMNS, ids.c.score, *counted, *marks)
         .join_from(ids, SearchCourse, SearchCourse.course_id == ids.c.course_id)
-        .order_by(*[ids.c[name].desc() if desc else ids.c[name] for name, desc in order])
+        .order_by(*[ids.c[name].desc() if down else ids.c[name] for name, down in order])
     )
 
 
