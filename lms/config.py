@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # closing first races the next request on that connection (a reset, a 502). A
     # student's browser reading a question for 10 s reuses its connection, no new one.
     keep_alive_seconds: float = Field(75.0, gt=0, le=3600)
+    # API processes sharing the port (`lms serve`): one event loop uses one core, so a
+    # busy host runs one per core. More than one needs Redis (rate limits and presence
+    # are then shared, not kept in each process's memory).
+    api_processes: int = Field(1, ge=1, le=64)
     graphiql: bool = True
     cors_origins: list[str] = []
     mail_sender: str = "Lyceum <no-reply@lyceum.local>"
@@ -224,6 +228,11 @@ class Settings(BaseSettings):
             raise ValueError("LMS_SECRET_KEY must be set in production")
         if self.env == "production":
             self.graphiql = False
+        if self.api_processes > 1 and not self.redis_url:
+            raise ValueError(
+                "LMS_API_PROCESSES above 1 needs LMS_REDIS_URL: the API processes share "
+                "rate limits and presence through Redis"
+            )
         return self
 
     @property

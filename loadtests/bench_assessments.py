@@ -3,9 +3,11 @@
     .venv/bin/python -m loadtests.bench_assessments [--students 500] [--expiring 1000]
         [--think 2-8] [--seed 1] [--saturated-students N] [--in-flight 24]
 
-Runs on PostgreSQL and RabbitMQ (a database and vhost of its own) with the API (`lms serve`,
-one process, as the README documents), ONE worker (`lms worker -Q default,notifications`)
-and `lms beat` (the deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
+Runs on PostgreSQL and RabbitMQ (a database and vhost of its own) with the API (`lms serve
+--processes N`, one process per core as the README documents; `--api-processes 1` for one
+alone; with more than one, on the machine's Redis), ONE worker (`lms worker -Q
+default,notifications`) and `lms beat` (the deadline sweep every
+`LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS`, 1 s here).
 
 - Taking, as students do it: every student is active at once, each on a connection of their
   own, and before each request reads for a think time drawn uniformly from `--think` seconds
@@ -22,11 +24,11 @@ and `lms beat` (the deadline sweep every `LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS
   not what a student waits. The figure of the earlier runs in docs/benchmarks.md.
 - Baseline, same run, same load shape: `quiz(id)` (an authenticated read of one row and its
   access checks) by the same students; `answer_ratio_p50` = answer p50 / baseline p50.
-- Where the time goes (saturation phase): `api_cpu_ms_per_request` (the API process's CPU
-  per request), `api_cpu_share` and `api_runqueue_share` (the shares of the wall time its
-  threads ran and waited runnable for a core: together near 1.0, the one process is the
-  limit; a large wait share is the machine's load). The same for the think-time phase under
-  `taking`.
+- Where the time goes (saturation phase): `api_cpu_ms_per_request` (the API processes' CPU
+  per request), `api_cpu_share` and `api_runqueue_share` (the shares of the wall time their
+  threads ran and waited runnable for a core, summed over the processes: near 1.0 per
+  process, the API is the limit; a large wait share is the machine's load). The same for
+  the think-time phase under `taking`.
 - Expiry: `--expiring` attempts (20 saved answers each, stored directly) whose deadlines all
   fall within one minute; nobody submits them. `closed_within_s_p95` is the 95th percentile
   of (closed and graded - deadline plus grace) as recorded by the server (goal: < 5 s).
@@ -59,6 +61,7 @@ if str(ROOT) not in sys.path:
 from loadtests.bench_jobs import BenchAborted, Deadline, percentile
 from loadtests.environment import admin_sql, isolated_broker_url, release, use_environment
 
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the machine's (see README); only with processes > 1
 BENCH_DB = f"lyceum_bench_assessments_{os.getpid()}"
 BENCH_VHOST = BENCH_DB
 QUESTIONS = 20
@@ -372,15 +375,17 @@ def expiry(quiz_id: uuid.UUID, students: list[uuid.UUID], deadline: Deadline) ->
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """Seconds a process's threads ran on a core, and waited runnable for one, so far
+    """Seconds the threads of a process and its children (the API processes under `lms
+    serve --processes`) ran on a core, and waited runnable for one, so far
     (`/proc/…/schedstat`; the wait is the machine's load, not the process's own work)."""
     ran = waited = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            on_cpu, on_queue, _ = (task / "schedstat").read_text().split()
-        except (FileNotFoundError, ValueError):  # a thread that just ended
-            continue
-        ran, waited = ran + int(on_cpu), waited + int(on_queue)
+    for process in (pid, *Path(f"/proc/{pid}/task/{pid}/children").read_text().split()):
+        for task in Path(f"/proc/{process}/task").iterdir():
+            try:
+                on_cpu, on_queue, _ = (task / "schedstat").read_text().split()
+            except (FileNotFoundError, ValueError):  # a thread that just ended
+                continue
+            ran, waited = ran + int(on_cpu), waited + int(on_queue)
     return ran / 1e9, waited / 1e9
 
 
@@ -388,7 +393,14 @@ def run(args: argparse.Namespace) -> dict:
     deadline = Deadline(args.timeout)
     var_dir = Path(tempfile.mkdtemp(prefix="lyceum-bench-var-"))
     broker_url, own_vhost = isolated_broker_url(BENCH_VHOST)
-    use_environment(var_dir, broker_url, BENCH_DB, LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS="1")
+    shared = {"LMS_REDIS_URL": REDIS_URL, "LMS_RATE_LIMIT_PREFIX": f"{BENCH_DB}:"}
+    use_environment(
+        var_dir,
+        broker_url,
+        BENCH_DB,
+        LMS_ASSESSMENTS_CLOSE_INTERVAL_SECONDS="1",
+        **(shared if args.api_processes > 1 else {}),
+    )
     processes = []
     try:
         admin_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
@@ -399,7 +411,7 @@ def run(args: argparse.Namespace) -> dict:
 
         upgrade(get_settings())
         data = setup(args.students, args.expiring)
-        api, base_url = start_api()
+        api, base_url = start_api(processes=args.api_processes)
         processes += [api, start_worker("default,notifications"), start_beat()]
         load_before = Path("/proc/loadavg").read_text().split()[:3]
         print(f"bench: {BENCH_DB}, {args.students} students, loadavg {load_before}", flush=True)
@@ -424,6 +436,7 @@ def run(args: argparse.Namespace) -> dict:
         mean_think = sum(think) / 2
         return {
             "students": args.students,
+            "api_processes": args.api_processes,
             "answer_p50_ms": taken["answer_p50_ms"],
             "answer_p95_ms": taken["answer_p95_ms"],
             "submit_p95_ms": taken["submit_p95_ms"],
@@ -496,6 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Saturation: under the API's 30 pooled database connections (10 + 20 overflow).
     parser.add_argument("--in-flight", type=int, default=24)
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="lms serve --processes (default: one per core)",
+    )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args(argv)
     if args.saturated_students is None:

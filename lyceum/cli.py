@@ -34,6 +34,7 @@ from lms.observability.sentry import init_sentry
 from lms.observability.tracing import init_tracing
 
 MEDIA_TOOLS = ("ffmpeg", "ffprobe")
+LISTEN_BACKLOG = 1024  # connections waiting for an accept: an exam opening is a burst
 
 
 def _checked_settings(
@@ -118,6 +119,24 @@ def cmd_makemigration(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """The API: one process, or `LMS_API_PROCESSES` (`--processes`) of them sharing the port
+    under a supervisor (`_serve_processes`)."""
+    if args.listen_fd is not None:  # one of several: its metrics go to the shared folder
+        _shared_metrics(serve=False)  # before the metric objects exist (web.app makes them)
+    settings = _checked_settings(component="api")
+    host, port = args.host or settings.host, args.port or settings.port
+    processes = args.processes or settings.api_processes
+    if args.listen_fd is None and processes > 1:
+        if not settings.redis_url:  # --processes on the command line; the setting is checked
+            raise ConfigError(
+                "more than one API process needs LMS_REDIS_URL: they share rate limits "
+                "and presence through Redis"
+            )
+        return _serve_processes(args, host, port, processes)
+    return _serve_one(args, settings, host, port)
+
+
+def _serve_one(args, settings: Settings, host: str, port: int) -> int:
     import asyncio
     import logging
 
@@ -127,16 +146,17 @@ def cmd_serve(args) -> int:
     from web import gc_tuning
     from web.app import create_app
 
-    settings = _checked_settings(component="api")
-    host, port = args.host or settings.host, args.port or settings.port
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    # Alone, it binds the address; one of several accepts on the socket they inherited.
+    shared = args.listen_fd is not None
+    config.bind = [f"fd://{args.listen_fd}"] if shared else [f"{host}:{port}"]
     # Hypercorn's own loggers, so its lines share our format (and JSON when asked).
     config.accesslog = logging.getLogger("hypercorn.access") if args.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     config.keep_alive_timeout = settings.keep_alive_seconds
-    check_port_free(host, port)  # before start-up work (the event bus) logs anything
+    if not shared:
+        check_port_free(host, port)  # before start-up work (the event bus) logs anything
     app = create_app(settings)
 
     @app.quart.before_serving  # after the app's own start-up: what it made is long-lived
@@ -148,6 +168,49 @@ def cmd_serve(args) -> int:
     except OSError as error:
         raise (listen_failure(error, host, port) or error) from None
     return 0
+
+
+def _serve_processes(args, host: str, port: int, processes: int) -> int:
+    """`processes` API processes accepting on one socket bound here: the kernel hands each
+    connection to whichever is waiting, so a process busy with a request takes none. A
+    process that dies is restarted (lyceum.supervisor) while the others go on answering."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    from lyceum.supervisor import Supervisor
+
+    settings = get_settings()
+    listener = _listening_socket(host, port)
+    argv = [sys.executable, "-m", "lyceum.cli", "serve", "--listen-fd", str(listener.fileno())]
+    argv += ["--access-log"] if args.access_log else []
+
+    def forget(pid: int) -> None:  # its live gauges (connections, subscriptions) end with it
+        mark_process_dead(pid, str(settings.metrics_dir))
+
+    supervisor = Supervisor(
+        [(f"api-{number}", argv) for number in range(1, processes + 1)],
+        pass_fds=(listener.fileno(),),
+        on_exit=forget,
+        say=say,
+    )
+    say(f"API on http://{host}:{port} in {processes} processes")
+    try:
+        return supervisor.run()
+    finally:
+        listener.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as hypercorn does
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise (listen_failure(error, host, port) or error) from None
+    listener.listen(LISTEN_BACKLOG)
+    listener.set_inheritable(True)
+    return listener
 
 
 def missing_media_tools() -> list[str]:
@@ -338,6 +401,12 @@ def cmd_up(args) -> int:
     return exit_code
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: want a whole number of at least 1")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lms", description="Lyceum learning platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -348,6 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--processes", type=_positive, help="API processes sharing the port (LMS_API_PROCESSES)"
+    )
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # set by --processes
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run a worker")
     worker.add_argument("-Q", "--queues", default=",".join(QUEUES))

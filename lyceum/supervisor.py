@@ -78,9 +78,15 @@ class Supervisor:
         stop_timeout: float = 10.0,
         tick: float = 0.2,
         say: Callable[[str], None] | None = None,
+        pass_fds: tuple[int, ...] = (),
+        on_exit: Callable[[int], None] = lambda pid: None,
     ) -> None:
-        """`say` reports each start, exit and restart (default: `lms: …` on stderr)."""
+        """`say` reports each start, exit and restart (default: `lms: …` on stderr);
+        `pass_fds` stay open in every child (a listening socket they share); `on_exit(pid)`
+        runs once for each child process that ended."""
         self.children = [Child(name, argv) for name, argv in children]
+        self.pass_fds = pass_fds
+        self.on_exit = on_exit
         self.health_url = health_url
         self.health_child = health_child
         self.on_ready = on_ready
@@ -102,6 +108,7 @@ class Supervisor:
             child.argv,
             start_new_session=True,  # its own group: a stop reaches its helpers, not us
             preexec_fn=_die_with_parent,  # noqa: PLW1509 (the supervisor runs no threads)
+            pass_fds=self.pass_fds,
         )
         child.restart_at = None
         self.say(f"{child.name} {'restarted' if again else 'started'} (pid {child.popen.pid})")
@@ -143,6 +150,7 @@ class Supervisor:
             if returncode is None:
                 continue
             self._reap_group(child)
+            self.on_exit(child.popen.pid)
             if returncode == CONFIG_ERROR_EXIT:
                 self.say(f"{child.name} stopped on a configuration error; stopping")
                 return CONFIG_ERROR_EXIT
@@ -198,3 +206,4 @@ class Supervisor:
                 self.say(f"{child.name} did not stop in {self.stop_timeout:g} s; killing it")
             self._reap_group(child)
             child.popen.wait()
+            self.on_exit(child.popen.pid)

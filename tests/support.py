@@ -124,10 +124,15 @@ def start_beat(env: dict[str, str] | None = None) -> Process:
     return beat
 
 
-def start_api(env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[Process, str]:
+def start_api(
+    env: dict[str, str] | None = None, cwd: Path | None = None, processes: int = 1
+) -> tuple[Process, str]:
+    """`lms serve` on a free port; with `processes` above 1, once every one of them runs."""
     port = free_port()
-    api = Process([*LMS, "serve", "--port", str(port)], env, cwd)
-    api.wait_for("Running on")
+    args = [*LMS, "serve", "--port", str(port)]
+    args += ["--processes", str(processes)] if processes > 1 else []
+    api = Process(args, env, cwd)
+    api.wait_for("Running on", times=processes)
     return api, f"http://127.0.0.1:{port}"
 
 

@@ -18,7 +18,7 @@ from lms.jobs.models import Job, JobStatus, QueueState
 from lms.jobs.queues import QUEUES
 from lms.models import utcnow
 from lms.observability.metrics import REGISTRY, merged
-from lms.observability.multiprocess import directory_families
+from lms.observability.multiprocess import directory_families, writes_to_directory
 
 GRAPHQL_SECONDS = Histogram(
     "lms_graphql_request_seconds", "GraphQL HTTP request time", ["outcome"], registry=REGISTRY
@@ -192,7 +192,9 @@ class _Merged:
         self.settings = settings
 
     def collect(self):
-        return merged(REGISTRY.collect(), directory_families(self.settings.metrics_dir))
+        folder = directory_families(self.settings.metrics_dir)
+        # One of several API processes: its own values are in the folder with the others'.
+        return merged([] if writes_to_directory() else REGISTRY.collect(), folder)
 
 
 def render(settings: Settings) -> bytes:

@@ -3,8 +3,10 @@
 `write_to_directory` (called by `lms worker` and `lms beat` before any metric object is
 made) has each process, and each pool child Celery forks, write its values to files in
 `LMS_METRICS_DIR`; the API's `/metrics` adds those files to its own figures
-(`directory_families`). A worker host without an API beside it serves the sum of its files
-on `LMS_WORKER_METRICS_PORT` (`serve_directory`).
+(`directory_families`). API processes sharing a port (`lms serve --processes N`) write
+there too, and each one's `/metrics` is then the folder alone (`writes_to_directory`), so
+whichever process answers a scrape reports them all. A worker host without an API beside
+it serves the sum of its files on `LMS_WORKER_METRICS_PORT` (`serve_directory`).
 
 Kept apart from `metrics.py` on purpose: importing that module makes the metric objects.
 """
@@ -17,6 +19,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
+_writing = False
+
 
 def write_to_directory(path: Path) -> None:
     """Multiprocess mode for this process and its forks: values go to files in `path`.
@@ -25,9 +29,16 @@ def write_to_directory(path: Path) -> None:
     value class when they are made); Celery's pool children inherit it across the fork."""
     import prometheus_client.values as values
 
+    global _writing
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     values.ValueClass = values.MultiProcessValue()
+    _writing = True
+
+
+def writes_to_directory() -> bool:
+    """This process's own values are in the folder (not only in its memory)."""
+    return _writing
 
 
 def clear_directory(path: Path) -> None:
