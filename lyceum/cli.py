@@ -123,16 +123,19 @@ def cmd_serve(args) -> int:
     under a supervisor (`_serve_processes`)."""
     if args.listen_fd is not None:  # one of several: its metrics go to the shared folder
         _shared_metrics(serve=False)  # before the metric objects exist (web.app makes them)
-    settings = _checked_settings(component="api")
-    host, port = args.host or settings.host, args.port or settings.port
-    processes = args.processes or settings.api_processes
+    processes = args.processes or get_settings().api_processes
     if args.listen_fd is None and processes > 1:
-        if not settings.redis_url:  # --processes on the command line; the setting is checked
+        if not get_settings().redis_url:  # --processes given; LMS_API_PROCESSES is checked
             raise ConfigError(
                 "more than one API process needs LMS_REDIS_URL: they share rate limits "
                 "and presence through Redis"
             )
+        # The supervisor serves nothing: no error reporting or tracing (no threads: it forks).
+        settings = _checked_settings()
+        host, port = args.host or settings.host, args.port or settings.port
         return _serve_processes(args, host, port, processes)
+    settings = _checked_settings(component="api")
+    host, port = args.host or settings.host, args.port or settings.port
     return _serve_one(args, settings, host, port)
 
 
