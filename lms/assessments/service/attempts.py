@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lms.analytics.service import record
+from lms.analytics.service import record_many
 from lms.assessments import access
 from lms.assessments.errors import (
     AttemptClosed,
@@ -696,39 +696,38 @@ def count_open(session: Session) -> int:
 
 def _record_learning(session, attempt, quiz, questions, answers) -> None:
     """The graded attempt and each answered question as learning events (analytics reads
-    grades from `scored` and item difficulty from `answered`)."""
+    grades from `scored` and item difficulty from `answered`), in one INSERT."""
     context = {"attempt": attempt.number, "submissionId": str(attempt.id)}
+    about = {"actor_id": attempt.student_id, "course_id": quiz.course_id}
+    events = []
     for qid, answer in answers.items():
         question = questions.get(qid)
         if question is None or answer.score is None or not question.points:
             continue
-        record(
-            session,
-            actor_id=attempt.student_id,
-            verb="answered",
-            object_type="question",
-            object_id=qid,
-            course_id=quiz.course_id,
-            result={
-                "score": {
-                    "raw": answer.score,
-                    "max": question.points,
-                    "scaled": max(0.0, answer.score / question.points),
-                }
-            },
-            context={**context, "quizId": str(quiz.id)},
+        scaled = max(0.0, answer.score / question.points)
+        score = {"raw": answer.score, "max": question.points, "scaled": scaled}
+        events.append(
+            {
+                **about,
+                "verb": "answered",
+                "object_type": "question",
+                "object_id": qid,
+                "result": {"score": score},
+                "context": {**context, "quizId": str(quiz.id)},
+            }
         )
     scaled = attempt.score / attempt.max_score if attempt.max_score else 0.0
     result = {"score": {"raw": attempt.score, "max": attempt.max_score, "scaled": scaled}}
     if attempt.passed is not None:
         result["success"] = attempt.passed
-    record(
-        session,
-        actor_id=attempt.student_id,
-        verb="scored",
-        object_type="quiz",
-        object_id=quiz.id,
-        course_id=quiz.course_id,
-        result=result,
-        context=context,
+    events.append(
+        {
+            **about,
+            "verb": "scored",
+            "object_type": "quiz",
+            "object_id": quiz.id,
+            "result": result,
+            "context": context,
+        }
     )
+    record_many(session, events)
