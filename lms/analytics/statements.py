@@ -57,33 +57,10 @@ def _score(result: dict) -> float | None:
     return None if scaled is None else max(0.0, min(1.0, float(scaled)))
 
 
-def record(
-    session: Session,
-    *,
-    actor_id,
-    verb: str,
-    object_type: str,
-    object_id,
-    course_id=None,
-    result: dict | None = None,
-    context: dict | None = None,
-    timestamp=None,
-) -> None:
-    """Append one learning event in `session`'s transaction (it commits with the change)."""
-    session.add(
-        LearningEvent(
-            **event_row(
-                actor_id=actor_id,
-                verb=verb,
-                object_type=object_type,
-                object_id=object_id,
-                course_id=course_id,
-                result=result,
-                context=context,
-                timestamp=timestamp,
-            )
-        )
-    )
+def record(session: Session, **event: Any) -> None:
+    """Append one learning event in `session`'s transaction (it commits with the change);
+    `event` is `event_row`'s keyword arguments."""
+    session.add(LearningEvent(**event_row(**event)))
 
 
 def record_many(session: Session, events: Iterable[dict[str, Any]]) -> None:
