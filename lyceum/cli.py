@@ -158,6 +158,7 @@ def _serve_one(args, settings: Settings, host: str, port: int) -> int:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     config.keep_alive_timeout = settings.keep_alive_seconds
+    config.backlog = LISTEN_BACKLOG  # asyncio listens again with it, on a shared socket too
     if not shared:
         check_port_free(host, port)  # before start-up work (the event bus) logs anything
     app = create_app(settings)

@@ -91,8 +91,9 @@ def test_a_process_that_dies_is_replaced_while_the_other_answers(api):
     assert replacement != victim
 
 
-def test_stopping_the_api_stops_every_process():
-    process, _ = start_api(env=REDIS, processes=2)
+def test_stopping_the_api_stops_every_process(api):
+    """Last in this file: it ends the module's API (one start of processes fewer)."""
+    process, _ = api
     pids = children(process.popen.pid)
     watches = [os.pidfd_open(pid) for pid in pids]
     try:
@@ -101,7 +102,7 @@ def test_stopping_the_api_stops_every_process():
         poller = select.poll()
         for watch in watches:
             poller.register(watch, select.POLLIN)  # readable once the process has ended
-        assert len(poller.poll(0)) == len(watches)  # ended before the parent did
+        assert len(poller.poll(0)) == len(watches) == 2  # ended before the parent did
     finally:
         for watch in watches:
             os.close(watch)

@@ -139,6 +139,8 @@ let latestStats = null;
 async function onTick() {
   if (busy || !session) return;
   busy = true;
+  // stop() ends the loop: a tick already under way asks for nothing more after it.
+  const loop = tick, running = () => tick !== null && tick === loop;
   try {
     const now = Date.now();
     if (latestStats) { updateStats(latestStats.queues); latestStats = null; }
@@ -146,10 +148,11 @@ async function onTick() {
       dirty.dashboard = false; lastFull = now;
       await loadDashboard();
     }
-    if (dirty.jobs) { dirty.jobs = false; await loadJobs(); }
-    if (dirty.detail && openJob) { dirty.detail = false; await loadDetail(openJob.queue, openJob.id, false); }
-    if (dirty.audit) { dirty.audit = false; await loadAudit(); }
-    if (dirty.charts || now - lastCharts > 30000) { dirty.charts = false; lastCharts = now; await loadCharts(); }
+    if (running() && dirty.jobs) { dirty.jobs = false; await loadJobs(); }
+    if (running() && dirty.detail && openJob) { dirty.detail = false; await loadDetail(openJob.queue, openJob.id, false); }
+    if (running() && dirty.audit) { dirty.audit = false; await loadAudit(); }
+    if (running() && (dirty.charts || now - lastCharts > 30000)) { dirty.charts = false; lastCharts = now; await loadCharts(); }
+    if (!running()) return;
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (error) {
     if (session) status("error: " + error.message);
