@@ -67,7 +67,10 @@ def enqueue(
 ) -> Job:
     """Record a job in `session`'s transaction; it is published after that commit."""
     attributes = {"lms.job.kind": kind, "lms.job.queue": queue_for(kind)}
-    with tracing.span(f"enqueue {kind}", kind="PRODUCER", attributes=attributes) as current:
+    # The span stands for the enqueue's INSERT: one span per job fewer than a SQL span each.
+    with tracing.span(
+        f"enqueue {kind}", kind="PRODUCER", attributes=attributes, covers_sql=True
+    ) as current:
         job = _enqueue(
             session, kind, payload, subject, requested_by_id, parent_id, max_attempts, settings
         )

@@ -4,7 +4,7 @@ step, a bus event), made for less CPU than the SDK's. Imported only with tracing
 The SDK's span guards every attribute with a lock, cleans and bounds each value, resolves
 span limits and builds the span through `start_as_current_span`'s decorator machinery:
 about 50 µs per span on this machine, against a short job's ~4 ms of CPU in all, and a
-job costs three spans (its enqueue, the insert's SQL span, the job). Ours are made by our
+job costs two spans (its enqueue, which stands for its INSERT, and the job). Ours are made by our
 code only, with a few string attributes each, on one thread: a plain dict is enough.
 Sampling is still the provider's sampler (a root follows `LMS_OTEL_SAMPLE_RATIO`, a child
 its parent), and an ended span goes to the batch processor as the SDK's do (`ReadableSpan`,
@@ -35,6 +35,7 @@ class LeanSpan(trace.Span):
     __slots__ = (
         "_attributes",
         "_context",
+        "covers_sql",
         "_end",
         "_events",
         "_kind",
@@ -50,6 +51,9 @@ class LeanSpan(trace.Span):
         self._kind, self._attributes = kind, attributes
         self._events: list[Event] = []
         self._status, self._end = UNSET, None
+        # True: the span stands for the statements run within it (an enqueue's one INSERT),
+        # which then make no SQL span of their own (`sql_spans.Recorder.start`).
+        self.covers_sql = False
         self._start = time.time_ns()
 
     def get_span_context(self) -> SpanContext:

@@ -67,6 +67,8 @@ class Recorder:
     def start(self) -> tuple | None:
         """(parent context, start ns) when a recording span is current, else None."""
         parent = trace.get_current_span()
+        if getattr(parent, "covers_sql", False):  # an enqueue: its span is its INSERT's
+            return None
         if parent.is_recording():  # our sampler never records a span it does not sample
             return parent.get_span_context(), time.time_ns()
         return None

@@ -128,9 +128,11 @@ def span(
     traceparent: str | None = None,
     kind: str = "INTERNAL",
     attributes: Mapping[str, Any] | None = None,
+    covers_sql: bool = False,
 ) -> Iterator[Any]:
     """A span around a block, a child of `traceparent` when given (else of the current
-    span); yields the span, or None when tracing is off."""
+    span); yields the span, or None when tracing is off. `covers_sql`: the block's SQL
+    statements make no spans of their own (an enqueue's one INSERT: its span says it)."""
     if not _enabled:
         yield None
         return
@@ -141,6 +143,8 @@ def span(
     parent = _remote_parent(traceparent) if traceparent else None
     attrs = {key: value for key, value in (attributes or {}).items() if value is not None}
     current = _maker.start(name, parent, getattr(trace.SpanKind, kind), attrs)
+    if covers_sql and current.is_recording():
+        current.covers_sql = True
     # Current for the block (SQL spans, enqueues and events inside are its children); an
     # exception is recorded on it and sets its status, as `start_as_current_span` does.
     with trace.use_span(current, end_on_exit=True):

@@ -69,6 +69,8 @@ def test_a_request_and_the_job_it_asked_for_are_one_trace(collector):
         PRODUCER, "api", CONSUMER, "worker"
     )  # fmt: skip
     assert job.parent_id == enqueue.span_id  # the worker continues the request's trace
+    # The enqueue span stands for its INSERT: no SQL span of its own beneath it.
+    assert [s.name for s in spans if s.parent_id == enqueue.span_id] == [job.name]
     assert by_id[enqueue.parent_id] is root
     api_queries = [s for s in spans if s.component == "api" and "db.statement" in s.attributes]
     worker_queries = [s for s in spans if s.parent_id == job.span_id]
