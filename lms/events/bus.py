@@ -7,6 +7,11 @@ the embedded filesystem transport, kombu keeps topic bindings in each process's 
 routing could not cross processes there: events go to the fanout exchange `lms.events` and
 the receiving process dispatches by key itself.
 
+Events of one topic sent together (a worker's RUNNING and SUCCEEDED of several jobs, a
+burst's QUEUED events) go as one group message (`publish_event_group`): routed by its first
+key, with the others in the `BCC` header, so RabbitMQ routes and delivers it once per queue;
+the listener passes on only the events of keys it bound.
+
 Events are fire-and-forget: the durable record is in the database (`job_events`, progress
 rows); the bus only makes it live. A listener reconnects after a broker restart with
 bounded backoff, redeclares its queue and restores every binding.
@@ -48,6 +53,7 @@ BACKOFF_START, BACKOFF_MAX = 0.5, 10.0  # seconds between reconnect attempts
 TRANSIENT_DELIVERY = 1  # AMQP delivery mode of `delivery_mode="transient"`
 POLL_SECONDS = 0.05  # how long a binding change may wait for the listener thread
 POLL_INBOUND_SECONDS = 0.5  # how often a publishing channel reads what the broker sent
+GROUP_MAX = 100  # events in one group message: its BCC header stays a few KB
 _connections: dict[tuple[str, str], Connection] = {}
 _kept = threading.local()  # `producer`: (pool, pid, producer) of a thread that keeps one
 _lock = threading.Lock()
@@ -106,13 +112,39 @@ def publish_event_run(
         _publish_body(topic, topic.key_of(run[0]), {"events": run}, settings, keep_producer)
 
 
+def publish_event_group(
+    topic: Topic,
+    events: list[dict[str, Any]],
+    settings: Settings | None = None,
+    *,
+    keep_producer: bool = False,
+) -> None:
+    """Publish events of one topic, in order, whatever their keys, in messages of up to
+    `GROUP_MAX` events: a burst's QUEUED events, a worker's RUNNING and SUCCEEDED of several
+    jobs. On RabbitMQ a message carries its other keys in the `BCC` header (sender-selected
+    distribution): it reaches each queue bound to any of its keys once, and the listener
+    passes on only the events of keys it asked for. One publish, one routing and one
+    delivery per listener instead of one per event."""
+    for start in range(0, len(events), GROUP_MAX):
+        part = events[start : start + GROUP_MAX]
+        keys = list(dict.fromkeys(topic.key_of(data) for data in part))
+        if len(keys) == 1:
+            publish_event_run(topic, part, settings, keep_producer=keep_producer)
+            continue
+        also = [topic.routing_key(key) for key in keys[1:]]
+        content = {"events": part, "mixed": True}
+        _publish_body(topic, keys[0], content, settings, keep_producer, also)
+
+
 def _publish_body(
     topic: Topic,
     key: str,
     content: dict[str, Any],
     settings: Settings | None,
     keep_producer: bool,
+    also: list[str] | None = None,
 ) -> None:
+    """`also`: more routing keys the message goes to (its `BCC` header)."""
     settings = settings or get_settings()
     if publishing.broker_down(settings.broker_url):  # each try would wait out its retries
         return
@@ -120,20 +152,26 @@ def _publish_body(
     if tracing.active():  # sent within a traced request or job: the event joins its trace
         with tracing.span(f"event {topic.name}", kind="PRODUCER"):
             body["traceparent"] = tracing.current_traceparent()
-            _publish_one(body, topic, key, settings, keep_producer)
+            _publish_one(body, topic, key, settings, keep_producer, also)
     else:
-        _publish_one(body, topic, key, settings, keep_producer)
+        _publish_one(body, topic, key, settings, keep_producer, also)
 
 
 def _publish_one(
-    body: dict[str, Any], topic: Topic, key: str, settings: Settings, keep: bool = False
+    body: dict[str, Any],
+    topic: Topic,
+    key: str,
+    settings: Settings,
+    keep: bool = False,
+    also: list[str] | None = None,
 ) -> None:
     exchange = event_exchange(settings)
-    if keep and exchange is KEYED_EXCHANGE and _publish_kept(body, topic, key, settings):
+    keyed = exchange is KEYED_EXCHANGE
+    if keep and keyed and _publish_kept(body, topic, key, settings, also):
         return
     try:
         with producers[_shared_connection(settings)].acquire(block=True, timeout=5) as producer:
-            if exchange is KEYED_EXCHANGE and _publish_plain(producer, body, topic, key):
+            if keyed and _publish_plain(producer, body, topic, key, also):
                 return
             producer.publish(
                 body,
@@ -142,6 +180,7 @@ def _publish_one(
                 declare=[exchange],
                 serializer="json",
                 delivery_mode="transient",
+                headers={"BCC": also} if also and keyed else None,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0.1},
             )
@@ -151,7 +190,9 @@ def _publish_one(
             publishing.mark_down(settings.broker_url)  # the next events skip its retries
 
 
-def _publish_kept(body: dict[str, Any], topic: Topic, key: str, settings: Settings) -> bool:
+def _publish_kept(
+    body: dict[str, Any], topic: Topic, key: str, settings: Settings, also: list[str] | None
+) -> bool:
     """Publish on this thread's own producer (False: not sent, publish the usual way)."""
     pool = producers[_shared_connection(settings)]
     kept = getattr(_kept, "producer", None)
@@ -164,7 +205,7 @@ def _publish_kept(body: dict[str, Any], topic: Topic, key: str, settings: Settin
         except Exception:  # noqa: BLE001 - the usual way reports it
             return False
     try:
-        if _publish_plain(kept[2], body, topic, key):
+        if _publish_plain(kept[2], body, topic, key, also):
             return True
     except _Unreachable as error:  # kombu retried the connection already: do not again
         _drop_kept()
@@ -192,17 +233,20 @@ class _EventMessage(amqp.Message):
 
     _wire: bytes | None = None
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, also: list[str] | None = None) -> None:
         super().__init__(
             payload,
             priority=0,
             content_type="application/json",
             content_encoding="utf-8",
-            application_headers={},
+            application_headers={"BCC": also} if also else {},
             delivery_mode=TRANSIENT_DELIVERY,
         )
+        self._also = also
 
     def _serialize_properties(self) -> bytes:
+        if self._also:  # a group's other keys: properties of its own
+            return super()._serialize_properties()
         wire = _EventMessage._wire
         if wire is None:
             wire = _EventMessage._wire = super()._serialize_properties()
@@ -235,7 +279,9 @@ class _Unreachable(Exception):
     """The broker could not be connected to (after kombu's own retries)."""
 
 
-def _publish_plain(producer, body: dict[str, Any], topic: Topic, key: str) -> bool:
+def _publish_plain(
+    producer, body: dict[str, Any], topic: Topic, key: str, also: list[str] | None = None
+) -> bool:
     """The same message as `producer.publish` writes, straight to the producer's channel:
     a worker publishes one per job transition, and kombu's per-call work (the retry
     wrapper, copying the exchange for `declare`, property handling) cost more CPU than the
@@ -257,7 +303,7 @@ def _publish_plain(producer, body: dict[str, Any], topic: Topic, key: str) -> bo
             amqp_spec.Basic.Publish,
             "Bssbb",
             (0, KEYED_EXCHANGE.name, topic.routing_key(key), False, False),
-            _EventMessage(_json(body)),
+            _EventMessage(_json(body), also),
         )
     except Exception:  # noqa: BLE001 - the full path below retries and reports
         log.debug("plain bus publish failed; publishing with retries", exc_info=True)
@@ -385,14 +431,24 @@ class EventListener:
             message.ack()
 
     def _dispatch(self, topic: Topic, body: dict[str, Any]) -> None:
-        if "events" in body:  # a run of one key's events (publish_event_run)
+        if "events" in body:  # a run of one key's events, or a group's (publish_event_group)
+            # A group reached us for one of its keys: pass on only the keys we bound.
+            chosen = body.get("mixed") and self.keyed and EVERYTHING not in self._wanted
             for data in body["events"]:
+                if chosen and not self._wants(topic, data or {}):
+                    continue
                 try:
                     self.callback(topic, data or {})
                 except Exception:  # the next events of the run still count
                     log.exception("event callback failed")
         else:
             self.callback(topic, body.get("data") or {})
+
+    def _wants(self, topic: Topic, data: dict[str, Any]) -> bool:
+        wanted = self._wanted  # membership tests only: safe beside a change on another thread
+        return (
+            topic.routing_key(topic.key_of(data)) in wanted or topic.routing_key(ANY) in wanted
+        )
 
     def _run(self) -> None:
         delay, reconnected = BACKOFF_START, False

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from lms.config import Settings, get_settings
 from lms.errors import Conflict, NotFound
-from lms.events.bus import publish_event
+from lms.events.bus import publish_event_group
 from lms.jobs import publishing, stamps, states
 from lms.jobs.broker import publisher
 from lms.jobs.confirms import KeptChannel, TaskMessage
@@ -222,13 +222,24 @@ def _deliver(entries: list[tuple[list, list[Outgoing]]]) -> None:
     commit's callbacks and QUEUED events first (a subscriber sees QUEUED before a worker's
     RUNNING), then every job of the batch, in confirm mode with one round trip."""
     by_broker: dict[tuple[str, str], list[Outgoing]] = {}
+    queued: dict[tuple[str, str], tuple[Settings, list[dict]]] = {}  # QUEUED events to send
+
+    def send_queued() -> None:  # as group messages, one per broker (and up to 100 events)
+        for settings, events in queued.values():
+            publish_event_group(JOB_TOPIC, events, settings, keep_producer=True)
+        queued.clear()
+
     for callbacks, outgoing in entries:
-        _run(callbacks)
+        if callbacks:  # after the events of the commits before, as they were committed
+            send_queued()
+            _run(callbacks)
         for item in outgoing:
             settings = item.settings or get_settings()
+            key = (settings.broker_url, str(settings.var_dir))
             if item.event is not None:
-                publish_event(JOB_TOPIC, item.event, settings, keep_producer=True)
+                queued.setdefault(key, (settings, []))[1].append(item.event)
             by_broker.setdefault((settings.broker_url, settings.database_url), []).append(item)
+    send_queued()
     for items in by_broker.values():
         settings = items[0].settings or get_settings()
         if publishing.broker_down(settings.broker_url):  # the relay sends them, from now on

@@ -7,8 +7,9 @@ the job again (tasks are idempotent); a lost bus event only delays a live view, 
 stored `job_events` row is written with its transition.
 
 Bus events wait here until nothing else is pending (or `MAX_HELD` of them are), and a run
-of consecutive events of one job goes out as one message: a fast job's RUNNING and
-SUCCEEDED are one publish, one routing and one delivery to each listener instead of two.
+of consecutive events of one topic goes out as one message (`publish_event_group`): a fast
+job's RUNNING and SUCCEEDED, and those of the jobs that ran beside it, are one publish, one
+routing and one delivery to each listener instead of one each.
 An event raised by a write this thread runs (the success's SUCCEEDED) joins the held ones
 at once, so it follows its job's RUNNING rather than the queue's later entries.
 """
@@ -40,7 +41,6 @@ class _Event:
     topic: Any  # lms.events.topics.Topic
     data: dict[str, Any]
     settings: Any  # lms.config.Settings
-    key: str
 
 
 class _Flush:
@@ -59,7 +59,7 @@ def submit(write: Callable[[], object]) -> None:
 
 def submit_event(topic, data: dict[str, Any], settings) -> None:
     """Publish a bus event soon, after the writes submitted before it."""
-    event = _Event(topic, data, settings, topic.key_of(data))
+    event = _Event(topic, data, settings)
     if _owner is not None and _owner[1] is threading.current_thread():
         _held.append(event)  # raised by a write of ours: next to its job's earlier events
         return
@@ -122,23 +122,23 @@ def _send_held() -> None:
 
 
 def _publish(events: list[_Event]) -> None:
-    """Each run of consecutive events of one topic, key and broker as one message."""
-    from lms.events.bus import publish_event_run
+    """Each run of consecutive events of one topic and broker as one group message
+    (`publish_event_group`: every job's events of the run, whatever their keys)."""
+    from lms.events.bus import publish_event_group
 
     start = 0
     for end in range(1, len(events) + 1):
-        if end < len(events) and _same_stream(events[start], events[end]):
+        if end < len(events) and _same_group(events[start], events[end]):
             continue
         first = events[start]
         run = [event.data for event in events[start:end]]
-        _run_one(lambda: publish_event_run(first.topic, run, first.settings, keep_producer=True))
+        _run_one(lambda: publish_event_group(first.topic, run, first.settings, keep_producer=True))
         start = end
 
 
-def _same_stream(a: _Event, b: _Event) -> bool:
+def _same_group(a: _Event, b: _Event) -> bool:
     return (
         a.topic is b.topic
-        and a.key == b.key
         and a.settings.broker_url == b.settings.broker_url
         and a.settings.var_dir == b.settings.var_dir
     )

@@ -1,6 +1,6 @@
-"""The job writer's bus events (`lms.jobs.writer`): a run of one job's events written while
-the writer was busy goes out as one message, and a listener still receives every event,
-in order, one by one; other jobs' events keep their place."""
+"""The job writer's bus events (`lms.jobs.writer`): events written while the writer was
+busy go out as one group message whatever their jobs (`publish_event_group`), and each
+listener still receives the events of the keys it bound, in order, one by one."""
 
 from __future__ import annotations
 
@@ -19,22 +19,30 @@ def event(job_id: str, status: str) -> dict:
     return {"jobId": job_id, "status": status}
 
 
-def test_a_jobs_consecutive_events_are_one_message_and_arrive_one_by_one():
-    settings = get_settings()
-    fast, other = str(uuid.uuid4()), str(uuid.uuid4())
+def listening(settings, *job_ids: str, expected: int):
     received: list[tuple[str, str]] = []
     all_arrived = threading.Event()
 
     def on_event(_topic, data: dict) -> None:
         received.append((data["jobId"], data["status"]))
-        if len(received) == 4:
+        if len(received) == expected:
             all_arrived.set()
 
-    listener = EventListener(on_event, settings, routes=[(JOB, fast), (JOB, other)]).start()
+    routes = [(JOB, job_id) for job_id in job_ids]
+    listener = EventListener(on_event, settings, routes=routes).start()
     assert listener.ready.wait(15)
+    return listener, received, all_arrived
+
+
+def test_events_written_meanwhile_are_one_message_and_each_listener_gets_its_keys():
+    settings = get_settings()
+    fast, other = str(uuid.uuid4()), str(uuid.uuid4())
+    both, received, all_arrived = listening(settings, fast, other, expected=4)
+    only_other, received_other, other_arrived = listening(settings, other, expected=1)
     with Connection(settings.broker_url) as connection:
-        # A second queue bound to the same keys counts the messages themselves.
-        counting = Queue(f"test.writer.{fast}", KEYED_EXCHANGE, routing_key=JOB.routing_key(fast))
+        # A queue bound to the second job's key alone counts the messages themselves: the
+        # group reaches it through its BCC header (the message is routed by the first key).
+        counting = Queue(f"test.writer.{other}", KEYED_EXCHANGE, routing_key=JOB.routing_key(other))
         counting(connection.default_channel).declare()
         try:
             busy = threading.Event()
@@ -46,20 +54,26 @@ def test_a_jobs_consecutive_events_are_one_message_and_arrive_one_by_one():
             busy.set()
             assert writer.flush()
             assert all_arrived.wait(15)
+            assert other_arrived.wait(15)
             messages = []
             while (message := counting(connection.default_channel).get(no_ack=True)) is not None:
                 messages.append(message.payload)
         finally:
             counting(connection.default_channel).delete()
-            listener.stop()
+            both.stop()
+            only_other.stop()
     assert received == [
         (fast, "RUNNING"),
         (fast, "SUCCEEDED"),
         (other, "RUNNING"),
         (fast, "PROGRESS"),
     ]
-    # RUNNING and SUCCEEDED in one message; the later event, after another job's, apart.
-    assert [m.get("events", [m.get("data")]) for m in messages] == [
-        [event(fast, "RUNNING"), event(fast, "SUCCEEDED")],
-        [event(fast, "PROGRESS")],
+    assert received_other == [(other, "RUNNING")]  # not the other job's, though in its message
+    assert [m["events"] for m in messages] == [
+        [
+            event(fast, "RUNNING"),
+            event(fast, "SUCCEEDED"),
+            event(other, "RUNNING"),
+            event(fast, "PROGRESS"),
+        ]
     ]
