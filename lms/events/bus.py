@@ -446,9 +446,7 @@ class EventListener:
 
     def _wants(self, topic: Topic, data: dict[str, Any]) -> bool:
         wanted = self._wanted  # membership tests only: safe beside a change on another thread
-        return (
-            topic.routing_key(topic.key_of(data)) in wanted or topic.routing_key(ANY) in wanted
-        )
+        return topic.routing_key(topic.key_of(data)) in wanted or topic.routing_key(ANY) in wanted
 
     def _run(self) -> None:
         delay, reconnected = BACKOFF_START, False
